@@ -1,0 +1,291 @@
+"""Checks on one evaluation set: is the headline accuracy meaningful at all?"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+
+from mlflow_sanity.checks.registry import Context, check, finding
+from mlflow_sanity.findings import Finding, Severity
+from mlflow_sanity.metrics import Classification
+
+_WATCH = "Report balanced accuracy, MCC, macro F1 and per-class recall instead of accuracy."
+
+
+def _share(c: Classification, counts: np.ndarray) -> dict[str, float]:
+    return {c.label_str(i): round(float(v) / c.n, 4) for i, v in enumerate(counts)}
+
+
+@check(
+    "single_class_eval",
+    requires=["eval"],
+    remedy="Split with stratification (train_test_split(..., stratify=y) or StratifiedKFold) "
+    "so that every class occurs in the evaluation data.",
+)
+def single_class_eval(ctx: Context, t: Mapping[str, float]) -> Finding:
+    """The evaluation labels hold one class: accuracy is meaningless."""
+    c: Classification = ctx.eval
+    present = [c.label_str(i) for i in c.present]
+    evidence = {"classes_present": present, "n_rows": c.n}
+    if len(present) == 1:
+        return finding(
+            "single_class_eval",
+            Severity.FAIL,
+            f"Every one of the {c.n} evaluation rows has label {present[0]!r}: any model that "
+            f"predicts {present[0]!r} scores 100%, so accuracy says nothing.",
+            evidence,
+        )
+    return finding("single_class_eval", Severity.PASSED, f"{len(present)} classes present.", evidence)
+
+
+@check(
+    "class_imbalance",
+    requires=["eval"],
+    remedy="Use class_weight or resampling on the training data, tune the decision threshold, "
+    + _WATCH,
+    info_share=0.10,
+    warn_share=0.01,
+)
+def class_imbalance(ctx: Context, t: Mapping[str, float]) -> Finding | None:
+    """The rarest class is a small share of the evaluation set.
+
+    Imbalance is context (info) on its own: the harm it does is flagged by
+    ``prediction_collapse``, ``minority_class_missed`` and ``accuracy_at_baseline``.
+    Only an extreme share is a warning, because then accuracy cannot move at all.
+    """
+    c: Classification = ctx.eval
+    if len(c.present) < 2:
+        return None
+    counts = c.true_counts
+    rare = int(c.present[np.argmin(counts[c.present])])
+    share = counts[rare] / c.n
+    evidence = {
+        "class_shares": _share(c, counts),
+        "rarest_class": c.label_str(rare),
+        "rarest_share": round(float(share), 4),
+        "rarest_recall": round(c.per_class[rare]["recall"], 4),
+    }
+    text = (
+        f"Class {c.label_str(rare)!r} is only {share:.1%} of the evaluation rows: accuracy "
+        f"mostly measures the majority class; watch balanced accuracy "
+        f"({c.metrics.get('balanced_accuracy', 0):.3f}) and MCC instead."
+    )
+    if share < t["warn_share"]:
+        return finding("class_imbalance", Severity.WARN, text, evidence)
+    if share < t["info_share"]:
+        return finding("class_imbalance", Severity.INFO, text, evidence)
+    return finding("class_imbalance", Severity.PASSED, "Classes are reasonably balanced.", evidence)
+
+
+@check(
+    "prediction_collapse",
+    requires=["eval"],
+    remedy="Rebalance training (class_weight, resampling), check the output activation and loss, "
+    "and lower the learning rate if the model collapsed during training.",
+    warn_share=0.95,
+    min_rate_ratio=0.1,
+)
+def prediction_collapse(ctx: Context, t: Mapping[str, float]) -> Finding | None:
+    """(Nearly) all predictions are one class while labels have several."""
+    c: Classification = ctx.eval
+    if len(c.present) < 2:
+        return None
+    pred = c.pred_counts
+    top = int(np.argmax(pred))
+    share = pred[top] / c.n
+    others_true = 1 - c.true_counts[top] / c.n
+    # How often the model predicts "anything else", relative to how often it should.
+    rate_ratio = (1 - share) / others_true if others_true > 0 else 1.0
+    evidence = {
+        "predicted_shares": _share(c, pred),
+        "true_shares": _share(c, c.true_counts),
+        "top_predicted_class": c.label_str(top),
+        "other_classes_rate_ratio": round(float(rate_ratio), 4),
+    }
+    if (pred > 0).sum() == 1:
+        return finding(
+            "prediction_collapse",
+            Severity.FAIL,
+            f"The model predicts {c.label_str(top)!r} for all {c.n} rows although the labels "
+            f"hold {len(c.present)} classes: it has learned the class prior, not the task.",
+            evidence,
+        )
+    if share >= t["warn_share"] and rate_ratio < t["min_rate_ratio"]:
+        return finding(
+            "prediction_collapse",
+            Severity.WARN,
+            f"{share:.1%} of predictions are {c.label_str(top)!r}; the other classes are "
+            f"predicted {rate_ratio:.0%} as often as they occur.",
+            evidence,
+        )
+    return finding(
+        "prediction_collapse", Severity.PASSED, "Predictions spread over the classes.", evidence
+    )
+
+
+@check(
+    "minority_class_missed",
+    requires=["eval"],
+    remedy="Use class_weight or resampling, tune the decision threshold on validation data, "
+    + _WATCH,
+    fail_recall=0.05,
+    warn_recall=0.2,
+    min_support=5,
+)
+def minority_class_missed(ctx: Context, t: Mapping[str, float]) -> Finding | None:
+    """Some class has recall at or near 0."""
+    c: Classification = ctx.eval
+    if len(c.present) < 2:
+        return None
+    recalls = {c.label_str(i): round(c.per_class[i]["recall"], 4) for i in c.present}
+    supported = [i for i in c.present if c.per_class[i]["support"] >= t["min_support"]]
+    worst = min(supported or c.present, key=lambda i: c.per_class[i]["recall"])
+    recall, support = c.per_class[worst]["recall"], c.per_class[worst]["support"]
+    evidence = {"recall_per_class": recalls, "worst_class": c.label_str(worst), "support": support}
+    text = (
+        f"Recall of class {c.label_str(worst)!r} is {recall:.2f} ({support} rows): the model "
+        f"misses {1 - recall:.0%} of it while accuracy is {c.metrics['accuracy']:.2f}."
+    )
+    if not supported:
+        severity = Severity.INFO if recall <= t["warn_recall"] else Severity.PASSED
+        text = text if severity is Severity.INFO else "Every class is recalled."
+        return finding("minority_class_missed", severity, text, evidence)
+    if recall <= t["fail_recall"]:
+        return finding("minority_class_missed", Severity.FAIL, text, evidence)
+    if recall <= t["warn_recall"]:
+        return finding("minority_class_missed", Severity.WARN, text, evidence)
+    return finding(
+        "minority_class_missed",
+        Severity.PASSED,
+        f"Lowest class recall is {recall:.2f} (class {c.label_str(worst)!r}).",
+        evidence,
+    )
+
+
+@check(
+    "accuracy_at_baseline",
+    requires=["eval"],
+    remedy="Compare against the majority-class baseline (sklearn DummyClassifier); "
+    + _WATCH,
+    alpha=0.05,
+)
+def accuracy_at_baseline(ctx: Context, t: Mapping[str, float]) -> Finding | None:
+    """Accuracy is not significantly above the majority-class baseline (one-sided binomial test)."""
+    c: Classification = ctx.eval
+    m = c.metrics
+    if "accuracy_vs_baseline_p_value" not in m:
+        return None
+    acc, base, p = m["accuracy"], m["majority_baseline_accuracy"], m["accuracy_vs_baseline_p_value"]
+    evidence = {"accuracy": acc, "majority_baseline": base, "p_value": p, "n_rows": c.n}
+    if acc <= base:
+        return finding(
+            "accuracy_at_baseline",
+            Severity.FAIL,
+            f"Accuracy {acc:.3f} is no better than always predicting the majority class "
+            f"({base:.3f}): the number reflects the class balance, not the model.",
+            evidence,
+        )
+    if p >= t["alpha"]:
+        return finding(
+            "accuracy_at_baseline",
+            Severity.WARN,
+            f"Accuracy {acc:.3f} is above the majority baseline {base:.3f}, but not "
+            f"significantly (binomial test p={p:.3g}, {c.n} rows).",
+            evidence,
+        )
+    return finding(
+        "accuracy_at_baseline",
+        Severity.PASSED,
+        f"Accuracy {acc:.3f} beats the majority baseline {base:.3f} (p={p:.2g}).",
+        evidence,
+    )
+
+
+@check(
+    "small_eval_set",
+    requires=["eval"],
+    remedy="Evaluate on more rows (a larger held-out set or cross-validation) and report the "
+    "confidence interval with the score.",
+    max_ci_width=0.2,
+    min_rows_for_perfect=100,
+)
+def small_eval_set(ctx: Context, t: Mapping[str, float]) -> Finding:
+    """The accuracy confidence interval is too wide to trust, or a perfect score rests on few rows."""
+    c: Classification = ctx.eval
+    m = c.metrics
+    low, high = m["accuracy_ci_low"], m["accuracy_ci_high"]
+    evidence = {"n_rows": c.n, "accuracy": m["accuracy"], "ci_low": low, "ci_high": high}
+    if m["accuracy"] == 1.0 and c.n < t["min_rows_for_perfect"]:
+        return finding(
+            "small_eval_set",
+            Severity.WARN,
+            f"A perfect score on only {c.n} rows: the 95% interval still reaches down to "
+            f"{low:.2f}.",
+            evidence,
+        )
+    if high - low > t["max_ci_width"]:
+        return finding(
+            "small_eval_set",
+            Severity.WARN,
+            f"With {c.n} rows the 95% interval of accuracy is [{low:.2f}, {high:.2f}], "
+            f"{high - low:.2f} wide: the score cannot tell good models from bad.",
+            evidence,
+        )
+    return finding(
+        "small_eval_set",
+        Severity.PASSED,
+        f"{c.n} rows; accuracy 95% interval [{low:.3f}, {high:.3f}].",
+        evidence,
+    )
+
+
+@check(
+    "perfect_score",
+    requires=["eval"],
+    remedy="Before celebrating, check for leakage: duplicates across splits, scalers fitted "
+    "before the split, features that encode the label, evaluating on training data.",
+    score=1.0,
+)
+def perfect_score(ctx: Context, t: Mapping[str, float]) -> Finding | None:
+    """Accuracy or AUC is 1.0: check for leakage before celebrating."""
+    c: Classification = ctx.eval
+    if len(c.present) < 2:
+        return None  # single_class_eval says it better
+    scores = {k: c.metrics[k] for k in ("accuracy", "roc_auc") if k in c.metrics}
+    perfect = [k for k, v in scores.items() if v >= t["score"]]
+    if perfect:
+        return finding(
+            "perfect_score",
+            Severity.WARN,
+            f"{' and '.join(perfect)} = 1.0 on {c.n} rows. Real-world tasks are rarely "
+            "perfectly separable: rule out leakage first.",
+            scores,
+        )
+    return finding("perfect_score", Severity.PASSED, "No perfect score.", scores)
+
+
+@check(
+    "uncalibrated",
+    requires=["eval"],
+    remedy="Calibrate probabilities on validation data (temperature scaling, "
+    "sklearn CalibratedClassifierCV) before using them as confidences or thresholds.",
+    max_ece=0.15,
+    min_rows=100,
+)
+def uncalibrated(ctx: Context, t: Mapping[str, float]) -> Finding | None:
+    """Predicted probabilities are badly calibrated (high expected calibration error)."""
+    c: Classification = ctx.eval
+    if "ece" not in c.metrics:
+        return None
+    ece = c.metrics["ece"]
+    evidence = {"ece": ece, "brier_score": c.metrics.get("brier_score"), "n_rows": c.n}
+    if ece > t["max_ece"] and c.n >= t["min_rows"]:
+        return finding(
+            "uncalibrated",
+            Severity.WARN,
+            f"Expected calibration error is {ece:.3f}: a predicted 90% is often far from a 90% "
+            "hit rate, so the probabilities should not be read as confidences.",
+            evidence,
+        )
+    return finding("uncalibrated", Severity.PASSED, f"ECE {ece:.3f}.", evidence)

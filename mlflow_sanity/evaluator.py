@@ -1,0 +1,209 @@
+"""The MLflow evaluator ``sanity``: ``mlflow.models.evaluate(..., evaluators=["sanity"])``.
+
+A thin adapter: it turns MLflow's dataset and model into arrays, lets the core judge
+them, and hands the report to ``mlflow_log``. Keras models are unwrapped to the raw
+model because MLflow's pyfunc wrapper returns bare outputs without telling whether
+they are logits, sigmoid or softmax.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from mlflow.models.evaluation import EvaluationResult, ModelEvaluator
+
+from mlflow_sanity.checks import Context
+from mlflow_sanity.core import build_report, outputs_to_proba
+from mlflow_sanity.metrics import InputError, classify
+from mlflow_sanity.report import classification_files
+
+_log = logging.getLogger(__name__)
+
+CONFIG_KEYS = (
+    "probability_columns",
+    "pos_label",
+    "train_data",
+    "training_run_id",
+    "thresholds",
+    "disable",
+)
+
+
+@dataclass
+class EvalConfig:
+    """The documented ``evaluator_config`` keys (see README); other keys are ignored."""
+
+    probability_columns: str | list[str] | None = None
+    pos_label: Any = None
+    train_data: Any = None
+    training_run_id: str | None = None
+    thresholds: dict[str, dict[str, float]] = field(default_factory=dict)
+    disable: list[str] = field(default_factory=list)
+
+    @classmethod
+    def parse(cls, config: Mapping[str, Any] | None) -> EvalConfig:
+        config = dict(config or {})
+        if isinstance(config.get("sanity"), Mapping):  # nested under our name
+            config = dict(config["sanity"])
+        parsed = cls(**{k: config[k] for k in CONFIG_KEYS if k in config})
+        if isinstance(parsed.disable, str):
+            parsed.disable = [parsed.disable]
+        if not isinstance(parsed.thresholds, Mapping) or not all(
+            isinstance(v, Mapping) for v in parsed.thresholds.values()
+        ):
+            raise InputError('thresholds must look like {"finding_id": {"name": value}}')
+        return parsed
+
+
+class SanityEvaluator(ModelEvaluator):
+    """Imbalance- and leakage-aware verdicts for classifiers, logged as tags and a report."""
+
+    @classmethod
+    def can_evaluate(cls, *, model_type: str, evaluator_config: Any = None, **kwargs: Any) -> bool:
+        return model_type == "classifier"
+
+    def evaluate(
+        self,
+        *,
+        model_type: str,
+        dataset: Any,
+        run_id: str,
+        evaluator_config: Mapping[str, Any] | None,
+        model: Any = None,
+        extra_metrics: Any = None,
+        custom_artifacts: Any = None,
+        predictions: str | None = None,
+        **kwargs: Any,
+    ) -> EvaluationResult:
+        from mlflow_sanity.mlflow_log import log_report, metric_key
+
+        cfg = EvalConfig.parse(evaluator_config)
+        features: pd.DataFrame = dataset.features_data
+        if not dataset.has_targets:
+            raise InputError("the sanity evaluator needs targets: pass targets='label column'")
+        y_true = np.asarray(dataset.labels_data)
+        if y_true.size == 0:
+            raise InputError("empty data: the evaluation set has no rows")
+        if model is not None:
+            y_pred, proba, labels = model_outputs(model, features, y_true, predictions)
+        else:
+            y_pred, proba, labels = static_outputs(dataset, cfg.probability_columns)
+        c = classify(y_true, y_pred, proba, labels=labels, pos_label=cfg.pos_label)
+        ctx = Context(eval=c)
+        inputs = {
+            "source": "evaluator",
+            "dataset": getattr(dataset, "name", None),
+            "dataset_digest": getattr(dataset, "digest", None),
+            "n_features": int(features.shape[1]),
+            "has_probabilities": proba is not None,
+        }
+        report = build_report(
+            ctx, thresholds=cfg.thresholds, disable=cfg.disable, source="evaluator", inputs=inputs
+        )
+        log_report(run_id, report, classification_files(c))
+        return EvaluationResult(
+            metrics={metric_key(k): v for k, v in report.metrics.items()},
+            artifacts={},
+            run_id=run_id,
+        )
+
+
+def static_outputs(
+    dataset: Any, probability_columns: str | Sequence[str] | None
+) -> tuple[np.ndarray | None, np.ndarray | None, list | None]:
+    """Predictions given as a column of ``data`` (``predictions="col"``)."""
+    y_pred = np.asarray(dataset.predictions_data) if dataset.has_predictions else None
+    proba = None
+    if probability_columns is not None:
+        cols = [probability_columns] if isinstance(probability_columns, str) else list(probability_columns)
+        missing = [col for col in cols if col not in dataset.features_data.columns]
+        if missing:
+            raise InputError(
+                f"probability_columns {missing} not found in data; columns are "
+                f"{list(dataset.features_data.columns)}"
+            )
+        proba = dataset.features_data[cols].to_numpy(dtype=np.float64, na_value=np.nan)
+        if proba.shape[1] == 1:
+            proba = proba[:, 0]
+    if y_pred is None and proba is None:
+        raise InputError("no predictions: pass a model, or predictions='column' with data")
+    return y_pred, proba, None
+
+
+def model_outputs(
+    model: Any, features: pd.DataFrame, y_true: np.ndarray, predictions: str | None = None
+) -> tuple[np.ndarray | None, np.ndarray | None, list | None]:
+    """Labels and/or probabilities from a pyfunc model, using the raw model when it helps."""
+    raw = _raw_model(model)
+    if raw is not None and _is_keras(raw):
+        outputs = raw.predict(features.to_numpy(dtype=np.float32), verbose=0)
+        proba = outputs_to_proba(outputs, keras_output_activation(raw))
+        return None, proba, keras_class_labels(y_true, proba.shape[1])
+    if raw is not None and hasattr(raw, "predict_proba") and hasattr(raw, "classes_"):
+        return None, np.asarray(raw.predict_proba(features)), list(raw.classes_)
+    return interpret_outputs(model.predict(features), predictions)
+
+
+def interpret_outputs(
+    out: Any, predictions: str | None = None
+) -> tuple[np.ndarray | None, np.ndarray | None, list | None]:
+    """A generic model's output: labels (1-D), probabilities (2-D), or a DataFrame of either."""
+    labels = None
+    if isinstance(out, pd.DataFrame):
+        if predictions is not None and predictions in out.columns:
+            out = out[predictions]
+        elif out.shape[1] == 1:
+            out = out.iloc[:, 0]
+        else:
+            labels = list(out.columns)
+            out = out.to_numpy()
+    arr = np.asarray(out)
+    if arr.ndim == 2 and arr.shape[1] > 1:
+        if arr.dtype.kind not in "fiu":
+            raise InputError(f"model returned a {arr.shape} table that is not numeric")
+        return None, outputs_to_proba(arr), labels
+    arr = arr.reshape(-1) if arr.ndim == 2 else arr
+    is_probability = (
+        arr.dtype.kind == "f"
+        and np.isfinite(arr).all()
+        and arr.size > 0
+        and arr.min() >= 0
+        and arr.max() <= 1
+        and not np.all(arr == np.round(arr))
+    )
+    return (None, arr, None) if is_probability else (arr, None, None)
+
+
+def keras_class_labels(y_true: np.ndarray, width: int) -> list | None:
+    """Keras outputs class indices; map them to string targets the way LabelEncoder would."""
+    if y_true.dtype.kind in "iub":
+        return None
+    names = sorted({str(v) for v in y_true.tolist()})
+    if len(names) != width:
+        raise InputError(
+            f"the Keras model has {width} output classes but the targets hold "
+            f"{len(names)} labels {names[:10]}; encode targets as 0..{width - 1}"
+        )
+    return names
+
+
+def keras_output_activation(model: Any) -> str | None:
+    layer = model.layers[-1] if getattr(model, "layers", None) else None
+    activation = getattr(layer, "activation", None)
+    return getattr(activation, "__name__", None)
+
+
+def _raw_model(model: Any) -> Any:
+    try:
+        return model.get_raw_model()
+    except Exception:  # not every pyfunc flavour can unwrap
+        return None
+
+
+def _is_keras(obj: Any) -> bool:
+    return any(cls.__module__.split(".")[0] in ("keras", "tf_keras") for cls in type(obj).__mro__)

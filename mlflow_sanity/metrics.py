@@ -1,0 +1,313 @@
+"""Imbalance-aware classification metrics, computed once and shared by every check.
+
+Inputs are validated here, at the edge of the core, so that a user sees
+"probabilities contain NaN" instead of a traceback from deep inside numpy.
+Metric formulas come from scikit-learn and scipy; this module only encodes
+labels once, routes arrays and guards degenerate cases.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from scipy import stats
+from sklearn import metrics as skm
+
+
+class InputError(ValueError):
+    """Bad user input, with a message that names the problem."""
+
+
+@dataclass(frozen=True)
+class Classification:
+    """Labels, predictions and (optional) probabilities on one evaluation set, encoded once.
+
+    ``y_true``/``y_pred`` hold indices into ``labels``; ``proba`` has one column per
+    label, in label order.
+    """
+
+    labels: np.ndarray
+    y_true: np.ndarray
+    y_pred: np.ndarray
+    proba: np.ndarray | None = None
+    pos_index: int | None = None
+    metrics: dict[str, float] = field(default_factory=dict)
+    per_class: list[dict[str, Any]] = field(default_factory=list)
+    confusion: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=np.int64))
+
+    @property
+    def n(self) -> int:
+        return int(self.y_true.shape[0])
+
+    @property
+    def true_counts(self) -> np.ndarray:
+        return np.bincount(self.y_true, minlength=len(self.labels))
+
+    @property
+    def pred_counts(self) -> np.ndarray:
+        return np.bincount(self.y_pred, minlength=len(self.labels))
+
+    @property
+    def present(self) -> np.ndarray:
+        """Indices of classes that occur in the true labels."""
+        return np.flatnonzero(self.true_counts)
+
+    def label_str(self, index: int) -> str:
+        return str(self.labels[index])
+
+
+def classify(
+    y_true: Any,
+    y_pred: Any = None,
+    proba: Any = None,
+    *,
+    labels: Sequence[Any] | None = None,
+    pos_label: Any = None,
+    n_bins: int = 15,
+) -> Classification:
+    """Validate and encode one evaluation set, then compute every metric.
+
+    ``proba`` is ``(n,)`` for the positive-class probability of a binary task or
+    ``(n, k)`` with one column per class. ``y_pred`` defaults to the most probable
+    class. ``labels`` fixes the class order (needed when the evaluation set lacks a
+    class the model knows about).
+    """
+    truth = _label_array(y_true, "labels (targets)")
+    if truth.size == 0:
+        raise InputError("empty data: the evaluation set has no rows")
+    probs = None if proba is None else _proba_array(proba, truth.shape[0])
+    preds = None if y_pred is None else _label_array(y_pred, "predictions")
+    if preds is None and probs is None:
+        raise InputError("nothing to evaluate: give predictions, probabilities or both")
+    if preds is not None:
+        if preds.shape[0] != truth.shape[0]:
+            raise InputError(
+                f"length mismatch: {truth.shape[0]} labels but {preds.shape[0]} predictions"
+            )
+        preds = _align_dtype(preds, truth)
+
+    classes = _resolve_labels(truth, preds, probs, labels)
+    pos_index = _pos_index(classes, pos_label)
+    if probs is not None and probs.ndim == 1:
+        if len(classes) != 2:
+            raise InputError(
+                f"a single probability column needs a binary task, found {len(classes)} classes"
+            )
+        neg = 1 - pos_index
+        cols = np.empty((probs.shape[0], 2))
+        cols[:, pos_index], cols[:, neg] = probs, 1.0 - probs
+        probs = cols
+    if probs is not None and probs.shape[1] != len(classes):
+        raise InputError(
+            f"probabilities of the wrong width: {probs.shape[1]} columns for "
+            f"{len(classes)} classes {list(map(str, classes))}"
+        )
+
+    t = _encode(truth, classes, "label")
+    p = probs.argmax(axis=1) if preds is None else _encode(preds, classes, "prediction")
+    return _compute(classes, t, p, probs, pos_index, n_bins)
+
+
+def _label_array(values: Any, what: str) -> np.ndarray:
+    arr = np.asarray(values)
+    if arr.ndim == 2 and arr.shape[1] == 1:
+        arr = arr[:, 0]
+    if arr.ndim != 1:
+        raise InputError(f"{what} must be one-dimensional, got shape {arr.shape}")
+    if arr.dtype.kind == "f":
+        if not np.isfinite(arr).all():
+            raise InputError(f"{what} contain NaN or inf")
+        if np.all(arr == np.round(arr)):
+            arr = arr.astype(np.int64)
+    elif arr.dtype.kind == "O":
+        if any(v is None or (isinstance(v, float) and v != v) for v in arr):
+            raise InputError(f"{what} contain missing values (None/NaN)")
+        kinds = {type(v).__name__ for v in arr}
+        arr = arr.astype(str) if kinds <= {"str"} or len(kinds) > 1 else arr
+    return arr
+
+
+def _align_dtype(preds: np.ndarray, truth: np.ndarray) -> np.ndarray:
+    """Predictions such as 0.0/1.0 or True/False must compare equal to int labels."""
+    if truth.dtype.kind in "iub" and preds.dtype.kind in "iub":
+        return preds.astype(np.int64) if truth.dtype.kind != "b" else preds.astype(bool)
+    if (truth.dtype.kind in "US") != (preds.dtype.kind in "US"):
+        raise InputError(
+            f"predictions ({preds.dtype}) and labels ({truth.dtype}) have different types; "
+            "predict the same label values the targets use"
+        )
+    return preds
+
+
+def _proba_array(values: Any, n: int) -> np.ndarray:
+    try:
+        arr = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"probabilities must be numeric: {exc}") from None
+    if arr.ndim == 2 and arr.shape[1] == 1:
+        arr = arr[:, 0]
+    if arr.ndim not in (1, 2):
+        raise InputError(f"probabilities must be 1-D or 2-D, got shape {arr.shape}")
+    if arr.shape[0] != n:
+        raise InputError(f"length mismatch: {n} labels but {arr.shape[0]} probability rows")
+    if not np.isfinite(arr).all():
+        raise InputError("probabilities contain NaN or inf")
+    if arr.min() < -1e-6 or arr.max() > 1 + 1e-6:
+        raise InputError(
+            "probabilities must lie in [0, 1]; raw logits need a sigmoid/softmax first"
+        )
+    return np.clip(arr, 0.0, 1.0)
+
+
+def _resolve_labels(
+    truth: np.ndarray,
+    preds: np.ndarray | None,
+    probs: np.ndarray | None,
+    labels: Sequence[Any] | None,
+) -> np.ndarray:
+    if labels is not None:
+        classes = np.asarray(list(labels))
+        if len(classes) != len(set(classes.tolist())):
+            raise InputError(f"duplicate class labels: {list(map(str, classes))}")
+        return classes
+    seen = truth if preds is None else np.concatenate([truth, preds.astype(truth.dtype)])
+    classes = np.unique(seen)
+    width = probs.shape[1] if probs is not None and probs.ndim == 2 else 2
+    if len(classes) < width and classes.dtype.kind in "iu" and classes.min() >= 0:
+        if classes.max() < width:  # integer codes: a class the eval set lacks is still a class
+            classes = np.arange(width)
+    elif len(classes) < width and classes.dtype.kind == "b":
+        classes = np.array([False, True])
+    return classes
+
+
+def _pos_index(classes: np.ndarray, pos_label: Any) -> int | None:
+    if len(classes) != 2:
+        if pos_label is not None and pos_label not in classes.tolist():
+            raise InputError(f"unknown pos_label {pos_label!r}; classes are {classes.tolist()}")
+        return None
+    if pos_label is None:
+        return 1
+    matches = [i for i, c in enumerate(classes.tolist()) if c == pos_label or str(c) == str(pos_label)]
+    if not matches:
+        raise InputError(f"unknown pos_label {pos_label!r}; classes are {classes.tolist()}")
+    return matches[0]
+
+
+def _encode(values: np.ndarray, classes: np.ndarray, what: str) -> np.ndarray:
+    order = np.argsort(classes, kind="stable")
+    sorted_classes = classes[order]
+    try:
+        pos = np.searchsorted(sorted_classes, values)
+    except TypeError:
+        raise InputError(f"{what}s cannot be compared with classes {classes.tolist()}") from None
+    pos = np.clip(pos, 0, len(classes) - 1)
+    unknown = sorted_classes[pos] != values
+    if unknown.any():
+        bad = np.unique(values[unknown])[:5].tolist()
+        raise InputError(f"unknown {what} {bad}; known classes are {classes.tolist()}")
+    return order[pos].astype(np.intp)
+
+
+def wilson_interval(successes: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
+    ci = stats.binomtest(int(successes), int(n)).proportion_ci(confidence, method="wilson")
+    return float(ci.low), float(ci.high)
+
+
+def expected_calibration_error(proba: np.ndarray, y_true: np.ndarray, n_bins: int = 15) -> float:
+    """Top-label ECE: |confidence - accuracy| averaged over equal-width confidence bins."""
+    confidence = proba.max(axis=1)
+    correct = proba.argmax(axis=1) == y_true
+    bins = np.minimum((confidence * n_bins).astype(np.intp), n_bins - 1)
+    counts = np.bincount(bins, minlength=n_bins)
+    gap = np.bincount(bins, weights=confidence - correct, minlength=n_bins)
+    return float(np.abs(gap).sum() / confidence.shape[0]) if counts.sum() else 0.0
+
+
+def _compute(
+    classes: np.ndarray,
+    t: np.ndarray,
+    p: np.ndarray,
+    probs: np.ndarray | None,
+    pos_index: int | None,
+    n_bins: int,
+) -> Classification:
+    k, n = len(classes), t.shape[0]
+    idx = np.arange(k)
+    cm = skm.confusion_matrix(t, p, labels=idx)
+    true_counts = cm.sum(axis=1)
+    correct = int(np.trace(cm))
+    present = true_counts > 0
+    prec, rec, f1, support = skm.precision_recall_fscore_support(
+        t, p, labels=idx, zero_division=0
+    )
+    present_recall = rec[present]
+    majority = true_counts.max() / n
+
+    m: dict[str, float] = {
+        "n_rows": float(n),
+        "n_classes": float(present.sum()),
+        "accuracy": correct / n,
+        "majority_baseline_accuracy": float(majority),
+        "minority_class_share": float(true_counts[present].min() / n),
+        "predicted_class_share_max": float(cm.sum(axis=0).max() / n),
+        "min_class_recall": float(present_recall.min()),
+        "gmean_recall": float(stats.gmean(present_recall)) if present_recall.all() else 0.0,
+        "macro_f1": float(f1[present].mean()),
+        "weighted_f1": float(np.average(f1, weights=support)),
+    }
+    m["accuracy_ci_low"], m["accuracy_ci_high"] = wilson_interval(correct, n)
+    if present.sum() > 1:
+        m["balanced_accuracy"] = float(present_recall.mean())
+        m["mcc"] = float(skm.matthews_corrcoef(t, p))
+        m["cohen_kappa"] = _finite(skm.cohen_kappa_score(t, p))
+        if majority < 1:
+            test = stats.binomtest(correct, n, p=float(majority), alternative="greater")
+            m["accuracy_vs_baseline_p_value"] = float(test.pvalue)
+    if probs is not None:
+        m.update(_probability_metrics(t, probs, present, pos_index, n_bins))
+
+    per_class = [
+        {
+            "label": classes[i].item() if hasattr(classes[i], "item") else classes[i],
+            "precision": float(prec[i]),
+            "recall": float(rec[i]),
+            "f1": float(f1[i]),
+            "support": int(support[i]),
+            "predicted": int(cm[:, i].sum()),
+        }
+        for i in idx
+    ]
+    finite = {name: value for name, value in m.items() if value is not None and np.isfinite(value)}
+    return Classification(classes, t, p, probs, pos_index, finite, per_class, cm)
+
+
+def _probability_metrics(
+    t: np.ndarray, probs: np.ndarray, present: np.ndarray, pos_index: int | None, n_bins: int
+) -> dict[str, float]:
+    out: dict[str, float] = {}
+    k = probs.shape[1]
+    if present.sum() > 1:
+        if k == 2 and pos_index is not None:
+            y = t == pos_index
+            out["roc_auc"] = float(skm.roc_auc_score(y, probs[:, pos_index]))
+            out["pr_auc"] = float(skm.average_precision_score(y, probs[:, pos_index]))
+            out["brier_score"] = float(skm.brier_score_loss(y, probs[:, pos_index]))
+        else:  # one-vs-rest macro average over the classes that occur
+            cls = np.flatnonzero(present)
+            out["roc_auc"] = float(np.mean([skm.roc_auc_score(t == c, probs[:, c]) for c in cls]))
+            out["pr_auc"] = float(
+                np.mean([skm.average_precision_score(t == c, probs[:, c]) for c in cls])
+            )
+            onehot = np.eye(k)[t]
+            out["brier_score"] = float(np.mean(np.sum((probs - onehot) ** 2, axis=1)))
+    out["ece"] = expected_calibration_error(probs, t, n_bins)
+    return out
+
+
+def _finite(value: float) -> float | None:
+    value = float(value)
+    return value if np.isfinite(value) else None

@@ -1,0 +1,117 @@
+"""The one place that writes to MLflow: tags, metrics, run description and artifacts.
+
+Every adapter (evaluator, autolog, seed runner, CLI) hands a ``Report`` here. When a
+run already carries a sanity report, the new one is merged into it, so the tags
+always describe the union of everything checked on that run.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import tempfile
+import time
+from collections.abc import Mapping
+from pathlib import Path
+
+from mlflow.entities import Metric, RunTag
+from mlflow.tracking import MlflowClient
+
+from mlflow_sanity import __version__
+from mlflow_sanity.findings import Report
+from mlflow_sanity.report import render_html, render_json
+from mlflow_sanity.report.markdown import merge_note, note_section
+
+ARTIFACT_DIR = "sanity"
+METRIC_PREFIX = "sanity/"
+TAG_PREFIX = "sanity."
+MAX_TAG_CHARS = 8000  # MLflow's limit on a tag value
+_MAX_TAGS_PER_BATCH = 100
+_MAX_METRICS_PER_BATCH = 1000
+
+
+def log_report(
+    run_id: str,
+    report: Report,
+    files: Mapping[str, bytes] | None = None,
+    *,
+    client: MlflowClient | None = None,
+    step: int = 0,
+) -> Report:
+    """Log ``report`` (and extra artifact ``files``) to ``run_id``; return the merged report."""
+    client = client or MlflowClient()
+    files = dict(files or {})
+    with tempfile.TemporaryDirectory(prefix="mlflow-sanity-") as tmp:
+        out = Path(tmp)
+        previous = _download_previous(client, run_id, out)
+        merged = previous.merge(report) if previous else report
+        for name, data in files.items():
+            (out / name).write_bytes(data)
+        images = {p.name: p.read_bytes() for p in sorted(out.glob("*.png"))}
+        (out / "report.json").write_text(render_json(merged))
+        html = render_html(merged, images, merged.tables.get("per_class"))
+        (out / "report.html").write_text(html, encoding="utf-8")
+        run = client.get_run(run_id)
+        note = merge_note(run.data.tags.get("mlflow.note.content"), note_section(merged))
+        _log_batch(client, run_id, _tags(merged, note), _metrics(report.metrics, step))
+        client.log_artifacts(run_id, str(out), ARTIFACT_DIR)
+    return merged
+
+
+def metric_key(name: str) -> str:
+    return METRIC_PREFIX + name
+
+
+def _tags(report: Report, note: str) -> list[RunTag]:
+    flagged = report.flagged
+    tags = {
+        f"{TAG_PREFIX}status": report.status,
+        f"{TAG_PREFIX}findings": ",".join(report.flagged_ids),
+        f"{TAG_PREFIX}version": __version__,
+        "mlflow.note.content": note,
+    }
+    tags.update({f"{TAG_PREFIX}finding.{f.id}": f.severity.value for f in flagged})
+    return [RunTag(k, _clip(v)) for k, v in tags.items()]
+
+
+def _metrics(metrics: Mapping[str, float], step: int) -> list[Metric]:
+    now = int(time.time() * 1000)
+    return [
+        Metric(metric_key(name), float(value), now, step)
+        for name, value in sorted(metrics.items())
+        if value is not None and math.isfinite(float(value))
+    ]
+
+
+def _clip(value: str) -> str:
+    if len(value) <= MAX_TAG_CHARS:
+        return value
+    marker = "\n…(truncated; see sanity/report.html)"
+    return value[: MAX_TAG_CHARS - len(marker)] + marker
+
+
+def _log_batch(client: MlflowClient, run_id: str, tags: list[RunTag], metrics: list[Metric]) -> None:
+    for i in range(0, max(len(tags), 1), _MAX_TAGS_PER_BATCH):
+        client.log_batch(run_id, tags=tags[i : i + _MAX_TAGS_PER_BATCH])
+    for i in range(0, len(metrics), _MAX_METRICS_PER_BATCH):
+        client.log_batch(run_id, metrics=metrics[i : i + _MAX_METRICS_PER_BATCH])
+
+
+def _download_previous(client: MlflowClient, run_id: str, out: Path) -> Report | None:
+    """Fetch an earlier sanity report from the run, copying its plots into ``out``."""
+    names = {Path(a.path).name for a in client.list_artifacts(run_id, ARTIFACT_DIR)}
+    if "report.json" not in names:
+        return None
+    with tempfile.TemporaryDirectory(prefix="mlflow-sanity-prev-") as tmp:
+        for name in sorted(n for n in names if n.endswith(".png")):
+            path = client.download_artifacts(run_id, f"{ARTIFACT_DIR}/{name}", tmp)
+            (out / name).write_bytes(Path(path).read_bytes())
+        path = client.download_artifacts(run_id, f"{ARTIFACT_DIR}/report.json", tmp)
+        return Report.from_dict(json.loads(Path(path).read_text()))
+
+
+def read_report(run_id: str, client: MlflowClient | None = None) -> Report | None:
+    """The sanity report logged on a run, or None when the run was never checked."""
+    client = client or MlflowClient()
+    with tempfile.TemporaryDirectory(prefix="mlflow-sanity-") as tmp:
+        return _download_previous(client, run_id, Path(tmp))

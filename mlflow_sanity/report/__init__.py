@@ -1,0 +1,72 @@
+"""Renderers: turn a ``Report`` into JSON, HTML, Markdown, CSV and plots (no MLflow here)."""
+
+from __future__ import annotations
+
+import base64
+import csv
+import io
+import json
+from collections.abc import Mapping
+from functools import cache
+
+import jinja2
+
+from mlflow_sanity import __version__
+from mlflow_sanity.findings import Report, Severity
+from mlflow_sanity.metrics import Classification
+
+
+@cache
+def _env() -> jinja2.Environment:
+    # Autoescape everything: class labels and column names are user strings.
+    return jinja2.Environment(
+        loader=jinja2.PackageLoader("mlflow_sanity.report", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+    )
+
+
+def render_json(report: Report) -> str:
+    return json.dumps(report.to_dict(), indent=2, allow_nan=False)
+
+
+def render_html(
+    report: Report,
+    images: Mapping[str, bytes] | None = None,
+    per_class: list[dict] | None = None,
+) -> str:
+    """A self-contained page: plots are inlined as data URIs, no external URL is referenced."""
+    order = {s: -s.rank for s in Severity}
+    return _env().get_template("report.html.j2").render(
+        status=report.status,
+        version=__version__,
+        flagged=report.flagged,
+        findings=sorted(report.findings, key=lambda f: (order[f.severity], f.id)),
+        metrics=dict(sorted(report.metrics.items())),
+        per_class=per_class or [],
+        inputs=_jsonable_inputs(report),
+        images={name: base64.b64encode(data).decode("ascii") for name, data in (images or {}).items()},
+    )
+
+
+def per_class_csv(c: Classification) -> str:
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=list(c.per_class[0]))
+    writer.writeheader()
+    writer.writerows(c.per_class)
+    return buf.getvalue()
+
+
+def classification_files(c: Classification, prefix: str = "") -> dict[str, bytes]:
+    """The standard artifacts of one evaluated set (``prefix`` keeps validation apart from test)."""
+    from mlflow_sanity.report import plots
+
+    return {
+        f"{prefix}confusion_matrix.png": plots.confusion_matrix_png(c),
+        f"{prefix}class_balance.png": plots.class_balance_png(c),
+        f"{prefix}per_class.csv": per_class_csv(c).encode(),
+    }
+
+
+def _jsonable_inputs(report: Report) -> dict:
+    return report.to_dict()["inputs"]

@@ -1,0 +1,56 @@
+"""Markdown renderings: the run description section and the terminal summary."""
+
+from __future__ import annotations
+
+import re
+
+from mlflow_sanity.findings import Report
+
+NOTE_START = "<!-- mlflow-sanity:start -->"
+NOTE_END = "<!-- mlflow-sanity:end -->"
+_NOTE_RE = re.compile(re.escape(NOTE_START) + r".*?" + re.escape(NOTE_END), re.DOTALL)
+_ICON = {"fail": "FAIL", "warn": "WARN", "pass": "PASS"}
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|])")
+
+
+def md_escape(text: str) -> str:
+    """User strings (labels, column names) must not become markup in the MLflow UI."""
+    return _MD_SPECIAL.sub(r"\\\1", text)
+
+
+def note_section(report: Report, max_findings: int = 8) -> str:
+    """Two lines a person reads in the run description, plus one bullet per flagged finding."""
+    lines = [NOTE_START, f"### mlflow-sanity: {_ICON[report.status]}"]
+    flagged = report.flagged
+    acc = report.metrics.get("accuracy")
+    if flagged:
+        head = f"Accuracy {acc:.3f} is not trustworthy: " if acc is not None else ""
+        lines.append(f"{head}{len(flagged)} problem(s) found.")
+        for f in flagged[:max_findings]:
+            lines.append(f"- **{f.severity.value}** `{f.id}`: {md_escape(f.message)}")
+        if len(flagged) > max_findings:
+            lines.append(f"- … and {len(flagged) - max_findings} more (see sanity/report.html)")
+    else:
+        lines.append("No problems found; see sanity/report.html for what was measured.")
+    lines.append(NOTE_END)
+    return "\n".join(lines)
+
+
+def merge_note(existing: str | None, section: str) -> str:
+    """Replace our previous section in a description, keeping what the user wrote."""
+    existing = existing or ""
+    if NOTE_START in existing:
+        return _NOTE_RE.sub(lambda _: section, existing, count=1)
+    return f"{existing.rstrip()}\n\n{section}" if existing.strip() else section
+
+
+def terminal_summary(report: Report) -> str:
+    """Plain-text summary for terminals and CI logs."""
+    lines = [f"mlflow-sanity status: {report.status.upper()}"]
+    for f in report.flagged:
+        lines.append(f"  [{f.severity.value:4}] {f.id}: {f.message}")
+        if f.remedy:
+            lines.append(f"         fix: {f.remedy}")
+    if not report.flagged:
+        lines.append("  no warn/fail findings")
+    return "\n".join(lines)
