@@ -5,8 +5,8 @@ Public API only; importing this package never imports TensorFlow.
 
 __version__ = "0.1.0"
 
-from mlflow_sanity.core import check_predictions  # noqa: E402
-from mlflow_sanity.findings import Finding, Report, Severity  # noqa: E402
-from mlflow_sanity.metrics import InputError  # noqa: E402
+from mlflow_sanity.core import check_predictions
+from mlflow_sanity.findings import Finding, Report, Severity
+from mlflow_sanity.metrics import InputError
 
 __all__ = ["Finding", "InputError", "Report", "Severity", "__version__", "check_predictions"]

@@ -120,7 +120,11 @@ def static_outputs(
     y_pred = np.asarray(dataset.predictions_data) if dataset.has_predictions else None
     proba = None
     if probability_columns is not None:
-        cols = [probability_columns] if isinstance(probability_columns, str) else list(probability_columns)
+        cols = (
+            [probability_columns]
+            if isinstance(probability_columns, str)
+            else list(probability_columns)
+        )
         missing = [col for col in cols if col not in dataset.features_data.columns]
         if missing:
             raise InputError(

@@ -191,7 +191,9 @@ def _pos_index(classes: np.ndarray, pos_label: Any) -> int | None:
         return None
     if pos_label is None:
         return 1
-    matches = [i for i, c in enumerate(classes.tolist()) if c == pos_label or str(c) == str(pos_label)]
+    matches = [
+        i for i, c in enumerate(classes.tolist()) if c == pos_label or str(c) == str(pos_label)
+    ]
     if not matches:
         raise InputError(f"unknown pos_label {pos_label!r}; classes are {classes.tolist()}")
     return matches[0]
@@ -241,9 +243,7 @@ def _compute(
     true_counts = cm.sum(axis=1)
     correct = int(np.trace(cm))
     present = true_counts > 0
-    prec, rec, f1, support = skm.precision_recall_fscore_support(
-        t, p, labels=idx, zero_division=0
-    )
+    prec, rec, f1, support = skm.precision_recall_fscore_support(t, p, labels=idx, zero_division=0)
     present_recall = rec[present]
     majority = true_counts.max() / n
 

@@ -90,7 +90,9 @@ def _clip(value: str) -> str:
     return value[: MAX_TAG_CHARS - len(marker)] + marker
 
 
-def _log_batch(client: MlflowClient, run_id: str, tags: list[RunTag], metrics: list[Metric]) -> None:
+def _log_batch(
+    client: MlflowClient, run_id: str, tags: list[RunTag], metrics: list[Metric]
+) -> None:
     for i in range(0, max(len(tags), 1), _MAX_TAGS_PER_BATCH):
         client.log_batch(run_id, tags=tags[i : i + _MAX_TAGS_PER_BATCH])
     for i in range(0, len(metrics), _MAX_METRICS_PER_BATCH):

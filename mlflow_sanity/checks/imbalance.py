@@ -36,7 +36,9 @@ def single_class_eval(ctx: Context, t: Mapping[str, float]) -> Finding:
             f"predicts {present[0]!r} scores 100%, so accuracy says nothing.",
             evidence,
         )
-    return finding("single_class_eval", Severity.PASSED, f"{len(present)} classes present.", evidence)
+    return finding(
+        "single_class_eval", Severity.PASSED, f"{len(present)} classes present.", evidence
+    )
 
 
 @check(
@@ -166,8 +168,7 @@ def minority_class_missed(ctx: Context, t: Mapping[str, float]) -> Finding | Non
 @check(
     "accuracy_at_baseline",
     requires=["eval"],
-    remedy="Compare against the majority-class baseline (sklearn DummyClassifier); "
-    + _WATCH,
+    remedy="Compare against the majority-class baseline (sklearn DummyClassifier); " + _WATCH,
     alpha=0.05,
 )
 def accuracy_at_baseline(ctx: Context, t: Mapping[str, float]) -> Finding | None:
@@ -211,7 +212,7 @@ def accuracy_at_baseline(ctx: Context, t: Mapping[str, float]) -> Finding | None
     min_rows_for_perfect=100,
 )
 def small_eval_set(ctx: Context, t: Mapping[str, float]) -> Finding:
-    """The accuracy confidence interval is too wide to trust, or a perfect score rests on few rows."""
+    """The accuracy interval is too wide to trust, or a perfect score rests on few rows."""
     c: Classification = ctx.eval
     m = c.metrics
     low, high = m["accuracy_ci_low"], m["accuracy_ci_high"]

@@ -37,15 +37,22 @@ def render_html(
 ) -> str:
     """A self-contained page: plots are inlined as data URIs, no external URL is referenced."""
     order = {s: -s.rank for s in Severity}
-    return _env().get_template("report.html.j2").render(
-        status=report.status,
-        version=__version__,
-        flagged=report.flagged,
-        findings=sorted(report.findings, key=lambda f: (order[f.severity], f.id)),
-        metrics=dict(sorted(report.metrics.items())),
-        per_class=per_class or [],
-        inputs=_jsonable_inputs(report),
-        images={name: base64.b64encode(data).decode("ascii") for name, data in (images or {}).items()},
+    return (
+        _env()
+        .get_template("report.html.j2")
+        .render(
+            status=report.status,
+            version=__version__,
+            flagged=report.flagged,
+            findings=sorted(report.findings, key=lambda f: (order[f.severity], f.id)),
+            metrics=dict(sorted(report.metrics.items())),
+            per_class=per_class or [],
+            inputs=_jsonable_inputs(report),
+            images={
+                name: base64.b64encode(data).decode("ascii")
+                for name, data in (images or {}).items()
+            },
+        )
     )
 
 

@@ -8,10 +8,10 @@ from collections.abc import Mapping, Sequence
 import matplotlib
 
 matplotlib.use("Agg")  # headless: CI, servers, worker processes
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
 
-from mlflow_sanity.metrics import Classification  # noqa: E402
+from mlflow_sanity.metrics import Classification
 
 _MAX_TICK = 24  # label text beyond this is cut so long class names do not swallow the plot
 
@@ -45,8 +45,15 @@ def confusion_matrix_png(c: Classification, title: str = "Confusion matrix") -> 
     if k <= 20:
         for i in range(k):
             for j in range(k):
-                ax.text(j, i, str(cm[i, j]), ha="center", va="center",
-                        color="white" if share[i, j] > 0.5 else "black", fontsize=8)
+                ax.text(
+                    j,
+                    i,
+                    str(cm[i, j]),
+                    ha="center",
+                    va="center",
+                    color="white" if share[i, j] > 0.5 else "black",
+                    fontsize=8,
+                )
     return _png(fig)
 
 
@@ -65,7 +72,9 @@ def class_balance_png(c: Classification) -> bytes:
     return _png(fig)
 
 
-def learning_curves_png(history: Mapping[str, Sequence[float]], marks: Mapping[str, int] | None = None) -> bytes:
+def learning_curves_png(
+    history: Mapping[str, Sequence[float]], marks: Mapping[str, int] | None = None
+) -> bytes:
     """One panel per metric family (loss, accuracy, ...), train and validation together."""
     families = sorted({name.removeprefix("val_") for name in history})
     fig, axes = plt.subplots(1, len(families), figsize=(4.2 * len(families), 3.2), squeeze=False)
@@ -83,7 +92,9 @@ def learning_curves_png(history: Mapping[str, Sequence[float]], marks: Mapping[s
     return _png(fig)
 
 
-def seed_spread_png(values: Mapping[str, Sequence[float]], reference: Mapping[str, float] | None = None) -> bytes:
+def seed_spread_png(
+    values: Mapping[str, Sequence[float]], reference: Mapping[str, float] | None = None
+) -> bytes:
     """Box + strip plot per metric: one dot per seed, so luck is visible at a glance."""
     names = list(values)
     fig, axes = plt.subplots(1, len(names), figsize=(2.6 * len(names) + 1, 3.4), squeeze=False)
