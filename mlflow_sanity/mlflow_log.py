@@ -7,11 +7,13 @@ always describe the union of everything checked on that run.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
+import os
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from mlflow.entities import Metric, RunTag
@@ -104,12 +106,27 @@ def _download_previous(client: MlflowClient, run_id: str, out: Path) -> Report |
     names = {Path(a.path).name for a in client.list_artifacts(run_id, ARTIFACT_DIR)}
     if "report.json" not in names:
         return None
-    with tempfile.TemporaryDirectory(prefix="mlflow-sanity-prev-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="mlflow-sanity-prev-") as tmp, _quiet_downloads():
         for name in sorted(n for n in names if n.endswith(".png")):
             path = client.download_artifacts(run_id, f"{ARTIFACT_DIR}/{name}", tmp)
             (out / name).write_bytes(Path(path).read_bytes())
         path = client.download_artifacts(run_id, f"{ARTIFACT_DIR}/report.json", tmp)
         return Report.from_dict(json.loads(Path(path).read_text()))
+
+
+@contextlib.contextmanager
+def _quiet_downloads() -> Iterator[None]:
+    """Our small reads should not print MLflow's download progress bars."""
+    key = "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"
+    old = os.environ.get(key)
+    os.environ[key] = "false"
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = old
 
 
 def read_report(run_id: str, client: MlflowClient | None = None) -> Report | None:

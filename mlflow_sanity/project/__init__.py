@@ -1,0 +1,1 @@
+"""Entry points of the top-level MLproject (``mlflow run .``); see /MLproject."""

@@ -1,0 +1,163 @@
+"""Every evaluation-set check: the case it must flag, and the healthy case it must not."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from mlflow_sanity import Severity, check_predictions
+from mlflow_sanity.checks import REGISTRY
+
+rng = np.random.default_rng(7)
+
+
+def healthy(n=400, k=2, acc=0.9, seed=0):
+    """Balanced labels, a model that is right ``acc`` of the time, calibrated-ish probabilities."""
+    r = np.random.default_rng(seed)
+    y = np.arange(n) % k
+    right = r.random(n) < acc
+    pred = np.where(right, y, (y + r.integers(1, k, n)) % k)
+    proba = np.full((n, k), (1 - acc) / (k - 1))
+    proba[np.arange(n), pred] = acc
+    return y, pred, proba
+
+
+def severities(report):
+    return {f.id: f.severity for f in report.findings}
+
+
+def test_seed_situation_collapse_fails_with_the_three_findings():
+    y = np.array([0] * 95 + [1] * 5)
+    report = check_predictions(y, np.zeros(100, int))
+    assert report.status == "fail"
+    assert report.flagged_ids == [
+        "accuracy_at_baseline",
+        "minority_class_missed",
+        "prediction_collapse",
+    ]
+
+
+def test_single_class_eval_fails():
+    report = check_predictions(np.zeros(50, int), np.zeros(50, int), labels=[0, 1])
+    assert report.status == "fail"
+    assert severities(report)["single_class_eval"] is Severity.FAIL
+
+
+@pytest.mark.parametrize("k", [2, 3, 5])
+def test_healthy_model_passes_every_check(k):
+    y, pred, proba = healthy(k=k)
+    report = check_predictions(y, pred, proba)
+    assert report.status == "pass", report.flagged
+    assert report.flagged_ids == []
+    ran = {f.id for f in report.findings}
+    assert ran == {c for c, chk in REGISTRY.items() if chk.requires == ("eval",)}
+    assert all(f.evidence for f in report.findings)  # measured even when passing
+
+
+def test_class_imbalance_is_context_unless_extreme():
+    y = np.array([0] * 92 + [1] * 8)
+    pred = y.copy()
+    pred[:2] = 1  # a good model on imbalanced data
+    sev = severities(check_predictions(y, pred))
+    assert sev["class_imbalance"] is Severity.INFO
+    assert sev["minority_class_missed"] is Severity.PASSED
+    y = np.array([0] * 995 + [1] * 5)
+    assert severities(check_predictions(y, y))["class_imbalance"] is Severity.WARN
+
+
+def test_near_collapse_warns_but_good_model_on_skewed_data_does_not():
+    y = np.array([0] * 900 + [1] * 100)
+    pred = np.zeros(1000, int)
+    pred[900:903] = 1  # predicts class 1 for 3 of 100: 3% of its rate
+    assert severities(check_predictions(y, pred))["prediction_collapse"] is Severity.WARN
+    good = y.copy()
+    good[:20] = 1
+    assert severities(check_predictions(y, good))["prediction_collapse"] is Severity.PASSED
+
+
+def test_minority_class_missed_levels():
+    y = np.array([0] * 80 + [1] * 20)
+    pred = np.zeros(100, int)
+    pred[80:83] = 1  # recall 0.15
+    assert severities(check_predictions(y, pred))["minority_class_missed"] is Severity.WARN
+    pred[80:95] = 1  # recall 0.75
+    assert severities(check_predictions(y, pred))["minority_class_missed"] is Severity.PASSED
+    tiny = np.array([0] * 97 + [1] * 3)  # too few rows to call a miss a failure
+    assert (
+        severities(check_predictions(tiny, np.zeros(100, int)))["minority_class_missed"]
+        is Severity.INFO
+    )
+
+
+def test_accuracy_above_baseline_but_not_significant_warns():
+    y = np.array([0] * 14 + [1] * 6)
+    pred = y.copy()
+    pred[[0, 14, 15, 16]] = 1 - pred[[0, 14, 15, 16]]  # 16/20 = 0.8 vs baseline 0.7
+    f = check_predictions(y, pred).get("accuracy_at_baseline")
+    assert f.severity is Severity.WARN
+    assert f.evidence["p_value"] > 0.05
+
+
+def test_small_eval_set_and_perfect_score():
+    y = np.array([0, 1] * 15)
+    sev = severities(check_predictions(y, y))
+    assert sev["small_eval_set"] is Severity.WARN
+    assert sev["perfect_score"] is Severity.WARN
+    y, pred, _ = healthy(n=30, acc=0.8)
+    assert severities(check_predictions(y, pred))["small_eval_set"] is Severity.WARN
+    y, pred, _ = healthy(n=1000, acc=0.8)
+    assert severities(check_predictions(y, pred))["small_eval_set"] is Severity.PASSED
+
+
+def test_perfect_auc_is_flagged():
+    y = np.array([0, 1] * 100)
+    score = y * 0.4 + 0.3  # separable but threshold 0.5 errs on nothing... shift it
+    score = np.where(y == 1, 0.45, 0.2)  # AUC 1.0 while accuracy < 1
+    report = check_predictions(y, proba=score)
+    f = report.get("perfect_score")
+    assert f.severity is Severity.WARN and "roc_auc" in f.message
+
+
+def test_uncalibrated_overconfident_model_warns():
+    y, pred, _ = healthy(n=500, acc=0.7)
+    overconfident = np.where(pred == 1, 0.99, 0.01)
+    assert severities(check_predictions(y, proba=overconfident))["uncalibrated"] is Severity.WARN
+    _, _, calibrated = healthy(n=500, acc=0.7)
+    assert severities(check_predictions(y, pred, calibrated))["uncalibrated"] is Severity.PASSED
+
+
+def test_thresholds_override_and_disable():
+    y = np.array([0] * 80 + [1] * 20)
+    pred = np.zeros(100, int)
+    pred[80:83] = 1
+    report = check_predictions(
+        y,
+        pred,
+        thresholds={"minority_class_missed": {"warn_recall": 0.1}},
+        disable=["small_eval_set"],
+    )
+    assert report.get("minority_class_missed").severity is Severity.PASSED
+    assert report.get("small_eval_set") is None
+
+
+def test_unknown_threshold_or_id_is_rejected():
+    with pytest.raises(ValueError, match="unknown finding id"):
+        check_predictions([0, 1], [0, 1], disable=["no_such_check"])
+    with pytest.raises(ValueError, match="unknown threshold"):
+        check_predictions([0, 1], [0, 1], thresholds={"perfect_score": {"nope": 1}})
+
+
+def test_crashing_check_becomes_info_not_an_exception(monkeypatch):
+    from mlflow_sanity.checks import registry
+
+    chk = registry.REGISTRY["uncalibrated"]
+
+    def boom(ctx, t):
+        raise RuntimeError("kaput")
+
+    monkeypatch.setitem(
+        registry.REGISTRY, "uncalibrated", chk.__class__(**{**chk.__dict__, "fn": boom})
+    )
+    y, pred, proba = healthy()
+    f = check_predictions(y, pred, proba).get("uncalibrated")
+    assert f.severity is Severity.INFO and "kaput" in f.message
