@@ -58,7 +58,7 @@ def runs(experiments: tuple[str, ...], status: str | None, max_results: int) -> 
         column = f"metrics.sanity/{name}"
         if column in found:
             table[name] = found[column].round(3)
-    click.echo(table.to_string(index=False, na_rep="-", max_colwidth=60))
+    click.echo(table.to_string(index=False, na_rep="-"))
 
 
 @main.command()
