@@ -1,0 +1,83 @@
+"""A real tracking server and a real browser: the flagged run looks flagged in the MLflow UI."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMEDRIVER = shutil.which("chromedriver")
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+
+
+@pytest.fixture
+def server_run(mlflow_server, monkeypatch):
+    """A collapsed classifier evaluated through the server's REST API."""
+    import mlflow
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_server)
+    mlflow.set_tracking_uri(mlflow_server)
+    try:
+        exp_id = mlflow.set_experiment("browser-check").experiment_id
+        y = np.array([0] * 180 + [1] * 20)
+        df = pd.DataFrame({"x": np.arange(200.0), "label": y, "pred": 0})
+        with mlflow.start_run(run_name="digits-9-vs-rest", description="Trained on Friday.") as run:
+            mlflow.models.evaluate(
+                data=df, targets="label", predictions="pred",
+                model_type="classifier", evaluators="sanity",
+            )  # fmt: skip
+        yield exp_id, run.info.run_id
+    finally:
+        mlflow.set_tracking_uri(os.environ["MLFLOW_TRACKING_URI"])
+
+
+def test_tags_readable_through_rest(server_run, mlflow_server):
+    import json
+    import urllib.request
+
+    _, run_id = server_run
+    with urllib.request.urlopen(f"{mlflow_server}/api/2.0/mlflow/runs/get?run_id={run_id}") as r:
+        tags = {t["key"]: t["value"] for t in json.load(r)["run"]["data"]["tags"]}
+    assert tags["sanity.status"] == "fail"
+    assert (
+        tags["sanity.findings"] == "accuracy_at_baseline,minority_class_missed,prediction_collapse"
+    )
+    assert tags["mlflow.note.content"].startswith("Trained on Friday.")
+
+
+@pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER), reason="chromium/chromedriver not installed")
+def test_flagged_run_in_the_ui(server_run, mlflow_server):
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    exp_id, run_id = server_run
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in (
+        "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+        "--disable-quic", "--no-first-run", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--window-size=1400,1400",
+    ):  # fmt: skip
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    try:
+        driver.get(f"{mlflow_server}/#/experiments/{exp_id}/runs/{run_id}")
+        WebDriverWait(driver, 90).until(
+            lambda d: "mlflow-sanity: FAIL" in d.find_element("tag name", "body").text
+        )
+        body = driver.find_element("tag name", "body").text
+        ARTIFACTS.mkdir(exist_ok=True)
+        driver.save_screenshot(str(ARTIFACTS / "flagged_run.png"))
+    finally:
+        driver.quit()
+    assert "Trained on Friday." in body
+    assert "prediction_collapse" in body
+    assert "sanity.status" in body or "fail" in body
