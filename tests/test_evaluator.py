@@ -245,3 +245,15 @@ def test_keras_collapsed_model_on_imbalanced_digits_fails(keras, mlflow_experime
     assert {"accuracy_at_baseline", "minority_class_missed", "prediction_collapse"} <= set(
         tags["sanity.findings"].split(",")
     )
+
+
+def test_deprecated_mlflow_evaluate_still_reaches_the_plugin(collapsed):
+    with mlflow.start_run() as run, pytest.warns(FutureWarning):
+        mlflow.evaluate(
+            data=collapsed,
+            targets="label",
+            predictions="pred",
+            model_type="classifier",
+            evaluators="sanity",
+        )
+    assert _tags(run.info.run_id)["sanity.status"] == "fail"
