@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 
@@ -22,6 +21,7 @@ def server_run(mlflow_server, monkeypatch):
     """A collapsed classifier evaluated through the server's REST API."""
     import mlflow
 
+    previous = mlflow.get_tracking_uri()
     monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_server)
     mlflow.set_tracking_uri(mlflow_server)
     try:
@@ -35,7 +35,7 @@ def server_run(mlflow_server, monkeypatch):
             )  # fmt: skip
         yield exp_id, run.info.run_id
     finally:
-        mlflow.set_tracking_uri(os.environ["MLFLOW_TRACKING_URI"])
+        mlflow.set_tracking_uri(previous)
 
 
 def test_tags_readable_through_rest(server_run, mlflow_server):
