@@ -46,10 +46,10 @@ import numpy as np
 import pandas as pd
 
 FORMAT_VERSION = 1
-DEFAULT_TOLERANCE = 1e-5
-PROBE_MARGIN = 1.0 / 32  # share of a grid step, either side of a boundary, probed both ways
+DEFAULT_TOLERANCE = 2e-5
+PROBE_MARGIN = 1.0 / 128  # share of a grid step, either side of a boundary, probed both ways
 MAX_PROBED_COLUMNS = 10  # per row: at most 2**10 probes even for pathological rows
-CHUNK_ROWS = 16384  # rows encoded at once: intermediates stay in cache, memory stays flat
+CHUNK_ROWS = 4096  # rows encoded at once: intermediates stay in cache, memory stays flat
 COLLISION_SAMPLE = 20000  # rows used to estimate how often column values repeat
 KINDS = ("continuous", "exact", "datetime", "timedelta", "text")
 
@@ -234,6 +234,7 @@ class Match:
 
 
 # --------------------------------------------------------------------------- compute
+# --------------------------------------------------------------------------- compute
 
 
 def compute(
@@ -241,24 +242,25 @@ def compute(
 ) -> Fingerprint:
     """Fingerprint a table.
 
-    ``features``: a DataFrame, a 2-D array (higher ranks are flattened per row) or a
-    mapping of column name to array. ``labels``: class values, or one-hot/probability
-    rows (their argmax), or None. ``tolerance``: grid step relative to each continuous
-    column's largest absolute value (see the module docstring).
+    ``features``: a DataFrame, an array (2-D; higher ranks are flattened per row) or a
+    mapping of column name to array. ``labels``: class values, one-hot/probability rows
+    (their argmax), or None. ``tolerance``: grid step relative to each continuous
+    column's largest absolute value (see the module docstring). Memory: the hashes
+    plus a few MB of working space; numeric arrays are read in place, not copied.
     """
     if not (isinstance(tolerance, (int, float)) and 0 < tolerance < 1):
         raise ValueError(f"tolerance must be in (0, 1), got {tolerance!r}")
-    frame, positional = as_frame(features)
-    n, d = frame.shape
+    table = _Table(features)
+    n, d = table.n, len(table.columns)
     if d == 0:
         raise ValueError("no feature columns to fingerprint")
     label_bytes = _label_bytes(labels, n)
-    kinds = [_kind(frame.iloc[:, j]) for j in range(d)]
+    kinds = table.kinds()
     mean, std, lo, hi = (np.full(d, np.nan) for _ in range(4))
     n_missing = np.zeros(d, dtype=np.int64)
     steps = np.zeros(d)
-    num = [j for j, k in enumerate(kinds) if k in ("continuous", "exact")]
-    block = _numeric_block(frame, num)
+    num = [j for j, k in enumerate(kinds) if k in _NUMERIC]
+    block = table.numeric_block(num)
     if num:
         integral, mean[num], std[num], lo[num], hi[num], n_missing[num] = _stats(block)
         for pos, j in enumerate(num):
@@ -266,10 +268,10 @@ def compute(
                 kinds[j] = "exact"
             if kinds[j] == "continuous":
                 scale = max(abs(lo[j]), abs(hi[j])) if np.isfinite(lo[j]) else 1.0
-                steps[j] = tolerance * (scale if scale > 0 else 1.0)
+                steps[j] = tolerance * (scale if 0 < scale < np.inf else 1.0)
     for j in range(d):
         if j not in num:
-            n_missing[j] = int(frame.iloc[:, j].isna().sum())
+            n_missing[j] = table.n_missing(j)
 
     enc = _Encoder(kinds, steps)
     hashes = np.empty(n, dtype=np.uint64)
@@ -277,18 +279,16 @@ def compute(
     sample_codes = np.empty((d, sample.shape[0]), dtype=np.uint64)
     for start in range(0, n, CHUNK_ROWS):
         stop = min(n, start + CHUNK_ROWS)
-        codes, _ = enc.codes(frame, block, start, stop)
+        codes, _ = enc.codes(table, block, start, stop)
         lo_s, hi_s = np.searchsorted(sample, [start, stop])
         if hi_s > lo_s:
             sample_codes[:, lo_s:hi_s] = codes[:, sample[lo_s:hi_s] - start]
-        sums = enc.contributions(codes).sum(axis=0, dtype=np.uint64)
-        hashes[start:stop] = _mix(sums ^ _ROW_SALT)
-    hashes &= _FEATURE_MASK
+        hashes[start:stop] = _finish(enc.contributions(codes).sum(axis=0, dtype=np.uint64))
     if label_bytes is not None:
         hashes |= label_bytes
     return Fingerprint(
         hashes=hashes,
-        columns=[str(c) for c in frame.columns],
+        columns=list(table.columns),
         kinds=kinds,
         steps=steps,
         mean=mean,
@@ -299,7 +299,7 @@ def compute(
         n_missing=n_missing,
         tolerance=float(tolerance),
         has_labels=label_bytes is not None,
-        positional=positional,
+        positional=table.positional,
     )
 
 
@@ -320,35 +320,33 @@ def as_frame(features: Any) -> tuple[pd.DataFrame, bool]:
                 for j in range(flat.shape[1]):
                     parts[f"{name}[{j}]"] = flat[:, j]
         return pd.DataFrame(parts), False
-    arr = np.asarray(features)
-    if arr.ndim == 0:
-        raise ValueError("features must be a table, got a scalar")
-    if arr.ndim == 1:
-        arr = arr[:, None]
-    elif arr.ndim > 2:
-        arr = arr.reshape(arr.shape[0], -1)
+    arr = _as_2d(features)
     return pd.DataFrame(arr, columns=[str(j) for j in range(arr.shape[1])]), True
 
 
 def align(fp: Fingerprint, features: Any) -> pd.DataFrame:
-    """``features`` restricted to the fingerprint's columns, in its order.
+    """``features`` as a DataFrame with the fingerprint's columns, in its order.
 
     Columns are matched by name; by position when either side has no real names (a
     NumPy array) and the counts agree. Extra columns are ignored.
     """
-    frame, positional = as_frame(features)
-    names = [str(c) for c in frame.columns]
+    return _align(fp, features).frame()
+
+
+def _align(fp: Fingerprint, features: Any) -> _Table:
+    table = _Table(features)
+    names = table.columns
     if len(set(names)) != len(names):
         raise ValueError(f"duplicate column names in the data: {names}")
-    if not fp.positional and set(fp.columns) <= set(names):
-        return frame.set_axis(names, axis=1)[fp.columns]
-    if (fp.positional or positional) and frame.shape[1] == len(fp.columns):
-        return frame.set_axis(fp.columns, axis=1)
+    if not fp.positional and not table.positional and set(fp.columns) <= set(names):
+        return table.select([names.index(c) for c in fp.columns], fp.columns)
+    if (fp.positional or table.positional) and len(names) == len(fp.columns):
+        return table.select(list(range(len(names))), fp.columns)
     missing = [c for c in fp.columns if c not in names]
     raise ValueError(
         f"the data lacks fingerprinted columns {missing[:10]}"
         f"{' …' if len(missing) > 10 else ''} ({len(fp.columns)} fingerprinted, "
-        f"{frame.shape[1]} given)"
+        f"{len(names)} given)"
     )
 
 
@@ -358,68 +356,160 @@ def align(fp: Fingerprint, features: Any) -> pd.DataFrame:
 def match(fp: Fingerprint, features: Any, labels: Any = None, *, near: bool = True) -> Match:
     """Look every row of ``features`` up in ``fp``.
 
-    The rows are snapped to the fingerprint's grid; with ``near`` (the default) values
-    close to a cell boundary are also looked up in the neighbouring cell. Vectorised:
-    one sort of the fingerprint (cached) and binary searches for the new rows.
+    Rows are snapped to the fingerprint's grid; with ``near`` (the default) a value close
+    to a cell boundary is also looked up in the neighbouring cell. Vectorised: one sort
+    of the fingerprint (cached on it) and one sorted binary search for all probes.
     """
-    frame = align(fp, features)
-    n = frame.shape[0]
+    table = _align(fp, features)
+    n = table.n
     label_bytes = _label_bytes(labels, n)
     enc = _Encoder(fp.kinds, fp.steps)
-    block = _numeric_block(frame, enc.numeric)
-    sorted_h, sorted_f, order = fp._sorted
-    in_train = np.zeros(n, dtype=bool)
-    with_label = np.zeros(n, dtype=bool) if label_bytes is not None and fp.has_labels else None
-    train_index = np.full(n, -1, dtype=np.int64)
+    block = table.numeric_block(enc.numeric)
+    all_rows, all_keys = [], []
     primary = np.empty(n, dtype=np.uint64)
-    n_probes = 0
     for start in range(0, n, CHUNK_ROWS):
         stop = min(n, start + CHUNK_ROWS)
-        codes, alt = enc.codes(frame, block, start, stop, probes=near)
+        codes, alt = enc.codes(table, block, start, stop, probes=near)
         rows, keys = _probe_keys(enc, codes, alt)
-        n_probes += keys.shape[0]
         primary[start:stop] = keys[: stop - start]
-        if sorted_f.shape[0] == 0:
-            continue
+        all_rows.append(rows + start)
+        all_keys.append(keys)
+    rows = np.concatenate(all_rows) if all_rows else np.zeros(0, dtype=np.int64)
+    keys = np.concatenate(all_keys) if all_keys else np.zeros(0, dtype=np.uint64)
+
+    in_train = np.zeros(n, dtype=bool)
+    train_index = np.full(n, -1, dtype=np.int64)
+    with_label = np.zeros(n, dtype=bool) if label_bytes is not None and fp.has_labels else None
+    sorted_h, sorted_f, order = fp._sorted
+    if sorted_f.shape[0] and keys.shape[0]:
         feat = keys >> _U(8)
-        pos = np.minimum(np.searchsorted(sorted_f, feat), sorted_f.shape[0] - 1)
-        hit = sorted_f[pos] == feat
-        if not hit.any():
-            continue
-        hit_rows = rows[hit] + start
+        by_key = np.argsort(feat)  # sorted needles make the binary search cache-friendly
+        pos = np.empty_like(by_key)
+        pos[by_key] = np.searchsorted(sorted_f, feat[by_key])
+        np.minimum(pos, sorted_f.shape[0] - 1, out=pos)
+        hit = np.flatnonzero(sorted_f[pos] == feat)  # ascending: a row's own cell first
+        hit_rows = rows[hit]
         in_train[hit_rows] = True
-        first = np.unique(hit_rows, return_index=True)[1]  # the primary probe comes first
-        train_index[hit_rows[first]] = order[pos[hit][first]]
-        if with_label is not None:
+        first = np.unique(hit_rows, return_index=True)[1]
+        train_index[hit_rows[first]] = order[pos[hit[first]]]
+        if with_label is not None and hit.size:
             full = keys[hit] | label_bytes[hit_rows]
             lpos = np.minimum(np.searchsorted(sorted_h, full), sorted_h.shape[0] - 1)
             with_label[hit_rows[sorted_h[lpos] == full]] = True
-    return Match(in_train, with_label, train_index, _digest(primary), int(n_probes))
+    return Match(in_train, with_label, train_index, _digest(primary), int(keys.shape[0]))
 
 
 def _probe_keys(
     enc: _Encoder, codes: np.ndarray, alt: np.ndarray | None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Row ids and feature keys (label byte 0) of every probe: each row's own cell first,
-    then every combination of neighbouring cells for values near a cell boundary."""
+    """Row ids and feature keys (label byte 0) of every probe: every row's own cell first,
+    then each combination of neighbouring cells for its values near a cell boundary."""
     contrib = enc.contributions(codes)
     acc = contrib.sum(axis=0, dtype=np.uint64)
-    rows = np.arange(codes.shape[1])
-    if alt is not None and alt.any():
-        near = alt != 0
-        near &= np.cumsum(near, axis=0) <= MAX_PROBED_COLUMNS
-        for j in np.flatnonzero(near.any(axis=1)):
-            sel = near[j, rows]
-            r = rows[sel]
-            # the neighbouring cell: code +/- 1 in two's complement
-            other = codes[j, r] + alt[j, r].astype(np.int64).view(np.uint64)
-            delta = enc.contribution(j, other) - contrib[j, r]
-            rows = np.concatenate([rows, r])
-            acc = np.concatenate([acc, acc[sel] + delta])
-    return rows, _mix(acc ^ _ROW_SALT) & _FEATURE_MASK
+    m = acc.shape[0]
+    own = _finish(acc)
+    if alt is None:
+        return np.arange(m), own
+    cand = np.flatnonzero(alt.any(axis=0))
+    if not cand.size:
+        return np.arange(m), own
+    near = alt[:, cand] != 0
+    near &= np.cumsum(near, axis=0) <= MAX_PROBED_COLUMNS
+    local = np.arange(cand.size)
+    sums = acc[cand]
+    for j in np.flatnonzero(near.any(axis=1)):
+        sel = near[j, local]
+        r = cand[local[sel]]
+        # the neighbouring cell: code -1 or +1 in two's complement
+        other = codes[j, r] + alt[j, r].astype(np.int64).view(np.uint64)
+        delta = enc.contribution(j, other) - contrib[j, r]
+        local = np.concatenate([local, local[sel]])
+        sums = np.concatenate([sums, sums[sel] + delta])
+    probes = slice(cand.size, None)
+    return (
+        np.concatenate([np.arange(m), cand[local[probes]]]),
+        np.concatenate([own, _finish(sums[probes])]),
+    )
+
+
+def _finish(sums: np.ndarray) -> np.ndarray:
+    """Row feature hash from the sum of column contributions (label byte left 0)."""
+    return _mix(sums ^ _ROW_SALT) & _FEATURE_MASK
 
 
 # --------------------------------------------------------------------------- internals
+
+_NUMERIC = ("continuous", "exact")
+
+
+class _Table:
+    """A read-only view of the input: plain numeric arrays stay arrays (no copy), anything
+    else becomes a DataFrame."""
+
+    def __init__(self, features: Any, *, _parts: tuple | None = None) -> None:
+        if _parts is not None:
+            self.array, self.df, self.columns, self.positional = _parts
+            return
+        self.array: np.ndarray | None = None
+        self.df: pd.DataFrame | None = None
+        if isinstance(features, (pd.DataFrame, pd.Series, Mapping)):
+            self.df, self.positional = as_frame(features)
+            self.columns = [str(c) for c in self.df.columns]
+            return
+        arr = _as_2d(features)
+        self.positional = True
+        self.columns = [str(j) for j in range(arr.shape[1])]
+        if arr.dtype.kind in "biuf":
+            self.array = arr
+        else:
+            self.df = pd.DataFrame(arr, columns=self.columns)
+
+    @property
+    def n(self) -> int:
+        return int(self.array.shape[0] if self.array is not None else self.df.shape[0])
+
+    def select(self, cols: list[int], names: list[str]) -> _Table:
+        if self.array is not None:
+            arr = self.array if cols == list(range(self.array.shape[1])) else self.array[:, cols]
+            return _Table(None, _parts=(arr, None, list(names), self.positional))
+        df = self.df.iloc[:, cols].set_axis(list(names), axis=1)
+        return _Table(None, _parts=(None, df, list(names), self.positional))
+
+    def frame(self) -> pd.DataFrame:
+        if self.df is not None:
+            return self.df
+        return pd.DataFrame(self.array, columns=self.columns)
+
+    def kinds(self) -> list[str]:
+        if self.array is not None:
+            kind = "continuous" if self.array.dtype.kind == "f" else "exact"
+            return [kind] * len(self.columns)
+        return [_kind(self.df.iloc[:, j]) for j in range(self.df.shape[1])]
+
+    def column(self, j: int, start: int, stop: int) -> pd.Series:
+        if self.df is not None:
+            return self.df.iloc[start:stop, j]
+        return pd.Series(self.array[start:stop, j])
+
+    def n_missing(self, j: int) -> int:
+        return int(self.column(j, 0, self.n).isna().sum())
+
+    def numeric_block(self, cols: list[int]) -> np.ndarray:
+        """Numeric columns as a (columns, rows) float64 block, a view where possible (NaN
+        for missing or unparsable values)."""
+        if self.array is not None:
+            arr = self.array if cols == list(range(self.array.shape[1])) else self.array[:, cols]
+            return arr.astype(np.float64, copy=False).T
+        return _numeric_block(self.df, cols)
+
+
+def _as_2d(features: Any) -> np.ndarray:
+    arr = np.asarray(features)
+    if arr.ndim == 0:
+        raise ValueError("features must be a table, got a scalar")
+    if arr.ndim == 1:
+        return arr[:, None]
+    return arr.reshape(arr.shape[0], -1) if arr.ndim > 2 else arr
 
 
 class _Encoder:
@@ -430,35 +520,50 @@ class _Encoder:
         if unknown:
             raise ValueError(f"unknown column kind(s) {sorted(unknown)}")
         self.kinds = list(kinds)
-        self.numeric = [j for j, k in enumerate(self.kinds) if k in ("continuous", "exact")]
-        steps = np.asarray(steps, dtype=np.float64)
-        self.inv = np.where(steps > 0, 1.0 / np.where(steps > 0, steps, 1.0), 0.0)
+        self.numeric = [j for j, k in enumerate(self.kinds) if k in _NUMERIC]
+        cont = [p for p, j in enumerate(self.numeric) if self.kinds[j] == "continuous"]
+        exact = [p for p, j in enumerate(self.numeric) if self.kinds[j] == "exact"]
+        self.cont_pos, self.exact_pos = (
+            np.array(cont, dtype=np.intp),
+            np.array(exact, dtype=np.intp),
+        )
+        self.cont_cols = np.array([self.numeric[p] for p in cont], dtype=np.intp)
+        self.exact_cols = np.array([self.numeric[p] for p in exact], dtype=np.intp)
+        self.all_continuous = len(cont) == len(self.kinds)
+        steps = np.asarray(steps, dtype=np.float64)[self.cont_cols]
+        self.inv = (1.0 / np.where(steps > 0, steps, 1.0))[:, None]
         self.salts = _salts(len(self.kinds))
 
     def codes(
         self,
-        frame: pd.DataFrame,
+        table: _Table,
         block: np.ndarray,
         start: int,
         stop: int,
         *,
         probes: bool = False,
     ) -> tuple[np.ndarray, np.ndarray | None]:
-        """Codes of rows ``start:stop`` (columns x rows) and, with ``probes``, for each value
+        """Codes of rows ``start:stop`` (columns x rows) and, with ``probes``, per value
         -1/+1 when it lies near the lower/upper boundary of its grid cell, else 0."""
-        codes = np.empty((len(self.kinds), stop - start), dtype=np.uint64)
-        alt = np.zeros(codes.shape, dtype=np.int8) if probes else None
-        for pos, j in enumerate(self.numeric):
-            x = block[pos, start:stop]
-            if self.kinds[j] == "continuous":
-                codes[j] = _quantise(x, self.inv[j], None if alt is None else alt[j])
-            else:
-                codes[j] = _exact_codes(x)
+        d, m = len(self.kinds), stop - start
+        alt = np.zeros((d, m), dtype=np.int8) if probes else None
+        if self.all_continuous:
+            codes, near = _quantise(block[:, start:stop], self.inv, probes)
+            if alt is not None:
+                alt = near
+            return codes, alt
+        codes = np.empty((d, m), dtype=np.uint64)
+        if self.cont_pos.size:
+            q, near = _quantise(block[self.cont_pos, start:stop], self.inv, probes)
+            codes[self.cont_cols] = q
+            if alt is not None:
+                alt[self.cont_cols] = near
+        if self.exact_pos.size:
+            codes[self.exact_cols] = _exact_codes(block[self.exact_pos, start:stop])
         for j, kind in enumerate(self.kinds):
-            if kind in ("continuous", "exact"):
-                continue
-            col = frame.iloc[start:stop, j]
-            codes[j] = _text_codes(col) if kind == "text" else _time_codes(col, kind)
+            if kind not in _NUMERIC:
+                col = table.column(j, start, stop)
+                codes[j] = _text_codes(col) if kind == "text" else _time_codes(col, kind)
         return codes, alt
 
     def contributions(self, codes: np.ndarray) -> np.ndarray:
@@ -484,8 +589,8 @@ def _kind(col: pd.Series) -> str:
 
 
 def _numeric_block(frame: pd.DataFrame, cols: list[int]) -> np.ndarray:
-    """Numeric columns as a C-contiguous (columns, rows) float64 block (NaN for missing or
-    unparsable values); a view of the frame's memory when it is one float64 block."""
+    """Numeric DataFrame columns as a (columns, rows) float64 block; a view of the frame's
+    memory when it is one float64 block."""
     n = frame.shape[0]
     if not cols:
         return np.empty((0, n))
@@ -497,7 +602,7 @@ def _numeric_block(frame: pd.DataFrame, cols: list[int]) -> np.ndarray:
         for k in range(len(cols)):
             series = pd.to_numeric(sub.iloc[:, k], errors="coerce")
             block[:, k] = series.to_numpy(dtype=np.float64, na_value=np.nan)
-    return np.ascontiguousarray(block.T)
+    return block.T
 
 
 def _stats(
@@ -519,24 +624,24 @@ def _stats_chunked(
     missing = np.zeros(k, dtype=np.int64)
     for start in range(0, n, CHUNK_ROWS):
         x = block[:, start : start + CHUNK_ROWS]
-        finite = np.isfinite(x)
-        if finite.all():
+        c_lo, c_hi = x.min(axis=1), x.max(axis=1)
+        if np.isfinite(c_lo).all() and np.isfinite(c_hi).all():  # no NaN or inf here
             c = np.full(k, float(x.shape[1]))
-            lo, hi = np.fmin(lo, x.min(axis=1)), np.fmax(hi, x.max(axis=1))
+            lo, hi = np.fmin(lo, c_lo), np.fmax(hi, c_hi)
             mu = x.mean(axis=1)
-            d2 = np.square(x - mu[:, None]).sum(axis=1)
+            dev = x - mu[:, None]
+            d2 = np.einsum("ij,ij->i", dev, dev)
             todo = np.flatnonzero(integral)
             if todo.size:
                 part = x[todo]
                 integral[todo] = (part == np.floor(part)).all(axis=1)
         else:
+            finite = np.isfinite(x)
             missing += np.isnan(x).sum(axis=1)
             c = finite.sum(axis=1).astype(np.float64)
             xf = np.where(finite, x, np.nan)
-            lo, hi = (
-                np.fmin(lo, np.fmin.reduce(xf, axis=1)),
-                np.fmax(hi, np.fmax.reduce(xf, axis=1)),
-            )
+            lo = np.fmin(lo, np.fmin.reduce(xf, axis=1))
+            hi = np.fmax(hi, np.fmax.reduce(xf, axis=1))
             mu = np.where(finite, x, 0.0).sum(axis=1) / np.maximum(c, 1)
             d2 = np.where(finite, np.square(x - mu[:, None]), 0.0).sum(axis=1)
             integral &= np.where(finite, x == np.floor(np.where(finite, x, 0.0)), True).all(axis=1)
@@ -553,30 +658,32 @@ def _stats_chunked(
     return integral, mean, std, lo, hi, missing
 
 
-def _quantise(x: np.ndarray, inv: float, alt: np.ndarray | None) -> np.ndarray:
-    """Grid cell of each value (``floor(x / step + 0.5)``), flagging values near a boundary."""
+def _quantise(x: np.ndarray, inv: np.ndarray, probes: bool) -> tuple[np.ndarray, np.ndarray | None]:
+    """Grid cell of each value (``rint(x / step)``) and, with ``probes``, -1/+1 for values
+    within ``PROBE_MARGIN`` of the lower/upper cell boundary."""
     y = x * inv
-    y += 0.5
-    q = np.floor(y)
-    if alt is not None:
+    q = np.rint(y)
+    near = None
+    if probes:
         with np.errstate(invalid="ignore"):
-            frac = y - q  # NaN for NaN/inf: compares False, so never probed
-        alt[frac < PROBE_MARGIN] = -1
-        alt[frac > 1.0 - PROBE_MARGIN] = 1
-    np.clip(q, -_CLIP, _CLIP, out=q)
+            frac = y - q  # in [-0.5, 0.5]; NaN for NaN/inf, which is never probed
+        near = np.zeros(q.shape, dtype=np.int8)
+        near[frac < PROBE_MARGIN - 0.5] = -1
+        near[frac > 0.5 - PROBE_MARGIN] = 1
+    lo, hi = q.min(initial=0.0), q.max(initial=0.0)
+    if lo >= -_CLIP and hi <= _CLIP:  # also False when NaN is present
+        return q.astype(np.int64).view(np.uint64), near
     nan = np.isnan(q)
+    np.clip(q, -_CLIP, _CLIP, out=q)
     q[nan] = 0.0
     codes = q.astype(np.int64).view(np.uint64)
-    if nan.any():
-        codes[nan] = _MISSING
-        if alt is not None:
-            alt[nan] = 0
-    return codes
+    codes[nan] = _MISSING
+    return codes, near
 
 
 def _exact_codes(x: np.ndarray) -> np.ndarray:
     """The float64 bit pattern, with -0.0 folded into 0.0 and one code for NaN."""
-    codes = (x + 0.0).view(np.uint64).copy()
+    codes = (x + 0.0).view(np.uint64)
     nan = np.isnan(x)
     if nan.any():
         codes[nan] = _MISSING
