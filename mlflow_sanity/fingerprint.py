@@ -350,6 +350,25 @@ def _align(fp: Fingerprint, features: Any) -> _Table:
     )
 
 
+def same_rows(
+    fp: Fingerprint, left: Any, left_rows: Any, right: Any, right_rows: Any
+) -> np.ndarray:
+    """Per pair ``i``: is row ``left_rows[i]`` of ``left`` exactly equal to row
+    ``right_rows[i]`` of ``right`` in the fingerprint's columns (no grid; NaN equals NaN)?
+
+    Used to tell exact copies from near duplicates once the fingerprint found candidates.
+    """
+    kinds = ["exact" if k == "continuous" else k for k in fp.kinds]
+    enc = _Encoder(kinds, np.zeros(len(kinds)))
+    a = _align(fp, left).take(np.asarray(left_rows, dtype=np.intp))
+    b = _align(fp, right).take(np.asarray(right_rows, dtype=np.intp))
+    if a.n != b.n:
+        raise ValueError(f"{a.n} left rows but {b.n} right rows")
+    codes_a, _ = enc.codes(a, a.numeric_block(enc.numeric), 0, a.n)
+    codes_b, _ = enc.codes(b, b.numeric_block(enc.numeric), 0, b.n)
+    return (codes_a == codes_b).all(axis=0)
+
+
 # --------------------------------------------------------------------------- match
 
 
@@ -474,6 +493,11 @@ class _Table:
             return _Table(None, _parts=(arr, None, list(names), self.positional))
         df = self.df.iloc[:, cols].set_axis(list(names), axis=1)
         return _Table(None, _parts=(None, df, list(names), self.positional))
+
+    def take(self, rows: np.ndarray) -> _Table:
+        if self.array is not None:
+            return _Table(None, _parts=(self.array[rows], None, self.columns, self.positional))
+        return _Table(None, _parts=(None, self.df.iloc[rows], self.columns, self.positional))
 
     def frame(self) -> pd.DataFrame:
         if self.df is not None:
