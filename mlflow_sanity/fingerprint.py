@@ -86,8 +86,9 @@ class Fingerprint:
     ``hashes`` is the only per-row part (8 bytes a row). ``mean``, ``std`` (ddof=0),
     ``min`` and ``max`` cover the finite values of numeric columns (NaN for other kinds),
     so leakage checks can compare scaling statistics without the raw data. ``collision``
-    is, per column, the chance that two random rows share a (grid-snapped) value: it
-    tells repeats that happen by chance (few distinct values) from copied rows.
+    is, per column, the chance that two random rows share a (grid-snapped) value, and
+    ``exact_collision`` the same for exact values: they tell repeats that happen by
+    chance (few distinct values, dense data) from copied rows.
     """
 
     hashes: np.ndarray
@@ -99,6 +100,7 @@ class Fingerprint:
     min: np.ndarray
     max: np.ndarray
     collision: np.ndarray
+    exact_collision: np.ndarray
     n_missing: np.ndarray
     tolerance: float = DEFAULT_TOLERANCE
     has_labels: bool = False
@@ -162,6 +164,7 @@ class Fingerprint:
             "min": _floats(self.min),
             "max": _floats(self.max),
             "collision": _floats(self.collision),
+            "exact_collision": _floats(self.exact_collision),
             "n_missing": [int(v) for v in self.n_missing],
             "tolerance": self.tolerance,
             "has_labels": self.has_labels,
@@ -200,6 +203,7 @@ class Fingerprint:
             min=_array(meta["min"]),
             max=_array(meta["max"]),
             collision=_array(meta["collision"]),
+            exact_collision=_array(meta["exact_collision"]),
             n_missing=np.asarray(meta["n_missing"], dtype=np.int64),
             tolerance=float(meta["tolerance"]),
             has_labels=bool(meta["has_labels"]),
@@ -238,14 +242,19 @@ class Match:
 
 
 def compute(
-    features: Any, labels: Any = None, *, tolerance: float = DEFAULT_TOLERANCE
+    features: Any,
+    labels: Any = None,
+    *,
+    tolerance: float = DEFAULT_TOLERANCE,
+    exact: bool = False,
 ) -> Fingerprint:
     """Fingerprint a table.
 
     ``features``: a DataFrame, an array (2-D; higher ranks are flattened per row) or a
     mapping of column name to array. ``labels``: class values, one-hot/probability rows
     (their argmax), or None. ``tolerance``: grid step relative to each continuous
-    column's largest absolute value (see the module docstring). Memory: the hashes
+    column's largest absolute value (see the module docstring); ``exact=True`` matches
+    continuous columns exactly instead (no grid). Memory: the hashes
     plus a few MB of working space; numeric arrays are read in place, not copied.
     """
     if not (isinstance(tolerance, (int, float)) and 0 < tolerance < 1):
@@ -264,7 +273,7 @@ def compute(
     if num:
         integral, mean[num], std[num], lo[num], hi[num], n_missing[num] = _stats(block)
         for pos, j in enumerate(num):
-            if kinds[j] == "continuous" and integral[pos]:
+            if kinds[j] == "continuous" and (integral[pos] or exact):
                 kinds[j] = "exact"
             if kinds[j] == "continuous":
                 scale = max(abs(lo[j]), abs(hi[j])) if np.isfinite(lo[j]) else 1.0
@@ -286,6 +295,12 @@ def compute(
         hashes[start:stop] = _finish(enc.contributions(codes).sum(axis=0, dtype=np.uint64))
     if label_bytes is not None:
         hashes |= label_bytes
+    collision = _collision(sample_codes)
+    exact_collision = collision.copy()
+    cont = [j for j in range(d) if kinds[j] == "continuous"]
+    if cont and sample.size:
+        rows = np.ix_([num.index(j) for j in cont], sample)
+        exact_collision[cont] = _collision(_exact_codes(block[rows]))
     return Fingerprint(
         hashes=hashes,
         columns=list(table.columns),
@@ -295,7 +310,8 @@ def compute(
         std=std,
         min=lo,
         max=hi,
-        collision=_collision(sample_codes),
+        collision=collision,
+        exact_collision=exact_collision,
         n_missing=n_missing,
         tolerance=float(tolerance),
         has_labels=label_bytes is not None,

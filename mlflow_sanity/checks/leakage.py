@@ -62,10 +62,13 @@ class Overlap:
     match: fpm.Match
     fingerprint: fpm.Fingerprint
     exact: np.ndarray | None  # per eval row: an exact copy of a training row (raw data only)
+    exact_index: np.ndarray | None  # the copied training row (position) or -1
     index: np.ndarray  # eval row labels (DataFrame index or positions)
     train_labels: np.ndarray  # training row labels for ``match.train_index``
     chance_share: float
     p_value: float
+    exact_chance_share: float | None = None
+    exact_p_value: float | None = None
 
     @property
     def count(self) -> int:
@@ -75,7 +78,7 @@ class Overlap:
     def share(self) -> float:
         return self.match.share
 
-    def evidence(self, prefix: str = "") -> dict[str, Any]:
+    def evidence(self, prefix: str = "", *, exact_examples: bool = False) -> dict[str, Any]:
         m, n = self.match, self.match.n_rows
         ev: dict[str, Any] = {
             "eval_rows": n,
@@ -91,14 +94,18 @@ class Overlap:
             ev["exact_rows"] = exact
             ev["exact_share"] = round(exact / n, 6) if n else 0.0
             ev["near_only_rows"] = self.count - exact
+            ev["exact_expected_by_chance_share"] = float(f"{self.exact_chance_share:.3g}")
         if m.in_train_with_label is not None:
             same = int(m.in_train_with_label.sum())
             ev["overlap_with_label_share"] = round(same / n, 6) if n else 0.0
             ev["conflicting_label_rows"] = self.count - same
-        hits = np.flatnonzero(m.in_train)[:N_EXAMPLES]
+        found, where = m.in_train, m.train_index
+        if exact_examples and self.exact is not None:
+            found, where = self.exact, self.exact_index
+        hits = np.flatnonzero(found)[:N_EXAMPLES]
         ev["examples"] = [
             {"eval_row": _plain(self.index[i]), f"{prefix}row": _plain(self.train_labels[k])}
-            for i, k in zip(hits, m.train_index[hits], strict=True)
+            for i, k in zip(hits, where[hits], strict=True)
         ]
         return ev
 
@@ -112,23 +119,47 @@ def overlap(
 ) -> Overlap:
     """Look the evaluation rows up in ``fp``; with raw ``train`` also tell exact copies."""
     m = fp.match(test.features, test.labels)
-    exact = None
-    if train is not None:
-        exact = np.zeros(m.n_rows, dtype=bool)
-        hits = np.flatnonzero(m.in_train)
-        if hits.size:
-            exact[hits] = fpm.same_rows(
-                fp, test.features, hits, train.features, m.train_index[hits]
-            )
     n = m.n_rows
     chance = chance_share(fp)
-    p = float(stats.binom.sf(m.in_train.sum() - 1, n, chance)) if n else 1.0
+    p = _p_value(int(m.in_train.sum()), n, chance)
+    exact = exact_index = exact_chance = exact_p = None
+    if train is not None:
+        hits = np.flatnonzero(m.in_train)
+        if p >= 1e-3 and "continuous" in fp.kinds and hits.size:
+            # grid cells are crowded in this data: look for exact copies on their own
+            em = fpm.compute(train.features, exact=True).match(test.features, near=False)
+            exact, exact_index = em.in_train, em.train_index
+        else:  # the candidate found on the grid is the copy, if there is one
+            exact, exact_index = np.zeros(n, dtype=bool), m.train_index.copy()
+            if hits.size:
+                exact[hits] = fpm.same_rows(
+                    fp, test.features, hits, train.features, m.train_index[hits]
+                )
+        exact_index[~exact] = -1
+        exact_chance = chance_share(fp, exact=True)
+        exact_p = _p_value(int(exact.sum()), n, exact_chance)
     if train_index is None:
         train_index = np.arange(fp.n_rows)
-    return Overlap(m, fp, exact, _row_labels(test.features), np.asarray(train_index), chance, p)
+    return Overlap(
+        m,
+        fp,
+        exact,
+        exact_index,
+        _row_labels(test.features),
+        np.asarray(train_index),
+        chance,
+        p,
+        exact_chance,
+        exact_p,
+    )
 
 
-def chance_share(fp: fpm.Fingerprint) -> float:
+def _p_value(count: int, n: int, chance: float) -> float:
+    """Probability of at least ``count`` repeats among ``n`` rows by chance alone."""
+    return float(stats.binom.sf(count - 1, n, chance)) if n and count else 1.0
+
+
+def chance_share(fp: fpm.Fingerprint, *, exact: bool = False) -> float:
     """Share of rows of an honest split expected to repeat a fingerprinted row by chance.
 
     Assumes independent columns: a new row equals a given training row with probability
@@ -137,7 +168,8 @@ def chance_share(fp: fpm.Fingerprint) -> float:
     """
     s = min(fp.n_rows, fpm.COLLISION_SAMPLE)
     pairs = s * (s - 1) / 2.0
-    c = np.clip(np.asarray(fp.collision, dtype=np.float64), 0.0, 1.0)
+    rates = fp.exact_collision if exact else fp.collision
+    c = np.clip(np.asarray(rates, dtype=np.float64), 0.0, 1.0)
     c = (c * pairs + 1.0) / (pairs + 1.0)
     per_pair = float(np.exp(np.log(c).sum())) + _HASH_COLLISION
     return float(-np.expm1(-fp.n_rows * per_pair))
@@ -232,17 +264,26 @@ def train_test_overlap(ctx: Context, t: Mapping[str, float]) -> Finding | None:
             ev,
         )
     detail = _overlap_detail(ov)
+    basis = "rows"
     if ov.p_value >= t["chance_alpha"]:
-        return finding(
-            "train_test_overlap",
-            Severity.INFO,
-            f"{k} of {n} evaluation rows ({share:.1%}) also occur in the training data, but "
-            f"about {ov.chance_share:.1%} are expected by chance because the columns take few "
-            "distinct values; this is not evidence of leakage.",
-            ev,
-        )
+        exact = int(ov.exact.sum()) if ov.exact is not None else 0
+        if not exact or ov.exact_p_value is None or ov.exact_p_value >= t["chance_alpha"]:
+            return finding(
+                "train_test_overlap",
+                Severity.INFO,
+                f"{k} of {n} evaluation rows ({share:.1%}) also occur in the training data "
+                f"(within rounding tolerance), but about {ov.chance_share:.1%} are expected by "
+                "chance: rows this similar are common in data with few columns or few "
+                "distinct values, so this is not evidence of leakage.",
+                ev,
+            )
+        # near repeats are common by chance here, exact copies are not: judge the copies
+        k, share, basis = exact, exact / n, "exact copies"
+        ev = ov.evidence("train_", exact_examples=True)
+        detail = f" (near-identical rows are common by chance in this data: {ov.count} rows)"
     text = (
-        f"{k} of {n} evaluation rows ({share:.1%}) also occur in the training data{detail}. "
+        f"{k} of {n} evaluation rows ({share:.1%}) also occur in the training data"
+        f"{' as exact copies' if basis != 'rows' else ''}{detail}. "
         "The score on them measures memorisation, not generalisation"
     )
     if ev.get("examples"):
