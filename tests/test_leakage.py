@@ -371,3 +371,169 @@ def test_test_labels_come_from_the_classification_when_missing(labels) -> None:
     report = build_report(Context(eval=c, test=Split(x)))
     found = report.get("feature_target_leakage")
     assert (found is not None and found.severity is Severity.FAIL) == bool(labels)
+
+
+# --------------------------------------------------------------- through mlflow.models.evaluate
+
+
+def _tags(run_id: str) -> dict[str, str]:
+    from mlflow.tracking import MlflowClient
+
+    return MlflowClient().get_run(run_id).data.tags
+
+
+def _labelled(rng: np.random.Generator, n: int) -> pd.DataFrame:
+    x = _frame(rng, n, 4)
+    return x.assign(label=(x["f0"] + x["f1"] + rng.normal(0, 0.5, n) > 0).astype(int))
+
+
+def test_evaluator_uses_train_data_from_the_config(mlflow_experiment) -> None:
+    import mlflow
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(30)
+    train, test = _labelled(rng, 400), _labelled(rng, 150)
+    leaked_test = pd.concat([test.iloc[:120], train.iloc[:30]], ignore_index=True)
+    clf = LogisticRegression().fit(train.drop(columns="label"), train["label"])
+    with mlflow.start_run() as run:
+        info = mlflow.sklearn.log_model(clf, name="model", pip_requirements=["scikit-learn"])
+        for data, cfg in ((leaked_test, {"train_data": train}), (test, {"train_data": train})):
+            mlflow.models.evaluate(
+                info.model_uri,
+                data=data,
+                targets="label",
+                model_type="classifier",
+                evaluators="sanity",
+                evaluator_config=cfg,
+            )
+            tags = _tags(run.info.run_id)
+            if data is leaked_test:
+                assert tags["sanity.finding.train_test_overlap"] == "fail"
+                from mlflow_sanity.mlflow_log import read_report
+
+                found = read_report(run.info.run_id).get("train_test_overlap")
+                assert found.evidence["overlapping_rows"] == 30
+                assert found.evidence["overlap_with_label_share"] == pytest.approx(30 / 150)
+    # the second evaluation was clean: its finding is logged as passed in a fresh run
+    with mlflow.start_run() as clean:
+        mlflow.models.evaluate(
+            info.model_uri,
+            data=test,
+            targets="label",
+            model_type="classifier",
+            evaluators="sanity",
+            evaluator_config={"train_data": train},
+        )
+    tags = _tags(clean.info.run_id)
+    assert not {t for t in tags if t.startswith("sanity.finding.")} & {
+        f"sanity.finding.{i}" for i in LEAKAGE
+    }
+
+
+def test_evaluator_finds_fingerprints_on_the_model_source_run(mlflow_experiment) -> None:
+    import mlflow
+    from sklearn.linear_model import LogisticRegression
+
+    from mlflow_sanity.findings import Report as SanityReport
+    from mlflow_sanity.mlflow_log import log_report
+
+    rng = np.random.default_rng(31)
+    train, val, test = _labelled(rng, 300), _labelled(rng, 100), _labelled(rng, 100)
+    clf = LogisticRegression().fit(train.drop(columns="label"), train["label"])
+    with mlflow.start_run() as training:
+        info = mlflow.sklearn.log_model(clf, name="model", pip_requirements=["scikit-learn"])
+        # what mlflow_sanity.autolog() logs at the end of fit
+        files = {
+            **compute(train.drop(columns="label"), train["label"]).to_files("train"),
+            **compute(val.drop(columns="label"), val["label"]).to_files("validation"),
+        }
+        selection = {"monitors": ["val_loss"], "callbacks": ["EarlyStopping"]}
+        log_report(training.info.run_id, SanityReport(inputs={"model_selection": selection}), files)
+
+    def evaluate(data: pd.DataFrame) -> dict[str, str]:
+        with mlflow.start_run() as run:
+            mlflow.models.evaluate(
+                info.model_uri, data=data, targets="label", model_type="classifier",
+                evaluators="sanity",
+            )  # fmt: skip
+        return _tags(run.info.run_id)
+
+    on_train = evaluate(train)
+    assert on_train["sanity.finding.eval_is_train"] == "fail"
+    on_val = evaluate(val)
+    assert on_val["sanity.finding.validation_reuse"] == "fail"
+    assert "sanity.finding.eval_is_train" not in on_val
+    clean = evaluate(test)
+    assert not any(t.startswith("sanity.finding.") and t[15:] in LEAKAGE for t in clean)
+
+
+def test_evaluator_training_run_id_with_static_predictions(mlflow_experiment) -> None:
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    from mlflow_sanity.findings import Report as SanityReport
+    from mlflow_sanity.mlflow_log import log_report
+
+    rng = np.random.default_rng(32)
+    train = _labelled(rng, 300)
+    with mlflow.start_run() as training:
+        log_report(
+            training.info.run_id, SanityReport(), compute(train.drop(columns="label")).to_files()
+        )
+    with mlflow.start_run() as empty:
+        pass
+    data = train.iloc[:100].assign(pred=train["label"].iloc[:100])
+    with mlflow.start_run() as run:
+        mlflow.models.evaluate(
+            data=data, targets="label", predictions="pred", model_type="classifier",
+            evaluators="sanity", evaluator_config={"training_run_id": training.info.run_id},
+        )  # fmt: skip
+    assert _tags(run.info.run_id)["sanity.finding.eval_is_train"] == "fail"
+    with (
+        mlflow.start_run(),
+        pytest.raises((MlflowException, ValueError), match="no sanity/fingerprint"),
+    ):
+        mlflow.models.evaluate(
+            data=data, targets="label", predictions="pred", model_type="classifier",
+            evaluators="sanity", evaluator_config={"training_run_id": empty.info.run_id},
+        )  # fmt: skip
+
+
+def _normalized_model(keras, adapt_on: np.ndarray):
+    norm = keras.layers.Normalization(name="scale_inputs")
+    norm.adapt(adapt_on)
+    model = keras.Sequential(
+        [keras.Input((adapt_on.shape[1],)), norm, keras.layers.Dense(1, activation="sigmoid")]
+    )
+    model.compile(optimizer="adam", loss="binary_crossentropy", metrics=["accuracy"])
+    return model
+
+
+def test_keras_normalization_adapted_on_train_plus_test_is_flagged(
+    keras, mlflow_experiment
+) -> None:
+    import mlflow
+
+    from mlflow_sanity.evaluator import keras_normalization_stats
+
+    rng = np.random.default_rng(33)
+    data = _labelled(rng, 500)
+    train, test = data.iloc[:400], data.iloc[400:]
+    x_tr = train.drop(columns="label").to_numpy(np.float32)
+    x_all = data.drop(columns="label").to_numpy(np.float32)
+    honest = keras_normalization_stats(_normalized_model(keras, x_tr))
+    assert honest["layer"] == "scale_inputs"
+    ok = _report(
+        Split(train.drop(columns="label")), Split(test.drop(columns="label")), normalization=honest
+    )
+    assert _sev(ok, "preprocessing_leakage") is Severity.PASSED
+
+    leaky = _normalized_model(keras, x_all)
+    leaky.fit(x_tr, train["label"].to_numpy(), epochs=1, verbose=0)
+    with mlflow.start_run() as run:
+        info = mlflow.keras.log_model(leaky, name="model", pip_requirements=["tensorflow"])
+        mlflow.models.evaluate(
+            info.model_uri, data=test, targets="label", model_type="classifier",
+            evaluators="sanity", evaluator_config={"train_data": train},
+        )  # fmt: skip
+    assert _tags(run.info.run_id)["sanity.finding.preprocessing_leakage"] == "warn"
