@@ -95,8 +95,16 @@ def test_mixed_types_hash_and_nan_equals_nan() -> None:
         }
     )
     fp = compute(train)
-    assert fp.kinds == ["text", "text", "continuous", "exact", "exact", "datetime",
-                        "timedelta", "text"]  # fmt: skip
+    assert fp.kinds == [
+        "text",
+        "text",
+        "continuous",
+        "exact",
+        "exact",
+        "datetime",
+        "timedelta",
+        "text",
+    ]
     again = train.copy()
     again["f"] = [1.5, float("nan"), 2.25, np.inf]
     again["s"] = ["a", np.nan, "c", "a"]  # None and NaN are both missing
@@ -219,8 +227,9 @@ _cells = st.one_of(
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(st.tuples(_cells, st.floats(-1e6, 1e6), st.text(max_size=2)), min_size=1,
-                max_size=30))  # fmt: skip
+@given(
+    st.lists(st.tuples(_cells, st.floats(-1e6, 1e6), st.text(max_size=2)), min_size=1, max_size=30)
+)
 def test_any_frame_matches_itself(rows: list[tuple]) -> None:
     frame = pd.DataFrame(rows, columns=["mixed", "num", "txt"])
     fp = compute(frame)

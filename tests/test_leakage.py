@@ -85,6 +85,17 @@ def test_minmax_scaler_before_split_flagged_and_after_not() -> None:
     assert _sev(ok, "preprocessing_leakage") is Severity.PASSED
 
 
+def test_scaling_only_some_columns_before_the_split_is_flagged() -> None:
+    rng = np.random.default_rng(25)
+    df = _frame(rng, 800, 5) * 4 + 2
+    df[["f0", "f1", "f2"]] = StandardScaler().fit_transform(df[["f0", "f1", "f2"]])
+    x_tr, x_te = train_test_split(df, random_state=0)
+    found = _report(Split(x_tr), Split(x_te)).get("preprocessing_leakage")
+    assert found.severity is Severity.WARN
+    assert "3 of 5 continuous columns" in found.message
+    assert found.evidence["data"]["standardised_on_union"] == ["f0", "f1", "f2"]
+
+
 def test_unscaled_data_is_not_flagged() -> None:
     rng = np.random.default_rng(3)
     report = _report(Split(_frame(rng, 500) * 3 + 7), Split(_frame(rng, 200) * 3 + 7))
@@ -453,9 +464,12 @@ def test_evaluator_finds_fingerprints_on_the_model_source_run(mlflow_experiment)
     def evaluate(data: pd.DataFrame) -> dict[str, str]:
         with mlflow.start_run() as run:
             mlflow.models.evaluate(
-                info.model_uri, data=data, targets="label", model_type="classifier",
+                info.model_uri,
+                data=data,
+                targets="label",
+                model_type="classifier",
                 evaluators="sanity",
-            )  # fmt: skip
+            )
         return _tags(run.info.run_id)
 
     on_train = evaluate(train)
@@ -485,18 +499,26 @@ def test_evaluator_training_run_id_with_static_predictions(mlflow_experiment) ->
     data = train.iloc[:100].assign(pred=train["label"].iloc[:100])
     with mlflow.start_run() as run:
         mlflow.models.evaluate(
-            data=data, targets="label", predictions="pred", model_type="classifier",
-            evaluators="sanity", evaluator_config={"training_run_id": training.info.run_id},
-        )  # fmt: skip
+            data=data,
+            targets="label",
+            predictions="pred",
+            model_type="classifier",
+            evaluators="sanity",
+            evaluator_config={"training_run_id": training.info.run_id},
+        )
     assert _tags(run.info.run_id)["sanity.finding.eval_is_train"] == "fail"
     with (
         mlflow.start_run(),
         pytest.raises((MlflowException, ValueError), match="no sanity/fingerprint"),
     ):
         mlflow.models.evaluate(
-            data=data, targets="label", predictions="pred", model_type="classifier",
-            evaluators="sanity", evaluator_config={"training_run_id": empty.info.run_id},
-        )  # fmt: skip
+            data=data,
+            targets="label",
+            predictions="pred",
+            model_type="classifier",
+            evaluators="sanity",
+            evaluator_config={"training_run_id": empty.info.run_id},
+        )
 
 
 def _normalized_model(keras, adapt_on: np.ndarray):
@@ -533,7 +555,11 @@ def test_keras_normalization_adapted_on_train_plus_test_is_flagged(
     with mlflow.start_run() as run:
         info = mlflow.keras.log_model(leaky, name="model", pip_requirements=["tensorflow"])
         mlflow.models.evaluate(
-            info.model_uri, data=test, targets="label", model_type="classifier",
-            evaluators="sanity", evaluator_config={"train_data": train},
-        )  # fmt: skip
+            info.model_uri,
+            data=test,
+            targets="label",
+            model_type="classifier",
+            evaluators="sanity",
+            evaluator_config={"train_data": train},
+        )
     assert _tags(run.info.run_id)["sanity.finding.preprocessing_leakage"] == "warn"

@@ -31,6 +31,13 @@ from mlflow_sanity.findings import Finding, Severity
 from mlflow_sanity.metrics import InputError
 
 N_EXAMPLES = 5
+LEAKAGE_CHECKS = (
+    "train_test_overlap",
+    "eval_is_train",
+    "validation_reuse",
+    "preprocessing_leakage",
+    "feature_target_leakage",
+)
 _HASH_COLLISION = 2.0**-56
 
 
@@ -500,36 +507,48 @@ def _scaling_from_data(
             "train_std_range": [float(fp.std[cols].min()), float(fp.std[cols].max())],
         }
     )
-    if union_std.all() and not train_std.all() and ev["train_max_abs_mean"] > 10 * tol:
+    # a column counts when the union is exactly standardised and the training part is
+    # clearly not: two moments matching to 1e-6 by coincidence does not happen
+    leaky = union_std & ~train_std & (np.abs(fp.mean[cols]) > 10 * tol)
+    if leaky.any():
+        which = [n for n, bad in zip(names, leaky, strict=True) if bad]
+        ev["standardised_on_union"] = which[:10]
+        worst = float(np.abs(fp.mean[cols][leaky]).max())
         out["leak"] = True
         out["message"] = (
             f"The training and evaluation rows together are exactly standardised (mean 0, "
-            f"std 1 in all {len(names)} continuous columns) while the training rows alone "
-            f"are not (|mean| up to {ev['train_max_abs_mean']:.3g}): the scaler was fitted "
-            "before the split."
+            f"std 1) in {len(which)} of {len(names)} continuous columns (e.g. {which[0]!r}) "
+            f"while the training rows alone are not (|mean| up to {worst:.3g}): the scaler "
+            "was fitted before the split."
         )
         return out
-    if train_std.all():
-        out["message"] = "The training rows are exactly standardised: scaler fitted on them."
+    if train_std.any():
+        out["message"] = (
+            f"The training rows are exactly standardised in {int(train_std.sum())} column(s): "
+            "the scaler was fitted on them."
+        )
         return out
     # min-max scaling: only columns with many distinct values (pixels/255 hit 0 and 1 anyway)
     spread = fp.collision[cols] <= t["max_collision"]
     lo_t, hi_t = fp.min[cols], fp.max[cols]
     for a, b in ((0.0, 1.0), (-1.0, 1.0)):
-        ok = spread & (np.abs(lo - a) <= tol) & (np.abs(hi - b) <= tol)
-        if not spread.any() or not ok[spread].all():
+        union_exact = spread & (np.abs(lo - a) <= tol) & (np.abs(hi - b) <= tol)
+        # a scaler signature: most spread-out columns span exactly [a, b] together
+        if not spread.any() or union_exact.sum() < max(1, spread.sum() / 2):
             continue
-        train_hits = (np.abs(lo_t - a) <= tol) & (np.abs(hi_t - b) <= tol)
-        missing = [n for n, s, h in zip(names, spread, train_hits, strict=True) if s and not h]
+        train_exact = (np.abs(lo_t - a) <= tol) & (np.abs(hi_t - b) <= tol)
+        missing = [
+            n for n, u, h in zip(names, union_exact, train_exact, strict=True) if u and not h
+        ]
         ev["minmax_range"] = [a, b]
         ev["columns_with_extreme_only_in_eval"] = missing[:10]
         if missing:
             out["leak"] = True
             out["message"] = (
                 f"The training and evaluation rows together span exactly [{a:g}, {b:g}] in "
-                f"every continuous column, but in {len(missing)} column(s) (e.g. "
-                f"{missing[0]!r}) that extreme occurs only in the evaluation rows: the "
-                "min-max scaler saw them."
+                f"{int(union_exact.sum())} continuous column(s), but in {len(missing)} of them "
+                f"(e.g. {missing[0]!r}) that minimum or maximum occurs only in the evaluation "
+                "rows: the min-max scaler saw them."
             )
         else:
             out["message"] = (
