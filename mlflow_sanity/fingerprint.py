@@ -300,7 +300,7 @@ def compute(
     cont = [j for j in range(d) if kinds[j] == "continuous"]
     if cont and sample.size:
         rows = np.ix_([num.index(j) for j in cont], sample)
-        exact_collision[cont] = _collision(_exact_codes(block[rows]))
+        exact_collision[cont] = _collision(_exact_codes(_f64(block[rows])))
     return Fingerprint(
         hashes=hashes,
         columns=list(table.columns),
@@ -535,11 +535,11 @@ class _Table:
         return int(self.column(j, 0, self.n).isna().sum())
 
     def numeric_block(self, cols: list[int]) -> np.ndarray:
-        """Numeric columns as a (columns, rows) float64 block, a view where possible (NaN
-        for missing or unparsable values)."""
+        """Numeric columns as a (columns, rows) block, a view where possible: float64 from
+        frames (NaN for missing or unparsable values), the array's own dtype from arrays."""
         if self.array is not None:
             arr = self.array if cols == list(range(self.array.shape[1])) else self.array[:, cols]
-            return arr.astype(np.float64, copy=False).T
+            return arr.T  # cast to float64 chunk by chunk: float32 input is not copied whole
         return _numeric_block(self.df, cols)
 
 
@@ -588,18 +588,18 @@ class _Encoder:
         d, m = len(self.kinds), stop - start
         alt = np.zeros((d, m), dtype=np.int8) if probes else None
         if self.all_continuous:
-            codes, near = _quantise(block[:, start:stop], self.inv, probes)
+            codes, near = _quantise(_f64(block[:, start:stop]), self.inv, probes)
             if alt is not None:
                 alt = near
             return codes, alt
         codes = np.empty((d, m), dtype=np.uint64)
         if self.cont_pos.size:
-            q, near = _quantise(block[self.cont_pos, start:stop], self.inv, probes)
+            q, near = _quantise(_f64(block[self.cont_pos, start:stop]), self.inv, probes)
             codes[self.cont_cols] = q
             if alt is not None:
                 alt[self.cont_cols] = near
         if self.exact_pos.size:
-            codes[self.exact_cols] = _exact_codes(block[self.exact_pos, start:stop])
+            codes[self.exact_cols] = _exact_codes(_f64(block[self.exact_pos, start:stop]))
         for j, kind in enumerate(self.kinds):
             if kind not in _NUMERIC:
                 col = table.column(j, start, stop)
@@ -611,6 +611,10 @@ class _Encoder:
 
     def contribution(self, j: int, codes: np.ndarray) -> np.ndarray:
         return _mix(codes ^ self.salts[j])
+
+
+def _f64(x: np.ndarray) -> np.ndarray:
+    return x if x.dtype == np.float64 else x.astype(np.float64)
 
 
 def _kind(col: pd.Series) -> str:
@@ -663,7 +667,7 @@ def _stats_chunked(
     integral = np.ones(k, dtype=bool)
     missing = np.zeros(k, dtype=np.int64)
     for start in range(0, n, CHUNK_ROWS):
-        x = block[:, start : start + CHUNK_ROWS]
+        x = _f64(block[:, start : start + CHUNK_ROWS])
         c_lo, c_hi = x.min(axis=1), x.max(axis=1)
         if np.isfinite(c_lo).all() and np.isfinite(c_hi).all():  # no NaN or inf here
             c = np.full(k, float(x.shape[1]))

@@ -79,6 +79,18 @@ def test_float_noise_and_float32_round_trips_still_match() -> None:
     assert fp.match(f32).in_train.all()
 
 
+def test_float32_arrays_are_read_in_place_and_match_float64_frames() -> None:
+    rng = np.random.default_rng(11)
+    x64 = rng.normal(size=(3000, 6)) * 100
+    x32 = x64.astype(np.float32)
+    fp = compute(x32, rng.integers(0, 2, 3000))  # what Keras fit usually sees
+    assert fp.kinds == ["continuous"] * 6
+    assert fp.match(pd.DataFrame(x64, columns=list("abcdef"))).in_train.all()
+    np.testing.assert_allclose(fp.mean, x32.astype(np.float64).mean(axis=0))
+    ints = compute(rng.integers(0, 5, size=(100, 3)).astype(np.int8))
+    assert ints.kinds == ["exact"] * 3
+
+
 def test_mixed_types_hash_and_nan_equals_nan() -> None:
     train = pd.DataFrame(
         {
