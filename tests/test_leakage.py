@@ -406,39 +406,30 @@ def test_evaluator_uses_train_data_from_the_config(mlflow_experiment) -> None:
     train, test = _labelled(rng, 400), _labelled(rng, 150)
     leaked_test = pd.concat([test.iloc[:120], train.iloc[:30]], ignore_index=True)
     clf = LogisticRegression().fit(train.drop(columns="label"), train["label"])
-    with mlflow.start_run() as run:
-        info = mlflow.sklearn.log_model(clf, name="model", pip_requirements=["scikit-learn"])
-        for data, cfg in ((leaked_test, {"train_data": train}), (test, {"train_data": train})):
+    info = mlflow.sklearn.log_model(clf, name="model", pip_requirements=["scikit-learn"])
+
+    def evaluate(data: pd.DataFrame) -> str:
+        with mlflow.start_run() as run:
             mlflow.models.evaluate(
                 info.model_uri,
                 data=data,
                 targets="label",
                 model_type="classifier",
                 evaluators="sanity",
-                evaluator_config=cfg,
+                evaluator_config={"train_data": train},  # with its label column
             )
-            tags = _tags(run.info.run_id)
-            if data is leaked_test:
-                assert tags["sanity.finding.train_test_overlap"] == "fail"
-                from mlflow_sanity.mlflow_log import read_report
+        return run.info.run_id
 
-                found = read_report(run.info.run_id).get("train_test_overlap")
-                assert found.evidence["overlapping_rows"] == 30
-                assert found.evidence["overlap_with_label_share"] == pytest.approx(30 / 150)
-    # the second evaluation was clean: its finding is logged as passed in a fresh run
-    with mlflow.start_run() as clean:
-        mlflow.models.evaluate(
-            info.model_uri,
-            data=test,
-            targets="label",
-            model_type="classifier",
-            evaluators="sanity",
-            evaluator_config={"train_data": train},
-        )
-    tags = _tags(clean.info.run_id)
-    assert not {t for t in tags if t.startswith("sanity.finding.")} & {
-        f"sanity.finding.{i}" for i in LEAKAGE
-    }
+    from mlflow_sanity.mlflow_log import read_report
+
+    leaked = evaluate(leaked_test)
+    assert _tags(leaked)["sanity.finding.train_test_overlap"] == "fail"
+    found = read_report(leaked).get("train_test_overlap")
+    assert found.evidence["overlapping_rows"] == 30
+    assert found.evidence["overlap_with_label_share"] == pytest.approx(30 / 150)
+    assert found.evidence["examples"][0] == {"eval_row": 120, "train_row": 0}
+    clean = _tags(evaluate(test))
+    assert not any(t.startswith("sanity.finding.") and t[15:] in LEAKAGE for t in clean)
 
 
 def test_evaluator_finds_fingerprints_on_the_model_source_run(mlflow_experiment) -> None:

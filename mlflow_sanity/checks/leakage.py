@@ -31,6 +31,7 @@ from mlflow_sanity.findings import Finding, Severity
 from mlflow_sanity.metrics import InputError
 
 N_EXAMPLES = 5
+CHANCE_ALPHA = 1e-3  # repeats with a smaller chance p-value are not coincidence
 LEAKAGE_CHECKS = (
     "train_test_overlap",
     "eval_is_train",
@@ -118,7 +119,7 @@ class Overlap:
 
     @property
     def significant(self) -> bool:
-        return self.count > 0 and self.p_value < 1e-3
+        return self.count > 0 and self.p_value < CHANCE_ALPHA
 
 
 def overlap(
@@ -132,7 +133,7 @@ def overlap(
     exact = exact_index = exact_chance = exact_p = None
     if train is not None:
         hits = np.flatnonzero(m.in_train)
-        if p >= 1e-3 and "continuous" in fp.kinds and hits.size:
+        if p >= CHANCE_ALPHA and "continuous" in fp.kinds and hits.size:
             # grid cells are crowded in this data: look for exact copies on their own
             em = fpm.compute(train.features, exact=True).match(test.features, near=False)
             exact, exact_index = em.in_train, em.train_index
@@ -618,6 +619,7 @@ def _named(norm: Mapping[str, Any]) -> str:
     min_rows=30,
     min_class_rows=5,
     max_id_share=0.5,
+    max_rows=200_000,
 )
 def feature_target_leakage(ctx: Context, t: Mapping[str, float]) -> Finding | None:
     """A single feature predicts the label almost perfectly."""
@@ -628,6 +630,9 @@ def feature_target_leakage(ctx: Context, t: Mapping[str, float]) -> Finding | No
     y = _labels_1d(test.labels)
     if y.shape[0] != frame.shape[0]:
         raise InputError(f"{frame.shape[0]} evaluation rows but {y.shape[0]} labels")
+    if frame.shape[0] > t["max_rows"]:  # a fixed sample keeps the ranking cheap
+        keep = np.sort(np.random.default_rng(0).choice(frame.shape[0], int(t["max_rows"]), False))
+        frame, y = frame.iloc[keep], y[keep]
     classes, codes = np.unique(y, return_inverse=True)
     counts = np.bincount(codes)
     if frame.shape[0] < t["min_rows"] or len(classes) < 2 or counts.min() < t["min_class_rows"]:
@@ -640,6 +645,7 @@ def feature_target_leakage(ctx: Context, t: Mapping[str, float]) -> Finding | No
         "skipped_constant": skipped["constant"][:20],
         "skipped_identifier": skipped["identifier"][:20],
         "n_features_scored": len(scores),
+        "rows_scored": int(frame.shape[0]),
     }
     if not top or top[0][1] < t["warn_score"]:
         best = f" (best: {top[0][0]!r} at {top[0][1]:.3f})" if top else ""
