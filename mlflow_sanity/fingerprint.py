@@ -16,12 +16,14 @@ combination of per-column hashes, which lets a probe swap one column's code chea
 Column kinds (decided on the fingerprinted data, reused for data matched against it):
 
 - ``continuous`` (numbers with non-integral values): the value is snapped to a grid of
-  width ``step = tolerance * scale``, ``scale`` being the column's largest absolute
-  value. Float noise (a float32 cast, re-scaling, CSV round trips) moves a value far less
-  than a step, so it keeps its cell. A value closer than ``step / 32`` to a cell boundary
-  is also looked up in the neighbouring cell (a probe), so rows whose every column
-  differs by at most ``step / 32`` always match, and rows with a column differing by
-  more than ``step * 33 / 32`` never match; in between it depends on where the grid falls.
+  width ``step = tolerance * scale`` (``rint(x / step)``), ``scale`` being the column's
+  largest absolute training value and ``tolerance`` 2e-5 by default. Float noise (a
+  float32 cast, re-scaling, CSV round trips) moves a value far less than a step. A value
+  closer than ``step / 128`` to a cell boundary is also looked up in the neighbouring
+  cell (a probe), so rows whose every column differs by at most ``step / 128`` (1.6e-7
+  of the scale by default: more than float32 rounding) always match, and rows with a
+  column differing by more than ``step * 129 / 128`` never match; in between it depends
+  on where the grid falls.
 - ``exact`` (integral numbers, booleans): compared exactly; rounding would merge ids.
 - ``datetime`` / ``timedelta``: compared exactly at nanosecond resolution (UTC).
 - ``text`` (strings, categories, mixed objects): the ``str()`` of each value, hashed
@@ -30,6 +32,11 @@ Column kinds (decided on the fingerprinted data, reused for data matched against
 Missing values (NaN, None, NaT) share one code, so NaN equals NaN; ``-0.0`` equals
 ``0.0``. Two different rows collide with probability about ``2**-56`` per pair, and two
 different labels share a label byte with probability 1/256.
+
+API: ``compute(features, labels=None, *, tolerance=2e-5) -> Fingerprint``;
+``Fingerprint.match(features, labels=None) -> Match``; ``Fingerprint.to_files(role)``
+-> ``{"fingerprint_<role>.npy": ..., "fingerprint_<role>.json": ...}`` and
+``Fingerprint.from_files(files, role=None)``.
 """
 
 from __future__ import annotations
