@@ -7,8 +7,10 @@ tracking server that ``MLFLOW_TRACKING_URI`` points at.
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import click
+import pandas as pd
 
 from mlflow_sanity import __version__
 
@@ -121,3 +123,167 @@ def _load(run_id: str, read_report):
     if rep is None:
         raise click.ClickException(f"run {run_id} has no sanity report (sanity/report.json)")
     return rep
+
+
+def _read_table(path: Path, option: str) -> pd.DataFrame:
+    """A CSV (or Parquet, by extension) file, or a clear error naming the option."""
+    try:
+        if path.suffix.lower() in (".parquet", ".pq"):
+            return pd.read_parquet(path)
+        return pd.read_csv(path)
+    except FileNotFoundError:
+        raise click.UsageError(f"{option}: no such file {str(path)!r}") from None
+    except IsADirectoryError:
+        raise click.UsageError(f"{option}: {str(path)!r} is a directory, not a file") from None
+    except pd.errors.EmptyDataError:
+        raise click.ClickException(f"{option}: {str(path)!r} is empty") from None
+    except (pd.errors.ParserError, UnicodeDecodeError, ValueError, OSError, ImportError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise click.ClickException(f"{option}: cannot read {str(path)!r}: {first}") from None
+
+
+def _parse_thresholds(items: tuple[str, ...]) -> dict[str, dict[str, float]]:
+    out: dict[str, dict[str, float]] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        check_id, dot, name = key.strip().partition(".")
+        if not sep or not dot:
+            raise click.UsageError(f"--threshold {item!r}: expected FINDING_ID.NAME=VALUE")
+        try:
+            out.setdefault(check_id, {})[name] = float(value)
+        except ValueError:
+            raise click.UsageError(f"--threshold {item!r}: {value!r} is not a number") from None
+    return out
+
+
+@main.command("check-split")
+@click.option(
+    "--train",
+    "train_path",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Training data: CSV (or .parquet) with the target column.",
+)
+@click.option(
+    "--test",
+    "test_path",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Evaluation data with the same columns.",
+)
+@click.option("--target", required=True, help="Name of the label column.")
+@click.option("--log", "log", is_flag=True, help="Record the findings in an MLflow run.")
+@click.option(
+    "--run-id", default=None, help="With --log: the run to log into (default: a new run)."
+)
+@click.option("--experiment", default=None, help="With --log: experiment name for the new run.")
+@click.option(
+    "--threshold",
+    "thresholds",
+    multiple=True,
+    metavar="ID.NAME=VALUE",
+    help="Override a documented threshold, e.g. train_test_overlap.fail_share=0.1.",
+)
+@click.option("--disable", multiple=True, metavar="ID", help="Skip a finding id.")
+@click.option(
+    "--fail-on",
+    type=click.Choice(["fail", "warn", "never"]),
+    default="fail",
+    show_default=True,
+    help="Exit with status 1 at this severity or worse.",
+)
+def check_split(
+    train_path: Path,
+    test_path: Path,
+    target: str,
+    log: bool,
+    run_id: str | None,
+    experiment: str | None,
+    thresholds: tuple[str, ...],
+    disable: tuple[str, ...],
+    fail_on: str,
+) -> None:
+    """Check a train/test split for leakage, from data alone.
+
+    Looks for evaluation rows copied from the training data (exact or within float
+    tolerance), evaluation data that is the training data, scaling fitted before the
+    split, and single features that predict the label.
+    """
+    from mlflow_sanity.checks import Context
+    from mlflow_sanity.checks.leakage import LEAKAGE_CHECKS, Split, training_fingerprint
+    from mlflow_sanity.core import build_report
+    from mlflow_sanity.report.markdown import terminal_summary
+
+    train = _read_table(train_path, "--train")
+    test = _read_table(test_path, "--test")
+    for option, frame, path in (("--train", train, train_path), ("--test", test, test_path)):
+        if target not in frame.columns:
+            cols = ", ".join(map(str, list(frame.columns)[:20]))
+            raise click.UsageError(
+                f"--target {target!r} is not a column of {option} file {str(path)!r}; "
+                f"its columns are: {cols}"
+            )
+    x_train, x_test = train.drop(columns=[target]), test.drop(columns=[target])
+    missing = [c for c in x_train.columns if c not in x_test.columns]
+    extra = [c for c in x_test.columns if c not in x_train.columns]
+    if missing or extra:
+        raise click.ClickException(
+            "train and test have different feature columns: "
+            + "; ".join(
+                part
+                for part in (
+                    f"missing in --test: {missing[:10]}" if missing else "",
+                    f"only in --test: {extra[:10]}" if extra else "",
+                )
+                if part
+            )
+        )
+    if x_train.empty or x_test.empty:
+        raise click.ClickException("train and test need at least one row and one feature column")
+    ctx = Context(
+        train=Split(x_train, train[target].to_numpy(), "train"),
+        test=Split(x_test[list(x_train.columns)], test[target].to_numpy(), "test"),
+    )
+    inputs = {
+        "source": "check-split",
+        "train": str(train_path),
+        "test": str(test_path),
+        "target": target,
+        "train_rows": len(train),
+        "test_rows": len(test),
+        "n_features": x_train.shape[1],
+    }
+    try:
+        report = build_report(
+            ctx,
+            thresholds=_parse_thresholds(thresholds),
+            disable=disable,
+            source="check-split",
+            inputs=inputs,
+        )
+    except ValueError as exc:  # unknown finding ids or threshold names
+        raise click.UsageError(str(exc)) from None
+    click.echo(terminal_summary(report))
+    flagged = {f.id for f in report.flagged}
+    for f in sorted(report.findings, key=lambda f: f.id):
+        if f.id in LEAKAGE_CHECKS and f.id not in flagged:
+            click.echo(f"  [{f.severity.value:4}] {f.id}: {f.message}")
+    if log:
+        from mlflow_sanity.mlflow_log import log_report, log_to_new_run
+
+        fp = training_fingerprint(ctx)
+        files = fp[0].to_files("train") if fp else {}
+        try:
+            if run_id:
+                log_report(run_id, report, files)
+                logged = run_id
+            else:
+                logged = log_to_new_run(
+                    report, files, experiment=experiment, run_name="check-split"
+                )
+        except Exception as exc:
+            raise click.ClickException(f"could not log to MLflow: {exc}") from None
+        click.echo(f"logged to MLflow run {logged}")
+    worst = report.status
+    if (fail_on == "fail" and worst == "fail") or (fail_on == "warn" and worst in ("warn", "fail")):
+        sys.exit(1)

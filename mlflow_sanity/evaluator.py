@@ -18,6 +18,7 @@ import pandas as pd
 from mlflow.models.evaluation import EvaluationResult, ModelEvaluator
 
 from mlflow_sanity.checks import Context
+from mlflow_sanity.checks.leakage import Split
 from mlflow_sanity.core import build_report, outputs_to_proba
 from mlflow_sanity.metrics import InputError, classify
 from mlflow_sanity.report import classification_files
@@ -94,13 +95,21 @@ class SanityEvaluator(ModelEvaluator):
         else:
             y_pred, proba, labels = static_outputs(dataset, cfg.probability_columns)
         c = classify(y_true, y_pred, proba, labels=labels, pos_label=cfg.pos_label)
-        ctx = Context(eval=c)
+        leak = leakage_inputs(cfg, dataset, model, run_id, kwargs.get("model_id"))
+        ctx = Context(
+            eval=c,
+            test=Split(_model_features(features, dataset, cfg), y_true, "evaluation data"),
+            train=leak.train,
+            fingerprint=leak.fingerprint,
+            extra=leak.extra,
+        )
         inputs = {
             "source": "evaluator",
             "dataset": getattr(dataset, "name", None),
             "dataset_digest": getattr(dataset, "digest", None),
             "n_features": int(features.shape[1]),
             "has_probabilities": proba is not None,
+            "leakage": leak.summary,
         }
         report = build_report(
             ctx, thresholds=cfg.thresholds, disable=cfg.disable, source="evaluator", inputs=inputs
@@ -111,6 +120,115 @@ class SanityEvaluator(ModelEvaluator):
             artifacts={},
             run_id=run_id,
         )
+
+
+@dataclass
+class LeakageInputs:
+    """Training-side inputs of the leakage checks and where they came from."""
+
+    train: Split | None = None
+    fingerprint: Any = None
+    extra: dict[str, Any] = field(default_factory=dict)
+    summary: dict[str, Any] = field(default_factory=dict)
+
+
+def leakage_inputs(
+    cfg: EvalConfig, dataset: Any, model: Any, run_id: str | None, model_id: str | None
+) -> LeakageInputs:
+    """Collect what the leakage checks compare the evaluation data with.
+
+    Training data: ``train_data`` from the config, else the fingerprint logged on
+    ``training_run_id``, else on the model's source run, else on the evaluation run
+    itself. The validation fingerprint and model-selection callbacks come from the same
+    training run; a Keras ``Normalization`` layer's statistics from the model.
+    """
+    from mlflow_sanity.mlflow_log import model_source_run, read_training_evidence
+
+    out = LeakageInputs()
+    if cfg.train_data is not None:
+        out.train = train_split(cfg.train_data, getattr(dataset, "targets_name", None))
+        out.summary["train"] = "evaluator_config train_data"
+    if cfg.training_run_id:
+        runs = [str(cfg.training_run_id)]
+    else:
+        runs = [r for r in (model_source_run(model, model_id), run_id) if r]
+    for rid in dict.fromkeys(runs):
+        try:
+            evidence = read_training_evidence(rid)
+        except Exception as exc:  # an unreachable run must not stop the evaluation
+            if cfg.training_run_id:
+                raise InputError(f"cannot read training_run_id {rid!r}: {exc}") from None
+            _log.warning("mlflow-sanity: cannot read leakage evidence of run %s: %s", rid, exc)
+            continue
+        if evidence.train is None and evidence.validation is None:
+            continue
+        if out.train is None and evidence.train is not None:
+            out.fingerprint = evidence.train
+            out.summary["train"] = f"fingerprint logged on run {rid}"
+        if evidence.validation is not None:
+            out.extra["validation_fingerprint"] = evidence.validation
+            out.extra["model_selection"] = evidence.model_selection
+            out.summary["validation"] = f"fingerprint logged on run {rid}"
+        break
+    else:
+        if cfg.training_run_id:
+            raise InputError(
+                f"training_run_id {cfg.training_run_id!r} has no sanity/fingerprint_train.* "
+                "artifacts: train with mlflow_sanity.autolog() or pass train_data"
+            )
+    raw = _raw_model(model) if model is not None else None
+    if raw is not None and _is_keras(raw):
+        stats = keras_normalization_stats(raw)
+        if stats is not None:
+            out.extra["normalization"] = stats
+            out.summary["normalization_layer"] = stats["layer"]
+    return out
+
+
+def train_split(data: Any, target: str | None) -> Split:
+    """``train_data`` as a ``Split``: a DataFrame (the target column, when present, becomes
+    the labels), an array, or a ``(features, labels)`` tuple."""
+    if isinstance(data, tuple) and len(data) == 2:
+        return Split(data[0], data[1], "train_data")
+    if isinstance(data, pd.DataFrame):
+        if target is not None and target in data.columns:
+            return Split(data.drop(columns=[target]), data[target].to_numpy(), "train_data")
+        return Split(data, None, "train_data")
+    if isinstance(data, (np.ndarray, list)):
+        return Split(np.asarray(data), None, "train_data")
+    raise InputError(
+        f"train_data must be a DataFrame, an array or (features, labels), got {type(data)}"
+    )
+
+
+def _model_features(features: pd.DataFrame, dataset: Any, cfg: EvalConfig) -> pd.DataFrame:
+    """The evaluation features without probability columns given for static predictions."""
+    cols = cfg.probability_columns
+    drop = [cols] if isinstance(cols, str) else list(cols or [])
+    drop = [c for c in drop if c in features.columns]
+    return features.drop(columns=drop) if drop else features
+
+
+def keras_normalization_stats(model: Any) -> dict[str, Any] | None:
+    """Mean and variance of the first ``Normalization`` layer that normalises the input
+    features one by one (plain numbers, so the check stays free of Keras)."""
+    try:
+        layers = list(model._flatten_layers(include_self=False))
+    except Exception:
+        layers = list(getattr(model, "layers", []))
+    for layer in layers:
+        if type(layer).__name__ != "Normalization" or getattr(layer, "invert", False):
+            continue
+        mean, variance = getattr(layer, "mean", None), getattr(layer, "variance", None)
+        if mean is None or variance is None:
+            continue
+        try:
+            mean = np.asarray(mean, dtype=np.float64).reshape(-1)
+            variance = np.asarray(variance, dtype=np.float64).reshape(-1)
+        except (TypeError, ValueError):
+            continue
+        return {"mean": mean, "variance": variance, "layer": str(layer.name)}
+    return None
 
 
 def static_outputs(

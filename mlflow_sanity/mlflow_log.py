@@ -14,13 +14,17 @@ import os
 import tempfile
 import time
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from mlflow.entities import Metric, RunTag
+from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from mlflow_sanity import __version__
 from mlflow_sanity.findings import Report
+from mlflow_sanity.fingerprint import Fingerprint
 from mlflow_sanity.report import render_html, render_json
 from mlflow_sanity.report.markdown import merge_note, note_section
 
@@ -134,3 +138,95 @@ def read_report(run_id: str, client: MlflowClient | None = None) -> Report | Non
     client = client or MlflowClient()
     with tempfile.TemporaryDirectory(prefix="mlflow-sanity-") as tmp:
         return _download_previous(client, run_id, Path(tmp))
+
+
+FINGERPRINT_ROLES = ("train", "validation")
+
+
+@dataclass
+class TrainingEvidence:
+    """What a training run logged for leakage checks: fingerprints and model selection."""
+
+    run_id: str
+    train: Fingerprint | None = None
+    validation: Fingerprint | None = None
+    model_selection: dict[str, Any] = field(default_factory=dict)
+
+
+def read_training_evidence(run_id: str, client: MlflowClient | None = None) -> TrainingEvidence:
+    """Read ``sanity/fingerprint_{train,validation}.{npy,json}`` and the model-selection
+    summary (``report.json`` inputs ``model_selection``) logged on ``run_id``.
+
+    Missing pieces stay None/empty; a run that does not exist raises MlflowException.
+    """
+    client = client or MlflowClient()
+    names = {Path(a.path).name for a in client.list_artifacts(run_id, ARTIFACT_DIR)}
+    found = TrainingEvidence(run_id)
+    with tempfile.TemporaryDirectory(prefix="mlflow-sanity-fp-") as tmp:
+        for role in FINGERPRINT_ROLES:
+            pair = [f"fingerprint_{role}.npy", f"fingerprint_{role}.json"]
+            if not set(pair) <= names:
+                continue
+            files = {
+                name: Path(
+                    client.download_artifacts(run_id, f"{ARTIFACT_DIR}/{name}", tmp)
+                ).read_bytes()
+                for name in pair
+            }
+            setattr(found, role, Fingerprint.from_files(files, role=role))
+        if "report.json" in names:
+            path = client.download_artifacts(run_id, f"{ARTIFACT_DIR}/report.json", tmp)
+            inputs = json.loads(Path(path).read_text()).get("inputs") or {}
+            selection = inputs.get("model_selection") or {}
+            if not selection and inputs.get("monitored"):
+                selection = {"monitors": list(inputs["monitored"])}
+            found.model_selection = dict(selection)
+    return found
+
+
+def model_source_run(
+    model: Any = None, model_id: str | None = None, client: MlflowClient | None = None
+) -> str | None:
+    """The run that produced a model: its MLmodel ``run_id`` (``runs:/`` URIs and models
+    logged in a run), else the logged model's ``source_run_id``; None when unknown."""
+    metadata = getattr(model, "metadata", None)
+    run_id = getattr(metadata, "run_id", None)
+    if run_id:
+        return str(run_id)
+    model_id = model_id or getattr(metadata, "model_id", None)
+    if model_id:
+        try:
+            return (client or MlflowClient()).get_logged_model(model_id).source_run_id
+        except MlflowException:
+            return None
+    return None
+
+
+def log_to_new_run(
+    report: Report,
+    files: Mapping[str, bytes] | None = None,
+    *,
+    experiment: str | None = None,
+    run_name: str | None = None,
+) -> str:
+    """Log ``report`` to a fresh run, for results that have no training run (such as
+    ``mlflow-sanity check-split --log``); returns the run id.
+
+    ``experiment`` is a name (created when missing); by default the experiment named by
+    ``MLFLOW_EXPERIMENT_ID``/``MLFLOW_EXPERIMENT_NAME``, else the default experiment.
+    """
+    client = MlflowClient()
+    exp_id = os.environ.get("MLFLOW_EXPERIMENT_ID") or "0"
+    name = experiment or os.environ.get("MLFLOW_EXPERIMENT_NAME")
+    if name:
+        exp = client.get_experiment_by_name(name)
+        exp_id = exp.experiment_id if exp else client.create_experiment(name)
+    run = client.create_run(exp_id, run_name=run_name)
+    run_id = run.info.run_id
+    try:
+        log_report(run_id, report, files, client=client)
+    except BaseException:
+        client.set_terminated(run_id, "FAILED")
+        raise
+    client.set_terminated(run_id)
+    return run_id

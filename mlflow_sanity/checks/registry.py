@@ -27,8 +27,10 @@ class Context:
     - ``model``: a ``keras_spec.ModelSpec`` describing the compiled Keras model
     - ``history``: per-epoch Keras history (``{"loss": [...], "val_loss": [...]}``)
     - ``fit``: a ``keras_spec.FitSpec`` (how fit was called: weights, callbacks, labels)
-    - ``train``/``test``: feature frames for leakage checks
-    - ``fingerprint``: a training fingerprint logged by an earlier run
+    - ``train``/``test``: ``checks.leakage.Split`` (features + optional labels) of the
+      training and evaluation data for leakage checks (bare features are accepted too)
+    - ``fingerprint``: a ``fingerprint.Fingerprint`` of the training data logged by an
+      earlier run (stands in for ``train``)
     - ``seeds``: per-seed metrics of a multi-seed sweep
     """
 
