@@ -178,8 +178,8 @@ def seed_sweep(
             **({"sanity.reference": str(reference)} if reference is not None else {}),
         },
     )
-    children = _ChildLogger(client, exp_id, parent, run_name)
-    bar = _Progress(len(tasks), metric, progress)
+    children = ChildRunLogger(client, exp_id, parent, run_name)
+    bar = SweepProgress(len(tasks), metric, progress)
     outcomes: dict[int, SeedOutcome] = {}
     repeat: list[SeedOutcome] = []
 
@@ -327,6 +327,8 @@ def finish_sweep(
                 if f"seed/{n}_ci_low" in aggregates
             },
         )
+    if metric:  # what `mlflow-sanity compare` compares by default
+        _log_params(client, parent_run_id, {"sanity.metric": metric})
     merged = log_report(parent_run_id, report, files, client=client)
     return SweepSummary(
         parent_run_id=parent_run_id,
@@ -405,7 +407,7 @@ def _log_params(client: MlflowClient, run_id: str, params: Mapping[str, str]) ->
         client.log_batch(run_id, params=new)
 
 
-class _ChildLogger:
+class ChildRunLogger:
     """Creates one finished (or failed) child run per seed from its outcome."""
 
     def __init__(
@@ -421,9 +423,9 @@ class _ChildLogger:
     def log(self, o: SeedOutcome) -> str:
         tags = {**self.base_tags, SEED_TAG: str(o.seed)}
         if not o.ok:
-            tags[ERROR_TAG] = _tail(o.error or "failed", 1000)
+            tags[ERROR_TAG] = clip_tail(o.error or "failed", 1000)
             body = o.traceback or o.error or ""
-            tags["mlflow.note.content"] = _tail(
+            tags["mlflow.note.content"] = clip_tail(
                 f"Seed {o.seed} failed: {o.error}\n\n```\n{body}\n```", MAX_TAG_CHARS
             )
         run = self.client.create_run(
@@ -515,27 +517,27 @@ def _run_local(
     """Seeds on a reused pool of spawned workers, surviving workers that die.
 
     When a worker dies the pool breaks and every unfinished seed gets BrokenProcessPool.
-    Seeds that never started are simply resubmitted. Of the seeds that were running, a
-    lone one is the culprit; several are re-run one at a time so that only the seed that
-    kills its worker again is reported failed.
+    Seeds that never started go back to a fresh shared pool. Of the seeds that were
+    running, a lone one is the culprit; several are re-run side by side, each in a pool
+    of its own, so that only the seed that kills its worker again is reported failed.
     """
     ctx = mp.get_context("spawn")
     pending = list(tasks)
     while pending:
         broken, started = _pool_round(ctx, fn_bytes, pending, workers, cfg, emit)
-        suspects = [t for t in broken if t in started]
-        not_started = [t for t in broken if t not in started]
         if broken and not started and len(broken) == len(pending):
             for seed, repeat in broken:  # no worker got as far as a seed: nothing can run
                 emit(_died(seed, repeat, "the worker processes could not start (see stderr)"))
             return
-        pending = not_started
+        suspects = [t for t in broken if t in started]
+        pending = [t for t in broken if t not in started]
         if len(suspects) == 1:
             emit(_died(*suspects[0], "its worker process died"))
             continue
-        for seed, repeat in suspects:
-            again, _ = _pool_round(ctx, fn_bytes, [(seed, repeat)], 1, cfg, emit)
-            if again:
+        for i in range(0, len(suspects), workers):
+            batch = suspects[i : i + workers]
+            again, _ = _pool_round(ctx, fn_bytes, batch, workers, cfg, emit, isolate=True)
+            for seed, repeat in again:
                 emit(_died(seed, repeat, "its worker process died, also when run alone"))
 
 
@@ -546,39 +548,55 @@ def _pool_round(
     workers: int,
     cfg: WorkerConfig,
     emit: Callable[[SeedOutcome], None],
+    isolate: bool = False,
 ) -> tuple[list[tuple[int, bool]], set[tuple[int, bool]]]:
-    """Run ``tasks`` on one pool; return the tasks lost to a broken pool and those started."""
-    started_q = ctx.SimpleQueue()
-    pool = ProcessPoolExecutor(
-        max_workers=min(workers, len(tasks)),
-        mp_context=ctx,
-        initializer=worker.init_worker,
-        initargs=(fn_bytes, cfg, started_q),
-    )
+    """Run ``tasks`` on one shared pool (or one single-worker pool each, ``isolate``).
+
+    Returns the tasks lost to a broken pool and the tasks that had started in a worker.
+    """
+    started_q = None if isolate else ctx.SimpleQueue()
+    n_pools, size = (len(tasks), 1) if isolate else (1, min(workers, len(tasks)))
+    pools = [
+        ProcessPoolExecutor(
+            max_workers=size,
+            mp_context=ctx,
+            initializer=worker.init_worker,
+            initargs=(fn_bytes, cfg, started_q),
+        )
+        for _ in range(n_pools)
+    ]
     broken: list[tuple[int, bool]] = []
+    broken_pools: set[int] = set()
     try:
-        futures = {pool.submit(worker.run_task, s, r): (s, r) for s, r in tasks}
+        futures = {
+            pools[i % n_pools].submit(worker.run_task, s, r): (s, r, i % n_pools)
+            for i, (s, r) in enumerate(tasks)
+        }
         for fut in as_completed(futures):
-            seed, repeat = futures[fut]
+            seed, repeat, pool_index = futures[fut]
             try:
                 outcome = fut.result()
             except BrokenProcessPool:
                 broken.append((seed, repeat))
+                broken_pools.add(pool_index)
                 continue
             except Exception as exc:  # the outcome could not come back
                 outcome = _died(seed, repeat, f"{type(exc).__name__}: {exc}")
             emit(outcome)
     except BaseException:
-        _terminate(pool)
+        for pool in pools:
+            _terminate(pool)
         raise
-    if broken:
-        _terminate(pool)
-    else:
-        pool.shutdown(wait=True)
+    for i, pool in enumerate(pools):
+        if i in broken_pools:
+            _terminate(pool)
+        else:
+            pool.shutdown(wait=True)
     started: set[tuple[int, bool]] = set()
-    while not started_q.empty():
-        started.add(tuple(started_q.get()))
-    started_q.close()
+    if started_q is not None:
+        while not started_q.empty():
+            started.add(tuple(started_q.get()))
+        started_q.close()
     return broken, started
 
 
@@ -655,7 +673,7 @@ def _run_ray(
 # --- terminal -----------------------------------------------------------------------
 
 
-class _Progress:
+class SweepProgress:
     """A tqdm bar, plus one line per finished seed with the running mean ± std."""
 
     def __init__(self, total: int, metric: str | None, enabled: bool) -> None:
@@ -724,7 +742,7 @@ def _one_line(text: str, limit: int) -> str:
     return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
-def _tail(text: str, limit: int) -> str:
+def clip_tail(text: str, limit: int) -> str:
     """Keep the end of long error text: the last traceback frames say what went wrong."""
     return text if len(text) <= limit else "…" + text[-(limit - 1) :]
 
