@@ -43,7 +43,7 @@ class SeedOutcome:
     traceback: str | None = None
     start_ms: int = 0
     end_ms: int = 0
-    train_s: float = 0.0  # seconds spent in train_fn (and evaluating its model)
+    train_s: float = 0.0  # seconds in train_fn and evaluating its model (not seeding)
     repeat: bool = False  # the built-in second run of a seed (determinism check)
     pid: int = 0
     ignored: list[str] = field(default_factory=list)  # returned keys that were not numbers
@@ -92,8 +92,12 @@ def uses_keras(flag: bool | None) -> bool:
     return flag if flag is not None else ("keras" in sys.modules or "tensorflow" in sys.modules)
 
 
-def prepare_tensorflow(threads: int | None, deterministic: bool) -> None:
-    """Import TensorFlow once, size its thread pools and switch on op determinism."""
+def prepare_keras(threads: int | None, deterministic: bool) -> None:
+    """Import Keras (and its TensorFlow backend) once, size thread pools, set determinism."""
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
+        return
     import tensorflow as tf
 
     if threads:
@@ -116,8 +120,8 @@ def seed_everything(seed: int, cfg: WorkerConfig) -> None:
         import keras
 
         keras.utils.set_random_seed(seed)
-        if cfg.deterministic and keras.backend.backend() == "tensorflow":
-            prepare_tensorflow(None, True)
+        if cfg.deterministic:
+            prepare_keras(None, True)
 
 
 def run_seed(
@@ -125,14 +129,15 @@ def run_seed(
 ) -> SeedOutcome:
     """Seed, train, evaluate; an exception becomes a failed outcome instead of propagating."""
     out = SeedOutcome(seed=seed, repeat=repeat, pid=os.getpid(), start_ms=_now_ms())
-    t0 = time.perf_counter()
+    t0 = None
     try:
         seed_everything(seed, cfg)
+        t0 = time.perf_counter()
         out.metrics, out.ignored = to_metrics(fn(seed))
     except Exception as exc:
         out.error = f"{type(exc).__name__}: {exc}"
         out.traceback = traceback.format_exc()
-    out.train_s = time.perf_counter() - t0
+    out.train_s = time.perf_counter() - t0 if t0 is not None else 0.0
     out.end_ms = _now_ms()
     return out
 
@@ -201,7 +206,7 @@ def init_worker(fn_bytes: bytes, cfg: WorkerConfig, started: Any) -> None:
     try:
         _STATE["fn"] = pickle.loads(fn_bytes)
         if uses_keras(cfg.keras):
-            prepare_tensorflow(cfg.threads, cfg.deterministic)
+            prepare_keras(cfg.threads, cfg.deterministic)
     except BaseException as exc:
         _STATE["error"] = _load_error(exc)
 
@@ -227,7 +232,7 @@ def ray_task(fn_bytes: bytes, seed: int, repeat: bool, cfg: WorkerConfig) -> See
         try:
             _STATE["fn"] = pickle.loads(fn_bytes)
             if uses_keras(cfg.keras):
-                prepare_tensorflow(cfg.threads, cfg.deterministic)
+                prepare_keras(cfg.threads, cfg.deterministic)
         except BaseException as exc:
             _STATE["error"] = _load_error(exc)
     if _STATE.get("error"):
