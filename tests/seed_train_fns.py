@@ -1,7 +1,8 @@
-"""Training functions for the seed-runner tests: scikit-learn only, fast, module level.
+"""Training functions for the seed-runner tests: fast, module level, no Keras at import.
 
-Module level so that worker processes can unpickle them (``executor="local"``); no Keras
-import here, so workers running them never load TensorFlow.
+Module level so that worker processes can unpickle them (``executor="local"``).
+scikit-learn and the data are loaded on first use, so that workers running the
+numpy-only functions start in a fraction of a second.
 """
 
 from __future__ import annotations
@@ -9,36 +10,38 @@ from __future__ import annotations
 import os
 import time
 import warnings
+from functools import cache
 from pathlib import Path
 
 import numpy as np
-from sklearn.datasets import make_classification
-from sklearn.linear_model import SGDClassifier
-from sklearn.model_selection import train_test_split
-from sklearn.neural_network import MLPClassifier
-
-# One fixed data set (70/30 classes): seeds change only the training, not the data.
-_X, _Y = make_classification(
-    n_samples=300, n_features=10, n_informative=5, weights=[0.7], random_state=0
-)
-X_TRAIN, X_TEST, Y_TRAIN, Y_TEST = train_test_split(
-    _X, _Y, test_size=0.4, random_state=0, stratify=_Y
-)
 
 
-def _sgd(seed: int, x: np.ndarray, y: np.ndarray) -> SGDClassifier:
-    return SGDClassifier(loss="log_loss", random_state=seed, max_iter=50, tol=None, alpha=1e-3).fit(
-        x, y
+@cache
+def data() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """One fixed data set (70/30 classes): seeds change only the training, not the data."""
+    from sklearn.datasets import make_classification
+    from sklearn.model_selection import train_test_split
+
+    x, y = make_classification(
+        n_samples=300, n_features=10, n_informative=5, weights=[0.7], random_state=0
     )
+    return tuple(train_test_split(x, y, test_size=0.4, random_state=0, stratify=y))
 
 
 def stable(seed: int) -> tuple:
     """A well-posed linear model: seeds move accuracy by about 0.01."""
-    return _sgd(seed, X_TRAIN, Y_TRAIN), X_TEST, Y_TEST
+    from sklearn.linear_model import SGDClassifier
+
+    x_train, x_test, y_train, y_test = data()
+    model = SGDClassifier(loss="log_loss", random_state=seed, max_iter=50, tol=None, alpha=1e-3)
+    return model.fit(x_train, y_train), x_test, y_test
 
 
 def unstable(seed: int) -> tuple:
     """40 training rows and a learning rate of 3: seeds decide how good the model is."""
+    from sklearn.neural_network import MLPClassifier
+
+    x_train, x_test, y_train, y_test = data()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         model = MLPClassifier(
@@ -47,8 +50,8 @@ def unstable(seed: int) -> tuple:
             learning_rate_init=3.0,
             max_iter=20,
             random_state=seed,
-        ).fit(X_TRAIN[:40], Y_TRAIN[:40])
-    return model, X_TEST, Y_TEST
+        ).fit(x_train[:40], y_train[:40])
+    return model, x_test, y_test
 
 
 def metrics_dict(seed: int) -> dict:
@@ -75,28 +78,26 @@ def dies_on_one(seed: int) -> dict:
     return metrics_dict(seed)
 
 
-def seeded_shuffle(seed: int) -> dict:
-    """Order of the training rows drawn from the seed: the same seed reproduces exactly."""
-    order = np.random.permutation(len(Y_TRAIN))  # the global RNG the runner seeded
-    model = SGDClassifier(
-        loss="log_loss", random_state=seed, max_iter=5, tol=None, shuffle=False
-    ).fit(X_TRAIN[order], Y_TRAIN[order])
+def _shuffled_sgd(seed: int, order: np.ndarray) -> dict:
+    from sklearn.linear_model import SGDClassifier
+
+    x_train, x_test, y_train, y_test = data()
+    model = SGDClassifier(loss="log_loss", random_state=seed, max_iter=5, tol=None, shuffle=False)
+    model.fit(x_train[order], y_train[order])
     return {
-        "accuracy": model.score(X_TEST, Y_TEST),
+        "accuracy": model.score(x_test, y_test),
         "coef_norm": float(np.linalg.norm(model.coef_)),
     }
+
+
+def seeded_shuffle(seed: int) -> dict:
+    """Order of the training rows drawn from the seeded global RNG: reproducible."""
+    return _shuffled_sgd(seed, np.random.permutation(len(data()[2])))
 
 
 def unseeded_shuffle(seed: int) -> dict:
     """The classic bug: a fresh, unseeded generator shuffles the data on every call."""
-    order = np.random.default_rng().permutation(len(Y_TRAIN))
-    model = SGDClassifier(
-        loss="log_loss", random_state=seed, max_iter=5, tol=None, shuffle=False
-    ).fit(X_TRAIN[order], Y_TRAIN[order])
-    return {
-        "accuracy": model.score(X_TEST, Y_TEST),
-        "coef_norm": float(np.linalg.norm(model.coef_)),
-    }
+    return _shuffled_sgd(seed, np.random.default_rng().permutation(len(data()[2])))
 
 
 def sleeps(seed: int) -> dict:
