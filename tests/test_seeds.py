@@ -11,6 +11,7 @@ import textwrap
 import time
 from pathlib import Path
 
+import click
 import mlflow
 import numpy as np
 import pytest
@@ -304,3 +305,53 @@ def test_multiseed_entry_point_runs_children_through_mlflow_projects(
         ).read_text()
     )
     assert report["inputs"]["entry_point"] == "train"
+
+
+def test_ctrl_c_in_sequential_mode_kills_the_parent(mlflow_experiment):
+    def interrupted(seed):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        seed_sweep(interrupted, 2, executor="sequential", progress=False)
+    runs = MlflowClient().search_runs([mlflow_experiment])
+    assert [r.info.status for r in runs] == ["KILLED"]
+
+
+class _ScoresModel:
+    """Stands in for a Keras model: predict returns class scores, no predict_proba."""
+
+    def __init__(self, outputs):
+        self.outputs = np.asarray(outputs)
+
+    def predict(self, x, verbose=0):
+        return self.outputs
+
+
+def test_model_results_are_scored_like_the_evaluator():
+    from mlflow_sanity._seed_worker import to_metrics
+
+    y = np.array([0, 1, 1, 0])
+    softmax = _ScoresModel([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4], [0.7, 0.3]])
+    metrics, _ = to_metrics((softmax, None, y))
+    assert metrics["accuracy"] == 0.75 and metrics["majority_baseline_accuracy"] == 0.5
+    assert "roc_auc" in metrics and "n_rows" not in metrics
+    labels, _ = to_metrics((_ScoresModel([0, 1, 0, 0]), None, np.eye(2)[y]))  # one-hot y
+    assert labels["accuracy"] == 0.75 and "roc_auc" not in labels
+    with pytest.raises(TypeError, match="dict of metrics"):
+        to_metrics([0.9])
+    with pytest.raises(ValueError, match="no numeric metrics"):
+        to_metrics({"name": "x"})
+
+
+def test_multiseed_parameter_parsing():
+    from mlflow_sanity.cli import _parse_params
+
+    parsed = _parse_params(("lr=0.1", "name=a=b"), ["--epochs", "3", "--batch=32"])
+    assert parsed == {"lr": "0.1", "name": "a=b", "epochs": "3", "batch": "32"}
+    for params, extra, why in (
+        (("lr",), [], "KEY=VALUE"),
+        ((), ["epochs"], "unexpected"),
+        ((), ["--epochs"], "no value"),
+    ):
+        with pytest.raises(click.UsageError, match=why):
+            _parse_params(params, extra)
