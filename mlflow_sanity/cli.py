@@ -128,8 +128,9 @@ def multiseed(
     """Run an MLproject entry point once per seed as nested child runs, then aggregate.
 
     Parameters for the entry point come as -P KEY=VALUE or as extra --KEY VALUE options
-    (how `mlflow run` passes parameters the multiseed entry point does not declare).
-    Each child gets `seed` added. Exit code 0 when the sweep ran (see the sanity.status
+    (how `mlflow run` passes parameters the multiseed entry point does not declare);
+    the options above (metric, reference, backend, ...) are multiseed's own and are not
+    passed on. Each child gets `seed` added. Exit code 0 when the sweep ran (see the sanity.status
     tag for the verdict), 1 when every seed failed, 2 on usage errors.
     """
     import json

@@ -98,8 +98,8 @@ def test_failed_children_are_skipped_and_counted(mlflow_experiment):
 
 
 def test_compare_two_real_sweeps(mlflow_experiment):
-    stable = seed_sweep(fns.stable, 4, executor="sequential", progress=False)
-    unstable = seed_sweep(fns.unstable, 4, executor="sequential", progress=False)
+    stable = seed_sweep(fns.stable, 3, executor="sequential", progress=False)
+    unstable = seed_sweep(fns.unstable, 3, executor="sequential", progress=False)
     result = compare(stable.parent_run_id, unstable.parent_run_id)
     assert result.exit_code in (0, 1)
     assert "metric: accuracy (higher is better)" in result.output  # from the sweep's param

@@ -284,7 +284,8 @@ def test_multiseed_entry_point_runs_children_through_mlflow_projects(
     parent = MlflowClient().create_run(mlflow_experiment).info.run_id
     monkeypatch.setenv("MLFLOW_RUN_ID", parent)
     args = ["multiseed", "--entry-point", "train", "--seeds", "3", "--project-uri", str(tmp_path)]
-    result = CliRunner().invoke(main, [*args, "--shift", "0.05"])  # pass-through parameter
+    # --shift is passed through to the entry point; --metric is multiseed's own option
+    result = CliRunner().invoke(main, [*args, "--shift", "0.05", "--metric", "accuracy"])
     assert result.exit_code == 0, result.output + repr(result.exception)
     children = children_of(parent)
     assert sorted(children) == [0, 1, 2]
@@ -293,6 +294,7 @@ def test_multiseed_entry_point_runs_children_through_mlflow_projects(
         run = children[seed]
         assert run.info.status == "FINISHED"
         assert run.data.params["seed"] == str(seed) and run.data.params["shift"] == "0.05"
+        assert "metric" not in run.data.params
         assert run.data.metrics["accuracy"] == pytest.approx(0.85 + 0.01 * seed)
     run = MlflowClient().get_run(parent)
     assert run.info.status == "FINISHED"
