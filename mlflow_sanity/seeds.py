@@ -150,8 +150,10 @@ def seed_sweep(
     ``reference`` is the score the result claims to beat; without it plain accuracy is
     judged against the majority-class baseline when seeds report
     ``majority_baseline_accuracy``. ``metric`` is the headline metric (default: accuracy
-    when present). The parent run is nested under the active run, if any, or is
-    ``parent_run_id`` (then it is left running for its owner to end).
+    when present; ``higher`` overrides its direction, guessed from the name). The parent
+    run is nested under the active run, if any, or is ``parent_run_id`` (then it is left
+    running for its owner to end). ``thresholds``/``disable`` tune the checks as in the
+    evaluator; ``progress`` shows a bar, a line per seed and the final table.
     """
     seed_list = resolve_seeds(seeds)
     if executor not in EXECUTORS:
@@ -167,7 +169,7 @@ def seed_sweep(
     client = client or MlflowClient()
     parent, owned = _open_parent(client, experiment_name, experiment_id, run_name, parent_run_id)
     exp_id = client.get_run(parent).info.experiment_id
-    _log_params(
+    log_new_params(
         client,
         parent,
         {
@@ -191,15 +193,14 @@ def seed_sweep(
             children.log(outcome)
         bar.update(outcome)
 
-    t0 = time.perf_counter()
-    try:
+    def sweep() -> SweepSummary:
+        t0 = time.perf_counter()
         runner(tasks, on_outcome)
         bar.close()
-        ordered = [outcomes[s] for s in seed_list]
         summary = finish_sweep(
             client,
             parent,
-            ordered,
+            [outcomes[s] for s in seed_list],
             repeat[0] if repeat else None,
             children.run_ids,
             metric=metric,
@@ -210,19 +211,38 @@ def seed_sweep(
             disable=disable,
             inputs={"executor": executor, "max_workers": max_workers},
         )
+        summary.wall_s = time.perf_counter() - t0
+        return summary
+
+    end = (lambda status: client.set_terminated(parent, status)) if owned else None
+    return run_parent(sweep, end, bar, progress)
+
+
+def run_parent(
+    sweep: Callable[[], SweepSummary],
+    end: Callable[[str], None] | None,
+    bar: SweepProgress,
+    progress: bool,
+) -> SweepSummary:
+    """Run a sweep and always end the parent run it owns (``end`` is None otherwise).
+
+    Ctrl-C leaves it KILLED and an error FAILED, never RUNNING; a sweep where every
+    seed failed is FAILED too. The summary table goes to the terminal with ``progress``.
+    """
+    try:
+        summary = sweep()
     except KeyboardInterrupt:
         bar.close()
-        if owned:
-            client.set_terminated(parent, "KILLED")
+        if end:
+            end("KILLED")
         raise
     except BaseException:
         bar.close()
-        if owned:
-            client.set_terminated(parent, "FAILED")
+        if end:
+            end("FAILED")
         raise
-    summary.wall_s = time.perf_counter() - t0
-    if owned:
-        client.set_terminated(parent, "FINISHED" if summary.n_ok else "FAILED")
+    if end:
+        end("FINISHED" if summary.n_ok else "FAILED")
     if progress:
         print(summary.table())
     return summary
@@ -328,7 +348,7 @@ def finish_sweep(
             },
         )
     if metric:  # what `mlflow-sanity compare` compares by default
-        _log_params(client, parent_run_id, {"sanity.metric": metric})
+        log_new_params(client, parent_run_id, {"sanity.metric": metric})
     merged = log_report(parent_run_id, report, files, client=client)
     return SweepSummary(
         parent_run_id=parent_run_id,
@@ -400,7 +420,8 @@ def _open_parent(
     return run.info.run_id, True
 
 
-def _log_params(client: MlflowClient, run_id: str, params: Mapping[str, str]) -> None:
+def log_new_params(client: MlflowClient, run_id: str, params: Mapping[str, str]) -> None:
+    """Log params the run lacks; MLflow refuses to change a logged param's value."""
     existing = client.get_run(run_id).data.params
     new = [Param(k, v) for k, v in params.items() if existing.get(k) is None]
     if new:

@@ -30,7 +30,9 @@ from mlflow_sanity.seeds import (
     SweepSummary,
     clip_tail,
     finish_sweep,
+    log_new_params,
     resolve_seeds,
+    run_parent,
 )
 
 _RUN_ID_IN_ERROR = re.compile(r"Run \(ID '([0-9a-f]+)'\)")
@@ -64,17 +66,18 @@ def run_multiseed(
     owned = mlflow.active_run() is None
     parent = mlflow.active_run() or mlflow.start_run()  # resumes MLFLOW_RUN_ID
     parent_id, exp_id = parent.info.run_id, parent.info.experiment_id
-    client.log_param(parent_id, "sanity.seeds", ",".join(map(str, seed_list)))
+    log_new_params(client, parent_id, {"sanity.seeds": ",".join(map(str, seed_list))})
     children = ChildRunLogger(client, exp_id, parent_id, None)
     bar = SweepProgress(len(seed_list), metric, progress)
-    outcomes: list[SeedOutcome] = []
     project = {
         "uri": project_uri,
         "backend": backend,
         "backend_config": backend_config,
         "env_manager": env_manager,
     }
-    try:
+
+    def sweep() -> SweepSummary:
+        outcomes = []
         for seed in seed_list:
             params = {**(parameters or {}), "seed": str(seed)}
             outcome = _run_one(
@@ -83,7 +86,7 @@ def run_multiseed(
             outcomes.append(outcome)
             bar.update(outcome)
         bar.close()
-        summary = finish_sweep(
+        return finish_sweep(
             client,
             parent_id,
             outcomes,
@@ -101,21 +104,8 @@ def run_multiseed(
                 "parameters": dict(parameters or {}),
             },
         )
-    except KeyboardInterrupt:
-        bar.close()
-        if owned:
-            mlflow.end_run("KILLED")
-        raise
-    except BaseException:
-        bar.close()
-        if owned:
-            mlflow.end_run("FAILED")
-        raise
-    if owned:
-        mlflow.end_run("FINISHED" if summary.n_ok else "FAILED")
-    if progress:
-        print(summary.table())
-    return summary
+
+    return run_parent(sweep, mlflow.end_run if owned else None, bar, progress)
 
 
 def _run_one(
