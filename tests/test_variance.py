@@ -107,6 +107,11 @@ def test_stable_seeds_pass_against_the_majority_baseline():
     assert report.get("accuracy_at_baseline") is None  # evaluation checks do not apply
 
 
+def test_identical_seeds_pass():
+    f = judge(SeedResults("accuracy", accuracy_seeds([0.9, 0.9, 0.9], 0.6))).get("seed_variance")
+    assert f.severity is Severity.PASSED and "inf" not in f.message
+
+
 def test_baseline_inside_the_seed_interval_warns():
     values = [0.74, 0.71, 0.69, 0.80, 0.72]  # mean 0.732, baseline 0.70
     f = judge(SeedResults("accuracy", accuracy_seeds(values, 0.7))).get("seed_variance")

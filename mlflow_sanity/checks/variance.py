@@ -121,7 +121,7 @@ def seed_variance(ctx: Context, t: Mapping[str, float]) -> Finding:
         "seed_variance",
         Severity.PASSED,
         f"{summary}, {interval}; the gap of {gap:.4f} to {against} is "
-        f"{gap / sp.std if sp.std > 0 else math.inf:.1f} standard deviations.",
+        + (f"{gap / sp.std:.1f} standard deviations." if sp.std > 0 else "stable across seeds."),
         evidence,
     )
 
