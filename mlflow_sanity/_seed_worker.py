@@ -195,20 +195,14 @@ def init_worker(fn_bytes: bytes, cfg: WorkerConfig, started: Any) -> None:
     """Once per worker process: caps, then load ``train_fn`` (and TensorFlow) a single time.
 
     ``train_fn`` arrives pickled so that it is unpickled (importing its module, maybe
-    TensorFlow) only after the thread caps are in the environment. Errors are kept and
-    reported by every task, because a failing initializer would only say "broken pool".
+    TensorFlow) only after the thread caps are in the environment.
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     _STATE.clear()
-    _STATE.update(cfg=cfg, started=started, fn=None, error=None)
+    _STATE.update(cfg=cfg, started=started)
     if cfg.threads:
         cap_threads(cfg.threads)
-    try:
-        _STATE["fn"] = pickle.loads(fn_bytes)
-        if uses_keras(cfg.keras):
-            prepare_keras(cfg.threads, cfg.deterministic)
-    except BaseException as exc:
-        _STATE["error"] = _load_error(exc)
+    _load(fn_bytes, cfg)
 
 
 def run_task(seed: int, repeat: bool) -> SeedOutcome:
@@ -216,9 +210,7 @@ def run_task(seed: int, repeat: bool) -> SeedOutcome:
     started = _STATE.get("started")
     if started is not None:
         started.put((seed, repeat))
-    if _STATE.get("error"):
-        return SeedOutcome(seed=seed, repeat=repeat, pid=os.getpid(), error=_STATE["error"])
-    return run_seed(_STATE["fn"], seed, _STATE["cfg"], repeat)
+    return _run_loaded(seed, repeat, _STATE["cfg"])
 
 
 def ray_task(fn_bytes: bytes, seed: int, repeat: bool, cfg: WorkerConfig) -> SeedOutcome:
@@ -228,14 +220,27 @@ def ray_task(fn_bytes: bytes, seed: int, repeat: bool, cfg: WorkerConfig) -> See
         if cfg.threads and not _STATE.get("capped"):
             cap_threads(cfg.threads)
             _STATE["capped"] = True
-        _STATE.update(ray_key=key, fn=None, error=None)
-        try:
-            _STATE["fn"] = pickle.loads(fn_bytes)
-            if uses_keras(cfg.keras):
-                prepare_keras(cfg.threads, cfg.deterministic)
-        except BaseException as exc:
-            _STATE["error"] = _load_error(exc)
-    if _STATE.get("error"):
+        _STATE["ray_key"] = key
+        _load(fn_bytes, cfg)
+    return _run_loaded(seed, repeat, cfg)
+
+
+def _load(fn_bytes: bytes, cfg: WorkerConfig) -> None:
+    """Unpickle ``train_fn`` and prepare Keras, keeping any error for every task to report.
+
+    Raising here instead would only surface as a "broken pool" without the cause.
+    """
+    _STATE.update(fn=None, error=None)
+    try:
+        _STATE["fn"] = pickle.loads(fn_bytes)
+        if uses_keras(cfg.keras):
+            prepare_keras(cfg.threads, cfg.deterministic)
+    except BaseException as exc:
+        _STATE["error"] = _load_error(exc)
+
+
+def _run_loaded(seed: int, repeat: bool, cfg: WorkerConfig) -> SeedOutcome:
+    if _STATE["error"]:
         return SeedOutcome(seed=seed, repeat=repeat, pid=os.getpid(), error=_STATE["error"])
     return run_seed(_STATE["fn"], seed, cfg, repeat)
 

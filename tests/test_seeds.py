@@ -357,3 +357,17 @@ def test_multiseed_parameter_parsing():
     ):
         with pytest.raises(click.UsageError, match=why):
             _parse_params(params, extra)
+
+
+def test_train_fn_that_workers_cannot_import_fails_every_seed_with_the_reason(
+    mlflow_experiment, monkeypatch
+):
+    import types
+
+    ghost = types.ModuleType("ghost_module_only_in_this_process")
+    exec("def train(seed):\n    return {'accuracy': 1.0}", ghost.__dict__)
+    monkeypatch.setitem(sys.modules, ghost.__name__, ghost)
+    summary = seed_sweep(ghost.train, 2, executor="local", max_workers=1, progress=False)
+    assert summary.n_failed == 2
+    assert all("could not be loaded in the worker" in o.error for o in summary.outcomes)
+    assert MlflowClient().get_run(summary.parent_run_id).info.status == "FAILED"
