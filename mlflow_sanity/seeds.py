@@ -436,10 +436,11 @@ class ChildRunLogger:
     ) -> None:
         from mlflow.tracking.context.registry import resolve_tags
 
-        self.client, self.experiment_id, self.parent = client, experiment_id, parent
+        self.client, self.experiment_id = client, experiment_id
         self.prefix = f"{prefix}-" if prefix else ""
         self.base_tags = resolve_tags({PARENT_TAG: parent})
         self.run_ids: dict[int, str] = {}
+        self.ignored: set[str] = set()
 
     def log(self, o: SeedOutcome) -> str:
         tags = {**self.base_tags, SEED_TAG: str(o.seed)}
@@ -463,8 +464,9 @@ class ChildRunLogger:
             self.client.log_batch(
                 run_id, metrics=metrics[i : i + 1000], params=params if i == 0 else []
             )
-        if o.ignored:
-            _log.warning("seed %s: ignored non-numeric results %s", o.seed, o.ignored)
+        if set(o.ignored) - self.ignored:  # say it once per sweep, not once per seed
+            self.ignored.update(o.ignored)
+            _log.warning("train_fn returned non-numeric values, not logged: %s", o.ignored)
         self.client.set_terminated(
             run_id, "FINISHED" if o.ok else "FAILED", end_time=o.end_ms or None
         )
