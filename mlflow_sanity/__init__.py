@@ -1,12 +1,52 @@
 """mlflow-sanity: catch the accuracy numbers that lie, where Keras + MLflow users look.
 
-Public API only; importing this package never imports TensorFlow.
+Public API only. Names are imported on first use: ``import mlflow_sanity`` loads neither
+TensorFlow nor MLflow nor scikit-learn, which keeps seed-runner worker processes (they
+import this package first) quick to start.
 """
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-from mlflow_sanity.core import check_predictions
-from mlflow_sanity.findings import Finding, Report, Severity
-from mlflow_sanity.metrics import InputError
+_LAZY = {
+    "check_predictions": "mlflow_sanity.core",
+    "Finding": "mlflow_sanity.findings",
+    "Report": "mlflow_sanity.findings",
+    "Severity": "mlflow_sanity.findings",
+    "InputError": "mlflow_sanity.metrics",
+    "seed_sweep": "mlflow_sanity.seeds",
+    "SweepSummary": "mlflow_sanity.seeds",
+}
 
-__all__ = ["Finding", "InputError", "Report", "Severity", "__version__", "check_predictions"]
+__all__ = [
+    "Finding",
+    "InputError",
+    "Report",
+    "Severity",
+    "SweepSummary",
+    "__version__",
+    "check_predictions",
+    "seed_sweep",
+]
+
+if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
+    from mlflow_sanity.core import check_predictions
+    from mlflow_sanity.findings import Finding, Report, Severity
+    from mlflow_sanity.metrics import InputError
+    from mlflow_sanity.seeds import SweepSummary, seed_sweep
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'mlflow_sanity' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_LAZY])

@@ -93,9 +93,17 @@ def learning_curves_png(
 
 
 def seed_spread_png(
-    values: Mapping[str, Sequence[float]], reference: Mapping[str, float] | None = None
+    values: Mapping[str, Sequence[float]],
+    reference: Mapping[str, float] | None = None,
+    *,
+    reference_label: str = "baseline",
+    intervals: Mapping[str, tuple[float, float]] | None = None,
 ) -> bytes:
-    """Box + strip plot per metric: one dot per seed, so luck is visible at a glance."""
+    """Box + strip plot per metric: one dot per seed, so luck is visible at a glance.
+
+    ``reference`` draws the score a metric claims to beat (dashed red); ``intervals``
+    draws the 95% interval of the mean beside the box, so a reference inside it stands out.
+    """
     names = list(values)
     fig, axes = plt.subplots(1, len(names), figsize=(2.6 * len(names) + 1, 3.4), squeeze=False)
     rng = np.random.default_rng(0)
@@ -103,9 +111,23 @@ def seed_spread_png(
         data = np.asarray(values[name], dtype=float)
         ax.boxplot(data, widths=0.5)
         ax.scatter(1 + rng.uniform(-0.08, 0.08, data.size), data, zorder=3, s=18)
+        if intervals and name in intervals:
+            low, high = intervals[name]
+            ax.errorbar(
+                1.4,
+                data.mean(),
+                yerr=[[data.mean() - low], [high - data.mean()]],
+                fmt="D",
+                color="black",
+                ms=4,
+                capsize=3,
+                label="mean, 95% CI",
+            )
         if reference and name in reference:
-            ax.axhline(reference[name], color="red", lw=0.9, ls="--", label="baseline")
+            ax.axhline(reference[name], color="red", lw=0.9, ls="--", label=_short(reference_label))
+        if (intervals and name in intervals) or (reference and name in reference):
             ax.legend(fontsize=7)
+        ax.set_xlim(0.5, 1.7)
         ax.set_xticks([1], [_short(name)])
         ax.set_title(f"n={data.size}", fontsize=9)
     fig.suptitle("Spread across seeds")

@@ -1,0 +1,270 @@
+"""Running one seed: seeding, thread caps, calling ``train_fn``, turning its result into metrics.
+
+This module runs inside worker processes (and in-process for ``executor="sequential"``).
+It imports neither MLflow nor TensorFlow at module level: thread limits must be in the
+environment before TensorFlow starts, and TensorFlow is only imported when the training
+function uses Keras. Workers never talk to MLflow; they return a ``SeedOutcome`` and the
+parent logs it, so parallel seeds cannot lock a SQLite store.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import numbers
+import os
+import pickle
+import random
+import signal
+import sys
+import time
+import traceback
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+# Metrics of a (model, x, y) evaluation that describe the data or one run's own
+# uncertainty rather than the model; aggregating them over seeds means nothing.
+_NOT_AGGREGATED = {
+    "n_rows",
+    "n_classes",
+    "accuracy_ci_low",
+    "accuracy_ci_high",
+    "accuracy_vs_baseline_p_value",
+}
+
+
+@dataclass
+class SeedOutcome:
+    """What one seed produced: metrics, or the error that stopped it."""
+
+    seed: int
+    metrics: dict[str, float] = field(default_factory=dict)
+    error: str | None = None
+    traceback: str | None = None
+    start_ms: int = 0
+    end_ms: int = 0
+    train_s: float = 0.0  # seconds in train_fn and evaluating its model (not seeding)
+    repeat: bool = False  # the built-in second run of a seed (determinism check)
+    pid: int = 0
+    ignored: list[str] = field(default_factory=list)  # returned keys that were not numbers
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+@dataclass(frozen=True)
+class WorkerConfig:
+    """How to prepare a process for training; ``threads=None`` leaves thread pools alone."""
+
+    deterministic: bool = False
+    keras: bool | None = None  # None: seed Keras when it is imported by the training code
+    threads: int | None = None
+
+
+_STATE: dict[str, Any] = {}
+
+
+def thread_env(threads: int) -> dict[str, str]:
+    """Environment that caps BLAS/OpenMP and TensorFlow pools at ``threads`` per process."""
+    n = str(threads)
+    return {
+        "OMP_NUM_THREADS": n,
+        "MKL_NUM_THREADS": n,
+        "OPENBLAS_NUM_THREADS": n,
+        "TF_NUM_INTRAOP_THREADS": n,
+        "TF_NUM_INTEROP_THREADS": "1",
+    }
+
+
+def cap_threads(threads: int) -> None:
+    """Cap thread pools so N workers on N cores do not oversubscribe the CPU."""
+    os.environ.update(thread_env(threads))
+    try:  # BLAS libraries already loaded (numpy came with the package import)
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(limits=threads)
+    except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
+        pass
+
+
+def uses_keras(flag: bool | None) -> bool:
+    return flag if flag is not None else ("keras" in sys.modules or "tensorflow" in sys.modules)
+
+
+def prepare_keras(threads: int | None, deterministic: bool) -> None:
+    """Import Keras (and its TensorFlow backend) once, size thread pools, set determinism."""
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
+        return
+    import tensorflow as tf
+
+    if threads:
+        try:
+            tf.config.threading.set_intra_op_parallelism_threads(threads)
+            tf.config.threading.set_inter_op_parallelism_threads(1)
+        except RuntimeError:  # runtime already started; the environment caps still apply
+            pass
+    if deterministic:
+        tf.config.experimental.enable_op_determinism()
+
+
+def seed_everything(seed: int, cfg: WorkerConfig) -> None:
+    """Seed Python, NumPy's global RNG and (when used) Keras/TensorFlow."""
+    import numpy as np
+
+    random.seed(seed)
+    np.random.seed(seed)
+    if uses_keras(cfg.keras):
+        import keras
+
+        keras.utils.set_random_seed(seed)
+        if cfg.deterministic:
+            prepare_keras(None, True)
+
+
+def run_seed(
+    fn: Callable[[int], Any], seed: int, cfg: WorkerConfig, repeat: bool = False
+) -> SeedOutcome:
+    """Seed, train, evaluate; an exception becomes a failed outcome instead of propagating."""
+    out = SeedOutcome(seed=seed, repeat=repeat, pid=os.getpid(), start_ms=_now_ms())
+    t0 = None
+    try:
+        seed_everything(seed, cfg)
+        t0 = time.perf_counter()
+        out.metrics, out.ignored = to_metrics(fn(seed))
+    except Exception as exc:
+        out.error = f"{type(exc).__name__}: {exc}"
+        out.traceback = traceback.format_exc()
+    out.train_s = time.perf_counter() - t0 if t0 is not None else 0.0
+    out.end_ms = _now_ms()
+    return out
+
+
+def to_metrics(result: Any) -> tuple[dict[str, float], list[str]]:
+    """A dict of numbers, or ``(model, x, y)`` evaluated with the core's metrics."""
+    if isinstance(result, tuple) and len(result) == 3:
+        return evaluate_model(*result), []
+    if not isinstance(result, Mapping):
+        raise TypeError(
+            "train_fn must return a dict of metrics or a (model, x, y) tuple, "
+            f"got {type(result).__name__}"
+        )
+    metrics: dict[str, float] = {}
+    ignored: list[str] = []
+    for key, value in result.items():
+        number = _number(value)
+        if isinstance(key, str) and number is not None:
+            metrics[key] = number
+        else:
+            ignored.append(str(key))
+    if not metrics:
+        raise ValueError(f"train_fn returned no numeric metrics (keys: {sorted(map(str, result))})")
+    return metrics, ignored
+
+
+def evaluate_model(model: Any, x: Any, y: Any) -> dict[str, float]:
+    """Accuracy-like metrics of a fitted classifier (scikit-learn or Keras) on ``x``, ``y``."""
+    import numpy as np
+
+    from mlflow_sanity.core import outputs_to_proba
+    from mlflow_sanity.metrics import classify
+
+    y = np.asarray(y)
+    if y.ndim == 2 and y.shape[1] > 1:  # one-hot targets
+        y = y.argmax(axis=1)
+    if hasattr(model, "predict_proba"):
+        c = classify(y, proba=model.predict_proba(x), labels=getattr(model, "classes_", None))
+    else:
+        try:
+            out = np.asarray(model.predict(x, verbose=0))
+        except TypeError:  # predict without Keras' verbose argument
+            out = np.asarray(model.predict(x))
+        is_scores = out.dtype.kind == "f" and (
+            (out.ndim == 2 and out.shape[1] > 1) or not np.all(out == np.round(out))
+        )
+        c = classify(y, proba=outputs_to_proba(out)) if is_scores else classify(y, out)
+    return {k: v for k, v in c.metrics.items() if k not in _NOT_AGGREGATED}
+
+
+# --- process-pool worker -------------------------------------------------------------
+
+
+def init_worker(fn_bytes: bytes, cfg: WorkerConfig, started: Any) -> None:
+    """Once per worker process: caps, then load ``train_fn`` (and TensorFlow) a single time.
+
+    ``train_fn`` arrives pickled so that it is unpickled (importing its module, maybe
+    TensorFlow) only after the thread caps are in the environment.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    _STATE.clear()
+    _STATE.update(cfg=cfg, started=started)
+    if cfg.threads:
+        cap_threads(cfg.threads)
+    _load(fn_bytes, cfg)
+
+
+def run_task(seed: int, repeat: bool) -> SeedOutcome:
+    """One seed in a pool worker; announces the start so a dying worker can be blamed."""
+    started = _STATE.get("started")
+    if started is not None:
+        started.put((seed, repeat))
+    return _run_loaded(seed, repeat, _STATE["cfg"])
+
+
+def ray_task(fn_bytes: bytes, seed: int, repeat: bool, cfg: WorkerConfig) -> SeedOutcome:
+    """One seed in a Ray worker; the caps and the unpickled function are kept per process."""
+    key = hashlib.sha1(fn_bytes).hexdigest()
+    if _STATE.get("ray_key") != key:
+        if cfg.threads and not _STATE.get("capped"):
+            cap_threads(cfg.threads)
+            _STATE["capped"] = True
+        _STATE["ray_key"] = key
+        _load(fn_bytes, cfg)
+    return _run_loaded(seed, repeat, cfg)
+
+
+def _load(fn_bytes: bytes, cfg: WorkerConfig) -> None:
+    """Unpickle ``train_fn`` and prepare Keras, keeping any error for every task to report.
+
+    Raising here instead would only surface as a "broken pool" without the cause.
+    """
+    _STATE.update(fn=None, error=None)
+    try:
+        _STATE["fn"] = pickle.loads(fn_bytes)
+        if uses_keras(cfg.keras):
+            prepare_keras(cfg.threads, cfg.deterministic)
+    except BaseException as exc:
+        _STATE["error"] = _load_error(exc)
+
+
+def _run_loaded(seed: int, repeat: bool, cfg: WorkerConfig) -> SeedOutcome:
+    if _STATE["error"]:
+        return SeedOutcome(seed=seed, repeat=repeat, pid=os.getpid(), error=_STATE["error"])
+    return run_seed(_STATE["fn"], seed, cfg, repeat)
+
+
+def _load_error(exc: BaseException) -> str:
+    return (
+        f"train_fn could not be loaded in the worker process ({type(exc).__name__}: {exc}). "
+        "Define it at module level in an importable module (not a lambda, closure or "
+        "notebook cell), or use executor='sequential'."
+    )
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, numbers.Real):
+        return float(value)
+    if getattr(value, "ndim", None) == 0 or getattr(value, "shape", None) in ((), (1,)):
+        try:  # numpy 0-d arrays, TensorFlow scalar tensors
+            return float(value)
+        except (TypeError, ValueError):
+            return None
+    return None
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
