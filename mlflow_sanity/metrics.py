@@ -219,6 +219,17 @@ def wilson_interval(successes: int, n: int, confidence: float = 0.95) -> tuple[f
     return float(ci.low), float(ci.high)
 
 
+def association_p_value(cm: np.ndarray) -> float:
+    """Chi-square test that predictions depend on the true labels at all.
+
+    Constant predictions carry no information, so they get p = 1.
+    """
+    table = cm[cm.sum(axis=1) > 0][:, cm.sum(axis=0) > 0]
+    if min(table.shape) < 2:
+        return 1.0
+    return float(stats.chi2_contingency(table).pvalue)
+
+
 def expected_calibration_error(proba: np.ndarray, y_true: np.ndarray, n_bins: int = 15) -> float:
     """Top-label ECE: |confidence - accuracy| averaged over equal-width confidence bins."""
     confidence = proba.max(axis=1)
@@ -274,6 +285,7 @@ def _compute(
         if majority < 1:
             test = stats.binomtest(correct, n, p=float(majority), alternative="greater")
             m["accuracy_vs_baseline_p_value"] = float(test.pvalue)
+        m["association_p_value"] = association_p_value(cm)
     if probs is not None:
         m.update(_probability_metrics(t, probs, present, pos_index, n_bins))
 

@@ -161,3 +161,18 @@ def test_crashing_check_becomes_info_not_an_exception(monkeypatch):
     y, pred, proba = healthy()
     f = check_predictions(y, pred, proba).get("uncalibrated")
     assert f.severity is Severity.INFO and "kaput" in f.message
+
+
+def test_informative_model_below_baseline_warns_instead_of_failing():
+    # Balanced training on 85/15 data: recall 0.8 on both classes, accuracy 0.8 < 0.85.
+    y = np.array([0] * 850 + [1] * 150)
+    pred = y.copy()
+    pred[:170] = 1  # 20% of the majority called minority
+    pred[850:880] = 0  # 20% of the minority missed
+    f = check_predictions(y, pred).get("accuracy_at_baseline")
+    assert f.severity is Severity.WARN
+    assert "wrong headline" in f.message
+    # Random guessing at the same rates carries no information: that is a failure.
+    rng = np.random.default_rng(0)
+    guess = (rng.random(1000) < 0.2).astype(int)
+    assert check_predictions(y, guess).get("accuracy_at_baseline").severity is Severity.FAIL

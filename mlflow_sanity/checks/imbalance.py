@@ -175,13 +175,35 @@ def minority_class_missed(ctx: Context, t: Mapping[str, float]) -> Finding | Non
     alpha=0.05,
 )
 def accuracy_at_baseline(ctx: Context, t: Mapping[str, float]) -> Finding | None:
-    """Accuracy is not significantly above the majority-class baseline (one-sided binomial test)."""
+    """Accuracy is not significantly above the majority-class baseline (one-sided binomial test).
+
+    At or below the baseline it fails only when the predictions carry no information
+    about the labels (chi-square test); a model that trades majority accuracy for
+    minority recall (oversampling, class weights) is informative, and gets a warning.
+    """
     c: Classification = ctx.eval
     m = c.metrics
     if "accuracy_vs_baseline_p_value" not in m:
         return None
     acc, base, p = m["accuracy"], m["majority_baseline_accuracy"], m["accuracy_vs_baseline_p_value"]
-    evidence = {"accuracy": acc, "majority_baseline": base, "p_value": p, "n_rows": c.n}
+    informative = m["association_p_value"] < t["alpha"]
+    evidence = {
+        "accuracy": acc,
+        "majority_baseline": base,
+        "p_value": p,
+        "association_p_value": m["association_p_value"],
+        "balanced_accuracy": m.get("balanced_accuracy"),
+        "n_rows": c.n,
+    }
+    if acc <= base and informative:
+        return finding(
+            "accuracy_at_baseline",
+            Severity.WARN,
+            f"Accuracy {acc:.3f} is no better than always predicting the majority class "
+            f"({base:.3f}), although the predictions do carry information (balanced accuracy "
+            f"{m.get('balanced_accuracy', 0):.3f}): accuracy is the wrong headline here.",
+            evidence,
+        )
     if acc <= base:
         return finding(
             "accuracy_at_baseline",

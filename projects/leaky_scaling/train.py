@@ -1,8 +1,9 @@
 """A test score inflated by the test set leaking into training.
 
-buggy: the StandardScaler is fitted on all rows before ``train_test_split``, and the rare
-       class is oversampled (rows duplicated) before the split, so copies land on both sides.
-fixed: split first; fit the scaler and oversample on the training part only.
+buggy: the rare class is oversampled (rows duplicated) and a StandardScaler is fitted on
+       all rows, both before ``train_test_split``: copies land on both sides, and the
+       scaler has seen the test rows.
+fixed: split first; oversample and fit the scaler on the training part only.
 """
 
 import argparse
@@ -19,7 +20,9 @@ parser = argparse.ArgumentParser()
 parser.add_argument("--variant", choices=["buggy", "fixed"], default="buggy")
 variant = parser.parse_args().variant
 
-x, y = make_classification(1500, 12, n_informative=6, weights=[0.85], flip_y=0.03, random_state=7)
+x, y = make_classification(
+    1500, 12, n_informative=8, weights=[0.85], class_sep=1.5, flip_y=0.01, random_state=7
+)
 rng = np.random.default_rng(0)
 
 
@@ -31,13 +34,14 @@ def oversample(x, y):
 
 
 if variant == "buggy":
-    x, y = oversample(StandardScaler().fit_transform(x), y)
+    x, y = oversample(x, y)
+    x = StandardScaler().fit_transform(x)
     x_tr, x_te, y_tr, y_te = train_test_split(x, y, test_size=0.25, random_state=0)
 else:
     x_tr, x_te, y_tr, y_te = train_test_split(x, y, test_size=0.25, stratify=y, random_state=0)
+    x_tr, y_tr = oversample(x_tr, y_tr)
     scaler = StandardScaler().fit(x_tr)
     x_tr, x_te = scaler.transform(x_tr), scaler.transform(x_te)
-    x_tr, y_tr = oversample(x_tr, y_tr)
 
 columns = [f"f{i}" for i in range(x.shape[1])]
 keras.utils.set_random_seed(0)
