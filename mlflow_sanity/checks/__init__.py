@@ -1,6 +1,6 @@
 """All checks. Importing this package registers every check in ``REGISTRY``."""
 
-from mlflow_sanity.checks import imbalance  # noqa: F401  (registers checks)
+from mlflow_sanity.checks import imbalance, keras_config, training  # noqa: F401  (registers)
 from mlflow_sanity.checks.registry import REGISTRY, Check, Context, check, finding, run_checks
 
 __all__ = ["REGISTRY", "Check", "Context", "check", "finding", "run_checks"]
