@@ -1,7 +1,9 @@
 """mlflow-sanity: catch the accuracy numbers that lie, where Keras + MLflow users look.
 
 Public API only; importing this package never imports TensorFlow. ``autolog`` and
-``SanityCallback`` live in the Keras adapter and are imported on first use.
+``SanityCallback`` live in the Keras adapter ``mlflow_sanity.autolog`` and are imported
+on first use. ``mlflow_sanity.autolog`` is that module, made callable: calling it is
+``mlflow_sanity.autolog.autolog(...)``.
 """
 
 from typing import Any
@@ -31,7 +33,5 @@ def __getattr__(name: str) -> Any:
         import importlib
 
         adapter = importlib.import_module("mlflow_sanity.autolog")  # imports Keras/TensorFlow
-        value = getattr(adapter, name)
-        globals()[name] = value
-        return value
+        return adapter if name == "autolog" else getattr(adapter, name)
     raise AttributeError(f"module 'mlflow_sanity' has no attribute {name!r}")

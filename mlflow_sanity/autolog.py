@@ -58,7 +58,8 @@ Thresholds = Mapping[str, Mapping[str, float]]
 
 _MLFLOW_PATCH_MARK = "_gorilla_active_patch_fit"  # set by MLflow's safe_patch on keras.Model
 _TRAIN_SAMPLE_ROWS = 2000  # rows of training data re-predicted for the dropout note
-_PREDICT_BATCH = 256
+_FORWARD_CHUNK_ROWS = 8192
+_FORWARD_CHUNK_BYTES = 32 * 2**20
 
 
 class SanityWarning(UserWarning):
@@ -719,10 +720,48 @@ def _sibling_callbacks(callback: Any) -> list[Any]:
 
 
 def _predict(model: Any, x: Any, batch_size: int | None) -> np.ndarray:
-    out = model.predict(x, batch_size=max(batch_size or 32, _PREDICT_BATCH), verbose=0)
+    """The model's outputs on ``x`` in inference mode.
+
+    Plain forward passes over large chunks when the model uses the standard predict step
+    (no ``tf.function`` tracing: this runs once per fit and must stay cheap); otherwise,
+    or if that fails, ``model.predict``.
+    """
+    if type(model).predict_step is keras.Model.predict_step:
+        try:
+            return _forward(model, x)
+        except Exception as exc:  # unusual inputs: let Keras' data adapters handle them
+            _log.debug("direct forward pass failed, using model.predict: %s", exc)
+    out = model.predict(x, batch_size=max(batch_size or 32, 256), verbose=0)
     if isinstance(out, (list, tuple, dict)):
         raise InputError("multi-output model: predictions not checked")
     return np.asarray(out)
+
+
+def _forward(model: Any, x: Any) -> np.ndarray:
+    arrays = _as_arrays(x)
+    first = next(iter(arrays.values())) if isinstance(arrays, dict) else arrays
+    n = first.shape[0]
+    row_bytes = max(1, first[:1].nbytes)
+    step = int(max(1, min(_FORWARD_CHUNK_ROWS, _FORWARD_CHUNK_BYTES // row_bytes)))
+    chunks = []
+    for start in range(0, n, step):
+        part = _take(arrays, slice(start, start + step))
+        out = model(part, training=False)
+        if isinstance(out, (list, tuple, dict)):
+            raise InputError("multi-output model: predictions not checked")
+        chunks.append(keras.ops.convert_to_numpy(out))
+    return np.concatenate(chunks, axis=0)
+
+
+def _as_arrays(x: Any) -> Any:
+    if isinstance(x, Mapping):
+        return {k: _as_arrays(v) for k, v in x.items()}
+    if isinstance(x, (pd.DataFrame, pd.Series)):
+        x = x.to_numpy()
+    arr = np.asarray(x)
+    if arr.dtype.kind not in "biuf":
+        raise InputError(f"non-numeric model input ({arr.dtype})")
+    return arr.astype(np.float32) if arr.dtype == np.float64 else arr
 
 
 def analyse(
@@ -879,11 +918,15 @@ def _fingerprint_files(x_train: Any, y_train: Any, x_val: Any, y_val: Any) -> di
 
 
 class _CallableModule(ModuleType):
-    """``mlflow_sanity.autolog`` may resolve to this module (Python sets a package attribute
-    to a submodule once it is imported); calling it still means ``autolog()``."""
+    """``mlflow_sanity.autolog`` is this module (Python binds a package attribute to a
+    submodule once it is imported), so calling the module calls ``autolog()``."""
 
     def __call__(self, *args: Any, **kwargs: Any) -> None:
         return autolog(*args, **kwargs)
+
+    @property
+    def __signature__(self) -> inspect.Signature:
+        return inspect.signature(autolog)
 
 
 sys.modules[__name__].__class__ = _CallableModule

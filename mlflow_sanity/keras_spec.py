@@ -106,6 +106,9 @@ class MetricSpec:
     threshold: float | None = None
     from_logits: bool = False
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "variant", canonical_name(self.variant))
+
     @property
     def accuracy_like(self) -> bool:
         return self.variant in ACCURACY_VARIANTS
@@ -127,10 +130,15 @@ class ModelSpec:
     optimizer: str | None = None
     learning_rate: float | None = None
 
+    def __post_init__(self) -> None:
+        # "mse", "MeanSquaredError" and "mean_squared_error" are one loss to the checks.
+        object.__setattr__(self, "loss", canonical_name(self.loss))
+        object.__setattr__(self, "output_activation", canonical_name(self.output_activation))
+
     @property
     def outputs_logits(self) -> bool:
-        """The output layer has no squashing activation: its values are logits or scores."""
-        return self.output_activation in (None, "linear")
+        """The output layer is linear: its values are logits or scores, not probabilities."""
+        return self.output_activation == "linear"
 
     @property
     def hidden_layers(self) -> tuple[LayerSpec, ...]:
