@@ -271,23 +271,26 @@ def _fit_wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
         return original(self, *args, **kwargs)
     call: _FitCall | None = None
     run: _OwnedRun | None = None
+    adopter: SanityCallback | None = None
+    failure: BaseException | None = None  # at most one warning per fit
     try:
         call = _FitCall.from_arguments(original, self, args, kwargs, _STATE.config)
         adopter = next((cb for cb in call.callbacks if isinstance(cb, SanityCallback)), None)
-        if adopter is not None:
+        if adopter is not None:  # the explicit callback reports, with our data access
             adopter._adopt(call)
             call = None
         else:
             run = _OwnedRun.ensure()
     except Exception as exc:
-        _internal_error(exc)
-        call = None
+        failure, call = exc, None
     _LOCAL.depth = getattr(_LOCAL, "depth", 0) + 1
     try:
         history = original(self, *args, **kwargs)
     except BaseException:
+        if adopter is not None:
+            adopter._adopted = None
         if run is not None:
-            run.end("FAILED")
+            run.end("FAILED", quiet=True)
         raise
     finally:
         _LOCAL.depth -= 1
@@ -296,10 +299,15 @@ def _fit_wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
             hist = dict(getattr(history, "history", None) or {})
             _check_and_log(self, hist, call, _STATE.config, run.run_id)
     except Exception as exc:
-        _internal_error(exc)
+        failure = failure or exc
     finally:
         if run is not None:
-            run.end("FINISHED")
+            try:
+                run.end("FINISHED")
+            except Exception as exc:
+                failure = failure or exc
+    if failure is not None:
+        _internal_error(failure)
     return history
 
 
@@ -329,14 +337,20 @@ class _OwnedRun:
             return cls(active.info.run_id, False)
         return cls(mlflow.start_run().info.run_id, True)
 
-    def end(self, status: str) -> None:
+    def end(self, status: str, quiet: bool = False) -> None:
+        """End the run if we started it and it is still the active one."""
         import mlflow
 
         if not self.owned:
             return
-        active = mlflow.active_run()
-        if active is not None and active.info.run_id == self.run_id:
-            mlflow.end_run(status)
+        try:
+            active = mlflow.active_run()
+            if active is not None and active.info.run_id == self.run_id:
+                mlflow.end_run(status)
+        except Exception:
+            if not quiet:
+                raise
+            _log.debug("could not end run %s", self.run_id, exc_info=True)
 
 
 @contextlib.contextmanager
@@ -484,10 +498,15 @@ class _Data:
         has_val_history = any(k.startswith("val_") for k in history)
         data.train_readable = _readable(call.x) and _readable(call.y)
         if call.x is not None and not data.train_readable:
-            what = _kind(call.x) if call.y is None or _readable(call.x) else _kind(call.y)
-            data.notes.append(
-                f"the training data is a {what}; mlflow-sanity does not consume input pipelines"
-            )
+            if not _readable(call.x):
+                data.notes.append(
+                    f"the training data is a {_kind(call.x)}; mlflow-sanity does not consume "
+                    "input pipelines"
+                )
+            elif call.y is None:
+                data.notes.append("fit got no separate labels (y)")
+            else:
+                data.notes.append(f"the training labels are a {_kind(call.y)} and were not read")
         x, y = (call.x, _to_numpy(call.y)) if data.train_readable else (None, None)
         if call.validation_data is not None:
             data.validation = "validation_data"
@@ -691,8 +710,12 @@ def _callback_specs(
                 )
             )
         elif isinstance(cb, keras.callbacks.ModelCheckpoint):
+            # Only a best-only checkpoint selects a model by its monitor.
+            best_only = bool(cb.save_best_only)
             selecting.append(
-                CallbackSpec(name, monitor=cb.monitor, save_best_only=bool(cb.save_best_only))
+                CallbackSpec(
+                    name, monitor=cb.monitor if best_only else None, save_best_only=best_only
+                )
             )
         elif name not in ("History", "ProgbarLogger", "MlflowCallback", "SanityCallback"):
             others.append(name)
