@@ -150,7 +150,7 @@ class SanityCallback(keras.callbacks.Callback):
         self.validation_data = validation_data
         self.training_data = training_data
         self._config = _make_config(thresholds, disable_checks)
-        self._explicit_config = bool(thresholds) or bool(tuple(disable_checks))
+        self._explicit_config = bool(self._config.thresholds or self._config.disable_checks)
         self._adopted: _FitCall | None = None
         self._siblings: list[Any] = []
 
@@ -379,6 +379,8 @@ class _FitCall:
     epochs: int | None = None
     initial_epoch: int = 0
     batch_size: int | None = None
+    validation_freq: int = 1
+    validation_steps: int | None = None
     source: str = "autolog"
     note: str = ""
     config: _Config | None = None
@@ -408,6 +410,10 @@ class _FitCall:
             epochs=a.get("epochs", 1),
             initial_epoch=int(a.get("initial_epoch") or 0),
             batch_size=a.get("batch_size"),
+            validation_freq=a.get("validation_freq")
+            if isinstance(a.get("validation_freq"), int)
+            else 1,
+            validation_steps=a.get("validation_steps"),
             config=config,
         )
 
@@ -796,17 +802,21 @@ def analyse(
     data = _Data.from_call(call, history)
     spec = describe_model(model)
     val_preds = train_preds = None
-    if data.val_readable and spec.n_outputs == 1 and spec.is_classifier:
-        outputs = _predict(model, data.x_val, call.batch_size)
-        if spec.output_units is None:
-            spec = replace(spec, output_units=int(outputs.shape[-1]) if outputs.ndim > 1 else 1)
-            spec = replace(spec, output_rank=outputs.ndim)
-        val_preds = Predictions(data.y_val, outputs, data.sw_val)
-    if data.train_readable and spec.stochastic_layers and spec.accuracy_metrics:
-        n = _n_rows(data.x_train)
-        rows = np.unique(np.linspace(0, n - 1, min(n, _TRAIN_SAMPLE_ROWS)).astype(np.int64))
-        outputs = _predict(model, _take(data.x_train, rows), call.batch_size)
-        train_preds = Predictions(data.y_train[rows], outputs)
+    try:
+        if data.val_readable and spec.n_outputs == 1 and spec.is_classifier:
+            outputs = _predict(model, data.x_val, call.batch_size)
+            if spec.output_units is None:  # subclassed model: learn the shape from outputs
+                units = int(outputs.shape[-1]) if outputs.ndim > 1 else 1
+                spec = replace(spec, output_units=units, output_rank=outputs.ndim)
+            val_preds = Predictions(data.y_val, outputs, data.sw_val)
+        if data.train_readable and spec.stochastic_layers and spec.accuracy_metrics:
+            n = _n_rows(data.x_train)
+            rows = np.unique(np.linspace(0, n - 1, min(n, _TRAIN_SAMPLE_ROWS)).astype(np.int64))
+            outputs = _predict(model, _take(data.x_train, rows), call.batch_size)
+            train_preds = Predictions(data.y_train[rows], outputs)
+    except Exception as exc:  # config and history checks do not need predictions
+        _log.info("mlflow-sanity: predictions not checked: %s", exc)
+        data.notes.append(f"the model's predictions could not be computed ({exc})")
     labels = None
     if data.y_train is not None:
         labels = summarize_labels(data.y_train, data.y_val, spec.output_units, data.y_all)
@@ -822,6 +832,8 @@ def analyse(
         n_val=_n_rows(data.x_val) if data.x_val is not None else None,
         validation=data.validation,
         validation_split=call.validation_split,
+        validation_freq=call.validation_freq,
+        validation_steps=call.validation_steps,
         class_weight=dict(call.class_weight) if call.class_weight else None,
         sample_weight=call.sample_weight is not None,
         callbacks=callbacks,

@@ -240,6 +240,8 @@ class FitSpec:
     n_val: int | None = None
     validation: str = "none"
     validation_split: float = 0.0
+    validation_freq: int = 1
+    validation_steps: int | None = None
     class_weight: dict[Any, float] | None = None
     sample_weight: bool = False
     callbacks: tuple[CallbackSpec, ...] = ()

@@ -291,3 +291,36 @@ def test_label_shift_info_without_validation_or_readable_data():
     assert (
         run_one("label_shift", Context(fit=fit_spec(np.array([0.2, 1.5]), validation="x"))) is None
     )
+
+
+def test_divergence_is_info_when_final_predictions_are_spread():
+    from mlflow_sanity.metrics import classify
+
+    h = healthy_history()
+    h["val_accuracy"] = [0.9] * EPOCHS
+    fit = fit_spec(np.repeat([0, 1], [90, 10]), np.repeat([0, 1], [90, 10]), units=1)
+    y = np.repeat([0, 1], [90, 10])
+    pred = np.concatenate([np.repeat([0, 1], [85, 5]), np.repeat([1, 0], [5, 5])])
+    spread = classify(y, pred)  # 90% accurate, but 10% of predictions are class 1
+    f = run_one("loss_accuracy_divergence", Context(history=h, fit=fit, eval=spread))
+    assert f.severity is Severity.INFO and "spread over the classes" in f.message
+    collapsed = classify(y, np.zeros(100, dtype=int))
+    f = run_one("loss_accuracy_divergence", Context(history=h, fit=fit, eval=collapsed))
+    assert f.severity is Severity.WARN
+
+
+def test_validation_freq_and_validation_steps_are_respected():
+    spec = model_spec(1, "sigmoid", "binary_crossentropy")
+    y = np.array([0, 1, 1, 0])
+    preds = _preds(y, [[0.2], [0.7], [0.4], [0.1]])
+    h = {"loss": [0.6, 0.5, 0.4, 0.3], "val_loss": [0.5, 0.4], "val_accuracy": [0.5, 0.75]}
+    fit = FitSpec(validation_outputs=preds, epochs_run=4, validation_freq=2)
+    f = run_one("metric_disagreement", Context(model=spec, fit=fit, history=h))
+    assert f.severity is Severity.PASSED
+    assert f.evidence["metrics"]["accuracy"]["keras_validation"] == 0.75
+    f = run_one("overfitting", Context(history=h, fit=fit))
+    assert f.severity is Severity.INFO and "validation_freq" in f.message
+    h = {"loss": [0.5], "val_accuracy": [0.5]}
+    fit = FitSpec(validation_outputs=preds, epochs_run=1, validation_steps=1)
+    f = run_one("metric_disagreement", Context(model=spec, fit=fit, history=h))
+    assert f.severity is Severity.INFO and "validation_steps=1" in f.message

@@ -44,6 +44,17 @@ def _epoch_index(ctx: Context, n: int) -> int:
     return e if e is not None and 0 <= e < n else n - 1
 
 
+def val_index(ctx: Context, epoch: int, n_epochs: int, n_val: int) -> int | None:
+    """Index into a ``val_*`` series for an epoch (``validation_freq`` > 1 skips epochs)."""
+    if n_val == n_epochs:
+        return epoch
+    fit: FitSpec | None = ctx.fit
+    freq = fit.validation_freq if fit is not None else 1
+    if freq > 1 and (epoch + 1) % freq == 0 and (epoch + 1) // freq <= n_val:
+        return (epoch + 1) // freq - 1
+    return None
+
+
 def _r(value: float | None, digits: int = 4) -> float | None:
     return None if value is None else round(float(value), digits)
 
@@ -70,7 +81,15 @@ def overfitting(ctx: Context, t: Mapping[str, float]) -> Finding | None:
     loss, val_loss = _series(history, "loss"), _series(history, "val_loss")
     if loss is None:
         return None
-    if val_loss is None or len(val_loss) != len(loss):
+    if val_loss is not None and len(val_loss) != len(loss):
+        return finding(
+            "overfitting",
+            Severity.INFO,
+            f"Validation ran on {len(val_loss)} of {len(loss)} epochs (validation_freq): "
+            "the curves are not compared epoch by epoch.",
+            {"epochs": len(loss), "validation_epochs": len(val_loss)},
+        )
+    if val_loss is None:
         return finding(
             "overfitting",
             Severity.INFO,
@@ -154,13 +173,16 @@ def _class_shares(counts: Mapping[str, int] | None) -> dict[str, float]:
     min_epochs=3,
     min_loss_drop=0.10,
     zero_loss=1e-7,
+    collapse_share=0.95,
 )
 def loss_accuracy_divergence(ctx: Context, t: Mapping[str, float]) -> Finding | None:
     """Loss moves (or is 0) while accuracy stays flat, e.g. at the share of one class.
 
     A flat accuracy is only suspicious at a degenerate level: the share of one class
     (every prediction is that class: collapse during training, also for a constant
-    ``val_accuracy``) or 0. A model that is simply done learning is not flagged.
+    ``val_accuracy``) or 0. A model that is simply done learning is not flagged, and
+    when the final validation predictions are spread over the classes (share of the
+    most predicted class below ``collapse_share``) a flat curve is only ``info``.
     """
     history = ctx.history
     loss = _series(history, "loss")
@@ -188,6 +210,8 @@ def loss_accuracy_divergence(ctx: Context, t: Mapping[str, float]) -> Finding | 
         )
     fit: FitSpec | None = ctx.fit
     labels = fit.labels if fit is not None else None
+    # The validation predictions, when the adapter has them, confirm or refute a collapse.
+    spread_out = ctx.eval.metrics.get("predicted_class_share_max") if ctx.eval is not None else None
     problems: list[tuple[Severity, str]] = []
     for prefix, counts in (
         ("", labels.train_counts if labels else None),
@@ -223,14 +247,23 @@ def loss_accuracy_divergence(ctx: Context, t: Mapping[str, float]) -> Finding | 
             )
         elif near:
             cls = min(near, key=lambda k: abs(level - near[k]))
-            problems.append(
-                (
-                    Severity.WARN,
-                    f"{name} stayed at {level:.3f} for all {len(acc)} epochs{moved}, which is "
-                    f"the share of class {cls} ({near[cls]:.3f}): the model predicts one "
-                    "class (collapse during training)",
-                )
+            text = (
+                f"{name} stayed at {level:.3f} for all {len(acc)} epochs{moved}, which is "
+                f"the share of class {cls} ({near[cls]:.3f})"
             )
+            if spread_out is not None and spread_out < t["collapse_share"]:
+                text += (
+                    f", although the final predictions are spread over the classes (at most "
+                    f"{spread_out:.0%} one class): accuracy hardly moved off the baseline"
+                )
+                problems.append((Severity.INFO, text))
+            else:
+                problems.append(
+                    (
+                        Severity.WARN,
+                        text + ": the model predicts one class (collapse during training)",
+                    )
+                )
         elif moved and not shares and level < 0.99:
             problems.append(
                 (
@@ -399,14 +432,15 @@ def metric_disagreement(ctx: Context, t: Mapping[str, float]) -> Finding | None:
         if cause:
             info["cause"] = cause[1]
         logged = _series(history, f"val_{m.name}")
-        if val is not None and logged is not None and e is not None and e < len(logged):
+        i = None if logged is None or e is None else val_index(ctx, e, n_epochs, len(logged))
+        if val is not None and logged is not None and i is not None:
             truth = true_accuracy(val, logits)
             if truth is not None:
                 emulated = keras_accuracy(m, val)
-                diff = float(logged[e] - truth)
+                diff = float(logged[i] - truth)
                 info.update(
                     {
-                        "keras_validation": _r(logged[e]),
+                        "keras_validation": _r(logged[i]),
                         "sklearn_validation": _r(truth),
                         "keras_emulated": _r(emulated),
                         "difference": _r(diff),
@@ -414,7 +448,7 @@ def metric_disagreement(ctx: Context, t: Mapping[str, float]) -> Finding | None:
                 )
                 if abs(diff) > t["tolerance"]:
                     head = (
-                        f"Keras logged val_{m.name} = {logged[e]:.3f} but the model's "
+                        f"Keras logged val_{m.name} = {logged[i]:.3f} but the model's "
                         f"validation accuracy recomputed with scikit-learn is {truth:.3f}"
                     )
                     if cause:
@@ -427,6 +461,14 @@ def metric_disagreement(ctx: Context, t: Mapping[str, float]) -> Finding | None:
                                 f"{head}: '{m.name}' is in weighted_metrics, so Keras "
                                 f"weights it by the validation sample weights "
                                 f"(weighted accuracy {weighted:.3f}) under the plain name",
+                            )
+                        )
+                    elif fit is not None and fit.validation_steps:
+                        items.append(
+                            (
+                                Severity.INFO,
+                                f"{head}: Keras validated on validation_steps="
+                                f"{fit.validation_steps} batches only, not on all rows",
                             )
                         )
                     else:
