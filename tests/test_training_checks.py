@@ -324,3 +324,11 @@ def test_validation_freq_and_validation_steps_are_respected():
     fit = FitSpec(validation_outputs=preds, epochs_run=1, validation_steps=1)
     f = run_one("metric_disagreement", Context(model=spec, fit=fit, history=h))
     assert f.severity is Severity.INFO and "validation_steps=1" in f.message
+
+
+def test_binary_accuracy_on_a_multi_label_output_is_fine():
+    metrics = [MetricSpec("binary_accuracy", "binary_accuracy", "binary_accuracy")]
+    spec = model_spec(4, "sigmoid", "binary_crossentropy", metrics=metrics, labels_rank=2)
+    fit = fit_spec(np.array([[1, 0, 1, 0], [0, 1, 1, 0], [1, 1, 0, 0]]))
+    f = run_one("metric_disagreement", Context(model=spec, fit=fit))
+    assert f.severity is Severity.PASSED

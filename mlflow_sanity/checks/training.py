@@ -365,7 +365,12 @@ def _static_cause(
             f"'{m.name}' is {m.variant} on a single output unit: the argmax is always 0, so "
             "it measures the share of class 0, not the model; use binary accuracy",
         )
-    if m.variant == "binary_accuracy" and units and units > 1:
+    labels = fit.labels if fit is not None else None
+    exclusive = spec.output_activation == "softmax" or (
+        labels is not None and labels.is_single_label
+    )
+    if m.variant == "binary_accuracy" and units and units > 1 and exclusive:
+        # (Binary accuracy per unit is the right metric for multi-label sigmoid outputs.)
         return (
             Severity.FAIL,
             f"'{m.name}' is binary accuracy on a {units}-unit output: it averages yes/no "
