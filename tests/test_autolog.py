@@ -550,3 +550,67 @@ def test_package_exports_are_lazy_and_callable(autolog_module):
     assert mlflow_sanity.SanityCallback is autolog_module.SanityCallback
     assert callable(mlflow_sanity.autolog)
     mlflow_sanity.autolog(disable=True)
+
+
+# -- fingerprint hook (the leakage issue provides mlflow_sanity.fingerprint) ------------------
+
+
+class _FakeFingerprint:
+    def __init__(self, n: int, with_role: bool):
+        self.n, self.with_role = n, with_role
+
+    def files(self, role: str = "train") -> dict[str, bytes]:
+        return {f"fingerprint_{role}.npy": b"h" * self.n, f"fingerprint_{role}.json": b"{}"}
+
+    def plain_files(self) -> dict[str, bytes]:
+        return {"fingerprint.npy": b"h" * self.n, "fingerprint.json": b"{}"}
+
+
+def _fake_module(with_role: bool):
+    import types
+
+    module = types.ModuleType("mlflow_sanity.fingerprint")
+
+    def compute(features, labels=None):
+        fp = _FakeFingerprint(len(features), with_role)
+        fp.to_files = fp.files if with_role else fp.plain_files
+        return fp
+
+    module.compute = compute
+    return module
+
+
+def _install_fingerprint(monkeypatch, module):
+    """Replace mlflow_sanity.fingerprint (None: not importable) for one test."""
+    import sys
+
+    import mlflow_sanity
+
+    monkeypatch.setitem(sys.modules, "mlflow_sanity.fingerprint", module)
+    if module is None:
+        monkeypatch.delattr(mlflow_sanity, "fingerprint", raising=False)
+    else:
+        monkeypatch.setattr(mlflow_sanity, "fingerprint", module, raising=False)
+
+
+@pytest.mark.parametrize("with_role", [True, False])
+def test_fingerprint_files_names_train_and_validation(autolog_module, monkeypatch, with_role):
+    _install_fingerprint(monkeypatch, _fake_module(with_role))
+    files = autolog_module._fingerprint_files(np.zeros((5, 2)), None, np.zeros((3, 2)), None)
+    assert sorted(files) == [
+        "fingerprint_train.json",
+        "fingerprint_train.npy",
+        "fingerprint_validation.json",
+        "fingerprint_validation.npy",
+    ]
+    assert (
+        len(files["fingerprint_train.npy"]) == 5 and len(files["fingerprint_validation.npy"]) == 3
+    )
+    assert "fingerprint_validation.npy" not in autolog_module._fingerprint_files(
+        np.zeros((5, 2)), None, None, None
+    )
+
+
+def test_fingerprint_files_without_the_module(autolog_module, monkeypatch):
+    _install_fingerprint(monkeypatch, None)  # import -> ImportError
+    assert autolog_module._fingerprint_files(np.zeros((5, 2)), None, None, None) == {}
