@@ -2,7 +2,8 @@
 
 Public API only. Names are imported on first use: ``import mlflow_sanity`` loads neither
 TensorFlow nor MLflow nor scikit-learn, which keeps seed-runner worker processes (they
-import this package first) quick to start.
+import this package first) quick to start. ``autolog`` and ``SanityCallback`` come from
+the Keras adapter and import TensorFlow when first used.
 """
 
 from __future__ import annotations
@@ -20,15 +21,19 @@ _LAZY = {
     "InputError": "mlflow_sanity.metrics",
     "seed_sweep": "mlflow_sanity.seeds",
     "SweepSummary": "mlflow_sanity.seeds",
+    "autolog": "mlflow_sanity.keras_autolog",
+    "SanityCallback": "mlflow_sanity.keras_autolog",
 }
 
 __all__ = [
     "Finding",
     "InputError",
     "Report",
+    "SanityCallback",
     "Severity",
     "SweepSummary",
     "__version__",
+    "autolog",
     "check_predictions",
     "seed_sweep",
 ]
@@ -36,6 +41,7 @@ __all__ = [
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
     from mlflow_sanity.core import check_predictions
     from mlflow_sanity.findings import Finding, Report, Severity
+    from mlflow_sanity.keras_autolog import SanityCallback, autolog
     from mlflow_sanity.metrics import InputError
     from mlflow_sanity.seeds import SweepSummary, seed_sweep
 
