@@ -8,7 +8,7 @@ import argparse
 
 import keras
 import mlflow
-from sklearn.datasets import load_breast_cancer
+from sklearn.datasets import make_classification
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
 
@@ -18,7 +18,8 @@ parser = argparse.ArgumentParser()
 parser.add_argument("--variant", choices=["buggy", "fixed"], default="buggy")
 variant = parser.parse_args().variant
 
-x, y = load_breast_cancer(return_X_y=True)
+# Noisy data (20 features, 4 informative, 15% flipped labels): easy to memorise, hard to learn.
+x, y = make_classification(300, 20, n_informative=4, flip_y=0.15, random_state=1)
 x_small, x_rest, y_small, y_rest = train_test_split(
     x, y, train_size=100, stratify=y, random_state=1
 )
@@ -29,7 +30,7 @@ with mlflow.start_run():
     if variant == "buggy":
         scaler = StandardScaler().fit(x_small[:80])
         model = keras.Sequential(
-            [keras.Input((30,)), keras.layers.Dense(256, "relu"), keras.layers.Dense(256, "relu"),
+            [keras.Input((20,)), keras.layers.Dense(256, "relu"), keras.layers.Dense(256, "relu"),
              keras.layers.Dense(1, "sigmoid")]
         )  # fmt: skip
         model.compile(keras.optimizers.Adam(0.003), "binary_crossentropy", metrics=["accuracy"])
@@ -39,7 +40,7 @@ with mlflow.start_run():
         scaler = StandardScaler().fit(x_small)
         l2 = keras.regularizers.l2(1e-3)
         model = keras.Sequential(
-            [keras.Input((30,)), keras.layers.Dense(16, "relu", kernel_regularizer=l2),
+            [keras.Input((20,)), keras.layers.Dense(16, "relu", kernel_regularizer=l2),
              keras.layers.Dropout(0.3), keras.layers.Dense(1, "sigmoid")]
         )  # fmt: skip
         model.compile(keras.optimizers.Adam(0.003), "binary_crossentropy", metrics=["accuracy"])
