@@ -7,6 +7,8 @@ must pass, checked through the server's REST API rather than the Python client.
 from __future__ import annotations
 
 import json
+import os
+import sys
 import urllib.parse
 import urllib.request
 from pathlib import Path
@@ -36,6 +38,8 @@ def gallery(mlflow_server):
     previous = mlflow.get_tracking_uri()
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("MLFLOW_TRACKING_URI", mlflow_server)  # project subprocesses inherit it
+        # `mlflow run --env-manager local` runs `python` from PATH: make it this interpreter.
+        mp.setenv("PATH", f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
         mlflow.set_tracking_uri(mlflow_server)
         try:
             outcomes = run_gallery(PROJECTS, "gallery-e2e", jobs=2)

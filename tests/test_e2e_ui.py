@@ -26,8 +26,9 @@ def server_run(mlflow_server, monkeypatch):
     mlflow.set_tracking_uri(mlflow_server)
     try:
         exp_id = mlflow.set_experiment("browser-check").experiment_id
+        rng = np.random.default_rng(0)
         y = np.array([0] * 180 + [1] * 20)
-        df = pd.DataFrame({"x": np.arange(200.0), "label": y, "pred": 0})
+        df = pd.DataFrame({"x": rng.normal(size=200), "label": y, "pred": 0})
         with mlflow.start_run(run_name="digits-9-vs-rest", description="Trained on Friday.") as run:
             mlflow.models.evaluate(
                 data=df, targets="label", predictions="pred",

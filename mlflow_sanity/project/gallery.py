@@ -46,7 +46,7 @@ class Outcome:
         return self.status in ("warn", "fail") and not self.missing
 
 
-def run_one(projects: Path, scenario: str, variant: str, experiment: str) -> Outcome:
+def run_one(projects: Path, scenario: str, variant: str, experiment_id: str) -> Outcome:
     import mlflow
     from mlflow.tracking import MlflowClient
 
@@ -56,7 +56,7 @@ def run_one(projects: Path, scenario: str, variant: str, experiment: str) -> Out
         entry_point="main",
         parameters={"variant": variant},
         env_manager="local",
-        experiment_name=experiment,
+        experiment_id=experiment_id,
         synchronous=False,
     )
     succeeded = submitted.wait()
@@ -69,9 +69,13 @@ def run_one(projects: Path, scenario: str, variant: str, experiment: str) -> Out
 def run_gallery(
     projects: Path, experiment: str, scenarios: list[str] | None = None, jobs: int = 1
 ) -> list[Outcome]:
+    import mlflow
+
+    # Created once here: parallel project launches would race to create it.
+    experiment_id = mlflow.set_experiment(experiment).experiment_id
     todo = [(s, v) for s in (scenarios or list(EXPECTED)) for v in VARIANTS]
     with ThreadPoolExecutor(max_workers=jobs) as pool:
-        futures = [pool.submit(run_one, projects, s, v, experiment) for s, v in todo]
+        futures = [pool.submit(run_one, projects, s, v, experiment_id) for s, v in todo]
         return [f.result() for f in futures]
 
 
