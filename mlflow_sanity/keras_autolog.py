@@ -316,7 +316,7 @@ def _internal_error(exc: BaseException) -> None:
         f"mlflow-sanity could not check this fit ({type(exc).__name__}: {exc}); "
         "training and its History are not affected.",
         SanityWarning,
-        stacklevel=3,
+        stacklevel=2,  # our frame: MLflow reroutes warnings attributed to its own code
     )
 
 
