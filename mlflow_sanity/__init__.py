@@ -23,6 +23,7 @@ _LAZY = {
     "SweepSummary": "mlflow_sanity.seeds",
     "autolog": "mlflow_sanity.keras_autolog",
     "SanityCallback": "mlflow_sanity.keras_autolog",
+    "SanityWarning": "mlflow_sanity.keras_autolog",
 }
 
 __all__ = [
@@ -30,6 +31,7 @@ __all__ = [
     "InputError",
     "Report",
     "SanityCallback",
+    "SanityWarning",
     "Severity",
     "SweepSummary",
     "__version__",
@@ -41,7 +43,7 @@ __all__ = [
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
     from mlflow_sanity.core import check_predictions
     from mlflow_sanity.findings import Finding, Report, Severity
-    from mlflow_sanity.keras_autolog import SanityCallback, autolog
+    from mlflow_sanity.keras_autolog import SanityCallback, SanityWarning, autolog
     from mlflow_sanity.metrics import InputError
     from mlflow_sanity.seeds import SweepSummary, seed_sweep
 
