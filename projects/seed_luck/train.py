@@ -15,7 +15,7 @@ from sklearn.model_selection import train_test_split
 from mlflow_sanity import seed_sweep
 
 OLD_MODEL_ACCURACY = 0.85
-SETUPS = {"buggy": {"rows": 300, "lr": 0.3}, "fixed": {"rows": 2000, "lr": 0.003}}
+SETUPS = {"buggy": {"rows": 300, "lr": 0.3}, "fixed": {"rows": 3000, "lr": 0.003}}
 
 
 def train(seed: int, rows: int, lr: float):
@@ -27,7 +27,7 @@ def train(seed: int, rows: int, lr: float):
         [keras.Input((10,)), keras.layers.Dense(32, "relu"), keras.layers.Dense(1, "sigmoid")]
     )
     model.compile(keras.optimizers.Adam(lr), "binary_crossentropy")
-    model.fit(x_tr, y_tr, epochs=12, batch_size=32, verbose=0)
+    model.fit(x_tr, y_tr, epochs=20, batch_size=32, verbose=0)
     return model, x_te, y_te
 
 
