@@ -55,7 +55,7 @@ def log_report(
             (out / name).write_bytes(data)
         images = {p.name: p.read_bytes() for p in sorted(out.glob("*.png"))}
         (out / "report.json").write_text(render_json(merged))
-        html = render_html(merged, images, merged.tables.get("per_class"))
+        html = render_html(merged, images)
         (out / "report.html").write_text(html, encoding="utf-8")
         run = client.get_run(run_id)
         note = merge_note(run.data.tags.get("mlflow.note.content"), note_section(merged))

@@ -30,11 +30,7 @@ def render_json(report: Report) -> str:
     return json.dumps(report.to_dict(), indent=2, allow_nan=False)
 
 
-def render_html(
-    report: Report,
-    images: Mapping[str, bytes] | None = None,
-    per_class: list[dict] | None = None,
-) -> str:
+def render_html(report: Report, images: Mapping[str, bytes] | None = None) -> str:
     """A self-contained page: plots are inlined as data URIs, no external URL is referenced."""
     order = {s: -s.rank for s in Severity}
     return (
@@ -46,7 +42,7 @@ def render_html(
             flagged=report.flagged,
             findings=sorted(report.findings, key=lambda f: (order[f.severity], f.id)),
             metrics=dict(sorted(report.metrics.items())),
-            per_class=per_class or [],
+            tables=report.tables,
             inputs=_jsonable_inputs(report),
             images={
                 name: base64.b64encode(data).decode("ascii")
