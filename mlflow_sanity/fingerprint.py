@@ -578,7 +578,8 @@ class _Encoder:
         self.exact_cols = np.array([self.numeric[p] for p in exact], dtype=np.intp)
         self.all_continuous = len(cont) == len(self.kinds)
         steps = np.asarray(steps, dtype=np.float64)[self.cont_cols]
-        self.inv = (1.0 / np.where(steps > 0, steps, 1.0))[:, None]
+        # A step whose inverse would overflow belongs to an all-but-zero column: no scale.
+        self.inv = (1.0 / np.where(steps > 1e-300, steps, 1.0))[:, None]
         self.salts = _salts(len(self.kinds))
 
     def codes(
