@@ -94,11 +94,15 @@ class Report:
         return next((f for f in self.findings if f.id == finding_id), None)
 
     def merge(self, other: Report) -> Report:
-        """Union of two reports on one run: a finding id keeps its worst verdict."""
+        """Union of two reports on one run: a finding id keeps its worst verdict.
+
+        On a tie the newer report (``other``) wins: its evidence is the latest word, e.g.
+        the evaluator's test set after autolog's validation set.
+        """
         by_id: dict[str, Finding] = {}
         for f in [*self.findings, *other.findings]:
             kept = by_id.get(f.id)
-            if kept is None or f.severity.rank > kept.severity.rank:
+            if kept is None or f.severity.rank >= kept.severity.rank:
                 by_id[f.id] = f
         return Report(
             findings=list(by_id.values()),

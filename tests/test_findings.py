@@ -1,0 +1,32 @@
+"""Report merging: what one run shows when autolog and the evaluator both wrote to it."""
+
+from mlflow_sanity import Finding, Report, Severity
+
+
+def _report(*findings):
+    return Report(findings=[Finding(i, s, m) for i, s, m in findings])
+
+
+def test_merge_keeps_the_worst_verdict_and_newer_evidence_on_ties():
+    autolog = _report(
+        ("overfitting", Severity.WARN, "validation gap"),
+        ("accuracy_at_baseline", Severity.FAIL, "on 252 validation rows"),
+        ("perfect_score", Severity.PASSED, "none"),
+    )
+    evaluator = _report(
+        ("accuracy_at_baseline", Severity.FAIL, "on 540 test rows"),
+        ("perfect_score", Severity.WARN, "accuracy 1.0"),
+        ("overfitting", Severity.PASSED, "not measured here"),
+    )
+    merged = autolog.merge(evaluator)
+    by_id = {f.id: f for f in merged.findings}
+    assert by_id["accuracy_at_baseline"].message == "on 540 test rows"  # tie: newer wins
+    assert by_id["overfitting"].severity is Severity.WARN  # worse verdict survives
+    assert by_id["perfect_score"].severity is Severity.WARN
+    assert merged.status == "fail"
+    assert merged.flagged_ids == ["accuracy_at_baseline", "overfitting", "perfect_score"]
+
+
+def test_status_counts_info_as_pass():
+    assert _report(("class_imbalance", Severity.INFO, "context")).status == "pass"
+    assert Report().status == "pass"
