@@ -37,7 +37,7 @@ def main() -> None:
 
     import mlflow_sanity
 
-    adapter = importlib.import_module("mlflow_sanity.keras_autolog")
+    adapter = importlib.import_module("mlflow_sanity.adapters.keras.patch")
     check_and_log = adapter._check_and_log
     sanity_seconds: list[float] = []
 

@@ -48,8 +48,8 @@ def time_evaluate(df: pd.DataFrame, evaluators: str) -> float:
 
 def time_core(n: int, repeats: int) -> float:
     from mlflow_sanity.checks import Context
-    from mlflow_sanity.core import build_report
-    from mlflow_sanity.metrics import classify
+    from mlflow_sanity.core.metrics import classify
+    from mlflow_sanity.core.pipeline import build_report
 
     df = frame(n)
     y, pred, proba = df["label"].to_numpy(), df["pred"].to_numpy(), df["proba"].to_numpy()

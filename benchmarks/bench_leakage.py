@@ -38,8 +38,9 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from mlflow_sanity import fingerprint
-from mlflow_sanity.checks.leakage import Split, overlap
+from mlflow_sanity.checks.leakage import overlap
+from mlflow_sanity.core import fingerprint
+from mlflow_sanity.core.splits import Split
 
 N_FEATURES = 20
 N_TEST = 50_000

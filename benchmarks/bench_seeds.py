@@ -88,7 +88,7 @@ def main() -> None:
     import keras  # noqa: F401  (the user's process has Keras loaded already)
     import mlflow
 
-    from mlflow_sanity.seeds import seed_sweep
+    from mlflow_sanity.adapters.seeds.sweep import seed_sweep
 
     with tempfile.TemporaryDirectory(prefix="bench-seeds-") as tmp:
         mlflow.set_tracking_uri(f"sqlite:///{tmp}/mlflow.db")

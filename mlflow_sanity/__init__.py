@@ -14,16 +14,16 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 _LAZY = {
-    "check_predictions": "mlflow_sanity.core",
-    "Finding": "mlflow_sanity.findings",
-    "Report": "mlflow_sanity.findings",
-    "Severity": "mlflow_sanity.findings",
-    "InputError": "mlflow_sanity.metrics",
-    "seed_sweep": "mlflow_sanity.seeds",
-    "SweepSummary": "mlflow_sanity.seeds",
-    "autolog": "mlflow_sanity.keras_autolog",
-    "SanityCallback": "mlflow_sanity.keras_autolog",
-    "SanityWarning": "mlflow_sanity.keras_autolog",
+    "check_predictions": "mlflow_sanity.core.pipeline",
+    "Finding": "mlflow_sanity.core.findings",
+    "Report": "mlflow_sanity.core.findings",
+    "Severity": "mlflow_sanity.core.findings",
+    "InputError": "mlflow_sanity.core.metrics",
+    "seed_sweep": "mlflow_sanity.adapters.seeds.sweep",
+    "SweepSummary": "mlflow_sanity.adapters.seeds.sweep",
+    "autolog": "mlflow_sanity.adapters.keras",
+    "SanityCallback": "mlflow_sanity.adapters.keras",
+    "SanityWarning": "mlflow_sanity.adapters.keras",
 }
 
 __all__ = [
@@ -41,11 +41,11 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
-    from mlflow_sanity.core import check_predictions
-    from mlflow_sanity.findings import Finding, Report, Severity
-    from mlflow_sanity.keras_autolog import SanityCallback, SanityWarning, autolog
-    from mlflow_sanity.metrics import InputError
-    from mlflow_sanity.seeds import SweepSummary, seed_sweep
+    from mlflow_sanity.adapters.keras import SanityCallback, SanityWarning, autolog
+    from mlflow_sanity.adapters.seeds.sweep import SweepSummary, seed_sweep
+    from mlflow_sanity.core.findings import Finding, Report, Severity
+    from mlflow_sanity.core.metrics import InputError
+    from mlflow_sanity.core.pipeline import check_predictions
 
 
 def __getattr__(name: str) -> Any:

@@ -68,8 +68,8 @@ def runs(experiments: tuple[str, ...], status: str | None, max_results: int) -> 
 @click.option("--all", "show_all", is_flag=True, help="Also list checks that passed.")
 def report(run_id: str, show_all: bool) -> None:
     """Print a run's findings, readable in a terminal."""
-    from mlflow_sanity.mlflow_log import read_report
     from mlflow_sanity.report.markdown import terminal_summary
+    from mlflow_sanity.tracking.reports import read_report
 
     rep = _load(run_id, read_report)
     click.echo(f"run {run_id}")
@@ -209,9 +209,10 @@ def check_split(
     tolerance), evaluation data that is the training data, scaling fitted before the
     split, and single features that predict the label.
     """
-    from mlflow_sanity.checks import Context
-    from mlflow_sanity.checks.leakage import LEAKAGE_CHECKS, Split, training_fingerprint
-    from mlflow_sanity.core import build_report
+    from mlflow_sanity.checks import Context, checks_in
+    from mlflow_sanity.checks.leakage import training_fingerprint
+    from mlflow_sanity.core.pipeline import build_report
+    from mlflow_sanity.core.splits import Split
     from mlflow_sanity.report.markdown import terminal_summary
 
     train = _read_table(train_path, "--train")
@@ -266,10 +267,10 @@ def check_split(
     click.echo(terminal_summary(report))
     flagged = {f.id for f in report.flagged}
     for f in sorted(report.findings, key=lambda f: f.id):
-        if f.id in LEAKAGE_CHECKS and f.id not in flagged:
+        if f.id in checks_in("leakage") and f.id not in flagged:
             click.echo(f"  [{f.severity.value:4}] {f.id}: {f.message}")
     if log:
-        from mlflow_sanity.mlflow_log import log_report, log_to_new_run
+        from mlflow_sanity.tracking.reports import log_report, log_to_new_run
 
         fp = training_fingerprint(ctx)
         files = fp[0].to_files("train") if fp else {}
@@ -327,8 +328,8 @@ def compare(
     from mlflow.exceptions import MlflowException
     from mlflow.tracking import MlflowClient
 
-    from mlflow_sanity.seed_stats import compare_samples
-    from mlflow_sanity.seeds import load_seed_values
+    from mlflow_sanity.adapters.seeds.sweep import load_seed_values
+    from mlflow_sanity.core.seed_stats import compare_samples
 
     client = MlflowClient()
     try:
@@ -412,8 +413,8 @@ def multiseed(
     import json
     import os
 
-    from mlflow_sanity.seeds import resolve_seeds
-    from mlflow_sanity.seeds_project import run_multiseed
+    from mlflow_sanity.adapters.seeds.project import run_multiseed
+    from mlflow_sanity.adapters.seeds.sweep import resolve_seeds
 
     try:
         seed_arg = [int(s) for s in seeds.split(",")] if "," in seeds else int(seeds)

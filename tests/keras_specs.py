@@ -7,9 +7,9 @@ from typing import Any
 
 import numpy as np
 
-from mlflow_sanity.checks import Context, run_checks
-from mlflow_sanity.findings import Finding
-from mlflow_sanity.keras_spec import (
+from mlflow_sanity.checks import CheckOptions, Context, run_checks
+from mlflow_sanity.core.findings import Finding
+from mlflow_sanity.core.keras_spec import (
     FitSpec,
     LayerSpec,
     MetricSpec,
@@ -69,5 +69,5 @@ def fit_spec(
 
 def run_one(check_id: str, ctx: Context, **thresholds: float) -> Finding | None:
     """Run the registry on ``ctx`` and return the finding of one check (None: skipped)."""
-    found = run_checks(ctx, {check_id: thresholds} if thresholds else None)
+    found = run_checks(ctx, CheckOptions.of({check_id: thresholds} if thresholds else None))
     return next((f for f in found if f.id == check_id), None)

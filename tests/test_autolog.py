@@ -11,8 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlflow_sanity.findings import Severity
-from mlflow_sanity.mlflow_log import read_report
+from mlflow_sanity.core.findings import Severity
+from mlflow_sanity.tracking.reports import read_report
 
 ROWS = 360
 PNG = b"\x89PNG\r\n\x1a\n"  # stand-in image where a test only looks at findings
@@ -55,7 +55,7 @@ def _model(keras, units: int, activation: str | None, hidden: str = "relu", d: i
 
 @pytest.fixture(scope="module")
 def autolog_module(keras):
-    return importlib.import_module("mlflow_sanity.keras_autolog")
+    return importlib.import_module("mlflow_sanity.adapters.keras.patch")
 
 
 @pytest.fixture(scope="module")
@@ -367,7 +367,9 @@ def test_internal_error_gives_one_warning_and_fit_still_works(
     def boom(*args, **kwargs):
         raise RuntimeError("forced failure")
 
-    monkeypatch.setattr(sanity_on, "analyse", boom)
+    from mlflow_sanity.adapters.keras import analyse
+
+    monkeypatch.setattr(analyse, "analyse", boom)
     x, y = _blobs(n=60)
     m = _model(keras, 3, "softmax")
     m.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
@@ -561,12 +563,13 @@ def test_package_exports_are_lazy_and_callable(autolog_module):
 # -- training fingerprint: what later leakage checks read back --------------------------------
 
 
-def test_fingerprint_files_round_trip(autolog_module):
-    from mlflow_sanity.fingerprint import Fingerprint
+def test_fingerprint_files_round_trip(keras):
+    from mlflow_sanity.adapters.keras import analyse
+    from mlflow_sanity.core.fingerprint import Fingerprint
 
     rng = np.random.default_rng(0)
     x_train, x_val = rng.normal(size=(50, 3)), rng.normal(size=(20, 3))
-    files = autolog_module._fingerprint_files(x_train, np.arange(50) % 2, x_val, None)
+    files = analyse._fingerprint_files(x_train, np.arange(50) % 2, x_val, None)
     assert sorted(files) == [
         "fingerprint_train.json",
         "fingerprint_train.npy",
@@ -576,5 +579,5 @@ def test_fingerprint_files_round_trip(autolog_module):
     train = Fingerprint.from_files(files, role="train")
     assert train.match(x_train[:5]).in_train.all()
     assert not train.match(x_val).in_train.any()
-    only_train = autolog_module._fingerprint_files(x_train, None, None, None)
+    only_train = analyse._fingerprint_files(x_train, None, None, None)
     assert "fingerprint_validation.npy" not in only_train

@@ -99,7 +99,7 @@ def test_log_records_findings_and_the_training_fingerprint(
 ) -> None:
     from mlflow.tracking import MlflowClient
 
-    from mlflow_sanity.mlflow_log import read_training_evidence
+    from mlflow_sanity.tracking.reports import read_training_evidence
 
     train, test = _split(tmp_path, leak=40)
     exp_name = MlflowClient().get_experiment(mlflow_experiment).name

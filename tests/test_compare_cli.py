@@ -10,8 +10,8 @@ from click.testing import CliRunner
 from mlflow.entities import Metric, Param, RunTag
 from mlflow.tracking import MlflowClient
 
+from mlflow_sanity.adapters.seeds.sweep import seed_sweep
 from mlflow_sanity.cli import main
-from mlflow_sanity.seeds import seed_sweep
 
 
 def fake_parent(experiment_id: str, values: list[float], metric: str = "accuracy", **extra) -> str:

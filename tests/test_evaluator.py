@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
 
-from mlflow_sanity.metrics import InputError
+from mlflow_sanity.core.metrics import InputError
 
 
 def _tags(run_id):
@@ -151,7 +151,7 @@ def test_evaluators_none_runs_the_plugin(collapsed):
 
 
 def test_regressor_is_not_ours():
-    from mlflow_sanity.evaluator import SanityEvaluator
+    from mlflow_sanity.adapters.evaluator import SanityEvaluator
 
     assert SanityEvaluator.can_evaluate(model_type="classifier", evaluator_config={})
     assert not SanityEvaluator.can_evaluate(model_type="regressor", evaluator_config={})

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mlflow_sanity import fingerprint as fpm
-from mlflow_sanity.fingerprint import Fingerprint, compute
+from mlflow_sanity.core import fingerprint as fpm
+from mlflow_sanity.core.fingerprint import Fingerprint, compute
 
 
 def _frame(rng: np.random.Generator, n: int, d: int = 5) -> pd.DataFrame:

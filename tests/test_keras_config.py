@@ -10,8 +10,8 @@ import pytest
 from keras_specs import fit_spec, model_spec, run_one
 
 from mlflow_sanity.checks import REGISTRY, Context
-from mlflow_sanity.findings import Severity
-from mlflow_sanity.keras_spec import (
+from mlflow_sanity.core.findings import Severity
+from mlflow_sanity.core.keras_spec import (
     FitSpec,
     LayerSpec,
     MetricSpec,
@@ -59,7 +59,7 @@ def test_every_registered_id_is_in_the_design_table():
 
 def test_importing_the_package_does_not_import_tensorflow():
     code = (
-        "import sys, mlflow_sanity, mlflow_sanity.checks, mlflow_sanity.keras_spec; "
+        "import sys, mlflow_sanity, mlflow_sanity.checks, mlflow_sanity.core.keras_spec; "
         "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
@@ -121,7 +121,7 @@ def test_class_weight_keys_separate_what_keras_ignores():
 
 
 def test_fit_spec_weights_epoch_and_dict():
-    from mlflow_sanity.keras_spec import CallbackSpec
+    from mlflow_sanity.core.keras_spec import CallbackSpec
 
     cb = CallbackSpec(
         "EarlyStopping", "val_loss", True, best_epoch=3, stopped_epoch=8, restored=True

@@ -11,10 +11,11 @@ from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import MinMaxScaler, StandardScaler
 
 from mlflow_sanity.checks import Context
-from mlflow_sanity.checks.leakage import Split, chance_share, univariate_scores
-from mlflow_sanity.core import build_report
-from mlflow_sanity.findings import Report, Severity
-from mlflow_sanity.fingerprint import compute
+from mlflow_sanity.checks.leakage import chance_share, univariate_scores
+from mlflow_sanity.core.findings import Report, Severity
+from mlflow_sanity.core.fingerprint import compute
+from mlflow_sanity.core.pipeline import build_report
+from mlflow_sanity.core.splits import ModelSelection, NormalizationStats, Split
 
 LEAKAGE = {
     "train_test_overlap",
@@ -25,8 +26,25 @@ LEAKAGE = {
 }
 
 
-def _report(train=None, test=None, fingerprint=None, thresholds=None, **extra) -> Report:
-    ctx = Context(train=train, test=test, fingerprint=fingerprint, extra=dict(extra))
+def _report(
+    train=None,
+    test=None,
+    fingerprint=None,
+    thresholds=None,
+    normalization=None,
+    model_selection=None,
+    validation_fingerprint=None,
+) -> Report:
+    ctx = Context(
+        train=train,
+        test=test,
+        fingerprint=fingerprint,
+        validation_fingerprint=validation_fingerprint,
+        model_selection=ModelSelection.from_dict(model_selection) if model_selection else None,
+        normalization=NormalizationStats.of(**normalization)
+        if isinstance(normalization, dict)
+        else normalization,
+    )
     return build_report(ctx, thresholds=thresholds)
 
 
@@ -373,7 +391,7 @@ def test_column_mismatch_becomes_a_clear_info_finding() -> None:
 
 @pytest.mark.parametrize("labels", [None, "eval"])
 def test_test_labels_come_from_the_classification_when_missing(labels) -> None:
-    from mlflow_sanity.metrics import classify
+    from mlflow_sanity.core.metrics import classify
 
     rng = np.random.default_rng(24)
     y = rng.integers(0, 2, 100)
@@ -420,7 +438,7 @@ def test_evaluator_uses_train_data_from_the_config(mlflow_experiment) -> None:
             )
         return run.info.run_id
 
-    from mlflow_sanity.mlflow_log import read_report
+    from mlflow_sanity.tracking.reports import read_report
 
     leaked = evaluate(leaked_test)
     assert _tags(leaked)["sanity.finding.train_test_overlap"] == "fail"
@@ -436,8 +454,8 @@ def test_evaluator_finds_fingerprints_on_the_model_source_run(mlflow_experiment)
     import mlflow
     from sklearn.linear_model import LogisticRegression
 
-    from mlflow_sanity.findings import Report as SanityReport
-    from mlflow_sanity.mlflow_log import log_report
+    from mlflow_sanity.core.findings import Report as SanityReport
+    from mlflow_sanity.tracking.reports import log_report
 
     rng = np.random.default_rng(31)
     train, val, test = _labelled(rng, 300), _labelled(rng, 100), _labelled(rng, 100)
@@ -476,8 +494,8 @@ def test_evaluator_training_run_id_with_static_predictions(mlflow_experiment) ->
     import mlflow
     from mlflow.exceptions import MlflowException
 
-    from mlflow_sanity.findings import Report as SanityReport
-    from mlflow_sanity.mlflow_log import log_report
+    from mlflow_sanity.core.findings import Report as SanityReport
+    from mlflow_sanity.tracking.reports import log_report
 
     rng = np.random.default_rng(32)
     train = _labelled(rng, 300)
@@ -527,7 +545,7 @@ def test_keras_normalization_adapted_on_train_plus_test_is_flagged(
 ) -> None:
     import mlflow
 
-    from mlflow_sanity.evaluator import keras_normalization_stats
+    from mlflow_sanity.adapters.evaluator import keras_normalization_stats
 
     rng = np.random.default_rng(33)
     data = _labelled(rng, 500)
@@ -535,7 +553,7 @@ def test_keras_normalization_adapted_on_train_plus_test_is_flagged(
     x_tr = train.drop(columns="label").to_numpy(np.float32)
     x_all = data.drop(columns="label").to_numpy(np.float32)
     honest = keras_normalization_stats(_normalized_model(keras, x_tr))
-    assert honest["layer"] == "scale_inputs"
+    assert honest.layer == "scale_inputs"
     ok = _report(
         Split(train.drop(columns="label")), Split(test.drop(columns="label")), normalization=honest
     )

@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sklearn import metrics as skm
 
-from mlflow_sanity.metrics import InputError, classify, expected_calibration_error
+from mlflow_sanity.core.metrics import InputError, classify, expected_calibration_error
 
 
 @st.composite

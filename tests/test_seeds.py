@@ -20,9 +20,9 @@ from click.testing import CliRunner
 from mlflow.tracking import MlflowClient
 from scipy import stats
 
+from mlflow_sanity.adapters.seeds.sweep import resolve_seeds, seed_sweep
 from mlflow_sanity.cli import main
-from mlflow_sanity.findings import Severity
-from mlflow_sanity.seeds import resolve_seeds, seed_sweep
+from mlflow_sanity.core.findings import Severity
 
 TESTS = Path(__file__).parent
 ROOT = TESTS.parent
@@ -209,7 +209,7 @@ CTRL_C_SCRIPT = textwrap.dedent(
 
     if __name__ == "__main__":
         import mlflow
-        from mlflow_sanity.seeds import seed_sweep
+        from mlflow_sanity.adapters.seeds.sweep import seed_sweep
 
         mlflow.set_tracking_uri({uri!r})
         mlflow.set_experiment(experiment_id={exp!r})
@@ -330,7 +330,7 @@ class _ScoresModel:
 
 
 def test_model_results_are_scored_like_the_evaluator():
-    from mlflow_sanity._seed_worker import to_metrics
+    from mlflow_sanity.adapters.seeds.worker import to_metrics
 
     y = np.array([0, 1, 1, 0])
     softmax = _ScoresModel([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4], [0.7, 0.3]])

@@ -10,8 +10,8 @@ from keras_specs import fit_spec, model_spec, run_one
 
 from mlflow_sanity.checks import Context
 from mlflow_sanity.checks.training import decisions, keras_accuracy, true_accuracy
-from mlflow_sanity.findings import Severity
-from mlflow_sanity.keras_spec import CallbackSpec, FitSpec, LayerSpec, MetricSpec, Predictions
+from mlflow_sanity.core.findings import Severity
+from mlflow_sanity.core.keras_spec import CallbackSpec, FitSpec, LayerSpec, MetricSpec, Predictions
 
 EPOCHS = 30
 
@@ -294,7 +294,7 @@ def test_label_shift_info_without_validation_or_readable_data():
 
 
 def test_divergence_is_info_when_final_predictions_are_spread():
-    from mlflow_sanity.metrics import classify
+    from mlflow_sanity.core.metrics import classify
 
     h = healthy_history()
     h["val_accuracy"] = [0.9] * EPOCHS

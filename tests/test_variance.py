@@ -11,9 +11,9 @@ from hypothesis import strategies as st
 from scipy import stats
 
 from mlflow_sanity.checks import Context
-from mlflow_sanity.core import build_report
-from mlflow_sanity.findings import Severity
-from mlflow_sanity.seed_stats import (
+from mlflow_sanity.core.findings import Severity
+from mlflow_sanity.core.pipeline import build_report
+from mlflow_sanity.core.seed_stats import (
     SeedResults,
     aggregate,
     choose_metric,

@@ -7,6 +7,34 @@ from mlflow_sanity.checks import (  # noqa: F401  (registers checks)
     training,
     variance,
 )
-from mlflow_sanity.checks.registry import REGISTRY, Check, Context, check, finding, run_checks
+from mlflow_sanity.checks.registry import (
+    REGISTRY,
+    Check,
+    CheckOptions,
+    Context,
+    Outcome,
+    Thresholds,
+    check,
+    checks_in,
+    finding,
+    grade,
+    passed,
+    reaches,
+    run_checks,
+)
 
-__all__ = ["REGISTRY", "Check", "Context", "check", "finding", "run_checks"]
+__all__ = [
+    "REGISTRY",
+    "Check",
+    "CheckOptions",
+    "Context",
+    "Outcome",
+    "Thresholds",
+    "check",
+    "checks_in",
+    "finding",
+    "grade",
+    "passed",
+    "reaches",
+    "run_checks",
+]

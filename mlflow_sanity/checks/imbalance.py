@@ -7,8 +7,8 @@ from collections.abc import Mapping
 import numpy as np
 
 from mlflow_sanity.checks.registry import Context, check, finding
-from mlflow_sanity.findings import Finding, Severity
-from mlflow_sanity.metrics import Classification
+from mlflow_sanity.core.findings import Finding, Severity
+from mlflow_sanity.core.metrics import Classification
 
 _WATCH = "Report balanced accuracy, MCC, macro F1 and per-class recall instead of accuracy."
 

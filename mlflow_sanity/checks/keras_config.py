@@ -13,8 +13,8 @@ from typing import Any
 import numpy as np
 
 from mlflow_sanity.checks.registry import Context, check, finding
-from mlflow_sanity.findings import Finding, Severity
-from mlflow_sanity.keras_spec import (
+from mlflow_sanity.core.findings import Finding, Severity
+from mlflow_sanity.core.keras_spec import (
     BINARY_CE,
     CATEGORICAL_CE,
     CROSSENTROPY,

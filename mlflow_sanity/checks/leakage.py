@@ -5,10 +5,10 @@ Inputs (all plain data, filled by the evaluator, autolog or the CLI):
 - ``ctx.test``: a ``Split`` (features and, optionally, labels) of the evaluation data;
 - ``ctx.train``: a ``Split`` of the raw training data, and/or ``ctx.fingerprint``: a
   ``fingerprint.Fingerprint`` of it logged by an earlier run (raw data wins when both);
-- ``ctx.extra["validation_fingerprint"]`` and ``ctx.extra["model_selection"]``
-  (``{"monitors": ["val_loss"], "callbacks": ["EarlyStopping"]}``) from autolog;
-- ``ctx.extra["normalization"]``: ``{"mean": [...], "variance": [...]}`` of a Keras
-  ``Normalization`` layer at the model input.
+- ``ctx.validation_fingerprint`` and ``ctx.model_selection`` (what EarlyStopping or a
+  best-only ModelCheckpoint monitored) from the training run;
+- ``ctx.normalization``: the mean/variance of a Keras ``Normalization`` layer at the
+  model input.
 
 Overlap is judged against chance: data whose columns take few distinct values repeats
 rows in any honest split, so a repeat only counts as leakage when it is far more common
@@ -25,39 +25,15 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from mlflow_sanity import fingerprint as fpm
 from mlflow_sanity.checks.registry import Context, check, finding
-from mlflow_sanity.findings import Finding, Severity
-from mlflow_sanity.metrics import InputError
+from mlflow_sanity.core import fingerprint as fpm
+from mlflow_sanity.core.findings import Finding, Severity
+from mlflow_sanity.core.metrics import InputError
+from mlflow_sanity.core.splits import ModelSelection, NormalizationStats, Split, as_split
 
 N_EXAMPLES = 5
 CHANCE_ALPHA = 1e-3  # repeats with a smaller chance p-value are not coincidence
-LEAKAGE_CHECKS = (
-    "train_test_overlap",
-    "eval_is_train",
-    "validation_reuse",
-    "preprocessing_leakage",
-    "feature_target_leakage",
-)
 _HASH_COLLISION = 2.0**-56
-
-
-@dataclass(frozen=True)
-class Split:
-    """One side of a split: features (DataFrame, array or mapping) and optional labels."""
-
-    features: Any
-    labels: Any = None
-    name: str = ""
-
-
-def as_split(data: Any) -> Split | None:
-    """Accept a ``Split``, a ``(features, labels)`` tuple or bare features."""
-    if data is None or isinstance(data, Split):
-        return data
-    if isinstance(data, tuple) and len(data) == 2:
-        return Split(data[0], data[1])
-    return Split(data)
 
 
 # --------------------------------------------------------------------------- measuring
@@ -195,7 +171,7 @@ def _plain(value: Any) -> Any:
 
 
 def _cache(ctx: Context) -> dict[str, Any]:
-    return ctx.extra.setdefault("_leakage_cache", {})
+    return ctx.shared
 
 
 def _test(ctx: Context) -> Split:
@@ -363,7 +339,7 @@ def eval_is_train(ctx: Context, t: Mapping[str, float]) -> Finding | None:
 
 @check(
     "validation_reuse",
-    requires=["test"],
+    requires=["test", "validation_fingerprint"],
     remedy="Keep three sets: train, validation (for EarlyStopping/ModelCheckpoint and "
     "tuning) and a test set touched once at the end; report the test score.",
     warn_share=0.1,
@@ -372,13 +348,11 @@ def eval_is_train(ctx: Context, t: Mapping[str, float]) -> Finding | None:
 )
 def validation_reuse(ctx: Context, t: Mapping[str, float]) -> Finding | None:
     """The data used to select the model is also the reported test."""
-    vfp = ctx.extra.get("validation_fingerprint")
-    if not isinstance(vfp, fpm.Fingerprint):
-        return None
-    selection = ctx.extra.get("model_selection") or {}
-    monitors = [str(m) for m in selection.get("monitors") or []]
-    val_monitors = [m for m in monitors if m.startswith("val_")]
-    callbacks = [str(c) for c in selection.get("callbacks") or []]
+    vfp = ctx.validation_fingerprint
+    selection = ctx.model_selection or ModelSelection()
+    monitors = list(selection.monitors)
+    val_monitors = list(selection.validation_monitors)
+    callbacks = list(selection.callbacks)
     ov = _guarded(lambda: overlap(vfp, _test(ctx)))
     ev = ov.evidence("validation_")
     ev.update({"monitors": monitors, "callbacks": callbacks, "same_digest": False})
@@ -436,7 +410,7 @@ def preprocessing_leakage(ctx: Context, t: Mapping[str, float]) -> Finding | Non
     frame = _guarded(lambda: fpm.align(fp, test.features))
     te = fpm.compute(frame)
     data = _scaling_from_data(fp, te, t)
-    norm = ctx.extra.get("normalization")
+    norm = ctx.normalization
     model = _normalization_from_model(fp, te, norm, t) if norm else None
     ev: dict[str, Any] = {"data": data["evidence"]}
     if model is not None:
@@ -560,10 +534,9 @@ def _scaling_from_data(
 
 
 def _normalization_from_model(
-    fp: fpm.Fingerprint, te: fpm.Fingerprint, norm: Mapping[str, Any], t: Mapping[str, float]
+    fp: fpm.Fingerprint, te: fpm.Fingerprint, norm: NormalizationStats, t: Mapping[str, float]
 ) -> dict[str, Any] | None:
-    mean_n = np.asarray(norm.get("mean"), dtype=np.float64).reshape(-1)
-    var_n = np.asarray(norm.get("variance"), dtype=np.float64).reshape(-1)
+    mean_n, var_n = norm.mean, norm.variance
     d = len(fp.columns)
     if mean_n.size != d or var_n.size != d:
         return {
@@ -584,7 +557,7 @@ def _normalization_from_model(
 
     d_train, d_union = distance(fp.mean, fp.std), distance(u_mean, u_std)
     ev = {
-        "layer": norm.get("layer"),
+        "layer": norm.layer or None,
         "distance_to_train_stats": float(f"{d_train:.3g}"),
         "distance_to_train_plus_eval_stats": float(f"{d_union:.3g}"),
     }
@@ -605,8 +578,8 @@ def _normalization_from_model(
     return {"leak": False, "message": msg, "evidence": ev}
 
 
-def _named(norm: Mapping[str, Any]) -> str:
-    return f" {norm['layer']!r}" if norm.get("layer") else ""
+def _named(norm: NormalizationStats) -> str:
+    return f" {norm.layer!r}" if norm.layer else ""
 
 
 @check(

@@ -1,48 +1,109 @@
-"""The check registry: one decorator turns a function into a check with an id and defaults.
+"""The check registry: a check measures, one grading helper judges, the registry stamps.
 
-A check is ``fn(ctx, thresholds) -> Finding | None``. It declares which ``Context``
-fields it needs; it is skipped (not failed) when one is missing, so the same
-registry serves the evaluator, autolog, the seed runner and the CLI.
+A check is ``fn(ctx, limits) -> Outcome | None``: it reads the ``Context`` fields it
+declares in ``requires`` (it is skipped, not failed, when one is missing, so the same
+registry serves the evaluator, autolog, the seed runner and the CLI), computes its
+evidence, turns evidence + ``limits`` into a severity with ``grade`` and says what it saw.
+The registry adds the id, the remedy, the thresholds used and the source, so no check
+repeats its own id. ``None`` means "does not apply to this data".
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from mlflow_sanity.findings import Finding, Severity
+from mlflow_sanity.core.findings import Finding, Severity
+
+if TYPE_CHECKING:  # the check themes import these; the registry only names them
+    from mlflow_sanity.core.fingerprint import Fingerprint
+    from mlflow_sanity.core.keras_spec import FitSpec, ModelSpec
+    from mlflow_sanity.core.metrics import Classification
+    from mlflow_sanity.core.seed_stats import SeedResults
+    from mlflow_sanity.core.splits import ModelSelection, NormalizationStats, Split
 
 _log = logging.getLogger(__name__)
 
-CheckFn = Callable[["Context", Mapping[str, float]], "Finding | None"]
+Thresholds = Mapping[str, Mapping[str, float]]
+CheckFn = Callable[["Context", Mapping[str, float]], "Outcome | None"]
 
 
 @dataclass
 class Context:
     """Everything a check may look at. Adapters fill what they know; the rest stays None.
 
-    - ``eval``: a ``metrics.Classification`` of the evaluated (or validation) data
-    - ``model``: a ``keras_spec.ModelSpec`` describing the compiled Keras model
-    - ``history``: per-epoch Keras history (``{"loss": [...], "val_loss": [...]}``)
-    - ``fit``: a ``keras_spec.FitSpec`` (how fit was called: weights, callbacks, labels)
-    - ``train``/``test``: ``checks.leakage.Split`` (features + optional labels) of the
-      training and evaluation data for leakage checks (bare features are accepted too)
-    - ``fingerprint``: a ``fingerprint.Fingerprint`` of the training data logged by an
-      earlier run (stands in for ``train``)
-    - ``seeds``: per-seed metrics of a multi-seed sweep
+    Each field is one kind of evidence; a check lists the ones it reads in ``requires``.
     """
 
-    eval: Any = None
-    model: Any = None
-    history: Mapping[str, list[float]] | None = None
-    fit: Any = None
-    train: Any = None
-    test: Any = None
-    fingerprint: Any = None
-    seeds: Any = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    eval: Classification | None = None  # the evaluated (or validation) predictions
+    model: ModelSpec | None = None  # the compiled Keras model
+    history: Mapping[str, Sequence[float]] | None = None  # per-epoch Keras history
+    fit: FitSpec | None = None  # how fit was called: weights, callbacks, labels
+    train: Split | None = None  # raw training data (leakage checks)
+    test: Split | None = None  # raw evaluation data (leakage checks)
+    fingerprint: Fingerprint | None = None  # training data logged by an earlier run
+    validation_fingerprint: Fingerprint | None = None  # the validation data of that fit
+    model_selection: ModelSelection | None = None  # what EarlyStopping/checkpoints monitored
+    normalization: NormalizationStats | None = None  # a Keras Normalization layer's statistics
+    seeds: SeedResults | None = None  # per-seed metrics of a multi-seed sweep
+    # Measurements several checks share (the train/test overlap), computed once per report.
+    shared: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    def measure(self, key: str, compute: Callable[[], Any]) -> Any:
+        """``compute()`` once per context, for measurements two checks both need."""
+        if key not in self.shared:
+            self.shared[key] = compute()
+        return self.shared[key]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a check saw and how bad it is; the registry turns it into a ``Finding``."""
+
+    severity: Severity
+    message: str
+    evidence: Mapping[str, Any] = field(default_factory=dict)
+
+
+def passed(message: str, evidence: Mapping[str, Any] | None = None) -> Outcome:
+    """The check ran and found nothing; its evidence still goes into the report."""
+    return Outcome(Severity.PASSED, message, dict(evidence or {}))
+
+
+def finding(
+    check_id: str, severity: Severity, message: str, evidence: Mapping[str, Any] | None = None
+) -> Outcome:
+    """Transitional: the registry stamps the id; use ``Outcome``/``passed`` in new checks."""
+    return Outcome(severity, message, dict(evidence or {}))
+
+
+def reaches(value: float, limit: float, *, below: bool = False, inclusive: bool = False) -> bool:
+    """The one threshold comparison: does ``value`` reach ``limit`` on the bad side?
+
+    ``below=True`` when small values are bad (recall, shares); ``inclusive`` says whether
+    the limit itself counts as bad. Each check documents its choice in the README table.
+    """
+    if below:
+        return value <= limit if inclusive else value < limit
+    return value >= limit if inclusive else value > limit
+
+
+def grade(
+    value: float,
+    *,
+    fail: float | None = None,
+    warn: float | None = None,
+    info: float | None = None,
+    below: bool = False,
+    inclusive: bool = False,
+) -> Severity:
+    """The worst severity whose limit ``value`` reaches (see ``reaches``), else PASSED."""
+    for severity, limit in ((Severity.FAIL, fail), (Severity.WARN, warn), (Severity.INFO, info)):
+        if limit is not None and reaches(value, limit, below=below, inclusive=inclusive):
+            return severity
+    return Severity.PASSED
 
 
 @dataclass(frozen=True)
@@ -52,6 +113,7 @@ class Check:
     defaults: Mapping[str, float]
     remedy: str
     fn: CheckFn
+    theme: str
     summary: str = ""
 
     def applies(self, ctx: Context) -> bool:
@@ -59,72 +121,98 @@ class Check:
 
 
 REGISTRY: dict[str, Check] = {}
+_CONTEXT_FIELDS = frozenset(Context.__dataclass_fields__) - {"shared"}
 
 
 def check(
     check_id: str, *, requires: Iterable[str], remedy: str, **defaults: float
 ) -> Callable[[CheckFn], CheckFn]:
-    """Register ``fn`` as the check that produces finding ``check_id``."""
+    """Register ``fn`` as the check that produces finding ``check_id``.
+
+    Its theme is the ``checks`` module it lives in, so groups like "the leakage checks"
+    are read from the registry instead of listed by hand.
+    """
+    requires = tuple(requires)
+    unknown = set(requires) - _CONTEXT_FIELDS
+    if unknown:
+        raise ValueError(f"check {check_id!r} requires unknown context fields {sorted(unknown)}")
 
     def register(fn: CheckFn) -> CheckFn:
         if check_id in REGISTRY:
             raise ValueError(f"check {check_id!r} registered twice")
         doc = (fn.__doc__ or "").strip().splitlines()
+        theme = fn.__module__.rsplit(".", 1)[-1]
         REGISTRY[check_id] = Check(
-            check_id, tuple(requires), dict(defaults), remedy, fn, doc[0] if doc else ""
+            check_id, requires, dict(defaults), remedy, fn, theme, doc[0] if doc else ""
         )
         return fn
 
     return register
 
 
-def finding(
-    check_id: str,
-    severity: Severity,
-    message: str,
-    evidence: Mapping[str, Any] | None = None,
-) -> Finding:
-    """Build a finding carrying the registered remedy, so checks only say what they saw."""
-    remedy = REGISTRY[check_id].remedy if check_id in REGISTRY else ""
-    return Finding(check_id, severity, message, dict(evidence or {}), remedy)
+def checks_in(theme: str) -> tuple[str, ...]:
+    """The ids of the checks of one theme (``"leakage"``, ``"imbalance"``...), in order."""
+    return tuple(cid for cid, chk in REGISTRY.items() if chk.theme == theme)
+
+
+@dataclass(frozen=True)
+class CheckOptions:
+    """Which checks run and with which thresholds, validated when created.
+
+    Every entry point builds one from the user's ``thresholds``/``disable`` before any
+    work starts, so a typo fails at once (naming the valid choices), not after training.
+    """
+
+    thresholds: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
+    disable: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, thresholds: Thresholds | None = None, disable: Iterable[str] = ()) -> CheckOptions:
+        if thresholds is not None and (
+            not isinstance(thresholds, Mapping)
+            or not all(isinstance(v, Mapping) for v in thresholds.values())
+        ):
+            raise ValueError('thresholds must look like {"finding_id": {"name": value}}')
+        limits = {str(k): dict(v) for k, v in (thresholds or {}).items()}
+        off = (disable,) if isinstance(disable, str) else tuple(str(d) for d in disable)
+        unknown = (set(limits) | set(off)) - set(REGISTRY)
+        if unknown:
+            raise ValueError(f"unknown finding id(s) {sorted(unknown)}; known: {sorted(REGISTRY)}")
+        for check_id, values in limits.items():
+            known = REGISTRY[check_id].defaults
+            bad = set(values) - set(known)
+            if bad:
+                raise ValueError(
+                    f"unknown threshold(s) {sorted(bad)} for {check_id}; "
+                    f"known: {sorted(known) or 'none (this check has no thresholds)'}"
+                )
+        return cls(limits, off)
+
+    def limits(self, check_id: str) -> dict[str, float]:
+        return {**REGISTRY[check_id].defaults, **self.thresholds.get(check_id, {})}
 
 
 def run_checks(
-    ctx: Context,
-    thresholds: Mapping[str, Mapping[str, float]] | None = None,
-    disable: Iterable[str] = (),
-    source: str = "",
+    ctx: Context, options: CheckOptions | None = None, source: str = ""
 ) -> list[Finding]:
     """Run every applicable, enabled check. A crashing check becomes an ``info`` finding."""
-    thresholds = thresholds or {}
-    disabled = set(disable)
-    unknown = (set(thresholds) | disabled) - set(REGISTRY)
-    if unknown:
-        raise ValueError(f"unknown finding id(s) {sorted(unknown)}; known: {sorted(REGISTRY)}")
+    options = options or CheckOptions()
     results: list[Finding] = []
     for check_id, chk in REGISTRY.items():
-        if check_id in disabled or not chk.applies(ctx):
+        if check_id in options.disable or not chk.applies(ctx):
             continue
-        limits = {**chk.defaults, **thresholds.get(check_id, {})}
-        bad = set(thresholds.get(check_id, {})) - set(chk.defaults)
-        if bad:
-            raise ValueError(
-                f"unknown threshold(s) {sorted(bad)} for {check_id}; known: {sorted(chk.defaults)}"
-            )
+        limits = options.limits(check_id)
         try:
-            result = chk.fn(ctx, limits)
+            outcome = chk.fn(ctx, limits)
         except Exception as exc:  # a broken check must not hide the others
             _log.warning("mlflow-sanity check %s failed: %s", check_id, exc, exc_info=True)
-            result = finding(check_id, Severity.INFO, f"check could not run: {exc}")
-        if result is not None:
-            results.append(
-                Finding(
-                    result.id,
-                    result.severity,
-                    result.message,
-                    {**result.evidence, "thresholds": limits} if limits else result.evidence,
-                    result.remedy,
-                    source,
-                )
-            )
+            outcome = Outcome(Severity.INFO, f"check could not run: {exc}")
+        if outcome is None:
+            continue
+        evidence = dict(outcome.evidence)
+        if limits:
+            evidence["thresholds"] = limits
+        results.append(
+            Finding(check_id, outcome.severity, outcome.message, evidence, chk.remedy, source)
+        )
     return results

@@ -16,8 +16,8 @@ from scipy import stats
 from sklearn.metrics import accuracy_score
 
 from mlflow_sanity.checks.registry import Context, check, finding
-from mlflow_sanity.findings import Finding, Severity
-from mlflow_sanity.keras_spec import FitSpec, MetricSpec, ModelSpec, Predictions, label_indices
+from mlflow_sanity.core.findings import Finding, Severity
+from mlflow_sanity.core.keras_spec import FitSpec, MetricSpec, ModelSpec, Predictions, label_indices
 
 _ACC_KEY = re.compile(r"(^|_)acc(uracy)?$")
 

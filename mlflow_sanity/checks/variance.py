@@ -9,8 +9,8 @@ import math
 from collections.abc import Mapping
 
 from mlflow_sanity.checks.registry import Context, check, finding
-from mlflow_sanity.findings import Finding, Severity
-from mlflow_sanity.seed_stats import CONFIDENCE, SeedResults, spread
+from mlflow_sanity.core.findings import Finding, Severity
+from mlflow_sanity.core.seed_stats import CONFIDENCE, SeedResults, spread
 
 
 @check(

@@ -10,9 +10,9 @@ import os
 
 import mlflow
 
-from mlflow_sanity.mlflow_log import read_report
 from mlflow_sanity.project.digits import train_and_evaluate
 from mlflow_sanity.report.markdown import terminal_summary
+from mlflow_sanity.tracking.reports import read_report
 
 VARIANTS = {
     "over-regularised (l2=0.3)": 0.3,

@@ -6,8 +6,8 @@ import click
 import mlflow
 import pandas as pd
 
-from mlflow_sanity.mlflow_log import read_report
 from mlflow_sanity.report.markdown import terminal_summary
+from mlflow_sanity.tracking.reports import read_report
 
 
 @click.command()

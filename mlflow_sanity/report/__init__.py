@@ -12,8 +12,8 @@ from functools import cache
 import jinja2
 
 from mlflow_sanity import __version__
-from mlflow_sanity.findings import Report, Severity
-from mlflow_sanity.metrics import Classification
+from mlflow_sanity.core.findings import Report, Severity
+from mlflow_sanity.core.metrics import Classification
 
 
 @cache

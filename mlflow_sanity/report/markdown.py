@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from mlflow_sanity.findings import Report
+from mlflow_sanity.core.findings import Report
 
 NOTE_START = "<!-- mlflow-sanity:start -->"
 NOTE_END = "<!-- mlflow-sanity:end -->"

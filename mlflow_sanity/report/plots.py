@@ -11,7 +11,7 @@ matplotlib.use("Agg")  # headless: CI, servers, worker processes
 import matplotlib.pyplot as plt
 import numpy as np
 
-from mlflow_sanity.metrics import Classification
+from mlflow_sanity.core.metrics import Classification
 
 _MAX_TICK = 24  # label text beyond this is cut so long class names do not swallow the plot
 

@@ -168,23 +168,21 @@ def evaluate_model(model: Any, x: Any, y: Any) -> dict[str, float]:
     """Accuracy-like metrics of a fitted classifier (scikit-learn or Keras) on ``x``, ``y``."""
     import numpy as np
 
-    from mlflow_sanity.core import outputs_to_proba
-    from mlflow_sanity.metrics import classify
+    from mlflow_sanity.core.metrics import classify
+    from mlflow_sanity.core.predictions import interpret_outputs, output_activation
 
     y = np.asarray(y)
     if y.ndim == 2 and y.shape[1] > 1:  # one-hot targets
         y = y.argmax(axis=1)
     if hasattr(model, "predict_proba"):
-        c = classify(y, proba=model.predict_proba(x), labels=getattr(model, "classes_", None))
+        read = interpret_outputs(model.predict_proba(x), classes=getattr(model, "classes_", None))
     else:
         try:
-            out = np.asarray(model.predict(x, verbose=0))
+            out = model.predict(x, verbose=0)
         except TypeError:  # predict without Keras' verbose argument
-            out = np.asarray(model.predict(x))
-        is_scores = out.dtype.kind == "f" and (
-            (out.ndim == 2 and out.shape[1] > 1) or not np.all(out == np.round(out))
-        )
-        c = classify(y, proba=outputs_to_proba(out)) if is_scores else classify(y, out)
+            out = model.predict(x)
+        read = interpret_outputs(out, activation=output_activation(model))
+    c = classify(y, read.labels, read.proba, labels=read.classes)
     return {k: v for k, v in c.metrics.items() if k not in _NOT_AGGREGATED}
 
 

@@ -31,14 +31,12 @@ from mlflow.entities import Metric, Param
 from mlflow.tracking import MlflowClient
 from tqdm.auto import tqdm
 
-from mlflow_sanity import _seed_worker as worker
-from mlflow_sanity._seed_worker import SeedOutcome, WorkerConfig
+from mlflow_sanity.adapters.seeds import worker
+from mlflow_sanity.adapters.seeds.worker import SeedOutcome, WorkerConfig
 from mlflow_sanity.checks import Context
-from mlflow_sanity.core import build_report
-from mlflow_sanity.findings import Report
-from mlflow_sanity.mlflow_log import MAX_TAG_CHARS, log_report
-from mlflow_sanity.report.markdown import terminal_summary
-from mlflow_sanity.seed_stats import (
+from mlflow_sanity.core.findings import Report
+from mlflow_sanity.core.pipeline import build_report
+from mlflow_sanity.core.seed_stats import (
     BASELINE_METRIC,
     SeedResults,
     aggregate,
@@ -46,6 +44,8 @@ from mlflow_sanity.seed_stats import (
     higher_is_better,
     shared_metrics,
 )
+from mlflow_sanity.report.markdown import terminal_summary
+from mlflow_sanity.tracking.reports import MAX_TAG_CHARS, log_report
 
 _log = logging.getLogger(__name__)
 

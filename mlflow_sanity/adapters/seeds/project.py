@@ -20,8 +20,7 @@ import mlflow
 from mlflow.entities import Run
 from mlflow.tracking import MlflowClient
 
-from mlflow_sanity._seed_worker import SeedOutcome
-from mlflow_sanity.seeds import (
+from mlflow_sanity.adapters.seeds.sweep import (
     ERROR_TAG,
     PARENT_TAG,
     SEED_TAG,
@@ -34,6 +33,7 @@ from mlflow_sanity.seeds import (
     resolve_seeds,
     run_parent,
 )
+from mlflow_sanity.adapters.seeds.worker import SeedOutcome
 
 _RUN_ID_IN_ERROR = re.compile(r"Run \(ID '([0-9a-f]+)'\)")
 

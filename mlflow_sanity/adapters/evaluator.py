@@ -18,9 +18,15 @@ import pandas as pd
 from mlflow.models.evaluation import EvaluationResult, ModelEvaluator
 
 from mlflow_sanity.checks import Context
-from mlflow_sanity.checks.leakage import Split
-from mlflow_sanity.core import build_report, outputs_to_proba
-from mlflow_sanity.metrics import InputError, classify
+from mlflow_sanity.core.metrics import InputError, classify
+from mlflow_sanity.core.pipeline import build_report
+from mlflow_sanity.core.predictions import (
+    class_order_for_indices,
+    interpret_outputs,
+    output_activation,
+    outputs_to_proba,
+)
+from mlflow_sanity.core.splits import ModelSelection, NormalizationStats, Split
 from mlflow_sanity.report import classification_files
 
 _log = logging.getLogger(__name__)
@@ -81,7 +87,7 @@ class SanityEvaluator(ModelEvaluator):
         predictions: str | None = None,
         **kwargs: Any,
     ) -> EvaluationResult:
-        from mlflow_sanity.mlflow_log import log_report, metric_key
+        from mlflow_sanity.tracking.reports import log_report, metric_key
 
         cfg = EvalConfig.parse(evaluator_config)
         features: pd.DataFrame = dataset.features_data
@@ -101,7 +107,9 @@ class SanityEvaluator(ModelEvaluator):
             test=Split(_model_features(features, dataset, cfg), y_true, "evaluation data"),
             train=leak.train,
             fingerprint=leak.fingerprint,
-            extra=leak.extra,
+            validation_fingerprint=leak.validation_fingerprint,
+            model_selection=leak.model_selection,
+            normalization=leak.normalization,
         )
         inputs = {
             "source": "evaluator",
@@ -128,7 +136,9 @@ class LeakageInputs:
 
     train: Split | None = None
     fingerprint: Any = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    validation_fingerprint: Any = None
+    model_selection: ModelSelection | None = None
+    normalization: NormalizationStats | None = None
     summary: dict[str, Any] = field(default_factory=dict)
 
 
@@ -142,7 +152,7 @@ def leakage_inputs(
     itself. The validation fingerprint and model-selection callbacks come from the same
     training run; a Keras ``Normalization`` layer's statistics from the model.
     """
-    from mlflow_sanity.mlflow_log import model_source_run, read_training_evidence
+    from mlflow_sanity.tracking.reports import model_source_run, read_training_evidence
 
     out = LeakageInputs()
     if cfg.train_data is not None:
@@ -166,8 +176,8 @@ def leakage_inputs(
             out.fingerprint = evidence.train
             out.summary["train"] = f"fingerprint logged on run {rid}"
         if evidence.validation is not None:
-            out.extra["validation_fingerprint"] = evidence.validation
-            out.extra["model_selection"] = evidence.model_selection
+            out.validation_fingerprint = evidence.validation
+            out.model_selection = evidence.model_selection
             out.summary["validation"] = f"fingerprint logged on run {rid}"
         break
     else:
@@ -180,8 +190,8 @@ def leakage_inputs(
     if raw is not None and _is_keras(raw):
         stats = keras_normalization_stats(raw)
         if stats is not None:
-            out.extra["normalization"] = stats
-            out.summary["normalization_layer"] = stats["layer"]
+            out.normalization = stats
+            out.summary["normalization_layer"] = stats.layer
     return out
 
 
@@ -209,7 +219,7 @@ def _model_features(features: pd.DataFrame, dataset: Any, cfg: EvalConfig) -> pd
     return features.drop(columns=drop) if drop else features
 
 
-def keras_normalization_stats(model: Any) -> dict[str, Any] | None:
+def keras_normalization_stats(model: Any) -> NormalizationStats | None:
     """Mean and variance of the first ``Normalization`` layer that normalises the input
     features one by one (plain numbers, so the check stays free of Keras)."""
     try:
@@ -223,11 +233,9 @@ def keras_normalization_stats(model: Any) -> dict[str, Any] | None:
         if mean is None or variance is None:
             continue
         try:
-            mean = np.asarray(mean, dtype=np.float64).reshape(-1)
-            variance = np.asarray(variance, dtype=np.float64).reshape(-1)
+            return NormalizationStats.of(mean, variance, str(layer.name))
         except (TypeError, ValueError):
             continue
-        return {"mean": mean, "variance": variance, "layer": str(layer.name)}
     return None
 
 
@@ -260,64 +268,21 @@ def static_outputs(
 def model_outputs(
     model: Any, features: pd.DataFrame, y_true: np.ndarray, predictions: str | None = None
 ) -> tuple[np.ndarray | None, np.ndarray | None, list | None]:
-    """Labels and/or probabilities from a pyfunc model, using the raw model when it helps."""
+    """Labels or probabilities from a pyfunc model, using the raw model when it helps.
+
+    A raw Keras model says its output activation (so logits are not mistaken for labels),
+    a scikit-learn model its ``classes_``; every output is read by ``interpret_outputs``.
+    """
     raw = _raw_model(model)
     if raw is not None and _is_keras(raw):
         outputs = raw.predict(features.to_numpy(dtype=np.float32), verbose=0)
-        proba = outputs_to_proba(outputs, keras_output_activation(raw))
-        return None, proba, keras_class_labels(y_true, proba.shape[1])
+        proba = outputs_to_proba(outputs, output_activation(raw))
+        return None, proba, class_order_for_indices(y_true, proba.shape[1])
     if raw is not None and hasattr(raw, "predict_proba") and hasattr(raw, "classes_"):
-        return None, np.asarray(raw.predict_proba(features)), list(raw.classes_)
-    return interpret_outputs(model.predict(features), predictions)
-
-
-def interpret_outputs(
-    out: Any, predictions: str | None = None
-) -> tuple[np.ndarray | None, np.ndarray | None, list | None]:
-    """A generic model's output: labels (1-D), probabilities (2-D), or a DataFrame of either."""
-    labels = None
-    if isinstance(out, pd.DataFrame):
-        if predictions is not None and predictions in out.columns:
-            out = out[predictions]
-        elif out.shape[1] == 1:
-            out = out.iloc[:, 0]
-        else:
-            labels = list(out.columns)
-            out = out.to_numpy()
-    arr = np.asarray(out)
-    if arr.ndim == 2 and arr.shape[1] > 1:
-        if arr.dtype.kind not in "fiu":
-            raise InputError(f"model returned a {arr.shape} table that is not numeric")
-        return None, outputs_to_proba(arr), labels
-    arr = arr.reshape(-1) if arr.ndim == 2 else arr
-    is_probability = (
-        arr.dtype.kind == "f"
-        and np.isfinite(arr).all()
-        and arr.size > 0
-        and arr.min() >= 0
-        and arr.max() <= 1
-        and not np.all(arr == np.round(arr))
-    )
-    return (None, arr, None) if is_probability else (arr, None, None)
-
-
-def keras_class_labels(y_true: np.ndarray, width: int) -> list | None:
-    """Keras outputs class indices; map them to string targets the way LabelEncoder would."""
-    if y_true.dtype.kind in "iub":
-        return None
-    names = sorted({str(v) for v in y_true.tolist()})
-    if len(names) != width:
-        raise InputError(
-            f"the Keras model has {width} output classes but the targets hold "
-            f"{len(names)} labels {names[:10]}; encode targets as 0..{width - 1}"
-        )
-    return names
-
-
-def keras_output_activation(model: Any) -> str | None:
-    layer = model.layers[-1] if getattr(model, "layers", None) else None
-    activation = getattr(layer, "activation", None)
-    return getattr(activation, "__name__", None)
+        read = interpret_outputs(raw.predict_proba(features), classes=list(raw.classes_))
+    else:
+        read = interpret_outputs(model.predict(features), column=predictions)
+    return read.labels, read.proba, read.classes
 
 
 def _raw_model(model: Any) -> Any:

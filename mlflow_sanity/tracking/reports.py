@@ -23,8 +23,9 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from mlflow_sanity import __version__
-from mlflow_sanity.findings import Report
-from mlflow_sanity.fingerprint import Fingerprint
+from mlflow_sanity.core.findings import Report
+from mlflow_sanity.core.fingerprint import Fingerprint
+from mlflow_sanity.core.splits import ModelSelection
 from mlflow_sanity.report import render_html, render_json
 from mlflow_sanity.report.markdown import merge_note, note_section
 
@@ -150,7 +151,7 @@ class TrainingEvidence:
     run_id: str
     train: Fingerprint | None = None
     validation: Fingerprint | None = None
-    model_selection: dict[str, Any] = field(default_factory=dict)
+    model_selection: ModelSelection = field(default_factory=ModelSelection)
 
 
 def read_training_evidence(run_id: str, client: MlflowClient | None = None) -> TrainingEvidence:
@@ -180,7 +181,7 @@ def read_training_evidence(run_id: str, client: MlflowClient | None = None) -> T
             selection = inputs.get("model_selection") or {}
             if not selection and inputs.get("monitored"):
                 selection = {"monitors": list(inputs["monitored"])}
-            found.model_selection = dict(selection)
+            found.model_selection = ModelSelection.from_dict(selection)
     return found
 
 

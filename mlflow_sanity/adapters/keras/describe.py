@@ -1,0 +1,209 @@
+"""Describing a compiled Keras model and its callbacks as plain ``keras_spec`` data."""
+
+from __future__ import annotations
+
+import math
+import sys
+from collections.abc import Iterable
+from typing import Any
+
+import keras
+
+from mlflow_sanity.core.keras_spec import (
+    PASS_THROUGH_LAYERS,
+    CallbackSpec,
+    LayerSpec,
+    MetricSpec,
+    ModelSpec,
+    canonical_name,
+)
+
+
+def describe_model(model: Any, output_shape: tuple[int | None, ...] | None = None) -> ModelSpec:
+    """A ``ModelSpec`` of a compiled Keras model (best after ``fit``, when metrics are built)."""
+    layers = tuple(_layer_specs(model))
+    n_outputs, shape = 1, output_shape
+    try:
+        outputs = model.outputs
+        n_outputs = len(outputs)
+        shape = tuple(outputs[0].shape)
+    except (AttributeError, TypeError, ValueError, IndexError):
+        pass  # subclassed model: use the shape of its predictions, if given
+    rank = len(shape) if shape is not None else None
+    units = None
+    if shape is not None:
+        units = int(shape[-1]) if rank and rank >= 2 and shape[-1] is not None else 1
+    output_layer, activation = _output_activation(layers)
+    loss, from_logits = _loss(model)
+    optimizer = getattr(model, "optimizer", None)
+    try:
+        lr = float(keras.ops.convert_to_numpy(optimizer.learning_rate))
+    except Exception:  # schedules, missing optimizer
+        lr = None
+    return ModelSpec(
+        layers=layers,
+        output_units=units,
+        output_activation=activation,
+        output_rank=rank,
+        output_layer=output_layer,
+        n_outputs=n_outputs,
+        loss=loss,
+        from_logits=from_logits,
+        metrics=tuple(_metric_specs(model)),
+        optimizer=type(optimizer).__name__ if optimizer is not None else None,
+        learning_rate=lr if lr is None or math.isfinite(lr) else None,
+    )
+
+
+def _activation_name(layer: Any) -> str | None:
+    if type(layer).__name__ == "Softmax":
+        return "softmax"
+    act = getattr(layer, "activation", None)
+    if act is None:
+        return None
+    name = getattr(act, "__name__", None) or type(act).__name__
+    return canonical_name(name)
+
+
+def _layer_specs(model: Any, prefix: str = "") -> Iterable[LayerSpec]:
+    for layer in getattr(model, "layers", []) or []:
+        inner = getattr(layer, "layers", None)
+        if inner and isinstance(layer, keras.Model):
+            yield from _layer_specs(layer, f"{prefix}{layer.name}/")
+            continue
+        units = getattr(layer, "units", None) or getattr(layer, "filters", None)
+        yield LayerSpec(
+            name=f"{prefix}{layer.name}",
+            class_name=type(layer).__name__,
+            activation=_activation_name(layer),
+            units=int(units) if isinstance(units, int) else None,
+        )
+
+
+def _output_activation(layers: tuple[LayerSpec, ...]) -> tuple[str | None, str | None]:
+    for layer in reversed(layers):
+        if layer.class_name in PASS_THROUGH_LAYERS:
+            continue
+        return layer.name, layer.activation
+    return None, None
+
+
+def _loss(model: Any) -> tuple[str | None, bool]:
+    compiled = getattr(model, "_compile_loss", None)
+    flat = getattr(compiled, "_flat_losses", None) or []
+    obj = flat[0].loss if len(flat) == 1 else getattr(model, "loss", None)
+    if isinstance(obj, (list, tuple, dict)):
+        return None, False
+    if isinstance(obj, str):
+        try:
+            obj = keras.losses.get(obj)
+        except (ValueError, TypeError):
+            return canonical_name(obj), False
+    fn = getattr(obj, "fn", None)
+    name = getattr(fn, "__name__", None) or getattr(obj, "__name__", None) or type(obj).__name__
+    kwargs = getattr(obj, "_fn_kwargs", None) or {}
+    from_logits = bool(getattr(obj, "from_logits", False) or kwargs.get("from_logits", False))
+    return canonical_name(name), from_logits
+
+
+def _metric_variant(metric: Any) -> str | None:
+    fn = getattr(metric, "_fn", None)
+    return canonical_name(getattr(fn, "__name__", None) or type(metric).__name__)
+
+
+def _metric_threshold(metric: Any) -> float | None:
+    kwargs = getattr(metric, "_fn_kwargs", None) or {}
+    if "threshold" in kwargs:
+        return float(kwargs["threshold"])
+    thresholds = getattr(metric, "thresholds", None)
+    if isinstance(thresholds, (int, float)):
+        return float(thresholds)
+    if isinstance(thresholds, (list, tuple)) and len(thresholds) == 1:
+        return float(thresholds[0])
+    return None
+
+
+def _metric_specs(model: Any) -> Iterable[MetricSpec]:
+    """Compiled metrics under the names Keras logs them (mirrors CompileMetrics.result)."""
+    cm = getattr(model, "_compile_metrics", None)
+    if cm is None or not getattr(cm, "built", False):
+        return []
+    specs: list[MetricSpec] = []
+    seen: dict[str, int] = {}
+    groups = (
+        (False, cm._flat_metrics, cm._user_metrics),
+        (True, cm._flat_weighted_metrics, cm._user_weighted_metrics),
+    )
+    for weighted, lists, requested in groups:
+        requested = list(requested) if isinstance(requested, (list, tuple)) else [requested]
+        for mls in lists:
+            if not mls:
+                continue
+            for i, m in enumerate(mls.metrics):
+                name = f"{mls.output_name}_{m.name}" if mls.output_name else m.name
+                if name in seen:
+                    seen[name] += 1
+                    name = f"weighted_{name}" if weighted else f"{name}_{seen[name] - 1}"
+                seen.setdefault(name, 1)
+                asked = requested[i] if i < len(requested) else m.name
+                specs.append(
+                    MetricSpec(
+                        name=name,
+                        requested=asked if isinstance(asked, str) else type(asked).__name__,
+                        variant=_metric_variant(m),
+                        weighted=weighted,
+                        threshold=_metric_threshold(m),
+                        from_logits=bool(getattr(m, "_from_logits", False)),
+                    )
+                )
+    return specs
+
+
+def callback_specs(
+    callbacks: Iterable[Any], initial_epoch: int
+) -> tuple[tuple[CallbackSpec, ...], tuple[str, ...]]:
+    selecting, others = [], []
+    for cb in callbacks:
+        name = type(cb).__name__
+        if isinstance(cb, keras.callbacks.EarlyStopping):
+            best = getattr(cb, "best_epoch", None)
+            stopped = getattr(cb, "stopped_epoch", 0) or 0
+            restored = bool(cb.restore_best_weights) and cb.best_weights is not None
+            selecting.append(
+                CallbackSpec(
+                    name,
+                    monitor=cb.monitor,
+                    restore_best_weights=bool(cb.restore_best_weights),
+                    best_epoch=None if best is None or cb.best is None else best - initial_epoch,
+                    stopped_epoch=stopped - initial_epoch if stopped > 0 else None,
+                    restored=restored,
+                )
+            )
+        elif isinstance(cb, keras.callbacks.ModelCheckpoint):
+            # Only a best-only checkpoint selects a model by its monitor.
+            best_only = bool(cb.save_best_only)
+            selecting.append(
+                CallbackSpec(
+                    name, monitor=cb.monitor if best_only else None, save_best_only=best_only
+                )
+            )
+        elif name not in ("History", "ProgbarLogger", "MlflowCallback", "SanityCallback"):
+            others.append(name)
+    return tuple(selecting), tuple(others)
+
+
+def sibling_callbacks(callback: Any) -> list[Any]:
+    """The callbacks fit runs next to ``callback``, read from the calling CallbackList.
+
+    A Keras callback is never told about its siblings; SanityCallback needs them to see
+    EarlyStopping/ModelCheckpoint. Best effort: an empty list if the caller is unusual.
+    """
+    frame = sys._getframe(1)
+    for _ in range(4):
+        if frame is None:
+            break
+        owner = frame.f_locals.get("self")
+        if isinstance(owner, keras.callbacks.CallbackList):
+            return list(owner.callbacks)
+        frame = frame.f_back
+    return []

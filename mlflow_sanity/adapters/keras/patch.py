@@ -1,0 +1,250 @@
+"""Installing the Keras hooks: ``autolog()`` wraps ``fit``, ``SanityCallback`` is the explicit form.
+
+- ``autolog()`` wraps ``fit`` on the class in ``keras.Model.__mro__`` that defines it
+  (the backend trainer). ``mlflow.keras.autolog()`` patches ``keras.Model.fit`` one level
+  up, starts its run and calls down into this wrapper, so both log into the same run;
+  ``mlflow.models.evaluate`` reverts and re-applies MLflow's patch, which leaves this one
+  in place. Without MLflow autologging the wrapper uses the active run or starts one.
+- ``SanityCallback`` for users who prefer explicit callbacks. It sees no data unless
+  given ``validation_data=``/``training_data=``.
+
+All work happens once, after training (no per-batch or per-epoch hooks), and a failure
+inside mlflow-sanity never breaks ``fit``: it becomes one ``SanityWarning``.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import threading
+import warnings
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import keras
+
+from mlflow_sanity.adapters.keras.analyse import check_and_log
+from mlflow_sanity.adapters.keras.describe import sibling_callbacks
+from mlflow_sanity.adapters.keras.inputs import FitCall, unpack_pair
+from mlflow_sanity.checks import CheckOptions, Thresholds
+from mlflow_sanity.tracking import shim
+from mlflow_sanity.tracking.runs import OwnedRun, run_for_logging
+
+_log = logging.getLogger(__name__)
+
+
+class SanityWarning(UserWarning):
+    """mlflow-sanity could not check a fit. Training itself was not affected."""
+
+
+@dataclass
+class _State:
+    enabled: bool = False
+    config: CheckOptions = field(default_factory=CheckOptions)
+    owner: type | None = None
+    original: Callable[..., Any] | None = None
+
+
+_STATE = _State()
+_LOCAL = threading.local()
+
+
+# -- public API --------------------------------------------------------------------------
+
+
+def autolog(
+    disable: bool = False,
+    *,
+    thresholds: Thresholds | None = None,
+    disable_checks: Iterable[str] = (),
+) -> None:
+    """Check every Keras ``fit`` and log the verdict to the run it trained in.
+
+    Works next to ``mlflow.keras.autolog()`` (same run) and without it (the active run,
+    or a new one). ``thresholds`` overrides documented defaults per finding id
+    (``{"overfitting": {"max_gap": 0.05}}``), ``disable_checks`` skips finding ids, and
+    ``disable=True`` removes the interception again.
+    """
+    if disable:
+        _STATE.enabled = False
+        _uninstall()
+        shim.reapply_mlflow_keras_autolog(keras.Model)
+        return
+    _STATE.config = CheckOptions.of(thresholds, disable_checks)
+    _install()
+    _STATE.enabled = True
+    shim.reapply_mlflow_keras_autolog(keras.Model)
+
+
+class SanityCallback(keras.callbacks.Callback):
+    """The explicit form of ``autolog()``: ``model.fit(..., callbacks=[SanityCallback()])``.
+
+    A callback only sees the model and its history, so pass ``validation_data=(x, y)``
+    (and ``training_data=(x, y)``) to get the validation-set checks, the metric
+    recomputation and the label-shift test. With ``autolog()`` active, the callback
+    receives everything ``fit`` was given and the wrapper steps aside, so a fit is never
+    reported twice. The checks run once, in ``on_train_end``.
+    """
+
+    def __init__(
+        self,
+        validation_data: Any = None,
+        training_data: Any = None,
+        *,
+        thresholds: Thresholds | None = None,
+        disable_checks: Iterable[str] = (),
+    ) -> None:
+        super().__init__()
+        self.validation_data = validation_data
+        self.training_data = training_data
+        self._config = CheckOptions.of(thresholds, disable_checks)
+        self._explicit_config = bool(self._config.thresholds or self._config.disable)
+        self._adopted: FitCall | None = None
+        self._siblings: list[Any] = []
+
+    def on_train_begin(self, logs: Mapping[str, Any] | None = None) -> None:
+        try:
+            self._siblings = sibling_callbacks(self)
+        except Exception:  # introspection is best effort; the report just lacks monitors
+            self._siblings = []
+
+    def on_train_end(self, logs: Mapping[str, Any] | None = None) -> None:
+        call, self._adopted = self._adopted, None
+        try:
+            self._restore_like_early_stopping()
+            if call is None:
+                call = self._call_from_arguments()
+            config = self._config if self._explicit_config or call.config is None else call.config
+            history = getattr(getattr(self.model, "history", None), "history", None) or {}
+            with run_for_logging() as run_id:
+                check_and_log(self.model, dict(history), call, config, run_id)
+        except Exception as exc:
+            _internal_error(exc)
+
+    def _adopt(self, call: FitCall) -> None:
+        """Called by the ``autolog`` wrapper: the callback reports, with full data access."""
+        self._adopted = call
+
+    def _restore_like_early_stopping(self) -> None:
+        """Judge the weights the user ends up with, even if EarlyStopping runs after us."""
+        if self not in self._siblings:
+            return
+        later = self._siblings[self._siblings.index(self) + 1 :]
+        for cb in later:
+            if (
+                isinstance(cb, keras.callbacks.EarlyStopping)
+                and cb.restore_best_weights
+                and getattr(cb, "best_weights", None) is not None
+            ):
+                self.model.set_weights(cb.best_weights)
+
+    def _call_from_arguments(self) -> FitCall:
+        x, y = unpack_pair(self.training_data)
+        params = self.params or {}
+        given = [
+            name
+            for name, v in (("training_data", x), ("validation_data", self.validation_data))
+            if v is not None
+        ]
+        note = (
+            ""
+            if len(given) == 2
+            else "SanityCallback was not given "
+            + " or ".join(n for n in ("training_data", "validation_data") if n not in given)
+            + "; pass them to run the data checks"
+        )
+        return FitCall(
+            x=x,
+            y=y,
+            validation_data=self.validation_data,
+            callbacks=[cb for cb in self._siblings if cb is not self],
+            epochs=params.get("epochs"),
+            source="callback",
+            note=note,
+        )
+
+
+# -- installing the wrapper ---------------------------------------------------------------
+
+
+def _fit_owner() -> type:
+    """The class whose own ``fit`` runs training (skipping MLflow's patch on keras.Model)."""
+    for cls in keras.Model.__mro__:
+        if "fit" in cls.__dict__ and shim.MLFLOW_PATCH_MARK not in cls.__dict__:
+            return cls
+    raise RuntimeError("no class in keras.Model.__mro__ defines fit")
+
+
+def _install() -> None:
+    owner = _fit_owner()
+    current = owner.__dict__["fit"]
+    if current is _fit_wrapper:
+        return
+    _STATE.owner, _STATE.original = owner, current
+    functools.update_wrapper(_fit_wrapper, current)  # MLflow reads fit's signature
+    owner.fit = _fit_wrapper
+
+
+def _uninstall() -> None:
+    owner = _STATE.owner
+    if owner is not None and owner.__dict__.get("fit") is _fit_wrapper:
+        owner.fit = _STATE.original
+
+
+def _fit_wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+    original = _STATE.original
+    if original is None:  # pragma: no cover - only if the module state was reset
+        raise RuntimeError("mlflow-sanity fit wrapper called without an original fit")
+    if not _STATE.enabled or getattr(_LOCAL, "depth", 0):
+        return original(self, *args, **kwargs)
+    call: FitCall | None = None
+    run: OwnedRun | None = None
+    adopter: SanityCallback | None = None
+    failure: BaseException | None = None  # at most one warning per fit
+    try:
+        call = FitCall.from_arguments(original, self, args, kwargs, _STATE.config)
+        adopter = next((cb for cb in call.callbacks if isinstance(cb, SanityCallback)), None)
+        if adopter is not None:  # the explicit callback reports, with our data access
+            adopter._adopt(call)
+            call = None
+        else:
+            run = OwnedRun.ensure()
+    except Exception as exc:
+        failure, call = exc, None
+    _LOCAL.depth = getattr(_LOCAL, "depth", 0) + 1
+    try:
+        history = original(self, *args, **kwargs)
+    except BaseException:
+        if adopter is not None:
+            adopter._adopted = None
+        if run is not None:
+            run.end("FAILED", quiet=True)
+        raise
+    finally:
+        _LOCAL.depth -= 1
+    try:
+        if call is not None and run is not None:
+            hist = dict(getattr(history, "history", None) or {})
+            check_and_log(self, hist, call, _STATE.config, run.run_id)
+    except Exception as exc:
+        failure = failure or exc
+    finally:
+        if run is not None:
+            try:
+                run.end("FINISHED")
+            except Exception as exc:
+                failure = failure or exc
+    if failure is not None:
+        _internal_error(failure)
+    return history
+
+
+def _internal_error(exc: BaseException) -> None:
+    _log.debug("mlflow-sanity failed", exc_info=exc)
+    warnings.warn(
+        f"mlflow-sanity could not check this fit ({type(exc).__name__}: {exc}); "
+        "training and its History are not affected.",
+        SanityWarning,
+        stacklevel=2,  # our frame: MLflow reroutes warnings attributed to its own code
+    )
