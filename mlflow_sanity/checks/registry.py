@@ -129,8 +129,8 @@ def check(
 ) -> Callable[[CheckFn], CheckFn]:
     """Register ``fn`` as the check that produces finding ``check_id``.
 
-    Its theme is the ``checks`` module it lives in, so groups like "the leakage checks"
-    are read from the registry instead of listed by hand.
+    Its theme is the ``checks`` module (or subpackage) it lives in, so groups like "the
+    leakage checks" are read from the registry instead of listed by hand.
     """
     requires = tuple(requires)
     unknown = set(requires) - _CONTEXT_FIELDS
@@ -141,7 +141,7 @@ def check(
         if check_id in REGISTRY:
             raise ValueError(f"check {check_id!r} registered twice")
         doc = (fn.__doc__ or "").strip().splitlines()
-        theme = fn.__module__.rsplit(".", 1)[-1]
+        theme = fn.__module__.removeprefix(f"{__package__}.").split(".")[0]
         REGISTRY[check_id] = Check(
             check_id, requires, dict(defaults), remedy, fn, theme, doc[0] if doc else ""
         )
