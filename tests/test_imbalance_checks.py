@@ -176,3 +176,23 @@ def test_informative_model_below_baseline_warns_instead_of_failing():
     rng = np.random.default_rng(0)
     guess = (rng.random(1000) < 0.2).astype(int)
     assert check_predictions(y, guess).get("accuracy_at_baseline").severity is Severity.FAIL
+
+
+def test_perfect_score_names_its_threshold_and_the_values():
+    y = np.array([0, 1] * 100)
+    pred = y.copy()
+    pred[:2] = 1 - pred[:2]  # accuracy 0.99
+    f = check_predictions(y, pred, thresholds={"perfect_score": {"score": 0.99}}).get(
+        "perfect_score"
+    )
+    assert f.severity is Severity.WARN
+    assert "accuracy = 0.99" in f.message and "1.0" not in f.message
+    assert check_predictions(y, pred).get("perfect_score").severity is Severity.PASSED
+
+
+def test_thresholds_of_checks_that_do_not_apply_are_still_validated():
+    # overfitting never runs on bare predictions, yet a typo in its thresholds is an error
+    with pytest.raises(ValueError, match=r"unknown threshold.*overfitting.*known: \["):
+        check_predictions([0, 1], [0, 1], thresholds={"overfitting": {"no_such_name": 1}})
+    with pytest.raises(ValueError, match="thresholds must look like"):
+        check_predictions([0, 1], [0, 1], thresholds={"overfitting": 0.1})

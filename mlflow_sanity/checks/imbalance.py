@@ -6,8 +6,8 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from mlflow_sanity.checks.registry import Context, check, finding
-from mlflow_sanity.core.findings import Finding, Severity
+from mlflow_sanity.checks.registry import Context, Outcome, check, grade, passed
+from mlflow_sanity.core.findings import Severity
 from mlflow_sanity.core.metrics import Classification
 
 _WATCH = "Report balanced accuracy, MCC, macro F1 and per-class recall instead of accuracy."
@@ -23,22 +23,19 @@ def _share(c: Classification, counts: np.ndarray) -> dict[str, float]:
     remedy="Split with stratification (train_test_split(..., stratify=y) or StratifiedKFold) "
     "so that every class occurs in the evaluation data.",
 )
-def single_class_eval(ctx: Context, t: Mapping[str, float]) -> Finding:
+def single_class_eval(ctx: Context, t: Mapping[str, float]) -> Outcome:
     """The evaluation labels hold one class: accuracy is meaningless."""
     c: Classification = ctx.eval
     present = [c.label_str(i) for i in c.present]
     evidence = {"classes_present": present, "n_rows": c.n}
     if len(present) == 1:
-        return finding(
-            "single_class_eval",
+        return Outcome(
             Severity.FAIL,
             f"Every one of the {c.n} evaluation rows has label {present[0]!r}: any model that "
             f"predicts {present[0]!r} scores 100%, so accuracy says nothing.",
             evidence,
         )
-    return finding(
-        "single_class_eval", Severity.PASSED, f"{len(present)} classes present.", evidence
-    )
+    return passed(f"{len(present)} classes present.", evidence)
 
 
 @check(
@@ -49,7 +46,7 @@ def single_class_eval(ctx: Context, t: Mapping[str, float]) -> Finding:
     info_share=0.10,
     warn_share=0.01,
 )
-def class_imbalance(ctx: Context, t: Mapping[str, float]) -> Finding | None:
+def class_imbalance(ctx: Context, t: Mapping[str, float]) -> Outcome | None:
     """The rarest class is a small share of the evaluation set.
 
     Imbalance is context (info) on its own: the harm it does is flagged by
@@ -73,11 +70,10 @@ def class_imbalance(ctx: Context, t: Mapping[str, float]) -> Finding | None:
         f"mostly measures the majority class; watch balanced accuracy "
         f"({c.metrics.get('balanced_accuracy', 0):.3f}) and MCC instead."
     )
-    if share < t["warn_share"]:
-        return finding("class_imbalance", Severity.WARN, text, evidence)
-    if share < t["info_share"]:
-        return finding("class_imbalance", Severity.INFO, text, evidence)
-    return finding("class_imbalance", Severity.PASSED, "Classes are reasonably balanced.", evidence)
+    severity = grade(share, warn=t["warn_share"], info=t["info_share"], below=True)
+    if severity is Severity.PASSED:
+        return passed("Classes are reasonably balanced.", evidence)
+    return Outcome(severity, text, evidence)
 
 
 @check(
@@ -88,7 +84,7 @@ def class_imbalance(ctx: Context, t: Mapping[str, float]) -> Finding | None:
     warn_share=0.95,
     min_rate_ratio=0.1,
 )
-def prediction_collapse(ctx: Context, t: Mapping[str, float]) -> Finding | None:
+def prediction_collapse(ctx: Context, t: Mapping[str, float]) -> Outcome | None:
     """(Nearly) all predictions are one class while labels have several."""
     c: Classification = ctx.eval
     if len(c.present) < 2:
@@ -106,24 +102,22 @@ def prediction_collapse(ctx: Context, t: Mapping[str, float]) -> Finding | None:
         "other_classes_rate_ratio": round(float(rate_ratio), 4),
     }
     if (pred > 0).sum() == 1:
-        return finding(
-            "prediction_collapse",
+        return Outcome(
             Severity.FAIL,
             f"The model predicts {c.label_str(top)!r} for all {c.n} rows although the labels "
             f"hold {len(c.present)} classes: it has learned the class prior, not the task.",
             evidence,
         )
-    if share >= t["warn_share"] and rate_ratio < t["min_rate_ratio"]:
-        return finding(
-            "prediction_collapse",
+    dominant = grade(share, warn=t["warn_share"], inclusive=True)
+    starved = grade(rate_ratio, warn=t["min_rate_ratio"], below=True)
+    if dominant is Severity.WARN and starved is Severity.WARN:
+        return Outcome(
             Severity.WARN,
             f"{share:.1%} of predictions are {c.label_str(top)!r}; the other classes are "
             f"predicted {rate_ratio:.0%} as often as they occur.",
             evidence,
         )
-    return finding(
-        "prediction_collapse", Severity.PASSED, "Predictions spread over the classes.", evidence
-    )
+    return passed("Predictions spread over the classes.", evidence)
 
 
 @check(
@@ -135,7 +129,7 @@ def prediction_collapse(ctx: Context, t: Mapping[str, float]) -> Finding | None:
     warn_recall=0.2,
     min_support=5,
 )
-def minority_class_missed(ctx: Context, t: Mapping[str, float]) -> Finding | None:
+def minority_class_missed(ctx: Context, t: Mapping[str, float]) -> Outcome | None:
     """Some class has recall at or near 0."""
     c: Classification = ctx.eval
     if len(c.present) < 2:
@@ -145,11 +139,17 @@ def minority_class_missed(ctx: Context, t: Mapping[str, float]) -> Finding | Non
     def worst(classes: list[int]) -> int:
         return min(classes, key=lambda i: c.per_class[i]["recall"])
 
+    def severity(i: int) -> Severity:
+        recall = c.per_class[i]["recall"]
+        return grade(
+            recall, fail=t["fail_recall"], warn=t["warn_recall"], below=True, inclusive=True
+        )
+
     supported = [int(i) for i in c.present if c.per_class[i]["support"] >= t["min_support"]]
     # Judge on classes with enough rows; a miss on a 2-row class is only context.
     judged = worst(supported) if supported else None
     shown = worst([int(i) for i in c.present])
-    if judged is not None and c.per_class[judged]["recall"] <= t["warn_recall"]:
+    if judged is not None and severity(judged).flagged:
         shown = judged
     recall, support = c.per_class[shown]["recall"], c.per_class[shown]["support"]
     evidence = {"recall_per_class": recalls, "worst_class": c.label_str(shown), "support": support}
@@ -157,15 +157,12 @@ def minority_class_missed(ctx: Context, t: Mapping[str, float]) -> Finding | Non
         f"Recall of class {c.label_str(shown)!r} is {recall:.2f} ({support} rows): the model "
         f"misses {1 - recall:.0%} of it while accuracy is {c.metrics['accuracy']:.2f}."
     )
-    if shown == judged and recall <= t["fail_recall"]:
-        severity = Severity.FAIL
-    elif shown == judged and recall <= t["warn_recall"]:
-        severity = Severity.WARN
-    elif recall <= t["warn_recall"]:
-        severity, text = Severity.INFO, f"{text} Too few rows to judge."
-    else:
-        severity, text = Severity.PASSED, f"Lowest class recall is {recall:.2f}."
-    return finding("minority_class_missed", severity, text, evidence)
+    verdict = severity(shown)
+    if not verdict.flagged:
+        return passed(f"Lowest class recall is {recall:.2f}.", evidence)
+    if shown != judged:
+        return Outcome(Severity.INFO, f"{text} Too few rows to judge.", evidence)
+    return Outcome(verdict, text, evidence)
 
 
 @check(
@@ -174,7 +171,7 @@ def minority_class_missed(ctx: Context, t: Mapping[str, float]) -> Finding | Non
     remedy="Compare against the majority-class baseline (sklearn DummyClassifier). " + _WATCH,
     alpha=0.05,
 )
-def accuracy_at_baseline(ctx: Context, t: Mapping[str, float]) -> Finding | None:
+def accuracy_at_baseline(ctx: Context, t: Mapping[str, float]) -> Outcome | None:
     """Accuracy is not significantly above the majority-class baseline (one-sided binomial test).
 
     At or below the baseline it fails only when the predictions carry no information
@@ -186,7 +183,8 @@ def accuracy_at_baseline(ctx: Context, t: Mapping[str, float]) -> Finding | None
     if "accuracy_vs_baseline_p_value" not in m:
         return None
     acc, base, p = m["accuracy"], m["majority_baseline_accuracy"], m["accuracy_vs_baseline_p_value"]
-    informative = m["association_p_value"] < t["alpha"]
+    informative = grade(m["association_p_value"], warn=t["alpha"], below=True).flagged
+    significant = grade(p, warn=t["alpha"], below=True).flagged
     evidence = {
         "accuracy": acc,
         "majority_baseline": base,
@@ -196,8 +194,7 @@ def accuracy_at_baseline(ctx: Context, t: Mapping[str, float]) -> Finding | None
         "n_rows": c.n,
     }
     if acc <= base and informative:
-        return finding(
-            "accuracy_at_baseline",
+        return Outcome(
             Severity.WARN,
             f"Accuracy {acc:.3f} is no better than always predicting the majority class "
             f"({base:.3f}), although the predictions do carry information (balanced accuracy "
@@ -205,26 +202,21 @@ def accuracy_at_baseline(ctx: Context, t: Mapping[str, float]) -> Finding | None
             evidence,
         )
     if acc <= base:
-        return finding(
-            "accuracy_at_baseline",
+        return Outcome(
             Severity.FAIL,
             f"Accuracy {acc:.3f} is no better than always predicting the majority class "
             f"({base:.3f}): the number reflects the class balance, not the model.",
             evidence,
         )
-    if p >= t["alpha"]:
-        return finding(
-            "accuracy_at_baseline",
+    if not significant:
+        return Outcome(
             Severity.WARN,
             f"Accuracy {acc:.3f} is above the majority baseline {base:.3f}, but not "
             f"significantly (binomial test p={p:.3g}, {c.n} rows).",
             evidence,
         )
-    return finding(
-        "accuracy_at_baseline",
-        Severity.PASSED,
-        f"Accuracy {acc:.3f} beats the majority baseline {base:.3f} (p={p:.2g}).",
-        evidence,
+    return passed(
+        f"Accuracy {acc:.3f} beats the majority baseline {base:.3f} (p={p:.2g}).", evidence
     )
 
 
@@ -236,34 +228,27 @@ def accuracy_at_baseline(ctx: Context, t: Mapping[str, float]) -> Finding | None
     max_ci_width=0.2,
     min_rows_for_perfect=100,
 )
-def small_eval_set(ctx: Context, t: Mapping[str, float]) -> Finding:
+def small_eval_set(ctx: Context, t: Mapping[str, float]) -> Outcome:
     """The accuracy interval is too wide to trust, or a perfect score rests on few rows."""
     c: Classification = ctx.eval
     m = c.metrics
     low, high = m["accuracy_ci_low"], m["accuracy_ci_high"]
     evidence = {"n_rows": c.n, "accuracy": m["accuracy"], "ci_low": low, "ci_high": high}
-    if m["accuracy"] == 1.0 and c.n < t["min_rows_for_perfect"]:
-        return finding(
-            "small_eval_set",
+    if m["accuracy"] == 1.0 and grade(c.n, warn=t["min_rows_for_perfect"], below=True).flagged:
+        return Outcome(
             Severity.WARN,
             f"A perfect score on only {c.n} rows: the 95% interval still reaches down to "
             f"{low:.2f}.",
             evidence,
         )
-    if high - low > t["max_ci_width"]:
-        return finding(
-            "small_eval_set",
+    if grade(high - low, warn=t["max_ci_width"]).flagged:
+        return Outcome(
             Severity.WARN,
             f"With {c.n} rows the 95% interval of accuracy is [{low:.2f}, {high:.2f}], "
             f"{high - low:.2f} wide: the score cannot tell good models from bad.",
             evidence,
         )
-    return finding(
-        "small_eval_set",
-        Severity.PASSED,
-        f"{c.n} rows; accuracy 95% interval [{low:.3f}, {high:.3f}].",
-        evidence,
-    )
+    return passed(f"{c.n} rows; accuracy 95% interval [{low:.3f}, {high:.3f}].", evidence)
 
 
 @check(
@@ -273,22 +258,22 @@ def small_eval_set(ctx: Context, t: Mapping[str, float]) -> Finding:
     "before the split, features that encode the label, evaluating on training data.",
     score=1.0,
 )
-def perfect_score(ctx: Context, t: Mapping[str, float]) -> Finding | None:
+def perfect_score(ctx: Context, t: Mapping[str, float]) -> Outcome | None:
     """Accuracy or AUC is 1.0: check for leakage before celebrating."""
     c: Classification = ctx.eval
     if len(c.present) < 2:
         return None  # single_class_eval says it better
     scores = {k: c.metrics[k] for k in ("accuracy", "roc_auc") if k in c.metrics}
-    perfect = [k for k, v in scores.items() if v >= t["score"]]
+    perfect = {k: v for k, v in scores.items() if grade(v, warn=t["score"], inclusive=True).flagged}
     if perfect:
-        return finding(
-            "perfect_score",
+        said = " and ".join(f"{k} = {v:.4g}" for k, v in perfect.items())
+        return Outcome(
             Severity.WARN,
-            f"{' and '.join(perfect)} = 1.0 on {c.n} rows. Real-world tasks are rarely "
+            f"{said} on {c.n} rows (at or above {t['score']:g}). Real-world tasks are rarely "
             "perfectly separable: rule out leakage first.",
             scores,
         )
-    return finding("perfect_score", Severity.PASSED, "No perfect score.", scores)
+    return passed(f"No score at or above {t['score']:g}.", scores)
 
 
 @check(
@@ -299,19 +284,19 @@ def perfect_score(ctx: Context, t: Mapping[str, float]) -> Finding | None:
     max_ece=0.15,
     min_rows=100,
 )
-def uncalibrated(ctx: Context, t: Mapping[str, float]) -> Finding | None:
+def uncalibrated(ctx: Context, t: Mapping[str, float]) -> Outcome | None:
     """Predicted probabilities are badly calibrated (high expected calibration error)."""
     c: Classification = ctx.eval
     if "ece" not in c.metrics:
         return None
     ece = c.metrics["ece"]
     evidence = {"ece": ece, "brier_score": c.metrics.get("brier_score"), "n_rows": c.n}
-    if ece > t["max_ece"] and c.n >= t["min_rows"]:
-        return finding(
-            "uncalibrated",
+    enough_rows = not grade(c.n, warn=t["min_rows"], below=True).flagged
+    if enough_rows and grade(ece, warn=t["max_ece"]).flagged:
+        return Outcome(
             Severity.WARN,
             f"Expected calibration error is {ece:.3f}: a predicted 90% is often far from a 90% "
             "hit rate, so the probabilities should not be read as confidences.",
             evidence,
         )
-    return finding("uncalibrated", Severity.PASSED, f"ECE {ece:.3f}.", evidence)
+    return passed(f"ECE {ece:.3f}.", evidence)
