@@ -13,6 +13,17 @@ os.environ.setdefault("TF_NUM_INTEROP_THREADS", "1")
 os.environ.setdefault("MLFLOW_ENABLE_ASYNC_LOGGING", "false")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _outside_the_checkout(tmp_path_factory):
+    """Run the session in a temporary directory: MLflow's default ``./mlruns`` artifact
+    root and ``sqlite:///mlflow.db`` resolve against the working directory, and tests
+    must leave nothing in the checkout. Tests use absolute paths to project files."""
+    here = os.getcwd()
+    os.chdir(tmp_path_factory.mktemp("workdir"))
+    yield
+    os.chdir(here)
+
+
 @pytest.fixture(scope="session")
 def tracking_uri(tmp_path_factory):
     """A SQLite store shared by the session (creating one costs ~1 s of migrations)."""
