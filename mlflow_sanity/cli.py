@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 import pandas as pd
 
-from mlflow_sanity import __version__
+from mlflow_sanity._version import __version__
 
 _RANK = {"pass": 0, "warn": 1, "fail": 2}
 _KEY_METRICS = ("accuracy", "balanced_accuracy", "mcc", "min_class_recall")

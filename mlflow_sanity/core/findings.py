@@ -112,7 +112,7 @@ class Report:
         )
 
     def to_dict(self) -> dict[str, Any]:
-        from mlflow_sanity import __version__
+        from mlflow_sanity._version import __version__
 
         return {
             "version": __version__,

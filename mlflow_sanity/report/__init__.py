@@ -11,7 +11,7 @@ from functools import cache
 
 import jinja2
 
-from mlflow_sanity import __version__
+from mlflow_sanity._version import __version__
 from mlflow_sanity.core.findings import Report, Severity
 from mlflow_sanity.core.metrics import Classification
 
