@@ -164,6 +164,21 @@ def test_regressor_is_not_ours():
         ({"label": [0, 1], "pred": [0, 1], "p": [0.1, 0.2]}, {"pos_label": 3}, "unknown pos_label"),
         ({"label": [0, 1], "pred": [0, 1]}, {"probability_columns": "nope"}, "not found"),
         ({"label": [0, 1, 2], "pred": [0, 1, 2], "p": [0.1, 0.2, 0.3]}, {}, "binary task"),
+        (
+            {"label": [0, 1], "pred": [0, 1], "p": [0.1, 0.2]},
+            {"thresholds": {"overfitting": {"max_gapp": 0.1}}},
+            r"unknown threshold.*max_gapp.*known: \[.*'max_gap'",
+        ),
+        (
+            {"label": [0, 1], "pred": [0, 1], "p": [0.1, 0.2]},
+            {"disable": ["perfect_scor"]},
+            r"unknown finding id.*perfect_scor.*known: \[",
+        ),
+        (
+            {"label": [0, 1], "pred": [0, 1], "p": [0.1, 0.2]},
+            {"thresholds": {"overfitting": 0.1}},
+            "thresholds must look like",
+        ),
     ],
 )
 def test_bad_input_names_the_problem(mlflow_experiment, frame, kwargs, message):

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 from mlflow.models.evaluation import EvaluationResult, ModelEvaluator
 
-from mlflow_sanity.checks import Context
+from mlflow_sanity.checks import CheckOptions, Context
 from mlflow_sanity.core.metrics import InputError, classify
 from mlflow_sanity.core.pipeline import build_report
 from mlflow_sanity.core.predictions import (
@@ -51,6 +51,7 @@ class EvalConfig:
     training_run_id: str | None = None
     thresholds: dict[str, dict[str, float]] = field(default_factory=dict)
     disable: list[str] = field(default_factory=list)
+    options: CheckOptions = field(default_factory=CheckOptions)
 
     @classmethod
     def parse(cls, config: Mapping[str, Any] | None) -> EvalConfig:
@@ -58,12 +59,10 @@ class EvalConfig:
         if isinstance(config.get("sanity"), Mapping):  # nested under our name
             config = dict(config["sanity"])
         parsed = cls(**{k: config[k] for k in CONFIG_KEYS if k in config})
-        if isinstance(parsed.disable, str):
-            parsed.disable = [parsed.disable]
-        if not isinstance(parsed.thresholds, Mapping) or not all(
-            isinstance(v, Mapping) for v in parsed.thresholds.values()
-        ):
-            raise InputError('thresholds must look like {"finding_id": {"name": value}}')
+        try:  # unknown finding ids or threshold names: say so before any work
+            parsed.options = CheckOptions.of(parsed.thresholds, parsed.disable)
+        except ValueError as exc:
+            raise InputError(f"evaluator_config: {exc}") from None
         return parsed
 
 
@@ -119,9 +118,7 @@ class SanityEvaluator(ModelEvaluator):
             "has_probabilities": proba is not None,
             "leakage": leak.summary,
         }
-        report = build_report(
-            ctx, thresholds=cfg.thresholds, disable=cfg.disable, source="evaluator", inputs=inputs
-        )
+        report = build_report(ctx, options=cfg.options, source="evaluator", inputs=inputs)
         log_report(run_id, report, classification_files(c))
         return EvaluationResult(
             metrics={metric_key(k): v for k, v in report.metrics.items()},

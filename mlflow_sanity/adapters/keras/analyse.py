@@ -18,12 +18,13 @@ from mlflow_sanity.checks import CheckOptions, Context
 from mlflow_sanity.core.findings import Report
 from mlflow_sanity.core.keras_spec import (
     FitSpec,
+    LabelSummary,
     ModelSpec,
     Predictions,
     label_indices,
     summarize_labels,
 )
-from mlflow_sanity.core.metrics import InputError, classify
+from mlflow_sanity.core.metrics import Classification, InputError, classify
 from mlflow_sanity.core.pipeline import build_report
 from mlflow_sanity.core.predictions import outputs_to_proba
 
@@ -82,11 +83,30 @@ def _as_arrays(x: Any) -> Any:
 def analyse(
     model: Any, history: Mapping[str, list[float]], call: FitCall, config: CheckOptions
 ) -> tuple[Report, dict[str, bytes]]:
-    """Describe, predict, check: the report and the artifact files for one finished fit."""
-    from mlflow_sanity.report import classification_files, plots
-
+    """Read inputs, describe, predict, check: the report and artifact files of one fit."""
     data = FitData.from_call(call, history)
-    spec = describe_model(model)
+    spec, val_preds, train_preds = _predict_fit(model, describe_model(model), data, call)
+    fit = _fit_spec(call, data, spec, history, val_preds, train_preds)
+    evaluation = _validation_classification(spec, fit, val_preds)
+    ctx = Context(eval=evaluation, model=spec, history=history or None, fit=fit)
+    inputs: dict[str, Any] = {"source": call.source, "model": spec.to_dict(), "fit": fit.to_dict()}
+    if fit.monitors:
+        inputs["model_selection"] = {
+            "monitors": fit.monitors,
+            "callbacks": [cb.class_name for cb in fit.callbacks if cb.monitor],
+        }
+    report = build_report(ctx, options=config, source="autolog", inputs=inputs)
+    if evaluation is not None:
+        report.inputs["evaluated_on"] = "validation data"
+    _add_training_metrics(report)
+    return report, _fit_files(report, history, fit, evaluation, data)
+
+
+def _predict_fit(
+    model: Any, spec: ModelSpec, data: FitData, call: FitCall
+) -> tuple[ModelSpec, Predictions | None, Predictions | None]:
+    """Outputs on the validation rows, and on a training sample when dropout or the like
+    makes Keras' running training metrics differ from inference (the dropout note)."""
     val_preds = train_preds = None
     try:
         if data.val_readable and spec.n_outputs == 1 and spec.is_classifier:
@@ -103,17 +123,28 @@ def analyse(
     except Exception as exc:  # config and history checks do not need predictions
         _log.info("mlflow-sanity: predictions not checked: %s", exc)
         data.notes.append(f"the model's predictions could not be computed ({exc})")
-    labels = None
+    return spec, val_preds, train_preds
+
+
+def _label_summary(data: FitData, spec: ModelSpec) -> LabelSummary | None:
     if data.y_train is not None:
-        labels = summarize_labels(data.y_train, data.y_val, spec.output_units, data.y_all)
-    elif data.y_val is not None:
-        labels = summarize_labels(data.y_val, None, spec.output_units)
-        labels = (
-            replace(labels, train_counts={}, val_counts=labels.train_counts) if labels else None
-        )
+        return summarize_labels(data.y_train, data.y_val, spec.output_units, data.y_all)
+    if data.y_val is None:
+        return None
+    labels = summarize_labels(data.y_val, None, spec.output_units)
+    return replace(labels, train_counts={}, val_counts=labels.train_counts) if labels else None
+
+
+def _fit_spec(
+    call: FitCall,
+    data: FitData,
+    spec: ModelSpec,
+    history: Mapping[str, list[float]],
+    val_preds: Predictions | None,
+    train_preds: Predictions | None,
+) -> FitSpec:
     callbacks, others = callback_specs(call.callbacks, call.initial_epoch)
-    epochs_run = len(history.get("loss", []))
-    fit = FitSpec(
+    return FitSpec(
         n_train=n_rows(data.x_train) if data.x_train is not None else None,
         n_val=n_rows(data.x_val) if data.x_val is not None else None,
         validation=data.validation,
@@ -124,37 +155,28 @@ def analyse(
         sample_weight=call.sample_weight is not None,
         callbacks=callbacks,
         other_callbacks=others,
-        labels=labels,
+        labels=_label_summary(data, spec),
         data_readable=data.readable,
         data_note="; ".join(data.notes),
         epochs=call.epochs,
-        epochs_run=epochs_run,
+        epochs_run=len(history.get("loss", [])),
         validation_outputs=val_preds,
         train_outputs=train_preds,
     )
-    evaluation = _validation_classification(spec, fit, val_preds)
-    ctx = Context(eval=evaluation, model=spec, history=history or None, fit=fit)
-    inputs: dict[str, Any] = {
-        "source": call.source,
-        "model": spec.to_dict(),
-        "fit": fit.to_dict(),
-    }
-    if fit.monitors:
-        inputs["model_selection"] = {
-            "monitors": fit.monitors,
-            "callbacks": [cb.class_name for cb in fit.callbacks if cb.monitor],
-        }
-    report = build_report(
-        ctx,
-        options=config,
-        source="autolog",
-        inputs=inputs,
-    )
-    if evaluation is not None:
-        report.inputs["evaluated_on"] = "validation data"
-    _add_training_metrics(report)
+
+
+def _fit_files(
+    report: Report,
+    history: Mapping[str, list[float]],
+    fit: FitSpec,
+    evaluation: Classification | None,
+    data: FitData,
+) -> dict[str, bytes]:
+    """Learning curves, the validation plots and the training fingerprint."""
+    from mlflow_sanity.report import classification_files, plots
+
     files: dict[str, bytes] = {}
-    if epochs_run:
+    if fit.epochs_run:
         restored = fit.restored_epoch
         marks = {f"restored epoch {restored + 1}": restored + 1} if restored is not None else {}
         files["learning_curves.png"] = plots.learning_curves_png(history, marks)
@@ -166,10 +188,12 @@ def analyse(
         except Exception as exc:  # a fingerprint is optional; the checks above still count
             _log.warning("mlflow-sanity: training fingerprint not logged: %s", exc)
             report.inputs["fingerprint"] = f"not computed: {type(exc).__name__}: {exc}"
-    return report, files
+    return files
 
 
-def _validation_classification(spec: ModelSpec, fit: FitSpec, preds: Predictions | None) -> Any:
+def _validation_classification(
+    spec: ModelSpec, fit: FitSpec, preds: Predictions | None
+) -> Classification | None:
     """The evaluator's view of the validation predictions, so its checks run on them."""
     if preds is None or fit.labels is None or not fit.labels.is_single_label:
         return None
