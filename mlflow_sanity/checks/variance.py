@@ -51,6 +51,15 @@ def _unjudgeable(
     return None
 
 
+def _gap_to_reference(
+    raw: Mapping[int, float], sp: Spread, ref: float, higher_is_better: bool
+) -> tuple[float, list[int]]:
+    """How much better than ``ref`` the mean is, and the seeds that are not better at all."""
+    sign = 1.0 if higher_is_better else -1.0
+    no_better = sorted(s for s, v in raw.items() if sign * (float(v) - ref) <= 0)
+    return sign * (sp.mean - ref), no_better
+
+
 def _unreliable(
     sp: Spread, gap: float, ref: float, no_better: list, against: str, t: Mapping[str, float]
 ) -> list[str]:
@@ -113,9 +122,7 @@ def seed_variance(ctx: Context, t: Mapping[str, float]) -> Outcome:
             "reference= (or report majority_baseline_accuracy with accuracy).",
             evidence,
         )
-    sign = 1.0 if r.higher_is_better else -1.0
-    gap = sign * (sp.mean - ref)
-    no_better = sorted(s for s, v in raw.items() if sign * (float(v) - ref) <= 0)
+    gap, no_better = _gap_to_reference(raw, sp, ref, r.higher_is_better)
     evidence.update(
         reference=ref,
         reference_source=source,
