@@ -152,6 +152,20 @@ def test_decisions_and_true_accuracy():
     assert true_accuracy(_preds([0.3, 1.2], [[0.1], [0.2]]), sigmoid) is None
 
 
+def test_true_accuracy_reads_outputs_like_the_validation_metrics():
+    from mlflow_sanity.core.metrics import classify
+    from mlflow_sanity.core.predictions import outputs_to_proba
+
+    # A linear output is scores: cut at logit 0 even when the loss says from_logits=False
+    # (loss_output_mismatch flags that pairing), exactly as the report's validation metrics.
+    spec = model_spec(1, "linear", "binary_crossentropy")
+    p = _preds([0, 1, 1], [[-0.2], [0.3], [0.7]])
+    proba = outputs_to_proba(p.outputs, spec.output_activation, from_logits=spec.outputs_logits)
+    assert true_accuracy(p, spec) == classify(p.y_true, proba=proba).metrics["accuracy"] == 1.0
+    diverged = _preds([0, 1], [[np.nan], [0.3]])
+    assert true_accuracy(diverged, spec) is None  # not scores: nothing to recompute
+
+
 def test_keras_accuracy_emulates_the_variants():
     y, out = np.array([0, 1, 1, 1]), np.array([[-1.0], [0.2], [0.7], [0.3]])
     binary = MetricSpec("accuracy", "accuracy", "binary_accuracy")
