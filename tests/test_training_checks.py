@@ -9,9 +9,11 @@ import pytest
 from keras_specs import fit_spec, model_spec, run_one
 
 from mlflow_sanity.checks import Context
-from mlflow_sanity.checks.training import decisions, keras_accuracy, true_accuracy
+from mlflow_sanity.checks.keras_semantics import keras_accuracy
+from mlflow_sanity.checks.training.metrics import CauseKind, static_cause, true_accuracy
 from mlflow_sanity.core.findings import Severity
 from mlflow_sanity.core.keras_spec import CallbackSpec, FitSpec, LayerSpec, MetricSpec, Predictions
+from mlflow_sanity.core.predictions import predicted_classes
 
 EPOCHS = 30
 
@@ -139,12 +141,29 @@ def _preds(y, out, sw=None):
 
 
 def test_decisions_and_true_accuracy():
-    assert decisions(np.array([[-1.0], [0.2]]), logits=True).tolist() == [0, 1]
-    assert decisions(np.array([[0.4], [0.6]]), logits=False).tolist() == [0, 1]
-    assert decisions(np.array([[0.1, 0.9], [0.8, 0.2]]), logits=False).tolist() == [1, 0]
+    logit_rows = np.array([[-1.0], [0.2]])
+    assert predicted_classes(logit_rows, "linear", from_logits=True).tolist() == [0, 1]
+    assert predicted_classes(np.array([[0.4], [0.6]]), "sigmoid").tolist() == [0, 1]
+    assert predicted_classes(np.array([[0.1, 0.9], [0.8, 0.2]]), "softmax").tolist() == [1, 0]
     p = _preds([0, 1, 1, 0], [[-1.0], [0.2], [0.7], [0.3]])
-    assert true_accuracy(p, logits=True) == 0.75
-    assert true_accuracy(_preds([0.3, 1.2], [[0.1], [0.2]]), logits=False) is None
+    logits = model_spec(1, "linear", "binary_crossentropy", from_logits=True)
+    assert true_accuracy(p, logits) == 0.75
+    sigmoid = model_spec(1, "sigmoid", "binary_crossentropy")
+    assert true_accuracy(_preds([0.3, 1.2], [[0.1], [0.2]]), sigmoid) is None
+
+
+def test_true_accuracy_reads_outputs_like_the_validation_metrics():
+    from mlflow_sanity.core.metrics import classify
+    from mlflow_sanity.core.predictions import outputs_to_proba
+
+    # A linear output is scores: cut at logit 0 even when the loss says from_logits=False
+    # (loss_output_mismatch flags that pairing), exactly as the report's validation metrics.
+    spec = model_spec(1, "linear", "binary_crossentropy")
+    p = _preds([0, 1, 1], [[-0.2], [0.3], [0.7]])
+    proba = outputs_to_proba(p.outputs, spec.output_activation, from_logits=spec.outputs_logits)
+    assert true_accuracy(p, spec) == classify(p.y_true, proba=proba).metrics["accuracy"] == 1.0
+    diverged = _preds([0, 1], [[np.nan], [0.3]])
+    assert true_accuracy(diverged, spec) is None  # not scores: nothing to recompute
 
 
 def test_keras_accuracy_emulates_the_variants():
@@ -173,6 +192,28 @@ def test_metric_disagreement_fails_on_thresholded_logits_with_predictions():
     m = f.evidence["metrics"]["accuracy"]
     assert m["sklearn_validation"] == 1.0 and m["keras_emulated"] == 0.625
     assert "thresholds logits" in f.message
+
+
+def test_thresholded_logits_without_data_are_left_to_logits_thresholded():
+    spec = model_spec(1, "linear", "binary_crossentropy", from_logits=True)
+    cause = static_cause(spec.metrics[0], spec, None)
+    assert cause.kind is CauseKind.LOGITS_THRESHOLDED and not cause.shown_without_recomputation
+    ctx = Context(model=spec, history={"loss": [0.5], "val_accuracy": [0.6]})
+    f = run_one("metric_disagreement", ctx)
+    assert f.severity is Severity.PASSED  # no predictions: logits_thresholded reports it
+    assert "thresholds logits" in f.evidence["metrics"]["accuracy"]["cause"]
+    assert run_one("logits_thresholded", ctx).severity is Severity.WARN
+
+
+def test_a_cause_is_told_by_its_kind_not_by_its_wording():
+    # The metric's name appears in the cause text; it must not silence a failing cause.
+    name = "logits_thresholded_acc"
+    metric = MetricSpec(name, name, "sparse_categorical_accuracy")
+    spec = model_spec(1, "sigmoid", "binary_crossentropy", metrics=[metric])
+    cause = static_cause(metric, spec, None)
+    assert cause.kind is CauseKind.ONE_UNIT_ARGMAX and "logits_thresholded" in cause.text
+    f = run_one("metric_disagreement", Context(model=spec, history={"loss": [0.5]}))
+    assert f.severity is Severity.FAIL and "argmax is always 0" in f.message
 
 
 def test_metric_disagreement_passes_when_keras_and_sklearn_agree():

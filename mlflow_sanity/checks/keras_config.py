@@ -12,18 +12,19 @@ from typing import Any
 
 import numpy as np
 
-from mlflow_sanity.checks.registry import Context, check, finding
-from mlflow_sanity.core.findings import Finding, Severity
+from mlflow_sanity.checks.keras_semantics import outputs_are_logits, thresholds_as_probability
+from mlflow_sanity.checks.registry import Context, Outcome, check, passed
+from mlflow_sanity.core.findings import Severity
 from mlflow_sanity.core.keras_spec import (
     BINARY_CE,
     CATEGORICAL_CE,
     CROSSENTROPY,
     REGRESSION_LOSSES,
     SPARSE_CE,
-    THRESHOLD_METRICS,
     FitSpec,
     LabelSummary,
     ModelSpec,
+    Predictions,
     class_weight_keys,
 )
 
@@ -46,6 +47,88 @@ def _config(spec: ModelSpec, labels: LabelSummary | None) -> dict[str, Any]:
     return evidence
 
 
+def _cannot_learn(spec: ModelSpec, labels: LabelSummary | None) -> list[str]:
+    """Configurations that cannot train a classifier at all (fail)."""
+    units, act, loss = spec.output_units, spec.output_activation, spec.loss
+    problems = []
+    if act == "softmax" and units == 1:
+        problems.append(
+            "softmax over a single unit always outputs 1.0: the model cannot express "
+            "two classes (use sigmoid)"
+        )
+    if loss in CATEGORICAL_CE and units == 1:
+        problems.append(
+            "categorical cross-entropy on a 1-unit output is exactly 0 for every row "
+            "(the single probability is normalised to 1): there is no gradient and "
+            "nothing is learned; use binary_crossentropy"
+        )
+    if loss in SPARSE_CE and units == 1:
+        problems.append("sparse categorical cross-entropy needs one output unit per class")
+    if units == 1 and labels is not None and labels.is_single_label and labels.n_classes > 2:
+        problems.append(
+            f"one output unit for {labels.n_classes} classes: a single sigmoid can only "
+            "separate two classes"
+        )
+    return problems
+
+
+def _loss_misfits(spec: ModelSpec, labels: LabelSummary | None) -> list[str]:
+    """A loss that trains the output badly: regression losses, binary CE on softmax (warn)."""
+    units, act, loss = spec.output_units, spec.output_activation, spec.loss
+    classes = labels is not None and labels.is_single_label
+    encoding = labels.encoding if labels is not None else None
+    if loss in REGRESSION_LOSSES and (act == "softmax" or (act == "sigmoid" and classes)):
+        return [
+            f"{loss} on a {act} classifier output: squared/absolute error gives vanishing "
+            "gradients for confident wrong predictions and does not train a classifier "
+            "well; use a cross-entropy loss"
+        ]
+    if loss in REGRESSION_LOSSES and classes and spec.accuracy_metrics:
+        return [
+            f"{loss} on class labels with an accuracy metric: the model is trained as a "
+            "regression and its outputs are then thresholded; use a sigmoid/softmax output "
+            "with a cross-entropy loss"
+        ]
+    if loss in BINARY_CE and act == "softmax" and units and units > 1:
+        if encoding == "multi_hot":
+            return [
+                "binary cross-entropy with a softmax output on multi-hot labels: softmax "
+                "forces the classes to compete, use sigmoid for multi-label outputs"
+            ]
+        return [
+            f"binary cross-entropy on a {units}-unit softmax"
+            + (" with one-hot labels" if encoding == "one_hot" else "")
+            + ": it scores every unit as an independent yes/no although softmax makes "
+            "them exclusive; use categorical_crossentropy"
+        ]
+    return []
+
+
+def _logit_and_label_misfits(spec: ModelSpec, labels: LabelSummary | None) -> list[str]:
+    """``from_logits`` that does not fit the output, and 1-based labels (warn)."""
+    units, act, loss = spec.output_units, spec.output_activation, spec.loss
+    problems = []
+    if loss in CROSSENTROPY and spec.outputs_logits and not spec.from_logits:
+        problems.append(
+            "cross-entropy with from_logits=False on a linear output: raw scores are "
+            "clipped into (0, 1) and treated as probabilities"
+        )
+    if loss in CROSSENTROPY and act in ("softmax", "sigmoid") and spec.from_logits:
+        problems.append(
+            f"from_logits=True on a {act} output applies the {act} twice: probabilities "
+            "are squashed and the loss saturates"
+        )
+    classes = labels is not None and labels.is_single_label
+    if units and units > 1 and classes and act != "sigmoid":
+        present = sorted(int(k) for k in labels.train_counts)
+        if present and min(present) > 0:
+            problems.append(
+                f"{units} output units but the training labels are {present}: class 0 "
+                "never occurs (1-based labels?)"
+            )
+    return problems
+
+
 @check(
     "loss_output_mismatch",
     requires=["model"],
@@ -54,90 +137,23 @@ def _config(spec: ModelSpec, labels: LabelSummary | None) -> dict[str, Any]:
     "(integer labels) or categorical_crossentropy (one-hot); for logits use a linear output "
     "and from_logits=True.",
 )
-def loss_output_mismatch(ctx: Context, t: Mapping[str, float]) -> Finding | None:
+def loss_output_mismatch(ctx: Context, t: Mapping[str, float]) -> Outcome | None:
     """The loss does not fit the output layer and labels (MSE on classes, CE on one unit, ...)."""
     spec: ModelSpec = ctx.model
     labels = _labels(ctx)
-    if spec.n_outputs != 1 or spec.loss is None:
-        return None
-    units, act, loss = spec.output_units, spec.output_activation, spec.loss
-    encoding = labels.encoding if labels is not None else None
-    classes = labels is not None and labels.is_single_label
-    if not spec.is_classifier:
-        return None  # a regression model: nothing to judge here
-    fails: list[str] = []
-    warns: list[str] = []
-    if act == "softmax" and units == 1:
-        fails.append(
-            "softmax over a single unit always outputs 1.0: the model cannot express "
-            "two classes (use sigmoid)"
-        )
-    if loss in CATEGORICAL_CE and units == 1:
-        fails.append(
-            "categorical cross-entropy on a 1-unit output is exactly 0 for every row "
-            "(the single probability is normalised to 1): there is no gradient and "
-            "nothing is learned; use binary_crossentropy"
-        )
-    if loss in SPARSE_CE and units == 1:
-        fails.append("sparse categorical cross-entropy needs one output unit per class")
-    if units == 1 and labels is not None and classes and labels.n_classes > 2:
-        fails.append(
-            f"one output unit for {labels.n_classes} classes: a single sigmoid can only "
-            "separate two classes"
-        )
-    if loss in REGRESSION_LOSSES and (act == "softmax" or (act == "sigmoid" and classes)):
-        warns.append(
-            f"{loss} on a {act} classifier output: squared/absolute error gives vanishing "
-            "gradients for confident wrong predictions and does not train a classifier "
-            "well; use a cross-entropy loss"
-        )
-    elif loss in REGRESSION_LOSSES and classes and spec.accuracy_metrics:
-        warns.append(
-            f"{loss} on class labels with an accuracy metric: the model is trained as a "
-            "regression and its outputs are then thresholded; use a sigmoid/softmax output "
-            "with a cross-entropy loss"
-        )
-    if loss in BINARY_CE and act == "softmax" and units and units > 1:
-        if encoding == "multi_hot":
-            warns.append(
-                "binary cross-entropy with a softmax output on multi-hot labels: softmax "
-                "forces the classes to compete, use sigmoid for multi-label outputs"
-            )
-        else:
-            warns.append(
-                f"binary cross-entropy on a {units}-unit softmax"
-                + (" with one-hot labels" if encoding == "one_hot" else "")
-                + ": it scores every unit as an independent yes/no although softmax makes "
-                "them exclusive; use categorical_crossentropy"
-            )
-    if loss in CROSSENTROPY and spec.outputs_logits and not spec.from_logits:
-        warns.append(
-            "cross-entropy with from_logits=False on a linear output: raw scores are "
-            "clipped into (0, 1) and treated as probabilities"
-        )
-    if loss in CROSSENTROPY and act in ("softmax", "sigmoid") and spec.from_logits:
-        warns.append(
-            f"from_logits=True on a {act} output applies the {act} twice: probabilities "
-            "are squashed and the loss saturates"
-        )
-    if units and units > 1 and labels is not None and classes and act != "sigmoid":
-        present = sorted(int(k) for k in labels.train_counts)
-        if present and min(present) > 0:
-            warns.append(
-                f"{units} output units but the training labels are {present}: class 0 "
-                "never occurs (1-based labels?)"
-            )
+    if spec.n_outputs != 1 or spec.loss is None or not spec.is_classifier:
+        return None  # several outputs, no loss, or a regression model: nothing to judge here
+    fails = _cannot_learn(spec, labels)
+    warns = _loss_misfits(spec, labels) + _logit_and_label_misfits(spec, labels)
     evidence = {**_config(spec, labels), "problems": fails + warns}
     if fails:
-        return finding("loss_output_mismatch", Severity.FAIL, "; ".join(fails) + ".", evidence)
+        return Outcome(Severity.FAIL, "; ".join(fails) + ".", evidence)
     if warns:
-        return finding("loss_output_mismatch", Severity.WARN, "; ".join(warns) + ".", evidence)
-    return finding(
-        "loss_output_mismatch",
-        Severity.PASSED,
-        f"{loss} fits the {units}-unit {act or 'linear'} output"
-        + (f" and {encoding} labels" if encoding else "")
-        + ".",
+        return Outcome(Severity.WARN, "; ".join(warns) + ".", evidence)
+    encoding = labels.encoding if labels is not None else None
+    return passed(
+        f"{spec.loss} fits the {spec.output_units}-unit {spec.output_activation or 'linear'} "
+        "output" + (f" and {encoding} labels" if encoding else "") + ".",
         evidence,
     )
 
@@ -148,7 +164,7 @@ def loss_output_mismatch(ctx: Context, t: Mapping[str, float]) -> Finding | None
     remedy="Use relu (or another non-saturating activation) in hidden layers; keep softmax "
     "for the output layer only.",
 )
-def hidden_softmax(ctx: Context, t: Mapping[str, float]) -> Finding:
+def hidden_softmax(ctx: Context, t: Mapping[str, float]) -> Outcome:
     """Softmax used in a hidden layer."""
     spec: ModelSpec = ctx.model
     hits = [
@@ -158,14 +174,19 @@ def hidden_softmax(ctx: Context, t: Mapping[str, float]) -> Finding:
     ]
     evidence = {"hidden_softmax_layers": hits, "n_hidden_layers": len(spec.hidden_layers)}
     if hits:
-        return finding(
-            "hidden_softmax",
+        return Outcome(
             Severity.WARN,
             f"Hidden layer(s) {', '.join(hits)} use softmax: it squeezes each row of "
             "activations to sum to 1, so most units are pushed towards 0 and learning stalls.",
             evidence,
         )
-    return finding("hidden_softmax", Severity.PASSED, "No softmax in hidden layers.", evidence)
+    return passed("No softmax in hidden layers.", evidence)
+
+
+def _share_misjudged(preds: Predictions, threshold: float) -> float:
+    """The share of rows whose logit lies between 0 and ``threshold``: decided wrongly."""
+    out = np.asarray(preds.outputs, dtype=np.float64).reshape(-1)
+    return float(np.mean((out > 0) != (out > threshold)))
 
 
 @check(
@@ -175,17 +196,16 @@ def hidden_softmax(ctx: Context, t: Mapping[str, float]) -> Finding:
     "keras.metrics.BinaryAccuracy(threshold=0.0) (and Precision/Recall(thresholds=0.0), "
     "AUC(from_logits=True)), or add a sigmoid to the output and drop from_logits.",
 )
-def logits_thresholded(ctx: Context, t: Mapping[str, float]) -> Finding | None:
+def logits_thresholded(ctx: Context, t: Mapping[str, float]) -> Outcome | None:
     """Raw logits compared against a 0.5 threshold by the accuracy metric."""
     spec: ModelSpec = ctx.model
     if spec.n_outputs != 1 or not spec.outputs_logits:
         return None
+    # Binary accuracy on several units is metric_disagreement's (it judges the variant).
     hits = [
         m
         for m in spec.metrics
-        if m.variant in THRESHOLD_METRICS
-        and not (m.variant == "auc" and m.from_logits)
-        and (m.threshold is None or m.threshold != 0.0)
+        if thresholds_as_probability(m)
         and (m.variant != "binary_accuracy" or spec.output_units in (1, None))
     ]
     evidence: dict[str, Any] = {
@@ -193,13 +213,8 @@ def logits_thresholded(ctx: Context, t: Mapping[str, float]) -> Finding | None:
         "from_logits": spec.from_logits,
         "metrics": {m.name: m.threshold for m in hits},
     }
-    if not hits or not spec.from_logits:
-        return finding(
-            "logits_thresholded",
-            Severity.PASSED,
-            "No threshold metric is applied to logits.",
-            evidence,
-        )
+    if not hits or not outputs_are_logits(spec):
+        return passed("No threshold metric is applied to logits.", evidence)
     fit: FitSpec | None = ctx.fit
     preds = fit.validation_outputs if fit is not None else None
     threshold = next((m.threshold for m in hits if m.threshold is not None), 0.5)
@@ -209,11 +224,10 @@ def logits_thresholded(ctx: Context, t: Mapping[str, float]) -> Finding | None:
         f"{1 / (1 + np.exp(-threshold)):.3f}, not 0.5."
     )
     if preds is not None and preds.outputs.size:
-        out = np.asarray(preds.outputs, dtype=np.float64).reshape(-1)
-        flipped = float(np.mean((out > 0) != (out > threshold)))
-        evidence["validation_rows_between_0_and_threshold"] = round(flipped, 4)
-        text += f" {flipped:.1%} of the validation rows fall in between and are misjudged."
-    return finding("logits_thresholded", Severity.WARN, text, evidence)
+        misjudged = _share_misjudged(preds, threshold)
+        evidence["validation_rows_between_0_and_threshold"] = round(misjudged, 4)
+        text += f" {misjudged:.1%} of the validation rows fall in between and are misjudged."
+    return Outcome(Severity.WARN, text, evidence)
 
 
 @check(
@@ -222,7 +236,7 @@ def logits_thresholded(ctx: Context, t: Mapping[str, float]) -> Finding | None:
     remedy="Key class_weight by integer class index (the label value, or the one-hot column): "
     "{0: 1.0, 1: 5.0}; sklearn.utils.class_weight.compute_class_weight builds it.",
 )
-def class_weight_ignored(ctx: Context, t: Mapping[str, float]) -> Finding | None:
+def class_weight_ignored(ctx: Context, t: Mapping[str, float]) -> Outcome | None:
     """``class_weight`` given but had no effect (string keys, or keys that match no label)."""
     fit: FitSpec = ctx.fit
     if not fit.class_weight:
@@ -246,23 +260,20 @@ def class_weight_ignored(ctx: Context, t: Mapping[str, float]) -> Finding | None
             "but Keras looks weights up by integer class index and silently ignores them"
         )
         text += "." if effective else ": training ran unweighted."
-        return finding("class_weight_ignored", Severity.WARN, text, evidence)
+        return Outcome(Severity.WARN, text, evidence)
     if unmatched:
         text = f"class_weight keys {unmatched} match no training label (labels are {present})" + (
             "." if effective else ": no row was re-weighted."
         )
-        return finding("class_weight_ignored", Severity.WARN, text, evidence)
+        return Outcome(Severity.WARN, text, evidence)
     values = {float(weights[k]) for k in weights}
     if len(values) == 1:
-        return finding(
-            "class_weight_ignored",
+        return Outcome(
             Severity.INFO,
             f"All classes get the same weight {values.pop():g}: class_weight changes nothing.",
             evidence,
         )
-    return finding(
-        "class_weight_ignored",
-        Severity.PASSED,
+    return passed(
         "class_weight keys are integer class indices"
         + (" that match the training labels." if present is not None else "."),
         evidence,

@@ -110,6 +110,17 @@ def outputs_to_proba(
     return np.column_stack([1.0 - p, p]) if p.ndim == 1 else p
 
 
+def predicted_classes(
+    outputs: Any, activation: str | None = None, *, from_logits: bool = False
+) -> np.ndarray:
+    """The class index each row of a classifier head's scores is predicted as.
+
+    The most probable column of ``outputs_to_proba``: for a single column, the positive
+    class when its probability exceeds 0.5 (a logit above 0).
+    """
+    return outputs_to_proba(outputs, activation, from_logits=from_logits).argmax(axis=1)
+
+
 def output_activation(model: Any) -> str | None:
     """The activation of a Keras-like model's last layer, read by duck typing (no Keras
     import); None when the model does not say."""
