@@ -10,6 +10,7 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+from keras_data import blobs, mlp
 
 from mlflow_sanity.core.findings import Severity
 from mlflow_sanity.tracking.reports import read_report
@@ -33,24 +34,8 @@ def fast_plots(monkeypatch):
         monkeypatch.setattr(plots, name, lambda *args, **kwargs: PNG)
 
 
-def _blobs(n: int = ROWS, k: int = 3, d: int = 6, spread: float = 1.6, seed: int = 0):
-    """Gaussian classes with some overlap: learnable, not perfectly separable."""
-    rng = np.random.default_rng(seed)
-    centers = rng.normal(size=(k, d)) * 2.0
-    y = rng.permutation(np.arange(n) % k)
-    x = (centers[y] + rng.normal(size=(n, d)) * spread).astype("float32")
-    return x, y
-
-
-def _model(keras, units: int, activation: str | None, hidden: str = "relu", d: int = 6, width=16):
-    keras.utils.set_random_seed(0)
-    return keras.Sequential(
-        [
-            keras.Input((d,)),
-            keras.layers.Dense(width, activation=hidden),
-            keras.layers.Dense(units, activation=activation),
-        ]
-    )
+_blobs = blobs
+_model = mlp
 
 
 @pytest.fixture(scope="module")
@@ -563,13 +548,18 @@ def test_package_exports_are_lazy_and_callable(autolog_module):
 # -- training fingerprint: what later leakage checks read back --------------------------------
 
 
+def _fingerprint_files(analyse, *data):
+    fps = analyse.fingerprints_of(*data)
+    return {name: blob for role, fp in fps.items() for name, blob in fp.to_files(role).items()}
+
+
 def test_fingerprint_files_round_trip(keras):
     from mlflow_sanity.adapters.keras import analyse
     from mlflow_sanity.core.fingerprint import Fingerprint
 
     rng = np.random.default_rng(0)
     x_train, x_val = rng.normal(size=(50, 3)), rng.normal(size=(20, 3))
-    files = analyse._fingerprint_files(x_train, np.arange(50) % 2, x_val, None)
+    files = _fingerprint_files(analyse, x_train, np.arange(50) % 2, x_val, None)
     assert sorted(files) == [
         "fingerprint_train.json",
         "fingerprint_train.npy",
@@ -579,5 +569,5 @@ def test_fingerprint_files_round_trip(keras):
     train = Fingerprint.from_files(files, role="train")
     assert train.match(x_train[:5]).in_train.all()
     assert not train.match(x_val).in_train.any()
-    only_train = analyse._fingerprint_files(x_train, None, None, None)
+    only_train = _fingerprint_files(analyse, x_train, None, None, None)
     assert "fingerprint_validation.npy" not in only_train

@@ -545,7 +545,7 @@ def test_keras_normalization_adapted_on_train_plus_test_is_flagged(
 ) -> None:
     import mlflow
 
-    from mlflow_sanity.adapters.evaluator import keras_normalization_stats
+    from mlflow_sanity.adapters.keras.describe import keras_normalization_stats
 
     rng = np.random.default_rng(33)
     data = _labelled(rng, 500)

@@ -185,6 +185,8 @@ def leakage_inputs(
             )
     raw = _raw_model(model) if model is not None else None
     if raw is not None and _is_keras(raw):
+        from mlflow_sanity.adapters.keras.describe import keras_normalization_stats
+
         stats = keras_normalization_stats(raw)
         if stats is not None:
             out.normalization = stats
@@ -214,26 +216,6 @@ def _model_features(features: pd.DataFrame, dataset: Any, cfg: EvalConfig) -> pd
     drop = [cols] if isinstance(cols, str) else list(cols or [])
     drop = [c for c in drop if c in features.columns]
     return features.drop(columns=drop) if drop else features
-
-
-def keras_normalization_stats(model: Any) -> NormalizationStats | None:
-    """Mean and variance of the first ``Normalization`` layer that normalises the input
-    features one by one (plain numbers, so the check stays free of Keras)."""
-    try:
-        layers = list(model._flatten_layers(include_self=False))
-    except Exception:
-        layers = list(getattr(model, "layers", []))
-    for layer in layers:
-        if type(layer).__name__ != "Normalization" or getattr(layer, "invert", False):
-            continue
-        mean, variance = getattr(layer, "mean", None), getattr(layer, "variance", None)
-        if mean is None or variance is None:
-            continue
-        try:
-            return NormalizationStats.of(mean, variance, str(layer.name))
-        except (TypeError, ValueError):
-            continue
-    return None
 
 
 def static_outputs(

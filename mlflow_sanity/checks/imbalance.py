@@ -79,6 +79,7 @@ def class_imbalance(ctx: Context, t: Mapping[str, float]) -> Outcome | None:
 @check(
     "prediction_collapse",
     requires=["eval"],
+    judges_training_rows=True,
     remedy="Rebalance training (class_weight, resampling), check the output activation and loss, "
     "and lower the learning rate if the model collapsed during training.",
     warn_share=0.95,
@@ -123,6 +124,7 @@ def prediction_collapse(ctx: Context, t: Mapping[str, float]) -> Outcome | None:
 @check(
     "minority_class_missed",
     requires=["eval"],
+    judges_training_rows=True,
     remedy="Use class_weight or resampling and tune the decision threshold on validation "
     "data. " + _WATCH,
     fail_recall=0.05,
@@ -168,6 +170,7 @@ def minority_class_missed(ctx: Context, t: Mapping[str, float]) -> Outcome | Non
 @check(
     "accuracy_at_baseline",
     requires=["eval"],
+    judges_training_rows=True,
     remedy="Compare against the majority-class baseline (sklearn DummyClassifier). " + _WATCH,
     alpha=0.05,
 )

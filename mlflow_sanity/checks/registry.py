@@ -19,7 +19,7 @@ from mlflow_sanity.core.findings import Finding, Severity
 
 if TYPE_CHECKING:  # the check themes import these; the registry only names them
     from mlflow_sanity.core.fingerprint import Fingerprint
-    from mlflow_sanity.core.keras_spec import FitSpec, ModelSpec
+    from mlflow_sanity.core.keras_spec import FitSpec, ModelSpec, Predictions
     from mlflow_sanity.core.metrics import Classification
     from mlflow_sanity.core.seed_stats import SeedResults
     from mlflow_sanity.core.splits import ModelSelection, NormalizationStats, Split
@@ -38,6 +38,10 @@ class Context:
     """
 
     eval: Classification | None = None  # the evaluated (or validation) predictions
+    # What ``eval`` holds: "evaluation" or "validation" rows, or the model's own "training"
+    # rows (a fit without validation data); on training rows only the checks that say
+    # so (``judges_training_rows``) run, and their messages say where they looked.
+    eval_on: str = "evaluation"
     model: ModelSpec | None = None  # the compiled Keras model
     history: Mapping[str, Sequence[float]] | None = None  # per-epoch Keras history
     fit: FitSpec | None = None  # how fit was called: weights, callbacks, labels
@@ -48,6 +52,8 @@ class Context:
     model_selection: ModelSelection | None = None  # what EarlyStopping/checkpoints monitored
     normalization: NormalizationStats | None = None  # a Keras Normalization layer's statistics
     seeds: SeedResults | None = None  # per-seed metrics of a multi-seed sweep
+    evaluated: Mapping[str, float] | None = None  # what ``model.evaluate`` returned, by name
+    evaluated_outputs: Predictions | None = None  # the model's outputs on those rows
     # Measurements several checks share (the train/test overlap), computed once per report.
     shared: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
@@ -115,8 +121,11 @@ class Check:
     fn: CheckFn
     theme: str
     summary: str = ""
+    judges_training_rows: bool = False
 
     def applies(self, ctx: Context) -> bool:
+        if ctx.eval_on == "training" and "eval" in self.requires and not self.judges_training_rows:
+            return False  # e.g. a perfect score or a wide interval mean nothing on training rows
         return all(getattr(ctx, name) is not None for name in self.requires)
 
 
@@ -125,7 +134,12 @@ _CONTEXT_FIELDS = frozenset(Context.__dataclass_fields__) - {"shared"}
 
 
 def check(
-    check_id: str, *, requires: Iterable[str], remedy: str, **defaults: float
+    check_id: str,
+    *,
+    requires: Iterable[str],
+    remedy: str,
+    judges_training_rows: bool = False,
+    **defaults: float,
 ) -> Callable[[CheckFn], CheckFn]:
     """Register ``fn`` as the check that produces finding ``check_id``.
 
@@ -143,7 +157,14 @@ def check(
         doc = (fn.__doc__ or "").strip().splitlines()
         theme = fn.__module__.removeprefix(f"{__package__}.").split(".")[0]
         REGISTRY[check_id] = Check(
-            check_id, requires, dict(defaults), remedy, fn, theme, doc[0] if doc else ""
+            check_id,
+            requires,
+            dict(defaults),
+            remedy,
+            fn,
+            theme,
+            doc[0] if doc else "",
+            judges_training_rows,
         )
         return fn
 
@@ -212,7 +233,9 @@ def run_checks(
         evidence = dict(outcome.evidence)
         if limits:
             evidence["thresholds"] = limits
-        results.append(
-            Finding(check_id, outcome.severity, outcome.message, evidence, chk.remedy, source)
-        )
+        message = outcome.message
+        if ctx.eval_on == "training" and "eval" in chk.requires:
+            evidence["evaluated_on"] = "training data"
+            message = f"On its training data (fit had no validation data): {message}"
+        results.append(Finding(check_id, outcome.severity, message, evidence, chk.remedy, source))
     return results

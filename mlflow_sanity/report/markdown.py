@@ -27,7 +27,8 @@ def note_section(report: Report, max_findings: int = 8) -> str:
         head = f"Accuracy {acc:.3f} is not trustworthy: " if acc is not None else ""
         lines.append(f"{head}{len(flagged)} problem(s) found.")
         for f in flagged[:max_findings]:
-            lines.append(f"- **{f.severity.value}** `{f.id}`: {md_escape(f.message)}")
+            where = f" ({md_escape(f.source)})" if "#" in f.source else ""
+            lines.append(f"- **{f.severity.value}** `{f.id}`{where}: {md_escape(f.message)}")
         if len(flagged) > max_findings:
             lines.append(f"- … and {len(flagged) - max_findings} more (see sanity/report.html)")
     else:

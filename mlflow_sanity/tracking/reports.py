@@ -14,7 +14,7 @@ import os
 import tempfile
 import time
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -44,25 +44,65 @@ def log_report(
     *,
     client: MlflowClient | None = None,
     step: int = 0,
+    scope: str | None = None,
 ) -> Report:
-    """Log ``report`` (and extra artifact ``files``) to ``run_id``; return the merged report."""
+    """Log ``report`` (and extra artifact ``files``) to ``run_id``; return the merged report.
+
+    The run's tags, description and ``sanity/report.{json,html}`` describe the union of
+    every report logged to it (worst status wins). With ``scope`` (``"evaluate"``) the
+    report is one of several evaluations on the run: number ``n`` gets its own
+    ``sanity/<scope>/<n>/`` folder (report and plots) and metrics named
+    ``sanity/<scope>/<n>/<metric>``, and its findings name the call that raised them.
+    """
     client = client or MlflowClient()
     files = dict(files or {})
     with tempfile.TemporaryDirectory(prefix="mlflow-sanity-") as tmp:
         out = Path(tmp)
         previous = _download_previous(client, run_id, out)
+        prefix = ""
+        if scope is not None:
+            report, prefix = _scoped(report, previous, scope, out / scope, files)
+            files = {}
         merged = previous.merge(report) if previous else report
+        if scope is not None:
+            merged.inputs[f"{scope}_calls"] = report.inputs[f"{scope}_calls"]
         for name, data in files.items():
             (out / name).write_bytes(data)
-        images = {p.name: p.read_bytes() for p in sorted(out.glob("*.png"))}
-        (out / "report.json").write_text(render_json(merged))
-        html = render_html(merged, images)
-        (out / "report.html").write_text(html, encoding="utf-8")
+        _write_report(out, merged)
         run = client.get_run(run_id)
         note = merge_note(run.data.tags.get("mlflow.note.content"), note_section(merged))
-        _log_batch(client, run_id, _tags(merged, note), _metrics(report.metrics, step))
+        _log_batch(client, run_id, _tags(merged, note), _metrics(report.metrics, step, prefix))
         client.log_artifacts(run_id, str(out), ARTIFACT_DIR)
     return merged
+
+
+def _scoped(
+    report: Report, previous: Report | None, scope: str, folder: Path, files: Mapping[str, bytes]
+) -> tuple[Report, str]:
+    """Number this call, stamp its findings with it, and write its own folder."""
+    calls = list((previous.inputs.get(f"{scope}_calls") if previous else None) or [])
+    n = len(calls) + 1
+    call = f"{report.findings[0].source if report.findings else scope} #{n}"
+    stamped = Report(
+        findings=[replace(f, source=f"{f.source or scope} #{n}") for f in report.findings],
+        metrics=dict(report.metrics),
+        inputs=dict(report.inputs),
+        tables=dict(report.tables),
+    )
+    calls.append({"call": call, "status": stamped.status, "flagged": stamped.flagged_ids})
+    stamped.inputs[f"{scope}_calls"] = calls
+    own = folder / str(n)
+    own.mkdir(parents=True)
+    for name, data in files.items():
+        (own / name).write_bytes(data)
+    _write_report(own, stamped)
+    return stamped, f"{scope}/{n}/"
+
+
+def _write_report(out: Path, report: Report) -> None:
+    images = {p.name: p.read_bytes() for p in sorted(out.glob("*.png"))}
+    (out / "report.json").write_text(render_json(report))
+    (out / "report.html").write_text(render_html(report, images), encoding="utf-8")
 
 
 def metric_key(name: str) -> str:
@@ -81,10 +121,10 @@ def _tags(report: Report, note: str) -> list[RunTag]:
     return [RunTag(k, _clip(v)) for k, v in tags.items()]
 
 
-def _metrics(metrics: Mapping[str, float], step: int) -> list[Metric]:
+def _metrics(metrics: Mapping[str, float], step: int, prefix: str = "") -> list[Metric]:
     now = int(time.time() * 1000)
     return [
-        Metric(metric_key(name), float(value), now, step)
+        Metric(metric_key(prefix + name), float(value), now, step)
         for name, value in sorted(metrics.items())
         if value is not None and math.isfinite(float(value))
     ]

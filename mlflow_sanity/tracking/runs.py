@@ -47,3 +47,8 @@ def run_for_logging() -> Iterator[str]:
         yield run.run_id
     finally:
         run.end("FINISHED")
+
+
+def tracking_uri() -> str:
+    """Where runs are written, for messages that tell the user where to look."""
+    return mlflow.get_tracking_uri()

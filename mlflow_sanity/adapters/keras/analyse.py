@@ -5,17 +5,30 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Mapping
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import keras
 import numpy as np
 import pandas as pd
 
-from mlflow_sanity.adapters.keras.describe import callback_specs, describe_model
-from mlflow_sanity.adapters.keras.inputs import FitCall, FitData, n_rows, take_rows
+from mlflow_sanity.adapters.keras.describe import (
+    callback_specs,
+    describe_model,
+    keras_normalization_stats,
+)
+from mlflow_sanity.adapters.keras.inputs import (
+    EvaluateCall,
+    FitCall,
+    FitData,
+    n_rows,
+    read_rows,
+    take_rows,
+)
+from mlflow_sanity.adapters.keras.memory import FitMemory, remember
 from mlflow_sanity.checks import CheckOptions, Context
 from mlflow_sanity.core.findings import Report
+from mlflow_sanity.core.fingerprint import Fingerprint
 from mlflow_sanity.core.keras_spec import (
     FitSpec,
     LabelSummary,
@@ -27,10 +40,12 @@ from mlflow_sanity.core.keras_spec import (
 from mlflow_sanity.core.metrics import Classification, InputError, classify
 from mlflow_sanity.core.pipeline import build_report
 from mlflow_sanity.core.predictions import outputs_to_proba
+from mlflow_sanity.core.splits import ModelSelection, Split
 
 _log = logging.getLogger(__name__)
 
 _TRAIN_SAMPLE_ROWS = 2000  # rows of training data re-predicted for the dropout note
+TRAIN_CHECK_ROWS = 20_000  # training rows predicted to judge a fit without validation data
 _FORWARD_CHUNK_ROWS = 8192
 _FORWARD_CHUNK_BYTES = 32 * 2**20
 
@@ -80,26 +95,63 @@ def _as_arrays(x: Any) -> Any:
     return arr.astype(np.float32) if arr.dtype == np.float64 else arr
 
 
+@dataclass
+class Analysis:
+    """One report with its artifact files, and the fingerprints a later evaluate needs."""
+
+    report: Report
+    files: dict[str, bytes]
+    fingerprints: dict[str, Fingerprint] = field(default_factory=dict)
+
+
 def analyse(
     model: Any, history: Mapping[str, list[float]], call: FitCall, config: CheckOptions
-) -> tuple[Report, dict[str, bytes]]:
+) -> Analysis:
     """Read inputs, describe, predict, check: the report and artifact files of one fit."""
     data = FitData.from_call(call, history)
     spec, val_preds, train_preds = _predict_fit(model, describe_model(model), data, call)
     fit = _fit_spec(call, data, spec, history, val_preds, train_preds)
-    evaluation = _validation_classification(spec, fit, val_preds)
-    ctx = Context(eval=evaluation, model=spec, history=history or None, fit=fit)
+    evaluation, eval_on = _validation_classification(spec, fit, val_preds), "validation"
+    if evaluation is None and data.validation == "none":
+        evaluation, eval_on = _training_classification(model, spec, fit, data, call), "training"
+    ctx = Context(eval=evaluation, eval_on=eval_on, model=spec, history=history or None, fit=fit)
     inputs: dict[str, Any] = {"source": call.source, "model": spec.to_dict(), "fit": fit.to_dict()}
     if fit.monitors:
-        inputs["model_selection"] = {
-            "monitors": fit.monitors,
-            "callbacks": [cb.class_name for cb in fit.callbacks if cb.monitor],
-        }
+        inputs["model_selection"] = _model_selection(fit).to_dict()
     report = build_report(ctx, options=config, source="autolog", inputs=inputs)
     if evaluation is not None:
-        report.inputs["evaluated_on"] = "validation data"
+        report.inputs["evaluated_on"] = f"{eval_on} data"
     _add_training_metrics(report)
-    return report, _fit_files(report, history, fit, evaluation, data)
+    fingerprints = _fingerprints(report, data)
+    files = _fit_files(history, fit, evaluation if eval_on == "validation" else None)
+    for role, fp in fingerprints.items():
+        files.update(fp.to_files(role))
+    return Analysis(report, files, fingerprints)
+
+
+def _model_selection(fit: FitSpec) -> ModelSelection:
+    return ModelSelection(
+        tuple(fit.monitors), tuple(cb.class_name for cb in fit.callbacks if cb.monitor)
+    )
+
+
+def _training_classification(
+    model: Any, spec: ModelSpec, fit: FitSpec, data: FitData, call: FitCall
+) -> Classification | None:
+    """Without validation data, the model's predictions on (a sample of) its own training
+    rows: a model that predicts one class for the data it was fitted on is still caught."""
+    if data.x_train is None or data.y_train is None or not spec.is_classifier:
+        return None
+    if spec.n_outputs != 1:
+        return None
+    n = n_rows(data.x_train)
+    rows = np.unique(np.linspace(0, n - 1, min(n, TRAIN_CHECK_ROWS)).astype(np.int64))
+    try:
+        outputs = predict_outputs(model, take_rows(data.x_train, rows), call.batch_size)
+    except Exception as exc:  # the configuration and history checks still run
+        _log.info("mlflow-sanity: training predictions not checked: %s", exc)
+        return None
+    return _validation_classification(spec, fit, Predictions(data.y_train[rows], outputs))
 
 
 def _predict_fit(
@@ -166,13 +218,9 @@ def _fit_spec(
 
 
 def _fit_files(
-    report: Report,
-    history: Mapping[str, list[float]],
-    fit: FitSpec,
-    evaluation: Classification | None,
-    data: FitData,
+    history: Mapping[str, list[float]], fit: FitSpec, evaluation: Classification | None
 ) -> dict[str, bytes]:
-    """Learning curves, the validation plots and the training fingerprint."""
+    """Learning curves and the validation plots."""
     from mlflow_sanity.report import classification_files, plots
 
     files: dict[str, bytes] = {}
@@ -182,20 +230,42 @@ def _fit_files(
         files["learning_curves.png"] = plots.learning_curves_png(history, marks)
     if evaluation is not None:
         files.update(classification_files(evaluation, prefix="validation_"))
-    if data.train_readable:
-        try:
-            files.update(_fingerprint_files(data.x_train, data.y_train, data.x_val, data.y_val))
-        except Exception as exc:  # a fingerprint is optional; the checks above still count
-            _log.warning("mlflow-sanity: training fingerprint not logged: %s", exc)
-            report.inputs["fingerprint"] = f"not computed: {type(exc).__name__}: {exc}"
     return files
+
+
+def _fingerprints(report: Report, data: FitData) -> dict[str, Fingerprint]:
+    """Training and validation fingerprints: what later leakage checks (evaluator,
+    ``model.evaluate``, ``validation_reuse``) compare against without the raw data."""
+    if not data.train_readable:
+        return {}
+    try:
+        return fingerprints_of(data.x_train, data.y_train, data.x_val, data.y_val)
+    except Exception as exc:  # a fingerprint is optional; the checks above still count
+        _log.warning("mlflow-sanity: training fingerprint not logged: %s", exc)
+        report.inputs["fingerprint"] = f"not computed: {type(exc).__name__}: {exc}"
+        return {}
+
+
+def fingerprints_of(x_train: Any, y_train: Any, x_val: Any, y_val: Any) -> dict[str, Fingerprint]:
+    from mlflow_sanity.core import fingerprint
+
+    roles = (("train", x_train, y_train), ("validation", x_val, y_val))
+    return {role: fingerprint.compute(x, y) for role, x, y in roles if x is not None}
 
 
 def _validation_classification(
     spec: ModelSpec, fit: FitSpec, preds: Predictions | None
 ) -> Classification | None:
     """The evaluator's view of the validation predictions, so its checks run on them."""
-    if preds is None or fit.labels is None or not fit.labels.is_single_label:
+    return classification_of(spec, preds, fit.labels)
+
+
+def classification_of(
+    spec: ModelSpec, preds: Predictions | None, labels: LabelSummary | None
+) -> Classification | None:
+    """Predictions of a single-label classifier head as the core's ``Classification``
+    (class indices as labels); None for multi-label targets or labels that are not classes."""
+    if preds is None or labels is None or not labels.is_single_label:
         return None
     y = label_indices(preds.y_true)
     if y is None:
@@ -204,8 +274,80 @@ def _validation_classification(
     try:
         return classify(y, proba=proba, labels=list(range(proba.shape[1])))
     except InputError as exc:
-        _log.info("validation predictions not checked: %s", exc)
+        _log.info("predictions not checked: %s", exc)
         return None
+
+
+def returned_metrics(model: Any, result: Any) -> dict[str, float]:
+    """What ``evaluate`` returned, by metric name, whatever its shape (scalar, list, dict).
+
+    The model's metric state after the call holds exactly the returned values under
+    their names; Keras' flattened list order is only a fallback.
+    """
+    try:
+        values = dict(model.get_metrics_result())
+    except Exception:
+        values = {}
+    if not values and isinstance(result, Mapping):
+        values = dict(result)
+    if not values:
+        flat = result if isinstance(result, (list, tuple)) else [result]
+        values = dict(zip(getattr(model, "metrics_names", []) or [], flat, strict=False))
+    out = {}
+    for name, value in values.items():
+        try:
+            out[str(name)] = float(np.asarray(value))
+        except (TypeError, ValueError):
+            continue
+    return out
+
+
+def analyse_evaluate(
+    model: Any,
+    call: EvaluateCall,
+    returned: Mapping[str, float],
+    config: CheckOptions,
+    memory: FitMemory | None,
+) -> Analysis:
+    """One ``model.evaluate``: the evaluation-set checks on the evaluated rows, Keras'
+    returned metrics against scikit-learn, and leakage against what ``fit`` remembered."""
+    spec = describe_model(model)
+    rows, note = read_rows(call.x, call.y, call.sample_weight)
+    notes = [note] if note else []
+    preds = evaluation = labels = None
+    if rows is not None and rows.y is not None and spec.is_classifier and spec.n_outputs == 1:
+        try:
+            preds = Predictions(rows.y, predict_outputs(model, rows.x, call.batch_size))
+            labels = summarize_labels(rows.y, None, spec.output_units)
+            evaluation = classification_of(spec, preds, labels)
+        except Exception as exc:  # the configuration checks still run
+            notes.append(f"the model's predictions could not be computed ({exc})")
+    memory = memory or FitMemory(None)
+    ctx = Context(
+        eval=evaluation,
+        model=spec,
+        evaluated=dict(returned) if preds is not None else None,
+        evaluated_outputs=preds,
+        test=Split(rows.x, rows.y, "model.evaluate data") if rows is not None else None,
+        fingerprint=memory.train,
+        validation_fingerprint=memory.validation,
+        model_selection=memory.model_selection,
+        normalization=keras_normalization_stats(model),
+    )
+    inputs: dict[str, Any] = {"source": "model.evaluate", "model": spec.to_dict()}
+    inputs["evaluate"] = {"rows": n_rows(rows.x) if rows is not None else None, "notes": notes}
+    inputs["returned"] = dict(returned)
+    if memory.run_id is None:
+        inputs["leakage"] = "no fit of this model in this process: leakage checks skipped"
+    report = build_report(ctx, options=config, source="model.evaluate", inputs=inputs)
+    if evaluation is not None:
+        report.inputs["evaluated_on"] = "model.evaluate data"
+    files = {}
+    if evaluation is not None:
+        from mlflow_sanity.report import classification_files
+
+        files = classification_files(evaluation)
+    return Analysis(report, files)
 
 
 def _add_training_metrics(report: Report) -> None:
@@ -226,19 +368,18 @@ def check_and_log(
     config: CheckOptions,
     run_id: str,
 ) -> Report:
+    """Analyse one finished fit, log it, and remember it for the model's evaluate calls."""
     from mlflow_sanity.tracking.reports import log_report
 
-    report, files = analyse(model, history, call, config)
-    return log_report(run_id, report, files)
-
-
-def _fingerprint_files(x_train: Any, y_train: Any, x_val: Any, y_val: Any) -> dict[str, bytes]:
-    """``fingerprint_train.*``/``fingerprint_validation.*``: what later leakage checks
-    (evaluator, ``validation_reuse``) compare against without the raw training data."""
-    from mlflow_sanity.core import fingerprint
-
-    files: dict[str, bytes] = {}
-    for role, x, y in (("train", x_train, y_train), ("validation", x_val, y_val)):
-        if x is not None:
-            files.update(fingerprint.compute(x, y).to_files(role))
-    return files
+    found = analyse(model, history, call, config)
+    selection = found.report.inputs.get("model_selection")
+    remember(
+        model,
+        FitMemory(
+            run_id,
+            found.fingerprints.get("train"),
+            found.fingerprints.get("validation"),
+            ModelSelection.from_dict(selection) if selection else None,
+        ),
+    )
+    return log_report(run_id, found.report, found.files)

@@ -17,6 +17,7 @@ from mlflow_sanity.core.keras_spec import (
     ModelSpec,
     canonical_name,
 )
+from mlflow_sanity.core.splits import NormalizationStats
 
 
 def describe_model(model: Any, output_shape: tuple[int | None, ...] | None = None) -> ModelSpec:
@@ -207,3 +208,23 @@ def sibling_callbacks(callback: Any) -> list[Any]:
             return list(owner.callbacks)
         frame = frame.f_back
     return []
+
+
+def keras_normalization_stats(model: Any) -> NormalizationStats | None:
+    """Mean and variance of the first ``Normalization`` layer that normalises the input
+    features one by one (plain numbers, so the check stays free of Keras)."""
+    try:
+        layers = list(model._flatten_layers(include_self=False))
+    except Exception:
+        layers = list(getattr(model, "layers", []))
+    for layer in layers:
+        if type(layer).__name__ != "Normalization" or getattr(layer, "invert", False):
+            continue
+        mean, variance = getattr(layer, "mean", None), getattr(layer, "variance", None)
+        if mean is None or variance is None:
+            continue
+        try:
+            return NormalizationStats.of(mean, variance, str(layer.name))
+        except (TypeError, ValueError):
+            continue
+    return None

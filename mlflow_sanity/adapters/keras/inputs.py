@@ -1,7 +1,12 @@
-"""Reading what ``fit`` was given: arrays, frames and tensors, without copying or consuming.
+"""Reading what ``fit`` and ``evaluate`` were given, without disturbing Keras.
 
-``FitCall`` keeps references to the arguments; ``FitData`` splits them into the training
-and validation rows exactly as Keras did (``validation_split`` takes the last rows).
+``FitCall``/``EvaluateCall`` keep references to the arguments; ``read_rows`` turns any
+Keras input kind into rows: arrays, frames and tensors as they are; a finite
+``tf.data.Dataset`` or a ``keras.utils.PyDataset`` read once more, up to ``ROW_CAP`` rows
+(Keras' own pass is untouched: datasets are re-iterable, PyDatasets indexable); an
+infinite dataset or a Python generator never (it would be consumed), with a note
+saying why. ``FitData`` splits the rows into training and validation exactly as Keras
+did (``validation_split`` takes the last rows).
 """
 
 from __future__ import annotations
@@ -17,6 +22,8 @@ import numpy as np
 import pandas as pd
 
 from mlflow_sanity.checks import CheckOptions
+
+ROW_CAP = 100_000  # rows read from a dataset or PyDataset for predictions and fingerprints
 
 
 @dataclass
@@ -72,9 +79,132 @@ class FitCall:
         )
 
 
+@dataclass
+class EvaluateCall:
+    """References to what ``evaluate`` received."""
+
+    x: Any = None
+    y: Any = None
+    sample_weight: Any = None
+    batch_size: int | None = None
+    steps: int | None = None
+
+    @classmethod
+    def from_arguments(
+        cls, evaluate: Callable[..., Any], model: Any, args: tuple[Any, ...], kwargs: Any
+    ) -> EvaluateCall:
+        a = _signature(evaluate).bind(model, *args, **kwargs).arguments
+        return cls(
+            a.get("x"), a.get("y"), a.get("sample_weight"), a.get("batch_size"), a.get("steps")
+        )
+
+
 @functools.cache
 def _signature(fit: Callable[..., Any]) -> inspect.Signature:
     return inspect.signature(fit)
+
+
+@dataclass
+class Rows:
+    """Features, labels and weights as plain arrays (or a frame / dict of arrays)."""
+
+    x: Any
+    y: np.ndarray | None
+    sample_weight: np.ndarray | None = None
+
+
+def read_rows(
+    x: Any, y: Any = None, sample_weight: Any = None, *, cap: int = ROW_CAP
+) -> tuple[Rows | None, str]:
+    """The rows behind any Keras input, and a note (why nothing was read, or the cap)."""
+    if is_readable(x):
+        if y is not None and not is_readable(y):
+            return None, f"the labels are a {kind_name(y)} and were not read"
+        return Rows(x, to_numpy(y), to_numpy(sample_weight)), ""
+    if x is None:
+        return None, ""
+    if _is_tf_dataset(x):
+        return _read_batches(_dataset_batches(x), cap, "the tf.data dataset")
+    if _is_py_dataset(x):
+        batches = _py_dataset_batches(x)
+        if batches is None:
+            return None, "the PyDataset has no length (infinite); it was not read"
+        return _read_batches(batches, cap, "the PyDataset")
+    if inspect.isgenerator(x) or hasattr(x, "__next__"):
+        return None, (
+            "a Python generator cannot be read without consuming it; pass a tf.data.Dataset "
+            "or a keras.utils.PyDataset to have the data checked"
+        )
+    return None, f"the data is a {kind_name(x)}, which mlflow-sanity cannot read"
+
+
+def _is_tf_dataset(obj: Any) -> bool:
+    return type(obj).__module__.startswith("tensorflow") and hasattr(obj, "element_spec")
+
+
+def _is_py_dataset(obj: Any) -> bool:
+    return any(c.__name__ == "PyDataset" for c in type(obj).__mro__) and hasattr(obj, "__getitem__")
+
+
+def _dataset_batches(ds: Any) -> Any:
+    if int(ds.cardinality()) == -1:  # tf.data.INFINITE_CARDINALITY
+        return None
+    return iter(ds)
+
+
+def _py_dataset_batches(ds: Any) -> Any:
+    try:
+        n = ds.num_batches if getattr(ds, "num_batches", None) is not None else len(ds)
+    except TypeError:
+        return None
+    return (ds[i] for i in range(int(n)))
+
+
+def _read_batches(batches: Any, cap: int, what: str) -> tuple[Rows | None, str]:
+    if batches is None:
+        return None, f"{what} repeats forever; it was not read"
+    xs, ys, ws, n, capped = [], [], [], 0, False
+    for element in batches:
+        x, y, w = _split_element(element)
+        xs.append(_arrays(x))
+        ys.append(None if y is None else np.asarray(y))
+        ws.append(None if w is None else np.asarray(w))
+        n += n_rows(xs[-1])
+        if n >= cap:
+            capped = True
+            break
+    if not xs:
+        return None, f"{what} is empty"
+    x = _concat(xs)
+    y = None if any(v is None for v in ys) else np.concatenate([np.atleast_1d(v) for v in ys])
+    w = None if any(v is None for v in ws) else np.concatenate([np.atleast_1d(v) for v in ws])
+    note = f"{what} was read up to its first {n} rows (cap {cap})" if capped else ""
+    return Rows(x, y, w), note
+
+
+def _split_element(element: Any) -> tuple[Any, Any, Any]:
+    if isinstance(element, tuple) and len(element) in (2, 3):
+        return element[0], element[1], element[2] if len(element) == 3 else None
+    if isinstance(element, tuple) and len(element) == 1:
+        return element[0], None, None
+    return element, None, None
+
+
+def _arrays(x: Any) -> Any:
+    if isinstance(x, Mapping):
+        return {k: np.asarray(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [np.asarray(v) for v in x]
+    return np.asarray(x)
+
+
+def _concat(parts: list[Any]) -> Any:
+    first = parts[0]
+    if isinstance(first, dict):
+        return {k: np.concatenate([p[k] for p in parts]) for k in first}
+    if isinstance(first, list):
+        return [np.concatenate([p[i] for p in parts]) for i in range(len(first))]
+    return np.concatenate(parts)
 
 
 def unpack_pair(data: Any) -> tuple[Any, Any]:
@@ -155,49 +285,45 @@ class FitData:
     @classmethod
     def from_call(cls, call: FitCall, history: Mapping[str, Any]) -> FitData:
         data = cls()
-        has_val_history = any(k.startswith("val_") for k in history)
-        data.train_readable = is_readable(call.x) and is_readable(call.y)
-        if call.x is not None and not data.train_readable:
-            if not is_readable(call.x):
-                data.notes.append(
-                    f"the training data is a {kind_name(call.x)}; mlflow-sanity does not consume "
-                    "input pipelines"
-                )
-            elif call.y is None:
-                data.notes.append("fit got no separate labels (y)")
-            else:
-                data.notes.append(
-                    f"the training labels are a {kind_name(call.y)} and were not read"
-                )
-        x, y = (call.x, to_numpy(call.y)) if data.train_readable else (None, None)
+        train = data._read(call.x, call.y, call.sample_weight, "training")
+        x, y = (train.x, train.y) if train is not None else (None, None)
+        data.train_readable = train is not None
         if call.validation_data is not None:
             data.validation = "validation_data"
-            xv, yv = unpack_pair(call.validation_data)
-            sw = call.validation_data[2] if is_triple(call.validation_data) else None
-            data.val_readable = is_readable(xv) and is_readable(yv)
-            if data.val_readable:
-                data.x_val, data.y_val, data.sw_val = xv, to_numpy(yv), to_numpy(sw)
-            else:
-                data.notes.append(
-                    f"the validation data is a {kind_name(call.validation_data)}; it was not read"
-                )
-        elif call.validation_split and (call.x is not None):
-            data.validation = "validation_split"
-            if data.train_readable:
-                n = n_rows(call.x)
-                split_at = math.floor(n * (1.0 - call.validation_split))  # as Keras
-                data.y_all = y
-                data.x_val, data.y_val = take_rows(x, slice(split_at, n)), y[split_at:]
-                if call.sample_weight is not None:
-                    data.sw_val = to_numpy(call.sample_weight)[split_at:]
-                x, y = take_rows(x, slice(0, split_at)), y[:split_at]
+            if isinstance(call.validation_data, (list, tuple)):
+                xv, yv = unpack_pair(call.validation_data)
+                sw = call.validation_data[2] if is_triple(call.validation_data) else None
+                val = data._read(xv, yv, sw, "validation")
+            else:  # a dataset or PyDataset yielding (x, y[, w])
+                val = data._read(call.validation_data, None, None, "validation")
+            if val is not None:
+                data.x_val, data.y_val, data.sw_val = val.x, val.y, val.sample_weight
                 data.val_readable = True
-        elif has_val_history:
+        elif call.validation_split and train is not None:
+            data.validation = "validation_split"
+            n = n_rows(x)
+            split_at = math.floor(n * (1.0 - call.validation_split))  # as Keras
+            data.y_all = y
+            data.x_val, data.y_val = take_rows(x, slice(split_at, n)), y[split_at:]
+            if train.sample_weight is not None:
+                data.sw_val = train.sample_weight[split_at:]
+            x, y = take_rows(x, slice(0, split_at)), y[:split_at]
+            data.val_readable = True
+        elif any(k.startswith("val_") for k in history):
             data.validation = "unknown"
         data.x_train, data.y_train = x, y
         if call.note:
             data.notes.append(call.note)
         return data
+
+    def _read(self, x: Any, y: Any, sw: Any, role: str) -> Rows | None:
+        """``read_rows`` for one role; anything not read (or capped) becomes a note."""
+        rows, note = read_rows(x, y, sw)
+        if rows is not None and rows.y is None and x is not None:
+            rows, note = None, f"fit got no {role} labels (y)"
+        if note:
+            self.notes.append(f"{role} data: {note}")
+        return rows
 
     @property
     def readable(self) -> bool:

@@ -24,26 +24,36 @@ from typing import Any
 
 import keras
 
-from mlflow_sanity.adapters.keras.analyse import check_and_log
+from mlflow_sanity.adapters.keras.analyse import analyse_evaluate, check_and_log, returned_metrics
 from mlflow_sanity.adapters.keras.describe import sibling_callbacks
-from mlflow_sanity.adapters.keras.inputs import FitCall, unpack_pair
+from mlflow_sanity.adapters.keras.inputs import EvaluateCall, FitCall, unpack_pair
+from mlflow_sanity.adapters.keras.memory import recall
 from mlflow_sanity.checks import CheckOptions, Thresholds
+from mlflow_sanity.core.findings import Report
 from mlflow_sanity.tracking import shim
-from mlflow_sanity.tracking.runs import OwnedRun, run_for_logging
+from mlflow_sanity.tracking.runs import OwnedRun, run_for_logging, tracking_uri
 
 _log = logging.getLogger(__name__)
 
 
 class SanityWarning(UserWarning):
-    """mlflow-sanity could not check a fit. Training itself was not affected."""
+    """mlflow-sanity could not check a fit or evaluate. Keras itself was not affected."""
+
+
+@dataclass
+class _Hook:
+    """One wrapped Keras method: the class that defines it and the method we replaced."""
+
+    owner: type | None = None
+    original: Callable[..., Any] | None = None
 
 
 @dataclass
 class _State:
     enabled: bool = False
+    silent: bool = False
     config: CheckOptions = field(default_factory=CheckOptions)
-    owner: type | None = None
-    original: Callable[..., Any] | None = None
+    hooks: dict[str, _Hook] = field(default_factory=lambda: {"fit": _Hook(), "evaluate": _Hook()})
 
 
 _STATE = _State()
@@ -58,12 +68,14 @@ def autolog(
     *,
     thresholds: Thresholds | None = None,
     disable_checks: Iterable[str] = (),
+    silent: bool = False,
 ) -> None:
-    """Check every Keras ``fit`` and log the verdict to the run it trained in.
+    """Check every Keras ``fit`` and ``evaluate`` and log the verdict to the model's run.
 
     Works next to ``mlflow.keras.autolog()`` (same run) and without it (the active run,
     or a new one). ``thresholds`` overrides documented defaults per finding id
-    (``{"overfitting": {"max_gap": 0.05}}``), ``disable_checks`` skips finding ids, and
+    (``{"overfitting": {"max_gap": 0.05}}``), ``disable_checks`` skips finding ids,
+    ``silent=True`` keeps the console summary of flagged calls quiet, and
     ``disable=True`` removes the interception again.
     """
     if disable:
@@ -72,6 +84,7 @@ def autolog(
         shim.reapply_mlflow_keras_autolog(keras.Model)
         return
     _STATE.config = CheckOptions.of(thresholds, disable_checks)
+    _STATE.silent = silent
     _install()
     _STATE.enabled = True
     shim.reapply_mlflow_keras_autolog(keras.Model)
@@ -118,7 +131,8 @@ class SanityCallback(keras.callbacks.Callback):
             config = self._config if self._explicit_config or call.config is None else call.config
             history = getattr(getattr(self.model, "history", None), "history", None) or {}
             with run_for_logging() as run_id:
-                check_and_log(self.model, dict(history), call, config, run_id)
+                report = check_and_log(self.model, dict(history), call, config, run_id)
+                _announce(report, run_id, "fit")
         except Exception as exc:
             _internal_error(exc)
 
@@ -168,34 +182,41 @@ class SanityCallback(keras.callbacks.Callback):
 # -- installing the wrapper ---------------------------------------------------------------
 
 
-def _fit_owner() -> type:
-    """The class whose own ``fit`` runs training (skipping MLflow's patch on keras.Model)."""
+def _owner(method: str) -> type:
+    """The class whose own ``method`` does the work (skipping MLflow's patch on keras.Model)."""
     for cls in keras.Model.__mro__:
-        if "fit" in cls.__dict__ and shim.MLFLOW_PATCH_MARK not in cls.__dict__:
+        if method in cls.__dict__ and shim.MLFLOW_PATCH_MARK not in cls.__dict__:
             return cls
-    raise RuntimeError("no class in keras.Model.__mro__ defines fit")
+    raise RuntimeError(f"no class in keras.Model.__mro__ defines {method}")
 
 
 def _install() -> None:
-    owner = _fit_owner()
-    current = owner.__dict__["fit"]
-    if current is _fit_wrapper:
-        return
-    _STATE.owner, _STATE.original = owner, current
-    functools.update_wrapper(_fit_wrapper, current)  # MLflow reads fit's signature
-    owner.fit = _fit_wrapper
+    for method, wrapper in (("fit", _fit_wrapper), ("evaluate", _evaluate_wrapper)):
+        owner = _owner(method)
+        current = owner.__dict__[method]
+        if current is wrapper:
+            continue
+        _STATE.hooks[method] = _Hook(owner, current)
+        functools.update_wrapper(wrapper, current)  # MLflow reads fit's signature
+        setattr(owner, method, wrapper)
 
 
 def _uninstall() -> None:
-    owner = _STATE.owner
-    if owner is not None and owner.__dict__.get("fit") is _fit_wrapper:
-        owner.fit = _STATE.original
+    for method, wrapper in (("fit", _fit_wrapper), ("evaluate", _evaluate_wrapper)):
+        hook = _STATE.hooks[method]
+        if hook.owner is not None and hook.owner.__dict__.get(method) is wrapper:
+            setattr(hook.owner, method, hook.original)
+
+
+def _original(method: str) -> Callable[..., Any]:
+    original = _STATE.hooks[method].original
+    if original is None:  # pragma: no cover - only if the module state was reset
+        raise RuntimeError(f"mlflow-sanity {method} wrapper called without an original")
+    return original
 
 
 def _fit_wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
-    original = _STATE.original
-    if original is None:  # pragma: no cover - only if the module state was reset
-        raise RuntimeError("mlflow-sanity fit wrapper called without an original fit")
+    original = _original("fit")
     if not _STATE.enabled or getattr(_LOCAL, "depth", 0):
         return original(self, *args, **kwargs)
     call: FitCall | None = None
@@ -226,7 +247,8 @@ def _fit_wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
     try:
         if call is not None and run is not None:
             hist = dict(getattr(history, "history", None) or {})
-            check_and_log(self, hist, call, _STATE.config, run.run_id)
+            report = check_and_log(self, hist, call, _STATE.config, run.run_id)
+            _announce(report, run.run_id, "fit")
     except Exception as exc:
         failure = failure or exc
     finally:
@@ -240,11 +262,65 @@ def _fit_wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
     return history
 
 
-def _internal_error(exc: BaseException) -> None:
+def _evaluate_wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+    """``model.evaluate``, then the checks on the evaluated rows; Keras' return value is
+    passed through untouched. Evaluations inside ``fit`` (validation) are fit's business."""
+    original = _original("evaluate")
+    if not _STATE.enabled or getattr(_LOCAL, "depth", 0):
+        return original(self, *args, **kwargs)
+    failure: BaseException | None = None
+    call: EvaluateCall | None = None
+    try:
+        call = EvaluateCall.from_arguments(original, self, args, kwargs)
+    except Exception as exc:
+        failure = exc
+    _LOCAL.depth = getattr(_LOCAL, "depth", 0) + 1
+    try:
+        result = original(self, *args, **kwargs)
+    finally:
+        _LOCAL.depth -= 1
+    try:
+        if call is not None:
+            _check_evaluate(self, call, returned_metrics(self, result))
+    except Exception as exc:
+        failure = failure or exc
+    if failure is not None:
+        _internal_error(failure, "evaluate", "its return value is")
+    return result
+
+
+def _check_evaluate(model: Any, call: EvaluateCall, returned: dict[str, float]) -> None:
+    """Log to the run of the model's last fit (reopened: MLflow accepts writes to a
+    finished run), else the active run, else a run of its own."""
+    from mlflow_sanity.tracking.reports import log_report
+
+    memory = recall(model)
+    found = analyse_evaluate(model, call, returned, _STATE.config, memory)
+    if memory is not None and memory.run_id:
+        log_report(memory.run_id, found.report, found.files, scope="evaluate")
+        _announce(found.report, memory.run_id, "evaluate")
+        return
+    with run_for_logging() as run_id:
+        log_report(run_id, found.report, found.files, scope="evaluate")
+        _announce(found.report, run_id, "evaluate")
+
+
+def _announce(report: Report, run_id: str, what: str) -> None:
+    """Say a flagged verdict where the number was printed (nothing for a clean pass)."""
+    if _STATE.silent or not report.flagged:
+        return
+    from mlflow_sanity.report.console import announce
+
+    announce(report, run_id, what, tracking_uri())
+
+
+def _internal_error(
+    exc: BaseException, what: str = "fit", unaffected: str = "training and its History are"
+) -> None:
     _log.debug("mlflow-sanity failed", exc_info=exc)
     warnings.warn(
-        f"mlflow-sanity could not check this fit ({type(exc).__name__}: {exc}); "
-        "training and its History are not affected.",
+        f"mlflow-sanity could not check this {what} ({type(exc).__name__}: {exc}); "
+        f"{unaffected} not affected.",
         SanityWarning,
         stacklevel=2,  # our frame: MLflow reroutes warnings attributed to its own code
     )

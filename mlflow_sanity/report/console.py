@@ -1,0 +1,62 @@
+"""The verdict said where the number was printed: a console line after a flagged call.
+
+Keras prints ``accuracy: 0.99`` to the console; a verdict that only lives in MLflow is
+missed. After a flagged ``fit`` or ``evaluate`` one short summary goes through the
+``mlflow_sanity`` logger at WARNING (silence it the usual way, or
+``autolog(silent=True)``); in Jupyter the same summary renders as a compact HTML block.
+Nothing is said for a clean pass.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import sys
+
+from mlflow_sanity.core.findings import Report
+
+_log = logging.getLogger("mlflow_sanity")
+
+
+def summary_lines(report: Report, run_id: str, what: str, tracking_uri: str) -> list[str]:
+    """Status and flagged ids, the worst finding's reason, and where the run is."""
+    worst = report.flagged[0]
+    reason = worst.message if len(worst.message) <= 200 else worst.message[:199] + "…"
+    return [
+        f"mlflow-sanity: this {what} is {report.status.upper()} ({', '.join(report.flagged_ids)})",
+        f"  {worst.id}: {reason}",
+        f"  run {run_id}: mlflow-sanity report {run_id}  (UI: mlflow ui --backend-store-uri "
+        f"{tracking_uri})",
+    ]
+
+
+def announce(report: Report, run_id: str, what: str, tracking_uri: str) -> None:
+    """Log the summary of a flagged report; show it as HTML too inside Jupyter."""
+    if not report.flagged:
+        return
+    lines = summary_lines(report, run_id, what, tracking_uri)
+    _log.warning("\n".join(lines))
+    if _in_jupyter():
+        from IPython.display import HTML, display
+
+        display(HTML(_html(report, lines)))
+
+
+def _html(report: Report, lines: list[str]) -> str:
+    colour = "#b00020" if report.status == "fail" else "#8a6d00"
+    body = "<br>".join(html.escape(line) for line in lines)
+    return (
+        f'<div style="border-left:4px solid {colour};padding:4px 8px;'
+        f'font-family:monospace;font-size:90%">{body}</div>'
+    )
+
+
+def _in_jupyter() -> bool:
+    shell = sys.modules.get("IPython")
+    if shell is None:
+        return False
+    try:
+        ip = shell.get_ipython()
+    except AttributeError:
+        return False
+    return ip is not None and type(ip).__name__ == "ZMQInteractiveShell"

@@ -1,0 +1,213 @@
+"""``model.evaluate`` is checked: the number Keras prints, on real (tiny) fits."""
+
+from __future__ import annotations
+
+import logging
+import warnings
+
+import numpy as np
+import pytest
+from keras_data import blobs, mlp
+
+from mlflow_sanity.core.findings import Severity
+from mlflow_sanity.tracking.reports import read_report
+
+
+@pytest.fixture
+def sanity_on(keras, mlflow_experiment, monkeypatch):
+    import mlflow_sanity
+    from mlflow_sanity.report import plots
+
+    for name in ("learning_curves_png", "confusion_matrix_png", "class_balance_png"):
+        monkeypatch.setattr(plots, name, lambda *a, **k: b"\x89PNG\r\n\x1a\n")
+    mlflow_sanity.autolog()
+    yield mlflow_sanity
+    mlflow_sanity.autolog(disable=True)
+
+
+def _binary_model(keras, d=10):
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential(
+        [
+            keras.Input((d,)),
+            keras.layers.Dense(10, activation="relu"),
+            keras.layers.Dense(1, activation="sigmoid"),
+        ]
+    )
+    model.compile(optimizer="adam", loss="binary_crossentropy", metrics=["accuracy"])
+    return model
+
+
+def _last_report(scope_index: int | None = None):
+    import mlflow
+
+    run = mlflow.last_active_run()
+    return run, read_report(run.info.run_id)
+
+
+def _flags(report):
+    return {f.id: f.severity.value for f in report.flagged}
+
+
+def test_fit_and_evaluate_on_the_same_imbalanced_rows(keras, sanity_on, caplog):
+    """Seed story: 990/10 data, fitted and evaluated on the same rows, "Accuracy: 0.99"."""
+    import mlflow
+    from mlflow.tracking import MlflowClient
+
+    rng = np.random.default_rng(0)
+    x = rng.random((1000, 10))
+    y = np.concatenate([np.zeros(990), np.ones(10)])
+    model = _binary_model(keras)
+    model.fit(x, y, epochs=3, verbose=0)
+    with caplog.at_level(logging.WARNING, logger="mlflow_sanity"):
+        _, acc = model.evaluate(x, y, verbose=0)
+    assert acc == pytest.approx(0.99)
+    run = mlflow.last_active_run()
+    report = read_report(run.info.run_id)
+    flags = _flags(report)
+    assert flags["eval_is_train"] == "fail"
+    assert flags["prediction_collapse"] == "fail" or flags["accuracy_at_baseline"] == "fail"
+    assert report.get("eval_is_train").source == "model.evaluate #1"
+    tags = MlflowClient().get_run(run.info.run_id).data.tags
+    assert tags["sanity.finding.eval_is_train"] == "fail"
+    assert "(model.evaluate #1)" in tags["mlflow.note.content"]
+    metrics = MlflowClient().get_run(run.info.run_id).data.metrics
+    assert metrics["sanity/evaluate/1/accuracy"] == pytest.approx(0.99)
+    assert "this evaluate is FAIL" in caplog.text and run.info.run_id in caplog.text
+
+
+def test_fit_without_validation_is_judged_on_its_training_rows(keras, sanity_on):
+    rng = np.random.default_rng(1)
+    x = rng.random((600, 10))
+    y = (np.arange(600) < 570).astype(int) ^ 1  # 30 positives: a 95/5 split
+    model = _binary_model(keras)
+    model.fit(x, y, epochs=2, verbose=0)
+    _, report = _last_report()
+    collapse = report.get("prediction_collapse")
+    assert collapse.severity is Severity.FAIL
+    assert collapse.message.startswith("On its training data")
+    assert report.get("perfect_score") is None and report.get("small_eval_set") is None
+
+
+@pytest.mark.parametrize("return_dict", [False, True])
+def test_evaluate_returns_exactly_what_keras_returns(keras, sanity_on, return_dict):
+    x, y = blobs(n=240)
+    model = mlp(keras, 3, "softmax")
+    model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.fit(x[:180], y[:180], epochs=2, verbose=0)
+    with_check = model.evaluate(x[180:], y[180:], verbose=0, return_dict=return_dict)
+    sanity_on.autolog(disable=True)
+    bare = model.evaluate(x[180:], y[180:], verbose=0, return_dict=return_dict)
+    assert type(with_check) is type(bare)
+    assert with_check == bare
+
+
+def test_healthy_held_out_evaluation_passes_for_arrays_and_tf_data(keras, sanity_on):
+    import tensorflow as tf
+
+    x, y = blobs(n=900, spread=1.0, seed=3)
+    model = mlp(keras, 3, "softmax")
+    model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.fit(x[:600], y[:600], validation_split=0.2, epochs=15, verbose=0)
+    model.evaluate(x[600:], y[600:], verbose=0)
+    test = tf.data.Dataset.from_tensor_slices((x[600:], y[600:])).batch(64)
+    model.evaluate(test, verbose=0)
+    _, report = _last_report()
+    assert report.status == "pass", report.flagged
+    calls = report.inputs["evaluate_calls"]
+    assert [c["status"] for c in calls] == ["pass", "pass"]
+    assert report.get("train_test_overlap").severity is Severity.PASSED
+
+
+def test_evaluate_without_a_fit_still_checks_the_evaluation_set(keras, sanity_on):
+    import mlflow
+
+    rng = np.random.default_rng(2)
+    x = rng.random((100, 10))
+    y = np.concatenate([np.zeros(99), np.ones(1)])
+    model = _binary_model(keras)
+    assert mlflow.active_run() is None
+    model.evaluate(x, y, verbose=0)
+    run, report = _last_report()
+    assert run.info.status == "FINISHED"
+    assert report.status == "fail"
+    assert "leakage checks skipped" in report.inputs["leakage"]
+    assert report.get("eval_is_train") is None
+
+
+def test_scaler_fitted_before_the_split_is_found_through_evaluate(keras, sanity_on):
+    from sklearn.model_selection import train_test_split
+    from sklearn.preprocessing import StandardScaler
+
+    x, y = blobs(n=600, k=2, d=8, seed=4)
+    x = x * np.arange(1, 9) + 5
+    leaky = StandardScaler().fit_transform(x)  # fitted on everything, then split
+    x_tr, x_te, y_tr, y_te = train_test_split(leaky, y, test_size=0.3, random_state=0)
+    model = mlp(keras, 1, "sigmoid", d=8)
+    model.compile("adam", "binary_crossentropy", metrics=["accuracy"])
+    model.fit(x_tr, y_tr, epochs=3, verbose=0)
+    model.evaluate(x_te, y_te, verbose=0)
+    _, report = _last_report()
+    assert report.get("preprocessing_leakage").severity is Severity.WARN
+
+    raw_tr, raw_te, y_tr, y_te = train_test_split(x, y, test_size=0.3, random_state=0)
+    scaler = StandardScaler().fit(raw_tr)  # the corrected twin
+    model = mlp(keras, 1, "sigmoid", d=8)
+    model.compile("adam", "binary_crossentropy", metrics=["accuracy"])
+    model.fit(scaler.transform(raw_tr), y_tr, epochs=3, verbose=0)
+    model.evaluate(scaler.transform(raw_te), y_te, verbose=0)
+    _, report = _last_report()
+    assert report.get("preprocessing_leakage").severity is Severity.PASSED
+
+
+def test_evaluating_the_early_stopping_set_is_validation_reuse(keras, sanity_on):
+    x, y = blobs(n=600, seed=5)
+    model = mlp(keras, 3, "softmax")
+    model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
+    stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=2)
+    val = (x[450:], y[450:])
+    model.fit(x[:450], y[:450], validation_data=val, epochs=4, callbacks=[stop], verbose=0)
+    model.evaluate(*val, verbose=0)
+    _, report = _last_report()
+    assert report.get("validation_reuse").severity is Severity.FAIL
+
+
+def test_generators_and_infinite_datasets_are_never_consumed(keras, sanity_on):
+    import tensorflow as tf
+
+    x, y = blobs(n=200)
+    model = mlp(keras, 3, "softmax")
+    model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.fit(x, y, epochs=1, verbose=0)
+    forever = tf.data.Dataset.from_tensor_slices((x, y)).batch(50).repeat()
+    model.evaluate(forever, steps=2, verbose=0)
+    _, report = _last_report()
+    notes = report.inputs["evaluate"]["notes"]
+    assert any("repeats forever" in n for n in notes)
+
+
+def test_an_internal_error_is_one_warning_and_the_result_is_intact(keras, sanity_on, monkeypatch):
+    from mlflow_sanity.adapters.keras import patch
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("forced failure")
+
+    monkeypatch.setattr(patch, "analyse_evaluate", boom)
+    x, y = blobs(n=120)
+    model = mlp(keras, 3, "softmax")
+    model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = model.evaluate(x, y, verbose=0)
+    ours = [w for w in caught if issubclass(w.category, sanity_on.SanityWarning)]
+    assert len(ours) == 1 and "evaluate" in str(ours[0].message)
+    assert len(result) == 2 and 0.0 <= result[1] <= 1.0
+
+
+def test_validation_inside_fit_is_not_checked_as_an_evaluate(keras, sanity_on):
+    x, y = blobs(n=300)
+    model = mlp(keras, 3, "softmax")
+    model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.fit(x[:200], y[:200], validation_data=(x[200:], y[200:]), epochs=2, verbose=0)
+    _, report = _last_report()
+    assert "evaluate_calls" not in report.inputs
