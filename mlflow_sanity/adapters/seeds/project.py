@@ -20,12 +20,12 @@ import mlflow
 from mlflow.entities import Run
 from mlflow.tracking import MlflowClient
 
+from mlflow_sanity.adapters.seeds.progress import SweepProgress
 from mlflow_sanity.adapters.seeds.sweep import (
     ERROR_TAG,
     PARENT_TAG,
     SEED_TAG,
     ChildRunLogger,
-    SweepProgress,
     SweepSummary,
     clip_tail,
     finish_sweep,

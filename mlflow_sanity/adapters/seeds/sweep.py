@@ -14,30 +14,22 @@ from __future__ import annotations
 
 import logging
 import math
-import multiprocessing as mp
-import os
-import pickle
-import statistics
-import sys
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import mlflow
 from mlflow.entities import Metric, Param
 from mlflow.tracking import MlflowClient
-from tqdm.auto import tqdm
 
-from mlflow_sanity.adapters.seeds import worker
+from mlflow_sanity.adapters.seeds.executors import make_runner
+from mlflow_sanity.adapters.seeds.progress import SweepProgress, display_metrics, seed_table
 from mlflow_sanity.adapters.seeds.worker import SeedOutcome, WorkerConfig
 from mlflow_sanity.checks import Context
 from mlflow_sanity.core.findings import Report
 from mlflow_sanity.core.pipeline import build_report
 from mlflow_sanity.core.seed_stats import (
-    BASELINE_METRIC,
     SeedResults,
     aggregate,
     choose_metric,
@@ -91,20 +83,7 @@ class SweepSummary:
 
     def table(self, max_metrics: int = 4) -> str:
         """The terminal summary: one row per seed, mean ± std and interval, then the findings."""
-        names = _display_metrics(self.metric, [o.metrics for o in self.outcomes if o.ok])
-        names = names[:max_metrics]
-        width = max([10, *(len(n) for n in names)])
-        head = f"{'seed':>6}  {'status':<6}  " + "  ".join(f"{n:>{width}}" for n in names)
-        lines = [head + f"  {'time':>7}", "-" * (len(head) + 9)]
-        for o in self.outcomes:
-            if o.ok:
-                cells = "  ".join(f"{o.metrics.get(n, math.nan):>{width}.4f}" for n in names)
-                lines.append(f"{o.seed:>6}  {'ok':<6}  {cells}  {o.train_s:>6.1f}s")
-            else:
-                lines.append(f"{o.seed:>6}  {'FAILED':<6}  {_one_line(o.error or '', 70)}")
-        for label, pick in (("mean±std", _mean_std), ("95% CI", _ci)):
-            cells = "  ".join(f"{pick(self.aggregates, n):>{width}}" for n in names)
-            lines.append(f"{label:>14}  {cells}")
+        lines = seed_table(self.outcomes, self.metric, self.aggregates, max_metrics)
         lines.append(f"{self.n_ok} ok, {self.n_failed} failed; parent run {self.parent_run_id}")
         lines.append(terminal_summary(self.report))
         return "\n".join(lines)
@@ -164,7 +143,7 @@ def seed_sweep(
     if deterministic:
         tasks.append((seed_list[0], True))
     cfg = WorkerConfig(deterministic=deterministic, keras=keras)
-    runner = _make_runner(train_fn, executor, max_workers, len(tasks), cfg, ray_options)
+    runner = make_runner(train_fn, executor, max_workers, len(tasks), cfg, ray_options)
 
     client = client or MlflowClient()
     parent, owned = _open_parent(client, experiment_name, experiment_id, run_name, parent_run_id)
@@ -334,7 +313,7 @@ def finish_sweep(
         for o in outcomes
     ]
     files = {}
-    plotted = _display_metrics(metric, per_seed)[:4]
+    plotted = display_metrics(metric, per_seed)[:4]
     if plotted:
         ref, source = results.resolved_reference()
         files["seed_spread.png"] = seed_spread_png(
@@ -472,297 +451,6 @@ class ChildRunLogger:
         )
         self.run_ids[o.seed] = run_id
         return run_id
-
-
-# --- executors ----------------------------------------------------------------------
-
-Runner = Callable[[list[tuple[int, bool]], Callable[[SeedOutcome], None]], None]
-
-
-def _make_runner(
-    train_fn: Callable[[int], Any],
-    executor: str,
-    max_workers: int | None,
-    n_tasks: int,
-    cfg: WorkerConfig,
-    ray_options: Mapping[str, Any] | None,
-) -> Runner:
-    """Validate what the executor needs up front, before any run is created."""
-    if not callable(train_fn):
-        raise TypeError("train_fn must be callable: train_fn(seed) -> metrics")
-    if executor == "sequential":
-        return lambda tasks, emit: _run_sequential(train_fn, tasks, emit, cfg)
-    if executor == "ray":
-        try:
-            import ray
-        except ImportError as exc:
-            raise ImportError("executor='ray' needs Ray: pip install 'mlflow-sanity[ray]'") from exc
-        fn_bytes = ray.cloudpickle.dumps(train_fn)
-        return lambda tasks, emit: _run_ray(fn_bytes, tasks, emit, max_workers, cfg, ray_options)
-    try:
-        fn_bytes = pickle.dumps(train_fn)
-    except Exception as exc:
-        raise TypeError(
-            f"executor='local' needs a picklable train_fn ({exc}). Define it at module level "
-            "(not a lambda, closure or nested function), or use executor='sequential'."
-        ) from exc
-    workers = max_workers or min(n_tasks, _cpu_count())
-    threads = max(1, _cpu_count() // workers)
-    cfg = replace(cfg, threads=threads)
-    return lambda tasks, emit: _run_local(fn_bytes, tasks, emit, workers, cfg)
-
-
-def _cpu_count() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - macOS, Windows
-        return os.cpu_count() or 1
-
-
-def _run_sequential(
-    train_fn: Callable[[int], Any],
-    tasks: list[tuple[int, bool]],
-    emit: Callable[[SeedOutcome], None],
-    cfg: WorkerConfig,
-) -> None:
-    """In this process, one seed after the other: debuggers and prints work as usual."""
-    for seed, repeat in tasks:
-        emit(worker.run_seed(train_fn, seed, cfg, repeat))
-
-
-def _run_local(
-    fn_bytes: bytes,
-    tasks: list[tuple[int, bool]],
-    emit: Callable[[SeedOutcome], None],
-    workers: int,
-    cfg: WorkerConfig,
-) -> None:
-    """Seeds on a reused pool of spawned workers, surviving workers that die.
-
-    When a worker dies the pool breaks and every unfinished seed gets BrokenProcessPool.
-    Seeds that never started go back to a fresh shared pool. Of the seeds that were
-    running, a lone one is the culprit; several are re-run side by side, each in a pool
-    of its own, so that only the seed that kills its worker again is reported failed.
-    """
-    ctx = mp.get_context("spawn")
-    pending = list(tasks)
-    while pending:
-        broken, started = _pool_round(ctx, fn_bytes, pending, workers, cfg, emit)
-        if broken and not started and len(broken) == len(pending):
-            for seed, repeat in broken:  # no worker got as far as a seed: nothing can run
-                emit(_died(seed, repeat, "the worker processes could not start (see stderr)"))
-            return
-        suspects = [t for t in broken if t in started]
-        pending = [t for t in broken if t not in started]
-        if len(suspects) == 1:
-            emit(_died(*suspects[0], "its worker process died"))
-            continue
-        for i in range(0, len(suspects), workers):
-            batch = suspects[i : i + workers]
-            again, _ = _pool_round(ctx, fn_bytes, batch, workers, cfg, emit, isolate=True)
-            for seed, repeat in again:
-                emit(_died(seed, repeat, "its worker process died, also when run alone"))
-
-
-def _pool_round(
-    ctx: Any,
-    fn_bytes: bytes,
-    tasks: list[tuple[int, bool]],
-    workers: int,
-    cfg: WorkerConfig,
-    emit: Callable[[SeedOutcome], None],
-    isolate: bool = False,
-) -> tuple[list[tuple[int, bool]], set[tuple[int, bool]]]:
-    """Run ``tasks`` on one shared pool (or one single-worker pool each, ``isolate``).
-
-    Returns the tasks lost to a broken pool and the tasks that had started in a worker.
-    """
-    started_q = None if isolate else ctx.SimpleQueue()
-    n_pools, size = (len(tasks), 1) if isolate else (1, min(workers, len(tasks)))
-    pools = [
-        ProcessPoolExecutor(
-            max_workers=size,
-            mp_context=ctx,
-            initializer=worker.init_worker,
-            initargs=(fn_bytes, cfg, started_q),
-        )
-        for _ in range(n_pools)
-    ]
-    broken: list[tuple[int, bool]] = []
-    broken_pools: set[int] = set()
-    try:
-        futures = {
-            pools[i % n_pools].submit(worker.run_task, s, r): (s, r, i % n_pools)
-            for i, (s, r) in enumerate(tasks)
-        }
-        for fut in as_completed(futures):
-            seed, repeat, pool_index = futures[fut]
-            try:
-                outcome = fut.result()
-            except BrokenProcessPool:
-                broken.append((seed, repeat))
-                broken_pools.add(pool_index)
-                continue
-            except Exception as exc:  # the outcome could not come back
-                outcome = _died(seed, repeat, f"{type(exc).__name__}: {exc}")
-            emit(outcome)
-    except BaseException:
-        for pool in pools:
-            _terminate(pool)
-        raise
-    for i, pool in enumerate(pools):
-        if i in broken_pools:
-            _terminate(pool)
-        else:
-            pool.shutdown(wait=True)
-    started: set[tuple[int, bool]] = set()
-    if started_q is not None:
-        while not started_q.empty():
-            started.add(tuple(started_q.get()))
-        started_q.close()
-    return broken, started
-
-
-def _terminate(pool: ProcessPoolExecutor) -> None:
-    """Stop a pool now: cancel queued seeds, terminate (then kill) its worker processes."""
-    procs = list((getattr(pool, "_processes", None) or {}).values())
-    pool.shutdown(wait=False, cancel_futures=True)
-    for p in procs:
-        if p.is_alive():
-            p.terminate()
-    for p in procs:
-        p.join(timeout=5)
-        if p.is_alive():
-            p.kill()
-            p.join()
-
-
-def _died(seed: int, repeat: bool, why: str) -> SeedOutcome:
-    now = int(time.time() * 1000)
-    return SeedOutcome(
-        seed=seed,
-        repeat=repeat,
-        error=f"WorkerDied: {why} while training seed {seed} (crash, out of memory or a kill)",
-        start_ms=now,
-        end_ms=now,
-    )
-
-
-def _run_ray(
-    fn_bytes: bytes,
-    tasks: list[tuple[int, bool]],
-    emit: Callable[[SeedOutcome], None],
-    max_workers: int | None,
-    cfg: WorkerConfig,
-    ray_options: Mapping[str, Any] | None,
-) -> None:
-    """Seeds as Ray tasks on the connected cluster (or a local one started and stopped here)."""
-    import ray
-
-    started_here = not ray.is_initialized()
-    if started_here:
-        ray.init()
-    opts = {"num_cpus": 1, "max_retries": 0, **(ray_options or {})}
-    cfg = replace(cfg, threads=max(1, int(opts["num_cpus"])))
-    remote = ray.remote(worker.ray_task).options(**opts)
-    fn_ref = ray.put(fn_bytes)
-    queue = list(tasks)
-    running: dict[Any, tuple[int, bool]] = {}
-    limit = max_workers or len(tasks)
-    try:
-        while queue or running:
-            while queue and len(running) < limit:
-                seed, repeat = queue.pop(0)
-                running[remote.remote(fn_ref, seed, repeat, cfg)] = (seed, repeat)
-            done, _ = ray.wait(list(running), num_returns=1)
-            for ref in done:
-                seed, repeat = running.pop(ref)
-                try:
-                    outcome = ray.get(ref)
-                except ray.exceptions.RayError as exc:  # the worker died or the task was lost
-                    outcome = _died(
-                        seed, repeat, f"{type(exc).__name__}: {_one_line(str(exc), 300)}"
-                    )
-                emit(outcome)
-    except BaseException:
-        for ref in running:
-            ray.cancel(ref, force=True)
-        raise
-    finally:
-        if started_here:
-            ray.shutdown()
-
-
-# --- terminal -----------------------------------------------------------------------
-
-
-class SweepProgress:
-    """A tqdm bar, plus one line per finished seed with the running mean ± std."""
-
-    def __init__(self, total: int, metric: str | None, enabled: bool) -> None:
-        self.metric, self.enabled = metric, enabled
-        self.values: list[float] = []
-        self.failed = 0
-        self.bar = tqdm(
-            total=total, desc="seeds", unit="seed", disable=not enabled, file=sys.stderr
-        )
-
-    def update(self, o: SeedOutcome) -> None:
-        if o.ok and not o.repeat:
-            self.metric = self.metric or choose_metric(o.metrics)
-            value = o.metrics.get(self.metric) if self.metric else None
-            if value is not None and math.isfinite(value):
-                self.values.append(value)
-        elif not o.ok and not o.repeat:
-            self.failed += 1
-        running = self.running()
-        self.bar.set_postfix_str(running, refresh=False)
-        self.bar.update(1)
-        if self.enabled:
-            what = "repeat of seed" if o.repeat else "seed"
-            result = (
-                f"{self.metric}={o.metrics.get(self.metric, math.nan):.4f}"
-                if o.ok and self.metric
-                else f"FAILED ({_one_line(o.error or '', 80)})"
-            )
-            self.bar.write(f"{what} {o.seed}: {result} in {o.train_s:.1f}s | {running}")
-
-    def running(self) -> str:
-        if not self.values:
-            text = "no result yet"
-        elif len(self.values) == 1:
-            text = f"{self.metric} {self.values[0]:.4f}"
-        else:
-            mean, std = statistics.fmean(self.values), statistics.stdev(self.values)
-            text = f"{self.metric} {mean:.4f} ± {std:.4f} (n={len(self.values)})"
-        return text + (f", {self.failed} failed" if self.failed else "")
-
-    def close(self) -> None:
-        self.bar.close()
-
-
-def _display_metrics(metric: str | None, per_seed: Sequence[Mapping[str, float]]) -> list[str]:
-    """The headline metric first, then the other shared ones (not the constant baseline)."""
-    names = shared_metrics(per_seed)
-    rest = [n for n in names if n != metric and not n.endswith(BASELINE_METRIC)]
-    return ([metric] if metric in names else []) + rest
-
-
-def _mean_std(agg: Mapping[str, float], name: str) -> str:
-    mean, std = agg.get(f"seed/{name}_mean"), agg.get(f"seed/{name}_std")
-    if mean is None:
-        return "-"
-    return f"{mean:.4f}±{std:.4f}" if std is not None else f"{mean:.4f}"
-
-
-def _ci(agg: Mapping[str, float], name: str) -> str:
-    low, high = agg.get(f"seed/{name}_ci_low"), agg.get(f"seed/{name}_ci_high")
-    return "-" if low is None or high is None else f"[{low:.3f},{high:.3f}]"
-
-
-def _one_line(text: str, limit: int) -> str:
-    line = " ".join(text.split())
-    return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
 def clip_tail(text: str, limit: int) -> str:
