@@ -30,19 +30,10 @@ def main() -> None:
 @click.option("--max-results", default=50, show_default=True)
 def runs(experiments: tuple[str, ...], status: str | None, max_results: int) -> None:
     """List checked runs with their status, findings and key metrics."""
-    import mlflow
-    import pandas as pd
+    from mlflow_sanity.tracking.queries import search_checked_runs
 
-    query = f"tags.`sanity.status` = '{status}'" if status else "tags.`sanity.status` != ''"
     try:
-        if experiments:
-            found = mlflow.search_runs(
-                experiment_names=list(experiments), filter_string=query, max_results=max_results
-            )
-        else:
-            found = mlflow.search_runs(
-                search_all_experiments=True, filter_string=query, max_results=max_results
-            )
+        found = search_checked_runs(experiments, status, max_results)
     except Exception as exc:  # unreachable server, bad experiment name, ...
         raise click.ClickException(f"could not search runs: {exc}") from None
     if found.empty:
@@ -97,10 +88,10 @@ def gate(run_id: str, fail_on: str) -> None:
 
     Exit codes: 0 gate passed, 1 gate failed, 2 run missing or never checked.
     """
-    from mlflow.tracking import MlflowClient
+    from mlflow_sanity.tracking.queries import run_tags
 
     try:
-        tags = MlflowClient().get_run(run_id).data.tags
+        tags = run_tags(run_id)
     except Exception as exc:
         click.echo(f"error: cannot read run {run_id}: {exc}", err=True)
         sys.exit(2)
@@ -325,19 +316,15 @@ def compare(
     """
     import json
 
-    from mlflow.exceptions import MlflowException
-    from mlflow.tracking import MlflowClient
-
-    from mlflow_sanity.adapters.seeds.sweep import load_seed_values
     from mlflow_sanity.core.seed_stats import compare_samples
+    from mlflow_sanity.tracking.queries import RunReadError, load_seed_values, sweep_metric
 
-    client = MlflowClient()
     try:
-        metric = metric or client.get_run(run_a).data.params.get("sanity.metric") or "accuracy"
-        a, skipped_a = load_seed_values(run_a, metric, client)
-        b, skipped_b = load_seed_values(run_b, metric, client)
-    except MlflowException as exc:
-        raise _UsageError(f"cannot read the runs: {exc.message}") from None
+        metric = metric or sweep_metric(run_a) or "accuracy"
+        a, skipped_a = load_seed_values(run_a, metric)
+        b, skipped_b = load_seed_values(run_b, metric)
+    except RunReadError as exc:
+        raise _UsageError(f"cannot read the runs: {exc}") from None
     for run_id, values in ((run_a, a), (run_b, b)):
         if len(values) < 2:
             raise _UsageError(

@@ -12,15 +12,12 @@ import json
 import math
 import os
 import tempfile
-import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mlflow.entities import Metric, RunTag
 from mlflow.exceptions import MlflowException
-from mlflow.tracking import MlflowClient
 
 from mlflow_sanity import __version__
 from mlflow_sanity.core.findings import Report
@@ -28,13 +25,12 @@ from mlflow_sanity.core.fingerprint import Fingerprint
 from mlflow_sanity.core.splits import ModelSelection
 from mlflow_sanity.report import render_html, render_json
 from mlflow_sanity.report.markdown import merge_note, note_section
+from mlflow_sanity.tracking import runs
+from mlflow_sanity.tracking.runs import MAX_TAG_CHARS, MlflowClient
 
 ARTIFACT_DIR = "sanity"
 METRIC_PREFIX = "sanity/"
 TAG_PREFIX = "sanity."
-MAX_TAG_CHARS = 8000  # MLflow's limit on a tag value
-_MAX_TAGS_PER_BATCH = 100
-_MAX_METRICS_PER_BATCH = 1000
 
 
 def log_report(
@@ -60,7 +56,8 @@ def log_report(
         (out / "report.html").write_text(html, encoding="utf-8")
         run = client.get_run(run_id)
         note = merge_note(run.data.tags.get("mlflow.note.content"), note_section(merged))
-        _log_batch(client, run_id, _tags(merged, note), _metrics(report.metrics, step))
+        runs.log_batched(client, run_id, tags=_tags(merged, note))
+        runs.log_batched(client, run_id, metrics=_metrics(report.metrics), step=step)
         client.log_artifacts(run_id, str(out), ARTIFACT_DIR)
     return merged
 
@@ -69,7 +66,7 @@ def metric_key(name: str) -> str:
     return METRIC_PREFIX + name
 
 
-def _tags(report: Report, note: str) -> list[RunTag]:
+def _tags(report: Report, note: str) -> dict[str, str]:
     flagged = report.flagged
     tags = {
         f"{TAG_PREFIX}status": report.status,
@@ -78,16 +75,15 @@ def _tags(report: Report, note: str) -> list[RunTag]:
         "mlflow.note.content": note,
     }
     tags.update({f"{TAG_PREFIX}finding.{f.id}": f.severity.value for f in flagged})
-    return [RunTag(k, _clip(v)) for k, v in tags.items()]
+    return {k: _clip(v) for k, v in tags.items()}
 
 
-def _metrics(metrics: Mapping[str, float], step: int) -> list[Metric]:
-    now = int(time.time() * 1000)
-    return [
-        Metric(metric_key(name), float(value), now, step)
-        for name, value in sorted(metrics.items())
+def _metrics(metrics: Mapping[str, float]) -> dict[str, float]:
+    return {
+        metric_key(name): float(value)
+        for name, value in metrics.items()
         if value is not None and math.isfinite(float(value))
-    ]
+    }
 
 
 def _clip(value: str) -> str:
@@ -95,15 +91,6 @@ def _clip(value: str) -> str:
         return value
     marker = "\n…(truncated; see sanity/report.html)"
     return value[: MAX_TAG_CHARS - len(marker)] + marker
-
-
-def _log_batch(
-    client: MlflowClient, run_id: str, tags: list[RunTag], metrics: list[Metric]
-) -> None:
-    for i in range(0, max(len(tags), 1), _MAX_TAGS_PER_BATCH):
-        client.log_batch(run_id, tags=tags[i : i + _MAX_TAGS_PER_BATCH])
-    for i in range(0, len(metrics), _MAX_METRICS_PER_BATCH):
-        client.log_batch(run_id, metrics=metrics[i : i + _MAX_METRICS_PER_BATCH])
 
 
 def _download_previous(client: MlflowClient, run_id: str, out: Path) -> Report | None:
@@ -220,14 +207,12 @@ def log_to_new_run(
     exp_id = os.environ.get("MLFLOW_EXPERIMENT_ID") or "0"
     name = experiment or os.environ.get("MLFLOW_EXPERIMENT_NAME")
     if name:
-        exp = client.get_experiment_by_name(name)
-        exp_id = exp.experiment_id if exp else client.create_experiment(name)
-    run = client.create_run(exp_id, run_name=run_name)
-    run_id = run.info.run_id
+        exp_id = runs.experiment_id(name, client)
+    run_id = runs.create_run(client, exp_id, tags={}, run_name=run_name)
     try:
         log_report(run_id, report, files, client=client)
     except BaseException:
-        client.set_terminated(run_id, "FAILED")
+        runs.terminate(client, run_id, "FAILED")
         raise
-    client.set_terminated(run_id)
+    runs.terminate(client, run_id)
     return run_id

@@ -7,12 +7,12 @@ failed outcome) and never talks to MLflow.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing as mp
 import os
 import pickle
-import time
-from collections.abc import Callable, Mapping
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import replace
 from typing import Any
@@ -20,6 +20,7 @@ from typing import Any
 from mlflow_sanity.adapters.seeds import worker
 from mlflow_sanity.adapters.seeds.progress import one_line
 from mlflow_sanity.adapters.seeds.worker import SeedOutcome, WorkerConfig
+from mlflow_sanity.core.clock import now_ms
 
 Runner = Callable[[list[tuple[int, bool]], Callable[[SeedOutcome], None]], None]
 
@@ -133,24 +134,12 @@ def _pool_round(
         )
         for _ in range(n_pools)
     ]
-    broken: list[tuple[int, bool]] = []
-    broken_pools: set[int] = set()
     try:
         futures = {
             pools[i % n_pools].submit(worker.run_task, s, r): (s, r, i % n_pools)
             for i, (s, r) in enumerate(tasks)
         }
-        for fut in as_completed(futures):
-            seed, repeat, pool_index = futures[fut]
-            try:
-                outcome = fut.result()
-            except BrokenProcessPool:
-                broken.append((seed, repeat))
-                broken_pools.add(pool_index)
-                continue
-            except Exception as exc:  # the outcome could not come back
-                outcome = _died(seed, repeat, f"{type(exc).__name__}: {exc}")
-            emit(outcome)
+        broken, broken_pools = _collect(futures, emit)
     except BaseException:
         for pool in pools:
             _terminate(pool)
@@ -160,12 +149,37 @@ def _pool_round(
             _terminate(pool)
         else:
             pool.shutdown(wait=True)
+    return broken, _drain(started_q)
+
+
+def _collect(
+    futures: Mapping[Future, tuple[int, bool, int]], emit: Callable[[SeedOutcome], None]
+) -> tuple[list[tuple[int, bool]], set[int]]:
+    """Emit each outcome as it completes; return the tasks and pools lost to a dead worker."""
+    broken: list[tuple[int, bool]] = []
+    broken_pools: set[int] = set()
+    for fut in as_completed(futures):
+        seed, repeat, pool_index = futures[fut]
+        try:
+            outcome = fut.result()
+        except BrokenProcessPool:
+            broken.append((seed, repeat))
+            broken_pools.add(pool_index)
+            continue
+        except Exception as exc:  # the outcome could not come back
+            outcome = _died(seed, repeat, f"{type(exc).__name__}: {exc}")
+        emit(outcome)
+    return broken, broken_pools
+
+
+def _drain(started_q: Any) -> set[tuple[int, bool]]:
+    """The tasks the workers announced as started (``run_task`` puts them on the queue)."""
     started: set[tuple[int, bool]] = set()
     if started_q is not None:
         while not started_q.empty():
             started.add(tuple(started_q.get()))
         started_q.close()
-    return broken, started
+    return started
 
 
 def _terminate(pool: ProcessPoolExecutor) -> None:
@@ -183,7 +197,7 @@ def _terminate(pool: ProcessPoolExecutor) -> None:
 
 
 def _died(seed: int, repeat: bool, why: str) -> SeedOutcome:
-    now = int(time.time() * 1000)
+    now = now_ms()
     return SeedOutcome(
         seed=seed,
         repeat=repeat,
@@ -201,38 +215,47 @@ def _run_ray(
     cfg: WorkerConfig,
     ray_options: Mapping[str, Any] | None,
 ) -> None:
-    """Seeds as Ray tasks on the connected cluster (or a local one started and stopped here)."""
+    """Seeds as Ray tasks on the connected cluster (or a local one started and stopped here),
+    at most ``max_workers`` at a time."""
     import ray
 
-    started_here = not ray.is_initialized()
-    if started_here:
-        ray.init()
     opts = {"num_cpus": 1, "max_retries": 0, **(ray_options or {})}
     cfg = replace(cfg, threads=max(1, int(opts["num_cpus"])))
-    remote = ray.remote(worker.ray_task).options(**opts)
-    fn_ref = ray.put(fn_bytes)
     queue = list(tasks)
     running: dict[Any, tuple[int, bool]] = {}
     limit = max_workers or len(tasks)
+    with _ray_session(ray):
+        remote = ray.remote(worker.ray_task).options(**opts)
+        fn_ref = ray.put(fn_bytes)
+        try:
+            while queue or running:
+                while queue and len(running) < limit:
+                    seed, repeat = queue.pop(0)
+                    running[remote.remote(fn_ref, seed, repeat, cfg)] = (seed, repeat)
+                done, _ = ray.wait(list(running), num_returns=1)
+                for ref in done:
+                    emit(_ray_outcome(ray, ref, *running.pop(ref)))
+        except BaseException:
+            for ref in running:
+                ray.cancel(ref, force=True)
+            raise
+
+
+@contextlib.contextmanager
+def _ray_session(ray: Any) -> Iterator[None]:
+    """Use the connected Ray instance, or start a local one for the sweep and stop it after."""
+    started_here = not ray.is_initialized()
+    if started_here:
+        ray.init()
     try:
-        while queue or running:
-            while queue and len(running) < limit:
-                seed, repeat = queue.pop(0)
-                running[remote.remote(fn_ref, seed, repeat, cfg)] = (seed, repeat)
-            done, _ = ray.wait(list(running), num_returns=1)
-            for ref in done:
-                seed, repeat = running.pop(ref)
-                try:
-                    outcome = ray.get(ref)
-                except ray.exceptions.RayError as exc:  # the worker died or the task was lost
-                    outcome = _died(
-                        seed, repeat, f"{type(exc).__name__}: {one_line(str(exc), 300)}"
-                    )
-                emit(outcome)
-    except BaseException:
-        for ref in running:
-            ray.cancel(ref, force=True)
-        raise
+        yield
     finally:
         if started_here:
             ray.shutdown()
+
+
+def _ray_outcome(ray: Any, ref: Any, seed: int, repeat: bool) -> SeedOutcome:
+    try:
+        return ray.get(ref)
+    except ray.exceptions.RayError as exc:  # the worker died or the task was lost
+        return _died(seed, repeat, f"{type(exc).__name__}: {one_line(str(exc), 300)}")
