@@ -17,20 +17,25 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mlflow.entities import Metric, RunTag
 from mlflow.exceptions import MlflowException
+from mlflow.tracking import MlflowClient
 
 from mlflow_sanity import __version__
+from mlflow_sanity.core.clock import now_ms
 from mlflow_sanity.core.findings import Report
 from mlflow_sanity.core.fingerprint import Fingerprint
 from mlflow_sanity.core.splits import ModelSelection
 from mlflow_sanity.report import render_html, render_json
 from mlflow_sanity.report.markdown import merge_note, note_section
 from mlflow_sanity.tracking import runs
-from mlflow_sanity.tracking.runs import MAX_TAG_CHARS, MlflowClient
 
 ARTIFACT_DIR = "sanity"
 METRIC_PREFIX = "sanity/"
 TAG_PREFIX = "sanity."
+MAX_TAG_CHARS = 8000  # MLflow's limit on a tag value
+_MAX_TAGS_PER_BATCH = 100
+_MAX_METRICS_PER_BATCH = 1000
 
 
 def log_report(
@@ -56,8 +61,7 @@ def log_report(
         (out / "report.html").write_text(html, encoding="utf-8")
         run = client.get_run(run_id)
         note = merge_note(run.data.tags.get("mlflow.note.content"), note_section(merged))
-        runs.log_batched(client, run_id, tags=_tags(merged, note))
-        runs.log_batched(client, run_id, metrics=_metrics(report.metrics), step=step)
+        _log_batch(client, run_id, _tags(merged, note), _metrics(report.metrics, step))
         client.log_artifacts(run_id, str(out), ARTIFACT_DIR)
     return merged
 
@@ -66,7 +70,7 @@ def metric_key(name: str) -> str:
     return METRIC_PREFIX + name
 
 
-def _tags(report: Report, note: str) -> dict[str, str]:
+def _tags(report: Report, note: str) -> list[RunTag]:
     flagged = report.flagged
     tags = {
         f"{TAG_PREFIX}status": report.status,
@@ -75,15 +79,16 @@ def _tags(report: Report, note: str) -> dict[str, str]:
         "mlflow.note.content": note,
     }
     tags.update({f"{TAG_PREFIX}finding.{f.id}": f.severity.value for f in flagged})
-    return {k: _clip(v) for k, v in tags.items()}
+    return [RunTag(k, _clip(v)) for k, v in tags.items()]
 
 
-def _metrics(metrics: Mapping[str, float]) -> dict[str, float]:
-    return {
-        metric_key(name): float(value)
-        for name, value in metrics.items()
+def _metrics(metrics: Mapping[str, float], step: int) -> list[Metric]:
+    now = now_ms()
+    return [
+        Metric(metric_key(name), float(value), now, step)
+        for name, value in sorted(metrics.items())
         if value is not None and math.isfinite(float(value))
-    }
+    ]
 
 
 def _clip(value: str) -> str:
@@ -91,6 +96,15 @@ def _clip(value: str) -> str:
         return value
     marker = "\n…(truncated; see sanity/report.html)"
     return value[: MAX_TAG_CHARS - len(marker)] + marker
+
+
+def _log_batch(
+    client: MlflowClient, run_id: str, tags: list[RunTag], metrics: list[Metric]
+) -> None:
+    for i in range(0, max(len(tags), 1), _MAX_TAGS_PER_BATCH):
+        client.log_batch(run_id, tags=tags[i : i + _MAX_TAGS_PER_BATCH])
+    for i in range(0, len(metrics), _MAX_METRICS_PER_BATCH):
+        client.log_batch(run_id, metrics=metrics[i : i + _MAX_METRICS_PER_BATCH])
 
 
 def _download_previous(client: MlflowClient, run_id: str, out: Path) -> Report | None:

@@ -22,10 +22,8 @@ from mlflow_sanity.tracking import shim
 _log = logging.getLogger(__name__)
 
 PARENT_TAG = "mlflow.parentRunId"
-MAX_TAG_CHARS = 8000  # MLflow's limit on a tag value
-_MAX_PARAMS_PER_BATCH = 100
-_MAX_TAGS_PER_BATCH = 100
-_MAX_METRICS_PER_BATCH = 1000
+# MLflow's limits on one log_batch call
+_MAX_PER_BATCH = {"params": 100, "tags": 100, "metrics": 1000, "total": 1000}
 
 
 @dataclass
@@ -127,18 +125,25 @@ def log_batched(
     timestamp_ms: int | None = None,
     step: int = 0,
 ) -> None:
-    """Log params, tags and metrics (sorted by name) in batches MLflow accepts."""
+    """Log params, tags and metrics (sorted by name): one ``log_batch`` call when MLflow's
+    per-call limits allow, else chunked (params, then tags, then metrics)."""
     stamp = timestamp_ms or now_ms()
-    batches: list[tuple[str, list[Any], int]] = [
-        ("params", [Param(k, v) for k, v in (params or {}).items()], _MAX_PARAMS_PER_BATCH),
-        ("tags", [RunTag(k, v) for k, v in (tags or {}).items()], _MAX_TAGS_PER_BATCH),
-        (
-            "metrics",
-            [Metric(k, float(v), stamp, step) for k, v in sorted((metrics or {}).items())],
-            _MAX_METRICS_PER_BATCH,
-        ),
-    ]
-    for kind, entities, size in batches:
+    kinds: dict[str, list[Any]] = {
+        "params": [Param(k, v) for k, v in (params or {}).items()],
+        "tags": [RunTag(k, v) for k, v in (tags or {}).items()],
+        "metrics": [Metric(k, float(v), stamp, step) for k, v in sorted((metrics or {}).items())],
+    }
+    sizes = {kind: len(entities) for kind, entities in kinds.items()}
+    if sum(sizes.values()) == 0:
+        return
+    if (
+        all(sizes[kind] <= _MAX_PER_BATCH[kind] for kind in kinds)
+        and sum(sizes.values()) <= _MAX_PER_BATCH["total"]
+    ):
+        client.log_batch(run_id, **kinds)
+        return
+    for kind, entities in kinds.items():
+        size = _MAX_PER_BATCH[kind]
         for i in range(0, len(entities), size):
             client.log_batch(run_id, **{kind: entities[i : i + size]})
 
@@ -188,7 +193,6 @@ def run_project(
 
 
 __all__ = [
-    "MAX_TAG_CHARS",
     "PARENT_TAG",
     "MlflowClient",
     "OwnedRun",
