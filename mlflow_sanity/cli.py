@@ -30,19 +30,10 @@ def main() -> None:
 @click.option("--max-results", default=50, show_default=True)
 def runs(experiments: tuple[str, ...], status: str | None, max_results: int) -> None:
     """List checked runs with their status, findings and key metrics."""
-    import mlflow
-    import pandas as pd
+    from mlflow_sanity.tracking.queries import search_checked_runs
 
-    query = f"tags.`sanity.status` = '{status}'" if status else "tags.`sanity.status` != ''"
     try:
-        if experiments:
-            found = mlflow.search_runs(
-                experiment_names=list(experiments), filter_string=query, max_results=max_results
-            )
-        else:
-            found = mlflow.search_runs(
-                search_all_experiments=True, filter_string=query, max_results=max_results
-            )
+        found = search_checked_runs(experiments, status, max_results)
     except Exception as exc:  # unreachable server, bad experiment name, ...
         raise click.ClickException(f"could not search runs: {exc}") from None
     if found.empty:
@@ -97,10 +88,10 @@ def gate(run_id: str, fail_on: str) -> None:
 
     Exit codes: 0 gate passed, 1 gate failed, 2 run missing or never checked.
     """
-    from mlflow.tracking import MlflowClient
+    from mlflow_sanity.tracking.queries import run_tags
 
     try:
-        tags = MlflowClient().get_run(run_id).data.tags
+        tags = run_tags(run_id)
     except Exception as exc:
         click.echo(f"error: cannot read run {run_id}: {exc}", err=True)
         sys.exit(2)
@@ -209,51 +200,11 @@ def check_split(
     tolerance), evaluation data that is the training data, scaling fitted before the
     split, and single features that predict the label.
     """
-    from mlflow_sanity.checks import Context, checks_in
-    from mlflow_sanity.checks.leakage import training_fingerprint
+    from mlflow_sanity.checks import checks_in
     from mlflow_sanity.core.pipeline import build_report
-    from mlflow_sanity.core.splits import Split
     from mlflow_sanity.report.markdown import terminal_summary
 
-    train = _read_table(train_path, "--train")
-    test = _read_table(test_path, "--test")
-    for option, frame, path in (("--train", train, train_path), ("--test", test, test_path)):
-        if target not in frame.columns:
-            cols = ", ".join(map(str, list(frame.columns)[:20]))
-            raise click.UsageError(
-                f"--target {target!r} is not a column of {option} file {str(path)!r}; "
-                f"its columns are: {cols}"
-            )
-    x_train, x_test = train.drop(columns=[target]), test.drop(columns=[target])
-    missing = [c for c in x_train.columns if c not in x_test.columns]
-    extra = [c for c in x_test.columns if c not in x_train.columns]
-    if missing or extra:
-        raise click.ClickException(
-            "train and test have different feature columns: "
-            + "; ".join(
-                part
-                for part in (
-                    f"missing in --test: {missing[:10]}" if missing else "",
-                    f"only in --test: {extra[:10]}" if extra else "",
-                )
-                if part
-            )
-        )
-    if x_train.empty or x_test.empty:
-        raise click.ClickException("train and test need at least one row and one feature column")
-    ctx = Context(
-        train=Split(x_train, train[target].to_numpy(), "train"),
-        test=Split(x_test[list(x_train.columns)], test[target].to_numpy(), "test"),
-    )
-    inputs = {
-        "source": "check-split",
-        "train": str(train_path),
-        "test": str(test_path),
-        "target": target,
-        "train_rows": len(train),
-        "test_rows": len(test),
-        "n_features": x_train.shape[1],
-    }
+    ctx, inputs = _split_context(train_path, test_path, target)
     try:
         report = build_report(
             ctx,
@@ -270,24 +221,77 @@ def check_split(
         if f.id in checks_in("leakage") and f.id not in flagged:
             click.echo(f"  [{f.severity.value:4}] {f.id}: {f.message}")
     if log:
-        from mlflow_sanity.tracking.reports import log_report, log_to_new_run
-
-        fp = training_fingerprint(ctx)
-        files = fp[0].to_files("train") if fp else {}
-        try:
-            if run_id:
-                log_report(run_id, report, files)
-                logged = run_id
-            else:
-                logged = log_to_new_run(
-                    report, files, experiment=experiment, run_name="check-split"
-                )
-        except Exception as exc:
-            raise click.ClickException(f"could not log to MLflow: {exc}") from None
-        click.echo(f"logged to MLflow run {logged}")
+        click.echo(f"logged to MLflow run {_log_split(ctx, report, run_id, experiment)}")
     worst = report.status
     if (fail_on == "fail" and worst == "fail") or (fail_on == "warn" and worst in ("warn", "fail")):
         sys.exit(1)
+
+
+def _split_context(train_path: Path, test_path: Path, target: str):
+    """The two files as a check ``Context`` (train and test splits) and the report's inputs."""
+    from mlflow_sanity.checks import Context
+    from mlflow_sanity.core.splits import Split
+
+    train = _read_table(train_path, "--train")
+    test = _read_table(test_path, "--test")
+    for option, frame, path in (("--train", train, train_path), ("--test", test, test_path)):
+        if target not in frame.columns:
+            cols = ", ".join(map(str, list(frame.columns)[:20]))
+            raise click.UsageError(
+                f"--target {target!r} is not a column of {option} file {str(path)!r}; "
+                f"its columns are: {cols}"
+            )
+    x_train, x_test = train.drop(columns=[target]), test.drop(columns=[target])
+    _check_same_features(list(x_train.columns), list(x_test.columns))
+    if x_train.empty or x_test.empty:
+        raise click.ClickException("train and test need at least one row and one feature column")
+    ctx = Context(
+        train=Split(x_train, train[target].to_numpy(), "train"),
+        test=Split(x_test[list(x_train.columns)], test[target].to_numpy(), "test"),
+    )
+    inputs = {
+        "source": "check-split",
+        "train": str(train_path),
+        "test": str(test_path),
+        "target": target,
+        "train_rows": len(train),
+        "test_rows": len(test),
+        "n_features": x_train.shape[1],
+    }
+    return ctx, inputs
+
+
+def _check_same_features(train_columns: list, test_columns: list) -> None:
+    missing = [c for c in train_columns if c not in test_columns]
+    extra = [c for c in test_columns if c not in train_columns]
+    if missing or extra:
+        raise click.ClickException(
+            "train and test have different feature columns: "
+            + "; ".join(
+                part
+                for part in (
+                    f"missing in --test: {missing[:10]}" if missing else "",
+                    f"only in --test: {extra[:10]}" if extra else "",
+                )
+                if part
+            )
+        )
+
+
+def _log_split(ctx, report, run_id: str | None, experiment: str | None) -> str:
+    """Log the report and the training fingerprint to ``run_id``, or to a new run."""
+    from mlflow_sanity.checks.leakage import training_fingerprint
+    from mlflow_sanity.tracking.reports import log_report, log_to_new_run
+
+    fp = training_fingerprint(ctx)
+    files = fp[0].to_files("train") if fp else {}
+    try:
+        if run_id:
+            log_report(run_id, report, files)
+            return run_id
+        return log_to_new_run(report, files, experiment=experiment, run_name="check-split")
+    except Exception as exc:
+        raise click.ClickException(f"could not log to MLflow: {exc}") from None
 
 
 class _UsageError(click.ClickException):
@@ -325,19 +329,15 @@ def compare(
     """
     import json
 
-    from mlflow.exceptions import MlflowException
-    from mlflow.tracking import MlflowClient
-
-    from mlflow_sanity.adapters.seeds.sweep import load_seed_values
     from mlflow_sanity.core.seed_stats import compare_samples
+    from mlflow_sanity.tracking.queries import RunReadError, load_seed_values, sweep_metric
 
-    client = MlflowClient()
     try:
-        metric = metric or client.get_run(run_a).data.params.get("sanity.metric") or "accuracy"
-        a, skipped_a = load_seed_values(run_a, metric, client)
-        b, skipped_b = load_seed_values(run_b, metric, client)
-    except MlflowException as exc:
-        raise _UsageError(f"cannot read the runs: {exc.message}") from None
+        metric = metric or sweep_metric(run_a) or "accuracy"
+        a, skipped_a = load_seed_values(run_a, metric)
+        b, skipped_b = load_seed_values(run_b, metric)
+    except RunReadError as exc:
+        raise _UsageError(f"cannot read the runs: {exc}") from None
     for run_id, values in ((run_a, a), (run_b, b)):
         if len(values) < 2:
             raise _UsageError(
@@ -355,26 +355,28 @@ def compare(
         data.update(run_a=run_a, run_b=run_b, values_a=a, values_b=b)
         click.echo(json.dumps(data, indent=2, default=str))
     else:
-        direction = "higher" if result.higher_is_better else "lower"
-        click.echo(f"metric: {metric} ({direction} is better), alpha={alpha:g}")
-        for label, run_id, values, sp, skipped in (
-            ("A", run_a, a, result.a, skipped_a),
-            ("B", run_b, b, result.b, skipped_b),
-        ):
-            shown = " ".join(f"{v:.4f}" for v in values.values())
-            click.echo(
-                f"  {label} {run_id}: n={sp.n}  mean {sp.mean:.4f} ± {sp.std:.4f}  "
-                f"95% CI [{sp.ci_low:.4f}, {sp.ci_high:.4f}]  seeds: {shown}"
-                + (f"  ({len(skipped)} failed/incomplete child run(s) skipped)" if skipped else "")
-            )
-        kind = "exact" if result.exact else "Monte Carlo"
-        click.echo(f"P(A beats B) across seed pairs: {result.p_a_beats_b:.2f}")
-        click.echo(
-            f"permutation test ({kind}, difference of means): p={result.p_value:.4g} for A "
-            f"better, p={result.p_value_b_better:.4g} for B better"
-        )
-        click.echo(f"verdict: {result.verdict}")
+        _print_comparison(result, alpha, ("A", run_a, a, skipped_a), ("B", run_b, b, skipped_b))
     raise SystemExit(0 if result.a_better else 1)
+
+
+def _print_comparison(result, alpha: float, *sides: tuple) -> None:
+    """The comparison for a terminal: each run's seeds and interval, the tests, the verdict."""
+    direction = "higher" if result.higher_is_better else "lower"
+    click.echo(f"metric: {result.metric} ({direction} is better), alpha={alpha:g}")
+    for (label, run_id, values, skipped), sp in zip(sides, (result.a, result.b), strict=True):
+        shown = " ".join(f"{v:.4f}" for v in values.values())
+        click.echo(
+            f"  {label} {run_id}: n={sp.n}  mean {sp.mean:.4f} ± {sp.std:.4f}  "
+            f"95% CI [{sp.ci_low:.4f}, {sp.ci_high:.4f}]  seeds: {shown}"
+            + (f"  ({len(skipped)} failed/incomplete child run(s) skipped)" if skipped else "")
+        )
+    kind = "exact" if result.exact else "Monte Carlo"
+    click.echo(f"P(A beats B) across seed pairs: {result.p_a_beats_b:.2f}")
+    click.echo(
+        f"permutation test ({kind}, difference of means): p={result.p_value:.4g} for A "
+        f"better, p={result.p_value_b_better:.4g} for B better"
+    )
+    click.echo(f"verdict: {result.verdict}")
 
 
 @main.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})

@@ -371,3 +371,33 @@ def test_train_fn_that_workers_cannot_import_fails_every_seed_with_the_reason(
     assert summary.n_failed == 2
     assert all("could not be loaded in the worker" in o.error for o in summary.outcomes)
     assert MlflowClient().get_run(summary.parent_run_id).info.status == "FAILED"
+
+
+def test_only_the_tracking_package_imports_mlflow():
+    """The seed runner and the CLI reach MLflow through mlflow_sanity.tracking only."""
+    import ast
+
+    package = ROOT / "mlflow_sanity"
+    files = [*sorted((package / "adapters" / "seeds").glob("*.py")), package / "cli.py"]
+    for path in files:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                names = [node.module or ""]
+            else:
+                continue
+            for name in names:
+                assert name.split(".")[0] != "mlflow", f"{path.name} imports {name}"
+
+
+def test_worker_module_does_not_load_mlflow():
+    """Spawned workers import the worker module first: it must stay free of MLflow."""
+    code = (
+        "import sys; import mlflow_sanity.adapters.seeds.worker; sys.exit('mlflow' in sys.modules)"
+    )
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+    }
+    assert subprocess.run([sys.executable, "-c", code], env=env).returncode == 0

@@ -12,7 +12,6 @@ import json
 import math
 import os
 import tempfile
-import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -23,11 +22,13 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from mlflow_sanity._version import __version__
+from mlflow_sanity.core.clock import now_ms
 from mlflow_sanity.core.findings import Report
 from mlflow_sanity.core.fingerprint import Fingerprint
 from mlflow_sanity.core.splits import ModelSelection
 from mlflow_sanity.report import render_html, render_json
 from mlflow_sanity.report.markdown import merge_note, note_section
+from mlflow_sanity.tracking import runs
 
 ARTIFACT_DIR = "sanity"
 METRIC_PREFIX = "sanity/"
@@ -122,7 +123,7 @@ def _tags(report: Report, note: str) -> list[RunTag]:
 
 
 def _metrics(metrics: Mapping[str, float], step: int, prefix: str = "") -> list[Metric]:
-    now = int(time.time() * 1000)
+    now = now_ms()
     return [
         Metric(metric_key(prefix + name), float(value), now, step)
         for name, value in sorted(metrics.items())
@@ -260,14 +261,12 @@ def log_to_new_run(
     exp_id = os.environ.get("MLFLOW_EXPERIMENT_ID") or "0"
     name = experiment or os.environ.get("MLFLOW_EXPERIMENT_NAME")
     if name:
-        exp = client.get_experiment_by_name(name)
-        exp_id = exp.experiment_id if exp else client.create_experiment(name)
-    run = client.create_run(exp_id, run_name=run_name)
-    run_id = run.info.run_id
+        exp_id = runs.experiment_id(name, client)
+    run_id = runs.create_run(client, exp_id, tags={}, run_name=run_name)
     try:
         log_report(run_id, report, files, client=client)
     except BaseException:
-        client.set_terminated(run_id, "FAILED")
+        runs.terminate(client, run_id, "FAILED")
         raise
-    client.set_terminated(run_id)
+    runs.terminate(client, run_id)
     return run_id

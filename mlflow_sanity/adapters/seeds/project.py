@@ -11,31 +11,21 @@ tracking store themselves, and a SQLite store takes one writer at a time.
 
 from __future__ import annotations
 
-import re
-import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-import mlflow
-from mlflow.entities import Run
-from mlflow.tracking import MlflowClient
-
+from mlflow_sanity.adapters.seeds.progress import SweepProgress
 from mlflow_sanity.adapters.seeds.sweep import (
-    ERROR_TAG,
-    PARENT_TAG,
-    SEED_TAG,
-    ChildRunLogger,
-    SweepProgress,
     SweepSummary,
-    clip_tail,
     finish_sweep,
-    log_new_params,
     resolve_seeds,
     run_parent,
 )
 from mlflow_sanity.adapters.seeds.worker import SeedOutcome
-
-_RUN_ID_IN_ERROR = re.compile(r"Run \(ID '([0-9a-f]+)'\)")
+from mlflow_sanity.core.clock import now_ms
+from mlflow_sanity.tracking import runs
+from mlflow_sanity.tracking.queries import RunState, run_state
+from mlflow_sanity.tracking.seed_runs import SeedChildRuns
 
 
 def run_multiseed(
@@ -53,7 +43,7 @@ def run_multiseed(
     thresholds: Mapping[str, Mapping[str, float]] | None = None,
     disable: Iterable[str] = (),
     progress: bool = True,
-    client: MlflowClient | None = None,
+    client: runs.MlflowClient | None = None,
 ) -> SweepSummary:
     """Run ``entry_point`` of the project at ``project_uri`` once per seed, nested, and aggregate.
 
@@ -62,12 +52,10 @@ def run_multiseed(
     ``mlflow.projects.run`` unchanged, so any MLflow project backend works.
     """
     seed_list = resolve_seeds(seeds)
-    client = client or MlflowClient()
-    owned = mlflow.active_run() is None
-    parent = mlflow.active_run() or mlflow.start_run()  # resumes MLFLOW_RUN_ID
-    parent_id, exp_id = parent.info.run_id, parent.info.experiment_id
-    log_new_params(client, parent_id, {"sanity.seeds": ",".join(map(str, seed_list))})
-    children = ChildRunLogger(client, exp_id, parent_id, None)
+    client = runs.client_or_default(client)
+    parent = runs.OwnedRun.ensure()  # resumes MLFLOW_RUN_ID
+    runs.log_params_once(client, parent.run_id, {"sanity.seeds": ",".join(map(str, seed_list))})
+    children = SeedChildRuns(client, runs.experiment_of(parent.run_id, client), parent.run_id)
     bar = SweepProgress(len(seed_list), metric, progress)
     project = {
         "uri": project_uri,
@@ -80,15 +68,12 @@ def run_multiseed(
         outcomes = []
         for seed in seed_list:
             params = {**(parameters or {}), "seed": str(seed)}
-            outcome = _run_one(
-                client, children, parent_id, exp_id, seed, entry_point, params, project
-            )
-            outcomes.append(outcome)
-            bar.update(outcome)
+            outcomes.append(_run_one(children, seed, entry_point, params, project))
+            bar.update(outcomes[-1])
         bar.close()
         return finish_sweep(
             client,
-            parent_id,
+            parent.run_id,
             outcomes,
             None,
             children.run_ids,
@@ -105,76 +90,49 @@ def run_multiseed(
             },
         )
 
-    return run_parent(sweep, mlflow.end_run if owned else None, bar, progress)
+    return run_parent(sweep, parent.end if parent.owned else None, bar, progress)
 
 
 def _run_one(
-    client: MlflowClient,
-    children: ChildRunLogger,
-    parent_id: str,
-    exp_id: str,
+    children: SeedChildRuns,
     seed: int,
     entry_point: str,
     parameters: dict[str, Any],
     project: Mapping[str, Any],
 ) -> SeedOutcome:
-    """One seed as a project run; a failure is recorded on the child, never raised."""
-    start = int(time.time() * 1000)
+    """One seed as a project run; a failure is recorded on the child, never raised.
+
+    A project run that fails raises without handing back its id; it is the newest run
+    nested under the parent with this seed's ``seed`` param since the seed started.
+    """
+    start = now_ms()
     error = None
     try:
-        submitted = mlflow.projects.run(
-            entry_point=entry_point,
-            parameters=parameters,
-            experiment_id=exp_id,
-            synchronous=True,
-            run_name=f"seed-{seed}",
-            **project,
+        run_id = runs.run_project(
+            entry_point, parameters, children.experiment, f"seed-{seed}", project
         )
-        run_id: str | None = submitted.run_id
     except KeyboardInterrupt:
         raise
     except Exception as exc:  # the entry point failed, or could not be started at all
         error = f"{type(exc).__name__}: {exc}"
-        match = _RUN_ID_IN_ERROR.search(str(exc))
-        run_id = match.group(1) if match else _find_child(client, exp_id, parent_id, seed)
+        run_id = children.find(seed, started_ms=start)
     if run_id is None:  # nothing was created: record the failure as a child of our own
-        outcome = SeedOutcome(seed=seed, error=error, start_ms=start, end_ms=_now())
+        outcome = SeedOutcome(seed=seed, error=error, start_ms=start, end_ms=now_ms())
         children.log(outcome)
         return outcome
-    run = client.get_run(run_id)
-    ok = error is None and run.info.status == "FINISHED"
-    if not ok and error is None:
-        error = f"the child run ended with status {run.info.status}"
-    tags = {SEED_TAG: str(seed), PARENT_TAG: parent_id}  # nest also where a backend did not
-    if error:
-        tags[ERROR_TAG] = clip_tail(error, 1000)
-    for key, value in tags.items():
-        client.set_tag(run_id, key, value)
-    children.run_ids[seed] = run_id
+    run = run_state(run_id, children.client)
+    if error is None and run.status != "FINISHED":
+        error = f"the child run ended with status {run.status}"
+    children.adopt(run_id, seed, error)  # nest also where a backend did not
     return _outcome(run, seed, error)
 
 
-def _find_child(client: MlflowClient, exp_id: str, parent_id: str, seed: int) -> str | None:
-    runs = client.search_runs(
-        [exp_id],
-        filter_string=f"tags.`{PARENT_TAG}` = '{parent_id}' and params.seed = '{seed}'",
-        order_by=["attributes.start_time DESC"],
-        max_results=1,
-    )
-    return runs[0].info.run_id if runs else None
-
-
-def _outcome(run: Run, seed: int, error: str | None) -> SeedOutcome:
-    start, end = run.info.start_time or 0, run.info.end_time or _now()
+def _outcome(run: RunState, seed: int, error: str | None) -> SeedOutcome:
     return SeedOutcome(
         seed=seed,
-        metrics={} if error else dict(run.data.metrics),
+        metrics={} if error else run.metrics,
         error=error,
-        start_ms=start,
-        end_ms=end,
-        train_s=max(0.0, (end - start) / 1000),
+        start_ms=run.start_ms,
+        end_ms=run.end_ms,
+        train_s=max(0.0, (run.end_ms - run.start_ms) / 1000),
     )
-
-
-def _now() -> int:
-    return int(time.time() * 1000)

@@ -1,43 +1,31 @@
 """Multi-seed runner: re-train with N seeds, one nested MLflow child run per seed, judge the spread.
 
 One test accuracy is one draw. ``seed_sweep`` re-runs a training function with several
-seeds (in parallel worker processes, sequentially, or on Ray), logs every seed as a
-child run of one parent run, and puts the aggregates, a spread plot and the
-``seed_variance`` / ``nondeterminism`` findings on the parent.
+seeds (in parallel worker processes, sequentially, or on Ray: ``executors``), logs every
+seed as a child run of one parent run, and puts the aggregates, a spread plot and the
+``seed_variance`` / ``nondeterminism`` findings on the parent (``finish_sweep``).
 
-Workers only train and return numbers; this process does all MLflow writes. That keeps
-parallel seeds from fighting over a SQLite store ("database is locked") and means a
-crashed worker cannot leave a half-written run behind.
+Workers only train and return numbers; this process does all MLflow writes, through
+``mlflow_sanity.tracking``. That keeps parallel seeds from fighting over a SQLite store
+("database is locked") and means a crashed worker cannot leave a half-written run behind.
 """
 
 from __future__ import annotations
 
 import logging
-import math
-import multiprocessing as mp
-import os
-import pickle
-import statistics
-import sys
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Literal
 
-import mlflow
-from mlflow.entities import Metric, Param
-from mlflow.tracking import MlflowClient
-from tqdm.auto import tqdm
-
-from mlflow_sanity.adapters.seeds import worker
+from mlflow_sanity.adapters.seeds.executors import make_runner
+from mlflow_sanity.adapters.seeds.progress import SweepProgress, display_metrics, seed_table
 from mlflow_sanity.adapters.seeds.worker import SeedOutcome, WorkerConfig
 from mlflow_sanity.checks import Context
 from mlflow_sanity.core.findings import Report
 from mlflow_sanity.core.pipeline import build_report
 from mlflow_sanity.core.seed_stats import (
-    BASELINE_METRIC,
     SeedResults,
     aggregate,
     choose_metric,
@@ -45,15 +33,14 @@ from mlflow_sanity.core.seed_stats import (
     shared_metrics,
 )
 from mlflow_sanity.report.markdown import terminal_summary
-from mlflow_sanity.tracking.reports import MAX_TAG_CHARS, log_report
+from mlflow_sanity.tracking import runs
+from mlflow_sanity.tracking.reports import log_report
+from mlflow_sanity.tracking.seed_runs import SeedChildRuns
 
 _log = logging.getLogger(__name__)
 
 Executor = Literal["local", "sequential", "ray"]
 EXECUTORS = ("local", "sequential", "ray")
-SEED_TAG = "sanity.seed"
-ERROR_TAG = "sanity.error"
-PARENT_TAG = "mlflow.parentRunId"
 _MAX_SEED = 2**32 - 1  # NumPy's legacy seeding accepts 0 .. 2**32 - 1
 
 
@@ -91,20 +78,7 @@ class SweepSummary:
 
     def table(self, max_metrics: int = 4) -> str:
         """The terminal summary: one row per seed, mean ± std and interval, then the findings."""
-        names = _display_metrics(self.metric, [o.metrics for o in self.outcomes if o.ok])
-        names = names[:max_metrics]
-        width = max([10, *(len(n) for n in names)])
-        head = f"{'seed':>6}  {'status':<6}  " + "  ".join(f"{n:>{width}}" for n in names)
-        lines = [head + f"  {'time':>7}", "-" * (len(head) + 9)]
-        for o in self.outcomes:
-            if o.ok:
-                cells = "  ".join(f"{o.metrics.get(n, math.nan):>{width}.4f}" for n in names)
-                lines.append(f"{o.seed:>6}  {'ok':<6}  {cells}  {o.train_s:>6.1f}s")
-            else:
-                lines.append(f"{o.seed:>6}  {'FAILED':<6}  {_one_line(o.error or '', 70)}")
-        for label, pick in (("mean±std", _mean_std), ("95% CI", _ci)):
-            cells = "  ".join(f"{pick(self.aggregates, n):>{width}}" for n in names)
-            lines.append(f"{label:>14}  {cells}")
+        lines = seed_table(self.outcomes, self.metric, self.aggregates, max_metrics)
         lines.append(f"{self.n_ok} ok, {self.n_failed} failed; parent run {self.parent_run_id}")
         lines.append(terminal_summary(self.report))
         return "\n".join(lines)
@@ -132,7 +106,7 @@ def seed_sweep(
     disable: Iterable[str] = (),
     ray_options: Mapping[str, Any] | None = None,
     progress: bool = True,
-    client: MlflowClient | None = None,
+    client: runs.MlflowClient | None = None,
 ) -> SweepSummary:
     """Train once per seed, log each seed as a nested child run, judge the spread on the parent.
 
@@ -160,62 +134,89 @@ def seed_sweep(
         raise ValueError(f"unknown executor {executor!r}; use one of {EXECUTORS}")
     if max_workers is not None and max_workers < 1:
         raise ValueError("max_workers must be at least 1")
-    tasks = [(s, False) for s in seed_list]
-    if deterministic:
-        tasks.append((seed_list[0], True))
+    tasks = [(s, False) for s in seed_list] + ([(seed_list[0], True)] if deterministic else [])
     cfg = WorkerConfig(deterministic=deterministic, keras=keras)
-    runner = _make_runner(train_fn, executor, max_workers, len(tasks), cfg, ray_options)
+    runner = make_runner(train_fn, executor, max_workers, len(tasks), cfg, ray_options)
 
-    client = client or MlflowClient()
-    parent, owned = _open_parent(client, experiment_name, experiment_id, run_name, parent_run_id)
-    exp_id = client.get_run(parent).info.experiment_id
-    log_new_params(
+    client = runs.client_or_default(client)
+    parent = parent_run_id or runs.open_parent_run(
+        client,
+        run_name or "seed-sweep",
+        experiment_name=experiment_name,
+        experiment=experiment_id,
+    )
+    runs.log_params_once(
+        client, parent, _sweep_params(seed_list, executor, deterministic, metric, reference)
+    )
+    children = SeedChildRuns(client, runs.experiment_of(parent, client), parent, run_name)
+    collected = _Collector(children, SweepProgress(len(tasks), metric, progress))
+    finish = partial(
+        finish_sweep,
         client,
         parent,
-        {
-            "sanity.seeds": ",".join(map(str, seed_list)),
-            "sanity.executor": executor,
-            "sanity.deterministic": str(deterministic),
-            **({"sanity.metric": metric} if metric else {}),
-            **({"sanity.reference": str(reference)} if reference is not None else {}),
-        },
+        metric=metric,
+        reference=reference,
+        higher=higher,
+        deterministic=deterministic,
+        thresholds=thresholds,
+        disable=disable,
+        inputs={"executor": executor, "max_workers": max_workers},
     )
-    children = ChildRunLogger(client, exp_id, parent, run_name)
-    bar = SweepProgress(len(tasks), metric, progress)
-    outcomes: dict[int, SeedOutcome] = {}
-    repeat: list[SeedOutcome] = []
-
-    def on_outcome(outcome: SeedOutcome) -> None:
-        if outcome.repeat:
-            repeat.append(outcome)
-        else:
-            outcomes[outcome.seed] = outcome
-            children.log(outcome)
-        bar.update(outcome)
 
     def sweep() -> SweepSummary:
         t0 = time.perf_counter()
-        runner(tasks, on_outcome)
-        bar.close()
-        summary = finish_sweep(
-            client,
-            parent,
-            [outcomes[s] for s in seed_list],
-            repeat[0] if repeat else None,
-            children.run_ids,
-            metric=metric,
-            reference=reference,
-            higher=higher,
-            deterministic=deterministic,
-            thresholds=thresholds,
-            disable=disable,
-            inputs={"executor": executor, "max_workers": max_workers},
-        )
+        runner(tasks, collected)
+        collected.bar.close()
+        summary = finish(collected.in_order(seed_list), collected.repeat, children.run_ids)
         summary.wall_s = time.perf_counter() - t0
         return summary
 
-    end = (lambda status: client.set_terminated(parent, status)) if owned else None
-    return run_parent(sweep, end, bar, progress)
+    end = None if parent_run_id else partial(runs.terminate, client, parent)
+    return run_parent(sweep, end, collected.bar, progress)
+
+
+def _sweep_params(
+    seeds: list[int],
+    executor: str,
+    deterministic: bool,
+    metric: str | None,
+    reference: float | None,
+) -> dict[str, str]:
+    """How the sweep was set up, as params of the parent run."""
+    return {
+        "sanity.seeds": ",".join(map(str, seeds)),
+        "sanity.executor": executor,
+        "sanity.deterministic": str(deterministic),
+        **({"sanity.metric": metric} if metric else {}),
+        **({"sanity.reference": str(reference)} if reference is not None else {}),
+    }
+
+
+class _Collector:
+    """Receives outcomes as they arrive: logs each seed's child run, keeps the repeat apart."""
+
+    def __init__(self, children: SeedChildRuns, bar: SweepProgress) -> None:
+        self.children, self.bar = children, bar
+        self.by_seed: dict[int, SeedOutcome] = {}
+        self.repeat: SeedOutcome | None = None
+        self.ignored: set[str] = set()
+
+    def __call__(self, outcome: SeedOutcome) -> None:
+        if outcome.repeat:
+            self.repeat = self.repeat or outcome
+        else:
+            self.by_seed[outcome.seed] = outcome
+            self.children.log(outcome)
+            self._warn_ignored(outcome.ignored)
+        self.bar.update(outcome)
+
+    def _warn_ignored(self, ignored: list[str]) -> None:
+        if set(ignored) - self.ignored:  # say it once per sweep, not once per seed
+            self.ignored.update(ignored)
+            _log.warning("train_fn returned non-numeric values, not logged: %s", ignored)
+
+    def in_order(self, seeds: Sequence[int]) -> list[SeedOutcome]:
+        return [self.by_seed[s] for s in seeds]
 
 
 def run_parent(
@@ -271,7 +272,7 @@ def resolve_seeds(seeds: int | Sequence[int]) -> list[int]:
 
 
 def finish_sweep(
-    client: MlflowClient,
+    client: runs.MlflowClient,
     parent_run_id: str,
     outcomes: list[SeedOutcome],
     repeat: SeedOutcome | None,
@@ -286,25 +287,8 @@ def finish_sweep(
     inputs: Mapping[str, Any] | None = None,
 ) -> SweepSummary:
     """Aggregate the seeds, judge them and log the parent's report (metrics, tags, plot)."""
-    from mlflow_sanity.report.plots import seed_spread_png
-
-    ok = [o for o in outcomes if o.ok]
-    failed = {o.seed: o.error or "failed" for o in outcomes if not o.ok}
-    per_seed = [o.metrics for o in ok]
-    metric = metric or choose_metric(shared_metrics(per_seed))
-    up = higher if higher is not None else (higher_is_better(metric) if metric else True)
-    results = SeedResults(
-        metric=metric,
-        values={o.seed: o.metrics for o in ok},
-        failed=failed,
-        reference=reference,
-        higher_is_better=up,
-        deterministic=deterministic,
-        repeat_seed=repeat.seed if repeat else None,
-        repeat=repeat.metrics if repeat and repeat.ok else None,
-        repeat_error=repeat.error if repeat else None,
-    )
-    seeds = [o.seed for o in outcomes]
+    results = seed_results(outcomes, repeat, metric, reference, higher, deterministic)
+    metric, seeds = results.metric, [o.seed for o in outcomes]
     report = build_report(
         Context(seeds=results),
         thresholds=thresholds,
@@ -314,41 +298,19 @@ def finish_sweep(
             **(inputs or {}),
             "seeds": seeds,
             "metric": metric,
-            "higher_is_better": up,
+            "higher_is_better": results.higher_is_better,
             "reference": reference,
             "deterministic": deterministic,
             "child_runs": {str(s): child_run_ids.get(s) for s in seeds},
         },
     )
-    aggregates = aggregate(per_seed, n_failed=len(failed))
+    per_seed = [o.metrics for o in outcomes if o.ok]
+    aggregates = aggregate(per_seed, n_failed=len(results.failed))
     report.metrics.update(aggregates)
-    report.tables["seeds"] = [
-        {
-            "seed": o.seed,
-            "status": "ok" if o.ok else "failed",
-            "run_id": child_run_ids.get(o.seed),
-            "train_s": round(o.train_s, 3),
-            **({metric: o.metrics.get(metric)} if metric else {}),
-            "error": o.error,
-        }
-        for o in outcomes
-    ]
-    files = {}
-    plotted = _display_metrics(metric, per_seed)[:4]
-    if plotted:
-        ref, source = results.resolved_reference()
-        files["seed_spread.png"] = seed_spread_png(
-            {n: [m[n] for m in per_seed] for n in plotted},
-            {metric: ref} if ref is not None and metric else None,
-            reference_label=source or "reference",
-            intervals={
-                n: (aggregates[f"seed/{n}_ci_low"], aggregates[f"seed/{n}_ci_high"])
-                for n in plotted
-                if f"seed/{n}_ci_low" in aggregates
-            },
-        )
+    report.tables["seeds"] = _seed_rows(outcomes, child_run_ids, metric)
     if metric:  # what `mlflow-sanity compare` compares by default
-        log_new_params(client, parent_run_id, {"sanity.metric": metric})
+        runs.log_params_once(client, parent_run_id, {"sanity.metric": metric})
+    files = _spread_plot(results, per_seed, aggregates)
     merged = log_report(parent_run_id, report, files, client=client)
     return SweepSummary(
         parent_run_id=parent_run_id,
@@ -363,411 +325,72 @@ def finish_sweep(
     )
 
 
-def load_seed_values(
-    run_id: str, metric: str, client: MlflowClient | None = None
-) -> tuple[dict[int, float], list[str]]:
-    """Per-seed values of ``metric`` from a parent run's finished seed children.
-
-    Returns ``{seed: value}`` and the run ids of seed children that were skipped
-    (failed, or without the metric).
-    """
-    client = client or MlflowClient()
-    parent = client.get_run(run_id)
-    runs = client.search_runs(
-        [parent.info.experiment_id],
-        filter_string=f"tags.`{PARENT_TAG}` = '{run_id}'",
-        max_results=10_000,
+def seed_results(
+    outcomes: Sequence[SeedOutcome],
+    repeat: SeedOutcome | None,
+    metric: str | None,
+    reference: float | None,
+    higher: bool | None,
+    deterministic: bool,
+) -> SeedResults:
+    """The outcomes as the variance checks see them; ``metric`` defaults to the shared one
+    the checks judge (accuracy when present), its direction guessed from the name."""
+    ok = [o for o in outcomes if o.ok]
+    metric = metric or choose_metric(shared_metrics([o.metrics for o in ok]))
+    return SeedResults(
+        metric=metric,
+        values={o.seed: o.metrics for o in ok},
+        failed={o.seed: o.error or "failed" for o in outcomes if not o.ok},
+        reference=reference,
+        higher_is_better=higher
+        if higher is not None
+        else (higher_is_better(metric) if metric else True),
+        deterministic=deterministic,
+        repeat_seed=repeat.seed if repeat else None,
+        repeat=repeat.metrics if repeat and repeat.ok else None,
+        repeat_error=repeat.error if repeat else None,
     )
-    values: dict[int, float] = {}
-    skipped: list[str] = []
-    for run in runs:
-        seed = run.data.tags.get(SEED_TAG)
-        if seed is None:
-            continue  # another nested run (e.g. an evaluation), not a seed
-        value = run.data.metrics.get(metric)
-        if run.info.status != "FINISHED" or value is None or not math.isfinite(value):
-            skipped.append(run.info.run_id)
-            continue
-        values[int(seed)] = float(value)
-    return dict(sorted(values.items())), skipped
 
 
-# --- MLflow side --------------------------------------------------------------------
-
-
-def _open_parent(
-    client: MlflowClient,
-    experiment_name: str | None,
-    experiment_id: str | None,
-    run_name: str | None,
-    parent_run_id: str | None,
-) -> tuple[str, bool]:
-    """The parent run and whether this sweep owns it (and so must end it)."""
-    if parent_run_id:
-        return parent_run_id, False
-    from mlflow.tracking.context.registry import resolve_tags
-
-    active = mlflow.active_run()
-    if experiment_id is None and experiment_name:
-        exp = client.get_experiment_by_name(experiment_name)
-        experiment_id = exp.experiment_id if exp else client.create_experiment(experiment_name)
-    if experiment_id is None:
-        experiment_id = (
-            active.info.experiment_id if active else mlflow.tracking.fluent._get_experiment_id()
-        )
-    tags = resolve_tags({PARENT_TAG: active.info.run_id} if active else {})
-    run = client.create_run(experiment_id, tags=tags, run_name=run_name or "seed-sweep")
-    return run.info.run_id, True
-
-
-def log_new_params(client: MlflowClient, run_id: str, params: Mapping[str, str]) -> None:
-    """Log params the run lacks; MLflow refuses to change a logged param's value."""
-    existing = client.get_run(run_id).data.params
-    new = [Param(k, v) for k, v in params.items() if existing.get(k) is None]
-    if new:
-        client.log_batch(run_id, params=new)
-
-
-class ChildRunLogger:
-    """Creates one finished (or failed) child run per seed from its outcome."""
-
-    def __init__(
-        self, client: MlflowClient, experiment_id: str, parent: str, prefix: str | None
-    ) -> None:
-        from mlflow.tracking.context.registry import resolve_tags
-
-        self.client, self.experiment_id = client, experiment_id
-        self.prefix = f"{prefix}-" if prefix else ""
-        self.base_tags = resolve_tags({PARENT_TAG: parent})
-        self.run_ids: dict[int, str] = {}
-        self.ignored: set[str] = set()
-
-    def log(self, o: SeedOutcome) -> str:
-        tags = {**self.base_tags, SEED_TAG: str(o.seed)}
-        if not o.ok:
-            tags[ERROR_TAG] = clip_tail(o.error or "failed", 1000)
-            body = o.traceback or o.error or ""
-            tags["mlflow.note.content"] = clip_tail(
-                f"Seed {o.seed} failed: {o.error}\n\n```\n{body}\n```", MAX_TAG_CHARS
-            )
-        run = self.client.create_run(
-            self.experiment_id,
-            start_time=o.start_ms or None,
-            tags=tags,
-            run_name=f"{self.prefix}seed-{o.seed}",
-        )
-        run_id = run.info.run_id
-        stamp = o.end_ms or int(time.time() * 1000)
-        metrics = [Metric(k, float(v), stamp, 0) for k, v in sorted(o.metrics.items())]
-        params = [Param("seed", str(o.seed))]
-        for i in range(0, max(len(metrics), 1), 1000):
-            self.client.log_batch(
-                run_id, metrics=metrics[i : i + 1000], params=params if i == 0 else []
-            )
-        if set(o.ignored) - self.ignored:  # say it once per sweep, not once per seed
-            self.ignored.update(o.ignored)
-            _log.warning("train_fn returned non-numeric values, not logged: %s", o.ignored)
-        self.client.set_terminated(
-            run_id, "FINISHED" if o.ok else "FAILED", end_time=o.end_ms or None
-        )
-        self.run_ids[o.seed] = run_id
-        return run_id
-
-
-# --- executors ----------------------------------------------------------------------
-
-Runner = Callable[[list[tuple[int, bool]], Callable[[SeedOutcome], None]], None]
-
-
-def _make_runner(
-    train_fn: Callable[[int], Any],
-    executor: str,
-    max_workers: int | None,
-    n_tasks: int,
-    cfg: WorkerConfig,
-    ray_options: Mapping[str, Any] | None,
-) -> Runner:
-    """Validate what the executor needs up front, before any run is created."""
-    if not callable(train_fn):
-        raise TypeError("train_fn must be callable: train_fn(seed) -> metrics")
-    if executor == "sequential":
-        return lambda tasks, emit: _run_sequential(train_fn, tasks, emit, cfg)
-    if executor == "ray":
-        try:
-            import ray
-        except ImportError as exc:
-            raise ImportError("executor='ray' needs Ray: pip install 'mlflow-sanity[ray]'") from exc
-        fn_bytes = ray.cloudpickle.dumps(train_fn)
-        return lambda tasks, emit: _run_ray(fn_bytes, tasks, emit, max_workers, cfg, ray_options)
-    try:
-        fn_bytes = pickle.dumps(train_fn)
-    except Exception as exc:
-        raise TypeError(
-            f"executor='local' needs a picklable train_fn ({exc}). Define it at module level "
-            "(not a lambda, closure or nested function), or use executor='sequential'."
-        ) from exc
-    workers = max_workers or min(n_tasks, _cpu_count())
-    threads = max(1, _cpu_count() // workers)
-    cfg = replace(cfg, threads=threads)
-    return lambda tasks, emit: _run_local(fn_bytes, tasks, emit, workers, cfg)
-
-
-def _cpu_count() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - macOS, Windows
-        return os.cpu_count() or 1
-
-
-def _run_sequential(
-    train_fn: Callable[[int], Any],
-    tasks: list[tuple[int, bool]],
-    emit: Callable[[SeedOutcome], None],
-    cfg: WorkerConfig,
-) -> None:
-    """In this process, one seed after the other: debuggers and prints work as usual."""
-    for seed, repeat in tasks:
-        emit(worker.run_seed(train_fn, seed, cfg, repeat))
-
-
-def _run_local(
-    fn_bytes: bytes,
-    tasks: list[tuple[int, bool]],
-    emit: Callable[[SeedOutcome], None],
-    workers: int,
-    cfg: WorkerConfig,
-) -> None:
-    """Seeds on a reused pool of spawned workers, surviving workers that die.
-
-    When a worker dies the pool breaks and every unfinished seed gets BrokenProcessPool.
-    Seeds that never started go back to a fresh shared pool. Of the seeds that were
-    running, a lone one is the culprit; several are re-run side by side, each in a pool
-    of its own, so that only the seed that kills its worker again is reported failed.
-    """
-    ctx = mp.get_context("spawn")
-    pending = list(tasks)
-    while pending:
-        broken, started = _pool_round(ctx, fn_bytes, pending, workers, cfg, emit)
-        if broken and not started and len(broken) == len(pending):
-            for seed, repeat in broken:  # no worker got as far as a seed: nothing can run
-                emit(_died(seed, repeat, "the worker processes could not start (see stderr)"))
-            return
-        suspects = [t for t in broken if t in started]
-        pending = [t for t in broken if t not in started]
-        if len(suspects) == 1:
-            emit(_died(*suspects[0], "its worker process died"))
-            continue
-        for i in range(0, len(suspects), workers):
-            batch = suspects[i : i + workers]
-            again, _ = _pool_round(ctx, fn_bytes, batch, workers, cfg, emit, isolate=True)
-            for seed, repeat in again:
-                emit(_died(seed, repeat, "its worker process died, also when run alone"))
-
-
-def _pool_round(
-    ctx: Any,
-    fn_bytes: bytes,
-    tasks: list[tuple[int, bool]],
-    workers: int,
-    cfg: WorkerConfig,
-    emit: Callable[[SeedOutcome], None],
-    isolate: bool = False,
-) -> tuple[list[tuple[int, bool]], set[tuple[int, bool]]]:
-    """Run ``tasks`` on one shared pool (or one single-worker pool each, ``isolate``).
-
-    Returns the tasks lost to a broken pool and the tasks that had started in a worker.
-    """
-    started_q = None if isolate else ctx.SimpleQueue()
-    n_pools, size = (len(tasks), 1) if isolate else (1, min(workers, len(tasks)))
-    pools = [
-        ProcessPoolExecutor(
-            max_workers=size,
-            mp_context=ctx,
-            initializer=worker.init_worker,
-            initargs=(fn_bytes, cfg, started_q),
-        )
-        for _ in range(n_pools)
-    ]
-    broken: list[tuple[int, bool]] = []
-    broken_pools: set[int] = set()
-    try:
-        futures = {
-            pools[i % n_pools].submit(worker.run_task, s, r): (s, r, i % n_pools)
-            for i, (s, r) in enumerate(tasks)
+def _seed_rows(
+    outcomes: Sequence[SeedOutcome], child_run_ids: Mapping[int, str], metric: str | None
+) -> list[dict[str, Any]]:
+    """The report's ``seeds`` table: one row per seed with its run, time and headline value."""
+    return [
+        {
+            "seed": o.seed,
+            "status": "ok" if o.ok else "failed",
+            "run_id": child_run_ids.get(o.seed),
+            "train_s": round(o.train_s, 3),
+            **({metric: o.metrics.get(metric)} if metric else {}),
+            "error": o.error,
         }
-        for fut in as_completed(futures):
-            seed, repeat, pool_index = futures[fut]
-            try:
-                outcome = fut.result()
-            except BrokenProcessPool:
-                broken.append((seed, repeat))
-                broken_pools.add(pool_index)
-                continue
-            except Exception as exc:  # the outcome could not come back
-                outcome = _died(seed, repeat, f"{type(exc).__name__}: {exc}")
-            emit(outcome)
-    except BaseException:
-        for pool in pools:
-            _terminate(pool)
-        raise
-    for i, pool in enumerate(pools):
-        if i in broken_pools:
-            _terminate(pool)
-        else:
-            pool.shutdown(wait=True)
-    started: set[tuple[int, bool]] = set()
-    if started_q is not None:
-        while not started_q.empty():
-            started.add(tuple(started_q.get()))
-        started_q.close()
-    return broken, started
+        for o in outcomes
+    ]
 
 
-def _terminate(pool: ProcessPoolExecutor) -> None:
-    """Stop a pool now: cancel queued seeds, terminate (then kill) its worker processes."""
-    procs = list((getattr(pool, "_processes", None) or {}).values())
-    pool.shutdown(wait=False, cancel_futures=True)
-    for p in procs:
-        if p.is_alive():
-            p.terminate()
-    for p in procs:
-        p.join(timeout=5)
-        if p.is_alive():
-            p.kill()
-            p.join()
+def _spread_plot(
+    results: SeedResults, per_seed: list[dict[str, float]], aggregates: Mapping[str, float]
+) -> dict[str, bytes]:
+    """``seed_spread.png``: each shared metric's seed values, interval and the reference."""
+    from mlflow_sanity.report.plots import seed_spread_png
 
-
-def _died(seed: int, repeat: bool, why: str) -> SeedOutcome:
-    now = int(time.time() * 1000)
-    return SeedOutcome(
-        seed=seed,
-        repeat=repeat,
-        error=f"WorkerDied: {why} while training seed {seed} (crash, out of memory or a kill)",
-        start_ms=now,
-        end_ms=now,
+    plotted = display_metrics(results.metric, per_seed)[:4]
+    if not plotted:
+        return {}
+    metric = results.metric
+    ref, source = results.resolved_reference()
+    png = seed_spread_png(
+        {n: [m[n] for m in per_seed] for n in plotted},
+        {metric: ref} if ref is not None and metric else None,
+        reference_label=source or "reference",
+        intervals={
+            n: (aggregates[f"seed/{n}_ci_low"], aggregates[f"seed/{n}_ci_high"])
+            for n in plotted
+            if f"seed/{n}_ci_low" in aggregates
+        },
     )
-
-
-def _run_ray(
-    fn_bytes: bytes,
-    tasks: list[tuple[int, bool]],
-    emit: Callable[[SeedOutcome], None],
-    max_workers: int | None,
-    cfg: WorkerConfig,
-    ray_options: Mapping[str, Any] | None,
-) -> None:
-    """Seeds as Ray tasks on the connected cluster (or a local one started and stopped here)."""
-    import ray
-
-    started_here = not ray.is_initialized()
-    if started_here:
-        ray.init()
-    opts = {"num_cpus": 1, "max_retries": 0, **(ray_options or {})}
-    cfg = replace(cfg, threads=max(1, int(opts["num_cpus"])))
-    remote = ray.remote(worker.ray_task).options(**opts)
-    fn_ref = ray.put(fn_bytes)
-    queue = list(tasks)
-    running: dict[Any, tuple[int, bool]] = {}
-    limit = max_workers or len(tasks)
-    try:
-        while queue or running:
-            while queue and len(running) < limit:
-                seed, repeat = queue.pop(0)
-                running[remote.remote(fn_ref, seed, repeat, cfg)] = (seed, repeat)
-            done, _ = ray.wait(list(running), num_returns=1)
-            for ref in done:
-                seed, repeat = running.pop(ref)
-                try:
-                    outcome = ray.get(ref)
-                except ray.exceptions.RayError as exc:  # the worker died or the task was lost
-                    outcome = _died(
-                        seed, repeat, f"{type(exc).__name__}: {_one_line(str(exc), 300)}"
-                    )
-                emit(outcome)
-    except BaseException:
-        for ref in running:
-            ray.cancel(ref, force=True)
-        raise
-    finally:
-        if started_here:
-            ray.shutdown()
-
-
-# --- terminal -----------------------------------------------------------------------
-
-
-class SweepProgress:
-    """A tqdm bar, plus one line per finished seed with the running mean ± std."""
-
-    def __init__(self, total: int, metric: str | None, enabled: bool) -> None:
-        self.metric, self.enabled = metric, enabled
-        self.values: list[float] = []
-        self.failed = 0
-        self.bar = tqdm(
-            total=total, desc="seeds", unit="seed", disable=not enabled, file=sys.stderr
-        )
-
-    def update(self, o: SeedOutcome) -> None:
-        if o.ok and not o.repeat:
-            self.metric = self.metric or choose_metric(o.metrics)
-            value = o.metrics.get(self.metric) if self.metric else None
-            if value is not None and math.isfinite(value):
-                self.values.append(value)
-        elif not o.ok and not o.repeat:
-            self.failed += 1
-        running = self.running()
-        self.bar.set_postfix_str(running, refresh=False)
-        self.bar.update(1)
-        if self.enabled:
-            what = "repeat of seed" if o.repeat else "seed"
-            result = (
-                f"{self.metric}={o.metrics.get(self.metric, math.nan):.4f}"
-                if o.ok and self.metric
-                else f"FAILED ({_one_line(o.error or '', 80)})"
-            )
-            self.bar.write(f"{what} {o.seed}: {result} in {o.train_s:.1f}s | {running}")
-
-    def running(self) -> str:
-        if not self.values:
-            text = "no result yet"
-        elif len(self.values) == 1:
-            text = f"{self.metric} {self.values[0]:.4f}"
-        else:
-            mean, std = statistics.fmean(self.values), statistics.stdev(self.values)
-            text = f"{self.metric} {mean:.4f} ± {std:.4f} (n={len(self.values)})"
-        return text + (f", {self.failed} failed" if self.failed else "")
-
-    def close(self) -> None:
-        self.bar.close()
-
-
-def _display_metrics(metric: str | None, per_seed: Sequence[Mapping[str, float]]) -> list[str]:
-    """The headline metric first, then the other shared ones (not the constant baseline)."""
-    names = shared_metrics(per_seed)
-    rest = [n for n in names if n != metric and not n.endswith(BASELINE_METRIC)]
-    return ([metric] if metric in names else []) + rest
-
-
-def _mean_std(agg: Mapping[str, float], name: str) -> str:
-    mean, std = agg.get(f"seed/{name}_mean"), agg.get(f"seed/{name}_std")
-    if mean is None:
-        return "-"
-    return f"{mean:.4f}±{std:.4f}" if std is not None else f"{mean:.4f}"
-
-
-def _ci(agg: Mapping[str, float], name: str) -> str:
-    low, high = agg.get(f"seed/{name}_ci_low"), agg.get(f"seed/{name}_ci_high")
-    return "-" if low is None or high is None else f"[{low:.3f},{high:.3f}]"
-
-
-def _one_line(text: str, limit: int) -> str:
-    line = " ".join(text.split())
-    return line if len(line) <= limit else line[: limit - 1] + "…"
-
-
-def clip_tail(text: str, limit: int) -> str:
-    """Keep the end of long error text: the last traceback frames say what went wrong."""
-    return text if len(text) <= limit else "…" + text[-(limit - 1) :]
+    return {"seed_spread.png": png}
 
 
 __all__ = [
@@ -775,7 +398,6 @@ __all__ = [
     "SeedOutcome",
     "SweepSummary",
     "finish_sweep",
-    "load_seed_values",
     "resolve_seeds",
     "seed_sweep",
 ]

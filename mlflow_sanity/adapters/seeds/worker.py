@@ -22,6 +22,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from mlflow_sanity.core.clock import now_ms
+
 # Metrics of a (model, x, y) evaluation that describe the data or one run's own
 # uncertainty rather than the model; aggregating them over seeds means nothing.
 _NOT_AGGREGATED = {
@@ -128,7 +130,7 @@ def run_seed(
     fn: Callable[[int], Any], seed: int, cfg: WorkerConfig, repeat: bool = False
 ) -> SeedOutcome:
     """Seed, train, evaluate; an exception becomes a failed outcome instead of propagating."""
-    out = SeedOutcome(seed=seed, repeat=repeat, pid=os.getpid(), start_ms=_now_ms())
+    out = SeedOutcome(seed=seed, repeat=repeat, pid=os.getpid(), start_ms=now_ms())
     t0 = None
     try:
         seed_everything(seed, cfg)
@@ -138,7 +140,7 @@ def run_seed(
         out.error = f"{type(exc).__name__}: {exc}"
         out.traceback = traceback.format_exc()
     out.train_s = time.perf_counter() - t0 if t0 is not None else 0.0
-    out.end_ms = _now_ms()
+    out.end_ms = now_ms()
     return out
 
 
@@ -262,7 +264,3 @@ def _number(value: Any) -> float | None:
         except (TypeError, ValueError):
             return None
     return None
-
-
-def _now_ms() -> int:
-    return int(time.time() * 1000)
