@@ -1,9 +1,10 @@
 """The leakage checks: each measures (``overlap``, ``scaling``, ``univariate``), grades
 with ``grade``/``reaches`` against its thresholds, and says what it saw.
 
-The overlap checks also read ``ctx.train`` or ``ctx.fingerprint`` (either one: raw data
-wins) and fall back to ``ctx.eval`` for labels; the registry's ``requires`` can only say
-"all of", so they declare ``test`` and return None without training data.
+``requires`` names the fields a check cannot run without. The registry's ``requires``
+means "all of", so fields read only when present are named in a comment beside it:
+``train`` or ``fingerprint`` (either one; raw data wins; without both the check returns
+None), ``eval`` (labels when ``test`` has none), ``model_selection``, ``normalization``.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ N_TOP = 5  # features named in the evidence
 
 @check(
     "train_test_overlap",
-    requires=["test"],
+    requires=["test"],  # and train or fingerprint; eval for labels
     remedy="Deduplicate before splitting (df.drop_duplicates()), split by entity/group "
     "(GroupShuffleSplit) when one entity has several rows, and oversample or augment only "
     "the training part after the split.",
@@ -109,7 +110,7 @@ def _first_example(ev: Mapping[str, Any]) -> str:
 
 @check(
     "eval_is_train",
-    requires=["test"],
+    requires=["test"],  # and train or fingerprint; eval for labels
     remedy="Evaluate on data held out before training (train_test_split before fit) and "
     "pass that hold-out set, not the training arrays, to evaluate().",
     min_share=0.99,
@@ -149,7 +150,7 @@ def eval_is_train(ctx: Context, t: Mapping[str, float]) -> Outcome | None:
 
 @check(
     "validation_reuse",
-    requires=["test", "validation_fingerprint"],
+    requires=["test", "validation_fingerprint"],  # model_selection when known; eval
     remedy="Keep three sets: train, validation (for EarlyStopping/ModelCheckpoint and "
     "tuning) and a test set touched once at the end; report the test score.",
     warn_share=0.1,
@@ -202,7 +203,7 @@ def validation_overlap(ctx: Context, chance_alpha: float) -> Overlap:
 
 @check(
     "preprocessing_leakage",
-    requires=["test"],
+    requires=["test"],  # and train or fingerprint; normalization when known
     remedy="Split first, then fit scalers/Normalization on the training part only "
     "(scaler.fit(X_train); layer.adapt(X_train)) and apply them to the test part; "
     "a sklearn Pipeline does this for you.",
@@ -244,7 +245,7 @@ def preprocessing_leakage(ctx: Context, t: Mapping[str, float]) -> Outcome | Non
 
 @check(
     "feature_target_leakage",
-    requires=["test"],
+    requires=["test"],  # eval for labels when test has none
     remedy="Drop features computed from the label or recorded after the outcome, and "
     "identifiers that encode the class (row numbers of label-sorted data, file names).",
     warn_score=0.99,

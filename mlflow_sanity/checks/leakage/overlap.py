@@ -232,7 +232,9 @@ def training_fingerprint(ctx: Context) -> tuple[fpm.Fingerprint, Split | None] |
 def train_overlap(ctx: Context, chance_alpha: float) -> Overlap | None:
     """The evaluation rows looked up in the training data (None without training data).
 
-    Shared by the checks that use the same ``chance_alpha`` (the defaults agree).
+    ``chance_alpha`` only matters with raw training data (where to look for exact
+    copies), so the measurement is shared by every check when there is none, and by the
+    checks that use the same ``chance_alpha`` (the defaults agree) when there is.
     """
     got = training_fingerprint(ctx)
     if got is None:
@@ -244,4 +246,5 @@ def train_overlap(ctx: Context, chance_alpha: float) -> Overlap | None:
         test = eval_split(ctx)
         return guarded(lambda: overlap(fp, test, train, chance_alpha=chance_alpha, train_index=idx))
 
-    return ctx.measure(f"train_overlap(chance_alpha={chance_alpha!r})", compute)
+    key = "train_overlap" if train is None else f"train_overlap(chance_alpha={chance_alpha!r})"
+    return ctx.measure(key, compute)
