@@ -6,6 +6,8 @@ Builds ROWS x 20 training rows and 50,000 test rows of which 1% are planted dupl
 - mlflow-sanity: fingerprint the training data, look up every test row (grid + boundary
   probes for near duplicates) and tell exact copies from near ones;
 - the floor: a bare ``pandas.util.hash_pandas_object`` + ``numpy.isin`` join (exact only);
+- the evaluation-side scan: ``feature_target_leakage`` (one-feature ROC-AUC of every
+  column) on the 50,000 test rows alone, and ``build_report`` with only that context;
 - deepchecks' ``TrainTestSamplesMix`` on the same frames, in a separate virtualenv
   (deepchecks 0.19.1 needs numpy<2, pandas<2.2, scikit-learn 1.5.2, category-encoders<2.7),
   or a skip message when that environment cannot be built.
@@ -38,8 +40,10 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from mlflow_sanity.checks.leakage import overlap
+from mlflow_sanity.checks import REGISTRY, Context
+from mlflow_sanity.checks.leakage import overlap, univariate_scores
 from mlflow_sanity.core import fingerprint
+from mlflow_sanity.core.pipeline import build_report
 from mlflow_sanity.core.splits import Split
 
 N_FEATURES = 20
@@ -101,7 +105,21 @@ def best_of(fn, repeat: int) -> tuple[float, object]:
 
 def run_sanity(train: pd.DataFrame, test: pd.DataFrame):
     fp = fingerprint.compute(train)
-    return overlap(fp, Split(test), Split(train))
+    alpha = REGISTRY["train_test_overlap"].defaults["chance_alpha"]
+    return overlap(fp, Split(test), Split(train), chance_alpha=alpha)
+
+
+def run_scan(test: pd.DataFrame, repeat: int) -> None:
+    """The evaluation data alone: the univariate scan and the report it is part of."""
+    y = np.random.default_rng(2).integers(0, 2, len(test))
+    t_scan, _ = best_of(lambda: univariate_scores(test, y), repeat)
+    t_report, report = best_of(lambda: build_report(Context(test=Split(test, y))), repeat)
+    ran = ", ".join(f.id for f in report.findings)
+    print(
+        f"evaluation-side scan (univariate_scores, {test.shape[0]} x {test.shape[1]}): "
+        f"{t_scan * 1000:.1f} ms; build_report with only test data ({ran}): "
+        f"{t_report * 1000:.1f} ms"
+    )
 
 
 def run_floor(train: pd.DataFrame, test: pd.DataFrame) -> np.ndarray:
@@ -176,6 +194,7 @@ def main() -> None:
     rss_data = peak_rss_gib()
 
     repeat = 1 if big else args.repeat
+    run_scan(test, repeat)
     t_sanity, ov = best_of(lambda: run_sanity(train, test), repeat)
     working = 0.0
     if big:  # a second, traced run: tracemalloc slows allocation, so it is not timed

@@ -11,7 +11,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import MinMaxScaler, StandardScaler
 
 from mlflow_sanity.checks import Context
-from mlflow_sanity.checks.leakage import chance_share, univariate_scores
+from mlflow_sanity.checks.leakage import chance_share, roc_auc_columns, univariate_scores
 from mlflow_sanity.core.findings import Report, Severity
 from mlflow_sanity.core.fingerprint import compute
 from mlflow_sanity.core.pipeline import build_report
@@ -295,6 +295,28 @@ def test_eval_is_train_from_fingerprint_with_array_and_frame() -> None:
     assert _sev(_report(test=Split(frame), fingerprint=fp), "eval_is_train") is Severity.FAIL
 
 
+def _repeating_categories(levels: int = 6) -> pd.DataFrame:
+    rng = np.random.default_rng(40)
+    return pd.DataFrame(rng.integers(0, levels, size=(400, 3)), columns=list("abc"))
+
+
+def test_eval_is_train_uses_the_chance_alpha_it_is_given() -> None:
+    # every evaluation row repeats a training row, but 6 levels in 3 columns repeat often
+    # by chance: p ~ 0.03 for 20 rows and ~ 3e-5 for 60 rows against the chance baseline
+    x = _repeating_categories()
+    few, more = Split(x.iloc[:20]), Split(x.iloc[:60])
+    assert _sev(_report(Split(x), few), "eval_is_train") is Severity.PASSED
+    lax = {"eval_is_train": {"chance_alpha": 0.05}}
+    assert _sev(_report(Split(x), few, thresholds=lax), "eval_is_train") is Severity.FAIL
+    assert _sev(_report(Split(x), more), "eval_is_train") is Severity.FAIL
+    strict = {"eval_is_train": {"chance_alpha": 1e-6}}
+    assert _sev(_report(Split(x), more, thresholds=strict), "eval_is_train") is Severity.PASSED
+    # each check judges with its own alpha, even though they share one measurement
+    report = _report(Split(x), more, thresholds={**strict, "train_test_overlap": {}})
+    assert report.get("eval_is_train").evidence["thresholds"]["chance_alpha"] == 1e-6
+    assert report.get("train_test_overlap").evidence["thresholds"]["chance_alpha"] == 0.001
+
+
 # --------------------------------------------------------------- validation_reuse
 
 
@@ -315,6 +337,27 @@ def test_evaluating_on_the_early_stopping_validation_set_is_flagged() -> None:
     half = pd.concat([x_val.iloc[:50], x_test.iloc[50:]])
     partial = _report(test=Split(half), validation_fingerprint=vfp, model_selection=selection)
     assert _sev(partial, "validation_reuse") is Severity.WARN
+
+
+def test_validation_reuse_shares_use_one_convention_strictly_above() -> None:
+    # warn > warn_share, fail > fail_share, as for train_test_overlap: exactly 90% warns
+    rng = np.random.default_rng(41)
+    x_val, x_new = _frame(rng, 200), _frame(rng, 200)
+    selection = {"monitors": ["val_loss"], "callbacks": ["EarlyStopping"]}
+    vfp = compute(x_val)
+
+    def severity(n_reused: int, thresholds=None) -> Severity:
+        test = Split(pd.concat([x_val.iloc[:n_reused], x_new.iloc[n_reused:]]))
+        report = _report(
+            test=test, validation_fingerprint=vfp, model_selection=selection, thresholds=thresholds
+        )
+        return _sev(report, "validation_reuse")
+
+    assert severity(180) is Severity.WARN  # share exactly 0.9
+    assert severity(181) is Severity.FAIL
+    assert severity(20) is Severity.PASSED  # share exactly 0.1
+    assert severity(21) is Severity.WARN
+    assert severity(180, {"validation_reuse": {"fail_share": 0.85}}) is Severity.FAIL
 
 
 def test_validation_reuse_needs_a_validation_fingerprint() -> None:
@@ -363,6 +406,60 @@ def test_identifiers_and_constants_are_skipped_and_healthy_data_passes() -> None
     assert found.evidence["skipped_constant"] == ["country"]
     scores, method, _ = univariate_scores(x, y)
     assert method["signal"] == "roc_auc" and 0.6 < scores["signal"] < 0.95
+
+
+def _auc_columns(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Features as rows: continuous, heavy ties, constant, -inf/NaN stand-ins, label-like."""
+    y = rng.integers(0, 2, n)
+    return y, np.vstack(
+        [
+            rng.normal(size=n),
+            rng.integers(0, 3, n).astype(float),  # three values: ties everywhere
+            np.full(n, 4.2),  # constant: AUC 0.5
+            np.where(rng.random(n) < 0.3, -np.inf, rng.normal(size=n)),  # missing, ranked low
+            y + rng.normal(0, 0.1, n),  # almost the label
+            np.where(rng.random(n) < 0.5, -0.0, 0.0) + (rng.random(n) < 0.2),  # -0.0 == 0.0
+            y.astype(float),  # the label itself: AUC 1
+        ]
+    )
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_fast_roc_auc_equals_sklearn_per_column(seed: int) -> None:
+    from scipy import stats
+    from sklearn.metrics import roc_auc_score
+
+    rng = np.random.default_rng(seed)
+    y, x = _auc_columns(rng, int(rng.integers(30, 3000)))
+    fast = roc_auc_columns(x, y == 1)
+    for j, row in enumerate(x):
+        finite = np.where(np.isinf(row), row[np.isfinite(row)].min() - 1, row)  # same order
+        assert fast[j] == pytest.approx(roc_auc_score(y, finite), abs=1e-12), j
+    # and bit for bit the rank-sum formula on average ranks it replaces
+    ranks = stats.rankdata(x.T, axis=0)
+    n1, n0 = int(y.sum()), int((1 - y).sum())
+    assert np.array_equal(fast, (ranks[y == 1].sum(axis=0) - n1 * (n1 + 1) / 2) / (n1 * n0))
+    assert fast[2] == 0.5 and fast[6] == 1.0
+
+
+def test_univariate_scores_skip_constants_exactly_like_nunique() -> None:
+    n = 60
+    y = np.arange(n) % 2
+    x = pd.DataFrame(
+        {
+            "all_nan": np.full(n, np.nan),
+            "nan_and_value": np.where(y == 1, np.nan, 3.0),  # two values: NaN and 3
+            "nan_and_minus_inf": np.where(y == 1, np.nan, -np.inf),  # two values as well
+            "signed_zeros": np.where(y == 1, -0.0, 0.0),  # one value
+            "big_ints": np.where(y == 1, 2**60, 2**60 + 1),  # equal once cast to float64
+            "flag": np.ones(n, dtype=bool),
+            "nullable": pd.array([1] * n, dtype="Int64"),
+            "signal": np.arange(n, dtype=float),
+        }
+    )
+    _, _, skipped = univariate_scores(x, y)
+    expected = [c for c in x.columns if x[c].nunique(dropna=False) <= 1]
+    assert skipped["constant"] == expected == ["all_nan", "signed_zeros", "flag", "nullable"]
 
 
 def test_row_numbers_of_label_sorted_data_are_flagged() -> None:

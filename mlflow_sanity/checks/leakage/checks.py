@@ -1,0 +1,313 @@
+"""The leakage checks: each measures (``overlap``, ``scaling``, ``univariate``), grades
+with ``grade``/``reaches`` against its thresholds, and says what it saw.
+
+``requires`` names the fields a check cannot run without. The registry's ``requires``
+means "all of", so fields read only when present are named in a comment beside it:
+``train`` or ``fingerprint`` (either one; raw data wins; without both the check returns
+None), ``eval`` (labels when ``test`` has none), ``model_selection``, ``normalization``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from mlflow_sanity.checks.leakage.overlap import (
+    Overlap,
+    eval_split,
+    guarded,
+    overlap,
+    train_overlap,
+    training_fingerprint,
+)
+from mlflow_sanity.checks.leakage.scaling import (
+    eval_fingerprint,
+    normalization_from_model,
+    scaling_from_data,
+)
+from mlflow_sanity.checks.leakage.univariate import labels_1d, univariate_scores
+from mlflow_sanity.checks.registry import Context, Outcome, check, grade, passed, reaches
+from mlflow_sanity.core import fingerprint as fpm
+from mlflow_sanity.core.findings import Severity
+from mlflow_sanity.core.metrics import InputError
+from mlflow_sanity.core.splits import ModelSelection
+
+N_TOP = 5  # features named in the evidence
+
+# --------------------------------------------------------------------------- train_test_overlap
+
+
+@check(
+    "train_test_overlap",
+    requires=["test"],  # and train or fingerprint; eval for labels
+    remedy="Deduplicate before splitting (df.drop_duplicates()), split by entity/group "
+    "(GroupShuffleSplit) when one entity has several rows, and oversample or augment only "
+    "the training part after the split.",
+    warn_share=0.0,
+    fail_share=0.05,
+    chance_alpha=0.001,
+)
+def train_test_overlap(ctx: Context, t: Mapping[str, float]) -> Outcome | None:
+    """Evaluation rows (exact or near duplicates) also occur in training data."""
+    ov = train_overlap(ctx, t["chance_alpha"])
+    if ov is None:
+        return None
+    n, ev = ov.match.n_rows, ov.evidence("train_")
+    if ov.count == 0:
+        return passed(
+            f"None of the {n} evaluation rows occurs in the {ov.fingerprint.n_rows} training "
+            "rows (exact or within rounding tolerance).",
+            ev,
+        )
+    if ov.beyond_chance(t["chance_alpha"]):
+        k, share, what, detail = ov.count, ov.share, "", _overlap_detail(ov)
+    elif ov.exact_beyond_chance(t["chance_alpha"]):
+        # near repeats are common by chance here, exact copies are not: judge the copies
+        k, what = ov.exact_count, " as exact copies"
+        share = k / n
+        detail = f" (near-identical rows are common by chance in this data: {ov.count} rows)"
+        ev = ov.evidence("train_", exact_examples=True)
+    else:
+        return Outcome(
+            Severity.INFO,
+            f"{ov.count} of {n} evaluation rows ({ov.share:.1%}) also occur in the training "
+            f"data (within rounding tolerance), but about {ov.chance_share:.1%} are expected "
+            "by chance: rows this similar are common in data with few columns or few "
+            "distinct values, so this is not evidence of leakage.",
+            ev,
+        )
+    text = (
+        f"{k} of {n} evaluation rows ({share:.1%}) also occur in the training data{what}"
+        f"{detail}. The score on them measures memorisation, not generalisation"
+        f"{_first_example(ev)}."
+    )
+    return Outcome(grade(share, fail=t["fail_share"], warn=t["warn_share"]), text, ev)
+
+
+def _overlap_detail(ov: Overlap) -> str:
+    parts = []
+    if ov.exact is not None:
+        exact = ov.exact_count
+        parts.append(f"{exact} exact copies, {ov.count - exact} within rounding tolerance")
+    lab = ov.match.in_train_with_label
+    if lab is not None:
+        parts.append(f"{int(lab.sum())} with the same label")
+    return f" ({'; '.join(parts)})" if parts else ""
+
+
+def _first_example(ev: Mapping[str, Any]) -> str:
+    if not ev.get("examples"):
+        return ""
+    first = ev["examples"][0]
+    return f" (e.g. evaluation row {first['eval_row']!r} = training row {first['train_row']!r})"
+
+
+# --------------------------------------------------------------------------- eval_is_train
+
+
+@check(
+    "eval_is_train",
+    requires=["test"],  # and train or fingerprint; eval for labels
+    remedy="Evaluate on data held out before training (train_test_split before fit) and "
+    "pass that hold-out set, not the training arrays, to evaluate().",
+    min_share=0.99,
+    chance_alpha=0.001,
+)
+def eval_is_train(ctx: Context, t: Mapping[str, float]) -> Outcome | None:
+    """The evaluation data is the training data."""
+    ov = train_overlap(ctx, t["chance_alpha"])
+    if ov is None:
+        return None
+    ev = {
+        "eval_digest": ov.match.digest,
+        "train_digest": ov.fingerprint.digest,
+        "overlap_share": round(ov.share, 6),
+        "eval_rows": ov.match.n_rows,
+        "train_rows": ov.fingerprint.n_rows,
+    }
+    if ov.same_digest:
+        return Outcome(
+            Severity.FAIL,
+            f"The evaluation data is the training data: the same {ov.match.n_rows} rows "
+            "(identical dataset digest). The score says how well the model memorised them.",
+            ev,
+        )
+    if reaches(ov.share, t["min_share"], inclusive=True) and ov.beyond_chance(t["chance_alpha"]):
+        return Outcome(
+            Severity.FAIL,
+            f"{ov.share:.1%} of the evaluation rows are training rows: the evaluation data is "
+            "(a subset of) the training data, so the score measures memorisation.",
+            ev,
+        )
+    return passed("The evaluation data differs from the training data.", ev)
+
+
+# --------------------------------------------------------------------------- validation_reuse
+
+
+@check(
+    "validation_reuse",
+    requires=["test", "validation_fingerprint"],  # model_selection when known; eval
+    remedy="Keep three sets: train, validation (for EarlyStopping/ModelCheckpoint and "
+    "tuning) and a test set touched once at the end; report the test score.",
+    warn_share=0.1,
+    fail_share=0.9,
+    chance_alpha=0.001,
+)
+def validation_reuse(ctx: Context, t: Mapping[str, float]) -> Outcome | None:
+    """The data used to select the model is also the reported test."""
+    selection = ctx.model_selection or ModelSelection()
+    val_monitors = list(selection.validation_monitors)
+    ov = validation_overlap(ctx, t["chance_alpha"])
+    ev = ov.evidence("validation_")
+    ev.update(monitors=list(selection.monitors), callbacks=list(selection.callbacks))
+    ev["same_digest"] = ov.same_digest
+    share = 1.0 if ov.same_digest else ov.share
+    severity = grade(share, fail=t["fail_share"], warn=t["warn_share"])
+    if severity is Severity.PASSED or not (ov.same_digest or ov.beyond_chance(t["chance_alpha"])):
+        return passed(f"{share:.1%} of the evaluation rows were in the validation data.", ev)
+    what = (
+        "is the validation data"
+        if severity is Severity.FAIL
+        else f"overlaps the validation data ({share:.1%} of rows)"
+    )
+    if not val_monitors:
+        return Outcome(
+            Severity.INFO,
+            f"The evaluation data {what}. No callback monitored a validation metric, so it "
+            "did not pick the model; if you tuned hyperparameters on it, the score is still "
+            "optimistic.",
+            ev,
+        )
+    by = ", ".join(selection.callbacks) or "a callback"
+    text = (
+        f"The evaluation data {what} that {by} monitored ({', '.join(val_monitors)}) to "
+        "choose the epoch/weights: the model was selected on these rows, so its score on "
+        "them is optimistically biased."
+    )
+    return Outcome(severity, text, ev)
+
+
+def validation_overlap(ctx: Context, chance_alpha: float) -> Overlap:
+    """The evaluation rows looked up in the validation fingerprint of the training run."""
+    vfp = ctx.validation_fingerprint
+    test = eval_split(ctx)
+    return guarded(lambda: overlap(vfp, test, chance_alpha=chance_alpha))
+
+
+# --------------------------------------------------------------------------- preprocessing
+
+
+@check(
+    "preprocessing_leakage",
+    requires=["test"],  # and train or fingerprint; normalization when known
+    remedy="Split first, then fit scalers/Normalization on the training part only "
+    "(scaler.fit(X_train); layer.adapt(X_train)) and apply them to the test part; "
+    "a sklearn Pipeline does this for you.",
+    exact_tol=1e-6,
+    model_match_tol=1e-3,
+    max_collision=0.01,
+)
+def preprocessing_leakage(ctx: Context, t: Mapping[str, float]) -> Outcome | None:
+    """Scaling/normalisation statistics were computed on train and evaluation data together."""
+    got = training_fingerprint(ctx)
+    if got is None:
+        return None
+    fp = got[0]
+    te = eval_fingerprint(ctx, fp)
+    data = scaling_from_data(fp, te, t)
+    norm = ctx.normalization
+    model = normalization_from_model(fp, te, norm, t) if norm else None
+    ev: dict[str, Any] = {"data": data.evidence}
+    if model is not None:
+        ev["model"] = model.evidence
+    sources = [x for x in (data, model) if x is not None]
+    flagged = [x.message for x in sources if x.leak]
+    if flagged:
+        return Outcome(
+            Severity.WARN,
+            " ".join(flagged) + " Information about the evaluation rows reached training, "
+            "so the score is optimistic.",
+            ev,
+        )
+    notes = [x.message for x in sources if x.message]
+    return passed(
+        " ".join(notes) or "No sign of scaling fitted on train and evaluation data together.",
+        ev,
+    )
+
+
+# --------------------------------------------------------------------------- feature_target
+
+
+@check(
+    "feature_target_leakage",
+    requires=["test"],  # eval for labels when test has none
+    remedy="Drop features computed from the label or recorded after the outcome, and "
+    "identifiers that encode the class (row numbers of label-sorted data, file names).",
+    warn_score=0.99,
+    fail_score=0.999,
+    min_rows=30,
+    min_class_rows=5,
+    max_id_share=0.5,
+    max_rows=200_000,
+)
+def feature_target_leakage(ctx: Context, t: Mapping[str, float]) -> Outcome | None:
+    """A single feature predicts the label almost perfectly."""
+    sample = scoring_sample(ctx, t)
+    if sample is None:
+        return None
+    frame, codes = sample
+    scores, method, skipped = univariate_scores(frame, codes, t["max_id_share"])
+    top = sorted(scores.items(), key=lambda kv: -kv[1])[:N_TOP]
+    ev = {
+        "method": method,
+        "top_features": {k: round(v, 4) for k, v in top},
+        "skipped_constant": skipped["constant"][:20],
+        "skipped_identifier": skipped["identifier"][:20],
+        "n_features_scored": len(scores),
+        "rows_scored": int(frame.shape[0]),
+    }
+    severity = Severity.PASSED
+    if top:
+        severity = grade(top[0][1], fail=t["fail_score"], warn=t["warn_score"], inclusive=True)
+    if severity is Severity.PASSED:
+        best = f" (best: {top[0][0]!r} at {top[0][1]:.3f})" if top else ""
+        return passed(f"No single feature predicts the label on its own{best}.", ev)
+    name, score = top[0]
+    worst = [k for k, v in top if reaches(v, t["warn_score"], inclusive=True)]
+    others = (
+        f" ({len(worst) - 1} more: {', '.join(map(repr, worst[1:]))})" if len(worst) > 1 else ""
+    )
+    what = "ROC-AUC" if method[name] == "roc_auc" else "one-feature accuracy above chance"
+    text = (
+        f"Feature {name!r} alone predicts the label almost perfectly on the evaluation data "
+        f"({what} {score:.3f}){others}: a model can reach its score by reading this one "
+        "column. Check whether it is derived from the label, recorded after the outcome, or "
+        "an identifier that encodes the class."
+    )
+    return Outcome(severity, text, ev)
+
+
+def scoring_sample(ctx: Context, t: Mapping[str, float]) -> tuple[pd.DataFrame, np.ndarray] | None:
+    """The labelled evaluation rows to score (a fixed sample above ``max_rows``) and their
+    class codes; None when unlabelled, too small or with a class too rare to score."""
+    test = eval_split(ctx)
+    if test.labels is None:
+        return None
+    frame, _ = fpm.as_frame(test.features)
+    y = labels_1d(test.labels)
+    if y.shape[0] != frame.shape[0]:
+        raise InputError(f"{frame.shape[0]} evaluation rows but {y.shape[0]} labels")
+    if reaches(frame.shape[0], t["max_rows"]):  # a fixed sample keeps the ranking cheap
+        keep = np.sort(np.random.default_rng(0).choice(frame.shape[0], int(t["max_rows"]), False))
+        frame, y = frame.iloc[keep], y[keep]
+    classes, codes = np.unique(y, return_inverse=True)
+    counts = np.bincount(codes)
+    too_small = reaches(frame.shape[0], t["min_rows"], below=True)
+    if too_small or len(classes) < 2 or reaches(counts.min(), t["min_class_rows"], below=True):
+        return None
+    return frame, codes

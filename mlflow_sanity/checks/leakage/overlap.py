@@ -1,0 +1,250 @@
+"""Measuring overlap against chance: which evaluation rows occur in a fingerprint?
+
+Data whose columns take few distinct values repeats rows in any honest split, so each
+overlap carries a chance baseline (``chance_share``) and the binomial p-value of seeing
+that many repeats by chance; the checks judge that p-value against their ``chance_alpha``.
+
+The context measurements (the training fingerprint, the train/test overlap) are shared
+between checks through ``Context.measure``, so each is computed once per report.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from mlflow_sanity.checks.registry import Context, reaches
+from mlflow_sanity.core import fingerprint as fpm
+from mlflow_sanity.core.metrics import InputError
+from mlflow_sanity.core.splits import Split, as_split
+
+N_EXAMPLES = 5  # example row pairs kept in the evidence
+_HASH_COLLISION = 2.0**-56  # two different rows share a 56-bit feature hash
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Overlap:
+    """Evaluation rows found in a fingerprint, with a chance baseline."""
+
+    match: fpm.Match
+    fingerprint: fpm.Fingerprint
+    exact: np.ndarray | None  # per eval row: an exact copy of a training row (raw data only)
+    exact_index: np.ndarray | None  # the copied training row (position) or -1
+    index: np.ndarray  # eval row labels (DataFrame index or positions)
+    train_labels: np.ndarray  # training row labels for ``match.train_index``
+    chance_share: float
+    p_value: float
+    exact_chance_share: float | None = None
+    exact_p_value: float | None = None
+
+    @property
+    def count(self) -> int:
+        return int(self.match.in_train.sum())
+
+    @property
+    def share(self) -> float:
+        return self.match.share
+
+    @property
+    def exact_count(self) -> int:
+        return int(self.exact.sum()) if self.exact is not None else 0
+
+    @property
+    def same_digest(self) -> bool:
+        """The evaluation rows are the fingerprinted rows (same multiset of rows)."""
+        return bool(self.match.n_rows and self.match.digest == self.fingerprint.digest)
+
+    def beyond_chance(self, chance_alpha: float) -> bool:
+        """Repeats that chance alone explains with probability below ``chance_alpha``."""
+        return self.count > 0 and reaches(self.p_value, chance_alpha, below=True)
+
+    def exact_beyond_chance(self, chance_alpha: float) -> bool:
+        """The same for exact copies (known only when raw training data was given)."""
+        return (
+            self.exact_count > 0
+            and self.exact_p_value is not None
+            and reaches(self.exact_p_value, chance_alpha, below=True)
+        )
+
+    def evidence(self, prefix: str = "", *, exact_examples: bool = False) -> dict[str, Any]:
+        n = self.match.n_rows
+        ev: dict[str, Any] = {
+            "eval_rows": n,
+            f"{prefix}rows": self.fingerprint.n_rows,
+            "overlapping_rows": self.count,
+            "overlap_share": round(self.share, 6),
+            "expected_by_chance_share": float(f"{self.chance_share:.3g}"),
+            "p_value_vs_chance": float(f"{self.p_value:.3g}"),
+            "tolerance": self.fingerprint.tolerance,
+        }
+        if self.exact is not None:
+            exact = self.exact_count
+            ev["exact_rows"] = exact
+            ev["exact_share"] = round(exact / n, 6) if n else 0.0
+            ev["near_only_rows"] = self.count - exact
+            ev["exact_expected_by_chance_share"] = float(f"{self.exact_chance_share:.3g}")
+        if self.match.in_train_with_label is not None:
+            same = int(self.match.in_train_with_label.sum())
+            ev["overlap_with_label_share"] = round(same / n, 6) if n else 0.0
+            ev["conflicting_label_rows"] = self.count - same
+        ev["examples"] = self.examples(prefix, exact_only=exact_examples)
+        return ev
+
+    def examples(self, prefix: str = "", *, exact_only: bool = False) -> list[dict[str, Any]]:
+        """The first overlapping rows as ``{"eval_row": .., "<prefix>row": ..}`` pairs."""
+        found, where = self.match.in_train, self.match.train_index
+        if exact_only and self.exact is not None:
+            found, where = self.exact, self.exact_index
+        hits = np.flatnonzero(found)[:N_EXAMPLES]
+        return [
+            {"eval_row": _plain(self.index[i]), f"{prefix}row": _plain(self.train_labels[k])}
+            for i, k in zip(hits, where[hits], strict=True)
+        ]
+
+
+def overlap(
+    fp: fpm.Fingerprint,
+    test: Split,
+    train: Split | None = None,
+    *,
+    chance_alpha: float,
+    train_index: Any = None,
+) -> Overlap:
+    """Look the evaluation rows up in ``fp``; with raw ``train`` also tell exact copies.
+
+    ``chance_alpha`` decides whether the grid matches are crowded (repeats explained by
+    chance): then exact copies are looked up on their own instead of among the grid
+    candidates.
+    """
+    m = fp.match(test.features, test.labels)
+    chance = chance_share(fp)
+    p = _p_value(int(m.in_train.sum()), m.n_rows, chance)
+    exact = exact_index = exact_chance = exact_p = None
+    if train is not None:
+        crowded = not reaches(p, chance_alpha, below=True) and "continuous" in fp.kinds
+        exact, exact_index = _exact_copies(fp, m, test, train, crowded=crowded)
+        exact_chance = chance_share(fp, exact=True)
+        exact_p = _p_value(int(exact.sum()), m.n_rows, exact_chance)
+    if train_index is None:
+        train_index = np.arange(fp.n_rows)
+    labels = _row_labels(test.features)
+    return Overlap(
+        m, fp, exact, exact_index, labels, np.asarray(train_index), chance, p, exact_chance, exact_p
+    )
+
+
+def _exact_copies(
+    fp: fpm.Fingerprint, m: fpm.Match, test: Split, train: Split, *, crowded: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per eval row: is it an exact copy of a training row, and of which (else -1)?"""
+    hits = np.flatnonzero(m.in_train)
+    if crowded and hits.size:
+        # grid cells are crowded in this data: look for exact copies on their own
+        em = fpm.compute(train.features, exact=True).match(test.features, near=False)
+        exact, exact_index = em.in_train, em.train_index
+    else:  # the candidate found on the grid is the copy, if there is one
+        exact, exact_index = np.zeros(m.n_rows, dtype=bool), m.train_index.copy()
+        if hits.size:
+            exact[hits] = fpm.same_rows(
+                fp, test.features, hits, train.features, m.train_index[hits]
+            )
+    exact_index[~exact] = -1
+    return exact, exact_index
+
+
+def _p_value(count: int, n: int, chance: float) -> float:
+    """Probability of at least ``count`` repeats among ``n`` rows by chance alone."""
+    return float(stats.binom.sf(count - 1, n, chance)) if n and count else 1.0
+
+
+def chance_share(fp: fpm.Fingerprint, *, exact: bool = False) -> float:
+    """Share of rows of an honest split expected to repeat a fingerprinted row by chance.
+
+    Assumes independent columns: a new row equals a given training row with probability
+    ``prod_j c_j``, where ``c_j`` is how often two rows share column ``j``'s (grid) value.
+    ``c_j`` is smoothed upwards by one pair so that a small sample never claims "never".
+    """
+    s = min(fp.n_rows, fpm.COLLISION_SAMPLE)
+    pairs = s * (s - 1) / 2.0
+    rates = fp.exact_collision if exact else fp.collision
+    c = np.clip(np.asarray(rates, dtype=np.float64), 0.0, 1.0)
+    c = (c * pairs + 1.0) / (pairs + 1.0)
+    per_pair = float(np.exp(np.log(c).sum())) + _HASH_COLLISION
+    return float(-np.expm1(-fp.n_rows * per_pair))
+
+
+def _row_labels(features: Any) -> np.ndarray:
+    """How to name rows in evidence: the DataFrame index, else positions."""
+    if isinstance(features, (pd.DataFrame, pd.Series)):
+        return np.asarray(features.index)
+    return np.arange(fpm.as_frame(features)[0].shape[0])
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if hasattr(value, "item") else value
+
+
+def guarded(fn: Callable[[], T]) -> T:
+    """``fn()``, with a column mismatch and the like said in plain words."""
+    try:
+        return fn()
+    except ValueError as exc:
+        raise InputError(f"cannot compare evaluation and training data: {exc}") from None
+
+
+# --------------------------------------------------------------------------- shared measurements
+
+
+def eval_split(ctx: Context) -> Split:
+    """The evaluation data; its labels from ``ctx.eval`` when the split has none."""
+
+    def compute() -> Split:
+        test = as_split(ctx.test)
+        if test.labels is None and ctx.eval is not None:
+            c = ctx.eval
+            test = Split(test.features, np.asarray(c.labels)[c.y_true], test.name)
+        return test
+
+    return ctx.measure("eval_split", compute)
+
+
+def training_fingerprint(ctx: Context) -> tuple[fpm.Fingerprint, Split | None] | None:
+    """The training fingerprint (computed from raw ``ctx.train`` when given), once per ctx."""
+
+    def compute() -> tuple[fpm.Fingerprint, Split | None] | None:
+        train = as_split(ctx.train)
+        if train is not None:
+            return fpm.compute(train.features, train.labels), train
+        if isinstance(ctx.fingerprint, fpm.Fingerprint):
+            return ctx.fingerprint, None
+        return None
+
+    return ctx.measure("train_fp", compute)
+
+
+def train_overlap(ctx: Context, chance_alpha: float) -> Overlap | None:
+    """The evaluation rows looked up in the training data (None without training data).
+
+    ``chance_alpha`` only matters with raw training data (where to look for exact
+    copies), so the measurement is shared by every check when there is none, and by the
+    checks that use the same ``chance_alpha`` (the defaults agree) when there is.
+    """
+    got = training_fingerprint(ctx)
+    if got is None:
+        return None
+    fp, train = got
+    idx = None if train is None else _row_labels(train.features)
+
+    def compute() -> Overlap:
+        test = eval_split(ctx)
+        return guarded(lambda: overlap(fp, test, train, chance_alpha=chance_alpha, train_index=idx))
+
+    key = "train_overlap" if train is None else f"train_overlap(chance_alpha={chance_alpha!r})"
+    return ctx.measure(key, compute)
