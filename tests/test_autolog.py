@@ -517,13 +517,15 @@ def test_still_works_after_mlflow_models_evaluate(
 def test_disable_removes_the_wrapper(keras, autolog_module, mlflow_experiment):
     import mlflow
 
-    owner = autolog_module._fit_owner()
-    before = owner.__dict__["fit"]
+    owner, eval_owner = autolog_module._owner("fit"), autolog_module._owner("evaluate")
+    before, eval_before = owner.__dict__["fit"], eval_owner.__dict__["evaluate"]
     autolog_module.autolog()
     assert owner.__dict__["fit"] is autolog_module._fit_wrapper
+    assert eval_owner.__dict__["evaluate"] is autolog_module._evaluate_wrapper
     autolog_module.autolog()  # idempotent
     autolog_module.autolog(disable=True)
     assert owner.__dict__["fit"] is before
+    assert eval_owner.__dict__["evaluate"] is eval_before
     x, y = _blobs(n=30)
     m = _model(keras, 3, "softmax")
     m.compile("adam", "sparse_categorical_crossentropy")

@@ -27,6 +27,14 @@ Y3 = np.repeat([0, 1, 2], 30)
 Y2 = np.repeat([0, 1], 40)
 
 DESIGN_IDS = {
+    "duplicate_eval_rows",
+    "unscaled_inputs",
+    "non_finite_loss",
+    "learning_rate",
+    "dead_units",
+    "vanishing_gradients",
+    "undertrained",
+    "invalid_labels",
     "single_class_eval",
     "class_imbalance",
     "prediction_collapse",
