@@ -380,7 +380,8 @@ def test_a_failing_fit_raises_and_ends_the_run_failed(keras, sanity_on):
     assert mlflow.last_active_run().info.status == "FAILED"
 
 
-def test_tf_data_inputs_are_not_consumed(keras, sanity_on, fast_plots):
+def test_tf_data_inputs_are_read_but_not_consumed(keras, sanity_on, fast_plots):
+    """Finite datasets are read once more (Keras' pass is untouched) and fully checked."""
     import tensorflow as tf
 
     x, y = _blobs(n=120)
@@ -391,8 +392,24 @@ def test_tf_data_inputs_are_not_consumed(keras, sanity_on, fast_plots):
     _, _, report = _fit_and_read(m, train, validation_data=val, epochs=2)
     assert _severity(report, "hidden_softmax") == "warn"
     shift = report.get("label_shift")
-    assert shift.severity is Severity.INFO and "does not consume input pipelines" in shift.message
+    assert shift.evidence["n_train"] == 90 and shift.evidence["n_validation"] == 30
+    assert report.inputs["evaluated_on"] == "validation data"
+    assert report.get("prediction_collapse") is not None
     assert sum(1 for _ in train) == 3  # the user's pipeline is intact
+
+
+def test_generators_are_never_consumed(keras, sanity_on, fast_plots):
+    x, y = _blobs(n=120)
+
+    def batches():
+        for start in range(0, 90, 30):
+            yield x[start : start + 30], y[start : start + 30]
+
+    m = _model(keras, 3, "softmax")
+    m.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
+    _, _, report = _fit_and_read(m, batches(), epochs=1, steps_per_epoch=3)
+    shift = report.get("label_shift")
+    assert shift.severity is Severity.INFO and "generator cannot be read" in shift.message
 
 
 def test_pandas_inputs_and_early_stopping(keras, sanity_on, fast_plots):

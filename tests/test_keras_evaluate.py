@@ -211,3 +211,24 @@ def test_validation_inside_fit_is_not_checked_as_an_evaluate(keras, sanity_on):
     model.fit(x[:200], y[:200], validation_data=(x[200:], y[200:]), epochs=2, verbose=0)
     _, report = _last_report()
     assert "evaluate_calls" not in report.inputs
+
+
+@pytest.mark.parametrize("spelling", ["accuracy", "acc", "metric object"])
+def test_evaluate_metrics_are_recomputed_whatever_their_spelling(keras, sanity_on, spelling):
+    """Logits + from_logits=True + accuracy at 0.5: evaluate's number is not the accuracy."""
+    x, y = blobs(n=400, k=2, seed=6)
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential(
+        [keras.Input((6,)), keras.layers.Dense(16, activation="relu"), keras.layers.Dense(1)]
+    )
+    metric = keras.metrics.BinaryAccuracy() if spelling == "metric object" else spelling
+    loss = keras.losses.BinaryCrossentropy(from_logits=True)
+    model.compile("adam", loss, metrics=[metric])
+    model.fit(x[:300], y[:300], epochs=5, verbose=0)
+    model.evaluate(x[300:], y[300:], verbose=0)
+    _, report = _last_report()
+    found = report.get("metric_disagreement")
+    assert found.evidence["returned_by"] == "model.evaluate"
+    assert found.evidence["metrics"], "no accuracy metric was found to recompute"
+    (values,) = found.evidence["metrics"].values()
+    assert "sklearn" in values and "keras_evaluate" in values

@@ -132,6 +132,7 @@ def _logit_and_label_misfits(spec: ModelSpec, labels: LabelSummary | None) -> li
 @check(
     "loss_output_mismatch",
     requires=["model"],
+    reads=["fit"],
     remedy="Match loss, output layer and labels: 2 classes → Dense(1, 'sigmoid') + "
     "binary_crossentropy; k classes → Dense(k, 'softmax') + sparse_categorical_crossentropy "
     "(integer labels) or categorical_crossentropy (one-hot); for logits use a linear output "
@@ -192,6 +193,7 @@ def _share_misjudged(preds: Predictions, threshold: float) -> float:
 @check(
     "logits_thresholded",
     requires=["model"],
+    reads=["fit"],
     remedy="With a linear output and from_logits=True use "
     "keras.metrics.BinaryAccuracy(threshold=0.0) (and Precision/Recall(thresholds=0.0), "
     "AUC(from_logits=True)), or add a sigmoid to the output and drop from_logits.",

@@ -1,7 +1,8 @@
 """The check registry: a check measures, one grading helper judges, the registry stamps.
 
 A check is ``fn(ctx, limits) -> Outcome | None``: it reads the ``Context`` fields it
-declares in ``requires`` (it is skipped, not failed, when one is missing, so the same
+declares (``requires``: all needed; ``one_of``: at least one; ``reads``: used when
+present). It is skipped, not failed, when what it needs is missing, so the same
 registry serves the evaluator, autolog, the seed runner and the CLI), computes its
 evidence, turns evidence + ``limits`` into a severity with ``grade`` and says what it saw.
 The registry adds the id, the remedy, the thresholds used and the source, so no check
@@ -122,10 +123,14 @@ class Check:
     theme: str
     summary: str = ""
     judges_training_rows: bool = False
+    one_of: tuple[str, ...] = ()  # at least one of these must be present
+    reads: tuple[str, ...] = ()  # read when present, never required
 
     def applies(self, ctx: Context) -> bool:
         if ctx.eval_on == "training" and "eval" in self.requires and not self.judges_training_rows:
             return False  # e.g. a perfect score or a wide interval mean nothing on training rows
+        if self.one_of and all(getattr(ctx, name) is None for name in self.one_of):
+            return False
         return all(getattr(ctx, name) is not None for name in self.requires)
 
 
@@ -138,6 +143,8 @@ def check(
     *,
     requires: Iterable[str],
     remedy: str,
+    one_of: Iterable[str] = (),
+    reads: Iterable[str] = (),
     judges_training_rows: bool = False,
     **defaults: float,
 ) -> Callable[[CheckFn], CheckFn]:
@@ -146,8 +153,8 @@ def check(
     Its theme is the ``checks`` module (or subpackage) it lives in, so groups like "the
     leakage checks" are read from the registry instead of listed by hand.
     """
-    requires = tuple(requires)
-    unknown = set(requires) - _CONTEXT_FIELDS
+    requires, one_of, reads = tuple(requires), tuple(one_of), tuple(reads)
+    unknown = set(requires + one_of + reads) - _CONTEXT_FIELDS
     if unknown:
         raise ValueError(f"check {check_id!r} requires unknown context fields {sorted(unknown)}")
 
@@ -165,6 +172,8 @@ def check(
             theme,
             doc[0] if doc else "",
             judges_training_rows,
+            one_of,
+            reads,
         )
         return fn
 

@@ -317,7 +317,8 @@ def analyse_evaluate(
     preds = evaluation = labels = None
     if rows is not None and rows.y is not None and spec.is_classifier and spec.n_outputs == 1:
         try:
-            preds = Predictions(rows.y, predict_outputs(model, rows.x, call.batch_size))
+            outputs = predict_outputs(model, rows.x, call.batch_size)
+            preds = Predictions(rows.y, outputs, rows.sample_weight)
             labels = summarize_labels(rows.y, None, spec.output_units)
             evaluation = classification_of(spec, preds, labels)
         except Exception as exc:  # the configuration checks still run

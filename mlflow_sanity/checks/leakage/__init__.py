@@ -12,10 +12,11 @@ Inputs (all plain data, filled by the evaluator, autolog or the CLI):
 
 Modules: ``overlap`` (evaluation rows found in a fingerprint, judged against chance),
 ``scaling`` (preprocessing statistics), ``univariate`` (one-feature scores) measure;
-``checks`` holds the five checks, which grade those measurements.
+``checks`` holds the five checks that compare evaluation with training data, which grade
+those measurements; ``duplicates`` measures and grades repeats inside the evaluation data.
 """
 
-from mlflow_sanity.checks.leakage import checks  # noqa: F401  (registers the checks)
+from mlflow_sanity.checks.leakage import checks, duplicates  # noqa: F401  (registers checks)
 from mlflow_sanity.checks.leakage.overlap import (
     Overlap,
     chance_share,

@@ -42,7 +42,9 @@ N_TOP = 5  # features named in the evidence
 
 @check(
     "train_test_overlap",
-    requires=["test"],  # and train or fingerprint; eval for labels
+    requires=["test"],
+    one_of=["train", "fingerprint"],
+    reads=["eval"],  # labels, when the test split has none
     remedy="Deduplicate before splitting (df.drop_duplicates()), split by entity/group "
     "(GroupShuffleSplit) when one entity has several rows, and oversample or augment only "
     "the training part after the split.",
@@ -110,7 +112,9 @@ def _first_example(ev: Mapping[str, Any]) -> str:
 
 @check(
     "eval_is_train",
-    requires=["test"],  # and train or fingerprint; eval for labels
+    requires=["test"],
+    one_of=["train", "fingerprint"],
+    reads=["eval"],
     remedy="Evaluate on data held out before training (train_test_split before fit) and "
     "pass that hold-out set, not the training arrays, to evaluate().",
     min_share=0.99,
@@ -150,7 +154,8 @@ def eval_is_train(ctx: Context, t: Mapping[str, float]) -> Outcome | None:
 
 @check(
     "validation_reuse",
-    requires=["test", "validation_fingerprint"],  # model_selection when known; eval
+    requires=["test", "validation_fingerprint"],
+    reads=["model_selection", "eval"],
     remedy="Keep three sets: train, validation (for EarlyStopping/ModelCheckpoint and "
     "tuning) and a test set touched once at the end; report the test score.",
     warn_share=0.1,
@@ -203,7 +208,9 @@ def validation_overlap(ctx: Context, chance_alpha: float) -> Overlap:
 
 @check(
     "preprocessing_leakage",
-    requires=["test"],  # and train or fingerprint; normalization when known
+    requires=["test"],
+    one_of=["train", "fingerprint"],
+    reads=["normalization"],
     remedy="Split first, then fit scalers/Normalization on the training part only "
     "(scaler.fit(X_train); layer.adapt(X_train)) and apply them to the test part; "
     "a sklearn Pipeline does this for you.",
@@ -245,7 +252,8 @@ def preprocessing_leakage(ctx: Context, t: Mapping[str, float]) -> Outcome | Non
 
 @check(
     "feature_target_leakage",
-    requires=["test"],  # eval for labels when test has none
+    requires=["test"],
+    reads=["eval"],  # labels, when the test split has none
     remedy="Drop features computed from the label or recorded after the outcome, and "
     "identifiers that encode the class (row numbers of label-sorted data, file names).",
     warn_score=0.99,

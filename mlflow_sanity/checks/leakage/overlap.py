@@ -125,13 +125,13 @@ def overlap(
     """
     m = fp.match(test.features, test.labels)
     chance = chance_share(fp)
-    p = _p_value(int(m.in_train.sum()), m.n_rows, chance)
+    p = chance_p_value(int(m.in_train.sum()), m.n_rows, chance)
     exact = exact_index = exact_chance = exact_p = None
     if train is not None:
         crowded = not reaches(p, chance_alpha, below=True) and "continuous" in fp.kinds
         exact, exact_index = _exact_copies(fp, m, test, train, crowded=crowded)
         exact_chance = chance_share(fp, exact=True)
-        exact_p = _p_value(int(exact.sum()), m.n_rows, exact_chance)
+        exact_p = chance_p_value(int(exact.sum()), m.n_rows, exact_chance)
     if train_index is None:
         train_index = np.arange(fp.n_rows)
     labels = _row_labels(test.features)
@@ -159,7 +159,7 @@ def _exact_copies(
     return exact, exact_index
 
 
-def _p_value(count: int, n: int, chance: float) -> float:
+def chance_p_value(count: int, n: int, chance: float) -> float:
     """Probability of at least ``count`` repeats among ``n`` rows by chance alone."""
     return float(stats.binom.sf(count - 1, n, chance)) if n and count else 1.0
 

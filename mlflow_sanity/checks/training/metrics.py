@@ -296,9 +296,41 @@ def _restore_note(history: History, restored: int, n: int) -> str:
     return text
 
 
+def _evaluate_notes(
+    spec: ModelSpec, returned: Mapping[str, float], preds: Predictions, t: Mapping[str, float]
+) -> tuple[list[Note], dict[str, dict[str, Any]]]:
+    """What ``model.evaluate`` returned for each accuracy metric vs scikit-learn's accuracy
+    of the same model on the same rows, with the configuration cause when there is one."""
+    notes, per_metric = [], {}
+    for m in spec.accuracy_metrics:
+        logged = returned.get(m.name)
+        truth = true_accuracy(preds, spec, weighted=m.weighted)
+        cause = static_cause(m, spec, None)
+        if logged is None or truth is None:
+            continue
+        per_metric[m.name] = {
+            "variant": m.variant,
+            "keras_evaluate": rounded(logged),
+            "sklearn": rounded(truth),
+            "keras_emulated": rounded(keras_accuracy(m, preds)),
+            "difference": rounded(logged - truth),
+        } | ({"cause": cause.text} if cause else {})
+        if reaches(abs(logged - truth), t["tolerance"]):
+            head = (
+                f"model.evaluate returned {m.name} = {logged:.3f} but scikit-learn's accuracy "
+                f"of the same model on the same {preds.n} rows is {truth:.3f}"
+            )
+            why = cause.text if cause else "no configuration explains the gap"
+            notes.append(Note(cause.severity if cause else Severity.WARN, f"{head}: {why}"))
+        elif cause is not None and cause.severity is Severity.WARN:
+            notes.append(cause)
+    return notes, per_metric
+
+
 @check(
     "metric_disagreement",
     requires=["model"],
+    reads=["fit", "history", "evaluated", "evaluated_outputs"],
     remedy="Recompute the headline metric from predictions (sklearn.metrics) and name "
     "metrics explicitly (keras.metrics.BinaryAccuracy / CategoricalAccuracy / "
     "SparseCategoricalAccuracy) instead of 'accuracy'; report the epoch whose weights you keep.",
@@ -318,6 +350,14 @@ def metric_disagreement(ctx: Context, t: Mapping[str, float]) -> Outcome | None:
     fit, history = ctx.fit, ctx.history or {}
     if spec.n_outputs != 1 or not spec.is_classifier:
         return None
+    if ctx.evaluated is not None and ctx.evaluated_outputs is not None:
+        notes, per_metric = _evaluate_notes(spec, ctx.evaluated, ctx.evaluated_outputs, t)
+        evidence = {"metrics": per_metric, "returned_by": "model.evaluate"}
+        if notes:
+            return worst(notes, evidence, by_severity=True)
+        if per_metric:
+            return passed("Every accuracy metric evaluate returned matches scikit-learn.", evidence)
+        return passed("model.evaluate returned no accuracy metric to recompute.", evidence)
     n_epochs = len(history.get("loss", []))
     e = judged_epoch(fit, n_epochs) if n_epochs else None
     per_metric: dict[str, dict[str, Any]] = {}
