@@ -85,6 +85,36 @@ def test_overfitting_uses_the_loss_ratio_without_accuracy():
     assert f.severity is Severity.WARN and "loss_ratio" in f.evidence
 
 
+@pytest.mark.parametrize(
+    "weights",
+    [{"class_weight": {0: 1.0, 1: 500.0}}, {"sample_weight": True}],
+    ids=["class_weight", "sample_weight"],
+)
+def test_overfitting_loss_ratio_stands_down_on_weighted_training_loss(weights):
+    # Issue 13: a 1/count weighting shrinks the training loss thousands of times; the
+    # validation loss is unweighted, so their ratio says nothing about overfitting.
+    e = np.arange(EPOCHS)
+    loss = 0.4 * np.exp(-e / 5) / 1000
+    h = {"loss": list(loss), "val_loss": list(0.3 * np.exp(-e / 5) + 0.05)}
+    plain = run_one("overfitting", Context(history=h))
+    assert plain.severity is Severity.INFO and plain.evidence["loss_ratio"] > 100
+    f = run_one("overfitting", Context(history=h, fit=FitSpec(epochs_run=EPOCHS, **weights)))
+    assert f.severity is Severity.INFO
+    assert f.evidence["losses_comparable"] is False and f.evidence["loss_ratio"] is None
+    assert next(iter(weights)) in f.message and "not compared" in f.message
+    # With an accuracy metric the (unweighted) accuracy gap is still judged.
+    overfit = Context(history=overfit_history(), fit=FitSpec(epochs_run=EPOCHS, **weights))
+    assert run_one("overfitting", overfit).severity is Severity.WARN
+
+
+def test_overfitting_weighted_loss_still_reports_a_rising_validation_loss():
+    h = overfit_history()
+    h = {"loss": h["loss"], "val_loss": h["val_loss"]}
+    f = run_one("overfitting", Context(history=h, fit=FitSpec(class_weight={0: 1.0, 1: 9.0})))
+    assert f.severity is Severity.INFO and f.evidence["val_loss_rising"]
+    assert "rose" in f.message and "class_weight" in f.message
+
+
 # -- loss_accuracy_divergence ----------------------------------------------------------------
 
 

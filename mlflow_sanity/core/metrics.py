@@ -240,6 +240,21 @@ def expected_calibration_error(proba: np.ndarray, y_true: np.ndarray, n_bins: in
     return float(np.abs(gap).sum() / confidence.shape[0]) if counts.sum() else 0.0
 
 
+def calibration_gap(proba: np.ndarray, y_true: np.ndarray, n_bins: int = 15) -> tuple[float, float]:
+    """The top-label ECE split by direction: ``(over, under)`` with ``over + under == ece``.
+
+    ``over`` sums, weighted by rows, the bins where mean confidence exceeds the hit rate
+    (over-confident); ``under`` the bins where it falls short. Same bins as
+    ``expected_calibration_error``.
+    """
+    confidence = proba.max(axis=1)
+    correct = proba.argmax(axis=1) == y_true
+    bins = np.minimum((confidence * n_bins).astype(np.intp), n_bins - 1)
+    gap = np.bincount(bins, weights=confidence - correct, minlength=n_bins)
+    n = max(confidence.shape[0], 1)
+    return float(gap[gap > 0].sum() / n), float(-gap[gap < 0].sum() / n)
+
+
 def _compute(
     classes: np.ndarray,
     t: np.ndarray,

@@ -30,6 +30,7 @@ class _Sign:
     shows: bool
     text: str
     evidence: dict[str, Any]
+    judged: bool = True  # False: the sign stood down (nothing comparable to measure)
 
 
 def _unjudgeable(loss: np.ndarray, val_loss: np.ndarray | None) -> Outcome | None:
@@ -51,6 +52,18 @@ def _unjudgeable(loss: np.ndarray, val_loss: np.ndarray | None) -> Outcome | Non
     return None
 
 
+def _weighting(fit: FitSpec | None) -> str | None:
+    """What weights the training loss and not the validation loss (None: nothing)."""
+    if fit is None:
+        return None
+    used = [
+        name
+        for name, on in (("class_weight", fit.class_weight), ("sample_weight", fit.sample_weight))
+        if on
+    ]
+    return " and ".join(used) or None
+
+
 def _train_val_gap(
     history: History,
     key: str | None,
@@ -58,8 +71,15 @@ def _train_val_gap(
     val_loss: np.ndarray,
     e: int,
     t: Mapping[str, float],
+    weighting: str | None = None,
 ) -> _Sign:
-    """The accuracy gap at epoch ``e``, or the validation/training loss ratio without one."""
+    """The accuracy gap at epoch ``e``, or the validation/training loss ratio without one.
+
+    With ``class_weight``/``sample_weight`` Keras weights the training loss and not the
+    validation loss (a 1/count weighting shrinks it by orders of magnitude), so the
+    ratio compares unlike things: the sign stands down and says why. Accuracy metrics
+    are unweighted, so the accuracy gap still counts.
+    """
     acc = series(history, key) if key else None
     val_acc = series(history, f"val_{key}") if key else None
     if acc is not None and val_acc is not None and len(acc) == len(val_acc) == len(loss):
@@ -69,6 +89,14 @@ def _train_val_gap(
             f"{key} {acc[e]:.3f} on training vs {val_acc[e]:.3f} on validation",
             {"metric": key, "train": rounded(acc[e]), "validation": rounded(val_acc[e])}
             | {"gap": rounded(gap)},
+        )
+    if weighting is not None:
+        return _Sign(
+            False,
+            f"the training loss is weighted by {weighting} and the validation loss is not, "
+            "so their ratio is not compared (compile an accuracy metric to get the gap)",
+            {"loss_ratio": None, "losses_comparable": False, "loss_weighting": weighting},
+            judged=False,
         )
     ratio = float(val_loss[e] / loss[e]) if loss[e] > 0 else float("inf")
     return _Sign(
@@ -117,6 +145,9 @@ def overfitting(ctx: Context, t: Mapping[str, float]) -> Outcome | None:
     Either sign alone is ``info``: a gap with a still-falling validation loss is often
     fine, and a noisy validation loss rises now and then. Both together are a warning.
     The model is judged at the epoch whose weights it holds (after EarlyStopping restores).
+    Without an accuracy metric the gap is the validation/training loss ratio, which
+    stands down (info, saying why) when ``class_weight``/``sample_weight`` weight only the
+    training loss.
     """
     history = ctx.history
     loss, val_loss = series(history, "loss"), series(history, "val_loss")
@@ -126,7 +157,8 @@ def overfitting(ctx: Context, t: Mapping[str, float]) -> Outcome | None:
     if unjudgeable is not None:
         return unjudgeable
     e = judged_epoch(ctx.fit, len(loss))
-    gap = _train_val_gap(history, accuracy_key(history, ctx.model), loss, val_loss, e, t)
+    key = accuracy_key(history, ctx.model)
+    gap = _train_val_gap(history, key, loss, val_loss, e, t, _weighting(ctx.fit))
     rise = _val_loss_rise(loss, val_loss, e, t)
     evidence = {"epochs": len(loss), "judged_epoch": e + 1, **gap.evidence, **rise.evidence}
     if gap.shows and rise.shows:
@@ -134,6 +166,9 @@ def overfitting(ctx: Context, t: Mapping[str, float]) -> Outcome | None:
     if gap.shows:
         text = f"Train/validation gap: {gap.text}; validation loss is not rising yet."
         return Outcome(Severity.INFO, text, evidence)
+    if not gap.judged:
+        seen = f"The {rise.text}" if rise.shows else "The validation loss is not rising"
+        return Outcome(Severity.INFO, f"{seen}; {gap.text}.", evidence)
     if rise.shows:
         text = f"The {rise.text}, but the train/validation gap is small ({gap.text})."
         return Outcome(Severity.INFO, text, evidence)
