@@ -192,27 +192,13 @@ def test_healthy_fit_passes_on_held_out_data(checked, name):
 
 @pytest.mark.parametrize("name", list(CASES))
 def test_healthy_fit_passes_on_its_validation_data(checked, name):
+    """The fit report checks its validation rows against the training rows too, so an
+    honest perfect validation score is cleared there as well."""
     report = checked[name].fit
     assert report is not None
-    flagged = _flagged(report)
-    perfect = report.get("perfect_score")
-    margin = perfect.evidence.get("separation_margin") if perfect is not None else None
-    print(
-        f"{name} fit: {report.status}, info {_info(report)}, flagged {sorted(flagged)}, {margin=}"
-    )
-    if perfect is not None and perfect.severity.flagged:
-        # Only a perfect validation score, for want of leakage evidence in a fit report.
-        assert set(flagged) <= {"perfect_score", "small_eval_set"}, flagged
-        assert "could not run" in perfect.message
-        assert checked[name].evaluation.get("perfect_score").severity in (
-            Severity.INFO,
-            Severity.PASSED,
-        )
-        pytest.xfail(
-            "perfect validation score: a fit report has no training data for the leakage "
-            "checks, so perfect_score cannot be cleared there (it is on held-out data)"
-        )
-    assert report.status == "pass", flagged
+    assert report.status == "pass", _flagged(report)
+    assert {"train_test_overlap", "preprocessing_leakage"} <= {f.id for f in report.findings}
+    print(f"{name} fit: {report.status}, info {_info(report)}")
 
 
 # -- the buggy counterparts still fire ------------------------------------------------------

@@ -114,15 +114,28 @@ def analyse(
     evaluation, eval_on = _validation_classification(spec, fit, val_preds), "validation"
     if evaluation is None and data.validation == "none":
         evaluation, eval_on = _training_classification(model, spec, fit, data, call), "training"
-    ctx = Context(eval=evaluation, eval_on=eval_on, model=spec, history=history or None, fit=fit)
     inputs: dict[str, Any] = {"source": call.source, "model": spec.to_dict(), "fit": fit.to_dict()}
+    fingerprints, failure = _fingerprints(data)
+    if failure:
+        inputs["fingerprint"] = failure
+    ctx = Context(
+        eval=evaluation,
+        eval_on=eval_on,
+        model=spec,
+        history=history or None,
+        fit=fit,
+        # the validation rows against the training rows: copies or a scaler fitted on both
+        # make the validation score optimistic (and clear an honest perfect score)
+        test=Split(data.x_val, data.y_val, "validation data") if data.val_readable else None,
+        fingerprint=fingerprints.get("train"),
+        normalization=keras_normalization_stats(model),
+    )
     if fit.monitors:
         inputs["model_selection"] = _model_selection(fit).to_dict()
     report = build_report(ctx, options=config, source="autolog", inputs=inputs)
     if evaluation is not None:
         report.inputs["evaluated_on"] = f"{eval_on} data"
     _add_training_metrics(report)
-    fingerprints = _fingerprints(report, data)
     files = _fit_files(history, fit, evaluation if eval_on == "validation" else None)
     for role, fp in fingerprints.items():
         files.update(fp.to_files(role))
@@ -233,17 +246,17 @@ def _fit_files(
     return files
 
 
-def _fingerprints(report: Report, data: FitData) -> dict[str, Fingerprint]:
+def _fingerprints(data: FitData) -> tuple[dict[str, Fingerprint], str]:
     """Training and validation fingerprints: what later leakage checks (evaluator,
-    ``model.evaluate``, ``validation_reuse``) compare against without the raw data."""
+    ``model.evaluate``, ``validation_reuse``) compare against without the raw data; and
+    why there are none, if computing them failed."""
     if not data.train_readable:
-        return {}
+        return {}, ""
     try:
-        return fingerprints_of(data.x_train, data.y_train, data.x_val, data.y_val)
-    except Exception as exc:  # a fingerprint is optional; the checks above still count
+        return fingerprints_of(data.x_train, data.y_train, data.x_val, data.y_val), ""
+    except Exception as exc:  # a fingerprint is optional; the other checks still count
         _log.warning("mlflow-sanity: training fingerprint not logged: %s", exc)
-        report.inputs["fingerprint"] = f"not computed: {type(exc).__name__}: {exc}"
-        return {}
+        return {}, f"not computed: {type(exc).__name__}: {exc}"
 
 
 def fingerprints_of(x_train: Any, y_train: Any, x_val: Any, y_val: Any) -> dict[str, Fingerprint]:
