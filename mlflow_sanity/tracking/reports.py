@@ -33,8 +33,10 @@ ARTIFACT_DIR = "sanity"
 METRIC_PREFIX = "sanity/"
 TAG_PREFIX = "sanity."
 MAX_TAG_CHARS = 8000  # MLflow's limit on a tag value
+_STATUS_TAG = f"{TAG_PREFIX}status"
 _MAX_TAGS_PER_BATCH = 100
 _MAX_METRICS_PER_BATCH = 1000
+_MAX_ENTITIES_PER_BATCH = 1000  # tags + metrics + params in one log_batch call
 
 
 def log_report(
@@ -48,9 +50,12 @@ def log_report(
     """Log ``report`` (and extra artifact ``files``) to ``run_id``; return the merged report."""
     client = client or MlflowClient()
     files = dict(files or {})
+    run_tags = client.get_run(run_id).data.tags
     with tempfile.TemporaryDirectory(prefix="mlflow-sanity-") as tmp:
         out = Path(tmp)
-        previous = _download_previous(client, run_id, out)
+        # Only this function writes sanity artifacts, and it tags the run first: a run
+        # without the status tag has no earlier report, so skip listing its artifacts.
+        previous = _download_previous(client, run_id, out) if _STATUS_TAG in run_tags else None
         merged = previous.merge(report) if previous else report
         for name, data in files.items():
             (out / name).write_bytes(data)
@@ -58,8 +63,7 @@ def log_report(
         (out / "report.json").write_text(render_json(merged))
         html = render_html(merged, images)
         (out / "report.html").write_text(html, encoding="utf-8")
-        run = client.get_run(run_id)
-        note = merge_note(run.data.tags.get("mlflow.note.content"), note_section(merged))
+        note = merge_note(run_tags.get("mlflow.note.content"), note_section(merged))
         _log_batch(client, run_id, _tags(merged, note), _metrics(report.metrics, step))
         client.log_artifacts(run_id, str(out), ARTIFACT_DIR)
     return merged
@@ -100,6 +104,9 @@ def _clip(value: str) -> str:
 def _log_batch(
     client: MlflowClient, run_id: str, tags: list[RunTag], metrics: list[Metric]
 ) -> None:
+    if len(tags) <= _MAX_TAGS_PER_BATCH and len(tags) + len(metrics) <= _MAX_ENTITIES_PER_BATCH:
+        client.log_batch(run_id, metrics=metrics, tags=tags)  # the usual case: one call
+        return
     for i in range(0, max(len(tags), 1), _MAX_TAGS_PER_BATCH):
         client.log_batch(run_id, tags=tags[i : i + _MAX_TAGS_PER_BATCH])
     for i in range(0, len(metrics), _MAX_METRICS_PER_BATCH):
