@@ -120,7 +120,7 @@ def _rotated_text(
 
 def _encode(img: Image.Image) -> bytes:
     buf = io.BytesIO()
-    img.save(buf, format="PNG")
+    img.save(buf, format="PNG", compress_level=1)  # 1/3 faster than 6; files ~13% larger
     return buf.getvalue()
 
 
