@@ -48,25 +48,18 @@ def _short(label: object) -> str:
 
 
 def _margin_fractions(labels: list[str], rotated: bool) -> tuple[float, float, float, float]:
-    """(left, bottom, top, right) of the axes as figure fractions, sized from tick labels."""
+    """(left, bottom, top, right) of the axes as figure fractions, sized from tick labels:
+    fixed margins, as a layout engine would cost more than the drawing."""
     longest = max((len(label) for label in labels), default=1)
     left = min(0.45, 0.12 + 0.012 * longest)
     bottom = min(0.45, 0.15 + (0.012 * longest if rotated else 0))
     return left, bottom, 0.85, 0.97
 
 
-def _margins(fig, labels: list[str], rotated: bool) -> None:
-    """Fixed margins sized from the tick labels: a layout engine would double the draw time."""
-    left, bottom, top, right = _margin_fractions(labels, rotated)
-    fig.subplots_adjust(left=left, bottom=bottom, top=top, right=right)
-
-
 def _png(fig) -> bytes:
-    import matplotlib.pyplot as plt
-
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=90)  # bbox "tight" would draw twice
-    plt.close(fig)
+    _pyplot().close(fig)
     return buf.getvalue()
 
 
