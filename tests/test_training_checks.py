@@ -12,8 +12,8 @@ from mlflow_sanity.checks import Context
 from mlflow_sanity.checks.keras_semantics import keras_accuracy
 from mlflow_sanity.checks.training.metrics import CauseKind, static_cause, true_accuracy
 from mlflow_sanity.core.findings import Severity
-from mlflow_sanity.core.pipeline import build_report
 from mlflow_sanity.core.keras_spec import CallbackSpec, FitSpec, LayerSpec, MetricSpec, Predictions
+from mlflow_sanity.core.pipeline import build_report
 from mlflow_sanity.core.predictions import predicted_classes
 
 EPOCHS = 30
@@ -419,6 +419,7 @@ def test_a_late_plateau_at_a_class_share_is_a_collapse_whatever_the_first_epochs
     assert found.severity is Severity.WARN
     assert "last 143 of 150 epochs" in found.message and "share of class 0" in found.message
     healthy = {"loss": loss, "accuracy": list(np.linspace(0.5, 0.9, 150))}
-    assert build_report(Context(history=healthy, fit=fit)).get(
-        "loss_accuracy_divergence"
-    ).severity is Severity.PASSED
+    assert (
+        build_report(Context(history=healthy, fit=fit)).get("loss_accuracy_divergence").severity
+        is Severity.PASSED
+    )
