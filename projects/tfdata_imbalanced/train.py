@@ -22,12 +22,12 @@ parser.add_argument("--variant", choices=["buggy", "fixed"], default="buggy")
 parser.add_argument("--seed", type=int, default=0)
 args = parser.parse_args()
 
-# 6000 rows, 5% positives: 20 features, the positives shifted in 10 of them (no single
+# 8000 rows, 5% positives: 20 features, the positives shifted in 10 of them (no single
 # feature gives them away; together they are easy to find).
 rng = np.random.default_rng(7)
-y = (rng.random(6000) < 0.05).astype("int64")
-shift = np.r_[np.full(10, 4.5 / np.sqrt(10)), np.zeros(10)]
-x = (rng.normal(size=(6000, 20)) + y[:, None] * shift).astype("float32")
+y = (rng.random(8000) < 0.05).astype("int64")
+shift = np.r_[np.full(10, 4 / np.sqrt(10)), np.zeros(10)]
+x = (rng.normal(size=(8000, 20)) + y[:, None] * shift).astype("float32")
 
 stratify = y if args.variant == "fixed" else None
 x_rest, x_te, y_rest, y_te = train_test_split(
