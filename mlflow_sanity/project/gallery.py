@@ -22,6 +22,8 @@ EXPECTED: dict[str, set[str]] = {
     "keras_vs_sklearn_report": {"logits_thresholded", "metric_disagreement"},
     "leaky_scaling": {"preprocessing_leakage", "train_test_overlap"},
     "seed_luck": {"seed_variance"},
+    "evaluate_on_train": {"eval_is_train"},
+    "tfdata_imbalanced": {"prediction_collapse", "minority_class_missed", "accuracy_at_baseline"},
 }
 VARIANTS = ("buggy", "fixed")
 
