@@ -18,8 +18,16 @@ pytestmark = pytest.mark.keras
 
 @pytest.fixture(scope="module")
 def server(mlflow_server, keras):
-    """Point MLflow at the real server for this module, with sanity autolog on."""
+    """Point MLflow at the real server for this module, with sanity autolog on (and plots
+    stubbed: rendering them is tested elsewhere)."""
     import mlflow
+
+    from mlflow_sanity.report import plots
+
+    stubbed = {}
+    for name in ("learning_curves_png", "confusion_matrix_png", "class_balance_png"):
+        stubbed[name] = getattr(plots, name)
+        setattr(plots, name, lambda *args, **kwargs: b"\x89PNG\r\n\x1a\n")
 
     old_env, old_uri = os.environ.get("MLFLOW_TRACKING_URI"), mlflow.get_tracking_uri()
     os.environ["MLFLOW_TRACKING_URI"] = mlflow_server
@@ -30,6 +38,8 @@ def server(mlflow_server, keras):
     yield mlflow_server
     patch.autolog(disable=True)
     mlflow.keras.autolog(disable=True)
+    for name, fn in stubbed.items():
+        setattr(plots, name, fn)
     mlflow.set_tracking_uri(old_uri)
     if old_env is None:
         os.environ.pop("MLFLOW_TRACKING_URI", None)
@@ -82,7 +92,14 @@ def fitted(server, keras):
     import mlflow
 
     name, exp_id = _experiment("mlflow3")
-    mlflow.keras.autolog(log_datasets=False, silent=True)
+    # MLflow's own per-epoch logging and signature inference are not under test here
+    mlflow.keras.autolog(
+        log_datasets=False,
+        silent=True,
+        log_every_epoch=False,
+        log_every_n_steps=10_000,
+        log_model_signatures=False,
+    )
     x, y = _data()
     x_test, y_test = _data(300, seed=1)
     test = pd.DataFrame(x_test, columns=[f"f{i}" for i in range(4)]).assign(label=y_test)
@@ -93,23 +110,8 @@ def fitted(server, keras):
         with mlflow.start_run(run_name=kind) as run:
             model.fit(x, y, epochs=12, batch_size=32, validation_split=0.25, verbose=0)
             model_id = mlflow.last_logged_model().model_id
-            for _ in range(2):
-                mlflow.models.evaluate(
-                    f"models:/{model_id}",
-                    data=test,
-                    targets="label",
-                    model_type="classifier",
-                    evaluators="sanity",
-                )
-            p = model.predict(x_test, verbose=0)[:, 0]
-            scored = test.assign(pred=(p > 0.5).astype(int))
-            mlflow.models.evaluate(
-                data=mlflow.data.from_pandas(
-                    scored, targets="label", predictions="pred", name="holdout"
-                ),
-                model_type="classifier",
-                evaluators="sanity",
-            )
+            if kind == "healthy":
+                _evaluate_three_times(mlflow, model, model_id, test, x_test)
         out[kind] = {"run_id": run.info.run_id, "model_id": model_id}
     mlflow.keras.autolog(disable=True)
     client = mlflow.MlflowClient()
@@ -120,6 +122,23 @@ def fitted(server, keras):
     client.set_registered_model_alias(reg, "candidate", out["collapsed"]["version"])
     client.set_registered_model_alias(reg, "champion", out["healthy"]["version"])
     return out
+
+
+def _evaluate_three_times(mlflow, model, model_id, test, x_test):
+    """The logged model's URI on the test frame (MLflow logs the returned metrics, on the
+    model), then static predictions on a named dataset twice: once with ``model_id``
+    (MLflow logs), once without (the evaluator logs)."""
+    mlflow.models.evaluate(
+        f"models:/{model_id}", data=test, targets="label", model_type="classifier",
+        evaluators="sanity",
+    )  # fmt: skip
+    p = model.predict(x_test, verbose=0)[:, 0]
+    scored = test.assign(pred=(p > 0.5).astype(int))
+    holdout = mlflow.data.from_pandas(scored, targets="label", predictions="pred", name="holdout")
+    for linked in (model_id, None):
+        mlflow.models.evaluate(
+            data=holdout, model_type="classifier", evaluators="sanity", model_id=linked
+        )
 
 
 def test_logged_models_carry_the_verdict(fitted):
@@ -157,10 +176,10 @@ def test_metric_history_one_value_per_evaluation(fitted):
     assert "sanity/balanced_accuracy" in keys  # the fit's validation data, plain names
     counts = {k: len(client.get_metric_history(run_id, k)) for k in keys}
     assert {k: n for k, n in counts.items() if k.startswith("sanity/eval/")}, keys
-    for key, n in counts.items():
-        expected = 2 if key.startswith("sanity/eval/") else 1  # two evaluate calls on "eval"
-        assert n == expected, (key, n)
     assert any(k.startswith("sanity/holdout/") for k in keys)
+    for key, n in counts.items():
+        expected = 2 if key.startswith("sanity/holdout/") else 1  # two calls on "holdout"
+        assert n == expected, (key, n)
 
 
 def test_gate_runs_versions_and_aliases(fitted):
@@ -192,8 +211,8 @@ def test_runs_group_by_config_and_data(server, keras):
     import mlflow
 
     name, _ = _experiment("groups")
-    x, y = _data(400)
-    x2, y2 = _data(400, seed=5)
+    x, y = _data(300)
+    x2, y2 = _data(300, seed=5)
     fits = [(seed, 0.01, (x, y)) for seed in range(5)]
     fits += [(0, 0.05, (x, y)), (0, 0.01, (x2, y2))]  # another learning rate, other data
     ids = []
@@ -201,7 +220,7 @@ def test_runs_group_by_config_and_data(server, keras):
         keras.utils.set_random_seed(seed)
         model = _model(keras, lr=lr)
         with mlflow.start_run() as run:
-            model.fit(xs, ys, epochs=3, batch_size=64, validation_split=0.25, verbose=0)
+            model.fit(xs, ys, epochs=2, batch_size=64, validation_split=0.25, verbose=0)
         ids.append(run.info.run_id)
     tags = [mlflow.get_run(i).data.tags for i in ids]
     configs = {t["sanity.config_digest"] for t in tags[:5]}
@@ -221,4 +240,5 @@ def test_runs_group_by_config_and_data(server, keras):
         report_ids = mlflow.get_run(run_id).data.metrics
         assert "sanity/group/accuracy_mean" in report_ids
     grouped = invoke("runs", "--group", "--experiment", name)
-    assert grouped.exit_code == 0 and grouped.output.count(ids[0][:0] or "5") >= 5
+    assert grouped.exit_code == 0, grouped.output
+    assert all(run_id in grouped.output for run_id in ids)
