@@ -242,3 +242,15 @@ def test_runs_group_by_config_and_data(server, keras):
     grouped = invoke("runs", "--group", "--experiment", name)
     assert grouped.exit_code == 0, grouped.output
     assert all(run_id in grouped.output for run_id in ids)
+
+
+def test_demo_experiment_is_model_training(server):
+    import mlflow
+
+    from mlflow_sanity.tracking.experiments import KIND_TAG, MODEL_TRAINING, mark_model_training
+
+    _, exp_id = _experiment("kind")
+    assert mark_model_training(exp_id)
+    assert mlflow.get_experiment(exp_id).tags[KIND_TAG] == MODEL_TRAINING
+    mlflow.MlflowClient().set_experiment_tag(exp_id, KIND_TAG, "genai_development")
+    assert not mark_model_training(exp_id)  # the user's choice is kept
