@@ -28,9 +28,22 @@ def main() -> None:
 @click.option("--experiment", "-e", "experiments", multiple=True, help="Experiment name(s).")
 @click.option("--status", type=click.Choice(["fail", "warn", "pass"]), help="Only this status.")
 @click.option("--max-results", default=50, show_default=True)
-def runs(experiments: tuple[str, ...], status: str | None, max_results: int) -> None:
+@click.option("--models", "models", is_flag=True, help="List logged models (MLflow 3) instead.")
+@click.option(
+    "--group", "group", is_flag=True, help="Group runs of one configuration and data set."
+)
+def runs(
+    experiments: tuple[str, ...], status: str | None, max_results: int, models: bool, group: bool
+) -> None:
     """List checked runs with their status, findings and key metrics."""
     from mlflow_sanity.tracking.queries import search_checked_runs
+
+    if models:
+        _list_models(experiments, status, max_results)
+        return
+    if group:
+        _list_groups(experiments, status)
+        return
 
     try:
         found = search_checked_runs(experiments, status, max_results)
@@ -84,26 +97,216 @@ def report(run_id: str, show_all: bool) -> None:
     help="Lowest status that fails the gate.",
 )
 def gate(run_id: str, fail_on: str) -> None:
-    """Exit 1 when the run's sanity status is at or above --fail-on (for CI pipelines).
+    """Exit 1 when the sanity status is at or above --fail-on (for CI pipelines).
 
-    Exit codes: 0 gate passed, 1 gate failed, 2 run missing or never checked.
+    RUN_ID is a run id, a registered version (models:/NAME/VERSION or models:/NAME@ALIAS:
+    its source LoggedModel and run are read, the worst counts) or a logged model
+    (models:/m-...). Exit codes: 0 gate passed, 1 gate failed, 2 missing or never checked.
     """
-    from mlflow_sanity.tracking.queries import run_tags
+    from mlflow_sanity.tracking.models import ModelLookupError, is_model_uri, verdict
+
+    what = run_id if is_model_uri(run_id) else f"run {run_id}"
+    try:
+        found = verdict(run_id)
+    except ModelLookupError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    except Exception as exc:  # unreachable server, ...
+        click.echo(f"error: cannot read {what}: {exc}", err=True)
+        sys.exit(2)
+    status = found.status
+    if status not in _RANK:
+        never = "; ".join(found.sources) or "nothing to read"
+        click.echo(
+            f"error: {what} has no sanity.status tag: it was never checked ({never})", err=True
+        )
+        sys.exit(2)
+    findings = ",".join(found.findings) or "none"
+    sources = "; ".join(found.sources)
+    if _RANK[status] >= _RANK[fail_on]:
+        click.echo(f"gate FAILED: {what} is {status} ({findings})")
+        if is_model_uri(run_id):
+            click.echo(f"  {sources}")
+        sys.exit(1)
+    click.echo(f"gate passed: {what} is {status} (findings: {findings})")
+    if is_model_uri(run_id):
+        click.echo(f"  {sources}")
+
+
+@main.command("tag-version")
+@click.argument("model_uri")
+def tag_version(model_uri: str) -> None:
+    """Copy the verdict onto a registered version as sanity.status / sanity.findings tags.
+
+    MODEL_URI is models:/NAME/VERSION or models:/NAME@ALIAS; the verdict is the worst of
+    the version's source LoggedModel and run. Exit 2 when it is missing or never checked.
+    """
+    from mlflow_sanity.tracking.models import ModelLookupError, tag_version
 
     try:
-        tags = run_tags(run_id)
+        found = tag_version(model_uri)
+    except ModelLookupError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
     except Exception as exc:
-        click.echo(f"error: cannot read run {run_id}: {exc}", err=True)
+        click.echo(f"error: cannot tag {model_uri}: {exc}", err=True)
         sys.exit(2)
-    status = tags.get("sanity.status")
-    if status not in _RANK:
-        click.echo(f"error: run {run_id} has no sanity.status tag: it was never checked", err=True)
+    if found.status is None:
+        click.echo(f"error: {model_uri} was never checked ({'; '.join(found.sources)})", err=True)
         sys.exit(2)
-    findings = tags.get("sanity.findings") or "none"
-    if _RANK[status] >= _RANK[fail_on]:
-        click.echo(f"gate FAILED: run {run_id} is {status} ({findings})")
-        sys.exit(1)
-    click.echo(f"gate passed: run {run_id} is {status} (findings: {findings})")
+    name, version = found.version
+    findings = ",".join(found.findings) or "none"
+    click.echo(f"tagged {name} version {version}: sanity.status={found.status} ({findings})")
+
+
+def _list_models(experiments: tuple[str, ...], status: str | None, max_results: int) -> None:
+    from mlflow_sanity.tracking.models import ModelLookupError, search_checked_models
+
+    try:
+        found = search_checked_models(experiments, status, max_results)
+    except ModelLookupError as exc:
+        raise click.ClickException(str(exc)) from None
+    except Exception as exc:
+        raise click.ClickException(f"could not search logged models: {exc}") from None
+    if not found:
+        click.echo("no checked logged models found")
+        return
+    rows = []
+    for m in found:
+        tags = m.tags or {}
+        metrics = {x.key: x.value for x in (m.metrics or [])}
+        row = {
+            "model_id": m.model_id,
+            "name": m.name,
+            "run_id": m.source_run_id or "-",
+            "status": tags.get("sanity.status", ""),
+            "findings": tags.get("sanity.findings", ""),
+        }
+        for name in _KEY_METRICS[:2]:
+            value = metrics.get(f"sanity/{name}")
+            row[name] = round(value, 3) if value is not None else None
+        rows.append(row)
+    click.echo(pd.DataFrame(rows).to_string(index=False, na_rep="-"))
+
+
+def _list_groups(experiments: tuple[str, ...], status: str | None) -> None:
+    from mlflow_sanity.tracking.groups import find_groups
+
+    if not experiments:
+        raise click.UsageError("--group needs --experiment NAME")
+    try:
+        groups = find_groups(experiments)
+    except Exception as exc:
+        raise click.ClickException(f"could not search runs: {exc}") from None
+    rows = []
+    for g in groups:
+        for run in g.runs:
+            rows.append(
+                {
+                    "group": g.key,
+                    "size": len(g.runs),
+                    "run_id": run.run_id,
+                    "name": run.name,
+                    "accuracy": run.metrics.get("sanity/accuracy"),
+                }
+            )
+    if not rows:
+        click.echo("no runs with a sanity.config_digest tag (train with mlflow_sanity.autolog())")
+        return
+    table = pd.DataFrame(rows)
+    table["accuracy"] = table["accuracy"].round(3)
+    click.echo(table.to_string(index=False, na_rep="-"))
+
+
+@main.command()
+@click.option("--experiment", "-e", "experiments", multiple=True, required=True)
+@click.option(
+    "--metric",
+    default="accuracy",
+    show_default=True,
+    help="The sanity/ metric to judge (the fit's validation data).",
+)
+@click.option("--min-runs", default=3, show_default=True, help="Smallest group that is judged.")
+@click.option("--log", "log", is_flag=True, help="Write the verdict to each run of a group.")
+def variance(experiments: tuple[str, ...], metric: str, min_runs: int, log: bool) -> None:
+    """Judge the seed spread of runs already logged, without re-training.
+
+    Finished runs with equal sanity.config_digest and sanity.data_digest tags (written
+    by mlflow_sanity.autolog()) are one configuration trained again: their spread on
+    sanity/METRIC is judged by the seed_variance check. Groups smaller than --min-runs
+    are listed as too small, never judged.
+    """
+    from mlflow_sanity.tracking.groups import find_groups
+
+    if min_runs < 3:
+        raise click.UsageError("--min-runs must be at least 3")
+    try:
+        groups = find_groups(experiments)
+    except Exception as exc:
+        raise click.ClickException(f"could not search runs: {exc}") from None
+    if not groups:
+        click.echo("no runs with a sanity.config_digest tag (train with mlflow_sanity.autolog())")
+        return
+    for g in groups:
+        values = g.values(f"sanity/{metric}")
+        head = f"group {g.key}: {len(g.runs)} run(s)"
+        if len(values) < min_runs:
+            click.echo(
+                f"{head}: too small to judge ({len(values)} with sanity/{metric}; "
+                f"at least {min_runs} needed)"
+            )
+            continue
+        report, line = _judge_group(g, values, metric)
+        click.echo(f"{head}\n  {line}")
+        f = report.get("seed_variance")
+        if f is not None:
+            click.echo(f"  [{f.severity.value}] seed_variance: {f.message}")
+        if log:
+            _log_group(g, report)
+            click.echo(f"  verdict written to {len(g.runs)} run(s)")
+
+
+def _judge_group(group, values: dict[str, float], metric: str):
+    """The seed_variance verdict on a group's values (the majority baseline as reference)."""
+    from mlflow_sanity.checks import Context
+    from mlflow_sanity.core.pipeline import build_report
+    from mlflow_sanity.core.seed_stats import SeedResults, higher_is_better, spread
+
+    baselines = group.values("sanity/majority_baseline_accuracy")
+    per_run = {}
+    for i, (run_id, value) in enumerate(values.items()):
+        row = {metric: value}
+        if run_id in baselines:
+            row["majority_baseline_accuracy"] = baselines[run_id]
+        per_run[i] = row
+    results = SeedResults(metric=metric, values=per_run, higher_is_better=higher_is_better(metric))
+    report = build_report(
+        Context(seeds=results),
+        source="variance",
+        inputs={"group": group.key, "runs": list(values), "metric": metric},
+    )
+    sp = spread(values.values())
+    best = max(values.values()) if results.higher_is_better else min(values.values())
+    inside = abs(best - sp.mean) <= 2 * sp.std
+    report.metrics.update(
+        {k.replace("seed/", "group/", 1): v for k, v in sp.as_metrics(metric).items()}
+    )
+    line = (
+        f"{len(values)} runs of this configuration: val {metric.replace('_', ' ')} "
+        f"{sp.mean:.2f} ± {sp.std:.2f}; the best run ({best:.2f}) is "
+        + ("inside the noise" if inside else "more than 2 standard deviations from the mean")
+    )
+    return report, line
+
+
+def _log_group(group, report) -> None:
+    from mlflow_sanity.tracking.reports import log_report
+
+    for run in group.runs:
+        try:
+            log_report(run.run_id, report)
+        except Exception as exc:
+            raise click.ClickException(f"could not log to run {run.run_id}: {exc}") from None
 
 
 def _load(run_id: str, read_report):

@@ -9,6 +9,7 @@ they are logits, sigmoid or softmax.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -86,6 +87,8 @@ class SanityEvaluator(ModelEvaluator):
         predictions: str | None = None,
         **kwargs: Any,
     ) -> EvaluationResult:
+        from mlflow_sanity.tracking.metric_names import PREFIX_KEY
+        from mlflow_sanity.tracking.models import model_id_of, tag_model
         from mlflow_sanity.tracking.reports import log_report, metric_key
 
         cfg = EvalConfig.parse(evaluator_config)
@@ -119,9 +122,27 @@ class SanityEvaluator(ModelEvaluator):
             "leakage": leak.summary,
         }
         report = build_report(ctx, options=cfg.options, source="evaluator", inputs=inputs)
-        log_report(run_id, report, classification_files(c))
+        # MLflow re-logs the returned metrics (with the model id and the dataset) when it
+        # knows the model: then logging them here too would write every value twice.
+        model_id = kwargs.get("model_id")
+        linked = model_id or model_id_of(model)
+        merged = log_report(
+            run_id,
+            report,
+            classification_files(c),
+            model_id=linked,
+            dataset={"name": inputs["dataset"], "digest": inputs["dataset_digest"]},
+            log_metrics=model_id is None,
+        )
+        if linked:
+            tag_model(linked, report)
+        prefix = str(merged.inputs.get(PREFIX_KEY) or "")
         return EvaluationResult(
-            metrics={metric_key(k): v for k, v in report.metrics.items()},
+            metrics={
+                metric_key(prefix + k): float(v)
+                for k, v in report.metrics.items()
+                if v is not None and math.isfinite(float(v))
+            },
             artifacts={},
             run_id=run_id,
         )

@@ -12,6 +12,7 @@ import mlflow
 
 from mlflow_sanity.project.digits import train_and_evaluate
 from mlflow_sanity.report.markdown import terminal_summary
+from mlflow_sanity.tracking.experiments import mark_model_training
 from mlflow_sanity.tracking.reports import read_report
 
 VARIANTS = {
@@ -22,6 +23,8 @@ VARIANTS = {
 
 def main() -> None:
     with mlflow.start_run(run_name="mlflow-sanity demo") as parent:
+        # open on the training runs, not the 3.x GenAI overview
+        mark_model_training(parent.info.experiment_id)
         for name, l2 in VARIANTS.items():
             with mlflow.start_run(run_name=name, nested=True):
                 run_id = train_and_evaluate(l2=l2, epochs=10, seed=0)
@@ -30,9 +33,13 @@ def main() -> None:
             print(f"\n=== {name}: accuracy {accuracy:.3f}  (run {run_id})")
             print(terminal_summary(report))
     uri = mlflow.get_tracking_uri()
+    exp = parent.info.experiment_id
     print(f"\nBrowse the results:  mlflow ui --backend-store-uri {uri}")
+    print(f"  then open experiment {exp} (Experiments list), Runs tab; expand the demo run.")
+    print("  Sanity column: Columns > Tags > sanity.status (and sanity.findings).")
     print("Filter flagged runs in the search box:  tags.`sanity.status` = 'fail'")
-    print(f"(parent run {parent.info.run_id}, experiment {parent.info.experiment_id})")
+    print("Each run's verdict: its Overview (description, tags) and Artifacts > sanity/report.html")
+    print(f"(parent run {parent.info.run_id}, experiment {exp})")
 
 
 if __name__ == "__main__":

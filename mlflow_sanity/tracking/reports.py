@@ -49,6 +49,9 @@ def log_report(
     client: MlflowClient | None = None,
     step: int = 0,
     scope: str | None = None,
+    model_id: str | None = None,
+    dataset: Mapping[str, str | None] | None = None,
+    log_metrics: bool = True,
 ) -> Report:
     """Log ``report`` (and extra artifact ``files``) to ``run_id``; return the merged report.
 
@@ -57,7 +60,15 @@ def log_report(
     report is one of several evaluations on the run: number ``n`` gets its own
     ``sanity/<scope>/<n>/`` folder (report and plots) and metrics named
     ``sanity/<scope>/<n>/<metric>``, and its findings name the call that raised them.
+
+    ``dataset`` (``{"name", "digest"}``, an ``mlflow.models.evaluate`` dataset) names the
+    metrics after the data (``tracking.metric_names``) and records the dataset on each
+    value; ``model_id`` links the values to that LoggedModel; ``log_metrics=False`` leaves
+    the metrics to MLflow (it re-logs an evaluator's returned metrics when it knows the
+    model). The prefix this report's metrics got is ``merged.inputs["metric_prefix"]``.
     """
+    from mlflow_sanity.tracking import metric_names
+
     client = client or MlflowClient()
     files = dict(files or {})
     run = client.get_run(run_id)
@@ -71,14 +82,20 @@ def log_report(
         if scope is not None:
             report, prefix = _scoped(report, previous, scope, out / scope, files)
             files = {}
+        else:
+            prefix = metric_names.claim(previous, report, dataset)
         merged = previous.merge(report) if previous else report
         if scope is not None:
             merged.inputs[f"{scope}_calls"] = report.inputs[f"{scope}_calls"]
+        metric_names.record(merged, previous, report, prefix)
         for name, data in files.items():
             (out / name).write_bytes(data)
         _write_report(out, merged)
         note = merge_note(run_tags.get("mlflow.note.content"), note_section(merged))
-        _log_batch(client, run_id, _tags(merged, note), _metrics(report.metrics, step, prefix))
+        metrics = _metrics(report.metrics, step, prefix) if log_metrics else []
+        _log_batch(
+            client, run_id, _tags(merged, note), metric_names.attach(metrics, model_id, dataset)
+        )
         client.log_artifacts(run_id, str(out), ARTIFACT_DIR)
     return merged
 

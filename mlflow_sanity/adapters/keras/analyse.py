@@ -125,6 +125,7 @@ class Analysis:
     report: Report
     files: dict[str, bytes]
     fingerprints: dict[str, Fingerprint] = field(default_factory=dict)
+    digests: dict[str, str] = field(default_factory=dict)  # config / data, for run groups
 
 
 def analyse(
@@ -165,7 +166,63 @@ def analyse(
     files = _fit_files(history, fit, evaluation if eval_on == "validation" else None)
     for role, fp in fingerprints.items():
         files.update(fp.to_files(role))
-    return Analysis(report, files, fingerprints)
+    digests = run_digests(model, spec, fit, call, fingerprints)
+    if digests:
+        report.inputs["digests"] = digests
+    return Analysis(report, files, fingerprints, digests)
+
+
+def _keras_config(obj: Any) -> Any:
+    try:
+        return obj.get_config()
+    except Exception:  # a subclassed model without get_config: its ModelSpec stands in
+        return None
+
+
+def run_digests(
+    model: Any, spec: ModelSpec, fit: FitSpec, call: FitCall, fingerprints: Mapping[str, Any]
+) -> dict[str, str]:
+    """``config``: architecture + compile settings + fit settings, everything but the seed;
+    ``data``: the training (and validation) rows' fingerprints. Equal digests = the same
+    experiment run again, so the runs' spread is seed noise."""
+    from mlflow_sanity.core.run_digest import stable_digest
+
+    out: dict[str, str] = {}
+    try:
+        architecture = _keras_config(model) or [
+            (layer.class_name, layer.activation, layer.units) for layer in spec.layers
+        ]
+        compiled = {
+            "loss": spec.loss,
+            "from_logits": spec.from_logits,
+            "metrics": [(m.requested, m.variant, m.weighted, m.threshold) for m in spec.metrics],
+            "optimizer": _keras_config(getattr(model, "optimizer", None))
+            or [spec.optimizer, spec.learning_rate],
+        }
+        settings = {
+            "epochs": call.epochs,
+            "batch_size": call.batch_size,
+            "validation": fit.validation,
+            "validation_split": fit.validation_split,
+            "validation_freq": fit.validation_freq,
+            "class_weight": fit.to_dict().get("class_weight"),
+            "sample_weight": fit.sample_weight,
+            "callbacks": [
+                (cb.class_name, cb.monitor, cb.restore_best_weights, cb.save_best_only)
+                for cb in fit.callbacks
+            ],
+            "other_callbacks": list(fit.other_callbacks),
+        }
+        out["config"] = stable_digest({"model": architecture, "compile": compiled, "fit": settings})
+    except Exception as exc:  # grouping is optional; the checks still count
+        _log.info("mlflow-sanity: no config digest: %s", exc)
+    train = fingerprints.get("train")
+    if train is not None:
+        val = fingerprints.get("validation")
+        out["data"] = stable_digest(
+            {"train": train.digest, "validation": val.digest if val is not None else None}
+        )
+    return out
 
 
 def _analyse_heads(
@@ -522,11 +579,14 @@ def check_and_log(
     config: CheckOptions,
     run_id: str,
 ) -> Report:
-    """Analyse one finished fit, log it, and remember it for the model's evaluate calls."""
+    """Analyse one finished fit, log it (on the run, and on the LoggedModel MLflow's Keras
+    autolog created for it), and remember it for the model's evaluate calls."""
+    from mlflow_sanity.tracking.models import fit_model_id, tag_model
     from mlflow_sanity.tracking.reports import log_report
 
     found = analyse(model, history, call, config)
     selection = found.report.inputs.get("model_selection")
+    model_id = fit_model_id(run_id)
     remember(
         model,
         FitMemory(
@@ -534,6 +594,14 @@ def check_and_log(
             found.fingerprints.get("train"),
             found.fingerprints.get("validation"),
             ModelSelection.from_dict(selection) if selection else None,
+            model_id,
         ),
     )
-    return log_report(run_id, found.report, found.files)
+    merged = log_report(run_id, found.report, found.files, model_id=model_id)
+    if model_id:
+        tag_model(model_id, found.report)
+    if found.digests:
+        from mlflow_sanity.tracking.groups import tag_digests
+
+        tag_digests(run_id, found.digests)
+    return merged

@@ -22,6 +22,7 @@ class FitMemory:
     train: Fingerprint | None = None
     validation: Fingerprint | None = None
     model_selection: ModelSelection | None = None
+    model_id: str | None = None  # the LoggedModel mlflow.keras.autolog() made for the fit
 
 
 _MEMORY: weakref.WeakKeyDictionary[Any, FitMemory] = weakref.WeakKeyDictionary()

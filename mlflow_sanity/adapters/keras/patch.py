@@ -297,7 +297,12 @@ def _check_evaluate(model: Any, call: EvaluateCall, returned: dict[str, float]) 
     memory = recall(model)
     found = analyse_evaluate(model, call, returned, _STATE.config, memory)
     if memory is not None and memory.run_id:
-        log_report(memory.run_id, found.report, found.files, scope="evaluate")
+        model_id = memory.model_id
+        log_report(memory.run_id, found.report, found.files, scope="evaluate", model_id=model_id)
+        if model_id:
+            from mlflow_sanity.tracking.models import tag_model
+
+            tag_model(model_id, found.report)
         _announce(found.report, memory.run_id, "evaluate")
         return
     with run_for_logging() as run_id:

@@ -1,0 +1,23 @@
+"""Experiment settings the MLflow 3 UI reads.
+
+The 3.17 UI opens an experiment without a kind on its GenAI overview; the
+``mlflow.experimentKind`` tag (what the UI's own kind selector writes) set to
+``custom_model_development`` opens it on the training runs, where Keras users look.
+"""
+
+from __future__ import annotations
+
+from mlflow_sanity.tracking.runs import MlflowClient, client_or_default
+
+KIND_TAG = "mlflow.experimentKind"
+MODEL_TRAINING = "custom_model_development"
+
+
+def mark_model_training(experiment_id: str, client: MlflowClient | None = None) -> bool:
+    """Make ``experiment_id`` a model-training experiment unless its kind is already set
+    (a user's choice is kept); True when the tag was written."""
+    client = client_or_default(client)
+    if client.get_experiment(experiment_id).tags.get(KIND_TAG):
+        return False
+    client.set_experiment_tag(experiment_id, KIND_TAG, MODEL_TRAINING)
+    return True

@@ -1,0 +1,222 @@
+"""MLflow 3 models: the verdict on LoggedModels, registered versions and the registry gate.
+
+- ``fit_model_id``: the LoggedModel ``mlflow.keras.autolog()`` created for the fit that is
+  running in a run (it exists, PENDING, while training runs).
+- ``tag_model``: the same ``sanity.status`` / ``sanity.findings`` / ``sanity.finding.<id>``
+  tags as on the run, merged over every report about the model (worst status wins),
+  so ``mlflow.search_logged_models(filter_string="tags.`sanity.status` = 'fail'")`` finds it.
+- ``verdict``: what a run id, ``models:/NAME/VERSION``, ``models:/NAME@ALIAS`` or
+  ``models:/m-…`` says (the gate); ``tag_version`` copies it onto a registered version.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+import mlflow
+from mlflow.exceptions import MlflowException
+
+from mlflow_sanity._version import __version__
+from mlflow_sanity.core.findings import Report
+from mlflow_sanity.tracking.runs import MlflowClient, client_or_default
+
+_log = logging.getLogger(__name__)
+
+STATUS_TAG = "sanity.status"
+FINDINGS_TAG = "sanity.findings"
+FINDING_TAG = "sanity.finding."
+VERSION_TAG = "sanity.version"
+_RANK = {"pass": 0, "info": 0, "warn": 1, "fail": 2}
+_STATUS = {0: "pass", 1: "warn", 2: "fail"}
+
+
+class ModelLookupError(Exception):
+    """No such registered model, version, alias, logged model or run."""
+
+
+def _worst(*statuses: str | None) -> str:
+    return _STATUS[max((_RANK.get(s or "pass", 0) for s in statuses), default=0)]
+
+
+def fit_model_id(run_id: str) -> str | None:
+    """The LoggedModel MLflow's Keras autolog created for the fit running in ``run_id``.
+
+    ``mlflow.keras.autolog()`` creates it (PENDING) before training and finalises it after
+    our checks; anything else (an older model, one from another run) is not this fit's.
+    """
+    try:
+        model = mlflow.last_logged_model()
+    except Exception as exc:  # the run's own report must not depend on it
+        _log.info("mlflow-sanity: no logged model for run %s: %s", run_id, exc)
+        return None
+    if model is None or model.source_run_id != run_id:
+        return None
+    if str(getattr(model.status, "value", model.status)).upper() != "PENDING":
+        return None
+    return model.model_id
+
+
+def model_id_of(model: object) -> str | None:
+    """The LoggedModel id of a loaded pyfunc model (``runs:/`` URIs logged in MLflow 3)."""
+    return getattr(getattr(model, "metadata", None), "model_id", None) or None
+
+
+def merged_tags(current: Mapping[str, str], report: Report) -> dict[str, str]:
+    """``current`` sanity tags merged with ``report``: each finding keeps its worst severity."""
+    severities = {
+        key[len(FINDING_TAG) :]: value
+        for key, value in current.items()
+        if key.startswith(FINDING_TAG) and value in ("warn", "fail")
+    }
+    for f in report.flagged:
+        severities[f.id] = _worst(severities.get(f.id), f.severity.value)
+    status = _worst(current.get(STATUS_TAG), report.status, *severities.values())
+    tags = {
+        STATUS_TAG: status,
+        FINDINGS_TAG: ",".join(sorted(severities)),
+        VERSION_TAG: __version__,
+    }
+    tags.update({f"{FINDING_TAG}{k}": v for k, v in severities.items()})
+    return tags
+
+
+def tag_model(model_id: str, report: Report, client: MlflowClient | None = None) -> str | None:
+    """Put the verdict on a LoggedModel (merged with what it carries); its status, or None
+    when the model cannot be tagged (a warning, never an error: the run has the verdict)."""
+    client = client_or_default(client)
+    try:
+        current = client.get_logged_model(model_id).tags or {}
+        tags = merged_tags(current, report)
+        client.set_logged_model_tags(model_id, tags)
+    except Exception as exc:  # the run carries the verdict either way
+        _log.warning("mlflow-sanity: could not tag logged model %s: %s", model_id, exc)
+        return None
+    return tags[STATUS_TAG]
+
+
+def search_checked_models(
+    experiments: Iterable[str], status: str | None, max_results: int
+) -> list[mlflow.entities.LoggedModel]:
+    """LoggedModels with a ``sanity.status`` tag (only ``status`` when given), in the named
+    experiments (all experiments the server lists when none)."""
+    client = MlflowClient()
+    names = list(experiments)
+    if names:
+        ids = []
+        for name in names:
+            exp = client.get_experiment_by_name(name)
+            if exp is None:
+                raise ModelLookupError(f"no experiment named {name!r}")
+            ids.append(exp.experiment_id)
+    else:
+        ids = [e.experiment_id for e in client.search_experiments(max_results=1000)]
+    query = f"tags.`{STATUS_TAG}` = '{status}'" if status else f"tags.`{STATUS_TAG}` != ''"
+    return list(
+        mlflow.search_logged_models(
+            experiment_ids=ids, filter_string=query, max_results=max_results, output_format="list"
+        )
+    )
+
+
+_VERSION_URI = re.compile(r"^models:/(?P<name>[^@]+?)/(?P<version>\d+)/?$")
+_ALIAS_URI = re.compile(r"^models:/(?P<name>[^@/]+)@(?P<alias>[^/]+)/?$")
+_LOGGED_URI = re.compile(r"^models:/(?P<model_id>m-[0-9a-f]+)/?$")
+
+
+@dataclass
+class Verdict:
+    """What the gate reads: the worst status of the sources (a run and/or a LoggedModel)."""
+
+    subject: str
+    status: str | None = None  # None: nothing it points at was ever checked
+    findings: list[str] = field(default_factory=list)
+    sources: list[str] = field(default_factory=list)  # "run <id>: fail", ...
+    version: tuple[str, str] | None = None  # (name, version) of a registered version
+
+    def add(self, what: str, tags: Mapping[str, str]) -> None:
+        status = tags.get(STATUS_TAG)
+        if status not in ("pass", "warn", "fail"):
+            self.sources.append(f"{what}: never checked")
+            return
+        self.status = _worst(self.status, status)
+        found = [f for f in (tags.get(FINDINGS_TAG) or "").split(",") if f]
+        self.findings = sorted(set(self.findings) | set(found))
+        self.sources.append(f"{what}: {status}")
+
+
+def _run_tags(client: MlflowClient, run_id: str) -> dict[str, str]:
+    try:
+        return dict(client.get_run(run_id).data.tags)
+    except MlflowException as exc:
+        raise ModelLookupError(f"cannot read run {run_id}: {exc.message}") from None
+
+
+def _model_tags(client: MlflowClient, model_id: str) -> dict[str, str]:
+    try:
+        return dict(client.get_logged_model(model_id).tags or {})
+    except MlflowException as exc:
+        raise ModelLookupError(f"cannot read logged model {model_id}: {exc.message}") from None
+
+
+def is_model_uri(target: str) -> bool:
+    return target.startswith("models:/")
+
+
+def resolve_version(uri: str, client: MlflowClient | None = None):
+    """The registered ``ModelVersion`` a ``models:/NAME/VERSION`` or ``models:/NAME@ALIAS`` is."""
+    client = client_or_default(client)
+    by_version, by_alias = _VERSION_URI.match(uri), _ALIAS_URI.match(uri)
+    try:
+        if by_version:
+            return client.get_model_version(by_version["name"], by_version["version"])
+        if by_alias:
+            return client.get_model_version_by_alias(by_alias["name"], by_alias["alias"])
+    except MlflowException as exc:
+        raise ModelLookupError(f"{uri}: {exc.message}") from None
+    raise ModelLookupError(
+        f"{uri!r} is not models:/NAME/VERSION, models:/NAME@ALIAS or models:/m-<id>"
+    )
+
+
+def verdict(target: str, client: MlflowClient | None = None) -> Verdict:
+    """The verdict on a run id, a registered version (its source LoggedModel and run) or a
+    LoggedModel. Raises ``ModelLookupError`` when it does not exist."""
+    client = client_or_default(client)
+    out = Verdict(target)
+    if not is_model_uri(target):
+        out.add(f"run {target}", _run_tags(client, target))
+        return out
+    logged = _LOGGED_URI.match(target)
+    if logged:
+        model_id = logged["model_id"]
+        tags = _model_tags(client, model_id)
+        out.add(f"logged model {model_id}", tags)
+        return out
+    mv = resolve_version(target, client)
+    out.version = (mv.name, str(mv.version))
+    model_id = getattr(mv, "model_id", None)
+    if model_id:
+        out.add(f"logged model {model_id}", _model_tags(client, model_id))
+    if mv.run_id:
+        out.add(f"run {mv.run_id}", _run_tags(client, mv.run_id))
+    return out
+
+
+def tag_version(uri: str, client: MlflowClient | None = None) -> Verdict:
+    """Copy the verdict of a registered version's source model/run onto the version."""
+    client = client_or_default(client)
+    found = verdict(uri, client)
+    if found.version is None:
+        raise ModelLookupError(f"{uri!r} is not a registered model version")
+    if found.status is not None:
+        name, version = found.version
+        for key, value in (
+            (STATUS_TAG, found.status),
+            (FINDINGS_TAG, ",".join(found.findings)),
+            (VERSION_TAG, __version__),
+        ):
+            client.set_model_version_tag(name, version, key, value)
+    return found
