@@ -266,3 +266,18 @@ def test_a_two_output_model_is_checked_per_head(keras, sanity_on):
     _, report = _last_report()
     calls = report.inputs["evaluate_calls"]
     assert calls[-1]["status"] == "fail"
+
+
+def test_a_sanity_callback_checks_evaluate_without_the_patch(keras, mlflow_experiment):
+    import mlflow_sanity
+
+    rng = np.random.default_rng(8)
+    x = rng.random((200, 10))
+    y = np.concatenate([np.zeros(196), np.ones(4)])
+    model = _binary_model(keras)
+    callback = mlflow_sanity.SanityCallback((x, y))
+    model.evaluate(x, y, verbose=0, callbacks=[callback])
+    _, report = _last_report()
+    assert report.inputs["source"] == "model.evaluate"
+    assert report.status == "fail"
+    assert report.get("metric_disagreement").evidence["returned_by"] == "model.evaluate"

@@ -88,14 +88,23 @@ class EvaluateCall:
     sample_weight: Any = None
     batch_size: int | None = None
     steps: int | None = None
+    callbacks: list[Any] = field(default_factory=list)
 
     @classmethod
     def from_arguments(
         cls, evaluate: Callable[..., Any], model: Any, args: tuple[Any, ...], kwargs: Any
     ) -> EvaluateCall:
         a = _signature(evaluate).bind(model, *args, **kwargs).arguments
+        callbacks = a.get("callbacks")
+        if callbacks is not None and not isinstance(callbacks, (list, tuple)):
+            callbacks = getattr(callbacks, "callbacks", [callbacks])
         return cls(
-            a.get("x"), a.get("y"), a.get("sample_weight"), a.get("batch_size"), a.get("steps")
+            a.get("x"),
+            a.get("y"),
+            a.get("sample_weight"),
+            a.get("batch_size"),
+            a.get("steps"),
+            list(callbacks or []),
         )
 
 

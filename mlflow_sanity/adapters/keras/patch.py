@@ -98,6 +98,10 @@ class SanityCallback(keras.callbacks.Callback):
     recomputation and the label-shift test. With ``autolog()`` active, the callback
     receives everything ``fit`` was given and the wrapper steps aside, so a fit is never
     reported twice. The checks run once, in ``on_train_end``.
+
+    Passed to ``model.evaluate(..., callbacks=[SanityCallback((x, y))])`` it checks that
+    evaluation (the rows given as ``validation_data``; with ``autolog()`` active, the rows
+    ``evaluate`` received), in ``on_test_end``; validation inside ``fit`` is left to fit.
     """
 
     def __init__(
@@ -115,14 +119,29 @@ class SanityCallback(keras.callbacks.Callback):
         self._explicit_config = bool(self._config.thresholds or self._config.disable)
         self._adopted: FitCall | None = None
         self._siblings: list[Any] = []
+        self._training = False
+        self._evaluate_handled = False
+
+    def on_test_end(self, logs: Mapping[str, Any] | None = None) -> None:
+        handled, self._evaluate_handled = self._evaluate_handled, False
+        if self._training or handled:  # fit's validation, or the autolog wrapper reports
+            return
+        try:
+            x, y = unpack_pair(self.validation_data)
+            returned = {k: float(v) for k, v in (logs or {}).items()}
+            _check_evaluate(self.model, EvaluateCall(x, y), returned, self._config)
+        except Exception as exc:
+            _internal_error(exc, "evaluate", "its return value is")
 
     def on_train_begin(self, logs: Mapping[str, Any] | None = None) -> None:
+        self._training = True
         try:
             self._siblings = sibling_callbacks(self)
         except Exception:  # introspection is best effort; the report just lacks monitors
             self._siblings = []
 
     def on_train_end(self, logs: Mapping[str, Any] | None = None) -> None:
+        self._training = False
         call, self._adopted = self._adopted, None
         try:
             self._restore_like_early_stopping()
@@ -272,6 +291,9 @@ def _evaluate_wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
     call: EvaluateCall | None = None
     try:
         call = EvaluateCall.from_arguments(original, self, args, kwargs)
+        for cb in call.callbacks:  # the wrapper, which sees the data, reports
+            if isinstance(cb, SanityCallback):
+                cb._evaluate_handled = True
     except Exception as exc:
         failure = exc
     _LOCAL.depth = getattr(_LOCAL, "depth", 0) + 1
@@ -281,7 +303,7 @@ def _evaluate_wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
         _LOCAL.depth -= 1
     try:
         if call is not None:
-            _check_evaluate(self, call, returned_metrics(self, result))
+            _check_evaluate(self, call, returned_metrics(self, result), _STATE.config)
     except Exception as exc:
         failure = failure or exc
     if failure is not None:
@@ -289,13 +311,15 @@ def _evaluate_wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
     return result
 
 
-def _check_evaluate(model: Any, call: EvaluateCall, returned: dict[str, float]) -> None:
+def _check_evaluate(
+    model: Any, call: EvaluateCall, returned: dict[str, float], config: CheckOptions
+) -> None:
     """Log to the run of the model's last fit (reopened: MLflow accepts writes to a
     finished run), else the active run, else a run of its own."""
     from mlflow_sanity.tracking.reports import log_report
 
     memory = recall(model)
-    found = analyse_evaluate(model, call, returned, _STATE.config, memory)
+    found = analyse_evaluate(model, call, returned, config, memory)
     if memory is not None and memory.run_id:
         model_id = memory.model_id
         log_report(memory.run_id, found.report, found.files, scope="evaluate", model_id=model_id)
