@@ -26,8 +26,9 @@ import keras
 
 from mlflow_sanity.adapters.keras.analyse import analyse_evaluate, check_and_log, returned_metrics
 from mlflow_sanity.adapters.keras.describe import sibling_callbacks
-from mlflow_sanity.adapters.keras.inputs import EvaluateCall, FitCall, unpack_pair
+from mlflow_sanity.adapters.keras.inputs import EvaluateCall, FitCall, _signature, unpack_pair
 from mlflow_sanity.adapters.keras.memory import recall
+from mlflow_sanity.adapters.keras.probes import ProbeCallback, with_probe
 from mlflow_sanity.checks import CheckOptions, Thresholds
 from mlflow_sanity.core.findings import Report
 from mlflow_sanity.tracking import shim
@@ -225,6 +226,7 @@ def _fit_wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
     failure: BaseException | None = None  # at most one warning per fit
     try:
         call = FitCall.from_arguments(original, self, args, kwargs, _STATE.config)
+        args, kwargs = _with_probe(original, self, args, kwargs, call)
         adopter = next((cb for cb in call.callbacks if isinstance(cb, SanityCallback)), None)
         if adopter is not None:  # the explicit callback reports, with our data access
             adopter._adopt(call)
@@ -260,6 +262,29 @@ def _fit_wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
     if failure is not None:
         _internal_error(failure)
     return history
+
+
+def _with_probe(
+    original: Callable[..., Any],
+    model: Any,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    call: FitCall,
+) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    """fit's arguments with our probe callback added to a new callbacks list (the user's
+    list is never mutated); unchanged when that is not possible."""
+    try:
+        bound = _signature(original).bind(model, *args, **kwargs)
+        probe = ProbeCallback(call)
+        callbacks = with_probe(bound.arguments.get("callbacks"), probe)
+        if callbacks is None:
+            return args, kwargs
+        bound.arguments["callbacks"] = callbacks
+        call.probe = probe
+        return tuple(bound.args[1:]), dict(bound.kwargs)
+    except Exception as exc:  # the probes are optional; fit runs as called
+        _log.debug("mlflow-sanity probe not added: %s", exc)
+        return args, kwargs
 
 
 def _evaluate_wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
