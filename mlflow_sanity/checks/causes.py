@@ -214,9 +214,9 @@ def _loss_trajectory(loss: np.ndarray) -> dict[str, Any]:
 def _weight_growth(probes: ProbeSpec | None) -> float | None:
     norms = [p.weight_norm for p in probes.gradients] if probes is not None else []
     norms = [n for n in norms if n is not None]
-    if len(norms) < 2 or not norms[0] or norms[0] <= 0:
-        return None
-    return float(norms[-1] / norms[0]) if math.isfinite(norms[-1]) else math.inf
+    if len(norms) < 2 or not norms[0] or norms[0] <= 0 or not math.isfinite(norms[-1]):
+        return None  # NaN weights are non_finite_loss's
+    return float(norms[-1] / norms[0])
 
 
 def _initial_loss(probes: ProbeSpec | None) -> float | None:
@@ -242,6 +242,8 @@ def _last_layer_grad(probes: ProbeSpec | None) -> float | None:
     "clipnorm=1.0 / a decaying schedule; too low: raise it 10x (Adam's default 1e-3) or "
     "train longer.",
     diverge_ratio=1.5,
+    jump_ratio=1.2,
+    min_progress=0.05,
     oscillation_share=0.4,
     min_rise=0.1,
     max_weight_growth=100.0,
@@ -251,7 +253,12 @@ def _last_layer_grad(probes: ProbeSpec | None) -> float | None:
 )
 def learning_rate(ctx: Context, t: Mapping[str, float]) -> Outcome | None:
     """The learning rate is too high (loss diverges or oscillates, weights blow up) or too
-    low (the loss barely moves although the gradients are healthy)."""
+    low (the loss barely moves although the gradients are healthy).
+
+    "Jumped": the first epoch's mean loss is ``jump_ratio`` times the probe batch's loss
+    before training and the fit never got ``min_progress`` below that start (SGD at 5.0
+    kills the ReLUs in a few steps and leaves the loss at the class prior).
+    """
     loss = _raw(ctx.history, "loss")
     if loss is None:
         return None
@@ -279,10 +286,15 @@ def learning_rate(ctx: Context, t: Mapping[str, float]) -> Outcome | None:
         high.append("the loss grew and then became NaN/inf")
     elif finite.size >= 2 and reaches(finite[-1], finite[0] * t["diverge_ratio"]):
         high.append(f"the loss diverged from {finite[0]:.4g} to {finite[-1]:.4g}")
-    elif start and finite.size and reaches(finite[0], start * t["diverge_ratio"]):
+    elif (
+        start
+        and finite.size
+        and reaches(finite[0], start * t["jump_ratio"], inclusive=True)
+        and not reaches(finite[-1], start * (1 - t["min_progress"]), below=True)
+    ):
         high.append(
             f"the loss jumped from {start:.4g} before training to {finite[0]:.4g} in the "
-            f"first epoch (ending at {finite[-1]:.4g})"
+            f"first epoch and never came back below its start (ending at {finite[-1]:.4g})"
         )
     if (
         finite.size > t["min_epochs"]
@@ -301,6 +313,10 @@ def learning_rate(ctx: Context, t: Mapping[str, float]) -> Outcome | None:
         fix = f"; try {lr / 10:.3g}" if lr else ""
         text = f"The {lr_text} is too high: {'; '.join(high)}{fix}."
         return Outcome(Severity.WARN, text, evidence, f"the {lr_text} is too high")
+    if not finite.size:
+        return passed(
+            "No finite loss to judge the learning rate on (see non_finite_loss).", evidence
+        )
     drop = (finite[0] - finite.min()) / abs(finite[0]) if finite.size and finite[0] else None
     evidence["loss_drop"] = rounded(drop) if drop is not None else None
     if (

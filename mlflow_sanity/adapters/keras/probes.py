@@ -93,8 +93,16 @@ def _loss_fn(model: Any) -> Callable[[Any, Any], Any]:
         return flat[0].loss
     if flat or isinstance(model.loss, (list, tuple, dict)) or model.loss is None:
         raise ValueError("gradient probes need a model with one compiled loss")
-    loss = keras.losses.get(model.loss)
-    return loss if isinstance(loss, keras.losses.Loss) else keras.losses.LossFunctionWrapper(loss)
+    fn = keras.losses.get(model.loss)
+    if isinstance(fn, keras.losses.Loss):
+        return fn
+
+    def aligned(y: Any, y_pred: Any) -> Any:  # what a Loss object does with (n,) vs (n, 1)
+        if len(y.shape) == len(y_pred.shape) - 1 and y_pred.shape[-1] == 1:
+            y = keras.ops.expand_dims(y, -1)
+        return fn(y, y_pred)
+
+    return aligned
 
 
 def _owner(variable: Any) -> str:
