@@ -8,8 +8,10 @@
 - ``SanityCallback`` for users who prefer explicit callbacks. It sees no data unless
   given ``validation_data=``/``training_data=``.
 
-All work happens once, after training (no per-batch or per-epoch hooks), and a failure
-inside mlflow-sanity never breaks ``fit``: it becomes one ``SanityWarning``.
+The checks run once, after training; during it only the probe callback
+(``probes.ProbeCallback``: a few gradient probes on 256 rows, NaN watch on epoch logs, no
+per-batch hooks) runs, added to a copy of the callback list. A failure inside
+mlflow-sanity never breaks ``fit``: it becomes one ``SanityWarning``.
 """
 
 from __future__ import annotations
@@ -116,12 +118,24 @@ class SanityCallback(keras.callbacks.Callback):
         self._explicit_config = bool(self._config.thresholds or self._config.disable)
         self._adopted: FitCall | None = None
         self._siblings: list[Any] = []
+        self._probe: ProbeCallback | None = None
 
     def on_train_begin(self, logs: Mapping[str, Any] | None = None) -> None:
         try:
             self._siblings = sibling_callbacks(self)
         except Exception:  # introspection is best effort; the report just lacks monitors
             self._siblings = []
+        self._probe = None
+        if self._adopted is None:  # alone: probe what training_data shows (the wrapper's
+            x, y = unpack_pair(self.training_data)  # probe serves an adopted fit)
+            self._probe = ProbeCallback(FitCall(x=x, y=y, epochs=(self.params or {}).get("epochs")))
+            self._probe.set_model(self.model)
+            self._probe.set_params(self.params)
+            self._probe.on_train_begin(logs)
+
+    def on_epoch_end(self, epoch: int, logs: Mapping[str, Any] | None = None) -> None:
+        if self._probe is not None:
+            self._probe.on_epoch_end(epoch, logs)
 
     def on_train_end(self, logs: Mapping[str, Any] | None = None) -> None:
         call, self._adopted = self._adopted, None
@@ -129,6 +143,7 @@ class SanityCallback(keras.callbacks.Callback):
             self._restore_like_early_stopping()
             if call is None:
                 call = self._call_from_arguments()
+                call.probe = self._probe
             config = self._config if self._explicit_config or call.config is None else call.config
             history = getattr(getattr(self.model, "history", None), "history", None) or {}
             with run_for_logging() as run_id:

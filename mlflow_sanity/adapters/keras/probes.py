@@ -235,6 +235,7 @@ class ProbeCallback(keras.callbacks.Callback):
         self._n_params: int | None = None
         self._errors: list[str] = []
         self._first_nan_seen = False
+        self._ended = False
 
     # Keras hooks: each one catches everything.
 
@@ -245,7 +246,13 @@ class ProbeCallback(keras.callbacks.Callback):
         self._safe("epoch end", lambda: self._epoch_end(dict(logs or {})))
 
     def on_train_end(self, logs: Mapping[str, Any] | None = None) -> None:
-        self._safe("train end", self._end)
+        self.finish()
+
+    def finish(self) -> None:
+        """The train-end probes, once (a report built before our own hook calls it)."""
+        if not self._ended and self.model is not None:
+            self._ended = True
+            self._safe("train end", self._end)
 
     def _safe(self, what: str, fn: Callable[[], None]) -> None:
         try:
@@ -311,6 +318,7 @@ class ProbeCallback(keras.callbacks.Callback):
         self._gradients.append(GradientProbe(epoch, tuple(norms), weight_norm, loss))
 
     def spec(self) -> ProbeSpec:
+        self.finish()
         steps = (self.params or {}).get("steps")
         terminated = any(
             isinstance(cb, keras.callbacks.TerminateOnNaN) for cb in self._call.callbacks
