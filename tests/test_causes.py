@@ -390,8 +390,59 @@ def test_healthy_fits_raise_no_new_finding_above_info(keras, fit_report, name):
         )
     else:
         model = _compile(_mlp(keras, x.shape[1], k, (16,)), keras)
-    epochs = 15 if name == "digits" else 40
+    epochs = 12 if name == "digits" else 30
     report = fit_report(model, x, y, epochs=epochs, batch_size=16, validation_split=0.2)
     assert _new_above_info(report) == {}
     assert report.get("vanishing_gradients") is None  # 2 kernel layers: too shallow to judge
     assert report.get("dead_units") is not None and report.get("undertrained") is not None
+
+
+def test_probes_leave_training_unchanged(keras, fit_report, digits):
+    """Inference-mode probes: no dropout draw, no state update, the same weights."""
+    x, y = digits
+
+    def model():
+        keras.utils.set_random_seed(0)
+        m = keras.Sequential(
+            [
+                keras.Input((64,)),
+                keras.layers.Dense(16, activation="relu"),
+                keras.layers.Dropout(0.3),
+                keras.layers.Dense(10, activation="softmax"),
+            ]
+        )
+        return _compile(m, keras)
+
+    plain = model()
+    plain.fit(x[:300], y[:300], epochs=2, batch_size=32, verbose=0)
+    probed = model()
+    report = fit_report(probed, x[:300], y[:300], epochs=2, batch_size=32)
+    assert report.inputs["probes"]["gradients"]  # the probes did run
+    for a, b in zip(plain.get_weights(), probed.get_weights(), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_a_failed_probe_is_reported_as_info():
+    broken = ProbeSpec(errors=("train end: RuntimeError: boom",))
+    for cid in ("dead_units", "vanishing_gradients"):
+        f = run_one(cid, _ctx(probes=broken))
+        assert f.severity is Severity.INFO and "boom" in f.message
+
+
+def test_a_probe_that_raises_never_breaks_fit(keras, fit_report, digits, monkeypatch):
+    from mlflow_sanity.adapters.keras import probes
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(probes, "dead_units", boom)
+    monkeypatch.setattr(probes, "_weights_report", boom)
+    x, y = digits
+    keras.utils.set_random_seed(0)
+    unbuilt = keras.Sequential(  # no Input: built by fit, so no probe before training
+        [keras.layers.Dense(16, activation="relu"), keras.layers.Dense(10, activation="softmax")]
+    )
+    report = fit_report(_compile(unbuilt, keras), x[:200], y[:200], epochs=2)
+    assert report.get("dead_units").severity is Severity.INFO
+    assert "boom" in report.get("dead_units").message
+    assert report.inputs["probes"]["errors"]

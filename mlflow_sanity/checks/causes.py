@@ -40,6 +40,17 @@ def _probes(ctx: Context) -> ProbeSpec | None:
     return fit.probes if fit is not None else None
 
 
+def _probe_failed(probes: ProbeSpec) -> Outcome | None:
+    """An ``info`` finding when a probe raised inside fit (caught: training went on)."""
+    if not probes.errors:
+        return None
+    return Outcome(
+        Severity.INFO,
+        f"The training probe failed ({probes.errors[0]}); training itself was not affected.",
+        {"probe_errors": list(probes.errors)},
+    )
+
+
 def _raw(history: Mapping[str, Sequence[float]] | None, key: str) -> np.ndarray | None:
     values = (history or {}).get(key)
     if values is None or len(values) == 0:
@@ -352,7 +363,11 @@ def learning_rate(ctx: Context, t: Mapping[str, float]) -> Outcome | None:
 def dead_units(ctx: Context, t: Mapping[str, float]) -> Outcome | None:
     """A large share of a ReLU layer's units output 0 for every probe row (dying ReLU)."""
     probes = _probes(ctx)
-    if probes is None or probes.dead_units is None or not probes.dead_units:
+    if probes is None:
+        return None
+    if probes.dead_units is None:
+        return _probe_failed(probes)
+    if not probes.dead_units:
         return None
     layers = [d for d in probes.dead_units if reaches(d.units, t["min_units"], inclusive=True)]
     evidence: dict[str, Any] = {
@@ -414,6 +429,8 @@ def vanishing_gradients(ctx: Context, t: Mapping[str, float]) -> Outcome | None:
         return None
     if probes.gradients_note and not probes.gradients:
         return Outcome(Severity.INFO, f"Gradients not probed: {probes.gradients_note}.")
+    if not probes.gradients:
+        return _probe_failed(probes)
     usable = [p for p in probes.gradients if len(p.layer_norms) >= t["min_layers"]]
     ratios = [(p, r) for p in usable if (r := _ratio(p, t["min_last_norm"])) is not None]
     if not ratios:

@@ -369,13 +369,17 @@ def input_stats(
     first_layer: str | None,
     normalizer: str | None,
     max_rows: int = 10_000,
+    max_values: int = 4_000_000,
 ) -> InputStats | None:
     """Per-column (2-D) or per-channel (images) min/max/mean/std of numeric inputs, on a
-    fixed sample of at most ``max_rows`` rows; None for inputs that are not one array."""
+    fixed sample of at most ``max_rows`` rows (and ``max_values`` numbers); None for inputs
+    that are not one array."""
     arr = np.asarray(x) if hasattr(x, "shape") or isinstance(x, np.ndarray) else None
     if arr is None or arr.dtype.kind not in "biuf" or arr.ndim < 2 or arr.shape[0] == 0:
         return None
     n = arr.shape[0]
+    per_row = max(1, int(np.prod(arr.shape[1:])))
+    max_rows = max(1, min(max_rows, max_values // per_row))  # images: bounded memory
     rows = np.unique(np.linspace(0, n - 1, min(n, max_rows)).astype(np.int64))
     sample = arr[rows].astype(np.float64)
     kind = "columns" if sample.ndim == 2 else "channels"

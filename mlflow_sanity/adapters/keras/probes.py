@@ -70,6 +70,8 @@ def _tf_gradient_norms(model: Any, x: Any, y: Any) -> tuple[list[tuple[str, floa
     for name, vs in groups:
         total = 0.0
         for g in grads[i : i + len(vs)]:
+            if isinstance(g, tf.IndexedSlices):  # embeddings: the touched rows
+                g = g.values
             if g is not None:
                 total += float(tf.reduce_sum(tf.square(tf.cast(g, tf.float32))))
         i += len(vs)
@@ -92,7 +94,7 @@ def _loss_fn(model: Any) -> Callable[[Any, Any], Any]:
     if len(flat) == 1:
         return flat[0].loss
     if flat or isinstance(model.loss, (list, tuple, dict)) or model.loss is None:
-        raise ValueError("gradient probes need a model with one compiled loss")
+        raise NotImplementedError("gradient probes need a model with one compiled loss")
     fn = keras.losses.get(model.loss)
     if isinstance(fn, keras.losses.Loss):
         return fn
@@ -267,12 +269,12 @@ class ProbeCallback(keras.callbacks.Callback):
         epochs = int(params.get("epochs") or self._call.epochs or 0) - self._call.initial_epoch
         self._plan = probe_epochs(epochs)
         self._lr_start = _learning_rate(self.model)
-        self._n_params = int(sum(int(np.prod(v.shape)) for v in self.model.trainable_variables))
         self._batch = _probe_batch(self._call)
         if self._batch is None:
             self._gradients_note = "the training data is not an array: no probe batch"
             return
-        self._probe_gradients(0)
+        if getattr(self.model, "built", False) and self.model.trainable_variables:
+            self._probe_gradients(0)  # an unbuilt model is left for fit to build
 
     def _epoch_end(self, logs: dict[str, Any]) -> None:
         self._epochs_done += 1
@@ -287,6 +289,7 @@ class ProbeCallback(keras.callbacks.Callback):
 
     def _end(self) -> None:
         self._lr_end = _learning_rate(self.model)
+        self._n_params = int(sum(int(np.prod(v.shape)) for v in self.model.trainable_variables))
         try:
             self._updates = int(keras.ops.convert_to_numpy(self.model.optimizer.iterations))
         except Exception:
