@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 
 import mlflow
@@ -272,3 +273,24 @@ def test_deprecated_mlflow_evaluate_still_reaches_the_plugin(collapsed):
             evaluators="sanity",
         )
     assert _tags(run.info.run_id)["sanity.status"] == "fail"
+
+
+@pytest.mark.parametrize("k", [1, 2, 7, 30])
+def test_evaluator_plots_are_valid_pngs(k):
+    """Confusion matrix and class balance are drawn without matplotlib: any class count,
+    long and non-ASCII labels, empty classes."""
+    from PIL import Image
+
+    from mlflow_sanity.core.metrics import classify
+    from mlflow_sanity.report import classification_files
+
+    rng = np.random.default_rng(k)
+    names = np.array([f"class {i} — {'x' * (i % 40)}" for i in range(k)])
+    y = names[rng.integers(0, k, 500)]
+    pred = names[np.zeros(500, int)] if k > 2 else y[::-1]
+    files = classification_files(classify(y, pred), prefix="validation_")
+    for name in ("validation_confusion_matrix.png", "validation_class_balance.png"):
+        image = Image.open(io.BytesIO(files[name]))
+        image.load()
+        assert image.format == "PNG" and min(image.size) > 100
+    assert files["validation_per_class.csv"].decode().startswith("label,")

@@ -196,3 +196,158 @@ def test_thresholds_of_checks_that_do_not_apply_are_still_validated():
         check_predictions([0, 1], [0, 1], thresholds={"overfitting": {"no_such_name": 1}})
     with pytest.raises(ValueError, match="thresholds must look like"):
         check_predictions([0, 1], [0, 1], thresholds={"overfitting": 0.1})
+
+
+# -- issue 13: calibrated thresholds ----------------------------------------------------------
+
+
+def test_class_imbalance_is_judged_against_the_number_of_classes():
+    # 200 balanced classes: each is 0.5% of the rows, which is no imbalance at all.
+    y = np.repeat(np.arange(200), 6)
+    f = check_predictions(y, y).get("class_imbalance")
+    assert f.severity is Severity.PASSED
+    assert f.evidence["rarest_share"] == 0.005 and f.evidence["rarest_share_vs_uniform"] == 1.0
+    # 10 classes, one at 1.5% of the rows (0.15 of its 10% fair share): info
+    y = np.concatenate([np.repeat(np.arange(9), 109), [9] * 15])
+    assert check_predictions(y, y).get("class_imbalance").severity is Severity.INFO
+    # ... and at 0.1% (0.01 of its fair share): warn
+    y = np.concatenate([np.repeat(np.arange(9), 1110), [9] * 10])
+    assert check_predictions(y, y).get("class_imbalance").severity is Severity.WARN
+
+
+@pytest.mark.parametrize(
+    ("minority", "expected"),
+    [(10, Severity.PASSED), (9, Severity.INFO), (1, Severity.INFO), (0.9, Severity.WARN)],
+)
+def test_binary_class_imbalance_thresholds_are_unchanged(minority, expected):
+    # binary: info below 10% of the rows, warn below 1%, exactly as before issue 13
+    n = 1000
+    k = int(minority * n / 100)
+    y = np.array([0] * (n - k) + [1] * k)
+    assert check_predictions(y, y).get("class_imbalance").severity is expected
+
+
+def test_uncalibrated_says_the_direction_and_under_confidence_is_info():
+    # A healthy 3-class model after short training: right 85% of the time, 55% confident.
+    r = np.random.default_rng(3)
+    n, k = 600, 3
+    y = np.arange(n) % k
+    right = r.random(n) < 0.85
+    pred = np.where(right, y, (y + 1) % k)
+    proba = np.full((n, k), 0.225)
+    proba[np.arange(n), pred] = 0.55
+    f = check_predictions(y, pred, proba).get("uncalibrated")
+    assert f.evidence["ece"] > 0.15
+    assert f.severity is Severity.INFO
+    assert f.evidence["direction"] == "under-confident" and "under-confident" in f.message
+    # 70% right at 99% confidence misleads: a warning that names the direction.
+    pred = np.where(r.random(n) < 0.7, y, (y + 1) % k)
+    proba = np.full((n, k), 0.005)
+    proba[np.arange(n), pred] = 0.99
+    f = check_predictions(y, pred, proba).get("uncalibrated")
+    assert f.severity is Severity.WARN and f.evidence["direction"] == "over-confident"
+    assert "over-confident" in f.message
+    assert f.evidence["overconfidence"] + f.evidence["underconfidence"] == pytest.approx(
+        f.evidence["ece"], abs=1e-3
+    )
+
+
+def test_calibration_gap_splits_the_ece():
+    from mlflow_sanity.core.metrics import calibration_gap, expected_calibration_error
+
+    r = np.random.default_rng(0)
+    proba = r.dirichlet(np.ones(4), 500)
+    y = r.integers(0, 4, 500)
+    over, under = calibration_gap(proba, y)
+    assert over >= 0 and under >= 0
+    assert over + under == pytest.approx(expected_calibration_error(proba, y))
+
+
+def _separable(n=200, gap=0.8):
+    y = np.array([0, 1] * (n // 2))
+    return y, np.where(y == 1, 0.5 + gap / 2, 0.5 - gap / 2)
+
+
+def _easy(r, y, d=16):
+    """Two classes 6 standard deviations apart along the sum of ``d`` features, while
+    no single feature separates them (each is a weak signal: ROC-AUC about 0.85)."""
+    return r.normal(size=(len(y), d)) + np.where(y == 1, 0.75, -0.75)[:, None]
+
+
+def test_perfect_score_margin():
+    from mlflow_sanity.checks.imbalance import separation_margin
+    from mlflow_sanity.core.metrics import classify
+
+    y, score = _separable(gap=0.8)
+    assert separation_margin(classify(y, proba=score)) == pytest.approx(0.8)
+    # multiclass: the worst class's own-rows minimum minus its other-rows maximum
+    proba = np.array([[0.8, 0.1, 0.1], [0.6, 0.3, 0.1], [0.1, 0.7, 0.2], [0.2, 0.2, 0.6]])
+    assert separation_margin(classify([0, 0, 1, 2], proba=proba)) == pytest.approx(0.4)
+    assert separation_margin(classify([0, 1], [0, 1])) is None  # no probabilities
+
+
+def test_perfect_score_is_info_only_when_leakage_ran_clean_and_the_margin_is_wide():
+    import pandas as pd
+
+    from mlflow_sanity.checks import Context
+    from mlflow_sanity.core.metrics import classify
+    from mlflow_sanity.core.pipeline import build_report
+    from mlflow_sanity.core.splits import Split
+
+    r = np.random.default_rng(1)
+
+    def report(score, y, x_test, x_train, y_train):
+        ctx = Context(
+            eval=classify(y, proba=score),
+            test=Split(pd.DataFrame(x_test), y, "evaluation data"),
+            train=None if x_train is None else Split(pd.DataFrame(x_train), y_train, "train"),
+        )
+        return build_report(ctx)
+
+    y, score = _separable(n=200, gap=0.8)
+    # No feature alone separates the classes, their sum does: an honest easy task.
+    x_test = _easy(r, y)
+    y_train = np.array([0, 1] * 300)
+    x_train = _easy(r, y_train)
+    rep = report(score, y, x_test, x_train, y_train)
+    f = rep.get("perfect_score")
+    assert f.severity is Severity.INFO, f.message
+    assert f.evidence["leakage_checks"]["train_test_overlap"] == "pass"
+    assert f.evidence["separation_margin"] == pytest.approx(0.8)
+    assert rep.status == "pass", rep.flagged
+    # Without training data the leakage checks cannot clear it: a warning, saying why.
+    f = report(score, y, x_test, None, None).get("perfect_score")
+    assert f.severity is Severity.WARN and "could not run" in f.message
+    # A narrow margin stays a warning.
+    y, narrow = _separable(n=200, gap=0.02)
+    f = report(narrow, y, x_test, x_train, y_train).get("perfect_score")
+    assert f.severity is Severity.WARN and "separated by only" in f.message
+    # Test rows copied into the training data: the overlap check flags it, so a warning.
+    leaky = report(score, y, x_test, np.vstack([x_train, x_test]), np.concatenate([y_train, y]))
+    assert leaky.get("train_test_overlap").severity.flagged
+    assert leaky.get("perfect_score").severity is Severity.WARN
+    assert "leakage check flagged" in leaky.get("perfect_score").message
+
+
+def test_perfect_score_on_few_rows_after_clean_leakage_checks_is_context():
+    import pandas as pd
+
+    from mlflow_sanity.checks import Context
+    from mlflow_sanity.core.metrics import classify
+    from mlflow_sanity.core.pipeline import build_report
+    from mlflow_sanity.core.splits import Split
+
+    r = np.random.default_rng(2)
+    y, score = _separable(n=30, gap=0.9)
+    x = _easy(r, y)
+    y_tr = np.array([0, 1] * 60)
+    x_tr = _easy(r, y_tr)
+    ctx = Context(
+        eval=classify(y, proba=score),
+        test=Split(pd.DataFrame(x), y, "evaluation data"),
+        train=Split(pd.DataFrame(x_tr), y_tr, "train"),
+    )
+    rep = build_report(ctx)
+    assert rep.get("small_eval_set").severity is Severity.INFO
+    assert "leakage checks found nothing" in rep.get("small_eval_set").message
+    assert rep.status == "pass", rep.flagged

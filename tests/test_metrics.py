@@ -8,7 +8,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sklearn import metrics as skm
 
-from mlflow_sanity.core.metrics import InputError, classify, expected_calibration_error
+from mlflow_sanity.core.metrics import (
+    InputError,
+    average_precision,
+    binary_brier_score,
+    binary_curve,
+    classify,
+    expected_calibration_error,
+    roc_auc,
+)
 
 
 @st.composite
@@ -53,6 +61,68 @@ def test_probability_metrics_match_sklearn(n, seed):
     assert m["pr_auc"] == pytest.approx(skm.average_precision_score(y, score))
     assert m["brier_score"] == pytest.approx(skm.brier_score_loss(y, score))
     assert m["accuracy"] == pytest.approx(skm.accuracy_score(y, score >= 0.5))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(2, 400), st.integers(0, 10_000), st.sampled_from([None, 1, 2, 10]))
+def test_shared_sort_curve_metrics_equal_sklearn_exactly(n, seed, decimals):
+    """One sort for ROC-AUC, AP and a hand-written Brier: the very same floats as sklearn's,
+    ties included (rounded scores), and for negative scores (the argsort fallback)."""
+    rng = np.random.default_rng(seed)
+    y = rng.random(n) < rng.uniform(0.05, 0.95)
+    y[0], y[1] = False, True
+    score = np.clip(y * rng.uniform(0, 0.5) + rng.random(n) * 0.7, 0, 1)
+    if decimals is not None:
+        score = np.round(score, decimals)
+    score[rng.random(n) < 0.1] = -0.0
+    curve = binary_curve(y, score)
+    assert roc_auc(*curve) == skm.roc_auc_score(y, score)
+    assert average_precision(*curve) == skm.average_precision_score(y, score)
+    assert binary_brier_score(y, score) == skm.brier_score_loss(y, score)
+    shifted = score - 0.5  # not probabilities: the argsort path
+    curve = binary_curve(y, shifted)
+    assert roc_auc(*curve) == skm.roc_auc_score(y, shifted)
+    assert average_precision(*curve) == skm.average_precision_score(y, shifted)
+
+
+def test_classify_probability_metrics_equal_sklearn_exactly():
+    rng = np.random.default_rng(3)
+    y = rng.choice(["a", "b"], 5000, p=[0.8, 0.2])
+    p_a = np.round(rng.random(5000), 3)
+    for pos in ("a", "b"):
+        proba = p_a if pos == "a" else 1 - p_a
+        m = classify(y, proba=proba, pos_label=pos).metrics
+        assert m["roc_auc"] == skm.roc_auc_score(y == pos, proba)
+        assert m["pr_auc"] == skm.average_precision_score(y == pos, proba)
+        assert m["brier_score"] == skm.brier_score_loss(y == pos, proba)
+    k3 = rng.integers(0, 3, 3000)
+    logits = rng.normal(size=(3000, 3)) + np.eye(3)[k3]
+    proba3 = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    m = classify(k3, proba=proba3).metrics
+    auc = [skm.roc_auc_score(k3 == c, proba3[:, c]) for c in range(3)]
+    ap = [skm.average_precision_score(k3 == c, proba3[:, c]) for c in range(3)]
+    assert m["roc_auc"] == float(np.mean(auc))
+    assert m["pr_auc"] == float(np.mean(ap))
+
+
+def test_binary_ece_equals_the_general_formula():
+    rng = np.random.default_rng(5)
+    p1 = np.round(rng.random(2000), 2)
+    proba = np.column_stack([1 - p1, p1])
+    proba[:10] = 0.5  # ties: argmax picks class 0
+    y = (rng.random(2000) < p1).astype(int)
+    confidence, correct = proba.max(axis=1), proba.argmax(axis=1) == y
+    bins = np.minimum((confidence * 15).astype(np.intp), 14)
+    gap = np.bincount(bins, weights=confidence - correct, minlength=15)
+    assert expected_calibration_error(proba, y) == float(np.abs(gap).sum() / 2000)
+
+
+def test_class_counts_from_the_confusion_matrix():
+    c = classify([0, 0, 1, 2, 2, 2], [0, 1, 1, 2, 2, 0])
+    assert c.true_counts.tolist() == [2, 1, 3]
+    assert c.pred_counts.tolist() == [2, 2, 2]
+    assert classify([3, 3, 5], [3, 5, 5]).labels.tolist() == [3, 5]  # not 0..k-1 codes
+    assert classify(np.array([1, 2], np.uint8), [2, 2]).labels.dtype == np.uint8
 
 
 def test_multiclass_ovr_auc_matches_sklearn():

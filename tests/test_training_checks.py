@@ -13,6 +13,7 @@ from mlflow_sanity.checks.keras_semantics import keras_accuracy
 from mlflow_sanity.checks.training.metrics import CauseKind, static_cause, true_accuracy
 from mlflow_sanity.core.findings import Severity
 from mlflow_sanity.core.keras_spec import CallbackSpec, FitSpec, LayerSpec, MetricSpec, Predictions
+from mlflow_sanity.core.pipeline import build_report
 from mlflow_sanity.core.predictions import predicted_classes
 
 EPOCHS = 30
@@ -83,6 +84,36 @@ def test_overfitting_uses_the_loss_ratio_without_accuracy():
     h = overfit_history()
     f = run_one("overfitting", Context(history={"loss": h["loss"], "val_loss": h["val_loss"]}))
     assert f.severity is Severity.WARN and "loss_ratio" in f.evidence
+
+
+@pytest.mark.parametrize(
+    "weights",
+    [{"class_weight": {0: 1.0, 1: 500.0}}, {"sample_weight": True}],
+    ids=["class_weight", "sample_weight"],
+)
+def test_overfitting_loss_ratio_stands_down_on_weighted_training_loss(weights):
+    # Issue 13: a 1/count weighting shrinks the training loss thousands of times; the
+    # validation loss is unweighted, so their ratio says nothing about overfitting.
+    e = np.arange(EPOCHS)
+    loss = 0.4 * np.exp(-e / 5) / 1000
+    h = {"loss": list(loss), "val_loss": list(0.3 * np.exp(-e / 5) + 0.05)}
+    plain = run_one("overfitting", Context(history=h))
+    assert plain.severity is Severity.INFO and plain.evidence["loss_ratio"] > 100
+    f = run_one("overfitting", Context(history=h, fit=FitSpec(epochs_run=EPOCHS, **weights)))
+    assert f.severity is Severity.INFO
+    assert f.evidence["losses_comparable"] is False and f.evidence["loss_ratio"] is None
+    assert next(iter(weights)) in f.message and "not compared" in f.message
+    # With an accuracy metric the (unweighted) accuracy gap is still judged.
+    overfit = Context(history=overfit_history(), fit=FitSpec(epochs_run=EPOCHS, **weights))
+    assert run_one("overfitting", overfit).severity is Severity.WARN
+
+
+def test_overfitting_weighted_loss_still_reports_a_rising_validation_loss():
+    h = overfit_history()
+    h = {"loss": h["loss"], "val_loss": h["val_loss"]}
+    f = run_one("overfitting", Context(history=h, fit=FitSpec(class_weight={0: 1.0, 1: 9.0})))
+    assert f.severity is Severity.INFO and f.evidence["val_loss_rising"]
+    assert "rose" in f.message and "class_weight" in f.message
 
 
 # -- loss_accuracy_divergence ----------------------------------------------------------------
@@ -373,3 +404,22 @@ def test_binary_accuracy_on_a_multi_label_output_is_fine():
     fit = fit_spec(np.array([[1, 0, 1, 0], [0, 1, 1, 0], [1, 1, 0, 0]]))
     f = run_one("metric_disagreement", Context(model=spec, fit=fit))
     assert f.severity is Severity.PASSED
+
+
+def test_a_late_plateau_at_a_class_share_is_a_collapse_whatever_the_first_epochs_did():
+    """Training accuracy 0.5385 (the share of class 0) for 143 of 150 epochs."""
+    from mlflow_sanity.core.keras_spec import summarize_labels
+
+    y = np.array([0] * 7 + [1] * 6)  # 7/13 = 0.5385
+    acc = [0.46, 0.69, 0.38, 0.62, 0.54, 0.77, 0.46] + [7 / 13] * 143
+    loss = list(np.linspace(0.9, 0.6, 150))
+    fit = FitSpec(labels=summarize_labels(y, None, 1))
+    ctx = Context(history={"loss": loss, "accuracy": acc}, fit=fit)
+    found = build_report(ctx).get("loss_accuracy_divergence")
+    assert found.severity is Severity.WARN
+    assert "last 143 of 150 epochs" in found.message and "share of class 0" in found.message
+    healthy = {"loss": loss, "accuracy": list(np.linspace(0.5, 0.9, 150))}
+    assert (
+        build_report(Context(history=healthy, fit=fit)).get("loss_accuracy_divergence").severity
+        is Severity.PASSED
+    )

@@ -6,9 +6,18 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from mlflow_sanity.checks.registry import Context, Outcome, check, grade, passed
+from mlflow_sanity.checks.registry import (
+    REGISTRY,
+    Context,
+    Outcome,
+    check,
+    checks_in,
+    grade,
+    passed,
+    reaches,
+)
 from mlflow_sanity.core.findings import Severity
-from mlflow_sanity.core.metrics import Classification
+from mlflow_sanity.core.metrics import Classification, calibration_gap
 
 _WATCH = "Report balanced accuracy, MCC, macro F1 and per-class recall instead of accuracy."
 
@@ -47,8 +56,13 @@ def single_class_eval(ctx: Context, t: Mapping[str, float]) -> Outcome:
     warn_share=0.01,
 )
 def class_imbalance(ctx: Context, t: Mapping[str, float]) -> Outcome | None:
-    """The rarest class is a small share of the evaluation set.
+    """The rarest class is a small share of the evaluation set, for its number of classes.
 
+    The share is judged against what the number of classes k implies: the rarest share
+    times k (1.0 when every class has 1/k of the rows) against 2 x ``info_share`` /
+    ``warn_share``. The thresholds are the shares of a binary task (where the rule is
+    exactly "rarest class < 10% / 1% of the rows"); with 200 balanced classes each class
+    is 0.5% of the rows and that is no imbalance.
     Imbalance is context (info) on its own: the harm it does is flagged by
     ``prediction_collapse``, ``minority_class_missed`` and ``accuracy_at_baseline``.
     Only an extreme share is a warning, because then accuracy cannot move at all.
@@ -57,20 +71,26 @@ def class_imbalance(ctx: Context, t: Mapping[str, float]) -> Outcome | None:
     if len(c.present) < 2:
         return None
     counts = c.true_counts
+    k = len(c.present)
     rare = int(c.present[np.argmin(counts[c.present])])
     share = counts[rare] / c.n
+    ratio = float(share * k)  # the rarest share relative to a uniform 1/k
     evidence = {
         "class_shares": _share(c, counts),
+        "n_classes": k,
         "rarest_class": c.label_str(rare),
         "rarest_share": round(float(share), 4),
+        "rarest_share_vs_uniform": round(ratio, 4),
         "rarest_recall": round(c.per_class[rare]["recall"], 4),
     }
     text = (
-        f"Class {c.label_str(rare)!r} is only {share:.1%} of the evaluation rows: accuracy "
-        f"mostly measures the majority class; watch balanced accuracy "
+        f"Class {c.label_str(rare)!r} is only {share:.1%} of the evaluation rows "
+        f"({ratio:.2f} x the 1/{k} of {k} balanced classes): accuracy "
+        f"mostly measures the other classes; watch balanced accuracy "
         f"({c.metrics.get('balanced_accuracy', 0):.3f}) and MCC instead."
     )
-    severity = grade(share, warn=t["warn_share"], info=t["info_share"], below=True)
+    # x2: the thresholds are binary-task shares, i.e. ratios to a uniform 1/2
+    severity = grade(ratio, warn=2 * t["warn_share"], info=2 * t["info_share"], below=True)
     if severity is Severity.PASSED:
         return passed("Classes are reasonably balanced.", evidence)
     return Outcome(severity, text, evidence)
@@ -232,16 +252,21 @@ def accuracy_at_baseline(ctx: Context, t: Mapping[str, float]) -> Outcome | None
     min_rows_for_perfect=100,
 )
 def small_eval_set(ctx: Context, t: Mapping[str, float]) -> Outcome:
-    """The accuracy interval is too wide to trust, or a perfect score rests on few rows."""
+    """The accuracy interval is too wide to trust, or a perfect score rests on few rows.
+
+    A perfect score on few rows is a warning unless the leakage checks ran on this
+    evaluation set and found nothing (see ``perfect_score``): then it is context (info).
+    """
     c: Classification = ctx.eval
     m = c.metrics
     low, high = m["accuracy_ci_low"], m["accuracy_ci_high"]
     evidence = {"n_rows": c.n, "accuracy": m["accuracy"], "ci_low": low, "ci_high": high}
     if m["accuracy"] == 1.0 and grade(c.n, warn=t["min_rows_for_perfect"], below=True).flagged:
+        clean = _leakage_clean(leakage_verdict(ctx))
         return Outcome(
-            Severity.WARN,
+            Severity.INFO if clean else Severity.WARN,
             f"A perfect score on only {c.n} rows: the 95% interval still reaches down to "
-            f"{low:.2f}.",
+            f"{low:.2f}" + (" (the leakage checks found nothing)." if clean else "."),
             evidence,
         )
     if grade(high - low, warn=t["max_ci_width"]).flagged:
@@ -260,23 +285,107 @@ def small_eval_set(ctx: Context, t: Mapping[str, float]) -> Outcome:
     remedy="Before celebrating, check for leakage: duplicates across splits, scalers fitted "
     "before the split, features that encode the label, evaluating on training data.",
     score=1.0,
+    min_margin=0.1,
 )
 def perfect_score(ctx: Context, t: Mapping[str, float]) -> Outcome | None:
-    """Accuracy or AUC is 1.0: check for leakage before celebrating."""
+    """Accuracy or AUC is 1.0: check for leakage before celebrating.
+
+    A warning, unless the leakage checks ran on this evaluation set (training data or a
+    logged training fingerprint was given) and found nothing, and the classes are
+    separated by a wide margin (``separation_margin`` >= ``min_margin``): then an honest
+    easy task is context (info), not a warning.
+    """
     c: Classification = ctx.eval
     if len(c.present) < 2:
         return None  # single_class_eval says it better
     scores = {k: c.metrics[k] for k in ("accuracy", "roc_auc") if k in c.metrics}
     perfect = {k: v for k, v in scores.items() if grade(v, warn=t["score"], inclusive=True).flagged}
-    if perfect:
-        said = " and ".join(f"{k} = {v:.4g}" for k, v in perfect.items())
+    if not perfect:
+        return passed(f"No score at or above {t['score']:g}.", scores)
+    said = " and ".join(f"{k} = {v:.4g}" for k, v in perfect.items())
+    said = f"{said} on {c.n} rows (at or above {t['score']:g})"
+    margin = separation_margin(c)
+    verdict = leakage_verdict(ctx)
+    evidence = {**scores, "separation_margin": None if margin is None else round(margin, 4)}
+    evidence["leakage_checks"] = verdict
+    wide = margin is not None and reaches(margin, t["min_margin"], inclusive=True)
+    if _leakage_clean(verdict) and wide:
         return Outcome(
-            Severity.WARN,
-            f"{said} on {c.n} rows (at or above {t['score']:g}). Real-world tasks are rarely "
-            "perfectly separable: rule out leakage first.",
-            scores,
+            Severity.INFO,
+            f"{said}, and the leakage checks found nothing; the classes' scores are "
+            f"separated by {margin:.2f}: an easy task, honestly scored.",
+            evidence,
         )
-    return passed(f"No score at or above {t['score']:g}.", scores)
+    why = (
+        "the leakage checks could not run (no training data or training fingerprint)"
+        if not verdict
+        else "a leakage check flagged this data"
+        if not _leakage_clean(verdict)
+        else f"the classes' scores are separated by only {margin:.2g} (< {t['min_margin']:g})"
+        if margin is not None
+        else "there are no probabilities to measure the margin"
+    )
+    return Outcome(
+        Severity.WARN,
+        f"{said}; {why}. Real-world tasks are rarely perfectly separable: rule out leakage first.",
+        evidence,
+    )
+
+
+def separation_margin(c: Classification) -> float | None:
+    """How far apart the classes' scores are: for each class, its lowest probability on
+    its own rows minus its highest on the other rows; the smallest over the classes.
+
+    >= 0 exactly when every class is perfectly ranked (one-vs-rest ROC-AUC 1.0); binary
+    tasks get min(positive score) - max(negative score). None without probabilities.
+    """
+    if c.proba is None:
+        return None
+    gaps = []
+    for k in c.present:
+        own = c.y_true == k
+        if own.all():
+            continue
+        gaps.append(float(c.proba[own, k].min() - c.proba[~own, k].max()))
+    return min(gaps) if gaps else None
+
+
+def leakage_verdict(ctx: Context) -> dict[str, str] | None:
+    """The leakage checks' severities on this evaluation set, run once per report with
+    their default thresholds (they share their measurements with the real runs).
+
+    None when they cannot judge the data: no evaluation features, or neither training
+    data nor a training fingerprint to compare them with.
+    """
+
+    def compute() -> dict[str, str] | None:
+        if ctx.test is None or (ctx.train is None and ctx.fingerprint is None):
+            return None
+        verdict: dict[str, str] = {}
+        for check_id in checks_in("leakage"):
+            chk = REGISTRY[check_id]
+            if not chk.applies(ctx):
+                continue
+            try:
+                outcome = chk.fn(ctx, chk.defaults)
+            except Exception as exc:  # a check that cannot run has not cleared the data
+                verdict[check_id] = f"could not run: {exc}"
+                continue
+            if outcome is not None:
+                verdict[check_id] = outcome.severity.value
+        return verdict
+
+    return ctx.measure("leakage_verdict", compute)
+
+
+def _leakage_clean(verdict: Mapping[str, str] | None) -> bool:
+    """The overlap with the training data was measured and no leakage check flagged."""
+    quiet = (Severity.PASSED.value, Severity.INFO.value)
+    return (
+        bool(verdict)
+        and "train_test_overlap" in verdict
+        and all(v in quiet for v in verdict.values())
+    )
 
 
 @check(
@@ -288,18 +397,51 @@ def perfect_score(ctx: Context, t: Mapping[str, float]) -> Outcome | None:
     min_rows=100,
 )
 def uncalibrated(ctx: Context, t: Mapping[str, float]) -> Outcome | None:
-    """Predicted probabilities are badly calibrated (high expected calibration error)."""
+    """Predicted probabilities are badly calibrated (high expected calibration error).
+
+    The ECE is split by direction (``calibration_gap``): the bins where confidence
+    exceeds the hit rate (over-confident) and those where it falls short. Only
+    over-confidence misleads a decision (a predicted 95% that is right 70% of the time),
+    so a warning needs the over-confident part alone above ``max_ece``; a high ECE that
+    is mostly under-confidence (typical after short training) is info.
+    """
     c: Classification = ctx.eval
-    if "ece" not in c.metrics:
+    if "ece" not in c.metrics or c.proba is None:
         return None
     ece = c.metrics["ece"]
-    evidence = {"ece": ece, "brier_score": c.metrics.get("brier_score"), "n_rows": c.n}
+    over, under = calibration_gap(c.proba, c.y_true)
+    direction = "over-confident" if over >= under else "under-confident"
+    evidence = {
+        "ece": ece,
+        "overconfidence": round(over, 4),
+        "underconfidence": round(under, 4),
+        "direction": direction,
+        "mean_confidence": round(float(c.proba.max(axis=1).mean()), 4),
+        "accuracy": c.metrics["accuracy"],
+        "brier_score": c.metrics.get("brier_score"),
+        "n_rows": c.n,
+    }
     enough_rows = not grade(c.n, warn=t["min_rows"], below=True).flagged
-    if enough_rows and grade(ece, warn=t["max_ece"]).flagged:
+    if not (enough_rows and grade(ece, warn=t["max_ece"]).flagged):
+        return passed(f"ECE {ece:.3f} (mostly {direction}).", evidence)
+    if grade(over, warn=t["max_ece"]).flagged:
         return Outcome(
             Severity.WARN,
-            f"Expected calibration error is {ece:.3f}: a predicted 90% is often far from a 90% "
-            "hit rate, so the probabilities should not be read as confidences.",
+            f"The probabilities are over-confident (expected calibration error {ece:.3f}, "
+            f"{over:.3f} of it from confidence above the hit rate): a predicted 90% is often "
+            "right far less than 90% of the time, so thresholds and confidences read from "
+            "them mislead.",
             evidence,
         )
-    return passed(f"ECE {ece:.3f}.", evidence)
+    return Outcome(
+        Severity.INFO,
+        f"The probabilities are {direction} (expected calibration error {ece:.3f}; "
+        f"over-confident part {over:.3f}, under-confident part {under:.3f}): "
+        + (
+            "the model is right more often than its confidence says: decisions taken at a "
+            "confidence threshold are conservative, not misled."
+            if direction == "under-confident"
+            else "miscalibrated in both directions, with no over-confidence above the limit."
+        ),
+        evidence,
+    )

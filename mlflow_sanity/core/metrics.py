@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 from scipy import stats
+from scipy.integrate import trapezoid
 from sklearn import metrics as skm
 
 
@@ -44,10 +45,14 @@ class Classification:
 
     @property
     def true_counts(self) -> np.ndarray:
+        if self.confusion.shape == (len(self.labels),) * 2:  # O(k^2), not O(n)
+            return self.confusion.sum(axis=1)
         return np.bincount(self.y_true, minlength=len(self.labels))
 
     @property
     def pred_counts(self) -> np.ndarray:
+        if self.confusion.shape == (len(self.labels),) * 2:
+            return self.confusion.sum(axis=0)
         return np.bincount(self.y_pred, minlength=len(self.labels))
 
     @property
@@ -173,8 +178,10 @@ def _resolve_labels(
         if len(classes) != len(set(classes.tolist())):
             raise InputError(f"duplicate class labels: {list(map(str, classes))}")
         return classes
-    seen = truth if preds is None else np.concatenate([truth, preds.astype(truth.dtype)])
-    classes = np.unique(seen)
+    classes = _small_int_classes(truth, preds)
+    if classes is None:
+        seen = truth if preds is None else np.concatenate([truth, preds.astype(truth.dtype)])
+        classes = np.unique(seen)
     width = probs.shape[1] if probs is not None and probs.ndim == 2 else 2
     if len(classes) < width and classes.dtype.kind in "iu" and classes.min() >= 0:
         if classes.max() < width:  # integer codes: a class the eval set lacks is still a class
@@ -182,6 +189,20 @@ def _resolve_labels(
     elif len(classes) < width and classes.dtype.kind == "b":
         classes = np.array([False, True])
     return classes
+
+
+def _small_int_classes(truth: np.ndarray, preds: np.ndarray | None) -> np.ndarray | None:
+    """``np.unique`` of labels and predictions in O(n) when both are small non-negative ints."""
+    arrays = [truth] if preds is None else [truth, preds]
+    if not all(a.dtype.kind in "iu" for a in arrays):
+        return None
+    if min(int(a.min()) for a in arrays) < 0 or max(int(a.max()) for a in arrays) > 1_000_000:
+        return None
+    width = max(int(a.max()) for a in arrays) + 1
+    seen = np.zeros(width, dtype=bool)
+    for a in arrays:
+        seen |= np.bincount(a, minlength=width) > 0
+    return np.flatnonzero(seen).astype(truth.dtype)
 
 
 def _pos_index(classes: np.ndarray, pos_label: Any) -> int | None:
@@ -200,6 +221,12 @@ def _pos_index(classes: np.ndarray, pos_label: Any) -> int | None:
 
 
 def _encode(values: np.ndarray, classes: np.ndarray, what: str) -> np.ndarray:
+    k = len(classes)
+    integer = values.dtype.kind in "iu" and classes.dtype.kind in "iu"
+    if integer and np.array_equal(classes, np.arange(k)):  # codes 0..k-1: already indices
+        unknown = (values < 0) | (values >= k)
+        if not unknown.any():
+            return values.astype(np.intp, copy=False)
     order = np.argsort(classes, kind="stable")
     sorted_classes = classes[order]
     try:
@@ -232,12 +259,31 @@ def association_p_value(cm: np.ndarray) -> float:
 
 def expected_calibration_error(proba: np.ndarray, y_true: np.ndarray, n_bins: int = 15) -> float:
     """Top-label ECE: |confidence - accuracy| averaged over equal-width confidence bins."""
-    confidence = proba.max(axis=1)
-    correct = proba.argmax(axis=1) == y_true
+    if proba.shape[1] == 2:  # same values as max/argmax(axis=1), without a 2-wide reduction
+        confidence = np.maximum(proba[:, 0], proba[:, 1])
+        correct = (proba[:, 1] > proba[:, 0]) == y_true
+    else:
+        confidence = proba.max(axis=1)
+        correct = proba.argmax(axis=1) == y_true
     bins = np.minimum((confidence * n_bins).astype(np.intp), n_bins - 1)
     counts = np.bincount(bins, minlength=n_bins)
     gap = np.bincount(bins, weights=confidence - correct, minlength=n_bins)
     return float(np.abs(gap).sum() / confidence.shape[0]) if counts.sum() else 0.0
+
+
+def calibration_gap(proba: np.ndarray, y_true: np.ndarray, n_bins: int = 15) -> tuple[float, float]:
+    """The top-label ECE split by direction: ``(over, under)`` with ``over + under == ece``.
+
+    ``over`` sums, weighted by rows, the bins where mean confidence exceeds the hit rate
+    (over-confident); ``under`` the bins where it falls short. Same bins as
+    ``expected_calibration_error``.
+    """
+    confidence = proba.max(axis=1)
+    correct = proba.argmax(axis=1) == y_true
+    bins = np.minimum((confidence * n_bins).astype(np.intp), n_bins - 1)
+    gap = np.bincount(bins, weights=confidence - correct, minlength=n_bins)
+    n = max(confidence.shape[0], 1)
+    return float(gap[gap > 0].sum() / n), float(-gap[gap < 0].sum() / n)
 
 
 def _compute(
@@ -312,19 +358,75 @@ def _probability_metrics(
     if present.sum() > 1:
         if k == 2 and pos_index is not None:
             y = t == pos_index
-            out["roc_auc"] = float(skm.roc_auc_score(y, probs[:, pos_index]))
-            out["pr_auc"] = float(skm.average_precision_score(y, probs[:, pos_index]))
-            out["brier_score"] = float(skm.brier_score_loss(y, probs[:, pos_index]))
+            curve = binary_curve(y, probs[:, pos_index])
+            out["roc_auc"] = roc_auc(*curve)
+            out["pr_auc"] = average_precision(*curve)
+            out["brier_score"] = binary_brier_score(y, probs[:, pos_index])
         else:  # one-vs-rest macro average over the classes that occur
-            cls = np.flatnonzero(present)
-            out["roc_auc"] = float(np.mean([skm.roc_auc_score(t == c, probs[:, c]) for c in cls]))
-            out["pr_auc"] = float(
-                np.mean([skm.average_precision_score(t == c, probs[:, c]) for c in cls])
-            )
+            curves = [binary_curve(t == c, probs[:, c]) for c in np.flatnonzero(present)]
+            out["roc_auc"] = float(np.mean([roc_auc(*curve) for curve in curves]))
+            out["pr_auc"] = float(np.mean([average_precision(*curve) for curve in curves]))
             onehot = np.eye(k)[t]
             out["brier_score"] = float(np.mean(np.sum((probs - onehot) ** 2, axis=1)))
     out["ece"] = expected_calibration_error(probs, t, n_bins)
     return out
+
+
+def binary_curve(y: np.ndarray, score: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """False and true positives at each distinct score threshold, highest threshold first.
+
+    The ``fps, tps`` of scikit-learn's ``confusion_matrix_at_thresholds``, value for value,
+    from one sort shared by ROC-AUC and average precision. Scores in [0, 1] (probabilities)
+    are sorted as integers with the label in the lowest bit: a plain sort of 64-bit keys,
+    several times faster than the stable argsort of floats scikit-learn runs per metric.
+    """
+    y = np.asarray(y, dtype=bool)
+    score = np.asarray(score, dtype=np.float64) + 0.0  # + 0.0 turns -0.0 into 0.0
+    n = score.shape[0]
+    if n and score.min() >= 0:  # non-negative floats order like their bit patterns
+        keys = np.sort((score.view(np.uint64) << np.uint64(1)) | y.view(np.uint8))[::-1]
+        y_sorted = (keys & np.uint64(1)).astype(np.int64)
+        values = keys >> np.uint64(1)
+    else:
+        order = np.argsort(score, kind="stable")[::-1]
+        y_sorted, values = y[order].astype(np.int64), score[order]
+    distinct = np.flatnonzero(values[1:] != values[:-1])
+    thresholds = np.concatenate([distinct, [n - 1]])
+    tps = np.cumsum(y_sorted)[thresholds].astype(np.float64)  # exact: integer counts
+    fps = 1 + thresholds.astype(np.float64) - tps
+    return fps, tps
+
+
+def roc_auc(fps: np.ndarray, tps: np.ndarray) -> float:
+    """``sklearn.metrics.roc_auc_score`` from ``binary_curve`` (same points, same rule)."""
+    if fps[-1] <= 0 or tps[-1] <= 0:
+        return float("nan")  # one class only: undefined, as in scikit-learn
+    if fps.shape[0] > 2:  # drop collinear points as roc_curve(drop_intermediate=True) does
+        corner = np.logical_or(np.diff(fps, 2), np.diff(tps, 2))
+        keep = np.flatnonzero(np.concatenate([[True], corner, [True]]))
+        fps, tps = fps[keep], tps[keep]
+    fpr = np.concatenate([[0.0], fps]) / fps[-1]
+    tpr = np.concatenate([[0.0], tps]) / tps[-1]
+    return float(trapezoid(tpr, fpr))
+
+
+def average_precision(fps: np.ndarray, tps: np.ndarray) -> float:
+    """``sklearn.metrics.average_precision_score`` from ``binary_curve``."""
+    if tps[-1] <= 0:
+        return 0.0  # no positives: recall undefined, scikit-learn's curve gives 0
+    precision = tps / (tps + fps)
+    recall = tps / tps[-1]
+    precision = np.concatenate([precision[::-1], [1.0]])
+    recall = np.concatenate([recall[::-1], [0.0]])
+    return float(max(0.0, -np.sum(np.diff(recall) * precision[:-1])))
+
+
+def binary_brier_score(y: np.ndarray, p: np.ndarray) -> float:
+    """``sklearn.metrics.brier_score_loss`` of a binary task, same arithmetic."""
+    y = np.asarray(y, dtype=np.float64)
+    p = np.asarray(p, dtype=np.float64)
+    squared = ((1.0 - y) - (1.0 - p)) ** 2 + (y - p) ** 2
+    return float(np.mean(squared) * 0.5)
 
 
 def _finite(value: float) -> float | None:

@@ -57,3 +57,14 @@ def context_tags(tags: dict[str, Any] | None = None) -> dict[str, Any]:
     except ImportError:
         return dict(tags or {})
     return resolve_tags(tags or {})
+
+
+def artifact_root(artifact_uri: str, tracking_uri: str) -> str:
+    """A run's artifact URI, readable by ``mlflow.artifacts`` directly (one call per file
+    instead of resolving ``runs:/`` each time). On Databricks the URI must carry the
+    tracking profile, which only a private helper adds; elsewhere it is the URI itself."""
+    try:
+        from mlflow.utils.uri import add_databricks_profile_info_to_artifact_uri
+    except ImportError:
+        return artifact_uri
+    return add_databricks_profile_info_to_artifact_uri(artifact_uri, tracking_uri)

@@ -30,6 +30,7 @@ class _Sign:
     shows: bool
     text: str
     evidence: dict[str, Any]
+    judged: bool = True  # False: the sign stood down (nothing comparable to measure)
 
 
 def _unjudgeable(loss: np.ndarray, val_loss: np.ndarray | None) -> Outcome | None:
@@ -51,6 +52,18 @@ def _unjudgeable(loss: np.ndarray, val_loss: np.ndarray | None) -> Outcome | Non
     return None
 
 
+def _weighting(fit: FitSpec | None) -> str | None:
+    """What weights the training loss and not the validation loss (None: nothing)."""
+    if fit is None:
+        return None
+    used = [
+        name
+        for name, on in (("class_weight", fit.class_weight), ("sample_weight", fit.sample_weight))
+        if on
+    ]
+    return " and ".join(used) or None
+
+
 def _train_val_gap(
     history: History,
     key: str | None,
@@ -58,8 +71,15 @@ def _train_val_gap(
     val_loss: np.ndarray,
     e: int,
     t: Mapping[str, float],
+    weighting: str | None = None,
 ) -> _Sign:
-    """The accuracy gap at epoch ``e``, or the validation/training loss ratio without one."""
+    """The accuracy gap at epoch ``e``, or the validation/training loss ratio without one.
+
+    With ``class_weight``/``sample_weight`` Keras weights the training loss and not the
+    validation loss (a 1/count weighting shrinks it by orders of magnitude), so the
+    ratio compares unlike things: the sign stands down and says why. Accuracy metrics
+    are unweighted, so the accuracy gap still counts.
+    """
     acc = series(history, key) if key else None
     val_acc = series(history, f"val_{key}") if key else None
     if acc is not None and val_acc is not None and len(acc) == len(val_acc) == len(loss):
@@ -69,6 +89,14 @@ def _train_val_gap(
             f"{key} {acc[e]:.3f} on training vs {val_acc[e]:.3f} on validation",
             {"metric": key, "train": rounded(acc[e]), "validation": rounded(val_acc[e])}
             | {"gap": rounded(gap)},
+        )
+    if weighting is not None:
+        return _Sign(
+            False,
+            f"the training loss is weighted by {weighting} and the validation loss is not, "
+            "so their ratio is not compared (compile an accuracy metric to get the gap)",
+            {"loss_ratio": None, "losses_comparable": False, "loss_weighting": weighting},
+            judged=False,
         )
     ratio = float(val_loss[e] / loss[e]) if loss[e] > 0 else float("inf")
     return _Sign(
@@ -117,6 +145,9 @@ def overfitting(ctx: Context, t: Mapping[str, float]) -> Outcome | None:
     Either sign alone is ``info``: a gap with a still-falling validation loss is often
     fine, and a noisy validation loss rises now and then. Both together are a warning.
     The model is judged at the epoch whose weights it holds (after EarlyStopping restores).
+    Without an accuracy metric the gap is the validation/training loss ratio, which
+    stands down (info, saying why) when ``class_weight``/``sample_weight`` weight only the
+    training loss.
     """
     history = ctx.history
     loss, val_loss = series(history, "loss"), series(history, "val_loss")
@@ -126,7 +157,8 @@ def overfitting(ctx: Context, t: Mapping[str, float]) -> Outcome | None:
     if unjudgeable is not None:
         return unjudgeable
     e = judged_epoch(ctx.fit, len(loss))
-    gap = _train_val_gap(history, accuracy_key(history, ctx.model), loss, val_loss, e, t)
+    key = accuracy_key(history, ctx.model)
+    gap = _train_val_gap(history, key, loss, val_loss, e, t, _weighting(ctx.fit))
     rise = _val_loss_rise(loss, val_loss, e, t)
     evidence = {"epochs": len(loss), "judged_epoch": e + 1, **gap.evidence, **rise.evidence}
     if gap.shows and rise.shows:
@@ -134,6 +166,9 @@ def overfitting(ctx: Context, t: Mapping[str, float]) -> Outcome | None:
     if gap.shows:
         text = f"Train/validation gap: {gap.text}; validation loss is not rising yet."
         return Outcome(Severity.INFO, text, evidence)
+    if not gap.judged:
+        seen = f"The {rise.text}" if rise.shows else "The validation loss is not rising"
+        return Outcome(Severity.INFO, f"{seen}; {gap.text}.", evidence)
     if rise.shows:
         text = f"The {rise.text}, but the train/validation gap is small ({gap.text})."
         return Outcome(Severity.INFO, text, evidence)
@@ -152,6 +187,12 @@ class _Curve:
     acc: np.ndarray
     loss: np.ndarray
     shares: dict[str, float]
+    start: int = 0  # the first judged epoch (a final plateau), 0-based
+
+    @property
+    def epochs_text(self) -> str:
+        n = len(self.acc)
+        return f"all {n} epochs" if not self.start else f"the last {n} of {n + self.start} epochs"
 
     @property
     def spread(self) -> float:
@@ -172,13 +213,18 @@ class _Curve:
             f"{self.name}_range": [rounded(self.acc.min()), rounded(self.acc.max())],
             f"{self.prefix}loss_drop": rounded(self.loss_drop),
         }
+        if self.start:
+            found[f"{self.name}_plateau_from_epoch"] = self.start + 1
         if self.shares:
             found[f"{self.prefix}class_shares"] = {k: rounded(s) for k, s in self.shares.items()}
         return found
 
 
-def _curves(history: History, key: str, fit: FitSpec | None, min_epochs: float) -> list[_Curve]:
-    """The training and validation accuracy curves long enough to judge."""
+def _curves(
+    history: History, key: str, fit: FitSpec | None, t: Mapping[str, float]
+) -> list[_Curve]:
+    """The training and validation accuracy curves long enough to judge, each cut to its
+    final plateau when that plateau is most of training (whatever the first epochs did)."""
     labels = fit.labels if fit is not None else None
     curves = []
     for prefix, counts in (
@@ -186,10 +232,27 @@ def _curves(history: History, key: str, fit: FitSpec | None, min_epochs: float) 
         ("val_", labels.val_counts if labels else None),
     ):
         acc, loss = series(history, prefix + key), series(history, prefix + "loss")
-        if acc is None or loss is None or reaches(len(acc), min_epochs, below=True):
+        if acc is None or loss is None or reaches(len(acc), t["min_epochs"], below=True):
             continue
-        curves.append(_Curve(prefix, prefix + key, acc, loss, class_shares(counts)))
+        start = _plateau_start(acc, t)
+        curves.append(
+            _Curve(prefix, prefix + key, acc[start:], loss[start:], class_shares(counts), start)
+        )
     return curves
+
+
+def _plateau_start(acc: np.ndarray, t: Mapping[str, float]) -> int:
+    """Where the final stretch of epochs with (nearly) the same accuracy starts, when it
+    covers at least ``min_plateau_share`` of the epochs; else 0 (judge the whole curve).
+
+    A collapse often shows only after a few epochs of noise: 0.5385 for 143 of 150 epochs
+    is a plateau at a class share even if the first epochs moved."""
+    final = acc[-1]
+    off = np.flatnonzero(np.abs(acc - final) > t["flat_tolerance"] / 2)
+    start = int(off[-1]) + 1 if off.size else 0
+    plateau = len(acc) - start
+    long_enough = reaches(plateau / len(acc), t["min_plateau_share"], inclusive=True)
+    return start if long_enough and not reaches(plateau, t["min_epochs"], below=True) else 0
 
 
 def _flat_note(c: _Curve, spread_out: float | None, t: Mapping[str, float]) -> Note | None:
@@ -204,7 +267,8 @@ def _flat_note(c: _Curve, spread_out: float | None, t: Mapping[str, float]) -> N
     if reaches(c.level, t["flat_tolerance"], below=True, inclusive=True):
         return Note(
             Severity.WARN,
-            f"{c.name} is 0 at every epoch{moved}: the metric cannot be measuring the "
+            f"{c.name} is 0 {'at every epoch' if not c.start else 'for ' + c.epochs_text}{moved}: "
+            "the metric cannot be measuring the "
             "task (see metric_disagreement)",
         )
     near = {
@@ -217,7 +281,7 @@ def _flat_note(c: _Curve, spread_out: float | None, t: Mapping[str, float]) -> N
     if moved and not c.shares and c.level < 0.99:
         return Note(
             Severity.INFO,
-            f"{c.name} stayed at {c.level:.3f} for all {len(c.acc)} epochs{moved} "
+            f"{c.name} stayed at {c.level:.3f} for {c.epochs_text}{moved} "
             "(class shares unknown, so a collapse could not be confirmed)",
         )
     return None
@@ -233,7 +297,7 @@ def _share_note(
     """Accuracy flat at a class's share: a collapse, unless the final predictions are spread."""
     cls = min(near, key=lambda k: abs(c.level - near[k]))
     text = (
-        f"{c.name} stayed at {c.level:.3f} for all {len(c.acc)} epochs{moved}, which is "
+        f"{c.name} stayed at {c.level:.3f} for {c.epochs_text}{moved}, which is "
         f"the share of class {cls} ({near[cls]:.3f})"
     )
     if spread_out is not None and reaches(spread_out, t["collapse_share"], below=True):
@@ -254,6 +318,7 @@ def _share_note(
     flat_tolerance=0.01,
     share_tolerance=0.02,
     min_epochs=3,
+    min_plateau_share=0.5,
     min_loss_drop=0.10,
     zero_loss=1e-7,
     collapse_share=0.95,
@@ -288,7 +353,7 @@ def loss_accuracy_divergence(ctx: Context, t: Mapping[str, float]) -> Outcome | 
     # The validation predictions, when the adapter has them, confirm or refute a collapse.
     spread_out = ctx.eval.metrics.get("predicted_class_share_max") if ctx.eval is not None else None
     notes = []
-    for curve in _curves(history, key, ctx.fit, t["min_epochs"]):
+    for curve in _curves(history, key, ctx.fit, t):
         evidence.update(curve.evidence())
         note = _flat_note(curve, spread_out, t)
         if note is not None:
