@@ -166,8 +166,10 @@ def test_vanishing_and_exploding_gradients():
 
 def test_undertrained_few_updates_or_still_falling():
     few = ProbeSpec(updates=3, steps_per_epoch=3, n_params=2410)
-    f = run_one("undertrained", _ctx(probes=few, history={"loss": [2.3]}))
+    f = run_one("undertrained", _ctx(probes=few, history={"loss": [2.3], "accuracy": [0.3]}))
     assert f.severity is Severity.WARN and "3 weight updates" in f.message
+    right = {"loss": [0.1], "accuracy": [1.0]}  # few updates, but nothing left to learn
+    assert run_one("undertrained", _ctx(probes=few, history=right)).severity is Severity.PASSED
     many = ProbeSpec(updates=600, steps_per_epoch=60)
     falling = {"loss": list(2.0 * 0.8 ** np.arange(10)), "accuracy": [0.5] * 9 + [0.8]}
     f = run_one("undertrained", _ctx(probes=many, history=falling))
@@ -176,6 +178,8 @@ def test_undertrained_few_updates_or_still_falling():
     assert run_one("undertrained", _ctx(probes=many, history=levelled)).severity is (
         Severity.PASSED
     )
+    nearly = {**falling, "accuracy": [0.5] * 9 + [0.97]}
+    assert run_one("undertrained", _ctx(probes=many, history=nearly)).severity is Severity.INFO
     # separable data: the loss falls forever, but accuracy is done
     done = {**falling, "accuracy": [1.0] * 10}
     assert run_one("undertrained", _ctx(probes=many, history=done)).severity is Severity.PASSED

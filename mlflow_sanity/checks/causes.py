@@ -488,14 +488,17 @@ def _final_accuracy(ctx: Context) -> float | None:
     min_updates=50,
     steep_drop=0.05,
     window=3,
-    done_accuracy=0.98,
+    done_accuracy=0.95,
+    perfect_accuracy=0.99,
 )
 def undertrained(ctx: Context, t: Mapping[str, float]) -> Outcome | None:
     """Too few weight updates, or training stopped while the loss was still falling steeply.
 
     Steep: the (validation, else training) loss fell by ``steep_drop`` or more per epoch
-    over the last ``window`` epochs, at least half its average rate over the whole fit,
-    and accuracy is below ``done_accuracy``.
+    over the last ``window`` epochs, at least half its average rate over the whole fit.
+    Either sign is a warning while the final (validation, else training) accuracy is below
+    ``done_accuracy`` (or unknown), ``info`` up to ``perfect_accuracy``, and nothing above
+    it: more epochs cannot fix a model that is already right (separable data).
     """
     fit: FitSpec = ctx.fit
     probes = fit.probes
@@ -508,36 +511,43 @@ def undertrained(ctx: Context, t: Mapping[str, float]) -> Outcome | None:
         updates = steps * len(loss)
     curve_key = "val_loss" if _raw(ctx.history, "val_loss") is not None else "loss"
     curve = _raw(ctx.history, curve_key)
+    acc = _final_accuracy(ctx)
     evidence: dict[str, Any] = {
         "epochs": len(loss),
         "steps_per_epoch": steps,
         "updates": updates,
         "trainable_params": probes.n_params if probes is not None else None,
         "curve": curve_key,
+        "final_accuracy": rounded(acc) if acc is not None else None,
     }
+    severity = (
+        Severity.WARN
+        if acc is None or reaches(acc, t["done_accuracy"], below=True)
+        else grade(acc, info=t["perfect_accuracy"], below=True)
+    )
+    done = f" (accuracy already {acc:.3f})" if severity is Severity.INFO else ""
     if updates is not None and reaches(updates, t["min_updates"], below=True):
+        params = probes.n_params if probes is not None and probes.n_params else "unknown"
         text = (
             f"Only {updates} weight updates ({len(loss)} epoch(s) x {steps or '?'} steps) "
-            "for a model with "
-            f"{probes.n_params if probes and probes.n_params else 'unknown'} parameters: "
-            "training stopped long before the model could fit."
+            f"for a model with {params} parameters: training stopped long before the model "
+            f"could fit{done}."
         )
-        return Outcome(Severity.WARN, text, evidence, f"only {updates} weight updates happened")
+        if severity is not Severity.PASSED:
+            return Outcome(severity, text, evidence, f"only {updates} weight updates happened")
     window = int(t["window"])
     if curve is None or not np.isfinite(curve).all() or len(curve) <= window or curve.min() <= 0:
         return passed("Enough weight updates.", evidence)
     logs = np.log(curve)
     recent = float((logs[-window - 1] - logs[-1]) / window)  # mean log drop per epoch
     overall = float((logs[0] - logs[-1]) / (len(curve) - 1))
-    acc = _final_accuracy(ctx)
     evidence |= {"recent_drop_per_epoch": rounded(recent), "mean_drop_per_epoch": rounded(overall)}
-    evidence["final_accuracy"] = rounded(acc) if acc is not None else None
     stopped = any(cb.stopped_epoch is not None for cb in fit.callbacks)
     if (
         not stopped
+        and severity is not Severity.PASSED
         and reaches(recent, t["steep_drop"], inclusive=True)
         and reaches(recent, 0.5 * overall, inclusive=True)
-        and (acc is None or reaches(acc, t["done_accuracy"], below=True))
     ):
         text = (
             f"Training stopped while {curve_key} was still falling {1 - math.exp(-recent):.0%} "
@@ -545,7 +555,7 @@ def undertrained(ctx: Context, t: Mapping[str, float]) -> Outcome | None:
             + (f" with accuracy {acc:.3f}" if acc is not None else "")
             + ": the model is undertrained; more epochs would help."
         )
-        return Outcome(Severity.WARN, text, evidence, "training stopped while the loss was falling")
+        return Outcome(severity, text, evidence, "training stopped while the loss was falling")
     return passed(f"{curve_key} had levelled off when training stopped.", evidence)
 
 

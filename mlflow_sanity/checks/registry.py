@@ -28,6 +28,7 @@ if TYPE_CHECKING:  # the check themes import these; the registry only names them
 _log = logging.getLogger(__name__)
 
 Thresholds = Mapping[str, Mapping[str, float]]
+TRAINING_ROWS_PREFIX = "On its training data (fit had no validation data): "
 CheckFn = Callable[["Context", Mapping[str, float]], "Outcome | None"]
 
 
@@ -252,7 +253,7 @@ def run_checks(
         message = outcome.message
         if ctx.eval_on == "training" and "eval" in chk.requires:
             evidence["evaluated_on"] = "training data"
-            message = f"On its training data (fit had no validation data): {message}"
+            message = f"{TRAINING_ROWS_PREFIX}{message}"
         results.append(Finding(check_id, outcome.severity, message, evidence, chk.remedy, source))
         because[check_id] = outcome.because or _first_sentence(outcome.message)
     return lead_with_causes(results, because, ctx)
@@ -301,5 +302,7 @@ def lead_with_causes(
         stuck = f"Accuracy is stuck at {acc:.2f}" if isinstance(acc, float) else "Accuracy is stuck"
         reasons = "; and ".join(f"{because[c]} (`{c}`)" for c in causes)
         evidence = {**f.evidence, "caused_by": causes}
-        out.append(replace(f, message=f"{stuck} because {reasons}. {f.message}", evidence=evidence))
+        where = TRAINING_ROWS_PREFIX if f.message.startswith(TRAINING_ROWS_PREFIX) else ""
+        text = f"{where}{stuck} because {reasons}. {f.message.removeprefix(where)}"
+        out.append(replace(f, message=text, evidence=evidence))
     return out
