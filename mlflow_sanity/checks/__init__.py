@@ -1,6 +1,7 @@
 """All checks. Importing this package registers every check in ``REGISTRY``."""
 
 from mlflow_sanity.checks import (  # noqa: F401  (registers checks)
+    causes,
     imbalance,
     keras_config,
     leakage,

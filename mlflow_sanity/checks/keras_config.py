@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from mlflow_sanity.checks.keras_semantics import outputs_are_logits, thresholds_as_probability
-from mlflow_sanity.checks.registry import Context, Outcome, check, passed
+from mlflow_sanity.checks.registry import SYMPTOMS, Context, Outcome, check, passed
 from mlflow_sanity.core.findings import Severity
 from mlflow_sanity.core.keras_spec import (
     BINARY_CE,
@@ -77,11 +77,24 @@ def _loss_misfits(spec: ModelSpec, labels: LabelSummary | None) -> list[str]:
     units, act, loss = spec.output_units, spec.output_activation, spec.loss
     classes = labels is not None and labels.is_single_label
     encoding = labels.encoding if labels is not None else None
+    multi_sigmoid = act == "sigmoid" and bool(units) and units > 1
     if loss in REGRESSION_LOSSES and (act == "softmax" or (act == "sigmoid" and classes)):
         return [
             f"{loss} on a {act} classifier output: squared/absolute error gives vanishing "
             "gradients for confident wrong predictions and does not train a classifier "
             "well; use a cross-entropy loss"
+        ]
+    if loss in REGRESSION_LOSSES and multi_sigmoid:
+        return [
+            f"{loss} on a {units}-unit sigmoid output: per-unit yes/no probabilities are "
+            "trained by binary_crossentropy; squared/absolute error gives vanishing gradients "
+            "for confident wrong units"
+        ]
+    if loss in CATEGORICAL_CE and multi_sigmoid:
+        return [
+            f"categorical cross-entropy on a {units}-unit sigmoid output: the independent "
+            "sigmoids are renormalised to sum to 1 and saturate; use a softmax output for "
+            "exclusive classes (or binary_crossentropy for multi-label)"
         ]
     if loss in REGRESSION_LOSSES and classes and spec.accuracy_metrics:
         return [
@@ -113,6 +126,19 @@ def _logit_and_label_misfits(spec: ModelSpec, labels: LabelSummary | None) -> li
             "cross-entropy with from_logits=False on a linear output: raw scores are "
             "clipped into (0, 1) and treated as probabilities"
         )
+    if loss in CROSSENTROPY and act not in (None, "linear", "softmax", "sigmoid"):
+        if not spec.from_logits:
+            problems.append(
+                f"cross-entropy with from_logits=False on a {act} output: its values are not "
+                "probabilities, so they are clipped into (0, 1) (and a ReLU output is 0 for "
+                "many rows, which gives no gradient); use softmax/sigmoid, or a linear output "
+                "with from_logits=True"
+            )
+        else:
+            problems.append(
+                f"from_logits=True on a {act} output: logits must be unbounded; use a linear "
+                "output layer"
+            )
     if loss in CROSSENTROPY and act in ("softmax", "sigmoid") and spec.from_logits:
         problems.append(
             f"from_logits=True on a {act} output applies the {act} twice: probabilities "
@@ -133,6 +159,7 @@ def _logit_and_label_misfits(spec: ModelSpec, labels: LabelSummary | None) -> li
     "loss_output_mismatch",
     requires=["model"],
     reads=["fit"],
+    explains=SYMPTOMS,
     remedy="Match loss, output layer and labels: 2 classes → Dense(1, 'sigmoid') + "
     "binary_crossentropy; k classes → Dense(k, 'softmax') + sparse_categorical_crossentropy "
     "(integer labels) or categorical_crossentropy (one-hot); for logits use a linear output "

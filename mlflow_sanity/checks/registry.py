@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from mlflow_sanity.core.findings import Finding, Severity
@@ -28,6 +28,7 @@ if TYPE_CHECKING:  # the check themes import these; the registry only names them
 _log = logging.getLogger(__name__)
 
 Thresholds = Mapping[str, Mapping[str, float]]
+TRAINING_ROWS_PREFIX = "On its training data (fit had no validation data): "
 CheckFn = Callable[["Context", Mapping[str, float]], "Outcome | None"]
 
 
@@ -72,6 +73,9 @@ class Outcome:
     severity: Severity
     message: str
     evidence: Mapping[str, Any] = field(default_factory=dict)
+    # For a cause check: the cause in a few words ("the learning rate 5 is too high"),
+    # quoted by the symptom findings it explains. Empty: the message's first sentence.
+    because: str = ""
 
 
 def passed(message: str, evidence: Mapping[str, Any] | None = None) -> Outcome:
@@ -125,6 +129,7 @@ class Check:
     judges_training_rows: bool = False
     one_of: tuple[str, ...] = ()  # at least one of these must be present
     reads: tuple[str, ...] = ()  # read when present, never required
+    explains: tuple[str, ...] = ()  # symptom finding ids this cause explains when both flag
 
     def applies(self, ctx: Context) -> bool:
         if ctx.eval_on == "training" and "eval" in self.requires and not self.judges_training_rows:
@@ -146,6 +151,7 @@ def check(
     one_of: Iterable[str] = (),
     reads: Iterable[str] = (),
     judges_training_rows: bool = False,
+    explains: Iterable[str] = (),
     **defaults: float,
 ) -> Callable[[CheckFn], CheckFn]:
     """Register ``fn`` as the check that produces finding ``check_id``.
@@ -174,6 +180,7 @@ def check(
             judges_training_rows,
             one_of,
             reads,
+            tuple(explains),
         )
         return fn
 
@@ -228,6 +235,7 @@ def run_checks(
     """Run every applicable, enabled check. A crashing check becomes an ``info`` finding."""
     options = options or CheckOptions()
     results: list[Finding] = []
+    because: dict[str, str] = {}
     for check_id, chk in REGISTRY.items():
         if check_id in options.disable or not chk.applies(ctx):
             continue
@@ -245,6 +253,56 @@ def run_checks(
         message = outcome.message
         if ctx.eval_on == "training" and "eval" in chk.requires:
             evidence["evaluated_on"] = "training data"
-            message = f"On its training data (fit had no validation data): {message}"
+            message = f"{TRAINING_ROWS_PREFIX}{message}"
         results.append(Finding(check_id, outcome.severity, message, evidence, chk.remedy, source))
-    return results
+        because[check_id] = outcome.because or _first_sentence(outcome.message)
+    return lead_with_causes(results, because, ctx)
+
+
+# Findings that show accuracy is stuck without saying why; cause checks name them in
+# ``explains``.
+SYMPTOMS = ("accuracy_at_baseline", "loss_accuracy_divergence", "prediction_collapse")
+
+
+def _first_sentence(text: str) -> str:
+    head = text.split(". ", 1)[0].rstrip(".")
+    if head[:1].isupper() and not head[1:2].isupper():
+        head = head[:1].lower() + head[1:]
+    return head
+
+
+def lead_with_causes(
+    findings: list[Finding], because: Mapping[str, str], ctx: Context
+) -> list[Finding]:
+    """Link flagged symptoms to the flagged causes that explain them.
+
+    A cause gets ``explains`` (``Report.flagged`` puts it first); the symptom's message
+    starts with "Accuracy is stuck at 0.54 because ..." and its evidence lists ``caused_by``.
+    """
+    flagged = {f.id for f in findings if f.severity.flagged}
+    links = {
+        f.id: tuple(s for s in REGISTRY[f.id].explains if s in flagged)
+        for f in findings
+        if f.severity.flagged and f.id in REGISTRY
+    }
+    links = {cause: symptoms for cause, symptoms in links.items() if symptoms}
+    if not links:
+        return findings
+    out = []
+    for f in findings:
+        if f.id in links:
+            out.append(replace(f, explains=links[f.id]))
+            continue
+        causes = [cause for cause, symptoms in links.items() if f.id in symptoms]
+        if not causes:
+            out.append(f)
+            continue
+        acc = ctx.eval.metrics.get("accuracy") if ctx.eval is not None else None
+        acc = f.evidence.get("accuracy", acc)
+        stuck = f"Accuracy is stuck at {acc:.2f}" if isinstance(acc, float) else "Accuracy is stuck"
+        reasons = "; and ".join(f"{because[c]} (`{c}`)" for c in causes)
+        evidence = {**f.evidence, "caused_by": causes}
+        where = TRAINING_ROWS_PREFIX if f.message.startswith(TRAINING_ROWS_PREFIX) else ""
+        text = f"{where}{stuck} because {reasons}. {f.message.removeprefix(where)}"
+        out.append(replace(f, message=text, evidence=evidence))
+    return out

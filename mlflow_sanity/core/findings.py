@@ -43,9 +43,11 @@ class Finding:
     evidence: dict[str, Any] = field(default_factory=dict)
     remedy: str = ""
     source: str = ""
+    # A cause finding: the symptom findings of the same report it explains (listed first).
+    explains: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data = {
             "id": self.id,
             "severity": self.severity.value,
             "message": self.message,
@@ -53,6 +55,9 @@ class Finding:
             "remedy": self.remedy,
             "source": self.source,
         }
+        if self.explains:
+            data["explains"] = list(self.explains)
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Finding:
@@ -63,6 +68,7 @@ class Finding:
             evidence=dict(data.get("evidence") or {}),
             remedy=data.get("remedy", ""),
             source=data.get("source", ""),
+            explains=tuple(data.get("explains") or ()),
         )
 
 
@@ -77,9 +83,10 @@ class Report:
 
     @property
     def flagged(self) -> list[Finding]:
-        """Warn/fail findings, worst first, then by id for stable output."""
+        """Warn/fail findings: causes that explain a symptom first, then worst first, then
+        by id for stable output."""
         hits = [f for f in self.findings if f.severity.flagged]
-        return sorted(hits, key=lambda f: (-f.severity.rank, f.id))
+        return sorted(hits, key=lambda f: (not f.explains, -f.severity.rank, f.id))
 
     @property
     def status(self) -> str:

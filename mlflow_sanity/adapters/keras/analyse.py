@@ -28,6 +28,7 @@ from mlflow_sanity.adapters.keras.inputs import (
     take_rows,
 )
 from mlflow_sanity.adapters.keras.memory import FitMemory, remember
+from mlflow_sanity.adapters.keras.probes import with_cause_data
 from mlflow_sanity.checks import CheckOptions, Context
 from mlflow_sanity.core.findings import Report
 from mlflow_sanity.core.fingerprint import Fingerprint
@@ -138,10 +139,13 @@ def analyse(
         return _analyse_heads(model, heads, history, call, data, config)
     spec, val_preds, train_preds = _predict_fit(model, describe_model(model), data, call)
     fit = _fit_spec(call, data, spec, history, val_preds, train_preds)
+    fit = with_cause_data(fit, model, call, data.x_train, data.y_train)
     evaluation, eval_on = _validation_classification(spec, fit, val_preds), "validation"
     if evaluation is None and data.validation == "none":
         evaluation, eval_on = _training_classification(model, spec, fit, data, call), "training"
     inputs: dict[str, Any] = {"source": call.source, "model": spec.to_dict(), "fit": fit.to_dict()}
+    if fit.probes is not None:
+        inputs["probes"] = fit.probes.to_dict()
     fingerprints, failure = _fingerprints(data)
     if failure:
         inputs["fingerprint"] = failure
@@ -253,6 +257,7 @@ def _analyse_heads(
             else None
         )
         fit = _fit_spec(call, one, spec, history, preds, None)
+        fit = with_cause_data(fit, model, call, None, one.y_train)  # the head's labels
         evaluation = classification_of(spec, preds, fit.labels) if spec.is_classifier else None
         ctx = Context(eval=evaluation, model=spec, history=history or None, fit=fit)
         report = build_report(ctx, options=config, source="autolog")
@@ -477,8 +482,10 @@ def classification_of(
     y = label_indices(preds.y_true)
     if y is None:
         return None
-    proba = outputs_to_proba(preds.outputs, spec.output_activation, from_logits=spec.outputs_logits)
-    try:
+    try:  # NaN outputs (a diverged fit) are non_finite_loss's to report
+        proba = outputs_to_proba(
+            preds.outputs, spec.output_activation, from_logits=spec.outputs_logits
+        )
         return classify(y, proba=proba, labels=list(range(proba.shape[1])))
     except InputError as exc:
         _log.info("predictions not checked: %s", exc)

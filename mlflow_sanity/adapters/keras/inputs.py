@@ -45,6 +45,7 @@ class FitCall:
     source: str = "autolog"
     note: str = ""
     config: CheckOptions | None = None
+    probe: Any = None  # the ProbeCallback the fit wrapper added, if any
 
     @classmethod
     def from_arguments(

@@ -8,8 +8,10 @@
 - ``SanityCallback`` for users who prefer explicit callbacks. It sees no data unless
   given ``validation_data=``/``training_data=``.
 
-All work happens once, after training (no per-batch or per-epoch hooks), and a failure
-inside mlflow-sanity never breaks ``fit``: it becomes one ``SanityWarning``.
+The checks run once, after training; during it only the probe callback
+(``probes.ProbeCallback``: a few gradient probes on 256 rows, NaN watch on epoch logs, no
+per-batch hooks) runs, added to a copy of the callback list. A failure inside
+mlflow-sanity never breaks ``fit``: it becomes one ``SanityWarning``.
 """
 
 from __future__ import annotations
@@ -26,8 +28,9 @@ import keras
 
 from mlflow_sanity.adapters.keras.analyse import analyse_evaluate, check_and_log, returned_metrics
 from mlflow_sanity.adapters.keras.describe import sibling_callbacks
-from mlflow_sanity.adapters.keras.inputs import EvaluateCall, FitCall, unpack_pair
+from mlflow_sanity.adapters.keras.inputs import EvaluateCall, FitCall, _signature, unpack_pair
 from mlflow_sanity.adapters.keras.memory import recall
+from mlflow_sanity.adapters.keras.probes import ProbeCallback, with_probe
 from mlflow_sanity.checks import CheckOptions, Thresholds
 from mlflow_sanity.core.findings import Report
 from mlflow_sanity.tracking import shim
@@ -119,6 +122,7 @@ class SanityCallback(keras.callbacks.Callback):
         self._explicit_config = bool(self._config.thresholds or self._config.disable)
         self._adopted: FitCall | None = None
         self._siblings: list[Any] = []
+        self._probe: ProbeCallback | None = None
         self._training = False
         self._evaluate_handled = False
 
@@ -139,6 +143,17 @@ class SanityCallback(keras.callbacks.Callback):
             self._siblings = sibling_callbacks(self)
         except Exception:  # introspection is best effort; the report just lacks monitors
             self._siblings = []
+        self._probe = None
+        if self._adopted is None:  # alone: probe what training_data shows (the wrapper's
+            x, y = unpack_pair(self.training_data)  # probe serves an adopted fit)
+            self._probe = ProbeCallback(FitCall(x=x, y=y, epochs=(self.params or {}).get("epochs")))
+            self._probe.set_model(self.model)
+            self._probe.set_params(self.params)
+            self._probe.on_train_begin(logs)
+
+    def on_epoch_end(self, epoch: int, logs: Mapping[str, Any] | None = None) -> None:
+        if self._probe is not None:
+            self._probe.on_epoch_end(epoch, logs)
 
     def on_train_end(self, logs: Mapping[str, Any] | None = None) -> None:
         self._training = False
@@ -147,6 +162,7 @@ class SanityCallback(keras.callbacks.Callback):
             self._restore_like_early_stopping()
             if call is None:
                 call = self._call_from_arguments()
+                call.probe = self._probe
             config = self._config if self._explicit_config or call.config is None else call.config
             history = getattr(getattr(self.model, "history", None), "history", None) or {}
             with run_for_logging() as run_id:
@@ -244,6 +260,7 @@ def _fit_wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
     failure: BaseException | None = None  # at most one warning per fit
     try:
         call = FitCall.from_arguments(original, self, args, kwargs, _STATE.config)
+        args, kwargs = _with_probe(original, self, args, kwargs, call)
         adopter = next((cb for cb in call.callbacks if isinstance(cb, SanityCallback)), None)
         if adopter is not None:  # the explicit callback reports, with our data access
             adopter._adopt(call)
@@ -279,6 +296,29 @@ def _fit_wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
     if failure is not None:
         _internal_error(failure)
     return history
+
+
+def _with_probe(
+    original: Callable[..., Any],
+    model: Any,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    call: FitCall,
+) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    """fit's arguments with our probe callback added to a new callbacks list (the user's
+    list is never mutated); unchanged when that is not possible."""
+    try:
+        bound = _signature(original).bind(model, *args, **kwargs)
+        probe = ProbeCallback(call)
+        callbacks = with_probe(bound.arguments.get("callbacks"), probe)
+        if callbacks is None:
+            return args, kwargs
+        bound.arguments["callbacks"] = callbacks
+        call.probe = probe
+        return tuple(bound.args[1:]), dict(bound.kwargs)
+    except Exception as exc:  # the probes are optional; fit runs as called
+        _log.debug("mlflow-sanity probe not added: %s", exc)
+        return args, kwargs
 
 
 def _evaluate_wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:

@@ -1,0 +1,405 @@
+"""Cheap probes of a training run: gradient norms, dead ReLU units, non-finite values.
+
+One internal callback (``ProbeCallback``), injected by the ``fit`` wrapper into a copy of
+the user's callback list, measures on one probe batch (at most ``PROBE_ROWS`` training
+rows) at a handful of moments: before training, after a few spread-out epochs and at
+train end. No per-batch hooks. Every hook is failure-safe: an exception is remembered
+and reported (``ProbeSpec.errors``), never raised into ``fit``.
+
+The backend-specific part is one function, ``gradient_norms``: TensorFlow uses
+``tf.GradientTape`` on the compiled loss; other backends are reported as not implemented.
+Everything else uses backend-neutral ``keras.ops``. The probes run in inference mode
+(``training=False``): no dropout draw and no batch-norm update, so training is unchanged.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import replace
+from typing import Any
+
+import keras
+import numpy as np
+
+from mlflow_sanity.adapters.keras.inputs import FitCall, is_readable, n_rows, take_rows
+from mlflow_sanity.core.keras_spec import (
+    DeadUnits,
+    FitSpec,
+    GradientProbe,
+    NonFiniteEvent,
+    ProbeSpec,
+    input_stats,
+    label_values,
+)
+
+_log = logging.getLogger(__name__)
+
+PROBE_ROWS = 256  # training rows in the probe batch
+MAX_PROBES = 4  # gradient probes after epochs (plus one before training)
+_RELU = frozenset({"relu", "relu6"})
+
+
+# -- the backend interface ----------------------------------------------------------------
+
+
+def gradient_norms(model: Any, x: Any, y: Any) -> tuple[list[tuple[str, float]], float]:
+    """L2 norm of the loss gradient per layer with a kernel (input side first), and the loss.
+
+    Raises ``NotImplementedError`` for backends without an implementation here.
+    """
+    backend = keras.backend.backend()
+    impl = _GRADIENTS.get(backend)
+    if impl is None:
+        raise NotImplementedError(f"gradient probes are not implemented for backend {backend}")
+    return impl(model, x, y)
+
+
+def _tf_gradient_norms(model: Any, x: Any, y: Any) -> tuple[list[tuple[str, float]], float]:
+    import tensorflow as tf
+
+    loss_fn = _loss_fn(model)
+    groups = _kernel_groups(model)
+    variables = [v for _, vs in groups for v in vs]
+    with tf.GradientTape() as tape:
+        y_pred = model(x, training=False)
+        loss = tf.reduce_mean(loss_fn(y, y_pred))
+    grads = tape.gradient(loss, variables)
+    norms, i = [], 0
+    for name, vs in groups:
+        total = 0.0
+        for g in grads[i : i + len(vs)]:
+            if isinstance(g, tf.IndexedSlices):  # embeddings: the touched rows
+                g = g.values
+            if g is not None:
+                total += float(tf.reduce_sum(tf.square(tf.cast(g, tf.float32))))
+        i += len(vs)
+        norms.append((name, math.sqrt(total) if math.isfinite(total) else float("nan")))
+    return norms, float(loss)
+
+
+_GRADIENTS: dict[str, Callable[[Any, Any, Any], tuple[list[tuple[str, float]], float]]] = {
+    "tensorflow": _tf_gradient_norms,
+}
+
+
+# -- backend-neutral helpers --------------------------------------------------------------
+
+
+def _loss_fn(model: Any) -> Callable[[Any, Any], Any]:
+    """The single compiled loss, called directly (the compile wrapper may update trackers;
+    before the first step it is not built yet, so ``model.loss`` is resolved instead)."""
+    flat = getattr(getattr(model, "_compile_loss", None), "_flat_losses", None) or []
+    if len(flat) == 1:
+        return flat[0].loss
+    if flat or isinstance(model.loss, (list, tuple, dict)) or model.loss is None:
+        raise NotImplementedError("gradient probes need a model with one compiled loss")
+    fn = keras.losses.get(model.loss)
+    if isinstance(fn, keras.losses.Loss):
+        return fn
+
+    def aligned(y: Any, y_pred: Any) -> Any:  # what a Loss object does with (n,) vs (n, 1)
+        if len(y.shape) == len(y_pred.shape) - 1 and y_pred.shape[-1] == 1:
+            y = keras.ops.expand_dims(y, -1)
+        return fn(y, y_pred)
+
+    return aligned
+
+
+def _owner(variable: Any) -> str:
+    path = str(getattr(variable, "path", "") or getattr(variable, "name", ""))
+    return path.rsplit("/", 1)[0] if "/" in path else path
+
+
+def _kernel_groups(model: Any) -> list[tuple[str, list[Any]]]:
+    """Trainable variables grouped by layer, for layers that own a kernel (Dense, Conv...)."""
+    groups: dict[str, list[Any]] = {}
+    for v in model.trainable_variables:
+        groups.setdefault(_owner(v), []).append(v)
+    return [
+        (name.rsplit("/", 1)[-1], vs)
+        for name, vs in groups.items()
+        if any(str(getattr(v, "name", "")).endswith(("kernel", "embeddings")) for v in vs)
+    ]
+
+
+def _weights_report(model: Any) -> tuple[float, list[str]]:
+    """The global kernel norm and the layers holding a NaN/inf weight."""
+    total, bad = 0.0, []
+    for name, vs in _kernel_groups(model):
+        finite = True
+        for v in vs:
+            arr = keras.ops.convert_to_numpy(v)
+            if not np.isfinite(arr).all():
+                finite = False
+            elif str(getattr(v, "name", "")).endswith("kernel"):
+                total += float(np.sum(np.square(arr, dtype=np.float64)))
+        if not finite:
+            bad.append(name)
+    return (math.sqrt(total) if not bad else math.nan), bad
+
+
+def _is_relu(layer: Any) -> bool:
+    if type(layer).__name__ == "ReLU":
+        return not getattr(layer, "negative_slope", 0.0) and not getattr(layer, "threshold", 0.0)
+    act = getattr(layer, "activation", None)
+    return getattr(act, "__name__", None) in _RELU
+
+
+def dead_units(model: Any, x: Any) -> list[DeadUnits]:
+    """Per ReLU layer: units (channels) that output 0 for every row of ``x``."""
+    layers = [
+        layer
+        for layer in model._flatten_layers(include_self=False, recursive=True)
+        if _is_relu(layer) and not isinstance(layer, keras.Model)
+    ]
+    if not layers:
+        return []
+    if isinstance(model, keras.Sequential):
+        outputs, h = [], x
+        for layer in model.layers:
+            h = layer(h, training=False)
+            if layer in layers:
+                outputs.append(h)
+    else:
+        probe = keras.Model(model.inputs, [layer.output for layer in layers])
+        outputs = probe(x, training=False)
+        outputs = outputs if isinstance(outputs, (list, tuple)) else [outputs]
+    found = []
+    for layer, out in zip(layers, outputs, strict=False):
+        arr = keras.ops.convert_to_numpy(out)
+        if arr.ndim < 2:
+            continue
+        alive = (arr.reshape(-1, arr.shape[-1]) > 0).any(axis=0)
+        found.append(DeadUnits(layer.name, int(alive.size), int((~alive).sum())))
+    return found
+
+
+def _probe_batch(call: FitCall) -> tuple[Any, Any] | None:
+    """At most ``PROBE_ROWS`` training rows, spread over the rows Keras trains on."""
+    if not (is_readable(call.x) and is_readable(call.y)):
+        return None
+    n = n_rows(call.x)
+    if call.validation_split and call.validation_data is None:
+        n = math.floor(n * (1.0 - call.validation_split))
+    if n <= 0:
+        return None
+    rows = np.unique(np.linspace(0, n - 1, min(n, PROBE_ROWS)).astype(np.int64))
+    return _floats(take_rows(call.x, rows)), _floats(take_rows(call.y, rows))
+
+
+def _floats(obj: Any) -> Any:
+    if isinstance(obj, Mapping):
+        return {k: _floats(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_floats(v) for v in obj]
+    arr = np.asarray(obj.to_numpy() if hasattr(obj, "to_numpy") else obj)
+    return arr.astype(np.float32) if arr.dtype == np.float64 else arr
+
+
+def _learning_rate(model: Any) -> float | None:
+    try:
+        value = float(keras.ops.convert_to_numpy(model.optimizer.learning_rate))
+    except Exception:
+        return None
+    return value if math.isfinite(value) else None
+
+
+def probe_epochs(epochs: int) -> set[int]:
+    """The completed-epoch counts after which gradients are probed: first, spread, last."""
+    if epochs <= 0:
+        return set()
+    spread = {round(epochs * k / (MAX_PROBES - 1)) for k in range(1, MAX_PROBES - 1)}
+    return {e for e in {1, *spread, epochs} if 1 <= e <= epochs}
+
+
+# -- the callback -----------------------------------------------------------------------
+
+
+class ProbeCallback(keras.callbacks.Callback):
+    """Measures a few numbers during ``fit``; ``spec()`` returns them as a ``ProbeSpec``."""
+
+    def __init__(self, call: FitCall) -> None:
+        super().__init__()
+        self._call = call
+        self._batch: tuple[Any, Any] | None = None
+        self._plan: set[int] = set()
+        self._epochs_done = 0
+        self._probed: set[int] = set()
+        self._gradients: list[GradientProbe] = []
+        self._gradients_note = ""
+        self._dead: tuple[DeadUnits, ...] | None = None
+        self._events: list[NonFiniteEvent] = []
+        self._lr_start: float | None = None
+        self._lr_end: float | None = None
+        self._updates: int | None = None
+        self._n_params: int | None = None
+        self._errors: list[str] = []
+        self._first_nan_seen = False
+        self._ended = False
+
+    # Keras hooks: each one catches everything.
+
+    def on_train_begin(self, logs: Mapping[str, Any] | None = None) -> None:
+        self._safe("train begin", self._begin)
+
+    def on_epoch_end(self, epoch: int, logs: Mapping[str, Any] | None = None) -> None:
+        self._safe("epoch end", lambda: self._epoch_end(dict(logs or {})))
+
+    def on_train_end(self, logs: Mapping[str, Any] | None = None) -> None:
+        self.finish()
+
+    def finish(self) -> None:
+        """The train-end probes, once (a report built before our own hook calls it)."""
+        if not self._ended and self.model is not None:
+            self._ended = True
+            self._safe("train end", self._end)
+
+    def _safe(self, what: str, fn: Callable[[], None]) -> None:
+        try:
+            fn()
+        except Exception as exc:  # never break training
+            _log.debug("mlflow-sanity probe failed at %s", what, exc_info=exc)
+            if len(self._errors) < 5:
+                self._errors.append(f"{what}: {type(exc).__name__}: {exc}")
+
+    def _begin(self) -> None:
+        params = self.params or {}
+        epochs = int(params.get("epochs") or self._call.epochs or 0) - self._call.initial_epoch
+        self._plan = probe_epochs(epochs)
+        self._lr_start = _learning_rate(self.model)
+        self._batch = _probe_batch(self._call)
+        if self._batch is None:
+            self._gradients_note = "the training data is not an array: no probe batch"
+            return
+        if getattr(self.model, "built", False) and self.model.trainable_variables:
+            self._probe_gradients(0)  # an unbuilt model is left for fit to build
+
+    def _epoch_end(self, logs: dict[str, Any]) -> None:
+        self._epochs_done += 1
+        bad = [k for k, v in logs.items() if _non_finite(v)]
+        for key in bad:
+            self._events.append(NonFiniteEvent(self._epochs_done, "logs", key))
+        if bad and not self._first_nan_seen:
+            self._first_nan_seen = True
+            self._scan_weights()
+        if self._epochs_done in self._plan:
+            self._probe_gradients(self._epochs_done)
+
+    def _end(self) -> None:
+        self._lr_end = _learning_rate(self.model)
+        self._n_params = int(sum(int(np.prod(v.shape)) for v in self.model.trainable_variables))
+        try:
+            self._updates = int(keras.ops.convert_to_numpy(self.model.optimizer.iterations))
+        except Exception:
+            self._updates = None
+        if self._epochs_done and self._epochs_done not in self._probed:
+            self._probe_gradients(self._epochs_done)
+        if not self._first_nan_seen:
+            self._scan_weights()
+        if self._batch is not None and not any(e.where == "weights" for e in self._events):
+            self._dead = tuple(dead_units(self.model, self._batch[0]))
+
+    def _scan_weights(self) -> None:
+        _, bad = _weights_report(self.model)
+        seen = {e.name for e in self._events if e.where == "weights"}
+        for name in bad:
+            if name not in seen:
+                self._events.append(NonFiniteEvent(max(self._epochs_done, 1), "weights", name))
+
+    def _probe_gradients(self, epoch: int) -> None:
+        if self._batch is None or self._gradients_note:
+            return
+        self._probed.add(epoch)
+        try:
+            norms, loss = gradient_norms(self.model, *self._batch)
+        except NotImplementedError as exc:
+            self._gradients_note = str(exc)
+            return
+        weight_norm, _ = _weights_report(self.model)
+        self._gradients.append(GradientProbe(epoch, tuple(norms), weight_norm, loss))
+
+    def spec(self) -> ProbeSpec:
+        self.finish()
+        steps = (self.params or {}).get("steps")
+        terminated = any(
+            isinstance(cb, keras.callbacks.TerminateOnNaN) for cb in self._call.callbacks
+        ) and any(e.where == "logs" for e in self._events)
+        return ProbeSpec(
+            backend=keras.backend.backend(),
+            gradients=tuple(self._gradients),
+            gradients_note=self._gradients_note,
+            dead_units=self._dead,
+            probe_rows=0 if self._batch is None else n_rows(self._batch[0]),
+            non_finite=tuple(self._events),
+            terminated_on_nan=terminated,
+            learning_rate_start=self._lr_start,
+            learning_rate_end=self._lr_end,
+            updates=self._updates,
+            steps_per_epoch=int(steps) if isinstance(steps, int) else None,
+            n_params=self._n_params,
+            errors=tuple(self._errors),
+        )
+
+
+def _non_finite(value: Any) -> bool:
+    try:
+        return not math.isfinite(float(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def with_probe(callbacks: Any, probe: ProbeCallback) -> list[Any] | None:
+    """A new callback list with ``probe`` added (the user's list is never mutated);
+    None when the callbacks are a ``CallbackList`` that must be passed as it is."""
+    if callbacks is None:
+        return [probe]
+    if isinstance(callbacks, (list, tuple)):
+        return [*callbacks, probe]
+    return None
+
+
+# -- after fit: the data the causes checks read -------------------------------------------
+
+_WEIGHTED = ("Dense", "EinsumDense", "Conv", "SeparableConv", "DepthwiseConv")
+_RECURRENT = ("LSTM", "GRU", "SimpleRNN")
+_NORMALIZERS = frozenset(
+    {"Normalization", "Rescaling", "BatchNormalization", "LayerNormalization", "GroupNormalization"}
+)
+
+
+def input_layers(model: Any) -> tuple[str | None, str | None]:
+    """The class of the first layer with weights, and a normalising layer in front of it."""
+    try:
+        layers = list(model._flatten_layers(include_self=False, recursive=True))
+    except Exception:
+        layers = list(getattr(model, "layers", []))
+    normalizer = None
+    for layer in layers:
+        if isinstance(layer, keras.Model):
+            continue
+        name = type(layer).__name__
+        if name in _NORMALIZERS:
+            normalizer = normalizer or f"{layer.name} ({name})"
+        elif name.startswith(_WEIGHTED) or name in _RECURRENT or layer.weights:
+            return name, normalizer
+    return None, normalizer
+
+
+def with_cause_data(fit: FitSpec, model: Any, call: FitCall, x: Any, y: Any) -> FitSpec:
+    """``fit`` with the probe results, the input statistics and the raw label values."""
+    probes = inputs = labels = None
+    probe = getattr(call, "probe", None)
+    try:
+        if probe is not None:
+            probes = probe.spec()
+        if x is not None and not isinstance(x, (Mapping, list, tuple)):
+            first, normalizer = input_layers(model)
+            arr = x.to_numpy() if hasattr(x, "to_numpy") else x
+            inputs = input_stats(arr, first, normalizer)
+        if y is not None:
+            labels = label_values(y)
+    except Exception as exc:  # the other checks do not need these
+        _log.info("mlflow-sanity: training causes not measured: %s", exc)
+    return replace(fit, probes=probes, inputs=inputs, label_values=labels)
