@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 from collections.abc import Mapping
@@ -271,9 +272,7 @@ def _analyse_heads(
             from mlflow_sanity.report import classification_files
 
             files.update(classification_files(evaluation, prefix=f"validation_{name}_"))
-    merged = reports[0]
-    for other in reports[1:]:
-        merged = merged.merge(other)
+    merged = functools.reduce(Report.merge, reports)
     merged.inputs.update({"source": call.source, "heads": described, "notes": data.notes})
     unlabelled = replace(data, y_train=None, y_val=None, y_all=None)
     fit0 = _fit_spec(call, unlabelled, next(iter(heads.values())), history, None, None)
@@ -314,9 +313,7 @@ def _evaluate_heads(
         report = build_report(ctx, options=config, source="model.evaluate")
         reports.append(name_findings(report, name))
         described[name] = {"status": report.status, "flagged": report.flagged_ids}
-    merged = reports[0]
-    for other in reports[1:]:
-        merged = merged.merge(other)
+    merged = functools.reduce(Report.merge, reports)
     merged.inputs.update(
         {"source": "model.evaluate", "heads": described, "returned": dict(returned)}
     )
