@@ -383,7 +383,7 @@ def check_and_log(
     run_id: str,
 ) -> Report:
     """Analyse one finished fit, log it, and remember it for the model's evaluate calls."""
-    from mlflow_sanity.tracking.reports import log_report
+    from mlflow_sanity.tracking.spool import log_or_spool
 
     found = analyse(model, history, call, config)
     selection = found.report.inputs.get("model_selection")
@@ -396,4 +396,4 @@ def check_and_log(
             ModelSelection.from_dict(selection) if selection else None,
         ),
     )
-    return log_report(run_id, found.report, found.files)
+    return log_or_spool(run_id, found.report, found.files)

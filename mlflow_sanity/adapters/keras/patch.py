@@ -14,6 +14,7 @@ inside mlflow-sanity never breaks ``fit``: it becomes one ``SanityWarning``.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import threading
@@ -31,7 +32,8 @@ from mlflow_sanity.adapters.keras.memory import recall
 from mlflow_sanity.checks import CheckOptions, Thresholds
 from mlflow_sanity.core.findings import Report
 from mlflow_sanity.tracking import shim
-from mlflow_sanity.tracking.runs import OwnedRun, run_for_logging, tracking_uri
+from mlflow_sanity.tracking.runs import OwnedRun, tracking_uri
+from mlflow_sanity.tracking.spool import finish_run, log_or_spool, open_fit_run
 
 _log = logging.getLogger(__name__)
 
@@ -130,9 +132,12 @@ class SanityCallback(keras.callbacks.Callback):
                 call = self._call_from_arguments()
             config = self._config if self._explicit_config or call.config is None else call.config
             history = getattr(getattr(self.model, "history", None), "history", None) or {}
-            with run_for_logging() as run_id:
-                report = check_and_log(self.model, dict(history), call, config, run_id)
-                _announce(report, run_id, "fit")
+            run = open_fit_run()
+            try:
+                report = check_and_log(self.model, dict(history), call, config, run.run_id)
+                _announce(report, run.run_id, "fit")
+            finally:
+                finish_run(run)
         except Exception as exc:
             _internal_error(exc)
 
@@ -230,7 +235,7 @@ def _fit_wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
             adopter._adopt(call)
             call = None
         else:
-            run = OwnedRun.ensure()
+            run = open_fit_run()
     except Exception as exc:
         failure, call = exc, None
     _LOCAL.depth = getattr(_LOCAL, "depth", 0) + 1
@@ -240,7 +245,8 @@ def _fit_wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
         if adopter is not None:
             adopter._adopted = None
         if run is not None:
-            run.end("FAILED", quiet=True)
+            with contextlib.suppress(Exception):  # the user's error is the one to see
+                finish_run(run, "FAILED")
         raise
     finally:
         _LOCAL.depth -= 1
@@ -254,7 +260,7 @@ def _fit_wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
     finally:
         if run is not None:
             try:
-                run.end("FINISHED")
+                finish_run(run)
             except Exception as exc:
                 failure = failure or exc
     if failure is not None:
@@ -292,17 +298,18 @@ def _evaluate_wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
 def _check_evaluate(model: Any, call: EvaluateCall, returned: dict[str, float]) -> None:
     """Log to the run of the model's last fit (reopened: MLflow accepts writes to a
     finished run), else the active run, else a run of its own."""
-    from mlflow_sanity.tracking.reports import log_report
-
     memory = recall(model)
     found = analyse_evaluate(model, call, returned, _STATE.config, memory)
     if memory is not None and memory.run_id:
-        log_report(memory.run_id, found.report, found.files, scope="evaluate")
+        log_or_spool(memory.run_id, found.report, found.files, scope="evaluate", what="evaluate")
         _announce(found.report, memory.run_id, "evaluate")
         return
-    with run_for_logging() as run_id:
-        log_report(run_id, found.report, found.files, scope="evaluate")
-        _announce(found.report, run_id, "evaluate")
+    run = open_fit_run()
+    try:
+        log_or_spool(run.run_id, found.report, found.files, scope="evaluate", what="evaluate")
+        _announce(found.report, run.run_id, "evaluate")
+    finally:
+        finish_run(run)
 
 
 def _announce(report: Report, run_id: str, what: str) -> None:
