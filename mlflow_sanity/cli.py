@@ -83,7 +83,12 @@ def report(run_id: str, show_all: bool) -> None:
     show_default=True,
     help="Lowest status that fails the gate.",
 )
-def gate(run_id: str, fail_on: str) -> None:
+@click.option(
+    "--require-full-coverage",
+    is_flag=True,
+    help="Also fail when some data could not be checked (tag sanity.coverage is partial).",
+)
+def gate(run_id: str, fail_on: str, require_full_coverage: bool) -> None:
     """Exit 1 when the run's sanity status is at or above --fail-on (for CI pipelines).
 
     Exit codes: 0 gate passed, 1 gate failed, 2 run missing or never checked.
@@ -103,7 +108,13 @@ def gate(run_id: str, fail_on: str) -> None:
     if _RANK[status] >= _RANK[fail_on]:
         click.echo(f"gate FAILED: run {run_id} is {status} ({findings})")
         sys.exit(1)
-    click.echo(f"gate passed: run {run_id} is {status} (findings: {findings})")
+    coverage = tags.get("sanity.coverage")
+    if require_full_coverage and coverage != "full":
+        why = coverage or "unknown (no sanity.coverage tag: checked by an older version)"
+        click.echo(f"gate FAILED: run {run_id} is {status} but its coverage is {why}")
+        sys.exit(1)
+    shown = f", coverage: {coverage}" if coverage else ""
+    click.echo(f"gate passed: run {run_id} is {status} (findings: {findings}{shown})")
 
 
 @main.command()

@@ -13,6 +13,7 @@ import urllib.request
 import warnings
 from pathlib import Path
 
+import numpy as np
 import pytest
 from keras_data import blobs, mlp
 
@@ -297,3 +298,128 @@ def test_server_dying_mid_fit_keeps_the_report(
         while mlflow.active_run() is not None:
             mlflow.end_run()
         mlflow.set_tracking_uri(tracking_uri)
+
+
+# -- coverage ---------------------------------------------------------------------------------
+
+
+def _fit_inputs(**fit):
+    base = {"validation": "validation_data", "n_train": 100, "n_val": 20, "data_note": ""}
+    return {"source": "autolog", "fit": {**base, **fit}, "evaluated_on": "validation data"}
+
+
+def test_coverage_is_computed_from_the_report():
+    from mlflow_sanity.core.findings import Report
+    from mlflow_sanity.report.markdown import note_section, terminal_summary
+
+    assert Report(inputs=_fit_inputs()).coverage == "full"
+    unread = Report(inputs={**_fit_inputs(n_val=None), "evaluated_on": None})
+    assert unread.coverage == "partial: fit: validation data (not readable)"
+    note = note_section(unread)
+    assert "No problems found" not in note
+    assert "Not checked: fit: validation data (not readable)." in note
+    assert "coverage: partial" in terminal_summary(unread)
+    assert "No problems found" in note_section(Report(inputs=_fit_inputs()))
+    failed = Report(inputs=_fit_inputs(data_note="the model's predictions could not be computed"))
+    assert "predictions (they failed)" in failed.coverage
+    no_train = Report(inputs=_fit_inputs(n_train=None))
+    assert "training data (not readable)" in no_train.coverage
+    evaluate = Report(
+        inputs={
+            "source": "model.evaluate",
+            "evaluate": {"rows": 50, "notes": []},
+            "evaluated_on": "model.evaluate data",
+            "leakage": "no fit of this model in this process: leakage checks skipped",
+        }
+    )
+    assert evaluate.coverage == (
+        "partial: model.evaluate: leakage checks (no fit of this model in this process)"
+    )
+    # merged reports keep the union, also through JSON
+    merged = unread.merge(evaluate)
+    assert merged.not_checked == unread.not_checked + evaluate.not_checked
+    again = Report.from_dict(json.loads(json.dumps(merged.to_dict())))
+    assert again.coverage == merged.coverage
+    assert Report(inputs=_fit_inputs()).merge(Report(inputs=_fit_inputs())).coverage == "full"
+
+
+def test_coverage_tag_is_clipped_to_mlflows_limit():
+    from mlflow_sanity.core.findings import Report
+    from mlflow_sanity.tracking.reports import MAX_TAG_CHARS, _tags
+
+    report = Report(inputs={"skipped": [f"check {i} " + "x" * 100 for i in range(200)]})
+    tags = {t.key: t.value for t in _tags(report, "note")}
+    assert tags["sanity.coverage"].startswith("partial: check 0 ")
+    assert len(tags["sanity.coverage"]) <= MAX_TAG_CHARS
+
+
+def test_evaluator_coverage_and_gate(mlflow_experiment):
+    import mlflow
+    import pandas as pd
+    from click.testing import CliRunner
+
+    from mlflow_sanity.cli import main
+    from mlflow_sanity.tracking.reports import read_report
+
+    rng = np.random.default_rng(0)
+    y = np.array([0, 1] * 100)
+    pred = y.copy()
+    pred[:20] = 1 - pred[:20]
+    frame = pd.DataFrame({"x": rng.normal(size=200), "label": y, "pred": pred})
+    train = pd.DataFrame({"x": rng.normal(size=300), "label": [0, 1] * 150})
+    ids = {}
+    for name, config in (("no_train", {}), ("with_train", {"train_data": train})):
+        with mlflow.start_run(run_name=name) as run:
+            mlflow.models.evaluate(
+                data=frame,
+                targets="label",
+                predictions="pred",
+                model_type="classifier",
+                evaluators="sanity",
+                evaluator_config=config,
+            )
+        ids[name] = run.info.run_id
+    partial = mlflow.get_run(ids["no_train"]).data.tags
+    assert partial["sanity.coverage"].startswith("partial: mlflow.models.evaluate: leakage")
+    assert "Not checked:" in partial["mlflow.note.content"]
+    full = mlflow.get_run(ids["with_train"]).data.tags
+    assert full["sanity.coverage"] == "full", full["sanity.coverage"]
+    assert read_report(ids["no_train"]).coverage == partial["sanity.coverage"]
+
+    runner = CliRunner()
+    shown = runner.invoke(main, ["report", ids["no_train"]])
+    assert "not checked: mlflow.models.evaluate: leakage" in shown.output
+    assert runner.invoke(main, ["gate", ids["no_train"]]).exit_code == 0
+    strict = runner.invoke(main, ["gate", ids["no_train"], "--require-full-coverage"])
+    assert strict.exit_code == 1 and "coverage is partial" in strict.output
+    ok = runner.invoke(main, ["gate", ids["with_train"], "--require-full-coverage"])
+    assert ok.exit_code == 0, ok.output
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_fit_with_unreadable_validation_is_partial(keras, mlflow_experiment):
+    """A validation generator is never consumed by mlflow-sanity: the run says so."""
+    import mlflow
+
+    import mlflow_sanity
+
+    x, y = blobs()
+
+    def batches():
+        while True:
+            for i in range(0, 90, 30):
+                yield x[i : i + 30], y[i : i + 30]
+
+    model = mlp(keras, 3, "softmax")
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    mlflow_sanity.autolog()
+    try:
+        model.fit(
+            x[90:], y[90:], validation_data=batches(), validation_steps=3, epochs=2, verbose=0
+        )
+    finally:
+        mlflow_sanity.autolog(disable=True)
+    tags = mlflow.last_active_run().data.tags
+    assert tags["sanity.coverage"].startswith("partial: fit: validation data"), tags
+    assert "No problems found" not in tags["mlflow.note.content"]
+    assert "Not checked:" in tags["mlflow.note.content"]
