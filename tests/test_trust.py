@@ -423,3 +423,129 @@ def test_fit_with_unreadable_validation_is_partial(keras, mlflow_experiment):
     assert tags["sanity.coverage"].startswith("partial: fit: validation data"), tags
     assert "No problems found" not in tags["mlflow.note.content"]
     assert "Not checked:" in tags["mlflow.note.content"]
+
+
+# -- many classes, and no warnings of our own -------------------------------------------------
+
+
+def _many_classes(k: int, per_class: int = 3, seed: int = 0):
+    from mlflow_sanity.core.metrics import classify
+
+    rng = np.random.default_rng(seed)
+    y = np.repeat(np.arange(k), per_class)
+    pred = y.copy()
+    wrong = rng.random(y.size) < 0.3
+    pred[wrong] = rng.integers(0, k, int(wrong.sum()))
+    return classify(y, pred)
+
+
+def test_confusion_view_keeps_the_most_confused_classes_plus_other():
+    from mlflow_sanity.report import plots
+
+    cm = np.diag(np.full(40, 10))
+    cm[5, 7] = cm[12, 3] = 4  # classes 3, 5, 7, 12 carry all the errors
+    keep = plots.most_confused(cm)
+    assert len(keep) == plots.TOP_CONFUSED
+    assert {3, 5, 7, 12} <= set(keep.tolist())
+    c = _many_classes(40)
+    view, names, subtitle = plots._confusion_view(c)
+    assert view.shape == (plots.TOP_CONFUSED + 1, plots.TOP_CONFUSED + 1)
+    assert names[-1] == f"other ({40 - plots.TOP_CONFUSED})"
+    assert view.sum() == c.confusion.sum()  # every row is still counted
+    assert "most-confused of 40 classes" in subtitle
+    small_view, small_names, _ = plots._confusion_view(_many_classes(plots.MANY_CLASSES))
+    assert small_view.shape[0] == plots.MANY_CLASSES == len(small_names)
+
+
+@pytest.mark.parametrize("k", [31, 1000])
+def test_many_class_plots_are_small_valid_pngs_and_fast(k):
+    from PIL import Image
+
+    from mlflow_sanity.report import plots
+
+    c = _many_classes(k)
+    plots.confusion_matrix_png(c)  # fonts load once
+    start = time.perf_counter()
+    pictures = [plots.confusion_matrix_png(c), plots.class_balance_png(c)]
+    assert time.perf_counter() - start < 2.0
+    for png in pictures:
+        img = Image.open(__import__("io").BytesIO(png))
+        img.verify()
+        assert max(img.size) <= 1200
+
+
+def test_evaluator_on_1000_classes_stays_within_two_seconds(mlflow_experiment):
+    import mlflow
+    import pandas as pd
+
+    from mlflow_sanity.adapters.evaluator import SanityEvaluator
+
+    rng = np.random.default_rng(0)
+    y = np.repeat(np.arange(1000), 3)
+    pred = np.where(rng.random(y.size) < 0.3, rng.integers(0, 1000, y.size), y)
+    frame = pd.DataFrame({"f0": rng.normal(size=y.size), "label": y, "pred": pred})
+    own = []
+    original = SanityEvaluator.evaluate
+
+    def timed(self, *args, **kwargs):
+        start = time.perf_counter()
+        try:
+            return original(self, *args, **kwargs)
+        finally:
+            own.append(time.perf_counter() - start)
+
+    SanityEvaluator.evaluate = timed
+    try:
+        for _ in range(2):  # the first call pays imports and template loading
+            with mlflow.start_run():
+                mlflow.models.evaluate(
+                    data=frame,
+                    targets="label",
+                    predictions="pred",
+                    model_type="classifier",
+                    evaluators="sanity",
+                )
+    finally:
+        SanityEvaluator.evaluate = original
+    # target 2 s of sanity work; 2x slack for the shared 2-core test machines
+    assert own[-1] < 4.0, own
+    tags = mlflow.last_active_run().data.tags
+    assert tags["sanity.status"] in ("pass", "warn", "fail")
+
+
+def test_fit_and_evaluate_raise_no_deprecation_warning_from_our_code(keras, mlflow_experiment):
+    """Every DeprecationWarning raised while mlflow-sanity's own code is on the stack is
+    an error (the NumPy ``__array__`` copy keyword one came from reading the learning rate)."""
+    import traceback
+
+    import mlflow_sanity
+    from mlflow_sanity.adapters.keras.patch import SanityWarning
+
+    ours: list[str] = []
+    other: list[str] = []
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        frames = traceback.extract_stack()
+        inside = any(
+            "/mlflow_sanity/" in f.filename and not f.filename.endswith("test_trust.py")
+            for f in frames[:-3]
+        )
+        if issubclass(category, DeprecationWarning) and inside:
+            ours.append(f"{category.__name__}: {message} ({filename}:{lineno})")
+        elif issubclass(category, SanityWarning):
+            other.append(str(message))
+
+    x, y = blobs()
+    model = mlp(keras, 3, "softmax")
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    mlflow_sanity.autolog(silent=True)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("always")
+            warnings.showwarning = show
+            model.fit(x, y, validation_split=0.25, epochs=2, verbose=0)
+            model.evaluate(x[:90], y[:90], verbose=0)
+    finally:
+        mlflow_sanity.autolog(disable=True)
+    assert not ours, ours
+    assert not other, other
