@@ -45,12 +45,13 @@ from mlflow.tracking import MlflowClient
 
 from mlflow_sanity.core.clock import now_ms
 from mlflow_sanity.core.findings import Report
+from mlflow_sanity.report import console
 from mlflow_sanity.tracking import budget, shim
 from mlflow_sanity.tracking.runs import OwnedRun
 
 SPOOL_ENV = "MLFLOW_SANITY_SPOOL"
 FORMAT = 1
-PENDING_PREFIX = "pending-"
+PENDING_PREFIX = console.PENDING_PREFIX  # a run created at sync time
 SPOOLED_TAG = "sanity.spooled"
 
 
