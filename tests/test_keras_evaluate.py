@@ -232,3 +232,37 @@ def test_evaluate_metrics_are_recomputed_whatever_their_spelling(keras, sanity_o
     assert found.evidence["metrics"], "no accuracy metric was found to recompute"
     (values,) = found.evidence["metrics"].values()
     assert "sklearn" in values and "keras_evaluate" in values
+
+
+def test_a_two_output_model_is_checked_per_head(keras, sanity_on):
+    """Each classification head with its own activation, loss and metrics; findings name it."""
+    x, kind = blobs(n=400, k=3, seed=7)
+    flag = (np.arange(400) % 20 == 0).astype(int)  # 5% positives: the flag head collapses
+    inp = keras.Input((6,))
+    hidden = keras.layers.Dense(16, activation="relu")(inp)
+    model = keras.Model(
+        inp,
+        {
+            "kind": keras.layers.Dense(3, activation="softmax", name="kind")(hidden),
+            "flag": keras.layers.Dense(1, activation="sigmoid", name="flag")(hidden),
+        },
+    )
+    model.compile(
+        "adam",
+        loss={"kind": "sparse_categorical_crossentropy", "flag": "mse"},
+        metrics={"kind": ["accuracy"], "flag": ["accuracy"]},
+    )
+    y = {"kind": kind, "flag": flag}
+    model.fit(x, y, validation_split=0.25, epochs=3, verbose=0)
+    _, report = _last_report()
+    heads = report.inputs["heads"]
+    assert set(heads) == {"kind", "flag"}
+    assert heads["kind"]["model"]["output_activation"] == "softmax"
+    assert heads["flag"]["model"]["loss"] == "mean_squared_error"
+    mismatch = report.get("loss_output_mismatch")
+    assert mismatch.severity.flagged and mismatch.message.startswith("Output 'flag'")
+    assert {"prediction_collapse", "accuracy_at_baseline"} & set(heads["flag"]["flagged"])
+    model.evaluate(x, y, verbose=0)
+    _, report = _last_report()
+    calls = report.inputs["evaluate_calls"]
+    assert calls[-1]["status"] == "fail"

@@ -13,6 +13,7 @@ from mlflow_sanity.checks.keras_semantics import keras_accuracy
 from mlflow_sanity.checks.training.metrics import CauseKind, static_cause, true_accuracy
 from mlflow_sanity.core.findings import Severity
 from mlflow_sanity.core.keras_spec import CallbackSpec, FitSpec, LayerSpec, MetricSpec, Predictions
+from mlflow_sanity.core.pipeline import build_report
 from mlflow_sanity.core.predictions import predicted_classes
 
 EPOCHS = 30
@@ -403,3 +404,22 @@ def test_binary_accuracy_on_a_multi_label_output_is_fine():
     fit = fit_spec(np.array([[1, 0, 1, 0], [0, 1, 1, 0], [1, 1, 0, 0]]))
     f = run_one("metric_disagreement", Context(model=spec, fit=fit))
     assert f.severity is Severity.PASSED
+
+
+def test_a_late_plateau_at_a_class_share_is_a_collapse_whatever_the_first_epochs_did():
+    """Training accuracy 0.5385 (the share of class 0) for 143 of 150 epochs."""
+    from mlflow_sanity.core.keras_spec import summarize_labels
+
+    y = np.array([0] * 7 + [1] * 6)  # 7/13 = 0.5385
+    acc = [0.46, 0.69, 0.38, 0.62, 0.54, 0.77, 0.46] + [7 / 13] * 143
+    loss = list(np.linspace(0.9, 0.6, 150))
+    fit = FitSpec(labels=summarize_labels(y, None, 1))
+    ctx = Context(history={"loss": loss, "accuracy": acc}, fit=fit)
+    found = build_report(ctx).get("loss_accuracy_divergence")
+    assert found.severity is Severity.WARN
+    assert "last 143 of 150 epochs" in found.message and "share of class 0" in found.message
+    healthy = {"loss": loss, "accuracy": list(np.linspace(0.5, 0.9, 150))}
+    assert (
+        build_report(Context(history=healthy, fit=fit)).get("loss_accuracy_divergence").severity
+        is Severity.PASSED
+    )

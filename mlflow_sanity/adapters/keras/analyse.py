@@ -14,6 +14,7 @@ import pandas as pd
 
 from mlflow_sanity.adapters.keras.describe import (
     callback_specs,
+    describe_heads,
     describe_model,
     keras_normalization_stats,
 )
@@ -21,6 +22,7 @@ from mlflow_sanity.adapters.keras.inputs import (
     EvaluateCall,
     FitCall,
     FitData,
+    Rows,
     n_rows,
     read_rows,
     take_rows,
@@ -51,24 +53,34 @@ _FORWARD_CHUNK_BYTES = 32 * 2**20
 
 
 def predict_outputs(model: Any, x: Any, batch_size: int | None) -> np.ndarray:
-    """The model's outputs on ``x`` in inference mode.
+    """The model's outputs on ``x`` in inference mode (a single-output model)."""
+    out = _predict(model, x, batch_size)
+    if isinstance(out, dict):
+        raise InputError("multi-output model: predictions not checked")
+    return out
 
-    Plain forward passes over large chunks when the model uses the standard predict step
-    (no ``tf.function`` tracing: this runs once per fit and must stay cheap); otherwise,
-    or if that fails, ``model.predict``.
-    """
+
+def predict_heads(model: Any, x: Any, batch_size: int | None) -> dict[str, np.ndarray]:
+    """The outputs of a multi-output model on ``x``, by output name."""
+    out = _predict(model, x, batch_size)
+    if not isinstance(out, dict):
+        raise InputError("expected several outputs, the model returned one")
+    return out
+
+
+def _predict(model: Any, x: Any, batch_size: int | None) -> np.ndarray | dict[str, np.ndarray]:
+    """Plain forward passes over large chunks when the model uses the standard predict step
+    (no ``tf.function`` tracing: this runs once per call and must stay cheap); otherwise,
+    or if that fails, ``model.predict``. Several outputs come back by output name."""
     if type(model).predict_step is keras.Model.predict_step:
         try:
             return _forward(model, x)
         except Exception as exc:  # unusual inputs: let Keras' data adapters handle them
             _log.debug("direct forward pass failed, using model.predict: %s", exc)
-    out = model.predict(x, batch_size=max(batch_size or 32, 256), verbose=0)
-    if isinstance(out, (list, tuple, dict)):
-        raise InputError("multi-output model: predictions not checked")
-    return np.asarray(out)
+    return _by_name(model, model.predict(x, batch_size=max(batch_size or 32, 256), verbose=0))
 
 
-def _forward(model: Any, x: Any) -> np.ndarray:
+def _forward(model: Any, x: Any) -> np.ndarray | dict[str, np.ndarray]:
     arrays = _as_arrays(x)
     first = next(iter(arrays.values())) if isinstance(arrays, dict) else arrays
     n = first.shape[0]
@@ -77,11 +89,22 @@ def _forward(model: Any, x: Any) -> np.ndarray:
     chunks = []
     for start in range(0, n, step):
         part = take_rows(arrays, slice(start, start + step))
-        out = model(part, training=False)
-        if isinstance(out, (list, tuple, dict)):
-            raise InputError("multi-output model: predictions not checked")
-        chunks.append(keras.ops.convert_to_numpy(out))
+        chunks.append(_by_name(model, model(part, training=False)))
+    if isinstance(chunks[0], dict):
+        return {k: np.concatenate([c[k] for c in chunks], axis=0) for k in chunks[0]}
     return np.concatenate(chunks, axis=0)
+
+
+def _by_name(model: Any, out: Any) -> np.ndarray | dict[str, np.ndarray]:
+    if isinstance(out, dict):
+        return {str(k): np.asarray(keras.ops.convert_to_numpy(v)) for k, v in out.items()}
+    if isinstance(out, (list, tuple)):
+        names = list(getattr(model, "output_names", None) or range(len(out)))
+        return {
+            str(k): np.asarray(keras.ops.convert_to_numpy(v))
+            for k, v in zip(names, out, strict=False)
+        }
+    return np.asarray(keras.ops.convert_to_numpy(out))
 
 
 def _as_arrays(x: Any) -> Any:
@@ -109,6 +132,9 @@ def analyse(
 ) -> Analysis:
     """Read inputs, describe, predict, check: the report and artifact files of one fit."""
     data = FitData.from_call(call, history)
+    heads = describe_heads(model)
+    if heads:
+        return _analyse_heads(model, heads, history, call, data, config)
     spec, val_preds, train_preds = _predict_fit(model, describe_model(model), data, call)
     fit = _fit_spec(call, data, spec, history, val_preds, train_preds)
     evaluation, eval_on = _validation_classification(spec, fit, val_preds), "validation"
@@ -140,6 +166,117 @@ def analyse(
     for role, fp in fingerprints.items():
         files.update(fp.to_files(role))
     return Analysis(report, files, fingerprints)
+
+
+def _analyse_heads(
+    model: Any,
+    heads: Mapping[str, ModelSpec],
+    history: Mapping[str, list[float]],
+    call: FitCall,
+    data: FitData,
+    config: CheckOptions,
+) -> Analysis:
+    """A multi-output model: each classification head is checked on its own outputs and
+    labels, with its own activation, loss and metrics; findings name the head."""
+    outputs: dict[str, np.ndarray] = {}
+    if data.val_readable:
+        try:
+            outputs = predict_heads(model, data.x_val, call.batch_size)
+        except Exception as exc:  # the configuration and history checks still run
+            data.notes.append(f"the model's predictions could not be computed ({exc})")
+    reports, files, described = [], {}, {}
+    for name, spec in heads.items():
+        one = replace(
+            data, y_train=head_labels(data.y_train, name), y_val=head_labels(data.y_val, name)
+        )
+        out = outputs.get(name)
+        preds = (
+            Predictions(one.y_val, out, data.sw_val)
+            if out is not None and one.y_val is not None
+            else None
+        )
+        fit = _fit_spec(call, one, spec, history, preds, None)
+        evaluation = classification_of(spec, preds, fit.labels) if spec.is_classifier else None
+        ctx = Context(eval=evaluation, model=spec, history=history or None, fit=fit)
+        report = build_report(ctx, options=config, source="autolog")
+        reports.append(name_findings(report, name))
+        described[name] = {
+            "model": spec.to_dict(),
+            "status": report.status,
+            "flagged": report.flagged_ids,
+        }
+        if evaluation is not None:
+            from mlflow_sanity.report import classification_files
+
+            files.update(classification_files(evaluation, prefix=f"validation_{name}_"))
+    merged = reports[0]
+    for other in reports[1:]:
+        merged = merged.merge(other)
+    merged.inputs.update({"source": call.source, "heads": described, "notes": data.notes})
+    unlabelled = replace(data, y_train=None, y_val=None, y_all=None)
+    fit0 = _fit_spec(call, unlabelled, next(iter(heads.values())), history, None, None)
+    files.update(_fit_files(history, fit0, None))
+    return Analysis(merged, files, {})
+
+
+def _evaluate_heads(
+    model: Any,
+    heads: Mapping[str, ModelSpec],
+    call: EvaluateCall,
+    rows: Rows | None,
+    returned: Mapping[str, float],
+    config: CheckOptions,
+    notes: list[str],
+) -> Analysis:
+    """``model.evaluate`` of a multi-output model: the evaluation-set checks and the
+    returned metrics per classification head."""
+    outputs: dict[str, np.ndarray] = {}
+    if rows is not None and rows.y is not None:
+        try:
+            outputs = predict_heads(model, rows.x, call.batch_size)
+        except Exception as exc:
+            notes.append(f"the model's predictions could not be computed ({exc})")
+    reports, described = [], {}
+    for name, spec in heads.items():
+        y = head_labels(rows.y, name) if rows is not None else None
+        out = outputs.get(name)
+        preds = Predictions(y, out) if y is not None and out is not None else None
+        labels = summarize_labels(y, None, spec.output_units) if preds is not None else None
+        evaluation = classification_of(spec, preds, labels) if spec.is_classifier else None
+        ctx = Context(
+            eval=evaluation,
+            model=spec,
+            evaluated=dict(returned) if preds is not None else None,
+            evaluated_outputs=preds,
+        )
+        report = build_report(ctx, options=config, source="model.evaluate")
+        reports.append(name_findings(report, name))
+        described[name] = {"status": report.status, "flagged": report.flagged_ids}
+    merged = reports[0]
+    for other in reports[1:]:
+        merged = merged.merge(other)
+    merged.inputs.update(
+        {"source": "model.evaluate", "heads": described, "returned": dict(returned)}
+    )
+    merged.inputs["evaluate"] = {
+        "rows": n_rows(rows.x) if rows is not None else None,
+        "notes": notes,
+    }
+    return Analysis(merged, {})
+
+
+def head_labels(y: Any, name: str) -> Any:
+    """One head's labels out of labels given by output name (None when not given so)."""
+    return y.get(name) if isinstance(y, Mapping) else None
+
+
+def name_findings(report: Report, head: str) -> Report:
+    """A head's report with every finding naming the output it is about."""
+    report.findings = [
+        replace(f, message=f"Output '{head}': {f.message}", evidence={**f.evidence, "output": head})
+        for f in report.findings
+    ]
+    return report
 
 
 def _model_selection(fit: FitSpec) -> ModelSelection:
@@ -324,9 +461,12 @@ def analyse_evaluate(
 ) -> Analysis:
     """One ``model.evaluate``: the evaluation-set checks on the evaluated rows, Keras'
     returned metrics against scikit-learn, and leakage against what ``fit`` remembered."""
-    spec = describe_model(model)
     rows, note = read_rows(call.x, call.y, call.sample_weight)
     notes = [note] if note else []
+    heads = describe_heads(model)
+    if heads:
+        return _evaluate_heads(model, heads, call, rows, returned, config, notes)
+    spec = describe_model(model)
     preds = evaluation = labels = None
     if rows is not None and rows.y is not None and spec.is_classifier and spec.n_outputs == 1:
         try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import sys
 from collections.abc import Iterable
+from dataclasses import replace
 from typing import Any
 
 import keras
@@ -66,6 +67,49 @@ def describe_model(model: Any, output_shape: tuple[int | None, ...] | None = Non
     )
 
 
+def describe_heads(model: Any) -> dict[str, ModelSpec]:
+    """One ``ModelSpec`` per output of a multi-output model, named by its output name:
+    each head's own activation, units, loss and metrics (empty for one output)."""
+    try:
+        names, outputs = list(model.output_names), list(model.outputs)
+    except (AttributeError, TypeError, ValueError):
+        return {}
+    if len(outputs) < 2 or len(names) != len(outputs):
+        return {}
+    whole = describe_model(model)
+    losses = _head_losses(model)
+    heads = {}
+    for name, output in zip(names, outputs, strict=True):
+        shape = tuple(output.shape)
+        try:
+            activation = _activation_name(model.get_layer(name))
+        except (ValueError, AttributeError):
+            activation = None
+        loss, from_logits = losses.get(name, (None, False))
+        heads[name] = replace(
+            whole,
+            output_units=int(shape[-1]) if len(shape) >= 2 and shape[-1] is not None else 1,
+            output_activation=activation,
+            output_rank=len(shape),
+            output_layer=name,
+            n_outputs=1,
+            loss=loss,
+            from_logits=from_logits,
+            metrics=tuple(m for m in whole.metrics if m.name.startswith(f"{name}_")),
+        )
+    return heads
+
+
+def _head_losses(model: Any) -> dict[str, tuple[str | None, bool]]:
+    compiled = getattr(model, "_compile_loss", None)
+    found = {}
+    for flat in getattr(compiled, "_flat_losses", None) or []:
+        name = getattr(flat, "name", None)
+        if name:
+            found[str(name)] = _loss_of(flat.loss)
+    return found
+
+
 def _activation_name(layer: Any) -> str | None:
     if type(layer).__name__ == "Softmax":
         return "softmax"
@@ -102,7 +146,10 @@ def _output_activation(layers: tuple[LayerSpec, ...]) -> tuple[str | None, str |
 def _loss(model: Any) -> tuple[str | None, bool]:
     compiled = getattr(model, "_compile_loss", None)
     flat = getattr(compiled, "_flat_losses", None) or []
-    obj = flat[0].loss if len(flat) == 1 else getattr(model, "loss", None)
+    return _loss_of(flat[0].loss if len(flat) == 1 else getattr(model, "loss", None))
+
+
+def _loss_of(obj: Any) -> tuple[str | None, bool]:
     if isinstance(obj, (list, tuple, dict)):
         return None, False
     if isinstance(obj, str):

@@ -167,8 +167,8 @@ def _read_batches(batches: Any, cap: int, what: str) -> tuple[Rows | None, str]:
     for element in batches:
         x, y, w = _split_element(element)
         xs.append(_arrays(x))
-        ys.append(None if y is None else np.asarray(y))
-        ws.append(None if w is None else np.asarray(w))
+        ys.append(None if y is None else _arrays(y))
+        ws.append(None if w is None else _arrays(w))
         n += n_rows(xs[-1])
         if n >= cap:
             capped = True
@@ -176,8 +176,8 @@ def _read_batches(batches: Any, cap: int, what: str) -> tuple[Rows | None, str]:
     if not xs:
         return None, f"{what} is empty"
     x = _concat(xs)
-    y = None if any(v is None for v in ys) else np.concatenate([np.atleast_1d(v) for v in ys])
-    w = None if any(v is None for v in ws) else np.concatenate([np.atleast_1d(v) for v in ws])
+    y = None if any(v is None for v in ys) else _concat(ys)
+    w = None if any(v is None for v in ws) else _concat(ws)
     note = f"{what} was read up to its first {n} rows (cap {cap})" if capped else ""
     return Rows(x, y, w), note
 
@@ -204,7 +204,7 @@ def _concat(parts: list[Any]) -> Any:
         return {k: np.concatenate([p[k] for p in parts]) for k in first}
     if isinstance(first, list):
         return [np.concatenate([p[i] for p in parts]) for i in range(len(first))]
-    return np.concatenate(parts)
+    return np.concatenate([np.atleast_1d(p) for p in parts])
 
 
 def unpack_pair(data: Any) -> tuple[Any, Any]:
@@ -259,9 +259,12 @@ def take_rows(obj: Any, rows: slice | np.ndarray) -> Any:
     return np.asarray(obj)[rows]
 
 
-def to_numpy(obj: Any) -> np.ndarray | None:
+def to_numpy(obj: Any) -> Any:
+    """Arrays as NumPy; labels by output name (a multi-output model) stay a dict."""
     if obj is None:
         return None
+    if isinstance(obj, Mapping):
+        return {str(k): to_numpy(v) for k, v in obj.items()}
     if isinstance(obj, (pd.DataFrame, pd.Series)):
         return obj.to_numpy()
     return np.asarray(obj)
@@ -304,10 +307,13 @@ class FitData:
             n = n_rows(x)
             split_at = math.floor(n * (1.0 - call.validation_split))  # as Keras
             data.y_all = y
-            data.x_val, data.y_val = take_rows(x, slice(split_at, n)), y[split_at:]
+            data.x_val, data.y_val = (
+                take_rows(x, slice(split_at, n)),
+                take_rows(y, slice(split_at, n)),
+            )
             if train.sample_weight is not None:
                 data.sw_val = train.sample_weight[split_at:]
-            x, y = take_rows(x, slice(0, split_at)), y[:split_at]
+            x, y = take_rows(x, slice(0, split_at)), take_rows(y, slice(0, split_at))
             data.val_readable = True
         elif any(k.startswith("val_") for k in history):
             data.validation = "unknown"

@@ -187,6 +187,12 @@ class _Curve:
     acc: np.ndarray
     loss: np.ndarray
     shares: dict[str, float]
+    start: int = 0  # the first judged epoch (a final plateau), 0-based
+
+    @property
+    def epochs_text(self) -> str:
+        n = len(self.acc)
+        return f"all {n} epochs" if not self.start else f"the last {n} of {n + self.start} epochs"
 
     @property
     def spread(self) -> float:
@@ -207,13 +213,18 @@ class _Curve:
             f"{self.name}_range": [rounded(self.acc.min()), rounded(self.acc.max())],
             f"{self.prefix}loss_drop": rounded(self.loss_drop),
         }
+        if self.start:
+            found[f"{self.name}_plateau_from_epoch"] = self.start + 1
         if self.shares:
             found[f"{self.prefix}class_shares"] = {k: rounded(s) for k, s in self.shares.items()}
         return found
 
 
-def _curves(history: History, key: str, fit: FitSpec | None, min_epochs: float) -> list[_Curve]:
-    """The training and validation accuracy curves long enough to judge."""
+def _curves(
+    history: History, key: str, fit: FitSpec | None, t: Mapping[str, float]
+) -> list[_Curve]:
+    """The training and validation accuracy curves long enough to judge, each cut to its
+    final plateau when that plateau is most of training (whatever the first epochs did)."""
     labels = fit.labels if fit is not None else None
     curves = []
     for prefix, counts in (
@@ -221,10 +232,27 @@ def _curves(history: History, key: str, fit: FitSpec | None, min_epochs: float) 
         ("val_", labels.val_counts if labels else None),
     ):
         acc, loss = series(history, prefix + key), series(history, prefix + "loss")
-        if acc is None or loss is None or reaches(len(acc), min_epochs, below=True):
+        if acc is None or loss is None or reaches(len(acc), t["min_epochs"], below=True):
             continue
-        curves.append(_Curve(prefix, prefix + key, acc, loss, class_shares(counts)))
+        start = _plateau_start(acc, t)
+        curves.append(
+            _Curve(prefix, prefix + key, acc[start:], loss[start:], class_shares(counts), start)
+        )
     return curves
+
+
+def _plateau_start(acc: np.ndarray, t: Mapping[str, float]) -> int:
+    """Where the final stretch of epochs with (nearly) the same accuracy starts, when it
+    covers at least ``min_plateau_share`` of the epochs; else 0 (judge the whole curve).
+
+    A collapse often shows only after a few epochs of noise: 0.5385 for 143 of 150 epochs
+    is a plateau at a class share even if the first epochs moved."""
+    final = acc[-1]
+    off = np.flatnonzero(np.abs(acc - final) > t["flat_tolerance"] / 2)
+    start = int(off[-1]) + 1 if off.size else 0
+    plateau = len(acc) - start
+    long_enough = reaches(plateau / len(acc), t["min_plateau_share"], inclusive=True)
+    return start if long_enough and not reaches(plateau, t["min_epochs"], below=True) else 0
 
 
 def _flat_note(c: _Curve, spread_out: float | None, t: Mapping[str, float]) -> Note | None:
@@ -239,7 +267,8 @@ def _flat_note(c: _Curve, spread_out: float | None, t: Mapping[str, float]) -> N
     if reaches(c.level, t["flat_tolerance"], below=True, inclusive=True):
         return Note(
             Severity.WARN,
-            f"{c.name} is 0 at every epoch{moved}: the metric cannot be measuring the "
+            f"{c.name} is 0 {'at every epoch' if not c.start else 'for ' + c.epochs_text}{moved}: "
+            "the metric cannot be measuring the "
             "task (see metric_disagreement)",
         )
     near = {
@@ -252,7 +281,7 @@ def _flat_note(c: _Curve, spread_out: float | None, t: Mapping[str, float]) -> N
     if moved and not c.shares and c.level < 0.99:
         return Note(
             Severity.INFO,
-            f"{c.name} stayed at {c.level:.3f} for all {len(c.acc)} epochs{moved} "
+            f"{c.name} stayed at {c.level:.3f} for {c.epochs_text}{moved} "
             "(class shares unknown, so a collapse could not be confirmed)",
         )
     return None
@@ -268,7 +297,7 @@ def _share_note(
     """Accuracy flat at a class's share: a collapse, unless the final predictions are spread."""
     cls = min(near, key=lambda k: abs(c.level - near[k]))
     text = (
-        f"{c.name} stayed at {c.level:.3f} for all {len(c.acc)} epochs{moved}, which is "
+        f"{c.name} stayed at {c.level:.3f} for {c.epochs_text}{moved}, which is "
         f"the share of class {cls} ({near[cls]:.3f})"
     )
     if spread_out is not None and reaches(spread_out, t["collapse_share"], below=True):
@@ -289,6 +318,7 @@ def _share_note(
     flat_tolerance=0.01,
     share_tolerance=0.02,
     min_epochs=3,
+    min_plateau_share=0.5,
     min_loss_drop=0.10,
     zero_loss=1e-7,
     collapse_share=0.95,
@@ -323,7 +353,7 @@ def loss_accuracy_divergence(ctx: Context, t: Mapping[str, float]) -> Outcome | 
     # The validation predictions, when the adapter has them, confirm or refute a collapse.
     spread_out = ctx.eval.metrics.get("predicted_class_share_max") if ctx.eval is not None else None
     notes = []
-    for curve in _curves(history, key, ctx.fit, t["min_epochs"]):
+    for curve in _curves(history, key, ctx.fit, t):
         evidence.update(curve.evidence())
         note = _flat_note(curve, spread_out, t)
         if note is not None:
