@@ -341,6 +341,10 @@ def test_coverage_is_computed_from_the_report():
     again = Report.from_dict(json.loads(json.dumps(merged.to_dict())))
     assert again.coverage == merged.coverage
     assert Report(inputs=_fit_inputs()).merge(Report(inputs=_fit_inputs())).coverage == "full"
+    # a multi-output fit merges per-head reports first, then adds its inputs
+    heads = Report(inputs={"labels": ["0", "1"]}).merge(Report(inputs={"labels": ["a", "b"]}))
+    heads.inputs.update({"source": "autolog", "heads": {"a": {}, "b": {}}, "notes": []})
+    assert heads.coverage == "partial: fit: leakage checks (not run for multi-output models)"
 
 
 def test_coverage_tag_is_clipped_to_mlflows_limit():

@@ -124,11 +124,16 @@ class Report:
             kept = by_id.get(f.id)
             if kept is None or f.severity.rank >= kept.severity.rank:
                 by_id[f.id] = f
+        inputs = {**self.inputs, **other.inputs}
         gaps = list(dict.fromkeys([*self.not_checked, *other.not_checked]))
+        if gaps or NOT_CHECKED_KEY in self.inputs or NOT_CHECKED_KEY in other.inputs:
+            inputs[NOT_CHECKED_KEY] = gaps
+        # else nothing is known to be missing yet: the merged inputs (an adapter may still
+        # add its own, as for the heads of a multi-output model) stay the source
         return Report(
             findings=list(by_id.values()),
             metrics={**self.metrics, **other.metrics},
-            inputs={**self.inputs, **other.inputs, NOT_CHECKED_KEY: gaps},
+            inputs=inputs,
             tables={**self.tables, **other.tables},
         )
 
@@ -181,9 +186,17 @@ def coverage_gaps(inputs: dict[str, Any]) -> list[str]:
     - ``model.evaluate``: its data not readable, predictions that failed, rows not
       evaluated, leakage skipped (no fit of that model in the process);
     - the evaluator: no training rows or fingerprint to check leakage against;
+    - a multi-output model (``inputs["heads"]``): leakage checks, which run per model, not
+      per head; predictions that failed;
     - any adapter may add its own under ``inputs["skipped"]`` (a list of strings).
     """
     gaps: list[str] = []
+    heads = isinstance(inputs.get("heads"), dict)  # a multi-output model, checked per head
+    if heads and inputs.get("source") in ("autolog", "callback", "model.evaluate"):
+        gaps.append("leakage checks (not run for multi-output models)")
+    notes = " ".join(str(n) for n in inputs.get("notes") or [] if isinstance(n, str))
+    if heads and _PREDICTIONS_FAILED in notes:
+        gaps.append("the model's predictions (they failed)")
     fit = inputs.get("fit")
     if isinstance(fit, dict):
         validation = fit.get("validation")
@@ -207,7 +220,7 @@ def coverage_gaps(inputs: dict[str, Any]) -> list[str]:
             gaps.append("the evaluated data (not readable)")
         elif _PREDICTIONS_FAILED in notes:
             gaps.append("the model's predictions (they failed)")
-        elif "evaluated_on" not in inputs:
+        elif "evaluated_on" not in inputs and not heads:
             gaps.append("evaluation-set checks (no class predictions)")
         leakage = inputs.get("leakage")
         if isinstance(leakage, str) and "skipped" in leakage:
