@@ -96,7 +96,12 @@ def report(run_id: str, show_all: bool) -> None:
     show_default=True,
     help="Lowest status that fails the gate.",
 )
-def gate(run_id: str, fail_on: str) -> None:
+@click.option(
+    "--require-full-coverage",
+    is_flag=True,
+    help="Also fail when some data could not be checked (tag sanity.coverage is partial).",
+)
+def gate(run_id: str, fail_on: str, require_full_coverage: bool) -> None:
     """Exit 1 when the sanity status is at or above --fail-on (for CI pipelines).
 
     RUN_ID is a run id, a registered version (models:/NAME/VERSION or models:/NAME@ALIAS:
@@ -128,7 +133,13 @@ def gate(run_id: str, fail_on: str) -> None:
         if is_model_uri(run_id):
             click.echo(f"  {sources}")
         sys.exit(1)
-    click.echo(f"gate passed: {what} is {status} (findings: {findings})")
+    coverage = found.coverage
+    if require_full_coverage and coverage != "full":
+        why = coverage or "unknown (no sanity.coverage tag: checked by an older version)"
+        click.echo(f"gate FAILED: {what} is {status} but its coverage is {why}")
+        sys.exit(1)
+    shown = f", coverage: {coverage}" if coverage else ""
+    click.echo(f"gate passed: {what} is {status} (findings: {findings}{shown})")
     if is_model_uri(run_id):
         click.echo(f"  {sources}")
 
@@ -307,6 +318,55 @@ def _log_group(group, report) -> None:
             log_report(run.run_id, report)
         except Exception as exc:
             raise click.ClickException(f"could not log to run {run.run_id}: {exc}") from None
+
+
+@main.command()
+@click.option(
+    "--spool",
+    "spool_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="The spool folder [default: $MLFLOW_SANITY_SPOOL, else ~/.cache/mlflow-sanity/spool].",
+)
+@click.option(
+    "--to",
+    "target_uri",
+    default=None,
+    help="Send every spooled report to this tracking URI instead of the one it was meant for.",
+)
+@click.option("--list", "list_only", is_flag=True, help="Only list what is spooled.")
+def sync(spool_dir: Path | None, target_uri: str | None, list_only: bool) -> None:
+    """Upload reports spooled while the tracking server was unreachable.
+
+    Each report goes to its run (a run that could not be created then is created now)
+    and leaves the spool once uploaded: running sync again uploads nothing twice.
+    Exit codes: 0 everything uploaded (or nothing to do), 1 something stays spooled.
+    """
+    from mlflow_sanity.tracking import spool
+
+    root = spool_dir or spool.spool_root()
+    items = spool.pending(root)
+    if not items:
+        click.echo(f"nothing to sync in {root}")
+        return
+    if list_only:
+        for item in items:
+            where = item.meta.get("run_id") or "(run created at sync)"
+            uri = item.meta.get("tracking_uri")
+            click.echo(f"{item.key}: {len(item.entries)} report(s) for run {where} at {uri}")
+        return
+    failed = False
+    for result in spool.sync(root, target_uri):
+        if result.error:
+            failed = True
+            click.echo(f"{result.key}: kept in the spool: {result.error}", err=True)
+        else:
+            click.echo(
+                f"{result.key}: {result.uploaded} report(s) uploaded to run {result.run_id} "
+                f"at {result.tracking_uri}"
+            )
+    if failed:
+        sys.exit(1)
 
 
 def _load(run_id: str, read_report):

@@ -97,6 +97,26 @@ class Report:
     def flagged_ids(self) -> list[str]:
         return sorted({f.id for f in self.flagged})
 
+    @property
+    def not_checked(self) -> list[str]:
+        """What could not be checked, one entry per gap (``"fit: validation data ..."``).
+
+        Stored in ``inputs["not_checked"]`` once reports are merged (the union of theirs);
+        otherwise derived from this report's own inputs by ``coverage_gaps``.
+        """
+        stored = self.inputs.get(NOT_CHECKED_KEY)
+        if isinstance(stored, list):
+            return [str(g) for g in stored]
+        label = _SOURCE_LABELS.get(str(self.inputs.get("source") or ""), "")
+        gaps = coverage_gaps(self.inputs)
+        return [f"{label}: {g}" if label else g for g in gaps]
+
+    @property
+    def coverage(self) -> str:
+        """``full``, or ``partial: <what was not checked>`` (the ``sanity.coverage`` tag)."""
+        gaps = self.not_checked
+        return "partial: " + "; ".join(gaps) if gaps else "full"
+
     def get(self, finding_id: str) -> Finding | None:
         return next((f for f in self.findings if f.id == finding_id), None)
 
@@ -111,10 +131,16 @@ class Report:
             kept = by_id.get(f.id)
             if kept is None or f.severity.rank >= kept.severity.rank:
                 by_id[f.id] = f
+        inputs = {**self.inputs, **other.inputs}
+        gaps = list(dict.fromkeys([*self.not_checked, *other.not_checked]))
+        if gaps or NOT_CHECKED_KEY in self.inputs or NOT_CHECKED_KEY in other.inputs:
+            inputs[NOT_CHECKED_KEY] = gaps
+        # else nothing is known to be missing yet: the merged inputs (an adapter may still
+        # add its own, as for the heads of a multi-output model) stay the source
         return Report(
             findings=list(by_id.values()),
             metrics={**self.metrics, **other.metrics},
-            inputs={**self.inputs, **other.inputs},
+            inputs=inputs,
             tables={**self.tables, **other.tables},
         )
 
@@ -125,6 +151,8 @@ class Report:
             "version": __version__,
             "status": self.status,
             "flagged": self.flagged_ids,
+            "coverage": self.coverage,
+            "not_checked": self.not_checked,
             "findings": [f.to_dict() for f in self.findings],
             "metrics": _jsonable(self.metrics),
             "inputs": _jsonable(self.inputs),
@@ -133,12 +161,85 @@ class Report:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Report:
+        inputs = dict(data.get("inputs") or {})
+        if isinstance(data.get("not_checked"), list):
+            inputs[NOT_CHECKED_KEY] = list(data["not_checked"])
         return cls(
             findings=[Finding.from_dict(f) for f in data.get("findings", [])],
             metrics={k: float(v) for k, v in (data.get("metrics") or {}).items()},
-            inputs=dict(data.get("inputs") or {}),
+            inputs=inputs,
             tables=dict(data.get("tables") or {}),
         )
+
+
+# -- coverage: what a report could not check -------------------------------------------------
+
+NOT_CHECKED_KEY = "not_checked"
+_SOURCE_LABELS = {
+    "autolog": "fit",
+    "callback": "fit",
+    "model.evaluate": "model.evaluate",
+    "evaluator": "mlflow.models.evaluate",
+}
+_PREDICTIONS_FAILED = "predictions could not be computed"
+
+
+def coverage_gaps(inputs: dict[str, Any]) -> list[str]:
+    """The data checks one report could not run, read from its ``inputs``.
+
+    - a fit (``inputs["fit"]``): validation data given but not readable, training data not
+      readable (leakage, label-shift and training-prediction checks), predictions that
+      failed, validation rows read but not evaluated, no training fingerprint;
+    - ``model.evaluate``: its data not readable, predictions that failed, rows not
+      evaluated, leakage skipped (no fit of that model in the process);
+    - the evaluator: no training rows or fingerprint to check leakage against;
+    - a multi-output model (``inputs["heads"]``): leakage checks, which run per model, not
+      per head; predictions that failed;
+    - any adapter may add its own under ``inputs["skipped"]`` (a list of strings).
+    """
+    gaps: list[str] = []
+    heads = isinstance(inputs.get("heads"), dict)  # a multi-output model, checked per head
+    if heads and inputs.get("source") in ("autolog", "callback", "model.evaluate"):
+        gaps.append("leakage checks (not run for multi-output models)")
+    notes = " ".join(str(n) for n in inputs.get("notes") or [] if isinstance(n, str))
+    if heads and _PREDICTIONS_FAILED in notes:
+        gaps.append("the model's predictions (they failed)")
+    fit = inputs.get("fit")
+    if isinstance(fit, dict):
+        validation = fit.get("validation")
+        note = str(fit.get("data_note") or "")
+        if validation == "unknown":
+            gaps.append("validation data (a kind that cannot be read without consuming it)")
+        elif validation in ("validation_data", "validation_split") and fit.get("n_val") is None:
+            gaps.append("validation data (not readable)")
+        elif fit.get("n_val") and "evaluated_on" not in inputs:
+            gaps.append("evaluation-set checks on the validation data (no class predictions)")
+        if fit.get("n_train") is None:
+            gaps.append("training data (not readable): leakage and label-shift checks")
+        if _PREDICTIONS_FAILED in note:
+            gaps.append("the model's predictions (they failed)")
+        if inputs.get("fingerprint"):
+            gaps.append("training fingerprint (later leakage checks)")
+    evaluate = inputs.get("evaluate")
+    if isinstance(evaluate, dict):
+        notes = " ".join(str(n) for n in evaluate.get("notes") or [])
+        if evaluate.get("rows") is None:
+            gaps.append("the evaluated data (not readable)")
+        elif _PREDICTIONS_FAILED in notes:
+            gaps.append("the model's predictions (they failed)")
+        elif "evaluated_on" not in inputs and not heads:
+            gaps.append("evaluation-set checks (no class predictions)")
+        leakage = inputs.get("leakage")
+        if isinstance(leakage, str) and "skipped" in leakage:
+            gaps.append("leakage checks (no fit of this model in this process)")
+    if inputs.get("source") == "evaluator":
+        leakage = inputs.get("leakage")
+        if not (isinstance(leakage, dict) and leakage.get("train")):
+            gaps.append("leakage checks (no train_data, training_run_id or training fingerprint)")
+    extra = inputs.get("skipped")
+    if isinstance(extra, list):
+        gaps.extend(str(g) for g in extra)
+    return gaps
 
 
 def _jsonable(value: Any) -> Any:

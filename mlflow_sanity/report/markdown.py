@@ -31,7 +31,14 @@ def note_section(report: Report, max_findings: int = 8) -> str:
             lines.append(f"- **{f.severity.value}** `{f.id}`{where}: {md_escape(f.message)}")
         if len(flagged) > max_findings:
             lines.append(f"- … and {len(flagged) - max_findings} more (see sanity/report.html)")
-    else:
+    gaps = report.not_checked
+    if gaps:
+        shown = "; ".join(md_escape(g) for g in gaps[:max_findings])
+        more = f"; … and {len(gaps) - max_findings} more" if len(gaps) > max_findings else ""
+        lines.append(f"Not checked: {shown}{more}.")
+        if not flagged:
+            lines.append("Nothing was flagged in what could be checked; see sanity/report.html.")
+    elif not flagged:
         lines.append("No problems found; see sanity/report.html for what was measured.")
     lines.append(NOTE_END)
     return "\n".join(lines)
@@ -52,6 +59,10 @@ def terminal_summary(report: Report) -> str:
         lines.append(f"  [{f.severity.value:4}] {f.id}: {f.message}")
         if f.remedy:
             lines.append(f"         fix: {f.remedy}")
+    gaps = report.not_checked
     if not report.flagged:
-        lines.append("  no warn/fail findings")
+        lines.append("  no warn/fail findings" + (" in what could be checked" if gaps else ""))
+    lines.append(f"  coverage: {'partial' if gaps else 'full'}")
+    for gap in gaps:
+        lines.append(f"  not checked: {gap}")
     return "\n".join(lines)

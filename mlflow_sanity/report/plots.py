@@ -134,15 +134,46 @@ def _x_labels(
     return bottom
 
 
+MANY_CLASSES = 30  # above this, plots aggregate: readable and fast for 1,000 classes
+TOP_CONFUSED = 20
+
+
+def most_confused(cm: np.ndarray, top: int = TOP_CONFUSED) -> np.ndarray:
+    """Indices of the ``top`` classes with the most errors (false negatives plus false
+    positives; ties: the larger class first), in label order."""
+    errors = cm.sum(axis=1) + cm.sum(axis=0) - 2 * np.diag(cm)
+    size = cm.sum(axis=1)
+    order = np.lexsort((-size, -errors))  # last key first: errors, then size
+    return np.sort(order[:top])
+
+
+def _confusion_view(c: Classification) -> tuple[np.ndarray, list[str], str]:
+    """The matrix to draw, its tick names and a subtitle. Above ``MANY_CLASSES`` classes:
+    the ``TOP_CONFUSED`` most-confused classes plus one "other" row and column that sum
+    up every remaining class (so every row still adds up to that class's count)."""
+    cm = np.asarray(c.confusion)
+    k = cm.shape[0]
+    names = [_short(label) for label in c.labels]
+    if k <= MANY_CLASSES:
+        return cm, names, "(colour = share of the true class)"
+    keep = most_confused(cm)
+    rest = np.setdiff1d(np.arange(k), keep)
+    groups = [[int(i)] for i in keep] + [list(rest)]
+    rows = np.stack([cm[g].sum(axis=0) for g in groups])
+    view = np.stack([rows[:, g].sum(axis=1) for g in groups], axis=1)
+    shown = [names[i] for i in keep] + [f"other ({len(rest)})"]
+    subtitle = f"({len(keep)} most-confused of {k} classes; colour = share of the true class)"
+    return view, shown, subtitle
+
+
 def confusion_matrix_png(c: Classification, title: str = "Confusion matrix") -> bytes:
-    cm = c.confusion
+    cm, names, subtitle = _confusion_view(c)
     k = cm.shape[0]
     side = round(min(2.5 + 0.45 * k, 12) * _DPI)
     img = Image.new("RGB", (side, side), "white")
     draw = ImageDraw.Draw(img)
     rows = cm.sum(axis=1, keepdims=True)
     share = np.divide(cm, rows, out=np.zeros(cm.shape, dtype=float), where=rows > 0)
-    names = [_short(label) for label in c.labels]
     left, bottom, top, right = _margin_fractions(names, rotated=k > 4)
     box_w, box_h = (right - left) * side, (top - bottom) * side
     cell = min(box_w, box_h) / max(k, 1)  # square cells, centred in the axes box
@@ -155,7 +186,7 @@ def confusion_matrix_png(c: Classification, title: str = "Confusion matrix") -> 
             draw.rectangle(
                 [round(xa), round(ya), round(xa + cell), round(ya + cell)], fill=_blues(share[i, j])
             )
-            if k <= 20:
+            if k <= TOP_CONFUSED + 1:
                 colour = "white" if share[i, j] > 0.5 else "black"
                 text = str(cm[i, j])
                 draw.text(
@@ -178,7 +209,7 @@ def confusion_matrix_png(c: Classification, title: str = "Confusion matrix") -> 
         img, (x0 - tick - widest - 6 - font.size / 2, (y0 + y1) / 2), "true", font, 90, "c"
     )
     title_font = _font(12)
-    lines = [title, "(colour = share of the true class)"]
+    lines = [title, subtitle]
     for n, line in enumerate(reversed(lines)):
         y = y0 - 6 - n * title_font.size * 1.2
         draw.text(((x0 + x1) / 2, y), line, font=title_font, fill=_INK, anchor="md")
@@ -186,6 +217,8 @@ def confusion_matrix_png(c: Classification, title: str = "Confusion matrix") -> 
 
 
 def class_balance_png(c: Classification) -> bytes:
+    if len(c.labels) > MANY_CLASSES:
+        return _class_count_histogram_png(c)
     k = len(c.labels)
     width, height = round(min(3 + 0.5 * k, 12) * _DPI), round(3.2 * _DPI)
     img = Image.new("RGB", (width, height), "white")
@@ -235,6 +268,88 @@ def class_balance_png(c: Classification) -> bytes:
         font=_font(12),
         fill=_INK,
         anchor="md",
+    )
+    _legend(draw, (ax0, ay0, ax1, ay1), bars)
+    return _encode(img)
+
+
+def _class_count_histogram_png(c: Classification, bins: int = 20) -> bytes:
+    """Many classes: how many classes have how many rows, for the labels and for the
+    predictions; the dashed line is the count every class would have if balanced, and
+    the rarest and most common classes are named under the title."""
+    true_counts = np.asarray(c.true_counts, dtype=float)
+    pred_counts = np.asarray(c.pred_counts, dtype=float)
+    k = true_counts.size
+    high = max(float(true_counts.max()), float(pred_counts.max()), 1.0)
+    edges = np.linspace(0.0, high, bins + 1) if high > bins else np.arange(0.0, high + 2) - 0.5
+    h_true, _ = np.histogram(true_counts, edges)
+    h_pred, _ = np.histogram(pred_counts, edges)
+    width, height = round(8 * _DPI), round(3.6 * _DPI)
+    img = Image.new("RGB", (width, height), "white")
+    draw = ImageDraw.Draw(img)
+    ax0, ax1 = 0.12 * width, 0.97 * width
+    ay0, ay1 = 0.22 * height, 0.80 * height
+    lo, hi = float(edges[0]), float(edges[-1])
+    top = max(int(h_true.max()), int(h_pred.max()), 1)
+
+    def px(x: float) -> float:
+        return ax0 + (x - lo) / (hi - lo) * (ax1 - ax0)
+
+    def py(count: float) -> float:
+        return ay1 - count / (top * 1.1) * (ay1 - ay0)
+
+    bars = []
+    for n, (counts, colour) in enumerate(((h_true, _BAR_COLOURS[0]), (h_pred, _BAR_COLOURS[1]))):
+        for i, count in enumerate(counts):
+            a, b = float(edges[i]), float(edges[i + 1])
+            x_left = a + (b - a) * (0.08 + 0.42 * n)  # labels left, predictions right
+            rect = (px(x_left), py(float(count)), px(x_left + (b - a) * 0.42), ay1)
+            bars.append(rect)
+            if count > 0:
+                draw.rectangle([round(v) for v in rect], fill=colour)
+    balanced = px(c.n / k)
+    for ya in np.arange(ay0, ay1, 6 * _PT):
+        draw.line([(balanced, ya), (balanced, min(ya + 3.7 * _PT, ay1))], fill=_GREY)
+    draw.rectangle([round(ax0), round(ay0), round(ax1), round(ay1)], outline=_INK, width=1)
+    font, tick = _font(10), 3.5 * _PT
+    for value in np.unique(np.linspace(0, top, min(top, 5) + 1).round()):
+        y = py(float(value))
+        draw.line([(ax0 - tick, y), (ax0, y)], fill=_INK)
+        draw.text((ax0 - tick - 3, y), f"{int(value)}", font=font, fill=_INK, anchor="rm")
+    if high > bins:  # bins of several counts: tick every few edges
+        ticks = edges[:: max(1, bins // 5)]
+    else:  # one bin per count: tick the counts themselves
+        ticks = np.arange(0, high + 1, max(1, int(np.ceil((high + 1) / 10))))
+    for value in ticks:
+        x = px(float(value))
+        draw.line([(x, ay1), (x, ay1 + tick)], fill=_INK)
+        draw.text((x, ay1 + tick + 2), f"{value:.0f}", font=font, fill=_INK, anchor="ma")
+    draw.text(
+        ((ax0 + ax1) / 2, ay1 + tick + 4 + font.size * 1.3),
+        "rows per class",
+        font=font,
+        fill=_INK,
+        anchor="ma",
+    )
+    _rotated_text(img, (ax0 - 40 - font.size / 2, (ay0 + ay1) / 2), "classes", font, 90, "c")
+    order = np.argsort(true_counts, kind="stable")
+    names = [_short(label) for label in c.labels]
+    rare = ", ".join(f"{names[i]} ({int(true_counts[i])})" for i in order[:3])
+    common = ", ".join(f"{names[i]} ({int(true_counts[i])})" for i in order[::-1][:3])
+    title_font, small = _font(12), _font(8)
+    draw.text(
+        ((ax0 + ax1) / 2, 6),
+        f"Class balance of {k} classes: labels vs predictions",
+        font=title_font,
+        fill=_INK,
+        anchor="ma",
+    )
+    draw.text(
+        ((ax0 + ax1) / 2, 8 + title_font.size * 1.3),
+        f"rarest: {rare}; most common: {common}",
+        font=small,
+        fill=_INK,
+        anchor="ma",
     )
     _legend(draw, (ax0, ay0, ax1, ay1), bars)
     return _encode(img)

@@ -135,12 +135,24 @@ class Verdict:
     findings: list[str] = field(default_factory=list)
     sources: list[str] = field(default_factory=list)  # "run <id>: fail", ...
     version: tuple[str, str] | None = None  # (name, version) of a registered version
+    coverages: list[str] = field(default_factory=list)
+
+    @property
+    def coverage(self) -> str | None:
+        """``full`` when every checked source was fully checked, else what was not."""
+        if not self.coverages:
+            return None
+        partial = [c for c in self.coverages if c != "full"]
+        return "; ".join(partial) if partial else "full"
 
     def add(self, what: str, tags: Mapping[str, str]) -> None:
         status = tags.get(STATUS_TAG)
         if status not in ("pass", "warn", "fail"):
             self.sources.append(f"{what}: never checked")
             return
+        coverage = tags.get("sanity.coverage")
+        if coverage:
+            self.coverages.append(coverage)
         self.status = _worst(self.status, status)
         found = [f for f in (tags.get(FINDINGS_TAG) or "").split(",") if f]
         self.findings = sorted(set(self.findings) | set(found))

@@ -24,7 +24,7 @@ from mlflow.tracking import MlflowClient
 
 from mlflow_sanity._version import __version__
 from mlflow_sanity.core.clock import now_ms
-from mlflow_sanity.core.findings import Report
+from mlflow_sanity.core.findings import NOT_CHECKED_KEY, Report, coverage_gaps
 from mlflow_sanity.core.fingerprint import Fingerprint
 from mlflow_sanity.core.splits import ModelSelection
 from mlflow_sanity.report import render_html, render_json
@@ -113,6 +113,7 @@ def _scoped(
         inputs=dict(report.inputs),
         tables=dict(report.tables),
     )
+    stamped.inputs[NOT_CHECKED_KEY] = [f"{call}: {gap}" for gap in coverage_gaps(report.inputs)]
     calls.append({"call": call, "status": stamped.status, "flagged": stamped.flagged_ids})
     stamped.inputs[f"{scope}_calls"] = calls
     own = folder / str(n)
@@ -139,6 +140,7 @@ def _tags(report: Report, note: str) -> list[RunTag]:
         f"{TAG_PREFIX}status": report.status,
         f"{TAG_PREFIX}findings": ",".join(report.flagged_ids),
         f"{TAG_PREFIX}version": __version__,
+        f"{TAG_PREFIX}coverage": report.coverage,
         "mlflow.note.content": note,
     }
     tags.update({f"{TAG_PREFIX}finding.{f.id}": f.severity.value for f in flagged})

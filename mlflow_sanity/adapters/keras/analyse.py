@@ -586,7 +586,7 @@ def check_and_log(
     """Analyse one finished fit, log it (on the run, and on the LoggedModel MLflow's Keras
     autolog created for it), and remember it for the model's evaluate calls."""
     from mlflow_sanity.tracking.models import fit_model_id, tag_model
-    from mlflow_sanity.tracking.reports import log_report
+    from mlflow_sanity.tracking.spool import log_or_spool
 
     found = analyse(model, history, call, config)
     selection = found.report.inputs.get("model_selection")
@@ -601,11 +601,13 @@ def check_and_log(
             model_id,
         ),
     )
-    merged = log_report(run_id, found.report, found.files, model_id=model_id)
-    if model_id:
-        tag_model(model_id, found.report)
-    if found.digests:
-        from mlflow_sanity.tracking.groups import tag_digests
 
-        tag_digests(run_id, found.digests)
-    return merged
+    def extras() -> None:
+        if model_id:
+            tag_model(model_id, found.report)
+        if found.digests:
+            from mlflow_sanity.tracking.groups import tag_digests
+
+            tag_digests(run_id, found.digests)
+
+    return log_or_spool(run_id, found.report, found.files, model_id=model_id, then=extras)

@@ -21,6 +21,16 @@ from mlflow_sanity.core.keras_spec import (
 from mlflow_sanity.core.splits import NormalizationStats
 
 
+def _scalar(value: Any) -> float:
+    """A Keras variable as a float. ``float()`` first: on TensorFlow ``np.array(variable)``
+    (what ``keras.ops.convert_to_numpy`` does) passes NumPy 2's ``copy`` keyword to an
+    ``__array__`` without one, a DeprecationWarning on every fit."""
+    try:
+        return float(value)
+    except TypeError:
+        return float(keras.ops.convert_to_numpy(value))
+
+
 def describe_model(model: Any, output_shape: tuple[int | None, ...] | None = None) -> ModelSpec:
     """A ``ModelSpec`` of a compiled Keras model (best after ``fit``, when metrics are built)."""
     layers = tuple(_layer_specs(model))
@@ -39,7 +49,7 @@ def describe_model(model: Any, output_shape: tuple[int | None, ...] | None = Non
     loss, from_logits = _loss(model)
     optimizer = getattr(model, "optimizer", None)
     try:
-        lr = float(keras.ops.convert_to_numpy(optimizer.learning_rate))
+        lr = _scalar(optimizer.learning_rate)
     except Exception:  # schedules, missing optimizer
         lr = None
     return ModelSpec(

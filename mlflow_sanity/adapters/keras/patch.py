@@ -16,6 +16,7 @@ mlflow-sanity never breaks ``fit``: it becomes one ``SanityWarning``.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import threading
@@ -34,7 +35,8 @@ from mlflow_sanity.adapters.keras.probes import ProbeCallback, with_probe
 from mlflow_sanity.checks import CheckOptions, Thresholds
 from mlflow_sanity.core.findings import Report
 from mlflow_sanity.tracking import shim
-from mlflow_sanity.tracking.runs import OwnedRun, run_for_logging, tracking_uri
+from mlflow_sanity.tracking.runs import OwnedRun, tracking_uri
+from mlflow_sanity.tracking.spool import finish_run, log_or_spool, open_fit_run
 
 _log = logging.getLogger(__name__)
 
@@ -165,9 +167,12 @@ class SanityCallback(keras.callbacks.Callback):
                 call.probe = self._probe
             config = self._config if self._explicit_config or call.config is None else call.config
             history = getattr(getattr(self.model, "history", None), "history", None) or {}
-            with run_for_logging() as run_id:
-                report = check_and_log(self.model, dict(history), call, config, run_id)
-                _announce(report, run_id, "fit")
+            run = open_fit_run()
+            try:
+                report = check_and_log(self.model, dict(history), call, config, run.run_id)
+                _announce(report, run.run_id, "fit")
+            finally:
+                finish_run(run)
         except Exception as exc:
             _internal_error(exc)
 
@@ -266,7 +271,7 @@ def _fit_wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
             adopter._adopt(call)
             call = None
         else:
-            run = OwnedRun.ensure()
+            run = open_fit_run()
     except Exception as exc:
         failure, call = exc, None
     _LOCAL.depth = getattr(_LOCAL, "depth", 0) + 1
@@ -276,7 +281,8 @@ def _fit_wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
         if adopter is not None:
             adopter._adopted = None
         if run is not None:
-            run.end("FAILED", quiet=True)
+            with contextlib.suppress(Exception):  # the user's error is the one to see
+                finish_run(run, "FAILED")
         raise
     finally:
         _LOCAL.depth -= 1
@@ -290,7 +296,7 @@ def _fit_wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
     finally:
         if run is not None:
             try:
-                run.end("FINISHED")
+                finish_run(run)
             except Exception as exc:
                 failure = failure or exc
     if failure is not None:
@@ -356,22 +362,34 @@ def _check_evaluate(
 ) -> None:
     """Log to the run of the model's last fit (reopened: MLflow accepts writes to a
     finished run), else the active run, else a run of its own."""
-    from mlflow_sanity.tracking.reports import log_report
-
     memory = recall(model)
     found = analyse_evaluate(model, call, returned, config, memory)
     if memory is not None and memory.run_id:
         model_id = memory.model_id
-        log_report(memory.run_id, found.report, found.files, scope="evaluate", model_id=model_id)
-        if model_id:
-            from mlflow_sanity.tracking.models import tag_model
 
-            tag_model(model_id, found.report)
+        def tag() -> None:
+            if model_id:
+                from mlflow_sanity.tracking.models import tag_model
+
+                tag_model(model_id, found.report)
+
+        log_or_spool(
+            memory.run_id,
+            found.report,
+            found.files,
+            scope="evaluate",
+            what="evaluate",
+            model_id=model_id,
+            then=tag,
+        )
         _announce(found.report, memory.run_id, "evaluate")
         return
-    with run_for_logging() as run_id:
-        log_report(run_id, found.report, found.files, scope="evaluate")
-        _announce(found.report, run_id, "evaluate")
+    run = open_fit_run()
+    try:
+        log_or_spool(run.run_id, found.report, found.files, scope="evaluate", what="evaluate")
+        _announce(found.report, run.run_id, "evaluate")
+    finally:
+        finish_run(run)
 
 
 def _announce(report: Report, run_id: str, what: str) -> None:
