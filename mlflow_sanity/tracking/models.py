@@ -21,6 +21,8 @@ from mlflow.exceptions import MlflowException
 
 from mlflow_sanity._version import __version__
 from mlflow_sanity.core.findings import Report
+from mlflow_sanity.report.console import PENDING_PREFIX
+from mlflow_sanity.tracking import budget
 from mlflow_sanity.tracking.runs import MlflowClient, client_or_default
 
 _log = logging.getLogger(__name__)
@@ -47,8 +49,11 @@ def fit_model_id(run_id: str) -> str | None:
     ``mlflow.keras.autolog()`` creates it (PENDING) before training and finalises it after
     our checks; anything else (an older model, one from another run) is not this fit's.
     """
+    if run_id.startswith(PENDING_PREFIX) or not budget.reachable(mlflow.get_tracking_uri()):
+        return None  # inside fit: never wait on a server that is not there
     try:
-        model = mlflow.last_logged_model()
+        with budget.bounded():
+            model = mlflow.last_logged_model()
     except Exception as exc:  # the run's own report must not depend on it
         _log.info("mlflow-sanity: no logged model for run %s: %s", run_id, exc)
         return None

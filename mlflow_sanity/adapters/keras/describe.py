@@ -9,6 +9,7 @@ from dataclasses import replace
 from typing import Any
 
 import keras
+import numpy as np
 
 from mlflow_sanity.core.keras_spec import (
     PASS_THROUGH_LAYERS,
@@ -21,14 +22,20 @@ from mlflow_sanity.core.keras_spec import (
 from mlflow_sanity.core.splits import NormalizationStats
 
 
+def as_numpy(value: Any) -> np.ndarray:
+    """A Keras variable or tensor as a NumPy array, without the DeprecationWarning that
+    ``np.array(variable)`` (what ``keras.ops.convert_to_numpy`` does) raises on TensorFlow:
+    it passes NumPy 2's ``copy`` keyword to an ``__array__`` that has none. The backend's
+    own ``numpy()`` is used where there is one."""
+    inner = getattr(value, "value", value)  # a Keras variable holds a backend tensor
+    numpy = getattr(inner, "numpy", None)
+    if callable(numpy):
+        return np.asarray(numpy())
+    return np.asarray(keras.ops.convert_to_numpy(inner))
+
+
 def _scalar(value: Any) -> float:
-    """A Keras variable as a float. ``float()`` first: on TensorFlow ``np.array(variable)``
-    (what ``keras.ops.convert_to_numpy`` does) passes NumPy 2's ``copy`` keyword to an
-    ``__array__`` without one, a DeprecationWarning on every fit."""
-    try:
-        return float(value)
-    except TypeError:
-        return float(keras.ops.convert_to_numpy(value))
+    return float(as_numpy(value))
 
 
 def describe_model(model: Any, output_shape: tuple[int | None, ...] | None = None) -> ModelSpec:

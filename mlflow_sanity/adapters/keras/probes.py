@@ -23,6 +23,7 @@ from typing import Any
 import keras
 import numpy as np
 
+from mlflow_sanity.adapters.keras.describe import as_numpy
 from mlflow_sanity.adapters.keras.inputs import FitCall, is_readable, n_rows, take_rows
 from mlflow_sanity.core.keras_spec import (
     DeadUnits,
@@ -130,7 +131,7 @@ def _weights_report(model: Any) -> tuple[float, list[str]]:
     for name, vs in _kernel_groups(model):
         finite = True
         for v in vs:
-            arr = keras.ops.convert_to_numpy(v)
+            arr = as_numpy(v)
             if not np.isfinite(arr).all():
                 finite = False
             elif str(getattr(v, "name", "")).endswith("kernel"):
@@ -168,7 +169,7 @@ def dead_units(model: Any, x: Any) -> list[DeadUnits]:
         outputs = outputs if isinstance(outputs, (list, tuple)) else [outputs]
     found = []
     for layer, out in zip(layers, outputs, strict=False):
-        arr = keras.ops.convert_to_numpy(out)
+        arr = as_numpy(out)
         if arr.ndim < 2:
             continue
         alive = (arr.reshape(-1, arr.shape[-1]) > 0).any(axis=0)
@@ -200,7 +201,7 @@ def _floats(obj: Any) -> Any:
 
 def _learning_rate(model: Any) -> float | None:
     try:
-        value = float(keras.ops.convert_to_numpy(model.optimizer.learning_rate))
+        value = float(as_numpy(model.optimizer.learning_rate))
     except Exception:
         return None
     return value if math.isfinite(value) else None
@@ -291,7 +292,7 @@ class ProbeCallback(keras.callbacks.Callback):
         self._lr_end = _learning_rate(self.model)
         self._n_params = int(sum(int(np.prod(v.shape)) for v in self.model.trainable_variables))
         try:
-            self._updates = int(keras.ops.convert_to_numpy(self.model.optimizer.iterations))
+            self._updates = int(as_numpy(self.model.optimizer.iterations))
         except Exception:
             self._updates = None
         if self._epochs_done and self._epochs_done not in self._probed:
