@@ -183,6 +183,17 @@ def test_undertrained_few_updates_or_still_falling():
     # separable data: the loss falls forever, but accuracy is done
     done = {**falling, "accuracy": [1.0] * 10}
     assert run_one("undertrained", _ctx(probes=many, history=done)).severity is Severity.PASSED
+    # well above the majority baseline, a still-falling loss is advice, not an alarm
+    from mlflow_sanity.core.metrics import classify
+
+    y = np.array([0] * 90 + [1] * 10)
+    above = classify(y, np.r_[np.zeros(88, int), [1, 1], np.ones(7, int), np.zeros(3, int)])
+    ctx = _ctx(probes=many, history={**falling, "accuracy": [0.5] * 9 + [0.95]})
+    ctx.eval = above
+    assert run_one("undertrained", ctx).severity is Severity.INFO
+    ctx = _ctx(probes=many, history={**falling, "accuracy": [0.5] * 9 + [0.91]})
+    ctx.eval = classify(y, np.zeros(100, int))  # at the 0.90 baseline: it explains that
+    assert run_one("undertrained", ctx).severity is Severity.WARN
 
 
 def test_invalid_labels_rules():

@@ -82,3 +82,54 @@ def test_flagged_run_in_the_ui(server_run, mlflow_server):
     assert "Trained on Friday." in body
     assert "prediction_collapse" in body
     assert "sanity.status" in body or "fail" in body
+
+
+@pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER), reason="chromium/chromedriver not installed")
+def test_flagged_logged_model_in_the_models_tab(mlflow_server, monkeypatch):
+    """A LoggedModel carrying a failing verdict, as the experiment's Models tab shows it."""
+    import mlflow
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from mlflow_sanity import check_predictions
+    from mlflow_sanity.tracking.experiments import mark_model_training
+    from mlflow_sanity.tracking.models import tag_model
+
+    previous = mlflow.get_tracking_uri()
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_server)
+    mlflow.set_tracking_uri(mlflow_server)
+    try:
+        exp_id = mlflow.set_experiment("models-tab-check").experiment_id
+        mark_model_training(exp_id)  # the UI opens on training runs and models
+        with mlflow.start_run(run_name="collapsed-digits"):
+            model = mlflow.initialize_logged_model(name="digits-9-vs-rest")
+        report = check_predictions([0] * 180 + [1] * 20, [0] * 200)
+        assert tag_model(model.model_id, report) == "fail"
+        found = mlflow.search_logged_models(
+            experiment_ids=[exp_id], filter_string="tags.`sanity.status` = 'fail'",
+            output_format="list",
+        )  # fmt: skip
+        assert [m.model_id for m in found] == [model.model_id]
+    finally:
+        mlflow.set_tracking_uri(previous)
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in (
+        "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+        "--disable-quic", "--no-first-run", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--window-size=1400,1000",
+    ):  # fmt: skip
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    try:
+        driver.get(f"{mlflow_server}/#/experiments/{exp_id}/models")
+        WebDriverWait(driver, 90).until(
+            lambda d: "digits-9-vs-rest" in d.find_element("tag name", "body").text
+        )
+        body = driver.find_element("tag name", "body").text
+        ARTIFACTS.mkdir(exist_ok=True)
+        driver.save_screenshot(str(ARTIFACTS / "flagged_model.png"))
+    finally:
+        driver.quit()
+    assert "digits-9-vs-rest" in body

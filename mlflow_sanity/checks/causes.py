@@ -481,7 +481,7 @@ def _final_accuracy(ctx: Context) -> float | None:
 @check(
     "undertrained",
     requires=["fit", "history"],
-    reads=["model"],
+    reads=["model", "eval"],
     explains=SYMPTOMS,
     remedy="Train longer (more epochs, EarlyStopping(patience=...) to stop when it is "
     "done) or with a larger learning rate / smaller batches for more updates.",
@@ -490,6 +490,7 @@ def _final_accuracy(ctx: Context) -> float | None:
     window=3,
     done_accuracy=0.95,
     perfect_accuracy=0.99,
+    baseline_margin=0.02,
 )
 def undertrained(ctx: Context, t: Mapping[str, float]) -> Outcome | None:
     """Too few weight updates, or training stopped while the loss was still falling steeply.
@@ -498,7 +499,9 @@ def undertrained(ctx: Context, t: Mapping[str, float]) -> Outcome | None:
     over the last ``window`` epochs, at least half its average rate over the whole fit.
     Either sign is a warning while the final (validation, else training) accuracy is below
     ``done_accuracy`` (or unknown), ``info`` up to ``perfect_accuracy``, and nothing above
-    it: more epochs cannot fix a model that is already right (separable data).
+    it: more epochs cannot fix a model that is already right (separable data). A steep
+    loss alone warns only while the accuracy is within ``baseline_margin`` of the majority
+    baseline (the stuck number it explains); otherwise it is ``info``: advice, not alarm.
     """
     fit: FitSpec = ctx.fit
     probes = fit.probes
@@ -555,6 +558,12 @@ def undertrained(ctx: Context, t: Mapping[str, float]) -> Outcome | None:
             + (f" with accuracy {acc:.3f}" if acc is not None else "")
             + ": the model is undertrained; more epochs would help."
         )
+        # A falling loss alone is advice; it is a warning when the accuracy has not left
+        # the majority baseline yet (then it explains a stuck number).
+        baseline = ctx.eval.metrics.get("majority_baseline_accuracy") if ctx.eval else None
+        stuck = acc is None or baseline is None or acc <= baseline + t["baseline_margin"]
+        if not stuck:
+            severity = Severity.INFO
         return Outcome(severity, text, evidence, "training stopped while the loss was falling")
     return passed(f"{curve_key} had levelled off when training stopped.", evidence)
 
