@@ -16,6 +16,22 @@ CHROMEDRIVER = shutil.which("chromedriver")
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 
 
+def _chrome():
+    """Debian's headless Chromium, without the background traffic a closed network refuses."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in (
+        "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+        "--disable-quic", "--no-first-run", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--window-size=1400,1400",
+    ):  # fmt: skip
+        options.add_argument(flag)
+    return webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+
+
 @pytest.fixture
 def server_run(mlflow_server, monkeypatch):
     """A collapsed classifier evaluated through the server's REST API."""
@@ -55,20 +71,10 @@ def test_tags_readable_through_rest(server_run, mlflow_server):
 
 @pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER), reason="chromium/chromedriver not installed")
 def test_flagged_run_in_the_ui(server_run, mlflow_server):
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.support.ui import WebDriverWait
 
     exp_id, run_id = server_run
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in (
-        "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-        "--disable-quic", "--no-first-run", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--window-size=1400,1400",
-    ):  # fmt: skip
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    driver = _chrome()
     try:
         driver.get(f"{mlflow_server}/#/experiments/{exp_id}/runs/{run_id}")
         WebDriverWait(driver, 90).until(
@@ -88,8 +94,6 @@ def test_flagged_run_in_the_ui(server_run, mlflow_server):
 def test_flagged_logged_model_in_the_models_tab(mlflow_server, monkeypatch):
     """A LoggedModel carrying a failing verdict, as the experiment's Models tab shows it."""
     import mlflow
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.support.ui import WebDriverWait
 
     from mlflow_sanity import check_predictions
@@ -113,15 +117,7 @@ def test_flagged_logged_model_in_the_models_tab(mlflow_server, monkeypatch):
         assert [m.model_id for m in found] == [model.model_id]
     finally:
         mlflow.set_tracking_uri(previous)
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in (
-        "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-        "--disable-quic", "--no-first-run", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--window-size=1400,1000",
-    ):  # fmt: skip
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    driver = _chrome()
     try:
         driver.get(f"{mlflow_server}/#/experiments/{exp_id}/models")
         WebDriverWait(driver, 90).until(
