@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 
@@ -76,22 +77,14 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def mlflow_server(tmp_path_factory):
-    """A real ``mlflow server`` (SQLite backend, temp artifact root, free localhost port).
-
-    Started in its own process group and always killed, even when a test fails.
-    """
-    import signal
+def start_mlflow_server(root, port: int, log=None):
+    """A real ``mlflow server`` (SQLite backend, artifacts under ``root``) on a localhost
+    port, in its own process group; returns once ``/health`` answers."""
     import subprocess
     import sys
     import time
     import urllib.request
 
-    root = tmp_path_factory.mktemp("server")
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    log = open(root / "server.log", "wb")  # noqa: SIM115  (closed in finally)
     proc = subprocess.Popen(
         [
             sys.executable, "-m", "mlflow", "server",
@@ -99,27 +92,49 @@ def mlflow_server(tmp_path_factory):
             "--artifacts-destination", str(root / "artifacts"),
             "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
         ],
-        stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        stdout=log or subprocess.DEVNULL, stderr=subprocess.STDOUT, start_new_session=True,
     )  # fmt: skip
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/health", timeout=2) as resp:
-                    if resp.status == 200:
-                        break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(
-                    f"mlflow server did not start: {(root / 'server.log').read_text()}"
-                )
-            time.sleep(0.5)
-        yield url
-    finally:
+    deadline = time.monotonic() + 120
+    while True:
         try:
-            os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait(timeout=20)
-        except (ProcessLookupError, subprocess.TimeoutExpired):
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as resp:
+                if resp.status == 200:
+                    return proc
+        except OSError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            stop_mlflow_server(proc)
+            raise RuntimeError("mlflow server did not start")
+        time.sleep(0.3)
+
+
+def stop_mlflow_server(proc, sig=None) -> None:
+    """Stop the server's whole process group (SIGTERM, else SIGKILL), whatever happened."""
+    import signal
+    import subprocess
+
+    try:
+        os.killpg(proc.pid, sig or signal.SIGTERM)
+        proc.wait(timeout=20)
+    except (ProcessLookupError, subprocess.TimeoutExpired):
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
-        log.close()
+
+
+@pytest.fixture(scope="session")
+def mlflow_server(tmp_path_factory):
+    """A real ``mlflow server`` (SQLite backend, temp artifact root, free localhost port).
+
+    Started in its own process group and always killed, even when a test fails.
+    """
+    root = tmp_path_factory.mktemp("server")
+    port = _free_port()
+    with open(root / "server.log", "wb") as log:
+        try:
+            proc = start_mlflow_server(root, port, log)
+        except RuntimeError as exc:
+            raise RuntimeError(f"{exc}: {(root / 'server.log').read_text()}") from None
+        try:
+            yield f"http://127.0.0.1:{port}"
+        finally:
+            stop_mlflow_server(proc)

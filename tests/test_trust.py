@@ -7,14 +7,13 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
-import urllib.request
 import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import start_mlflow_server, stop_mlflow_server
 from keras_data import blobs, mlp
 
 from mlflow_sanity.tracking import budget, spool
@@ -215,34 +214,11 @@ def test_spooled_reports_sync_like_a_direct_log(keras, dead_server, spool_dir, m
 
 
 def _start_server(root: Path, port: int) -> subprocess.Popen:
-    proc = subprocess.Popen(
-        [
-            sys.executable, "-m", "mlflow", "server",
-            "--backend-store-uri", f"sqlite:///{root}/mlflow.db",
-            "--artifacts-destination", str(root / "artifacts"),
-            "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
-        ],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-    )  # fmt: skip
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2):
-                return proc
-        except OSError:
-            time.sleep(0.3)
-        if proc.poll() is not None:
-            break
-    _stop_server(proc)
-    raise RuntimeError("mlflow server did not start")
+    return start_mlflow_server(root, port)
 
 
 def _stop_server(proc: subprocess.Popen) -> None:
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=20)
-    except (ProcessLookupError, subprocess.TimeoutExpired):
-        pass
+    stop_mlflow_server(proc, signal.SIGKILL)
 
 
 @pytest.mark.e2e
