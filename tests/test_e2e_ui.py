@@ -91,25 +91,49 @@ def test_flagged_run_in_the_ui(server_run, mlflow_server):
 
 
 @pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER), reason="chromium/chromedriver not installed")
+def test_demo_link_lists_only_flagged_runs(server_run, mlflow_server):
+    """The link the demo prints opens the Model-training view with the runs filtered."""
+    from mlflow import MlflowClient
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from mlflow_sanity.tracking.experiments import FLAGGED_RUNS, ui_link
+
+    exp_id, _ = server_run
+    flagged = len(MlflowClient(mlflow_server).search_runs([exp_id], FLAGGED_RUNS))
+    driver = _chrome()
+    try:
+        driver.get(ui_link(exp_id, search=FLAGGED_RUNS, address=mlflow_server))
+        WebDriverWait(driver, 90).until(lambda d: "matching run" in _text(d))
+        body, url = _text(driver), driver.current_url
+    finally:
+        driver.quit()
+    assert "/runs?" in url and "workflowType=machine_learning" in url
+    assert flagged >= 1 and f"{flagged} matching run" in body and "digits-9-vs-rest" in body
+
+
+@pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER), reason="chromium/chromedriver not installed")
 def test_flagged_logged_model_in_the_models_tab(mlflow_server, monkeypatch):
-    """A LoggedModel carrying a failing verdict, as the experiment's Models tab shows it."""
+    """A LoggedModel judged by ``mlflow.models.evaluate(..., model_id=...)``: found by the
+    tag search, and its page in the Models tab shows the verdict in its description."""
     import mlflow
     from selenium.webdriver.support.ui import WebDriverWait
 
-    from mlflow_sanity import check_predictions
-    from mlflow_sanity.tracking.experiments import mark_model_training
-    from mlflow_sanity.tracking.models import tag_model
+    from mlflow_sanity.tracking.experiments import ui_link
 
     previous = mlflow.get_tracking_uri()
     monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_server)
     mlflow.set_tracking_uri(mlflow_server)
     try:
         exp_id = mlflow.set_experiment("models-tab-check").experiment_id
-        mark_model_training(exp_id)  # the UI opens on training runs and models
+        y = np.array([0] * 180 + [1] * 20)
+        df = pd.DataFrame({"x": np.random.default_rng(0).normal(size=200), "label": y, "pred": 0})
         with mlflow.start_run(run_name="collapsed-digits"):
             model = mlflow.initialize_logged_model(name="digits-9-vs-rest")
-        report = check_predictions([0] * 180 + [1] * 20, [0] * 200)
-        assert tag_model(model.model_id, report) == "fail"
+            mlflow.set_logged_model_tags(model.model_id, {"mlflow.note.content": "Candidate."})
+            mlflow.models.evaluate(
+                data=df, targets="label", predictions="pred", model_type="classifier",
+                evaluators="sanity", model_id=model.model_id,
+            )  # fmt: skip
         found = mlflow.search_logged_models(
             experiment_ids=[exp_id], filter_string="tags.`sanity.status` = 'fail'",
             output_format="list",
@@ -119,13 +143,29 @@ def test_flagged_logged_model_in_the_models_tab(mlflow_server, monkeypatch):
         mlflow.set_tracking_uri(previous)
     driver = _chrome()
     try:
-        driver.get(f"{mlflow_server}/#/experiments/{exp_id}/models")
-        WebDriverWait(driver, 90).until(
-            lambda d: "digits-9-vs-rest" in d.find_element("tag name", "body").text
-        )
-        body = driver.find_element("tag name", "body").text
+        driver.get(ui_link(exp_id, address=mlflow_server))  # lands on the runs
+        WebDriverWait(driver, 90).until(lambda d: _link(d, "Models"))
+        _link(driver, "Models").click()
+        WebDriverWait(driver, 90).until(lambda d: _link(d, "digits-9-vs-rest"))
+        # the list's model links drop the view; the link helper keeps it
+        driver.get(ui_link(exp_id, f"models/{model.model_id}", address=mlflow_server))
+        WebDriverWait(driver, 90).until(lambda d: "mlflow-sanity: FAIL" in _text(d))
+        for close in driver.find_elements("css selector", "button[aria-label='Close']"):
+            close.click()  # the assistant panel that opens on a first visit
+        body = _text(driver)
         ARTIFACTS.mkdir(exist_ok=True)
         driver.save_screenshot(str(ARTIFACTS / "flagged_model.png"))
     finally:
         driver.quit()
-    assert "digits-9-vs-rest" in body
+    assert "Candidate." in body  # the user's description stays
+    assert "prediction_collapse" in body
+
+
+def _text(driver) -> str:
+    return driver.find_element("tag name", "body").text
+
+
+def _link(driver, text: str):
+    """The first link showing ``text`` (None while the page is still loading)."""
+    found = [a for a in driver.find_elements("css selector", "a") if a.text.strip() == text]
+    return found[0] if found else None

@@ -153,9 +153,11 @@ def test_logged_models_carry_the_verdict(fitted):
     bad = flagged[0].tags
     assert "prediction_collapse" in bad["sanity.findings"].split(",")
     assert bad["sanity.finding.prediction_collapse"] == "fail"
+    assert "mlflow-sanity: FAIL" in bad["mlflow.note.content"]  # the model page shows it
     good = mlflow.get_logged_model(fitted["healthy"]["model_id"])
     assert good.tags["sanity.status"] == "pass", good.tags
     assert good.tags["sanity.findings"] == ""
+    assert "mlflow-sanity: PASS" in good.tags["mlflow.note.content"]
     linked = {(m.key, m.dataset_name) for m in good.metrics}
     assert ("sanity/balanced_accuracy", None) in linked  # the fit's validation data
     assert ("sanity/eval/balanced_accuracy", "dataset") in linked  # the evaluate data

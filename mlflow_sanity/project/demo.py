@@ -12,7 +12,7 @@ import mlflow
 
 from mlflow_sanity.project.digits import train_and_evaluate
 from mlflow_sanity.report.markdown import terminal_summary
-from mlflow_sanity.tracking.experiments import mark_model_training
+from mlflow_sanity.tracking.experiments import FLAGGED_RUNS, mark_model_training, ui_link
 from mlflow_sanity.tracking.reports import read_report
 
 VARIANTS = {
@@ -23,7 +23,7 @@ VARIANTS = {
 
 def main() -> None:
     with mlflow.start_run(run_name="mlflow-sanity demo") as parent:
-        # open on the training runs, not the 3.x GenAI overview
+        # for UIs that read the experiment's kind; 3.17 needs the links printed below
         mark_model_training(parent.info.experiment_id)
         for name, l2 in VARIANTS.items():
             with mlflow.start_run(run_name=name, nested=True):
@@ -35,10 +35,11 @@ def main() -> None:
     uri = mlflow.get_tracking_uri()
     exp = parent.info.experiment_id
     print(f"\nBrowse the results:  mlflow ui --backend-store-uri {uri}")
-    print(f"  then open experiment {exp} (Experiments list), Runs tab; expand the demo run.")
+    print(f"  the demo's runs (expand the demo run):  {ui_link(exp)}")
+    print(f"  only the flagged runs:  {ui_link(exp, search=FLAGGED_RUNS)}")
     print("  Sanity column: Columns > Tags > sanity.status (and sanity.findings).")
-    print("Filter flagged runs in the search box:  tags.`sanity.status` = 'fail'")
-    print("Each run's verdict: its Overview (description, tags) and Artifacts > sanity/report.html")
+    print("  Each run's verdict: its Overview (description) and Artifacts > sanity/report.html")
+    print(f"  Each logged model's verdict: its page in the Models tab ({ui_link(exp, 'models')})")
     print(f"(parent run {parent.info.run_id}, experiment {exp})")
 
 

@@ -28,7 +28,8 @@ def train_and_evaluate(
     """Train a small Keras MLP in the active run, log it, evaluate it; return the run id.
 
     ``mlflow_sanity.autolog()`` checks the fit and the evaluator checks the test set: both
-    land on this run, and its tags describe the union.
+    land on this run, and its tags describe the union; the test-set verdict also lands on
+    the logged model.
     """
     import keras
 
@@ -52,7 +53,7 @@ def train_and_evaluate(
     model.compile(keras.optimizers.Adam(0.01), "binary_crossentropy", metrics=["accuracy"])
     mlflow.log_params({"l2": l2, "epochs": epochs, "seed": seed})
     model.fit(x_train, y_train, epochs=epochs, batch_size=32, verbose=0, validation_split=0.2)
-    mlflow.keras.log_model(model, name="model")
+    logged = mlflow.keras.log_model(model, name="model")
 
     p9 = model.predict(x_test, verbose=0)[:, 0]
     scored = test.assign(prediction=(p9 > 0.5).astype(int), p_nine=p9)
@@ -63,6 +64,7 @@ def train_and_evaluate(
         model_type="classifier",
         evaluators=list(evaluators) if not isinstance(evaluators, str) else evaluators,
         evaluator_config={"sanity": {"probability_columns": "p_nine"}},
+        model_id=logged.model_id,  # the verdict lands on the LoggedModel too (Models tab)
     )
     accuracy = float(np.mean(scored["prediction"] == scored[TARGET]))
     mlflow.log_metric("test_accuracy", accuracy)

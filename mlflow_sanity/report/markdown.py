@@ -31,6 +31,7 @@ def note_section(report: Report, max_findings: int = 8) -> str:
             lines.append(f"- **{f.severity.value}** `{f.id}`{where}: {md_escape(f.message)}")
         if len(flagged) > max_findings:
             lines.append(f"- … and {len(flagged) - max_findings} more (see sanity/report.html)")
+        lines.append("")  # what follows is not part of the last bullet
     gaps = report.not_checked
     if gaps:
         shown = "; ".join(md_escape(g) for g in gaps[:max_findings])

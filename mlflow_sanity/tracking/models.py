@@ -4,7 +4,9 @@
   running in a run (it exists, PENDING, while training runs).
 - ``tag_model``: the same ``sanity.status`` / ``sanity.findings`` / ``sanity.finding.<id>``
   tags as on the run, merged over every report about the model (worst status wins),
-  so ``mlflow.search_logged_models(filter_string="tags.`sanity.status` = 'fail'")`` finds it.
+  so ``mlflow.search_logged_models(filter_string="tags.`sanity.status` = 'fail'")`` finds it,
+  and the same verdict as a section of the model's description (``mlflow.note.content``,
+  what the Models tab's model page shows: its list has no tag columns).
 - ``verdict``: what a run id, ``models:/NAME/VERSION``, ``models:/NAME@ALIAS`` or
   ``models:/m-…`` says (the gate); ``tag_version`` copies it onto a registered version.
 """
@@ -14,15 +16,17 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import mlflow
 from mlflow.exceptions import MlflowException
 
 from mlflow_sanity._version import __version__
-from mlflow_sanity.core.findings import Report
+from mlflow_sanity.core.findings import Finding, Report, Severity
 from mlflow_sanity.report.console import PENDING_PREFIX
+from mlflow_sanity.report.markdown import merge_note, note_section
 from mlflow_sanity.tracking import budget
+from mlflow_sanity.tracking.reports import NOTE_TAG, clip_tag
 from mlflow_sanity.tracking.runs import MlflowClient, client_or_default
 
 _log = logging.getLogger(__name__)
@@ -88,13 +92,35 @@ def merged_tags(current: Mapping[str, str], report: Report) -> dict[str, str]:
     return tags
 
 
+def model_verdict(tags: Mapping[str, str], report: Report) -> Report:
+    """The merged verdict (``merged_tags``) as a report to describe: each flagged finding at
+    its worst severity, in ``report``'s words when it raised it, else as raised earlier
+    (the tags keep a finding's severity, not its words)."""
+    worst = {
+        key[len(FINDING_TAG) :]: Severity(value)
+        for key, value in tags.items()
+        if key.startswith(FINDING_TAG)
+    }
+    own = {f.id: f for f in report.flagged}
+    earlier = "raised by an earlier check of this model; see its source run's sanity/report.html"
+    findings = [f for f in report.findings if f.id not in worst]
+    findings += [
+        replace(own[fid], severity=severity) if fid in own else Finding(fid, severity, earlier)
+        for fid, severity in sorted(worst.items())
+    ]
+    return Report(findings=findings, metrics=report.metrics, inputs=report.inputs)
+
+
 def tag_model(model_id: str, report: Report, client: MlflowClient | None = None) -> str | None:
-    """Put the verdict on a LoggedModel (merged with what it carries); its status, or None
-    when the model cannot be tagged (a warning, never an error: the run has the verdict)."""
+    """Put the verdict on a LoggedModel (merged with what it carries) as tags and as the
+    description section; its status, or None when the model cannot be tagged (a warning,
+    never an error: the run has the verdict)."""
     client = client_or_default(client)
     try:
         current = client.get_logged_model(model_id).tags or {}
         tags = merged_tags(current, report)
+        section = note_section(model_verdict(tags, report))
+        tags[NOTE_TAG] = clip_tag(merge_note(current.get(NOTE_TAG), section))
         client.set_logged_model_tags(model_id, tags)
     except Exception as exc:  # the run carries the verdict either way
         _log.warning("mlflow-sanity: could not tag logged model %s: %s", model_id, exc)

@@ -35,6 +35,7 @@ ARTIFACT_DIR = "sanity"
 METRIC_PREFIX = "sanity/"
 TAG_PREFIX = "sanity."
 MAX_TAG_CHARS = 8000  # MLflow's limit on a tag value
+NOTE_TAG = "mlflow.note.content"  # the description the UI shows, on runs and LoggedModels
 _STATUS_TAG = f"{TAG_PREFIX}status"
 _MAX_TAGS_PER_BATCH = 100
 _MAX_METRICS_PER_BATCH = 1000
@@ -91,7 +92,7 @@ def log_report(
         for name, data in files.items():
             (out / name).write_bytes(data)
         _write_report(out, merged)
-        note = merge_note(run_tags.get("mlflow.note.content"), note_section(merged))
+        note = merge_note(run_tags.get(NOTE_TAG), note_section(merged))
         metrics = _metrics(report.metrics, step, prefix) if log_metrics else []
         _log_batch(
             client, run_id, _tags(merged, note), metric_names.attach(metrics, model_id, dataset)
@@ -141,10 +142,10 @@ def _tags(report: Report, note: str) -> list[RunTag]:
         f"{TAG_PREFIX}findings": ",".join(report.flagged_ids),
         f"{TAG_PREFIX}version": __version__,
         f"{TAG_PREFIX}coverage": report.coverage,
-        "mlflow.note.content": note,
+        NOTE_TAG: note,
     }
     tags.update({f"{TAG_PREFIX}finding.{f.id}": f.severity.value for f in flagged})
-    return [RunTag(k, _clip(v)) for k, v in tags.items()]
+    return [RunTag(k, clip_tag(v)) for k, v in tags.items()]
 
 
 def _metrics(metrics: Mapping[str, float], step: int, prefix: str = "") -> list[Metric]:
@@ -156,7 +157,8 @@ def _metrics(metrics: Mapping[str, float], step: int, prefix: str = "") -> list[
     ]
 
 
-def _clip(value: str) -> str:
+def clip_tag(value: str) -> str:
+    """A tag value MLflow accepts: long descriptions end with a pointer to the report."""
     if len(value) <= MAX_TAG_CHARS:
         return value
     marker = "\n…(truncated; see sanity/report.html)"

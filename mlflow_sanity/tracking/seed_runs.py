@@ -13,12 +13,11 @@ from typing import Protocol
 
 from mlflow_sanity.core.clock import now_ms
 from mlflow_sanity.tracking import runs, shim
-from mlflow_sanity.tracking.reports import MAX_TAG_CHARS
+from mlflow_sanity.tracking.reports import MAX_TAG_CHARS, NOTE_TAG
 from mlflow_sanity.tracking.runs import PARENT_TAG, MlflowClient
 
 SEED_TAG = "sanity.seed"
 ERROR_TAG = "sanity.error"
-NOTE_TAG = "mlflow.note.content"
 _MAX_ERROR_CHARS = 1000
 
 
