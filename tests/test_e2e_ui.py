@@ -96,7 +96,7 @@ def test_demo_link_lists_only_flagged_runs(server_run, mlflow_server):
     from mlflow import MlflowClient
     from selenium.webdriver.support.ui import WebDriverWait
 
-    from mlflow_sanity.tracking.experiments import FLAGGED_RUNS, ui_link
+    from mlflow_sanity.report.links import FLAGGED_RUNS, ui_link
 
     exp_id, _ = server_run
     flagged = len(MlflowClient(mlflow_server).search_runs([exp_id], FLAGGED_RUNS))
@@ -118,7 +118,7 @@ def test_flagged_logged_model_in_the_models_tab(mlflow_server, monkeypatch):
     import mlflow
     from selenium.webdriver.support.ui import WebDriverWait
 
-    from mlflow_sanity.tracking.experiments import ui_link
+    from mlflow_sanity.report.links import ui_link
 
     previous = mlflow.get_tracking_uri()
     monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_server)

@@ -74,6 +74,7 @@ def test_fit_and_evaluate_on_the_same_imbalanced_rows(keras, sanity_on, caplog):
     metrics = MlflowClient().get_run(run.info.run_id).data.metrics
     assert metrics["sanity/evaluate/1/accuracy"] == pytest.approx(0.99)
     assert "this evaluate is FAIL" in caplog.text and run.info.run_id in caplog.text
+    assert f"/#/runs/{run.info.run_id}" in caplog.text  # a link the UI opens
 
 
 def test_fit_without_validation_is_judged_on_its_training_rows(keras, sanity_on):

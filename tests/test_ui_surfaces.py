@@ -5,7 +5,7 @@ no tags), and links that open the UI's Model-training view."""
 from __future__ import annotations
 
 from mlflow_sanity import check_predictions
-from mlflow_sanity.tracking.experiments import FLAGGED_RUNS, ui_link
+from mlflow_sanity.report.links import FLAGGED_RUNS, run_link, ui_link
 from mlflow_sanity.tracking.models import tag_model
 
 COLLAPSED = ([0] * 180 + [1] * 20, [0] * 200)
@@ -73,3 +73,10 @@ def test_ui_links_open_the_model_training_view():
     assert ui_link("7", "models/m-1").endswith(
         "/#/experiments/7/models/m-1?workflowType=machine_learning"
     )
+
+
+def test_run_link_on_a_server_and_on_a_local_store():
+    assert run_link("abc", "http://mlflow:5000/") == "http://mlflow:5000/#/runs/abc"
+    local = run_link("abc", "sqlite:///mlflow.db")
+    assert local.startswith("mlflow ui --backend-store-uri sqlite:///mlflow.db")
+    assert local.endswith("http://127.0.0.1:5000/#/runs/abc")

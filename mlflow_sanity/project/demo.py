@@ -11,8 +11,9 @@ import os
 import mlflow
 
 from mlflow_sanity.project.digits import train_and_evaluate
+from mlflow_sanity.report.links import FLAGGED_RUNS, ui_link
 from mlflow_sanity.report.markdown import terminal_summary
-from mlflow_sanity.tracking.experiments import FLAGGED_RUNS, mark_model_training, ui_link
+from mlflow_sanity.tracking.experiments import mark_model_training
 from mlflow_sanity.tracking.reports import read_report
 
 VARIANTS = {

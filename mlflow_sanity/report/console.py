@@ -14,6 +14,7 @@ import logging
 import sys
 
 from mlflow_sanity.core.findings import Report
+from mlflow_sanity.report.links import run_link
 
 _log = logging.getLogger("mlflow_sanity")
 PENDING_PREFIX = "pending-"  # a spooled report whose run is created by ``mlflow-sanity sync``
@@ -23,17 +24,20 @@ def summary_lines(report: Report, run_id: str, what: str, tracking_uri: str) -> 
     """Status and flagged ids, the worst finding's reason, and where the run is."""
     worst = report.flagged[0]
     reason = worst.message if len(worst.message) <= 200 else worst.message[:199] + "…"
-    where = (
-        "  not logged yet (the tracking server could not be reached): upload it with "
-        "mlflow-sanity sync"
-        if run_id.startswith(PENDING_PREFIX)
-        else f"  run {run_id}: mlflow-sanity report {run_id}  (UI: mlflow ui --backend-store-uri "
-        f"{tracking_uri})"
-    )
+    if run_id.startswith(PENDING_PREFIX):
+        where = [
+            "  not logged yet (the tracking server could not be reached): upload it with "
+            "mlflow-sanity sync"
+        ]
+    else:
+        where = [
+            f"  run {run_id}: mlflow-sanity report {run_id}",
+            f"  UI: {run_link(run_id, tracking_uri)}",
+        ]
     return [
         f"mlflow-sanity: this {what} is {report.status.upper()} ({', '.join(report.flagged_ids)})",
         f"  {worst.id}: {reason}",
-        where,
+        *where,
     ]
 
 
