@@ -5,7 +5,7 @@ no tags), and links that open the UI's Model-training view."""
 from __future__ import annotations
 
 from mlflow_sanity import check_predictions
-from mlflow_sanity.report.links import FLAGGED_RUNS, run_link, ui_link
+from mlflow_sanity.report.links import FLAGGED_RUNS, run_link, ui_address, ui_link
 from mlflow_sanity.tracking.models import tag_model
 
 COLLAPSED = ([0] * 180 + [1] * 20, [0] * 200)
@@ -80,3 +80,5 @@ def test_run_link_on_a_server_and_on_a_local_store():
     local = run_link("abc", "sqlite:///mlflow.db")
     assert local.startswith("mlflow ui --backend-store-uri sqlite:///mlflow.db")
     assert local.endswith("http://127.0.0.1:5000/#/runs/abc")
+    assert ui_address("https://mlflow.example.org/") == "https://mlflow.example.org"
+    assert ui_address("file:///tmp/mlruns") == "http://127.0.0.1:5000"

@@ -11,7 +11,12 @@ import os
 import mlflow
 
 from mlflow_sanity.project.digits import train_and_evaluate
-from mlflow_sanity.report.links import FLAGGED_RUNS, ui_link
+from mlflow_sanity.report.links import (
+    FLAGGED_RUNS,
+    served_by_tracking_server,
+    ui_address,
+    ui_link,
+)
 from mlflow_sanity.report.markdown import terminal_summary
 from mlflow_sanity.tracking.experiments import mark_model_training
 from mlflow_sanity.tracking.reports import read_report
@@ -35,12 +40,15 @@ def main() -> None:
             print(terminal_summary(report))
     uri = mlflow.get_tracking_uri()
     exp = parent.info.experiment_id
-    print(f"\nBrowse the results:  mlflow ui --backend-store-uri {uri}")
-    print(f"  the demo's runs (expand the demo run):  {ui_link(exp)}")
-    print(f"  only the flagged runs:  {ui_link(exp, search=FLAGGED_RUNS)}")
+    ui = ui_address(uri)
+    start = "open" if served_by_tracking_server(uri) else f"mlflow ui --backend-store-uri {uri}"
+    print(f"\nBrowse the results:  {start}")
+    print(f"  the demo's runs (expand the demo run):  {ui_link(exp, address=ui)}")
+    print(f"  only the flagged runs:  {ui_link(exp, search=FLAGGED_RUNS, address=ui)}")
     print("  Sanity column: Columns > Tags > sanity.status (and sanity.findings).")
     print("  Each run's verdict: its Overview (description) and Artifacts > sanity/report.html")
-    print(f"  Each logged model's verdict: its page in the Models tab ({ui_link(exp, 'models')})")
+    models = ui_link(exp, "models", address=ui)
+    print(f"  Each logged model's verdict: its page in the Models tab ({models})")
     print(f"(parent run {parent.info.run_id}, experiment {exp})")
 
 

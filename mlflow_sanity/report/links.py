@@ -28,9 +28,20 @@ def ui_link(
     )
 
 
+def served_by_tracking_server(tracking_uri: str) -> bool:
+    """A tracking server serves its own UI; a local store needs ``mlflow ui``."""
+    return tracking_uri.startswith(("http://", "https://"))
+
+
+def ui_address(tracking_uri: str) -> str:
+    """Where the UI for ``tracking_uri`` is: the server itself, else ``mlflow ui``'s default."""
+    return tracking_uri.rstrip("/") if served_by_tracking_server(tracking_uri) else UI_ADDRESS
+
+
 def run_link(run_id: str, tracking_uri: str) -> str:
     """Where to see a run: its page on the tracking server, or, for a local store, the
     ``mlflow ui`` command and the page it will serve (the UI finds the run's experiment)."""
-    if tracking_uri.startswith(("http://", "https://")):
-        return f"{tracking_uri.rstrip('/')}/#/runs/{run_id}"
-    return f"mlflow ui --backend-store-uri {tracking_uri}, then {UI_ADDRESS}/#/runs/{run_id}"
+    page = f"{ui_address(tracking_uri)}/#/runs/{run_id}"
+    if served_by_tracking_server(tracking_uri):
+        return page
+    return f"mlflow ui --backend-store-uri {tracking_uri}, then {page}"
