@@ -326,7 +326,66 @@ def test_perfect_score_is_info_only_when_leakage_ran_clean_and_the_margin_is_wid
     leaky = report(score, y, x_test, np.vstack([x_train, x_test]), np.concatenate([y_train, y]))
     assert leaky.get("train_test_overlap").severity.flagged
     assert leaky.get("perfect_score").severity is Severity.WARN
-    assert "leakage check flagged" in leaky.get("perfect_score").message
+    said = leaky.get("perfect_score").message
+    assert "leakage check(s) flagged this data (" in said and "train_test_overlap" in said
+
+
+def test_perfect_score_reads_the_leakage_checks_as_the_report_grades_them():
+    """The user's thresholds and disabled checks reach perfect_score's judgement, and the
+    leakage checks it consults run once per report."""
+    import dataclasses
+
+    import pandas as pd
+
+    from mlflow_sanity.checks import CheckOptions, Context
+    from mlflow_sanity.checks.registry import REGISTRY
+    from mlflow_sanity.core.metrics import classify
+    from mlflow_sanity.core.pipeline import build_report
+    from mlflow_sanity.core.splits import Split
+
+    r = np.random.default_rng(3)
+    y, score = _separable(n=200, gap=0.8)
+    x_test = _easy(r, y)
+    y_train = np.array([0, 1] * 300)
+    x_train = np.vstack([_easy(r, y_train), x_test[:4]])  # 2% of the test rows leaked
+    y_train = np.concatenate([y_train, y[:4]])
+
+    def report(options=None):
+        ctx = Context(
+            eval=classify(y, proba=score),
+            test=Split(pd.DataFrame(x_test), y, "evaluation data"),
+            train=Split(pd.DataFrame(x_train), y_train, "train"),
+        )
+        return build_report(ctx, options=options)
+
+    default = report()
+    assert default.get("train_test_overlap").severity is Severity.WARN
+    assert default.get("perfect_score").severity is Severity.WARN
+    # The user accepts up to 5% overlap: the report's overlap finding passes, and so does
+    # perfect_score's reading of it.
+    tolerant = report(CheckOptions.of({"train_test_overlap": {"warn_share": 0.05}}))
+    assert not tolerant.get("train_test_overlap").severity.flagged
+    assert tolerant.get("perfect_score").severity is Severity.INFO, tolerant.get(
+        "perfect_score"
+    ).message
+    # Overlap switched off: nothing measured it, so the perfect score is not cleared.
+    off = report(CheckOptions.of(disable=["train_test_overlap"])).get("perfect_score")
+    assert off.severity is Severity.WARN
+    assert "did not clear it (train_test_overlap disabled)" in off.message
+
+    calls = []
+    original = REGISTRY["train_test_overlap"]
+
+    def counted(ctx, limits):
+        calls.append(1)
+        return original.fn(ctx, limits)
+
+    REGISTRY["train_test_overlap"] = dataclasses.replace(original, fn=counted)
+    try:
+        report()
+    finally:
+        REGISTRY["train_test_overlap"] = original
+    assert len(calls) == 1
 
 
 def test_perfect_score_on_few_rows_after_clean_leakage_checks_is_context():

@@ -7,12 +7,13 @@ from collections.abc import Mapping
 import numpy as np
 
 from mlflow_sanity.checks.registry import (
-    REGISTRY,
     Context,
     Outcome,
     check,
     checks_in,
     grade,
+    is_disabled,
+    outcome_of,
     passed,
     reaches,
 )
@@ -316,10 +317,13 @@ def perfect_score(ctx: Context, t: Mapping[str, float]) -> Outcome | None:
             f"separated by {margin:.2f}: an easy task, honestly scored.",
             evidence,
         )
+    flagged = _leakage_flagged(verdict)
     why = (
         "the leakage checks could not run (no training data or training fingerprint)"
         if not verdict
-        else "a leakage check flagged this data"
+        else f"leakage check(s) flagged this data ({', '.join(flagged)})"
+        if flagged
+        else f"the leakage checks did not clear it ({'; '.join(_leakage_gaps(verdict))})"
         if not _leakage_clean(verdict)
         else f"the classes' scores are separated by only {margin:.2g} (< {t['min_margin']:g})"
         if margin is not None
@@ -351,41 +355,50 @@ def separation_margin(c: Classification) -> float | None:
 
 
 def leakage_verdict(ctx: Context) -> dict[str, str] | None:
-    """The leakage checks' severities on this evaluation set, run once per report with
-    their default thresholds (they share their measurements with the real runs).
+    """The leakage checks' severities on this evaluation set, as the report grades them
+    (the user's thresholds; computed once, shared with the report's own findings);
+    ``disabled`` or ``could not run: …`` for those that did not judge the data.
 
     None when they cannot judge the data: no evaluation features, or neither training
     data nor a training fingerprint to compare them with.
     """
+    if ctx.test is None or (ctx.train is None and ctx.fingerprint is None):
+        return None
+    verdict: dict[str, str] = {}
+    for check_id in checks_in("leakage"):
+        if is_disabled(ctx, check_id):
+            verdict[check_id] = "disabled"
+            continue
+        try:
+            outcome = outcome_of(ctx, check_id)
+        except Exception as exc:  # a check that cannot run has not cleared the data
+            verdict[check_id] = f"could not run: {exc}"
+            continue
+        if outcome is not None:
+            verdict[check_id] = outcome.severity.value
+    return verdict
 
-    def compute() -> dict[str, str] | None:
-        if ctx.test is None or (ctx.train is None and ctx.fingerprint is None):
-            return None
-        verdict: dict[str, str] = {}
-        for check_id in checks_in("leakage"):
-            chk = REGISTRY[check_id]
-            if not chk.applies(ctx):
-                continue
-            try:
-                outcome = chk.fn(ctx, chk.defaults)
-            except Exception as exc:  # a check that cannot run has not cleared the data
-                verdict[check_id] = f"could not run: {exc}"
-                continue
-            if outcome is not None:
-                verdict[check_id] = outcome.severity.value
-        return verdict
 
-    return ctx.measure("leakage_verdict", compute)
+_QUIET = (Severity.PASSED.value, Severity.INFO.value)
+
+
+def _leakage_flagged(verdict: Mapping[str, str] | None) -> list[str]:
+    return sorted(k for k, v in (verdict or {}).items() if v in ("warn", "fail"))
+
+
+def _leakage_gaps(verdict: Mapping[str, str]) -> list[str]:
+    """What kept the leakage checks from clearing the data: a check that could not run,
+    or the train/test overlap (the core of the question) not measured."""
+    gaps = [f"{k} {v}" for k, v in verdict.items() if v.startswith("could not run")]
+    overlap = verdict.get("train_test_overlap", "did not apply")
+    if overlap not in _QUIET and not overlap.startswith("could not run"):
+        gaps.append(f"train_test_overlap {overlap}")
+    return gaps
 
 
 def _leakage_clean(verdict: Mapping[str, str] | None) -> bool:
     """The overlap with the training data was measured and no leakage check flagged."""
-    quiet = (Severity.PASSED.value, Severity.INFO.value)
-    return (
-        bool(verdict)
-        and "train_test_overlap" in verdict
-        and all(v in quiet for v in verdict.values())
-    )
+    return bool(verdict) and not _leakage_flagged(verdict) and not _leakage_gaps(verdict)
 
 
 @check(

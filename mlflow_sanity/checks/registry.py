@@ -229,11 +229,46 @@ class CheckOptions:
         return {**REGISTRY[check_id].defaults, **self.thresholds.get(check_id, {})}
 
 
+_OPTIONS_KEY = "check_options"
+
+
+def outcome_of(ctx: Context, check_id: str) -> Outcome | None:
+    """Check ``check_id``'s outcome on ``ctx`` under the report's options, computed once.
+
+    For checks graded on another check's verdict (``perfect_score`` on the leakage
+    checks): they see what the report says, with the user's thresholds, and the work is
+    not repeated when the registry reaches that check. None when the check is disabled or
+    does not apply; raises what the check raised.
+    """
+    options: CheckOptions = ctx.shared.get(_OPTIONS_KEY) or CheckOptions()
+    chk = REGISTRY[check_id]
+    if check_id in options.disable or not chk.applies(ctx):
+        return None
+    limits = options.limits(check_id)
+    key = f"outcome:{check_id}:{sorted(limits.items())}"
+    if key not in ctx.shared:
+        try:
+            ctx.shared[key] = chk.fn(ctx, limits)
+        except Exception as exc:
+            ctx.shared[key] = exc
+    result = ctx.shared[key]
+    if isinstance(result, Exception):
+        raise result
+    return result
+
+
+def is_disabled(ctx: Context, check_id: str) -> bool:
+    """Whether the report's options switch ``check_id`` off."""
+    options: CheckOptions = ctx.shared.get(_OPTIONS_KEY) or CheckOptions()
+    return check_id in options.disable
+
+
 def run_checks(
     ctx: Context, options: CheckOptions | None = None, source: str = ""
 ) -> list[Finding]:
     """Run every applicable, enabled check. A crashing check becomes an ``info`` finding."""
     options = options or CheckOptions()
+    ctx.shared[_OPTIONS_KEY] = options
     results: list[Finding] = []
     because: dict[str, str] = {}
     for check_id, chk in REGISTRY.items():
@@ -241,7 +276,7 @@ def run_checks(
             continue
         limits = options.limits(check_id)
         try:
-            outcome = chk.fn(ctx, limits)
+            outcome = outcome_of(ctx, check_id)
         except Exception as exc:  # a broken check must not hide the others
             _log.warning("mlflow-sanity check %s failed: %s", check_id, exc, exc_info=True)
             outcome = Outcome(Severity.INFO, f"check could not run: {exc}")
