@@ -315,7 +315,8 @@ def _log_group(group, report) -> None:
 
     for run in group.runs:
         try:
-            log_report(run.run_id, report)
+            # the group grew since its last judgement: the new verdict replaces the old
+            log_report(run.run_id, report, rejudged=["seed_variance"])
         except Exception as exc:
             raise click.ClickException(f"could not log to run {run.run_id}: {exc}") from None
 

@@ -62,3 +62,36 @@ def test_gate_exit_codes(two_runs):
         pass
     result = invoke("gate", unchecked.info.run_id)
     assert result.exit_code == 2 and "never checked" in result.output
+
+
+def test_variance_log_rejudges_a_group_that_grew(mlflow_experiment):
+    """Three noisy runs of one configuration warn; seven more steady runs clear it, and
+    --log replaces the earlier warning on every run instead of keeping the worst."""
+    exp = mlflow.get_experiment(mlflow_experiment).name
+    digests = {"sanity.config_digest": "cfg", "sanity.data_digest": "data"}
+
+    def runs(values):
+        ids = []
+        for value in values:
+            with mlflow.start_run(tags=digests) as run:
+                mlflow.log_metrics(
+                    {"sanity/accuracy": value, "sanity/majority_baseline_accuracy": 0.5}
+                )
+            ids.append(run.info.run_id)
+        return ids
+
+    first = runs([0.85, 0.70, 0.95])
+    noisy = invoke("variance", "--experiment", exp, "--log")
+    assert noisy.exit_code == 0, noisy.output
+    assert "[warn] seed_variance" in noisy.output
+    assert mlflow.get_run(first[0]).data.tags["sanity.finding.seed_variance"] == "warn"
+
+    runs([0.85] * 7)
+    steady = invoke("variance", "--experiment", exp, "--log")
+    assert steady.exit_code == 0, steady.output
+    assert "10 runs of this configuration" in steady.output
+    assert "[pass] seed_variance" in steady.output
+    tags = mlflow.get_run(first[0]).data.tags
+    assert tags["sanity.status"] == "pass", tags
+    assert "sanity.finding.seed_variance" not in tags
+    assert "seed_variance" not in tags["sanity.findings"]

@@ -7,7 +7,8 @@ plain arrays and a report can be rebuilt from its JSON form.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
 from enum import Enum
 from typing import Any
 
@@ -119,6 +120,11 @@ class Report:
 
     def get(self, finding_id: str) -> Finding | None:
         return next((f for f in self.findings if f.id == finding_id), None)
+
+    def without(self, finding_ids: Iterable[str]) -> Report:
+        """This report less the findings ``finding_ids``: what a re-judgement replaces."""
+        drop = set(finding_ids)
+        return replace(self, findings=[f for f in self.findings if f.id not in drop])
 
     def merge(self, other: Report) -> Report:
         """Union of two reports on one run: a finding id keeps its worst verdict.

@@ -12,7 +12,7 @@ import json
 import math
 import os
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -53,6 +53,7 @@ def log_report(
     model_id: str | None = None,
     dataset: Mapping[str, str | None] | None = None,
     log_metrics: bool = True,
+    rejudged: Iterable[str] = (),
 ) -> Report:
     """Log ``report`` (and extra artifact ``files``) to ``run_id``; return the merged report.
 
@@ -67,6 +68,10 @@ def log_report(
     value; ``model_id`` links the values to that LoggedModel; ``log_metrics=False`` leaves
     the metrics to MLflow (it re-logs an evaluator's returned metrics when it knows the
     model). The prefix this report's metrics got is ``merged.inputs["metric_prefix"]``.
+
+    ``rejudged`` names findings this report judges again on grown evidence (a run group's
+    ``seed_variance``): their earlier verdicts are replaced, not merged, so a warning the
+    new evidence clears goes away, tag included.
     """
     from mlflow_sanity.tracking import metric_names
 
@@ -85,6 +90,9 @@ def log_report(
             files = {}
         else:
             prefix = metric_names.claim(previous, report, dataset)
+        rejudged = set(rejudged)
+        if previous is not None and rejudged:
+            previous = previous.without(rejudged)
         merged = previous.merge(report) if previous else report
         if scope is not None:
             merged.inputs[f"{scope}_calls"] = report.inputs[f"{scope}_calls"]
@@ -98,6 +106,9 @@ def log_report(
             client, run_id, _tags(merged, note), metric_names.attach(metrics, model_id, dataset)
         )
         client.log_artifacts(run_id, str(out), ARTIFACT_DIR)
+    for finding_id in sorted(rejudged - set(merged.flagged_ids)):
+        if f"{TAG_PREFIX}finding.{finding_id}" in run_tags:
+            client.delete_tag(run_id, f"{TAG_PREFIX}finding.{finding_id}")
     return merged
 
 
