@@ -209,8 +209,48 @@ def test_spooled_reports_sync_like_a_direct_log(keras, dead_server, spool_dir, m
     for name, data in artifacts.items():
         if name.endswith(".html"):  # the page embeds the version and nothing run-specific
             continue
+        if name.endswith("report.json"):  # the synced run also lists the entries it got
+            synced, direct_report = json.loads(data), json.loads(d_artifacts[name])
+            assert len(synced["inputs"].pop(spool.SYNCED_KEY)) == 2
+            assert synced == direct_report, name
+            continue
         assert data == d_artifacts[name], name
     assert mlflow.get_tracking_uri() == DEAD_URI
+
+
+def test_sync_stopped_before_removing_an_entry_does_not_upload_it_twice(
+    mlflow_experiment, spool_dir, monkeypatch
+):
+    import mlflow
+
+    from mlflow_sanity import check_predictions
+    from mlflow_sanity.tracking.reports import read_report
+
+    with mlflow.start_run() as run:
+        pass
+    run_id = run.info.run_id
+    for pred in ([0] * 200, [0] * 180 + [1] * 20):
+        report = check_predictions([0] * 180 + [1] * 20, pred)
+        spool.write_entry(run_id, report, scope="evaluate", what="evaluate")
+    remove = spool._remove
+    calls = []
+
+    def stopped_once(path):
+        calls.append(path)
+        if len(calls) == 1:
+            raise KeyboardInterrupt  # the process dies after the first upload
+        remove(path)
+
+    monkeypatch.setattr(spool, "_remove", stopped_once)
+    with pytest.raises(KeyboardInterrupt):
+        spool.sync(spool_dir)
+    [first] = spool.sync(spool_dir)
+    assert first.error == "" and first.uploaded == 1  # only the entry not yet uploaded
+    assert not spool.pending(spool_dir)
+    calls_logged = read_report(run_id).inputs["evaluate_calls"]
+    assert [c["call"].split(" #")[1] for c in calls_logged] == ["1", "2"]
+    history = mlflow.MlflowClient().get_metric_history(run_id, "sanity/evaluate/1/accuracy")
+    assert len(history) == 1
 
 
 def _start_server(root: Path, port: int) -> subprocess.Popen:

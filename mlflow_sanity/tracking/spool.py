@@ -20,6 +20,9 @@ Layout (plain JSON and the artifact files; no pickle)::
 ``sync()`` uploads each key's reports in order with ``log_report`` (so the run ends up
 exactly as if they had been logged directly, merged with what it already holds) and
 deletes each report folder once it is uploaded: running it twice uploads nothing twice.
+Each report records its entry id in the run's report (``inputs.synced_spool_entries``)
+with its own upload, so a sync stopped between the upload and the deletion skips that
+entry next time instead of logging it again.
 A pending key first gets its run, created in the recorded experiment (by name, else id,
 else the default one) with the recorded name, start and end times and the tag
 ``sanity.spooled=true``; the new run id is written to ``run.json`` before anything is
@@ -54,6 +57,8 @@ SPOOL_ENV = "MLFLOW_SANITY_SPOOL"
 FORMAT = 1
 PENDING_PREFIX = console.PENDING_PREFIX  # a run created at sync time
 SPOOLED_TAG = "sanity.spooled"
+SYNCED_KEY = "synced_spool_entries"  # report inputs: the entries a run already received
+_SYNCED_KEPT = 200
 
 _log = logging.getLogger(__name__)
 
@@ -246,6 +251,7 @@ def write_entry(
     (staging / "report.json").write_text(json.dumps(report.to_dict()), encoding="utf-8")
     manifest = {
         "format": FORMAT,
+        "entry_id": uuid.uuid4().hex,
         "created_ms": now_ms(),
         "what": what,
         "scope": scope,
@@ -342,9 +348,16 @@ def _sync_one(item: Pending, client: MlflowClient, result: SyncResult) -> None:
         meta.setdefault("created", {})[result.tracking_uri] = run_id
         _write_run_meta(item.folder, meta)  # an interrupted sync resumes into this run
     result.run_id = run_id
+    synced = _synced_entries(client, run_id)
     for entry in item.entries:
         manifest = json.loads((entry / "manifest.json").read_text(encoding="utf-8"))
+        entry_id = manifest.get("entry_id") or f"{item.key}/{entry.name}/{manifest['created_ms']}"
+        if entry_id in synced:  # uploaded by a sync that stopped before removing it
+            _remove(entry)
+            continue
         report = Report.from_dict(json.loads((entry / "report.json").read_text(encoding="utf-8")))
+        synced = [*synced, entry_id][-_SYNCED_KEPT:]
+        report.inputs[SYNCED_KEY] = synced
         files = {name: (entry / "files" / name).read_bytes() for name in manifest["files"]}
         log_report(
             run_id,
@@ -360,6 +373,17 @@ def _sync_one(item: Pending, client: MlflowClient, result: SyncResult) -> None:
     if status and client.get_run(run_id).info.status == "RUNNING":
         client.set_terminated(run_id, status, end_time=meta.get("end_ms"))
     _remove(item.folder)
+
+
+def _synced_entries(client: MlflowClient, run_id: str) -> list[str]:
+    """The spool entries already in the run's report: its report.json says so, written
+    with the entry's own upload, so a sync interrupted before removing an entry does not
+    upload it twice."""
+    from mlflow_sanity.tracking.reports import read_report
+
+    report = read_report(run_id, client)
+    done = report.inputs.get(SYNCED_KEY) if report is not None else None
+    return [str(e) for e in done] if isinstance(done, list) else []
 
 
 def _create_run(client: MlflowClient, meta: Mapping[str, Any]) -> str:
