@@ -269,6 +269,78 @@ def test_a_two_output_model_is_checked_per_head(keras, sanity_on):
     assert calls[-1]["status"] == "fail"
 
 
+INPUT_CHECKS = {
+    "eval_is_train",
+    "train_test_overlap",
+    "preprocessing_leakage",
+    "feature_target_leakage",
+    "duplicate_eval_rows",
+    "validation_reuse",
+}
+
+
+def _two_outputs(keras):
+    """A shared trunk with a 3-class head and a binary head, both honestly learnable."""
+    keras.utils.set_random_seed(0)
+    inp = keras.Input((6,))
+    hidden = keras.layers.Dense(16, activation="relu")(inp)
+    model = keras.Model(
+        inp,
+        {
+            "kind": keras.layers.Dense(3, activation="softmax", name="kind")(hidden),
+            "big": keras.layers.Dense(1, activation="sigmoid", name="big")(hidden),
+        },
+    )
+    model.compile(
+        "adam",
+        loss={"kind": "sparse_categorical_crossentropy", "big": "binary_crossentropy"},
+        metrics={"kind": ["accuracy"], "big": ["accuracy"]},
+    )
+    return model
+
+
+def test_a_two_output_model_gets_the_input_checks_once(keras, sanity_on):
+    """Leakage is about rows, not heads: a multi-output fit compares its validation rows
+    with its training rows, and its evaluate calls with both, once for the model."""
+    x, kind = blobs(n=600, k=3, seed=11)
+    y = {"kind": kind, "big": (x[:, 0] + x[:, 1] > 0).astype(int)}
+    train = {k: v[:400] for k, v in y.items()}
+    held_out = {k: v[400:] for k, v in y.items()}
+    model = _two_outputs(keras)
+    model.fit(
+        x[:400],
+        train,
+        validation_data=(x[400:500], {k: v[:100] for k, v in held_out.items()}),
+        epochs=3,
+        verbose=0,
+    )
+    _, report = _last_report()
+    assert report.inputs["heads_leakage"].startswith(
+        "once on the model's inputs, with the labels of output '"
+    )
+    assert report.get("train_test_overlap") is not None  # it ran, and
+    assert not INPUT_CHECKS & set(report.flagged_ids), report.flagged  # found nothing
+    assert report.coverage == "full", report.not_checked
+    model.evaluate(x[500:], {k: v[100:] for k, v in held_out.items()}, verbose=0)
+    _, report = _last_report()
+    assert not INPUT_CHECKS & set(report.flagged_ids) and report.coverage == "full"
+    model.evaluate(x[:400], train, verbose=0)  # the rows it was trained on
+    _, report = _last_report()
+    found = report.get("eval_is_train")
+    assert found.severity is Severity.FAIL and found.source == "model.evaluate #2"
+
+
+def test_a_two_output_fit_validated_on_its_training_rows_is_flagged(keras, sanity_on):
+    x, kind = blobs(n=400, k=3, seed=12)
+    y = {"kind": kind, "big": (x[:, 0] + x[:, 1] > 0).astype(int)}
+    model = _two_outputs(keras)
+    model.fit(
+        x, y, validation_data=(x[:100], {k: v[:100] for k, v in y.items()}), epochs=2, verbose=0
+    )
+    _, report = _last_report()
+    assert report.get("train_test_overlap").severity is Severity.FAIL
+
+
 def test_a_sanity_callback_checks_evaluate_without_the_patch(keras, mlflow_experiment):
     import mlflow_sanity
 

@@ -199,13 +199,18 @@ def coverage_gaps(inputs: dict[str, Any]) -> list[str]:
     - ``model.evaluate``: its data not readable, predictions that failed, rows not
       evaluated, leakage skipped (no fit of that model in the process);
     - the evaluator: no training rows or fingerprint to check leakage against;
-    - a multi-output model (``inputs["heads"]``): leakage checks, which run per model, not
-      per head; predictions that failed;
+    - a multi-output model (``inputs["heads"]``): predictions that failed; the input
+      checks (leakage, duplicates) when they did not run once for the model
+      (``inputs["heads_leakage"]`` says how they ran);
     - any adapter may add its own under ``inputs["skipped"]`` (a list of strings).
     """
     gaps: list[str] = []
     heads = isinstance(inputs.get("heads"), dict)  # a multi-output model, checked per head
-    if heads and inputs.get("source") in ("autolog", "callback", "model.evaluate"):
+    if (
+        heads
+        and inputs.get("source") in ("autolog", "callback", "model.evaluate")
+        and not inputs.get("heads_leakage")
+    ):
         gaps.append("leakage checks (not run for multi-output models)")
     notes = " ".join(str(n) for n in inputs.get("notes") or [] if isinstance(n, str))
     if heads and _PREDICTIONS_FAILED in notes:

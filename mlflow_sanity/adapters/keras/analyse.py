@@ -48,6 +48,7 @@ from mlflow_sanity.core.splits import ModelSelection, Split
 
 _log = logging.getLogger(__name__)
 
+_NO_FIT = "no fit of this model in this process: leakage checks skipped"
 _TRAIN_SAMPLE_ROWS = 2000  # rows of training data re-predicted for the dropout note
 TRAIN_CHECK_ROWS = 20_000  # training rows predicted to judge a fit without validation data
 _FORWARD_CHUNK_ROWS = 8192
@@ -272,12 +273,53 @@ def _analyse_heads(
             from mlflow_sanity.report import classification_files
 
             files.update(classification_files(evaluation, prefix=f"validation_{name}_"))
-    merged = functools.reduce(Report.merge, reports)
-    merged.inputs.update({"source": call.source, "heads": described, "notes": data.notes})
     unlabelled = replace(data, y_train=None, y_val=None, y_all=None)
     fit0 = _fit_spec(call, unlabelled, next(iter(heads.values())), history, None, None)
+    first = _first_classifier(heads)
+    keyed = replace(
+        data, y_train=head_labels(data.y_train, first), y_val=head_labels(data.y_val, first)
+    )
+    fingerprints, failure = _fingerprints(keyed)
+    memory = FitMemory(None, fingerprints.get("train"))
+    val = Split(data.x_val, keyed.y_val, "validation data") if data.val_readable else None
+    reports.append(_input_checks(model, val, memory, config, "autolog"))
+    merged = functools.reduce(Report.merge, reports)
+    merged.inputs.update({"source": call.source, "heads": described, "notes": data.notes})
+    merged.inputs["heads_leakage"] = _inputs_note(first)
+    if failure:
+        merged.inputs["fingerprint"] = failure
+    if fit0.monitors:
+        merged.inputs["model_selection"] = _model_selection(fit0).to_dict()
     files.update(_fit_files(history, fit0, None))
-    return Analysis(merged, files, {})
+    for role, fp in fingerprints.items():
+        files.update(fp.to_files(role))
+    return Analysis(merged, files, fingerprints)
+
+
+def _first_classifier(heads: Mapping[str, ModelSpec]) -> str | None:
+    """The output whose labels stand for the rows' class in the input checks (the first
+    classification head; duplicates and overlap are about the inputs either way)."""
+    return next((name for name, spec in heads.items() if spec.is_classifier), None)
+
+
+def _inputs_note(first: str | None) -> str:
+    labelled = f"with the labels of output '{first}'" if first else "without labels"
+    return f"once on the model's inputs, {labelled}"
+
+
+def _input_checks(
+    model: Any, test: Split | None, memory: FitMemory, config: CheckOptions, source: str
+) -> Report:
+    """The checks about rows rather than outputs (leakage against the fit's training rows,
+    duplicates, a feature that gives the label away), once for a multi-output model."""
+    ctx = Context(
+        test=test,
+        fingerprint=memory.train,
+        validation_fingerprint=memory.validation,
+        model_selection=memory.model_selection,
+        normalization=keras_normalization_stats(model),
+    )
+    return build_report(ctx, options=config, source=source)
 
 
 def _evaluate_heads(
@@ -288,9 +330,10 @@ def _evaluate_heads(
     returned: Mapping[str, float],
     config: CheckOptions,
     notes: list[str],
+    memory: FitMemory,
 ) -> Analysis:
     """``model.evaluate`` of a multi-output model: the evaluation-set checks and the
-    returned metrics per classification head."""
+    returned metrics per classification head, the input checks once."""
     outputs: dict[str, np.ndarray] = {}
     if rows is not None and rows.y is not None:
         try:
@@ -313,10 +356,20 @@ def _evaluate_heads(
         report = build_report(ctx, options=config, source="model.evaluate")
         reports.append(name_findings(report, name))
         described[name] = {"status": report.status, "flagged": report.flagged_ids}
+    first = _first_classifier(heads)
+    test = (
+        Split(rows.x, head_labels(rows.y, first), "model.evaluate data")
+        if rows is not None
+        else None
+    )
+    reports.append(_input_checks(model, test, memory, config, "model.evaluate"))
     merged = functools.reduce(Report.merge, reports)
     merged.inputs.update(
         {"source": "model.evaluate", "heads": described, "returned": dict(returned)}
     )
+    merged.inputs["heads_leakage"] = _inputs_note(first)
+    if memory.run_id is None:
+        merged.inputs["leakage"] = _NO_FIT
     merged.inputs["evaluate"] = {
         "rows": n_rows(rows.x) if rows is not None else None,
         "notes": notes,
@@ -524,9 +577,10 @@ def analyse_evaluate(
     returned metrics against scikit-learn, and leakage against what ``fit`` remembered."""
     rows, note = read_rows(call.x, call.y, call.sample_weight)
     notes = [note] if note else []
+    memory = memory or FitMemory(None)
     heads = describe_heads(model)
     if heads:
-        return _evaluate_heads(model, heads, call, rows, returned, config, notes)
+        return _evaluate_heads(model, heads, call, rows, returned, config, notes, memory)
     spec = describe_model(model)
     preds = evaluation = labels = None
     if rows is not None and rows.y is not None and spec.is_classifier and spec.n_outputs == 1:
@@ -537,7 +591,6 @@ def analyse_evaluate(
             evaluation = classification_of(spec, preds, labels)
         except Exception as exc:  # the configuration checks still run
             notes.append(f"the model's predictions could not be computed ({exc})")
-    memory = memory or FitMemory(None)
     ctx = Context(
         eval=evaluation,
         model=spec,
@@ -553,7 +606,7 @@ def analyse_evaluate(
     inputs["evaluate"] = {"rows": n_rows(rows.x) if rows is not None else None, "notes": notes}
     inputs["returned"] = dict(returned)
     if memory.run_id is None:
-        inputs["leakage"] = "no fit of this model in this process: leakage checks skipped"
+        inputs["leakage"] = _NO_FIT
     report = build_report(ctx, options=config, source="model.evaluate", inputs=inputs)
     if evaluation is not None:
         report.inputs["evaluated_on"] = "model.evaluate data"
