@@ -235,24 +235,41 @@ def test_evaluate_metrics_are_recomputed_whatever_their_spelling(keras, sanity_o
     assert "sklearn" in values and "keras_evaluate" in values
 
 
-def test_a_two_output_model_is_checked_per_head(keras, sanity_on):
-    """Each classification head with its own activation, loss and metrics; findings name it."""
-    x, kind = blobs(n=400, k=3, seed=7)
-    flag = (np.arange(400) % 20 == 0).astype(int)  # 5% positives: the flag head collapses
+INPUT_CHECKS = {
+    "eval_is_train",
+    "train_test_overlap",
+    "preprocessing_leakage",
+    "feature_target_leakage",
+    "duplicate_eval_rows",
+    "validation_reuse",
+}
+
+
+def _two_outputs(keras, binary: str = "big", binary_loss: str = "binary_crossentropy"):
+    """A shared trunk with a 3-class softmax head ``kind`` and a sigmoid head ``binary``."""
+    keras.utils.set_random_seed(0)
     inp = keras.Input((6,))
     hidden = keras.layers.Dense(16, activation="relu")(inp)
     model = keras.Model(
         inp,
         {
             "kind": keras.layers.Dense(3, activation="softmax", name="kind")(hidden),
-            "flag": keras.layers.Dense(1, activation="sigmoid", name="flag")(hidden),
+            binary: keras.layers.Dense(1, activation="sigmoid", name=binary)(hidden),
         },
     )
     model.compile(
         "adam",
-        loss={"kind": "sparse_categorical_crossentropy", "flag": "mse"},
-        metrics={"kind": ["accuracy"], "flag": ["accuracy"]},
+        loss={"kind": "sparse_categorical_crossentropy", binary: binary_loss},
+        metrics={"kind": ["accuracy"], binary: ["accuracy"]},
     )
+    return model
+
+
+def test_a_two_output_model_is_checked_per_head(keras, sanity_on):
+    """Each classification head with its own activation, loss and metrics; findings name it."""
+    x, kind = blobs(n=400, k=3, seed=7)
+    flag = (np.arange(400) % 20 == 0).astype(int)  # 5% positives: the flag head collapses
+    model = _two_outputs(keras, binary="flag", binary_loss="mse")
     y = {"kind": kind, "flag": flag}
     model.fit(x, y, validation_split=0.25, epochs=3, verbose=0)
     _, report = _last_report()
@@ -267,36 +284,6 @@ def test_a_two_output_model_is_checked_per_head(keras, sanity_on):
     _, report = _last_report()
     calls = report.inputs["evaluate_calls"]
     assert calls[-1]["status"] == "fail"
-
-
-INPUT_CHECKS = {
-    "eval_is_train",
-    "train_test_overlap",
-    "preprocessing_leakage",
-    "feature_target_leakage",
-    "duplicate_eval_rows",
-    "validation_reuse",
-}
-
-
-def _two_outputs(keras):
-    """A shared trunk with a 3-class head and a binary head, both honestly learnable."""
-    keras.utils.set_random_seed(0)
-    inp = keras.Input((6,))
-    hidden = keras.layers.Dense(16, activation="relu")(inp)
-    model = keras.Model(
-        inp,
-        {
-            "kind": keras.layers.Dense(3, activation="softmax", name="kind")(hidden),
-            "big": keras.layers.Dense(1, activation="sigmoid", name="big")(hidden),
-        },
-    )
-    model.compile(
-        "adam",
-        loss={"kind": "sparse_categorical_crossentropy", "big": "binary_crossentropy"},
-        metrics={"kind": ["accuracy"], "big": ["accuracy"]},
-    )
-    return model
 
 
 def test_a_two_output_model_gets_the_input_checks_once(keras, sanity_on):
