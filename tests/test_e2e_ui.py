@@ -103,7 +103,8 @@ def test_demo_link_lists_only_flagged_runs(server_run, mlflow_server):
     driver = _chrome()
     try:
         driver.get(ui_link(exp_id, search=FLAGGED_RUNS, address=mlflow_server))
-        WebDriverWait(driver, 90).until(lambda d: "matching run" in _text(d))
+        # the count settles as the runs load: wait for the one the server gives
+        WebDriverWait(driver, 90).until(lambda d: f"{flagged} matching run" in _text(d))
         body, url = _text(driver), driver.current_url
     finally:
         driver.quit()
@@ -144,9 +145,8 @@ def test_flagged_logged_model_in_the_models_tab(mlflow_server, monkeypatch):
     driver = _chrome()
     try:
         driver.get(ui_link(exp_id, address=mlflow_server))  # lands on the runs
-        WebDriverWait(driver, 90).until(lambda d: _link(d, "Models"))
-        _link(driver, "Models").click()
-        WebDriverWait(driver, 90).until(lambda d: _link(d, "digits-9-vs-rest"))
+        _click_link(driver, "Models")
+        WebDriverWait(driver, 90).until(lambda d: "digits-9-vs-rest" in _text(d))
         # the list's model links drop the view; the link helper keeps it
         driver.get(ui_link(exp_id, f"models/{model.model_id}", address=mlflow_server))
         WebDriverWait(driver, 90).until(lambda d: "mlflow-sanity: FAIL" in _text(d))
@@ -165,7 +165,16 @@ def _text(driver) -> str:
     return driver.find_element("tag name", "body").text
 
 
-def _link(driver, text: str):
-    """The first link showing ``text`` (None while the page is still loading)."""
-    found = [a for a in driver.find_elements("css selector", "a") if a.text.strip() == text]
-    return found[0] if found else None
+def _click_link(driver, text: str) -> None:
+    """Click the first link showing ``text`` once there is one; the UI re-renders while it
+    loads, so an element found a moment ago may be gone: look again until the click lands."""
+    from selenium.common.exceptions import StaleElementReferenceException
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    def click(d) -> bool:
+        links = [a for a in d.find_elements("css selector", "a") if a.text.strip() == text]
+        if links:
+            links[0].click()
+        return bool(links)
+
+    WebDriverWait(driver, 90, ignored_exceptions=[StaleElementReferenceException]).until(click)
