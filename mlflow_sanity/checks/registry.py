@@ -240,7 +240,7 @@ def outcome_of(ctx: Context, check_id: str) -> Outcome | None:
     not repeated when the registry reaches that check. None when the check is disabled or
     does not apply; raises what the check raised.
     """
-    options: CheckOptions = ctx.shared.get(_OPTIONS_KEY) or CheckOptions()
+    options = _options(ctx)
     chk = REGISTRY[check_id]
     if check_id in options.disable or not chk.applies(ctx):
         return None
@@ -259,8 +259,12 @@ def outcome_of(ctx: Context, check_id: str) -> Outcome | None:
 
 def is_disabled(ctx: Context, check_id: str) -> bool:
     """Whether the report's options switch ``check_id`` off."""
-    options: CheckOptions = ctx.shared.get(_OPTIONS_KEY) or CheckOptions()
-    return check_id in options.disable
+    return check_id in _options(ctx).disable
+
+
+def _options(ctx: Context) -> CheckOptions:
+    """The options ``run_checks`` is running ``ctx`` under (defaults outside a run)."""
+    return ctx.shared.get(_OPTIONS_KEY) or CheckOptions()
 
 
 def run_checks(
