@@ -171,11 +171,11 @@ def tag_version(model_uri: str) -> None:
 
 
 def _list_models(experiments: tuple[str, ...], status: str | None, max_results: int) -> None:
-    from mlflow_sanity.tracking.models import ModelLookupError, search_checked_models
+    from mlflow_sanity.tracking.models import search_checked_models
 
     try:
         found = search_checked_models(experiments, status, max_results)
-    except ModelLookupError as exc:
+    except LookupError as exc:  # an unknown experiment name
         raise click.ClickException(str(exc)) from None
     except Exception as exc:
         raise click.ClickException(f"could not search logged models: {exc}") from None

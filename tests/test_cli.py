@@ -95,3 +95,11 @@ def test_variance_log_rejudges_a_group_that_grew(mlflow_experiment):
     assert tags["sanity.status"] == "pass", tags
     assert "sanity.finding.seed_variance" not in tags
     assert "seed_variance" not in tags["sanity.findings"]
+
+
+def test_an_unknown_experiment_name_is_a_clear_error(mlflow_experiment):
+    for args in (["runs", "--models"], ["variance"]):
+        out = invoke(*args, "--experiment", "no-such-experiment")
+        assert out.exit_code == 1, out.output
+        assert "no experiment named 'no-such-experiment'" in out.output
+        assert "Traceback" not in out.output

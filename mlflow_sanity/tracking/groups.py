@@ -14,7 +14,12 @@ from dataclasses import dataclass, field
 
 import mlflow
 
-from mlflow_sanity.tracking.runs import MlflowClient, client_or_default, set_tags
+from mlflow_sanity.tracking.runs import (
+    MlflowClient,
+    client_or_default,
+    existing_experiment_ids,
+    set_tags,
+)
 
 CONFIG_TAG = "sanity.config_digest"
 DATA_TAG = "sanity.data_digest"
@@ -63,13 +68,7 @@ def find_groups(experiments: Sequence[str], max_results: int = 10_000) -> list[R
     """Finished runs with a config digest in the named experiments, grouped by
     (config digest, data digest); biggest groups first."""
     query = f"tags.`{CONFIG_TAG}` != '' and attributes.status = 'FINISHED'"
-    client = MlflowClient()
-    ids = []
-    for name in experiments:
-        exp = client.get_experiment_by_name(name)
-        if exp is None:
-            raise LookupError(f"no experiment named {name!r}")
-        ids.append(exp.experiment_id)
+    ids = existing_experiment_ids(experiments)
     found = mlflow.search_runs(
         experiment_ids=ids, filter_string=query, max_results=max_results, output_format="list"
     )

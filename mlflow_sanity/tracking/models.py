@@ -27,7 +27,7 @@ from mlflow_sanity.report.console import PENDING_PREFIX
 from mlflow_sanity.report.markdown import merge_note, note_section
 from mlflow_sanity.tracking import budget
 from mlflow_sanity.tracking.reports import NOTE_TAG, clip_tag
-from mlflow_sanity.tracking.runs import MlflowClient, client_or_default
+from mlflow_sanity.tracking.runs import MlflowClient, client_or_default, existing_experiment_ids
 
 _log = logging.getLogger(__name__)
 
@@ -39,7 +39,7 @@ _RANK = {"pass": 0, "info": 0, "warn": 1, "fail": 2}
 _STATUS = {0: "pass", 1: "warn", 2: "fail"}
 
 
-class ModelLookupError(Exception):
+class ModelLookupError(LookupError):
     """No such registered model, version, alias, logged model or run."""
 
 
@@ -136,12 +136,7 @@ def search_checked_models(
     client = MlflowClient()
     names = list(experiments)
     if names:
-        ids = []
-        for name in names:
-            exp = client.get_experiment_by_name(name)
-            if exp is None:
-                raise ModelLookupError(f"no experiment named {name!r}")
-            ids.append(exp.experiment_id)
+        ids = existing_experiment_ids(names, client)
     else:
         ids = [e.experiment_id for e in client.search_experiments(max_results=1000)]
     query = f"tags.`{STATUS_TAG}` = '{status}'" if status else f"tags.`{STATUS_TAG}` != ''"

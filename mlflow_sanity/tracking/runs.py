@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -79,6 +79,19 @@ def experiment_id(name: str, client: MlflowClient | None = None) -> str:
     client = client_or_default(client)
     exp = client.get_experiment_by_name(name)
     return exp.experiment_id if exp else client.create_experiment(name)
+
+
+def existing_experiment_ids(names: Iterable[str], client: MlflowClient | None = None) -> list[str]:
+    """The ids of the experiments called ``names``; an unknown name is a ``LookupError``
+    that names it (a typo must not read as "nothing flagged")."""
+    client = client_or_default(client)
+    ids = []
+    for name in names:
+        exp = client.get_experiment_by_name(name)
+        if exp is None:
+            raise LookupError(f"no experiment named {name!r}")
+        ids.append(exp.experiment_id)
+    return ids
 
 
 def experiment_of(run_id: str, client: MlflowClient | None = None) -> str:
