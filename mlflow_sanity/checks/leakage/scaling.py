@@ -38,14 +38,15 @@ class Scaling:
     evidence: dict[str, Any] = field(default_factory=dict)
 
 
-def eval_fingerprint(ctx: Context, fp: fpm.Fingerprint) -> fpm.Fingerprint:
-    """The evaluation data fingerprinted in ``fp``'s columns, computed once per context."""
+def eval_fingerprint(ctx: Context, fp: fpm.Fingerprint) -> fpm.ColumnStats:
+    """The evaluation data's column statistics in ``fp``'s columns, once per context (the
+    scaling comparison needs no row hashes, which are most of a fingerprint's cost)."""
 
-    def compute() -> fpm.Fingerprint:
+    def compute() -> fpm.ColumnStats:
         frame = guarded(lambda: fpm.align(fp, eval_split(ctx).features))
-        return fpm.compute(frame)
+        return fpm.column_stats(frame)
 
-    return ctx.measure("eval_fp", compute)
+    return ctx.measure("eval_stats", compute)
 
 
 def _within(x: np.ndarray, tol: float) -> np.ndarray:
@@ -53,7 +54,7 @@ def _within(x: np.ndarray, tol: float) -> np.ndarray:
     return reaches(np.abs(x), tol, below=True, inclusive=True)
 
 
-def _union(fp: fpm.Fingerprint, te: fpm.Fingerprint) -> tuple[np.ndarray, ...]:
+def _union(fp: fpm.Fingerprint, te: fpm.ColumnStats) -> tuple[np.ndarray, ...]:
     """Mean, std, min, max and row count of the training and evaluation rows together."""
     n1 = np.full(len(fp.columns), float(fp.n_rows)) - fp.n_missing
     n2 = np.full(len(te.columns), float(te.n_rows)) - te.n_missing
@@ -88,7 +89,7 @@ class _Columns:
     collision: np.ndarray
 
 
-def _continuous_columns(fp: fpm.Fingerprint, te: fpm.Fingerprint) -> _Columns | None:
+def _continuous_columns(fp: fpm.Fingerprint, te: fpm.ColumnStats) -> _Columns | None:
     cols = np.array(
         [
             k == "continuous" and te.kinds[j] in ("continuous", "exact")
@@ -115,7 +116,7 @@ def _continuous_columns(fp: fpm.Fingerprint, te: fpm.Fingerprint) -> _Columns | 
     )
 
 
-def scaling_from_data(fp: fpm.Fingerprint, te: fpm.Fingerprint, t: Mapping[str, float]) -> Scaling:
+def scaling_from_data(fp: fpm.Fingerprint, te: fpm.ColumnStats, t: Mapping[str, float]) -> Scaling:
     """Do the statistics of train + eval show a scaler fitted before the split?"""
     c = _continuous_columns(fp, te)
     if c is None:
@@ -193,7 +194,7 @@ def _minmax_on_union(
 
 
 def normalization_from_model(
-    fp: fpm.Fingerprint, te: fpm.Fingerprint, norm: NormalizationStats, t: Mapping[str, float]
+    fp: fpm.Fingerprint, te: fpm.ColumnStats, norm: NormalizationStats, t: Mapping[str, float]
 ) -> Scaling | None:
     """Do a Normalization layer's statistics match train + eval rather than train?"""
     distances = _normalization_distances(fp, te, norm)
@@ -221,7 +222,7 @@ def normalization_from_model(
 
 
 def _normalization_distances(
-    fp: fpm.Fingerprint, te: fpm.Fingerprint, norm: NormalizationStats
+    fp: fpm.Fingerprint, te: fpm.ColumnStats, norm: NormalizationStats
 ) -> tuple[float, float] | Scaling | None:
     """Largest standardised distance of the layer's statistics to train and to the union.
 
