@@ -44,7 +44,7 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from io import BytesIO
 from typing import Any
@@ -234,10 +234,24 @@ class Match:
     train_index: np.ndarray
     digest: str
     n_probes: int
+    # The new rows on the fingerprint's grid, so that a count of repeats among them needs
+    # no fingerprint of their own: per row its feature hash (label byte 0), and the codes
+    # of the same sample of rows ``compute`` would estimate column collisions from.
+    feature_hashes: np.ndarray | None = None
+    sample_codes: np.ndarray | None = field(default=None, repr=False)
+    all_columns: bool = False  # no column of the new rows was left out (hashes cover them)
 
     @property
     def n_rows(self) -> int:
         return int(self.in_train.shape[0])
+
+    @cached_property
+    def collision(self) -> np.ndarray:
+        """Per column: how often two of the new rows share a grid value (as
+        ``Fingerprint.collision``, on the fingerprint's grid)."""
+        if self.sample_codes is None:
+            raise ValueError("this match kept no sample of codes")
+        return _collision(self.sample_codes)
 
     @property
     def share(self) -> float:
@@ -391,7 +405,7 @@ def align(fp: Fingerprint, features: Any) -> pd.DataFrame:
 
 
 def _align(fp: Fingerprint, features: Any) -> _Table:
-    table = _Table(features)
+    table = features if isinstance(features, _Table) else _Table(features)
     names = table.columns
     if len(set(names)) != len(names):
         raise ValueError(f"duplicate column names in the data: {names}")
@@ -436,16 +450,22 @@ def match(fp: Fingerprint, features: Any, labels: Any = None, *, near: bool = Tr
     to a cell boundary is also looked up in the neighbouring cell. Vectorised: one sort
     of the fingerprint (cached on it) and one sorted binary search for all probes.
     """
-    table = _align(fp, features)
+    given = _Table(features)
+    table = _align(fp, given)
     n = table.n
     label_bytes = _label_bytes(labels, n)
     enc = _Encoder(fp.kinds, fp.steps)
     block = table.numeric_block(enc.numeric)
     all_rows, all_keys = [], []
     primary = np.empty(n, dtype=np.uint64)
+    sample = _sample_index(n)
+    sample_codes = np.empty((len(enc.kinds), sample.shape[0]), dtype=np.uint64)
     for start in range(0, n, CHUNK_ROWS):
         stop = min(n, start + CHUNK_ROWS)
         codes, alt = enc.codes(table, block, start, stop, probes=near)
+        lo_s, hi_s = np.searchsorted(sample, [start, stop])
+        if hi_s > lo_s:
+            sample_codes[:, lo_s:hi_s] = codes[:, sample[lo_s:hi_s] - start]
         rows, keys = _probe_keys(enc, codes, alt)
         primary[start:stop] = keys[: stop - start]
         all_rows.append(rows + start)
@@ -472,7 +492,16 @@ def match(fp: Fingerprint, features: Any, labels: Any = None, *, near: bool = Tr
             full = keys[hit] | label_bytes[hit_rows]
             lpos = np.minimum(np.searchsorted(sorted_h, full), sorted_h.shape[0] - 1)
             with_label[hit_rows[sorted_h[lpos] == full]] = True
-    return Match(in_train, with_label, train_index, _digest(primary), int(keys.shape[0]))
+    return Match(
+        in_train,
+        with_label,
+        train_index,
+        _digest(primary),
+        int(keys.shape[0]),
+        primary >> _U(8),
+        sample_codes,
+        len(given.columns) == len(fp.columns),
+    )
 
 
 def _probe_keys(
@@ -489,18 +518,25 @@ def _probe_keys(
     cand = np.flatnonzero(alt.any(axis=0))
     if not cand.size:
         return np.arange(m), own
-    near = alt[:, cand] != 0
-    near &= np.cumsum(near, axis=0) <= MAX_PROBED_COLUMNS
+    # every (row, column) near a boundary, per row in column order, its first few only
+    loc, col = np.nonzero(alt[:, cand].T)
+    rank = np.arange(loc.size) - np.searchsorted(loc, loc)
+    keep = rank < MAX_PROBED_COLUMNS
+    loc, col, rank = loc[keep], col[keep], rank[keep]
+    r = cand[loc]
+    # the neighbouring cell: code -1 or +1 in two's complement; one hash call for all
+    other = codes[col, r] + alt[col, r].astype(np.int64).view(np.uint64)
+    delta = _mix(other ^ enc.salts[col]) - contrib[col, r]
     local = np.arange(cand.size)
     sums = acc[cand]
-    for j in np.flatnonzero(near.any(axis=1)):
-        sel = near[j, local]
-        r = cand[local[sel]]
-        # the neighbouring cell: code -1 or +1 in two's complement
-        other = codes[j, r] + alt[j, r].astype(np.int64).view(np.uint64)
-        delta = enc.contribution(j, other) - contrib[j, r]
+    for k in range(int(rank.max()) + 1):  # a row's k-th near column doubles its probes
+        at = rank == k
+        step = np.zeros(cand.size, dtype=np.uint64)
+        has = np.zeros(cand.size, dtype=bool)
+        step[loc[at]], has[loc[at]] = delta[at], True
+        sel = has[local]
+        sums = np.concatenate([sums, sums[sel] + step[local[sel]]])
         local = np.concatenate([local, local[sel]])
-        sums = np.concatenate([sums, sums[sel] + delta])
     probes = slice(cand.size, None)
     return (
         np.concatenate([np.arange(m), cand[local[probes]]]),
@@ -829,7 +865,8 @@ def _label_bytes(labels: Any, n: int) -> np.ndarray | None:
 def _sample_index(n: int) -> np.ndarray:
     if n <= COLLISION_SAMPLE:
         return np.arange(n)
-    return np.unique(np.linspace(0, n - 1, COLLISION_SAMPLE).astype(np.int64))
+    idx = np.linspace(0, n - 1, COLLISION_SAMPLE).astype(np.int64)  # ascending already
+    return idx[np.concatenate(([True], idx[1:] != idx[:-1]))]  # np.unique, without a hash
 
 
 def _collision(codes: np.ndarray) -> np.ndarray:

@@ -2,9 +2,11 @@
 
 An oversampled or "resampled to balance" test set repeats rows: accuracy and its interval
 then count one example dozens of times, and a minority class that looks well covered
-may rest on a single row. Repeats are counted on the evaluation data's own fingerprint
-(features only, so a copy with another label counts too) and judged against chance like
-``train_test_overlap``: data whose columns take few distinct values repeats rows honestly.
+may rest on a single row. Repeats are counted on the evaluation rows' feature hashes
+(features only, so a copy with another label counts too: on the training fingerprint's
+grid when the rows were looked up in it with all their columns, else on a fingerprint of
+their own) and judged against chance like ``train_test_overlap``: data whose columns take
+few distinct values repeats rows honestly.
 """
 
 from __future__ import annotations
@@ -14,18 +16,43 @@ from typing import Any
 
 import numpy as np
 
-from mlflow_sanity.checks.leakage.overlap import chance_p_value, chance_share, eval_split, guarded
+from mlflow_sanity.checks.leakage.overlap import (
+    chance_p_value,
+    eval_split,
+    guarded,
+    repeat_chance,
+    train_overlap,
+)
 from mlflow_sanity.checks.registry import Context, Outcome, check, grade, passed, reaches
 from mlflow_sanity.core import fingerprint as fpm
+from mlflow_sanity.core.metrics import InputError
 
 
-def _repeats(ctx: Context) -> dict[str, Any]:
-    """Rows that repeat an earlier evaluation row, and distinct rows per class."""
+def _row_hashes(ctx: Context, chance_alpha: float) -> tuple[np.ndarray, np.ndarray]:
+    """Per evaluation row its feature hash, and per column the collision rate.
+
+    When the rows are compared with training data anyway, the hashes that lookup computed
+    on the training fingerprint's grid serve (one pass over the rows for both checks);
+    otherwise the evaluation data gets a fingerprint of its own. Either grid has the same
+    tolerance, relative to the column's scale.
+    """
+    try:
+        ov = train_overlap(ctx, chance_alpha)
+    except InputError:  # not comparable with the training data: train_test_overlap says so
+        ov = None
+    if ov is not None and ov.match.feature_hashes is not None and ov.match.all_columns:
+        return ov.match.feature_hashes, ov.match.collision
     test = eval_split(ctx)
     fp = guarded(lambda: fpm.compute(test.features, test.labels))
-    rows = fp.hashes >> np.uint64(8)  # the features; the low byte is the label
+    return fp.feature_hashes, fp.collision  # the features; the low byte is the label
+
+
+def _repeats(ctx: Context, chance_alpha: float) -> dict[str, Any]:
+    """Rows that repeat an earlier evaluation row, and distinct rows per class."""
+    test = eval_split(ctx)
+    rows, collision = _row_hashes(ctx, chance_alpha)
     _, first, inverse = np.unique(rows, return_index=True, return_inverse=True)
-    n, distinct = fp.n_rows, int(first.size)
+    n, distinct = int(rows.shape[0]), int(first.size)
     per_class: dict[str, dict[str, int]] = {}
     if test.labels is not None:
         labels = np.asarray(test.labels).reshape(n, -1)
@@ -36,7 +63,8 @@ def _repeats(ctx: Context) -> dict[str, Any]:
                 "rows": int(mine.sum()),
                 "distinct_rows": int(np.unique(inverse[mine]).size),
             }
-    return {"fp": fp, "n": n, "repeats": n - distinct, "per_class": per_class}
+    chance = repeat_chance(collision, n)
+    return {"chance": chance, "n": n, "repeats": n - distinct, "per_class": per_class}
 
 
 @check(
@@ -51,12 +79,12 @@ def _repeats(ctx: Context) -> dict[str, Any]:
 )
 def duplicate_eval_rows(ctx: Context, t: Mapping[str, float]) -> Outcome | None:
     """Many evaluation rows are copies of other evaluation rows."""
-    m = ctx.measure("eval_repeats", lambda: _repeats(ctx))
+    m = ctx.measure("eval_repeats", lambda: _repeats(ctx, t["chance_alpha"]))
     n, repeats = m["n"], m["repeats"]
     if n < 2:
         return None
     share = repeats / n
-    chance = chance_share(m["fp"])
+    chance = m["chance"]
     p = chance_p_value(repeats, n, chance)
     evidence = {
         "eval_rows": n,
