@@ -11,7 +11,7 @@ few distinct values repeats rows honestly.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -28,8 +28,8 @@ from mlflow_sanity.core import fingerprint as fpm
 from mlflow_sanity.core.metrics import InputError
 
 
-def _row_hashes(ctx: Context, chance_alpha: float) -> tuple[np.ndarray, np.ndarray]:
-    """Per evaluation row its feature hash, and per column the collision rate.
+def _row_hashes(ctx: Context, chance_alpha: float) -> tuple[np.ndarray, Callable[[], np.ndarray]]:
+    """Per evaluation row its feature hash, and how to get the columns' collision rates.
 
     When the rows are compared with training data anyway, the hashes that lookup computed
     on the training fingerprint's grid serve (one pass over the rows for both checks);
@@ -41,30 +41,37 @@ def _row_hashes(ctx: Context, chance_alpha: float) -> tuple[np.ndarray, np.ndarr
     except InputError:  # not comparable with the training data: train_test_overlap says so
         ov = None
     if ov is not None and ov.match.feature_hashes is not None and ov.match.all_columns:
-        return ov.match.feature_hashes, ov.match.collision
+        match = ov.match
+        return match.feature_hashes, lambda: match.collision  # estimated when asked
     test = eval_split(ctx)
     fp = guarded(lambda: fpm.compute(test.features, test.labels))
-    return fp.feature_hashes, fp.collision  # the features; the low byte is the label
+    return fp.feature_hashes, lambda: fp.collision  # the features; the low byte is the label
 
 
 def _repeats(ctx: Context, chance_alpha: float) -> dict[str, Any]:
-    """Rows that repeat an earlier evaluation row, and distinct rows per class."""
+    """Rows that repeat an earlier evaluation row, distinct rows per class, and the share
+    of repeats chance explains (estimated only when there are repeats to explain)."""
     test = eval_split(ctx)
     rows, collision = _row_hashes(ctx, chance_alpha)
-    _, first, inverse = np.unique(rows, return_index=True, return_inverse=True)
-    n, distinct = int(rows.shape[0]), int(first.size)
+    n = int(rows.shape[0])
+    ordered = np.sort(rows)
+    repeats = int(np.count_nonzero(ordered[1:] == ordered[:-1])) if n else 0
     per_class: dict[str, dict[str, int]] = {}
     if test.labels is not None:
         labels = np.asarray(test.labels).reshape(n, -1)
         labels = labels.argmax(axis=1) if labels.shape[1] > 1 else labels[:, 0]
-        for value in np.unique(labels):
-            mine = labels == value
-            per_class[str(value)] = {
-                "rows": int(mine.sum()),
-                "distinct_rows": int(np.unique(inverse[mine]).size),
-            }
-    chance = repeat_chance(collision, n)
-    return {"chance": chance, "n": n, "repeats": n - distinct, "per_class": per_class}
+        values, code, counts = np.unique(labels, return_inverse=True, return_counts=True)
+        distinct = counts
+        if repeats:  # distinct (row, class) pairs, counted per class
+            row = np.unique(rows, return_inverse=True)[1].astype(np.int64)
+            pairs = np.unique(row * len(values) + code)
+            distinct = np.bincount(pairs % len(values), minlength=len(values))
+        per_class = {
+            str(value): {"rows": int(c), "distinct_rows": int(d)}
+            for value, c, d in zip(values, counts, distinct, strict=True)
+        }
+    chance = repeat_chance(collision(), n) if repeats else None
+    return {"chance": chance, "n": n, "repeats": repeats, "per_class": per_class}
 
 
 @check(
@@ -84,13 +91,13 @@ def duplicate_eval_rows(ctx: Context, t: Mapping[str, float]) -> Outcome | None:
     if n < 2:
         return None
     share = repeats / n
-    chance = m["chance"]
-    p = chance_p_value(repeats, n, chance)
+    chance = m["chance"]  # None without repeats: nothing for chance to explain
+    p = chance_p_value(repeats, n, chance) if chance is not None else 1.0
     evidence = {
         "eval_rows": n,
         "repeated_rows": repeats,
         "repeated_share": round(share, 6),
-        "expected_by_chance_share": float(f"{chance:.3g}"),
+        "expected_by_chance_share": float(f"{chance:.3g}") if chance is not None else None,
         "p_value_vs_chance": float(f"{p:.3g}"),
         "distinct_rows_per_class": m["per_class"],
     }
