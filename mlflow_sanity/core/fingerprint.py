@@ -268,6 +268,7 @@ def compute(
     *,
     tolerance: float = DEFAULT_TOLERANCE,
     exact: bool = False,
+    exact_rates: bool = True,
 ) -> Fingerprint:
     """Fingerprint a table.
 
@@ -275,8 +276,11 @@ def compute(
     mapping of column name to array. ``labels``: class values, one-hot/probability rows
     (their argmax), or None. ``tolerance``: grid step relative to each continuous
     column's largest absolute value (see the module docstring); ``exact=True`` matches
-    continuous columns exactly instead (no grid). Memory: the hashes
-    plus a few MB of working space; numeric arrays are read in place, not copied.
+    continuous columns exactly instead (no grid). ``exact_rates=False`` skips estimating
+    ``exact_collision`` (a second sort of the sample; for a fingerprint only used to
+    count repeats on the grid): it is then the grid rates, an upper bound, since equal
+    values share a grid cell. Memory: the hashes plus a few MB of working space; numeric
+    arrays are read in place, not copied.
     """
     if not (isinstance(tolerance, (int, float)) and 0 < tolerance < 1):
         raise ValueError(f"tolerance must be in (0, 1), got {tolerance!r}")
@@ -302,7 +306,7 @@ def compute(
     collision = _collision(sample_codes)
     exact_collision = collision.copy()
     cont = [j for j in range(d) if kinds[j] == "continuous"]
-    if cont and sample.size:
+    if cont and sample.size and exact_rates:
         rows = np.ix_([num.index(j) for j in cont], sample)
         exact_collision[cont] = _collision(_exact_codes(_f64(block[rows])))
     return Fingerprint(

@@ -44,7 +44,7 @@ def _row_hashes(ctx: Context, chance_alpha: float) -> tuple[np.ndarray, Callable
         match = ov.match
         return match.feature_hashes, lambda: match.collision  # estimated when asked
     test = eval_split(ctx)
-    fp = guarded(lambda: fpm.compute(test.features, test.labels))
+    fp = guarded(lambda: fpm.compute(test.features, test.labels, exact_rates=False))
     return fp.feature_hashes, lambda: fp.collision  # the features; the low byte is the label
 
 
