@@ -16,8 +16,8 @@ from mlflow_sanity.checks import Context
 from mlflow_sanity.checks.leakage.univariate import balanced_sample, univariate_scores
 from mlflow_sanity.core import fingerprint as fpm
 from mlflow_sanity.core.findings import Severity
-from mlflow_sanity.core.pipeline import build_report
 from mlflow_sanity.core.splits import Split
+from mlflow_sanity.pipeline import build_report
 
 
 def _frame(rng: np.random.Generator, n: int, d: int = 6) -> pd.DataFrame:
