@@ -182,12 +182,9 @@ def test_metrics_from_the_confusion_matrix_equal_scikit_learn_bit_for_bit() -> N
         assert cohen_kappa(cm) == kappa or (np.isnan(kappa) and np.isnan(cohen_kappa(cm)))
 
 
-def test_a_fingerprint_for_counting_repeats_skips_the_exact_rates_safely() -> None:
+def test_rows_hashed_on_their_own_grid_are_the_fingerprints_rows() -> None:
     rng = np.random.default_rng(9)
-    x = _frame(rng, 4000).assign(coarse=np.round(rng.normal(size=4000), 3))
-    full, light = fpm.compute(x), fpm.compute(x, exact_rates=False)
-    assert np.array_equal(full.hashes, light.hashes)
-    assert np.array_equal(full.collision, light.collision)
-    # equal values share a grid cell: the grid rates bound the exact ones from above
-    assert np.all(light.exact_collision >= full.exact_collision)
-    assert light.exact_collision[-1] > 0  # three decimals of a normal repeat
+    x = _frame(rng, 30_000).assign(coarse=np.round(rng.normal(size=30_000), 2))
+    fp, grid = fpm.compute(x, rng.integers(0, 2, 30_000)), fpm.grid_rows(x)
+    assert np.array_equal(grid.feature_hashes, fp.feature_hashes)
+    assert np.array_equal(grid.collision, fp.collision)

@@ -243,28 +243,42 @@ class Match:
     train_index: np.ndarray
     digest: str
     n_probes: int
-    # The new rows on the fingerprint's grid, so that a count of repeats among them needs
-    # no fingerprint of their own: per row its feature hash (label byte 0), and the codes
-    # of the same sample of rows ``compute`` would estimate column collisions from.
-    feature_hashes: np.ndarray | None = None
-    sample_codes: np.ndarray | None = field(default=None, repr=False)
+    # The new rows hashed on the fingerprint's grid, so that a count of repeats among them
+    # needs no fingerprint of their own.
+    rows: GridRows | None = field(default=None, repr=False)
     all_columns: bool = False  # no column of the new rows was left out (hashes cover them)
 
     @property
     def n_rows(self) -> int:
         return int(self.in_train.shape[0])
 
-    @cached_property
-    def collision(self) -> np.ndarray:
-        """Per column: how often two of the new rows share a grid value (as
-        ``Fingerprint.collision``, on the fingerprint's grid)."""
-        if self.sample_codes is None:
-            raise ValueError("this match kept no sample of codes")
-        return _collision(self.sample_codes)
-
     @property
     def share(self) -> float:
         return float(self.in_train.mean()) if self.n_rows else 0.0
+
+
+@dataclass(frozen=True, eq=False)
+class GridRows:
+    """Rows hashed on a grid, without a fingerprint's statistics: what counting repeated
+    rows needs. ``feature_hashes`` as ``Fingerprint.feature_hashes``; ``sample_codes`` the
+    codes of the sample ``compute`` estimates collisions from, so ``collision`` (a sort
+    per column) is only paid when asked for."""
+
+    feature_hashes: np.ndarray
+    sample_codes: np.ndarray = field(repr=False)
+
+    @cached_property
+    def collision(self) -> np.ndarray:
+        """Per column: how often two rows share a grid value (``Fingerprint.collision``)."""
+        return _collision(self.sample_codes)
+
+
+def grid_rows(features: Any, *, tolerance: float = DEFAULT_TOLERANCE) -> GridRows:
+    """``features`` hashed on their own grid (as ``compute`` would), collisions on demand."""
+    table = _Table(features)
+    summary, _, block = _summary(table, tolerance, exact=False)
+    hashes, sample_codes = _hash_rows(table, block, _Encoder(summary.kinds, summary.steps))
+    return GridRows(hashes >> _U(8), sample_codes)
 
 
 # --------------------------------------------------------------------------- compute
@@ -277,7 +291,6 @@ def compute(
     *,
     tolerance: float = DEFAULT_TOLERANCE,
     exact: bool = False,
-    exact_rates: bool = True,
 ) -> Fingerprint:
     """Fingerprint a table.
 
@@ -285,11 +298,8 @@ def compute(
     mapping of column name to array. ``labels``: class values, one-hot/probability rows
     (their argmax), or None. ``tolerance``: grid step relative to each continuous
     column's largest absolute value (see the module docstring); ``exact=True`` matches
-    continuous columns exactly instead (no grid). ``exact_rates=False`` skips estimating
-    ``exact_collision`` (a second sort of the sample; for a fingerprint only used to
-    count repeats on the grid): it is then the grid rates, an upper bound, since equal
-    values share a grid cell. Memory: the hashes plus a few MB of working space; numeric
-    arrays are read in place, not copied.
+    continuous columns exactly instead (no grid). Memory: the hashes plus a few MB of
+    working space; numeric arrays are read in place, not copied.
     """
     if not (isinstance(tolerance, (int, float)) and 0 < tolerance < 1):
         raise ValueError(f"tolerance must be in (0, 1), got {tolerance!r}")
@@ -299,23 +309,14 @@ def compute(
     summary, num, block = _summary(table, tolerance, exact)
     kinds, steps = summary.kinds, summary.steps
 
-    enc = _Encoder(kinds, steps)
-    hashes = np.empty(n, dtype=np.uint64)
+    hashes, sample_codes = _hash_rows(table, block, _Encoder(kinds, steps))
     sample = _sample_index(n)
-    sample_codes = np.empty((d, sample.shape[0]), dtype=np.uint64)
-    for start in range(0, n, CHUNK_ROWS):
-        stop = min(n, start + CHUNK_ROWS)
-        codes, _ = enc.codes(table, block, start, stop)
-        lo_s, hi_s = np.searchsorted(sample, [start, stop])
-        if hi_s > lo_s:
-            sample_codes[:, lo_s:hi_s] = codes[:, sample[lo_s:hi_s] - start]
-        hashes[start:stop] = _finish(enc.contributions(codes).sum(axis=0, dtype=np.uint64))
     if label_bytes is not None:
         hashes |= label_bytes
     collision = _collision(sample_codes)
     exact_collision = collision.copy()
     cont = [j for j in range(d) if kinds[j] == "continuous"]
-    if cont and sample.size and exact_rates:
+    if cont and sample.size:
         rows = np.ix_([num.index(j) for j in cont], sample)
         exact_collision[cont] = _collision(_exact_codes(_f64(block[rows])))
     return Fingerprint(
@@ -385,6 +386,22 @@ def _summary(table: _Table, tolerance: float, exact: bool) -> tuple[ColumnStats,
             n_missing[j] = table.n_missing(j)
     stats = ColumnStats(list(table.columns), kinds, steps, mean, std, lo, hi, n_missing, n)
     return stats, num, block
+
+
+def _hash_rows(table: _Table, block: Any, enc: _Encoder) -> tuple[np.ndarray, np.ndarray]:
+    """Every row's feature hash (label byte 0), and the codes of the collision sample."""
+    n = table.n
+    hashes = np.empty(n, dtype=np.uint64)
+    sample = _sample_index(n)
+    sample_codes = np.empty((len(enc.kinds), sample.shape[0]), dtype=np.uint64)
+    for start in range(0, n, CHUNK_ROWS):
+        stop = min(n, start + CHUNK_ROWS)
+        codes, _ = enc.codes(table, block, start, stop)
+        lo_s, hi_s = np.searchsorted(sample, [start, stop])
+        if hi_s > lo_s:
+            sample_codes[:, lo_s:hi_s] = codes[:, sample[lo_s:hi_s] - start]
+        hashes[start:stop] = _finish(enc.contributions(codes).sum(axis=0, dtype=np.uint64))
+    return hashes, sample_codes
 
 
 def as_frame(features: Any) -> tuple[pd.DataFrame, bool]:
@@ -509,8 +526,7 @@ def match(fp: Fingerprint, features: Any, labels: Any = None, *, near: bool = Tr
         train_index,
         _digest(primary),
         int(keys.shape[0]),
-        primary >> _U(8),
-        sample_codes,
+        GridRows(primary >> _U(8), sample_codes),
         len(given.columns) == len(fp.columns),
     )
 

@@ -11,7 +11,7 @@ few distinct values repeats rows honestly.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -28,31 +28,31 @@ from mlflow_sanity.core import fingerprint as fpm
 from mlflow_sanity.core.metrics import InputError
 
 
-def _row_hashes(ctx: Context, chance_alpha: float) -> tuple[np.ndarray, Callable[[], np.ndarray]]:
-    """Per evaluation row its feature hash, and how to get the columns' collision rates.
+def _row_hashes(ctx: Context, chance_alpha: float) -> fpm.GridRows:
+    """The evaluation rows hashed on a grid, with their columns' collision rates.
 
     When the rows are compared with training data anyway, the hashes that lookup computed
     on the training fingerprint's grid serve (one pass over the rows for both checks);
-    otherwise the evaluation data gets a fingerprint of its own. Either grid has the same
-    tolerance, relative to the column's scale.
+    otherwise the rows are hashed on a grid of their own. Either grid has the same
+    tolerance, relative to the column's scale; the collision rates are estimated only
+    when asked for (when there are repeats to explain).
     """
     try:
         ov = train_overlap(ctx, chance_alpha)
     except InputError:  # not comparable with the training data: train_test_overlap says so
         ov = None
-    if ov is not None and ov.match.feature_hashes is not None and ov.match.all_columns:
-        match = ov.match
-        return match.feature_hashes, lambda: match.collision  # estimated when asked
+    if ov is not None and ov.match.rows is not None and ov.match.all_columns:
+        return ov.match.rows
     test = eval_split(ctx)
-    fp = guarded(lambda: fpm.compute(test.features, test.labels, exact_rates=False))
-    return fp.feature_hashes, lambda: fp.collision  # the features; the low byte is the label
+    return guarded(lambda: fpm.grid_rows(test.features))  # features only: labels aside
 
 
 def _repeats(ctx: Context, chance_alpha: float) -> dict[str, Any]:
     """Rows that repeat an earlier evaluation row, distinct rows per class, and the share
     of repeats chance explains (estimated only when there are repeats to explain)."""
     test = eval_split(ctx)
-    rows, collision = _row_hashes(ctx, chance_alpha)
+    grid = _row_hashes(ctx, chance_alpha)
+    rows = grid.feature_hashes
     n = int(rows.shape[0])
     ordered = np.sort(rows)
     repeats = int(np.count_nonzero(ordered[1:] == ordered[:-1])) if n else 0
@@ -70,7 +70,7 @@ def _repeats(ctx: Context, chance_alpha: float) -> dict[str, Any]:
             str(value): {"rows": int(c), "distinct_rows": int(d)}
             for value, c, d in zip(values, counts, distinct, strict=True)
         }
-    chance = repeat_chance(collision(), n) if repeats else None
+    chance = repeat_chance(grid.collision, n) if repeats else None
     return {"chance": chance, "n": n, "repeats": repeats, "per_class": per_class}
 
 
