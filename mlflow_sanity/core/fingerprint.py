@@ -36,7 +36,9 @@ different labels share a label byte with probability 1/256.
 API: ``compute(features, labels=None, *, tolerance=2e-5) -> Fingerprint``;
 ``Fingerprint.match(features, labels=None) -> Match``; ``Fingerprint.to_files(role)``
 -> ``{"fingerprint_<role>.npy": ..., "fingerprint_<role>.json": ...}`` and
-``Fingerprint.from_files(files, role=None)``.
+``Fingerprint.from_files(files, role=None)``. Cheaper reads of one table for checks that
+need less than a fingerprint: ``column_stats(features)`` (kinds and statistics, no hashes)
+and ``grid_rows(features)`` (row hashes, collision rates on demand).
 """
 
 from __future__ import annotations
