@@ -188,3 +188,42 @@ def test_rows_hashed_on_their_own_grid_are_the_fingerprints_rows() -> None:
     fp, grid = fpm.compute(x, rng.integers(0, 2, 30_000)), fpm.grid_rows(x)
     assert np.array_equal(grid.feature_hashes, fp.feature_hashes)
     assert np.array_equal(grid.collision, fp.collision)
+
+
+# --------------------------------------------------------------- logging
+
+
+def test_a_later_report_does_not_upload_the_runs_plots_again(mlflow_experiment, monkeypatch):
+    """The plots an earlier report left on the run are read for the merged HTML page and
+    stay on the run as they were; only new files travel (once per evaluate, to a server)."""
+    import base64
+    from pathlib import Path
+
+    import mlflow
+    from mlflow.tracking import MlflowClient
+
+    from mlflow_sanity.core.findings import Report
+    from mlflow_sanity.tracking.reports import log_report
+
+    png = b"\x89PNG\r\n\x1a\n-first-plot"
+    uploads: list[set[str]] = []
+    real = MlflowClient.log_artifacts
+
+    def spy(self, run_id, local_dir, artifact_path=None):
+        uploads.append({str(p.relative_to(local_dir)) for p in Path(local_dir).rglob("*.*")})
+        return real(self, run_id, local_dir, artifact_path)
+
+    monkeypatch.setattr(MlflowClient, "log_artifacts", spy)
+    with mlflow.start_run() as run:
+        run_id = run.info.run_id
+    log_report(run_id, Report(), {"learning_curves.png": png})
+    log_report(run_id, Report(inputs={"source": "model.evaluate"}), scope="evaluate")
+    assert "learning_curves.png" in uploads[0]
+    assert "learning_curves.png" not in uploads[1] and "evaluate/1/report.json" in uploads[1]
+    client = MlflowClient()
+    path = client.download_artifacts(run_id, "sanity/learning_curves.png")
+    assert Path(path).read_bytes() == png  # still on the run, unchanged
+    html = Path(client.download_artifacts(run_id, "sanity/report.html")).read_text()
+    assert base64.b64encode(png).decode() in html  # and still on the merged page
+    log_report(run_id, Report(), {"learning_curves.png": png + b"-new"})  # a new version
+    assert "learning_curves.png" in uploads[2]
