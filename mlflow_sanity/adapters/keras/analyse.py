@@ -601,6 +601,7 @@ def analyse_evaluate(
         validation_fingerprint=memory.validation,
         model_selection=memory.model_selection,
         normalization=keras_normalization_stats(model),
+        fit_validation_accuracy=memory.validation_accuracy,
     )
     inputs: dict[str, Any] = {"source": "model.evaluate", "model": spec.to_dict()}
     inputs["evaluate"] = {"rows": n_rows(rows.x) if rows is not None else None, "notes": notes}
@@ -629,6 +630,14 @@ def _add_training_metrics(report: Report) -> None:
             report.metrics[metric] = float(value)
 
 
+def _validation_accuracy(report: Report) -> float | None:
+    """The accuracy a fit's report measured on its validation rows (not its training rows)."""
+    if report.inputs.get("evaluated_on") != "validation data":
+        return None
+    value = report.metrics.get("accuracy")
+    return float(value) if isinstance(value, (int, float)) and math.isfinite(value) else None
+
+
 def check_and_log(
     model: Any,
     history: Mapping[str, list[float]],
@@ -652,6 +661,7 @@ def check_and_log(
             found.fingerprints.get("validation"),
             ModelSelection.from_dict(selection) if selection else None,
             model_id,
+            _validation_accuracy(found.report),
         ),
     )
 

@@ -23,6 +23,7 @@ class FitMemory:
     validation: Fingerprint | None = None
     model_selection: ModelSelection | None = None
     model_id: str | None = None  # the LoggedModel mlflow.keras.autolog() made for the fit
+    validation_accuracy: float | None = None  # the fit's accuracy on its validation rows
 
 
 _MEMORY: weakref.WeakKeyDictionary[Any, FitMemory] = weakref.WeakKeyDictionary()

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from mlflow_sanity.checks.corrected import unseen_rows, validation_score
 from mlflow_sanity.checks.leakage.overlap import (
     Overlap,
     eval_split,
@@ -66,12 +67,14 @@ def train_test_overlap(ctx: Context, t: Mapping[str, float]) -> Outcome | None:
         )
     if ov.beyond_chance(t["chance_alpha"]):
         k, share, what, detail = ov.count, ov.share, "", _overlap_detail(ov)
+        seen = ov.match.in_train
     elif ov.exact_beyond_chance(t["chance_alpha"]):
         # near repeats are common by chance here, exact copies are not: judge the copies
         k, what = ov.exact_count, " as exact copies"
         share = k / n
         detail = f" (near-identical rows are common by chance in this data: {ov.count} rows)"
         ev = ov.evidence("train_", exact_examples=True)
+        seen = ov.exact
     else:
         return Outcome(
             Severity.INFO,
@@ -86,7 +89,8 @@ def train_test_overlap(ctx: Context, t: Mapping[str, float]) -> Outcome | None:
         f"{detail}. The score on them measures memorisation, not generalisation"
         f"{_first_example(ev)}."
     )
-    return Outcome(grade(share, fail=t["fail_share"], warn=t["warn_share"]), text, ev)
+    severity = grade(share, fail=t["fail_share"], warn=t["warn_share"])
+    return Outcome(severity, text, ev, corrected=unseen_rows(ctx, seen))
 
 
 def _overlap_detail(ov: Overlap) -> str:
@@ -132,12 +136,16 @@ def eval_is_train(ctx: Context, t: Mapping[str, float]) -> Outcome | None:
         "eval_rows": ov.match.n_rows,
         "train_rows": ov.fingerprint.n_rows,
     }
+    # the figure to read instead: the fit's own validation score when known, else the
+    # accuracy on the few evaluation rows that are not training rows
+    corrected = validation_score(ctx) or unseen_rows(ctx, ov.match.in_train)
     if ov.same_digest:
         return Outcome(
             Severity.FAIL,
             f"The evaluation data is the training data: the same {ov.match.n_rows} rows "
             "(identical dataset digest). The score says how well the model memorised them.",
             ev,
+            corrected=corrected,
         )
     if reaches(ov.share, t["min_share"], inclusive=True) and ov.beyond_chance(t["chance_alpha"]):
         return Outcome(
@@ -145,6 +153,7 @@ def eval_is_train(ctx: Context, t: Mapping[str, float]) -> Outcome | None:
             f"{ov.share:.1%} of the evaluation rows are training rows: the evaluation data is "
             "(a subset of) the training data, so the score measures memorisation.",
             ev,
+            corrected=corrected,
         )
     return passed("The evaluation data differs from the training data.", ev)
 
