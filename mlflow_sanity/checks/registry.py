@@ -59,6 +59,9 @@ class Context:
     # The accuracy the model's fit measured on its validation rows (``model.evaluate`` of a
     # model fitted in this process): the figure to read when the evaluated data is training data.
     fit_validation_accuracy: float | None = None
+    # Other splits the model saw, by name ("model.evaluate #1"): their column statistics
+    # join the union the preprocessing check compares a scaler's statistics with.
+    seen_splits: Mapping[str, Fingerprint] | None = None
     # Measurements several checks share (the train/test overlap), computed once per report.
     shared: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 

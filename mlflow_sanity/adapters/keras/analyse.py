@@ -602,6 +602,7 @@ def analyse_evaluate(
         model_selection=memory.model_selection,
         normalization=keras_normalization_stats(model),
         fit_validation_accuracy=memory.validation_accuracy,
+        seen_splits=memory.seen_splits() or None,
     )
     inputs: dict[str, Any] = {"source": "model.evaluate", "model": spec.to_dict()}
     inputs["evaluate"] = {"rows": n_rows(rows.x) if rows is not None else None, "notes": notes}
@@ -616,7 +617,11 @@ def analyse_evaluate(
         from mlflow_sanity.report import classification_files
 
         files = classification_files(evaluation)
-    return Analysis(report, files)
+    # the evaluated rows in the training columns, if the leakage checks computed them:
+    # the fit's memory keeps them for the union of splits a later evaluate is compared with
+    evaluated = ctx.shared.get("eval_fp")
+    fingerprints = {"evaluate": evaluated} if isinstance(evaluated, Fingerprint) else {}
+    return Analysis(report, files, fingerprints)
 
 
 def _add_training_metrics(report: Report) -> None:

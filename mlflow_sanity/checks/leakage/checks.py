@@ -28,6 +28,7 @@ from mlflow_sanity.checks.leakage.scaling import (
     eval_fingerprint,
     normalization_from_model,
     scaling_from_data,
+    seen_splits,
 )
 from mlflow_sanity.checks.leakage.univariate import labels_1d, univariate_scores
 from mlflow_sanity.checks.registry import Context, Outcome, check, grade, passed, reaches
@@ -219,7 +220,7 @@ def validation_overlap(ctx: Context, chance_alpha: float) -> Overlap:
     "preprocessing_leakage",
     requires=["test"],
     one_of=["train", "fingerprint"],
-    reads=["normalization"],
+    reads=["normalization", "validation_fingerprint", "seen_splits"],
     remedy="Split first, then fit scalers/Normalization on the training part only "
     "(scaler.fit(X_train); layer.adapt(X_train)) and apply them to the test part; "
     "a sklearn Pipeline does this for you.",
@@ -228,15 +229,17 @@ def validation_overlap(ctx: Context, chance_alpha: float) -> Overlap:
     max_collision=0.01,
 )
 def preprocessing_leakage(ctx: Context, t: Mapping[str, float]) -> Outcome | None:
-    """Scaling/normalisation statistics were computed on train and evaluation data together."""
+    """Scaling/normalisation statistics were computed on train and evaluation data together
+    (with the other splits the model saw: validation data, earlier ``model.evaluate`` rows)."""
     got = training_fingerprint(ctx)
     if got is None:
         return None
     fp = got[0]
     te = eval_fingerprint(ctx, fp)
-    data = scaling_from_data(fp, te, t)
+    seen = seen_splits(ctx)  # every split the model saw: a scaler fitted before a 3-way split
+    data = scaling_from_data(fp, te, t, seen)
     norm = ctx.normalization
-    model = normalization_from_model(fp, te, norm, t) if norm else None
+    model = normalization_from_model(fp, te, norm, t, seen) if norm else None
     ev: dict[str, Any] = {"data": data.evidence}
     if model is not None:
         ev["model"] = model.evidence
