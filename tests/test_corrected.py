@@ -263,3 +263,26 @@ def test_keras_evaluate_on_the_training_rows_reports_the_validation_score(keras,
         "the fit's 100 validation rows"
         in MlflowClient().get_run(run_id).data.tags["sanity.corrected"]
     )
+
+
+def test_restored_early_stopping_weights_report_the_restored_epoch(keras, sanity_on):
+    import mlflow
+
+    from mlflow_sanity.tracking.reports import read_report
+
+    x, y = _noisy(400, 9)
+    model = _memorising_model(keras)
+    stop = keras.callbacks.EarlyStopping("val_loss", patience=4, restore_best_weights=True)
+    history = model.fit(
+        x[:300], y[:300], validation_data=(x[300:], y[300:]), epochs=40, callbacks=[stop], verbose=0
+    )
+    report = read_report(mlflow.last_active_run().info.run_id)
+    f = report.get("metric_disagreement")
+    restored = f.evidence["restored_epoch"] - 1
+    values = history.history["val_accuracy"]
+    assert restored < len(values) - 1 and values[restored] != values[-1]  # the setting
+    assert f.corrected.metric == "val_accuracy"
+    assert (f.corrected.headline, f.corrected.value) == (values[-1], values[restored])
+    assert f"restored weights of epoch {restored + 1}" in f.corrected.reason
+    # the restored model's own validation accuracy is the corrected figure
+    assert report.metrics["accuracy"] == pytest.approx(values[restored], abs=0.01)
