@@ -88,6 +88,21 @@ def test_a_collapse_on_imbalanced_data_reports_balanced_accuracy_and_the_baselin
     )
 
 
+def test_seed_luck_reports_the_mean_and_interval_over_seeds():
+    from mlflow_sanity.core.seed_stats import SeedResults
+
+    values = [0.62, 0.80, 0.66, 0.74, 0.70]
+    seeds = {i: {"accuracy": v, "majority_baseline_accuracy": 0.68} for i, v in enumerate(values)}
+    report = build_report(Context(seeds=SeedResults("accuracy", seeds)), source="seeds")
+    assert report.get("seed_variance").severity.flagged
+    c = report.corrected
+    assert (c.headline, c.value) == (pytest.approx(0.80), pytest.approx(np.mean(values)))
+    assert report.metrics["corrected_accuracy"] == pytest.approx(np.mean(values))
+    assert report.corrected_text.startswith("accuracy (best seed) 0.80 → 0.70 (mean over 5 seeds")
+    steady = {i: {"accuracy": 0.9 + i / 1000, "majority_baseline_accuracy": 0.5} for i in range(5)}
+    assert build_report(Context(seeds=SeedResults("accuracy", steady))).corrected is None
+
+
 def test_a_healthy_evaluation_has_no_corrected_number():
     rng = np.random.default_rng(2)
     train, test = _frame(rng, 300), _frame(rng, 200)
