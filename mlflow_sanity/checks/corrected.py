@@ -98,6 +98,8 @@ def balanced(ctx: Context) -> Corrected | None:
     if baseline is None and c.n:
         baseline = float(c.true_counts.max() / c.n)
     reason = f"majority baseline {baseline:.2f}" if baseline is not None else "per-class mean"
+    if ctx.eval_on == "training":  # a fit without validation data is judged on its own rows
+        reason += ", on the training rows"
     return Corrected(
         headline_name(ctx),
         float(c.metrics["accuracy"]),

@@ -318,6 +318,7 @@ def _input_checks(
         validation_fingerprint=memory.validation,
         model_selection=memory.model_selection,
         normalization=keras_normalization_stats(model),
+        seen_splits=memory.seen_splits() or None,
     )
     return build_report(ctx, options=config, source=source)
 
