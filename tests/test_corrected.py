@@ -17,8 +17,8 @@ import pytest
 from mlflow_sanity.checks import Context
 from mlflow_sanity.core.findings import Corrected, Finding, Report, Severity
 from mlflow_sanity.core.metrics import classify
-from mlflow_sanity.core.pipeline import build_report
 from mlflow_sanity.core.splits import Split
+from mlflow_sanity.pipeline import build_report
 from mlflow_sanity.report import render_html, render_json
 from mlflow_sanity.report.console import summary_lines
 from mlflow_sanity.report.markdown import note_section
