@@ -301,3 +301,13 @@ def test_restored_early_stopping_weights_report_the_restored_epoch(keras, sanity
     assert f"restored weights of epoch {restored + 1}" in f.corrected.reason
     # the restored model's own validation accuracy is the corrected figure
     assert report.metrics["accuracy"] == pytest.approx(values[restored], abs=0.01)
+
+
+def test_the_logged_model_description_and_tags_carry_the_corrected_figure():
+    from mlflow_sanity.tracking.models import merged_tags, model_verdict
+
+    ctx, _ = _leaked_context()
+    report = build_report(ctx, source="python")
+    tags = merged_tags({}, report)
+    assert tags["sanity.corrected"] == report.corrected_text
+    assert f"**Corrected:** {report.corrected_text}" in note_section(model_verdict(tags, report))
