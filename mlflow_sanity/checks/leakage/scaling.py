@@ -91,6 +91,8 @@ def splits_to_try(
     """Training + evaluation rows, then with each subset of the other splits the model saw
     (fewest first). A split whose rows are the training or evaluation rows, or another
     split's, counts once; one with other columns is left out."""
+    if not seen:  # a fit, or a model seen only on these two splits: the pair
+        return [Splits(fp, te)]
     have = {_feature_digest(fp), _feature_digest(te)}
     others: list[tuple[str, fpm.Fingerprint]] = []
     for name, other in seen:
