@@ -110,14 +110,17 @@ def balanced(ctx: Context) -> Corrected | None:
     )
 
 
-def restored_epoch(history: Mapping[str, Sequence[float]], restored: int) -> Corrected | None:
-    """EarlyStopping restored epoch ``restored`` (0-based): the last logged validation
+def restored_epoch(
+    history: Mapping[str, Sequence[float]], restored: int, index: int | None
+) -> Corrected | None:
+    """EarlyStopping restored epoch ``restored`` (0-based; ``index``: its place in the
+    ``val_*`` series, None when that epoch was not validated): the last logged validation
     accuracy describes other weights than the model's; the restored epoch's is the one."""
     key = "val_accuracy"
     values = list(history.get(key) or [])
-    if not values or not 0 <= restored < len(values) - 1:
+    if index is None or not 0 <= index < len(values) - 1:
         return None
-    last, kept = float(values[-1]), float(values[restored])
+    last, kept = float(values[-1]), float(values[index])
     if not (np.isfinite(last) and np.isfinite(kept)) or last == kept:
         return None
     reason = f"the restored weights of epoch {restored + 1}, not the last epoch {len(values)}"

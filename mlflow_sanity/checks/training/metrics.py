@@ -374,7 +374,9 @@ def metric_disagreement(ctx: Context, t: Mapping[str, float]) -> Outcome | None:
     corrected = None
     if fit is not None and fit.restored_epoch is not None:
         evidence["restored_epoch"] = fit.restored_epoch + 1
-        corrected = restored_epoch(history, fit.restored_epoch)
+        n_val = len(history.get("val_accuracy") or [])
+        at = val_index(fit, fit.restored_epoch, n_epochs, n_val) if n_val else None
+        corrected = restored_epoch(history, fit.restored_epoch, at)
     if notes:
         return replace(worst(notes, evidence, by_severity=True), corrected=corrected)
     if any("sklearn_validation" in v for v in per_metric.values()):
