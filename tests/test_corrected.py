@@ -311,3 +311,23 @@ def test_the_logged_model_description_and_tags_carry_the_corrected_figure():
     tags = merged_tags({}, report)
     assert tags["sanity.corrected"] == report.corrected_text
     assert f"**Corrected:** {report.corrected_text}" in note_section(model_verdict(tags, report))
+
+
+def test_keras_evaluate_on_an_oversampled_test_set_reports_the_distinct_rows(keras, sanity_on):
+    import mlflow
+    from mlflow.tracking import MlflowClient
+
+    x, y = _noisy(500, 10)
+    model = _memorising_model(keras)
+    model.fit(x[:300], y[:300], epochs=20, batch_size=64, verbose=0)
+    x_new, y_new = x[300:], y[300:]
+    sanity_on.autolog(disable=True)
+    right = (model.predict(x_new, verbose=0)[:, 0] > 0.5) == y_new
+    sanity_on.autolog()
+    # "resampled" test set: forty rows the model gets right, each copied five more times
+    copies = np.concatenate([np.arange(200), np.repeat(np.flatnonzero(right)[:40], 5)])
+    model.evaluate(x_new[copies], y_new[copies], verbose=0)
+    data = MlflowClient().get_run(mlflow.last_active_run().info.run_id).data
+    assert data.tags["sanity.finding.duplicate_eval_rows"] in ("warn", "fail")
+    assert data.metrics["sanity/evaluate/1/corrected_accuracy"] == pytest.approx(right.mean())
+    assert "200 distinct rows, each counted once" in data.tags["sanity.corrected"]
