@@ -206,10 +206,12 @@ class Report:
     def corrected_finding(self) -> Finding | None:
         """The finding whose corrected figure goes beside the headline, when any has one.
 
-        One rule when several apply: the most misleading headline (the largest gap between
-        headline and corrected figure), then the worse severity, then the id.
+        Only a flagged finding moves the headline: an ``info`` one keeps its figure in its
+        evidence, so a healthy run carries no ``sanity.corrected``. One rule when several
+        apply: the most misleading headline (the largest gap between headline and corrected
+        figure), then the worse severity, then the id.
         """
-        with_figure = [f for f in self.findings if f.corrected is not None]
+        with_figure = [f for f in self.findings if f.corrected is not None and f.severity.flagged]
         if not with_figure:
             return None
         return max(with_figure, key=lambda f: (f.corrected.gap, f.severity.rank, f.id))
