@@ -80,7 +80,27 @@ def _predict(model: Any, x: Any, batch_size: int | None) -> np.ndarray | dict[st
             return _forward(model, x)
         except Exception as exc:  # unusual inputs: let Keras' data adapters handle them
             _log.debug("direct forward pass failed, using model.predict: %s", exc)
-    return _by_name(model, model.predict(x, batch_size=max(batch_size or 32, 256), verbose=0))
+    batch = max(batch_size or 32, 256)
+    return _by_name(model, model.predict(string_tensors(x), batch_size=batch, verbose=0))
+
+
+def _is_text(arr: np.ndarray) -> bool:
+    return arr.dtype.kind in "OSU"
+
+
+def string_tensors(x: Any) -> Any:
+    """``x`` with its string arrays as string tensors: Keras' array adapters reject NumPy
+    string and object arrays (``Invalid dtype: object``) but take ``tf.string`` tensors,
+    which is what a ``tf.data`` pipeline feeds the model. The values are not changed."""
+    if isinstance(x, Mapping):
+        return {k: string_tensors(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)) and x and all(hasattr(v, "shape") for v in x):
+        return [string_tensors(v) for v in x]
+    if isinstance(x, np.ndarray) and _is_text(x) and keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        return tf.constant(x)
+    return x
 
 
 def _forward(model: Any, x: Any) -> np.ndarray | dict[str, np.ndarray]:
@@ -116,6 +136,8 @@ def _as_arrays(x: Any) -> Any:
     if isinstance(x, (pd.DataFrame, pd.Series)):
         x = x.to_numpy()
     arr = np.asarray(x)
+    if _is_text(arr):  # raw strings for StringLookup / TextVectorization: as they are
+        return arr
     if arr.dtype.kind not in "biuf":
         raise InputError(f"non-numeric model input ({arr.dtype})")
     return arr.astype(np.float32) if arr.dtype == np.float64 else arr

@@ -118,10 +118,14 @@ def _continuous_columns(fp: fpm.Fingerprint, te: fpm.Fingerprint) -> _Columns | 
 def scaling_from_data(fp: fpm.Fingerprint, te: fpm.Fingerprint, t: Mapping[str, float]) -> Scaling:
     """Do the statistics of train + eval show a scaler fitted before the split?"""
     c = _continuous_columns(fp, te)
+    # strings (StringLookup / TextVectorization inputs) have no scale: say they were skipped
+    text = [name for name, kind in zip(fp.columns, fp.kinds, strict=True) if kind == "text"]
+    skipped = {"columns_not_numeric": text[:20]} if text else {}
     if c is None:
-        return Scaling(evidence={"columns_checked": 0})
+        return Scaling(evidence={"columns_checked": 0, **skipped})
     ev = {
         "columns_checked": len(c.names),
+        **skipped,
         "union_max_abs_mean": float(np.abs(c.mean).max()),
         "train_max_abs_mean": float(np.abs(c.train_mean).max()),
         "union_std_range": [float(c.std.min()), float(c.std.max())],
