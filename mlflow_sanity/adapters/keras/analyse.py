@@ -29,7 +29,7 @@ from mlflow_sanity.adapters.keras.inputs import (
     take_rows,
 )
 from mlflow_sanity.adapters.keras.memory import FitMemory, remember
-from mlflow_sanity.adapters.keras.probes import with_cause_data
+from mlflow_sanity.adapters.keras.probes import complete_probe, with_cause_data
 from mlflow_sanity.checks import CheckOptions, Context
 from mlflow_sanity.core.findings import Report
 from mlflow_sanity.core.fingerprint import Fingerprint
@@ -158,6 +158,7 @@ def analyse(
 ) -> Analysis:
     """Read inputs, describe, predict, check: the report and artifact files of one fit."""
     data = FitData.from_call(call, history)
+    complete_probe(call, data.x_train, data.y_train)  # probes that waited for these rows
     heads = describe_heads(model)
     if heads:
         return _analyse_heads(model, heads, history, call, data, config)
@@ -270,6 +271,7 @@ def _analyse_heads(
         except Exception as exc:  # the configuration and history checks still run
             data.notes.append(f"the model's predictions could not be computed ({exc})")
     reports, files, described = [], {}, {}
+    probed = None
     for name, spec in heads.items():
         one = replace(
             data, y_train=head_labels(data.y_train, name), y_val=head_labels(data.y_val, name)
@@ -282,6 +284,7 @@ def _analyse_heads(
         )
         fit = _fit_spec(call, one, spec, history, preds, None)
         fit = with_cause_data(fit, model, call, None, one.y_train)  # the head's labels
+        probed = fit.probes or probed  # the probes measure the whole model, once
         evaluation = classification_of(spec, preds, fit.labels) if spec.is_classifier else None
         ctx = Context(eval=evaluation, model=spec, history=history or None, fit=fit)
         report = build_report(ctx, options=config, source="autolog")
@@ -307,6 +310,8 @@ def _analyse_heads(
     reports.append(_input_checks(model, val, memory, config, "autolog"))
     merged = functools.reduce(Report.merge, reports)
     merged.inputs.update({"source": call.source, "heads": described, "notes": data.notes})
+    if probed is not None:
+        merged.inputs["probes"] = probed.to_dict()
     merged.inputs["heads_leakage"] = _inputs_note(first)
     if failure:
         merged.inputs["fingerprint"] = failure
