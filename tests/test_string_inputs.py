@@ -101,6 +101,9 @@ def test_a_tf_data_of_dicts_of_strings_is_checked(keras, sanity_on):
     _assert_checked_and_clean(report)
     assert report.inputs.get("evaluated_on") == "validation data"
     assert report.get("train_test_overlap").severity is Severity.PASSED
+    probes = report.inputs["probes"]  # probed on the string rows read after fit
+    assert probes["gradients"] and probes["dead_units"] is not None and not probes["errors"]
+    assert probes["probe_rows_from"] == "training rows read after fit"
     scaling = report.get("preprocessing_leakage").evidence["data"]
     assert scaling["columns_not_numeric"] == ["color[0]"] and scaling["columns_checked"] == 2
     model.evaluate(_dataset(test, y[700:]), verbose=0)
@@ -179,6 +182,9 @@ def test_an_end_to_end_text_model_is_checked(keras, sanity_on):
     )
     _, report = _report()
     _assert_checked_and_clean(report)
+    probes = report.inputs["probes"]  # string tensors are arrays: probed during fit
+    assert probes["gradients"] and probes["dead_units"] is not None and not probes["errors"]
+    assert probes["probe_rows_from"] == "the arrays given to fit"
     model.evaluate(_dataset(texts[700:, None], y[700:]), verbose=0)
     _, report = _report()
     _assert_checked_and_clean(report)

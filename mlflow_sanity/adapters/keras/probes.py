@@ -25,9 +25,11 @@ Everything else uses backend-neutral ``keras.ops``. The probes run in inference 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
-from collections.abc import Callable, Mapping
+import warnings
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -106,7 +108,7 @@ def _tf_gradient_norms(
     else:  # a past moment: the same computation on copies, the model is not touched
         position = {id(v): i for i, v in enumerate(model.trainable_variables)}
         values = [tf.convert_to_tensor(a) for a in weights.trainable]
-        with tf.GradientTape() as tape:
+        with tf.GradientTape() as tape, _quiet_structure():
             tape.watch(values)
             y_pred, _ = model.stateless_call(
                 values, list(weights.non_trainable), _tensors(x), training=False
@@ -202,6 +204,16 @@ def _key(obj: Mapping[Any, Any], key: Any) -> Any:
     return key if key in obj else str(key)
 
 
+@contextlib.contextmanager
+def _quiet_structure() -> Iterator[None]:
+    """A one-input Functional model warns about ``[input]`` vs ``input`` when called other
+    than through ``model(x)`` (``stateless_call``, a sub-model): our call, not the user's
+    concern, so not shown to them."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "The structure of `inputs`", UserWarning)
+        yield
+
+
 def _tensors(x: Any) -> Any:
     """Inputs as tensors (strings as string tensors) for ``stateless_call``, which does not
     convert NumPy arrays the way ``model(x)`` does."""
@@ -274,7 +286,8 @@ def dead_units(model: Any, x: Any) -> list[DeadUnits]:
                 outputs.append(h)
     else:
         probe = keras.Model(model.inputs, [layer.output for layer in layers])
-        outputs = probe(x, training=False)
+        with _quiet_structure():
+            outputs = probe(x, training=False)
         outputs = outputs if isinstance(outputs, (list, tuple)) else [outputs]
     found = []
     for layer, out in zip(layers, outputs, strict=False):
