@@ -215,3 +215,22 @@ def test_unreadable_training_data_says_why_gradients_were_not_probed(keras, fit_
     finding = report.get("vanishing_gradients")
     assert finding.severity.value == "info"
     assert "not read" in finding.message or "could not be read" in finding.message
+
+
+def test_an_explicit_callback_probes_a_tf_data_fit(keras, mlflow_experiment, digits, monkeypatch):
+    """``SanityCallback`` alone drives its own probe: its train end runs inside the check."""
+    import mlflow
+
+    import mlflow_sanity
+    from mlflow_sanity.report import plots
+    from mlflow_sanity.tracking.reports import read_report
+
+    monkeypatch.setattr(plots, "learning_curves_png", lambda *a, **k: b"")
+    x, y = digits
+    train, val = _dataset(x[:720], y[:720]), _dataset(x[720:], y[720:])
+    callback = mlflow_sanity.SanityCallback(validation_data=val, training_data=train)
+    _mlp(keras, 0.1).fit(train, validation_data=val, epochs=3, verbose=0, callbacks=[callback])
+    probes = read_report(mlflow.last_active_run().info.run_id).inputs["probes"]
+    assert [g["epoch"] for g in probes["gradients"]] == [0, 1, 2, 3]
+    assert probes["dead_units"] is not None and probes["gradients_note"] == ""
+    assert probes["probe_rows_from"] == "training rows read after fit"

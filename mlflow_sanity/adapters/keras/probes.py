@@ -479,7 +479,10 @@ class ProbeCallback(keras.callbacks.Callback):
     def complete(self, x: Any, y: Any) -> None:
         """Measure what waited for rows (see the module docstring) on the training rows the
         checks read after ``fit``; with none, say why the gradients were not probed."""
-        if not (self._pending or self._dead_pending) or self.model is None:
+        if self.model is None:
+            return
+        self.finish()  # an explicit SanityCallback drives us: train end may not have run yet
+        if not (self._pending or self._dead_pending):
             return
         pending, self._pending = self._pending, []
         self._safe("after fit", lambda: self._complete(pending, x, y))
