@@ -147,7 +147,7 @@ def test_unknown_threshold_or_id_is_rejected():
         check_predictions([0, 1], [0, 1], thresholds={"perfect_score": {"nope": 1}})
 
 
-def test_crashing_check_becomes_info_not_an_exception(monkeypatch):
+def _break_uncalibrated(monkeypatch):
     from mlflow_sanity.checks import registry
 
     chk = registry.REGISTRY["uncalibrated"]
@@ -158,9 +158,21 @@ def test_crashing_check_becomes_info_not_an_exception(monkeypatch):
     monkeypatch.setitem(
         registry.REGISTRY, "uncalibrated", chk.__class__(**{**chk.__dict__, "fn": boom})
     )
+
+
+def test_crashing_check_becomes_info_not_an_exception(monkeypatch, lenient):
+    _break_uncalibrated(monkeypatch)
     y, pred, proba = healthy()
     f = check_predictions(y, pred, proba).get("uncalibrated")
     assert f.severity is Severity.INFO and "kaput" in f.message
+
+
+def test_crashing_check_raises_in_strict_mode(monkeypatch):
+    """The suite runs strict: a bug in a check is a red test, not a quiet info finding."""
+    _break_uncalibrated(monkeypatch)
+    y, pred, proba = healthy()
+    with pytest.raises(RuntimeError, match="kaput"):
+        check_predictions(y, pred, proba)
 
 
 def test_informative_model_below_baseline_warns_instead_of_failing():
@@ -291,8 +303,8 @@ def test_perfect_score_is_info_only_when_leakage_ran_clean_and_the_margin_is_wid
 
     from mlflow_sanity.checks import Context
     from mlflow_sanity.core.metrics import classify
-    from mlflow_sanity.core.pipeline import build_report
     from mlflow_sanity.core.splits import Split
+    from mlflow_sanity.pipeline import build_report
 
     r = np.random.default_rng(1)
 
@@ -340,8 +352,8 @@ def test_perfect_score_reads_the_leakage_checks_as_the_report_grades_them():
     from mlflow_sanity.checks import CheckOptions, Context
     from mlflow_sanity.checks.registry import REGISTRY
     from mlflow_sanity.core.metrics import classify
-    from mlflow_sanity.core.pipeline import build_report
     from mlflow_sanity.core.splits import Split
+    from mlflow_sanity.pipeline import build_report
 
     r = np.random.default_rng(3)
     y, score = _separable(n=200, gap=0.8)
@@ -393,8 +405,8 @@ def test_perfect_score_on_few_rows_after_clean_leakage_checks_is_context():
 
     from mlflow_sanity.checks import Context
     from mlflow_sanity.core.metrics import classify
-    from mlflow_sanity.core.pipeline import build_report
     from mlflow_sanity.core.splits import Split
+    from mlflow_sanity.pipeline import build_report
 
     r = np.random.default_rng(2)
     y, score = _separable(n=30, gap=0.9)

@@ -18,9 +18,9 @@ import numpy as np
 import pandas as pd
 from mlflow.models.evaluation import EvaluationResult, ModelEvaluator
 
+from mlflow_sanity.adapters.rng import keeps_random_state
 from mlflow_sanity.checks import CheckOptions, Context
 from mlflow_sanity.core.metrics import InputError, classify
-from mlflow_sanity.core.pipeline import build_report
 from mlflow_sanity.core.predictions import (
     class_order_for_indices,
     interpret_outputs,
@@ -28,6 +28,7 @@ from mlflow_sanity.core.predictions import (
     outputs_to_proba,
 )
 from mlflow_sanity.core.splits import ModelSelection, NormalizationStats, Split
+from mlflow_sanity.pipeline import build_report
 from mlflow_sanity.report import classification_files
 
 _log = logging.getLogger(__name__)
@@ -74,6 +75,7 @@ class SanityEvaluator(ModelEvaluator):
     def can_evaluate(cls, *, model_type: str, evaluator_config: Any = None, **kwargs: Any) -> bool:
         return model_type == "classifier"
 
+    @keeps_random_state
     def evaluate(
         self,
         *,
