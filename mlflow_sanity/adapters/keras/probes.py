@@ -216,6 +216,13 @@ def _quiet_structure() -> Iterator[None]:
         yield
 
 
+def _itemsize(variable: Any) -> int:
+    try:
+        return int(np.dtype(str(variable.dtype)).itemsize)
+    except TypeError:  # bfloat16 and the like: count them wide
+        return 8
+
+
 def _tensors(x: Any) -> Any:
     """Inputs as tensors (strings as string tensors) for ``stateless_call``, which does not
     convert NumPy arrays the way ``model(x)`` does."""
@@ -471,7 +478,7 @@ class ProbeCallback(keras.callbacks.Callback):
         if self._ended:
             self._pending.append((epoch, None))
             return
-        size = sum(int(np.prod(v.shape)) * 8 for v in self.model.weights)
+        size = sum(int(np.prod(v.shape)) * _itemsize(v) for v in self.model.weights)
         if size * (len(self._plan) + 1) > SNAPSHOT_BYTES:
             self._snapshots_note = (
                 f"gradients during training not probed: copies of the weights ({size} bytes "
