@@ -181,6 +181,7 @@ def test_a_multi_output_model_is_probed_with_its_compiled_losses(keras, fit_repo
         assert [g["epoch"] for g in probes["gradients"]] == [0, 1, 2, 3]
         assert probes["dead_units"] is not None
         assert report.get("dead_units") is not None
+        assert not _causes(report), report.flagged  # healthy: no cause
         # the last probe's loss is the weighted sum of the two losses on the probe rows
         rows = np.unique(np.linspace(0, 719, 256).astype(np.int64))
         out = model(x[rows], training=False)
