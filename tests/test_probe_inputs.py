@@ -235,3 +235,32 @@ def test_an_explicit_callback_probes_a_tf_data_fit(keras, mlflow_experiment, dig
     assert [g["epoch"] for g in probes["gradients"]] == [0, 1, 2, 3]
     assert probes["dead_units"] is not None and probes["gradients_note"] == ""
     assert probes["probe_rows_from"] == "training rows read after fit"
+
+
+def test_a_shuffled_tf_data_fit_trains_exactly_as_without_the_tool(
+    keras, mlflow_experiment, digits, monkeypatch
+):
+    """The dataset is not iterated during fit (that would move its shuffle seed), the
+    probes draw no random numbers: the same weights with autolog on and off."""
+    import tensorflow as tf
+
+    import mlflow_sanity
+    from mlflow_sanity.report import plots
+
+    monkeypatch.setattr(plots, "learning_curves_png", lambda *a, **k: b"")
+    x, y = digits
+
+    def train():
+        model = _mlp(keras, 0.1)  # seeds Keras, NumPy and TF
+        ds = tf.data.Dataset.from_tensor_slices((x[:720], y[:720])).shuffle(720).batch(32)
+        model.fit(ds, epochs=3, verbose=0)
+        return model.get_weights()
+
+    plain = train()
+    mlflow_sanity.autolog()
+    try:
+        checked = train()
+    finally:
+        mlflow_sanity.autolog(disable=True)
+    for a, b in zip(plain, checked, strict=True):
+        np.testing.assert_array_equal(a, b)
