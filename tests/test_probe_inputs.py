@@ -241,7 +241,9 @@ def test_a_shuffled_tf_data_fit_trains_exactly_as_without_the_tool(
     keras, mlflow_experiment, digits, monkeypatch
 ):
     """The dataset is not iterated during fit (that would move its shuffle seed), the
-    probes draw no random numbers: the same weights with autolog on and off."""
+    probes draw no random numbers, and the rows read after fit come from a copy with a
+    seed generator of its own: a second fit on the same dataset object (fine-tuning)
+    still sees the epoch orders it would see unchecked. The same weights, on and off."""
     import tensorflow as tf
 
     import mlflow_sanity
@@ -252,8 +254,10 @@ def test_a_shuffled_tf_data_fit_trains_exactly_as_without_the_tool(
 
     def train():
         model = _mlp(keras, 0.1)  # seeds Keras, NumPy and TF
-        ds = tf.data.Dataset.from_tensor_slices((x[:720], y[:720])).shuffle(720).batch(32)
-        model.fit(ds, epochs=3, verbose=0)
+        ds = tf.data.Dataset.from_tensor_slices((x[:720], y[:720])).shuffle(720, seed=3)
+        ds = ds.batch(32)
+        model.fit(ds, epochs=2, verbose=0)
+        model.fit(ds, epochs=2, verbose=0)  # the same dataset object again
         return model.get_weights()
 
     plain = train()
@@ -264,3 +268,19 @@ def test_a_shuffled_tf_data_fit_trains_exactly_as_without_the_tool(
         mlflow_sanity.autolog(disable=True)
     for a, b in zip(plain, checked, strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+def test_a_shuffled_dataset_is_read_through_a_copy_unless_it_holds_much_data(keras, monkeypatch):
+    import tensorflow as tf
+
+    from mlflow_sanity.adapters.keras import inputs
+
+    x = np.arange(200, dtype="float32")[:, None]
+    plain = tf.data.Dataset.from_tensor_slices(x).batch(10)
+    shuffled = tf.data.Dataset.from_tensor_slices(x).shuffle(200, seed=1).batch(10)
+    assert inputs._unshared_shuffle(plain) is plain  # nothing to protect: no copy
+    copy = inputs._unshared_shuffle(shuffled)
+    assert copy is not shuffled
+    assert sorted(np.concatenate(list(copy.as_numpy_iterator())).ravel()) == list(range(200))
+    monkeypatch.setattr(inputs, "COPY_MAX_BYTES", 100)  # 800 bytes of tensors: too many
+    assert inputs._unshared_shuffle(shuffled) is shuffled
