@@ -26,7 +26,8 @@ Column kinds (decided on the fingerprinted data, reused for data matched against
   on where the grid falls.
 - ``exact`` (integral numbers, booleans): compared exactly; rounding would merge ids.
 - ``datetime`` / ``timedelta``: compared exactly at nanosecond resolution (UTC).
-- ``text`` (strings, categories, mixed objects): the ``str()`` of each value, hashed
+- ``text`` (strings, categories, mixed objects): the ``str()`` of each value (UTF-8 bytes
+  decoded first: ``b"red"`` from ``tf.data`` equals ``"red"``), hashed
   with ``pandas.util.hash_array``.
 
 Missing values (NaN, None, NaT) share one code, so NaN equals NaN; ``-0.0`` equals
@@ -748,10 +749,24 @@ def _text_codes(col: pd.Series) -> np.ndarray:
     if missing.any():
         values = values.copy()
         values[missing] = ""
+    values = _decoded(values)
     codes = pd.util.hash_array(values.astype(str).astype(object), categorize=True)
     codes = np.asarray(codes, dtype=np.uint64)
     codes[missing] = _MISSING
     return codes
+
+
+def _decoded(values: np.ndarray) -> np.ndarray:
+    """UTF-8 bytes as text: ``tf.data`` and string tensors hand Keras' strings over as
+    bytes (``b"red"``), pandas and NumPy as ``str``; both are the same value."""
+    if values.dtype.kind == "S":
+        return np.char.decode(values, "utf-8", "replace").astype(object)
+    if values.dtype == object and any(isinstance(v, bytes) for v in values):
+        return np.array(
+            [v.decode("utf-8", "replace") if isinstance(v, bytes) else v for v in values],
+            dtype=object,
+        )
+    return values
 
 
 def _time_codes(col: pd.Series, kind: str) -> np.ndarray:

@@ -205,11 +205,15 @@ def scaling_from_data(
 
 def _scaling_of(s: Splits, t: Mapping[str, float]) -> Scaling:
     c = _continuous_columns(s)
+    # strings (StringLookup / TextVectorization inputs) have no scale: say they were skipped
+    text = [n for n, kind in zip(s.train.columns, s.train.kinds, strict=True) if kind == "text"]
+    skipped = {"columns_not_numeric": text[:20]} if text else {}
     if c is None:
-        return Scaling(evidence={"columns_checked": 0})
+        return Scaling(evidence={"columns_checked": 0, **skipped})
     ev = {
         "splits": s.names,
         "columns_checked": len(c.names),
+        **skipped,
         "union_max_abs_mean": float(np.abs(c.mean).max()),
         "train_max_abs_mean": float(np.abs(c.train_mean).max()),
         "union_std_range": [float(c.std.min()), float(c.std.max())],
