@@ -2,7 +2,7 @@
 
 Each shortcut taken to keep ``model.evaluate``'s added time small (screening the
 one-feature scan on a sample, counting repeats on the training fingerprint's grid,
-column statistics without row hashes, metrics from the confusion matrix) is compared
+metrics from the confusion matrix) is compared
 here with the computation it replaces, on data it must flag and on data it must pass.
 """
 
@@ -146,18 +146,6 @@ def test_a_column_the_training_data_lacks_still_tells_rows_apart() -> None:
 
 
 # --------------------------------------------------------------- statistics and metrics
-
-
-def test_column_stats_are_the_fingerprints_statistics() -> None:
-    rng = np.random.default_rng(7)
-    x = _frame(rng, 5000).assign(
-        ints=rng.integers(0, 9, 5000), gaps=np.where(rng.random(5000) < 0.1, np.nan, 1.5)
-    )
-    fp, stats = fpm.compute(x), fpm.column_stats(x)
-    assert stats.columns == fp.columns and stats.kinds == fp.kinds
-    assert stats.n_rows == fp.n_rows
-    for name in ("steps", "mean", "std", "min", "max", "n_missing"):
-        assert np.array_equal(getattr(stats, name), getattr(fp, name), equal_nan=True), name
 
 
 @pytest.mark.filterwarnings("ignore")

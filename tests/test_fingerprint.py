@@ -250,3 +250,23 @@ def test_any_frame_matches_itself(rows: list[tuple]) -> None:
     assert m.digest == fp.digest
     matched = fp.hashes[m.train_index] >> np.uint64(8)
     np.testing.assert_array_equal(matched, fp.hashes >> np.uint64(8))
+
+
+def test_strings_as_bytes_equal_strings_and_numbers_beside_them_stay_numeric() -> None:
+    """Keras' string inputs arrive as bytes from tf.data (``b"red"``) and as ``str`` from
+    pandas or NumPy: the same rows either way. Numeric columns next to them keep their
+    grid (near duplicates), the string column is matched exactly."""
+    rng = np.random.default_rng(4)
+    colors = rng.choice(np.array(["red", "grün", "blue"]), 300)
+    size = rng.normal(size=(300, 1)) * 5
+    as_bytes = {"color": np.char.encode(colors, "utf-8").astype(object)[:, None], "size": size}
+    fp = compute(as_bytes)
+    assert fp.kinds == ["text", "continuous"]
+    assert np.isnan(fp.mean[0]) and np.isfinite(fp.mean[1])  # no statistics of strings
+    as_text = {"color": colors[:, None], "size": size * (1 + 1e-9)}
+    m = fp.match(as_text)
+    assert m.in_train.all() and m.digest == fp.digest
+    other = {"color": np.where(colors == "red", "Red", colors)[:, None], "size": size}
+    assert fp.match(other).in_train.tolist() == (colors != "red").tolist()
+    fixed = {"color": np.char.encode(colors, "utf-8")[:, None], "size": size}  # dtype S
+    assert fp.match(fixed).in_train.all()

@@ -30,8 +30,98 @@ class Severity(str, Enum):
         """Warn and fail are what tags, status and the CI gate react to."""
         return self in (Severity.WARN, Severity.FAIL)
 
+    @property
+    def level(self) -> int:
+        """The verdict as a number (``sanity/status_level``): 0 pass or info, 1 warn, 2 fail.
+
+        MLflow's Models list and run charts sort and plot numbers, not tags; ``info`` is
+        context, not a verdict, so it shares 0 with a pass (as the ``sanity.status`` tag does).
+        """
+        return max(self.rank - _RANK[Severity.INFO], 0)
+
+    @property
+    def status(self) -> str:
+        """The ``sanity.status`` a run gets when this is its worst finding."""
+        return _STATUS_OF_LEVEL[self.level]
+
+    @classmethod
+    def worst(cls, *values: Severity | str | None) -> Severity:
+        """The most severe of ``values`` (severities or status strings; None counts as
+        pass): how reports, tags and verdicts on one run or model combine."""
+        found = [cls(v) if v is not None else cls.PASSED for v in values]
+        return max(found, key=lambda s: s.rank, default=cls.PASSED)
+
 
 _RANK = {Severity.PASSED: 0, Severity.INFO: 1, Severity.WARN: 2, Severity.FAIL: 3}
+_STATUS_OF_LEVEL = {0: Severity.PASSED.value, 1: Severity.WARN.value, 2: Severity.FAIL.value}
+
+
+@dataclass(frozen=True)
+class Corrected:
+    """The figure to read beside a misleading headline: ``accuracy 0.99 → 0.71``.
+
+    A check that shows the headline number is misleading (rows seen in training, repeated
+    rows, a collapsed model on imbalanced data, seed luck) and can recompute it from the
+    arrays it already has puts one of these in its outcome. ``value`` is computed the way
+    ``measure`` says (the headline ``metric`` recomputed without the rows that mislead,
+    unless ``measure`` names another figure such as balanced accuracy); ``reason`` says
+    what was removed or why, ``rows`` how many rows the figure rests on. The registry
+    stamps ``finding`` with the check's id.
+    """
+
+    metric: str
+    headline: float
+    value: float
+    reason: str
+    rows: int | None = None
+    measure: str = ""  # what ``value`` is when it is not ``metric`` ("balanced accuracy")
+    finding: str = ""
+
+    @property
+    def gap(self) -> float:
+        """How far the headline is from the corrected figure: how misleading it is."""
+        return abs(self.headline - self.value)
+
+    @property
+    def text(self) -> str:
+        """``accuracy 0.99 → 0.71 (812 evaluation rows not in the training data)``."""
+        head, value = _two_figures(self.headline, self.value)
+        measure = f"{self.measure} " if self.measure else ""
+        return f"{self.metric} {head} → {measure}{value} ({self.reason})"
+
+    def to_dict(self) -> dict[str, Any]:
+        data = {
+            "finding": self.finding,
+            "metric": self.metric,
+            "headline": self.headline,
+            "value": self.value,
+            "reason": self.reason,
+            "rows": self.rows,
+            "measure": self.measure,
+        }
+        return _jsonable(data)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Corrected:
+        rows = data.get("rows")
+        return cls(
+            metric=str(data.get("metric") or "accuracy"),
+            headline=float(data["headline"]),
+            value=float(data["value"]),
+            reason=str(data.get("reason") or ""),
+            rows=int(rows) if rows is not None else None,
+            measure=str(data.get("measure") or ""),
+            finding=str(data.get("finding") or ""),
+        )
+
+
+def _two_figures(a: float, b: float) -> tuple[str, str]:
+    """Two decimals, or as many more (up to 4) as it takes for the figures to differ."""
+    for digits in (2, 3, 4):
+        sa, sb = f"{a:.{digits}f}", f"{b:.{digits}f}"
+        if sa != sb:
+            break
+    return sa, sb
 
 
 @dataclass(frozen=True)
@@ -46,6 +136,8 @@ class Finding:
     source: str = ""
     # A cause finding: the symptom findings of the same report it explains (listed first).
     explains: tuple[str, ...] = ()
+    # The headline figure this finding corrects, when it can be recomputed (see ``Corrected``).
+    corrected: Corrected | None = None
 
     def to_dict(self) -> dict[str, Any]:
         data = {
@@ -58,6 +150,8 @@ class Finding:
         }
         if self.explains:
             data["explains"] = list(self.explains)
+        if self.corrected is not None:
+            data["corrected"] = self.corrected.to_dict()
         return data
 
     @classmethod
@@ -70,7 +164,19 @@ class Finding:
             remedy=data.get("remedy", ""),
             source=data.get("source", ""),
             explains=tuple(data.get("explains") or ()),
+            corrected=_corrected_or_none(data.get("corrected")),
         )
+
+
+def _corrected_or_none(data: Any) -> Corrected | None:
+    """A finding's stored correction; None for reports written before there were any (or
+    a damaged entry: the finding still loads)."""
+    if not isinstance(data, dict):
+        return None
+    try:
+        return Corrected.from_dict(data)
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 @dataclass
@@ -91,8 +197,12 @@ class Report:
 
     @property
     def status(self) -> str:
-        worst = max((f.severity.rank for f in self.findings), default=0)
-        return {3: "fail", 2: "warn"}.get(worst, "pass")
+        return Severity.worst(*(f.severity for f in self.findings)).status
+
+    @property
+    def status_level(self) -> int:
+        """``status`` as a number (``Severity.level``): the ``sanity/status_level`` metric."""
+        return Severity(self.status).level
 
     @property
     def flagged_ids(self) -> list[str]:
@@ -117,6 +227,38 @@ class Report:
         """``full``, or ``partial: <what was not checked>`` (the ``sanity.coverage`` tag)."""
         gaps = self.not_checked
         return "partial: " + "; ".join(gaps) if gaps else "full"
+
+    @property
+    def corrected_finding(self) -> Finding | None:
+        """The finding whose corrected figure goes beside the headline, when any has one.
+
+        Only a flagged finding moves the headline: an ``info`` one keeps its figure in its
+        evidence, so a healthy run carries no ``sanity.corrected``. One rule when several
+        apply: the most misleading headline (the largest gap between headline and corrected
+        figure), then the worse severity, then the id.
+        """
+        with_figure = [f for f in self.findings if f.corrected is not None and f.severity.flagged]
+        if not with_figure:
+            return None
+        return max(with_figure, key=lambda f: (f.corrected.gap, f.severity.rank, f.id))
+
+    @property
+    def corrected(self) -> Corrected | None:
+        """The corrected figure (``corrected_finding``'s), or None."""
+        f = self.corrected_finding
+        return f.corrected if f is not None else None
+
+    @property
+    def corrected_text(self) -> str | None:
+        """The ``sanity.corrected`` line: the figure, and which call it is about when a run
+        holds several (``model.evaluate #2``)."""
+        f = self.corrected_finding
+        if f is None or f.corrected is None:
+            return None
+        text = f.corrected.text
+        if "#" in f.source:
+            text = f"{text[:-1]}; {f.source})"
+        return text
 
     def get(self, finding_id: str) -> Finding | None:
         return next((f for f in self.findings if f.id == finding_id), None)
@@ -153,10 +295,14 @@ class Report:
     def to_dict(self) -> dict[str, Any]:
         from mlflow_sanity._version import __version__
 
+        corrected = self.corrected
         return {
             "version": __version__,
             "status": self.status,
             "flagged": self.flagged_ids,
+            "corrected": (
+                {**corrected.to_dict(), "text": self.corrected_text} if corrected else None
+            ),
             "coverage": self.coverage,
             "not_checked": self.not_checked,
             "findings": [f.to_dict() for f in self.findings],

@@ -26,7 +26,8 @@ Column kinds (decided on the fingerprinted data, reused for data matched against
   on where the grid falls.
 - ``exact`` (integral numbers, booleans): compared exactly; rounding would merge ids.
 - ``datetime`` / ``timedelta``: compared exactly at nanosecond resolution (UTC).
-- ``text`` (strings, categories, mixed objects): the ``str()`` of each value, hashed
+- ``text`` (strings, categories, mixed objects): the ``str()`` of each value (UTF-8 bytes
+  decoded first: ``b"red"`` from ``tf.data`` equals ``"red"``), hashed
   with ``pandas.util.hash_array``.
 
 Missing values (NaN, None, NaT) share one code, so NaN equals NaN; ``-0.0`` equals
@@ -36,9 +37,8 @@ different labels share a label byte with probability 1/256.
 API: ``compute(features, labels=None, *, tolerance=2e-5) -> Fingerprint``;
 ``Fingerprint.match(features, labels=None) -> Match``; ``Fingerprint.to_files(role)``
 -> ``{"fingerprint_<role>.npy": ..., "fingerprint_<role>.json": ...}`` and
-``Fingerprint.from_files(files, role=None)``. Cheaper reads of one table for checks that
-need less than a fingerprint: ``column_stats(features)`` (kinds and statistics, no hashes)
-and ``grid_rows(features)`` (row hashes, collision rates on demand).
+``Fingerprint.from_files(files, role=None)``. A cheaper read of one table for counting
+repeated rows: ``grid_rows(features)`` (row hashes, collision rates on demand).
 """
 
 from __future__ import annotations
@@ -340,12 +340,9 @@ def compute(
 
 
 @dataclass(frozen=True, eq=False)
-class ColumnStats:
-    """A table's per-column kinds and statistics (as in ``Fingerprint``) without row hashes.
-
-    What comparing scaling statistics needs of the evaluation data: a few numbers per
-    column from one pass over the numeric columns, about a tenth of a fingerprint's cost.
-    """
+class _ColumnSummary:
+    """A table's per-column kinds, grid steps and statistics (as in ``Fingerprint``):
+    the first pass of ``compute`` and ``grid_rows``, before any row is hashed."""
 
     columns: list[str]
     kinds: list[str]
@@ -358,12 +355,7 @@ class ColumnStats:
     n_rows: int
 
 
-def column_stats(features: Any, *, tolerance: float = DEFAULT_TOLERANCE) -> ColumnStats:
-    """The kinds and statistics ``compute(features)`` would give, without hashing rows."""
-    return _summary(_Table(features), tolerance, exact=False)[0]
-
-
-def _summary(table: _Table, tolerance: float, exact: bool) -> tuple[ColumnStats, list[int], Any]:
+def _summary(table: _Table, tolerance: float, exact: bool) -> tuple[_ColumnSummary, list[int], Any]:
     """Kinds, grid steps and statistics of ``table``'s columns; the positions of the numeric
     columns and their (columns, rows) block, which hashing reads next."""
     n, d = table.n, len(table.columns)
@@ -386,7 +378,7 @@ def _summary(table: _Table, tolerance: float, exact: bool) -> tuple[ColumnStats,
     for j in range(d):
         if j not in num:
             n_missing[j] = table.n_missing(j)
-    stats = ColumnStats(list(table.columns), kinds, steps, mean, std, lo, hi, n_missing, n)
+    stats = _ColumnSummary(list(table.columns), kinds, steps, mean, std, lo, hi, n_missing, n)
     return stats, num, block
 
 
@@ -847,10 +839,24 @@ def _text_codes(col: pd.Series) -> np.ndarray:
     if missing.any():
         values = values.copy()
         values[missing] = ""
+    values = _decoded(values)
     codes = pd.util.hash_array(values.astype(str).astype(object), categorize=True)
     codes = np.asarray(codes, dtype=np.uint64)
     codes[missing] = _MISSING
     return codes
+
+
+def _decoded(values: np.ndarray) -> np.ndarray:
+    """UTF-8 bytes as text: ``tf.data`` and string tensors hand Keras' strings over as
+    bytes (``b"red"``), pandas and NumPy as ``str``; both are the same value."""
+    if values.dtype.kind == "S":
+        return np.char.decode(values, "utf-8", "replace").astype(object)
+    if values.dtype == object and any(isinstance(v, bytes) for v in values):
+        return np.array(
+            [v.decode("utf-8", "replace") if isinstance(v, bytes) else v for v in values],
+            dtype=object,
+        )
+    return values
 
 
 def _time_codes(col: pd.Series, kind: str) -> np.ndarray:

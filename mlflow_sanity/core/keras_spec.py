@@ -325,6 +325,7 @@ class ProbeSpec:
     steps_per_epoch: int | None = None
     n_params: int | None = None
     errors: tuple[str, ...] = ()
+    probe_rows_from: str = ""  # where the probe batch came from (arrays, rows read after fit)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -29,7 +29,7 @@ from mlflow_sanity.core.fingerprint import Fingerprint
 from mlflow_sanity.core.splits import ModelSelection
 from mlflow_sanity.report import render_html, render_json
 from mlflow_sanity.report.markdown import merge_note, note_section
-from mlflow_sanity.tracking import runs, shim
+from mlflow_sanity.tracking import runs, shim, verdict
 
 ARTIFACT_DIR = "sanity"
 METRIC_PREFIX = "sanity/"
@@ -37,6 +37,7 @@ TAG_PREFIX = "sanity."
 MAX_TAG_CHARS = 8000  # MLflow's limit on a tag value
 NOTE_TAG = "mlflow.note.content"  # the description the UI shows, on runs and LoggedModels
 _STATUS_TAG = f"{TAG_PREFIX}status"
+CORRECTED_TAG = f"{TAG_PREFIX}corrected"  # the headline's corrected figure, when there is one
 _MAX_TAGS_PER_BATCH = 100
 _MAX_METRICS_PER_BATCH = 1000
 _MAX_ENTITIES_PER_BATCH = 1000  # tags + metrics + params in one log_batch call
@@ -57,8 +58,9 @@ def log_report(
 ) -> Report:
     """Log ``report`` (and extra artifact ``files``) to ``run_id``; return the merged report.
 
-    The run's tags, description and ``sanity/report.{json,html}`` describe the union of
-    every report logged to it (worst status wins). With ``scope`` (``"evaluate"``) the
+    The run's tags, description, ``sanity/report.{json,html}`` and the verdict metrics
+    ``sanity/status_level``/``sanity/flagged_count`` (``tracking.verdict``) describe the
+    union of every report logged to it (worst status wins). With ``scope`` (``"evaluate"``) the
     report is one of several evaluations on the run: number ``n`` gets its own
     ``sanity/<scope>/<n>/`` folder (report and plots) and metrics named
     ``sanity/<scope>/<n>/<metric>``, and its findings name the call that raised them.
@@ -105,13 +107,20 @@ def log_report(
             (out / name).unlink()
         note = merge_note(run_tags.get(NOTE_TAG), note_section(merged))
         metrics = _metrics(report.metrics, step, prefix) if log_metrics else []
-        _log_batch(
-            client, run_id, _tags(merged, note), metric_names.attach(metrics, model_id, dataset)
-        )
+        metrics = metric_names.attach(metrics, model_id, dataset)
+        # the run's union as numbers; a LoggedModel gets its own union (models.tag_model)
+        own = verdict.rows(verdict.of_report(merged))
+        if mlflow.get_active_model_id() is None:  # nothing to link them to: one call
+            metrics, own = metrics + own, []
+        _log_batch(client, run_id, _tags(merged, note), metrics)
+        if own:
+            shim.log_run_metrics(client, run_id, own)
         client.log_artifacts(run_id, str(out), ARTIFACT_DIR)
     for finding_id in sorted(rejudged - set(merged.flagged_ids)):
         if f"{TAG_PREFIX}finding.{finding_id}" in run_tags:
             client.delete_tag(run_id, f"{TAG_PREFIX}finding.{finding_id}")
+    if rejudged and merged.corrected is None and CORRECTED_TAG in run_tags:
+        client.delete_tag(run_id, CORRECTED_TAG)  # the evidence that made it is gone
     return merged
 
 
@@ -159,6 +168,9 @@ def _tags(report: Report, note: str) -> list[RunTag]:
         NOTE_TAG: note,
     }
     tags.update({f"{TAG_PREFIX}finding.{f.id}": f.severity.value for f in flagged})
+    corrected = report.corrected_text
+    if corrected:
+        tags[CORRECTED_TAG] = corrected
     return [RunTag(k, clip_tag(v)) for k, v in tags.items()]
 
 

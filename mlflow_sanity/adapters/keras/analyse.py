@@ -29,7 +29,7 @@ from mlflow_sanity.adapters.keras.inputs import (
     take_rows,
 )
 from mlflow_sanity.adapters.keras.memory import FitMemory, remember
-from mlflow_sanity.adapters.keras.probes import with_cause_data
+from mlflow_sanity.adapters.keras.probes import complete_probe, with_cause_data
 from mlflow_sanity.checks import CheckOptions, Context
 from mlflow_sanity.core.findings import Report
 from mlflow_sanity.core.fingerprint import Fingerprint
@@ -82,7 +82,27 @@ def _predict(model: Any, x: Any, batch_size: int | None) -> np.ndarray | dict[st
             return _forward(model, x)
         except Exception as exc:  # unusual inputs: let Keras' data adapters handle them
             _log.debug("direct forward pass failed, using model.predict: %s", exc)
-    return _by_name(model, model.predict(x, batch_size=max(batch_size or 32, 256), verbose=0))
+    batch = max(batch_size or 32, 256)
+    return _by_name(model, model.predict(string_tensors(x), batch_size=batch, verbose=0))
+
+
+def _is_text(arr: np.ndarray) -> bool:
+    return arr.dtype.kind in "OSU"
+
+
+def string_tensors(x: Any) -> Any:
+    """``x`` with its string arrays as string tensors: Keras' array adapters reject NumPy
+    string and object arrays (``Invalid dtype: object``) but take ``tf.string`` tensors,
+    which is what a ``tf.data`` pipeline feeds the model. The values are not changed."""
+    if isinstance(x, Mapping):
+        return {k: string_tensors(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)) and x and all(hasattr(v, "shape") for v in x):
+        return [string_tensors(v) for v in x]
+    if isinstance(x, np.ndarray) and _is_text(x) and keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        return tf.constant(x)
+    return x
 
 
 def _forward(model: Any, x: Any) -> np.ndarray | dict[str, np.ndarray]:
@@ -134,6 +154,8 @@ def _as_arrays(x: Any) -> Any:
     if isinstance(x, (pd.DataFrame, pd.Series)):
         x = x.to_numpy()
     arr = np.asarray(x)
+    if _is_text(arr):  # raw strings for StringLookup / TextVectorization: as they are
+        return arr
     if arr.dtype.kind not in "biuf":
         raise InputError(f"non-numeric model input ({arr.dtype})")
     return arr.astype(np.float32) if arr.dtype == np.float64 else arr
@@ -154,6 +176,7 @@ def analyse(
 ) -> Analysis:
     """Read inputs, describe, predict, check: the report and artifact files of one fit."""
     data = FitData.from_call(call, history)
+    complete_probe(call, data.x_train, data.y_train)  # probes that waited for these rows
     heads = describe_heads(model)
     if heads:
         return _analyse_heads(model, heads, history, call, data, config)
@@ -266,6 +289,7 @@ def _analyse_heads(
         except Exception as exc:  # the configuration and history checks still run
             data.notes.append(f"the model's predictions could not be computed ({exc})")
     reports, files, described = [], {}, {}
+    probed = None
     for name, spec in heads.items():
         one = replace(
             data, y_train=head_labels(data.y_train, name), y_val=head_labels(data.y_val, name)
@@ -278,6 +302,7 @@ def _analyse_heads(
         )
         fit = _fit_spec(call, one, spec, history, preds, None)
         fit = with_cause_data(fit, model, call, None, one.y_train)  # the head's labels
+        probed = fit.probes or probed  # the probes measure the whole model, once
         evaluation = classification_of(spec, preds, fit.labels) if spec.is_classifier else None
         ctx = Context(eval=evaluation, model=spec, history=history or None, fit=fit)
         report = build_report(ctx, options=config, source="autolog")
@@ -303,6 +328,8 @@ def _analyse_heads(
     reports.append(_input_checks(model, val, memory, config, "autolog"))
     merged = functools.reduce(Report.merge, reports)
     merged.inputs.update({"source": call.source, "heads": described, "notes": data.notes})
+    if probed is not None:
+        merged.inputs["probes"] = probed.to_dict()
     merged.inputs["heads_leakage"] = _inputs_note(first)
     if failure:
         merged.inputs["fingerprint"] = failure
@@ -336,6 +363,7 @@ def _input_checks(
         validation_fingerprint=memory.validation,
         model_selection=memory.model_selection,
         normalization=keras_normalization_stats(model),
+        seen_splits=memory.seen_splits() or None,
     )
     return build_report(ctx, options=config, source=source)
 
@@ -619,6 +647,8 @@ def analyse_evaluate(
         validation_fingerprint=memory.validation,
         model_selection=memory.model_selection,
         normalization=keras_normalization_stats(model),
+        fit_validation_accuracy=memory.validation_accuracy,
+        seen_splits=memory.seen_splits() or None,
     )
     inputs: dict[str, Any] = {"source": "model.evaluate", "model": spec.to_dict()}
     inputs["evaluate"] = {"rows": n_rows(rows.x) if rows is not None else None, "notes": notes}
@@ -633,7 +663,11 @@ def analyse_evaluate(
         from mlflow_sanity.report import classification_files
 
         files = classification_files(evaluation)
-    return Analysis(report, files)
+    # the evaluated rows in the training columns, if the leakage checks computed them:
+    # the fit's memory keeps them for the union of splits a later evaluate is compared with
+    evaluated = ctx.shared.get("eval_fp")
+    fingerprints = {"evaluate": evaluated} if isinstance(evaluated, Fingerprint) else {}
+    return Analysis(report, files, fingerprints)
 
 
 def _add_training_metrics(report: Report) -> None:
@@ -645,6 +679,14 @@ def _add_training_metrics(report: Report) -> None:
         value = f.evidence.get(key) if f is not None else None
         if isinstance(value, (int, float)) and math.isfinite(value):
             report.metrics[metric] = float(value)
+
+
+def _validation_accuracy(report: Report) -> float | None:
+    """The accuracy a fit's report measured on its validation rows (not its training rows)."""
+    if report.inputs.get("evaluated_on") != "validation data":
+        return None
+    value = report.metrics.get("accuracy")
+    return float(value) if isinstance(value, (int, float)) and math.isfinite(value) else None
 
 
 def check_and_log(
@@ -670,12 +712,13 @@ def check_and_log(
             found.fingerprints.get("validation"),
             ModelSelection.from_dict(selection) if selection else None,
             model_id,
+            _validation_accuracy(found.report),
         ),
     )
 
     def extras() -> None:
         if model_id:
-            tag_model(model_id, found.report)
+            tag_model(model_id, found.report, run_id=run_id)
         if found.digests:
             from mlflow_sanity.tracking.groups import tag_digests
 

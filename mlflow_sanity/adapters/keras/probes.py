@@ -6,6 +6,17 @@ rows) at a handful of moments: before training, after a few spread-out epochs an
 train end. No per-batch hooks. Every hook is failure-safe: an exception is remembered
 and reported (``ProbeSpec.errors``), never raised into ``fit``.
 
+Where the probe batch comes from: arrays, frames and tensors are sliced during ``fit``.
+A ``tf.data`` dataset or ``PyDataset`` is never read during ``fit``: iterating a dataset
+once more advances its shuffle seed generator (measured on TF 2.x: an extra pass changes
+the order of every later epoch, for ``shuffle(seed=...)`` too unless
+``reshuffle_each_iteration=False``), and Keras' own pass cannot be observed from a
+callback. So for those fits the callback keeps copies of the weights at the probed
+moments (within ``SNAPSHOT_BYTES``), and ``complete`` measures gradients, loss and dead
+units on the rows the checks read after ``fit`` (``FitData``), with the weights of each
+moment (``stateless_call``: the model itself is not touched). The same happens for a
+multi-output model whose compiled losses are only resolved by its first training step.
+
 The backend-specific part is one function, ``gradient_norms``: TensorFlow uses
 ``tf.GradientTape`` on the compiled loss; other backends are reported as not implemented.
 Everything else uses backend-neutral ``keras.ops``. The probes run in inference mode
@@ -14,10 +25,12 @@ Everything else uses backend-neutral ``keras.ops``. The probes run in inference 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
-from collections.abc import Callable, Mapping
-from dataclasses import replace
+import warnings
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, replace
 from typing import Any
 
 import keras
@@ -41,14 +54,36 @@ _log = logging.getLogger(__name__)
 
 PROBE_ROWS = 256  # training rows in the probe batch
 MAX_PROBES = 4  # gradient probes after epochs (plus one before training)
+SNAPSHOT_BYTES = 256 * 2**20  # weight copies kept for probes measured after fit
 _RELU = frozenset({"relu", "relu6"})
 
 
 # -- the backend interface ----------------------------------------------------------------
 
 
-def gradient_norms(model: Any, x: Any, y: Any) -> tuple[list[tuple[str, float]], float]:
-    """L2 norm of the loss gradient per layer with a kernel (input side first), and the loss.
+@dataclass(frozen=True)
+class Weights:
+    """Copies of a model's variable values at one moment of training (``stateless_call``
+    order: trainable, then non-trainable)."""
+
+    trainable: tuple[np.ndarray, ...]
+    non_trainable: tuple[np.ndarray, ...]
+    kernel_norm: float | None = None  # ``GradientProbe.weight_norm`` at that moment
+
+    @classmethod
+    def of(cls, model: Any) -> Weights:
+        return cls(
+            tuple(np.array(as_numpy(v)) for v in model.trainable_variables),
+            tuple(np.array(as_numpy(v)) for v in model.non_trainable_variables),
+            _weights_report(model)[0],
+        )
+
+
+def gradient_norms(
+    model: Any, x: Any, y: Any, weights: Weights | None = None
+) -> tuple[list[tuple[str, float]], float]:
+    """L2 norm of the loss gradient per layer with a kernel (input side first), and the loss;
+    with ``weights``, at those values instead of the model's current ones.
 
     Raises ``NotImplementedError`` for backends without an implementation here.
     """
@@ -56,19 +91,33 @@ def gradient_norms(model: Any, x: Any, y: Any) -> tuple[list[tuple[str, float]],
     impl = _GRADIENTS.get(backend)
     if impl is None:
         raise NotImplementedError(f"gradient probes are not implemented for backend {backend}")
-    return impl(model, x, y)
+    return impl(model, x, y, weights)
 
 
-def _tf_gradient_norms(model: Any, x: Any, y: Any) -> tuple[list[tuple[str, float]], float]:
+def _tf_gradient_norms(
+    model: Any, x: Any, y: Any, weights: Weights | None
+) -> tuple[list[tuple[str, float]], float]:
     import tensorflow as tf
 
     loss_fn = _loss_fn(model)
     groups = _kernel_groups(model)
     variables = [v for _, vs in groups for v in vs]
-    with tf.GradientTape() as tape:
-        y_pred = model(x, training=False)
-        loss = tf.reduce_mean(loss_fn(y, y_pred))
-    grads = tape.gradient(loss, variables)
+    if weights is None:
+        with tf.GradientTape() as tape:
+            y_pred = model(x, training=False)
+            loss = tf.reduce_mean(loss_fn(y, y_pred))
+        grads = tape.gradient(loss, variables)
+    else:  # a past moment: the same computation on copies, the model is not touched
+        position = {id(v): i for i, v in enumerate(model.trainable_variables)}
+        values = [tf.convert_to_tensor(a) for a in weights.trainable]
+        with tf.GradientTape() as tape, _quiet_structure():
+            tape.watch(values)
+            y_pred, _ = model.stateless_call(
+                values, list(weights.non_trainable), _tensors(x), training=False
+            )
+            loss = tf.reduce_mean(loss_fn(y, y_pred))
+        every = tape.gradient(loss, values)
+        grads = [every[position[id(v)]] for v in variables]
     norms, i = [], 0
     for name, vs in groups:
         total = 0.0
@@ -82,7 +131,9 @@ def _tf_gradient_norms(model: Any, x: Any, y: Any) -> tuple[list[tuple[str, floa
     return norms, float(loss)
 
 
-_GRADIENTS: dict[str, Callable[[Any, Any, Any], tuple[list[tuple[str, float]], float]]] = {
+_GRADIENTS: dict[
+    str, Callable[[Any, Any, Any, Weights | None], tuple[list[tuple[str, float]], float]]
+] = {
     "tensorflow": _tf_gradient_norms,
 }
 
@@ -90,14 +141,25 @@ _GRADIENTS: dict[str, Callable[[Any, Any, Any], tuple[list[tuple[str, float]], f
 # -- backend-neutral helpers --------------------------------------------------------------
 
 
+class LossNotResolved(Exception):
+    """The compiled losses of a multi-output model are resolved by its first training step:
+    a probe before it is measured after ``fit``, on a copy of the weights."""
+
+
 def _loss_fn(model: Any) -> Callable[[Any, Any], Any]:
-    """The single compiled loss, called directly (the compile wrapper may update trackers;
-    before the first step it is not built yet, so ``model.loss`` is resolved instead)."""
+    """The compiled loss, called directly (the compile wrapper may update trackers; before
+    the first step it is not built yet, so ``model.loss`` is resolved instead). Several
+    outputs: the sum of each output's loss times its ``loss_weights`` entry, as Keras
+    trains on."""
     flat = getattr(getattr(model, "_compile_loss", None), "_flat_losses", None) or []
     if len(flat) == 1:
         return flat[0].loss
-    if flat or isinstance(model.loss, (list, tuple, dict)) or model.loss is None:
-        raise NotImplementedError("gradient probes need a model with one compiled loss")
+    if flat:
+        return _weighted_sum(model, flat)
+    if model.loss is None:
+        raise NotImplementedError("gradient probes need a compiled loss")
+    if isinstance(model.loss, (list, tuple, dict)):
+        raise LossNotResolved()
     fn = keras.losses.get(model.loss)
     if isinstance(fn, keras.losses.Loss):
         return fn
@@ -108,6 +170,72 @@ def _loss_fn(model: Any) -> Callable[[Any, Any], Any]:
         return fn(y, y_pred)
 
     return aligned
+
+
+def _weighted_sum(model: Any, flat: list[Any]) -> Callable[[Any, Any], Any]:
+    names = [str(n) for n in (getattr(model, "output_names", None) or [])]
+
+    def total(y: Any, y_pred: Any) -> Any:
+        y = _shaped_like(y, y_pred, names)
+        value = None
+        for path, loss, weight, _ in flat:
+            term = keras.ops.mean(loss(_at(y, path), _at(y_pred, path)))
+            term = term * weight if weight is not None else term
+            value = term if value is None else value + term
+        return value
+
+    return total
+
+
+def _shaped_like(y: Any, y_pred: Any, names: list[str]) -> Any:
+    """Labels given by output name or in output order, in the structure of the outputs."""
+    if isinstance(y_pred, Mapping) and isinstance(y, (list, tuple)):
+        return dict(zip(names or list(y_pred), y, strict=False))
+    if isinstance(y_pred, (list, tuple)) and isinstance(y, Mapping):
+        return [y[n] for n in names] if names and all(n in y for n in names) else list(y.values())
+    return y
+
+
+def _at(obj: Any, path: tuple[Any, ...]) -> Any:
+    for key in path:
+        obj = obj[key if not isinstance(obj, Mapping) else _key(obj, key)]
+    return obj
+
+
+def _key(obj: Mapping[Any, Any], key: Any) -> Any:
+    return key if key in obj else str(key)
+
+
+@contextlib.contextmanager
+def _quiet_structure() -> Iterator[None]:
+    """A one-input Functional model warns about ``[input]`` vs ``input`` when called other
+    than through ``model(x)`` (``stateless_call``, a sub-model): our call, not the user's
+    concern, so not shown to them."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "The structure of `inputs`", UserWarning)
+        yield
+
+
+def _itemsize(variable: Any) -> int:
+    try:
+        return int(np.dtype(str(variable.dtype)).itemsize)
+    except TypeError:  # bfloat16 and the like: count them wide
+        return 8
+
+
+def _tensors(x: Any) -> Any:
+    """Inputs as tensors (strings as string tensors) for ``stateless_call``, which does not
+    convert NumPy arrays the way ``model(x)`` does."""
+    if isinstance(x, Mapping):
+        return {k: _tensors(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_tensors(v) for v in x]
+    arr = np.asarray(x)
+    if arr.dtype.kind in "OSU":
+        import tensorflow as tf
+
+        return tf.constant(arr)
+    return keras.ops.convert_to_tensor(arr)
 
 
 def _owner(variable: Any) -> str:
@@ -167,7 +295,8 @@ def dead_units(model: Any, x: Any) -> list[DeadUnits]:
                 outputs.append(h)
     else:
         probe = keras.Model(model.inputs, [layer.output for layer in layers])
-        outputs = probe(x, training=False)
+        with _quiet_structure():
+            outputs = probe(x, training=False)
         outputs = outputs if isinstance(outputs, (list, tuple)) else [outputs]
     found = []
     for layer, out in zip(layers, outputs, strict=False):
@@ -186,10 +315,15 @@ def _probe_batch(call: FitCall) -> tuple[Any, Any] | None:
     n = n_rows(call.x)
     if call.validation_split and call.validation_data is None:
         n = math.floor(n * (1.0 - call.validation_split))
+    return spread_rows(call.x, call.y, n)
+
+
+def spread_rows(x: Any, y: Any, n: int) -> tuple[Any, Any] | None:
+    """At most ``PROBE_ROWS`` of the first ``n`` rows, evenly spread."""
     if n <= 0:
         return None
     rows = np.unique(np.linspace(0, n - 1, min(n, PROBE_ROWS)).astype(np.int64))
-    return _floats(take_rows(call.x, rows)), _floats(take_rows(call.y, rows))
+    return _floats(take_rows(x, rows)), _floats(take_rows(y, rows))
 
 
 def _floats(obj: Any) -> Any:
@@ -241,6 +375,10 @@ class ProbeCallback(keras.callbacks.Callback):
         self._errors: list[str] = []
         self._first_nan_seen = False
         self._ended = False
+        self._source = ""  # where the probe batch came from
+        self._pending: list[tuple[int, Weights | None]] = []  # measured after fit
+        self._dead_pending = False
+        self._snapshots_note = ""
 
     # Keras hooks: each one catches everything.
 
@@ -276,9 +414,8 @@ class ProbeCallback(keras.callbacks.Callback):
         self._plan = probe_epochs(epochs)
         self._lr_start = _learning_rate(self.model)
         self._batch = _probe_batch(self._call)
-        if self._batch is None:
-            self._gradients_note = "the training data is not an array: no probe batch"
-            return
+        if self._batch is not None:
+            self._source = "the arrays given to fit"
         if getattr(self.model, "built", False) and self.model.trainable_variables:
             self._probe_gradients(0)  # an unbuilt model is left for fit to build
 
@@ -304,8 +441,11 @@ class ProbeCallback(keras.callbacks.Callback):
             self._probe_gradients(self._epochs_done)
         if not self._first_nan_seen:
             self._scan_weights()
-        if self._batch is not None and not any(e.where == "weights" for e in self._events):
-            self._dead = tuple(dead_units(self.model, self._batch[0]))
+        if not any(e.where == "weights" for e in self._events):
+            if self._batch is not None:
+                self._dead = tuple(dead_units(self.model, self._batch[0]))
+            else:
+                self._dead_pending = True
 
     def _scan_weights(self) -> None:
         _, bad = _weights_report(self.model)
@@ -315,19 +455,79 @@ class ProbeCallback(keras.callbacks.Callback):
                 self._events.append(NonFiniteEvent(max(self._epochs_done, 1), "weights", name))
 
     def _probe_gradients(self, epoch: int) -> None:
-        if self._batch is None or self._gradients_note:
+        if self._gradients_note:
             return
         self._probed.add(epoch)
+        if self._batch is None:  # no rows during fit: measure after fit, at these weights
+            self._keep(epoch)
+            return
         try:
             norms, loss = gradient_norms(self.model, *self._batch)
         except NotImplementedError as exc:
             self._gradients_note = str(exc)
             return
+        except LossNotResolved:
+            self._keep(epoch)
+            return
         weight_norm, _ = _weights_report(self.model)
         self._gradients.append(GradientProbe(epoch, tuple(norms), weight_norm, loss))
 
+    def _keep(self, epoch: int) -> None:
+        """Remember this moment for ``complete``: train end uses the final weights, earlier
+        moments a copy of them when it fits in ``SNAPSHOT_BYTES`` (all planned copies)."""
+        if self._ended:
+            self._pending.append((epoch, None))
+            return
+        size = sum(int(np.prod(v.shape)) * _itemsize(v) for v in self.model.weights)
+        if size * (len(self._plan) + 1) > SNAPSHOT_BYTES:
+            self._snapshots_note = (
+                f"gradients during training not probed: copies of the weights ({size} bytes "
+                "each) are too large to keep until the rows are read after fit"
+            )
+            self._probed.discard(epoch)  # the last epoch is still probed at train end
+            return
+        self._pending.append((epoch, Weights.of(self.model)))
+
+    def complete(self, x: Any, y: Any) -> None:
+        """Measure what waited for rows (see the module docstring) on the training rows the
+        checks read after ``fit``; with none, say why the gradients were not probed."""
+        if self.model is None:
+            return
+        self.finish()  # an explicit SanityCallback drives us: train end may not have run yet
+        if not (self._pending or self._dead_pending):
+            return
+        pending, self._pending = self._pending, []
+        self._safe("after fit", lambda: self._complete(pending, x, y))
+
+    def _complete(self, pending: list[tuple[int, Weights | None]], x: Any, y: Any) -> None:
+        batch = self._batch
+        if batch is None:
+            batch = spread_rows(x, y, n_rows(x)) if x is not None and y is not None else None
+            if batch is None:
+                self._gradients_note = "the training rows could not be read: no probe batch"
+                return
+            self._batch, self._source = batch, "training rows read after fit"
+        if self._dead_pending:
+            self._dead_pending = False
+            self._dead = tuple(dead_units(self.model, batch[0]))
+        for epoch, weights in pending:
+            try:
+                norms, loss = gradient_norms(self.model, *batch, weights)
+            except NotImplementedError as exc:
+                self._gradients_note = str(exc)
+                return
+            if weights is None:  # train end: the model's own (final) weights
+                weight_norm, _ = _weights_report(self.model)
+            else:
+                weight_norm = weights.kernel_norm
+            self._gradients.append(GradientProbe(epoch, tuple(norms), weight_norm, loss))
+        self._gradients.sort(key=lambda p: p.epoch)
+
     def spec(self) -> ProbeSpec:
         self.finish()
+        if (self._pending or self._dead_pending) and not self._gradients_note:
+            self._gradients_note = "the training rows were not read: no probe batch"
+        note = self._gradients_note or self._snapshots_note
         steps = (self.params or {}).get("steps")
         terminated = any(
             isinstance(cb, keras.callbacks.TerminateOnNaN) for cb in self._call.callbacks
@@ -335,7 +535,7 @@ class ProbeCallback(keras.callbacks.Callback):
         return ProbeSpec(
             backend=keras.backend.backend(),
             gradients=tuple(self._gradients),
-            gradients_note=self._gradients_note,
+            gradients_note=note,
             dead_units=self._dead,
             probe_rows=0 if self._batch is None else n_rows(self._batch[0]),
             non_finite=tuple(self._events),
@@ -346,6 +546,7 @@ class ProbeCallback(keras.callbacks.Callback):
             steps_per_epoch=int(steps) if isinstance(steps, int) else None,
             n_params=self._n_params,
             errors=tuple(self._errors),
+            probe_rows_from=self._source,
         )
 
 
@@ -391,6 +592,13 @@ def input_layers(model: Any) -> tuple[str | None, str | None]:
         elif name.startswith(_WEIGHTED) or name in _RECURRENT or layer.weights:
             return name, normalizer
     return None, normalizer
+
+
+def complete_probe(call: FitCall, x: Any, y: Any) -> None:
+    """Hand the training rows read after ``fit`` to the fit's probe (if it waits for them)."""
+    probe = getattr(call, "probe", None)
+    if isinstance(probe, ProbeCallback):
+        probe.complete(x, y)
 
 
 def with_cause_data(fit: FitSpec, model: Any, call: FitCall, x: Any, y: Any) -> FitSpec:

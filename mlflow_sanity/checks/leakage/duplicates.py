@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from mlflow_sanity.checks.corrected import unique_rows
 from mlflow_sanity.checks.leakage.overlap import (
     chance_p_value,
     eval_split,
@@ -71,7 +72,7 @@ def _repeats(ctx: Context, chance_alpha: float) -> dict[str, Any]:
             for value, c, d in zip(values, counts, distinct, strict=True)
         }
     chance = repeat_chance(grid.collision, n) if repeats else None
-    return {"chance": chance, "n": n, "repeats": repeats, "per_class": per_class}
+    return {"chance": chance, "n": n, "repeats": repeats, "per_class": per_class, "rows": rows}
 
 
 @check(
@@ -116,4 +117,6 @@ def duplicate_eval_rows(ctx: Context, t: Mapping[str, float]) -> Outcome | None:
         + (f"; {'; '.join(thin[:3])}" if thin else "")
         + ".",
         evidence,
+        # each distinct row's first occurrence: the accuracy with every row counted once
+        corrected=unique_rows(ctx, np.unique(m["rows"], return_index=True)[1]),
     )
