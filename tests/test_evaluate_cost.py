@@ -215,3 +215,18 @@ def test_a_later_report_does_not_upload_the_runs_plots_again(mlflow_experiment, 
     assert base64.b64encode(png).decode() in html  # and still on the merged page
     log_report(run_id, Report(), {"learning_curves.png": png + b"-new"})  # a new version
     assert "learning_curves.png" in uploads[2]
+
+
+def test_the_evaluated_rows_fingerprint_skips_collision_rates_and_says_so() -> None:
+    from mlflow_sanity.checks.leakage.overlap import repeat_chance
+
+    rng = np.random.default_rng(10)
+    x = _frame(rng, 3000).assign(ints=rng.integers(0, 5, 3000))
+    full, light = fpm.compute(x), fpm.compute(x, rates=False)
+    assert np.array_equal(full.hashes, light.hashes) and light.digest == full.digest
+    for name in ("kinds", "steps", "mean", "std", "min", "max", "n_missing"):
+        assert np.array_equal(getattr(full, name), getattr(light, name)), name
+    assert np.isnan(light.collision).all() and np.isnan(light.exact_collision).all()
+    with pytest.raises(ValueError, match="not estimated"):
+        repeat_chance(light.collision, light.n_rows)
+    assert 0 <= repeat_chance(full.collision, full.n_rows) <= 1

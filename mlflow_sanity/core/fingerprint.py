@@ -293,6 +293,7 @@ def compute(
     *,
     tolerance: float = DEFAULT_TOLERANCE,
     exact: bool = False,
+    rates: bool = True,
 ) -> Fingerprint:
     """Fingerprint a table.
 
@@ -300,7 +301,10 @@ def compute(
     mapping of column name to array. ``labels``: class values, one-hot/probability rows
     (their argmax), or None. ``tolerance``: grid step relative to each continuous
     column's largest absolute value (see the module docstring); ``exact=True`` matches
-    continuous columns exactly instead (no grid). Memory: the hashes plus a few MB of
+    continuous columns exactly instead (no grid). ``rates=False`` leaves the collision
+    rates unestimated (NaN: two sorts of the sample, about half the cost) for a
+    fingerprint only read for its statistics and row hashes (the evaluated rows in the
+    scaling comparison); ``repeat_chance`` refuses it. Memory: the hashes plus a few MB of
     working space; numeric arrays are read in place, not copied.
     """
     if not (isinstance(tolerance, (int, float)) and 0 < tolerance < 1):
@@ -315,10 +319,10 @@ def compute(
     sample = _sample_index(n)
     if label_bytes is not None:
         hashes |= label_bytes
-    collision = _collision(sample_codes)
+    collision = _collision(sample_codes) if rates else np.full(d, np.nan)
     exact_collision = collision.copy()
     cont = [j for j in range(d) if kinds[j] == "continuous"]
-    if cont and sample.size:
+    if cont and sample.size and rates:
         rows = np.ix_([num.index(j) for j in cont], sample)
         exact_collision[cont] = _collision(_exact_codes(_f64(block[rows])))
     return Fingerprint(
