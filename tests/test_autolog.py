@@ -342,7 +342,7 @@ def test_autolog_hands_the_fit_to_an_explicit_callback(keras, sanity_on, fast_pl
 
 @pytest.mark.parametrize("with_mlflow_autolog", [False, True])
 def test_internal_error_gives_one_warning_and_fit_still_works(
-    keras, sanity_on, monkeypatch, request, with_mlflow_autolog
+    keras, sanity_on, monkeypatch, request, with_mlflow_autolog, lenient
 ):
     import mlflow
 
@@ -367,6 +367,22 @@ def test_internal_error_gives_one_warning_and_fit_still_works(
     assert mlflow.active_run() is None
     run = mlflow.last_active_run()
     assert run.info.status == "FINISHED" and "sanity.status" not in run.data.tags
+
+
+def test_internal_error_raises_in_strict_mode(keras, sanity_on, monkeypatch):
+    """Under the suite's strict mode the same bug is a red test, not a quiet warning."""
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("forced failure")
+
+    from mlflow_sanity.adapters.keras import analyse
+
+    monkeypatch.setattr(analyse, "analyse", boom)
+    x, y = _blobs(n=60)
+    m = _model(keras, 3, "softmax")
+    m.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
+    with pytest.raises(RuntimeError, match="forced failure"):
+        m.fit(x, y, epochs=1, verbose=0)
 
 
 def test_a_failing_fit_raises_and_ends_the_run_failed(keras, sanity_on):

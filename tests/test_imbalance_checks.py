@@ -147,7 +147,7 @@ def test_unknown_threshold_or_id_is_rejected():
         check_predictions([0, 1], [0, 1], thresholds={"perfect_score": {"nope": 1}})
 
 
-def test_crashing_check_becomes_info_not_an_exception(monkeypatch):
+def _break_uncalibrated(monkeypatch):
     from mlflow_sanity.checks import registry
 
     chk = registry.REGISTRY["uncalibrated"]
@@ -158,9 +158,21 @@ def test_crashing_check_becomes_info_not_an_exception(monkeypatch):
     monkeypatch.setitem(
         registry.REGISTRY, "uncalibrated", chk.__class__(**{**chk.__dict__, "fn": boom})
     )
+
+
+def test_crashing_check_becomes_info_not_an_exception(monkeypatch, lenient):
+    _break_uncalibrated(monkeypatch)
     y, pred, proba = healthy()
     f = check_predictions(y, pred, proba).get("uncalibrated")
     assert f.severity is Severity.INFO and "kaput" in f.message
+
+
+def test_crashing_check_raises_in_strict_mode(monkeypatch):
+    """The suite runs strict: a bug in a check is a red test, not a quiet info finding."""
+    _break_uncalibrated(monkeypatch)
+    y, pred, proba = healthy()
+    with pytest.raises(RuntimeError, match="kaput"):
+        check_predictions(y, pred, proba)
 
 
 def test_informative_model_below_baseline_warns_instead_of_failing():

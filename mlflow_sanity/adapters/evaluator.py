@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 from mlflow.models.evaluation import EvaluationResult, ModelEvaluator
 
+from mlflow_sanity.adapters.rng import keeps_random_state
 from mlflow_sanity.checks import CheckOptions, Context
 from mlflow_sanity.core.metrics import InputError, classify
 from mlflow_sanity.core.pipeline import build_report
@@ -74,6 +75,7 @@ class SanityEvaluator(ModelEvaluator):
     def can_evaluate(cls, *, model_type: str, evaluator_config: Any = None, **kwargs: Any) -> bool:
         return model_type == "classifier"
 
+    @keeps_random_state
     def evaluate(
         self,
         *,

@@ -32,8 +32,10 @@ from mlflow_sanity.adapters.keras.describe import sibling_callbacks
 from mlflow_sanity.adapters.keras.inputs import EvaluateCall, FitCall, _signature, unpack_pair
 from mlflow_sanity.adapters.keras.memory import recall
 from mlflow_sanity.adapters.keras.probes import ProbeCallback, with_probe
+from mlflow_sanity.adapters.rng import preserved_random_state
 from mlflow_sanity.checks import CheckOptions, Thresholds
 from mlflow_sanity.core.findings import Report
+from mlflow_sanity.core.strict import strict
 from mlflow_sanity.tracking import shim
 from mlflow_sanity.tracking.runs import OwnedRun, tracking_uri
 from mlflow_sanity.tracking.spool import finish_run, log_or_spool, open_fit_run
@@ -135,7 +137,8 @@ class SanityCallback(keras.callbacks.Callback):
         try:
             x, y = unpack_pair(self.validation_data)
             returned = {k: float(v) for k, v in (logs or {}).items()}
-            _check_evaluate(self.model, EvaluateCall(x, y), returned, self._config)
+            with preserved_random_state():
+                _check_evaluate(self.model, EvaluateCall(x, y), returned, self._config)
         except Exception as exc:
             _internal_error(exc, "evaluate", "its return value is")
 
@@ -161,20 +164,24 @@ class SanityCallback(keras.callbacks.Callback):
         self._training = False
         call, self._adopted = self._adopted, None
         try:
-            self._restore_like_early_stopping()
-            if call is None:
-                call = self._call_from_arguments()
-                call.probe = self._probe
-            config = self._config if self._explicit_config or call.config is None else call.config
-            history = getattr(getattr(self.model, "history", None), "history", None) or {}
-            run = open_fit_run()
-            try:
-                report = check_and_log(self.model, dict(history), call, config, run.run_id)
-                _announce(report, run.run_id, "fit")
-            finally:
-                finish_run(run)
+            with preserved_random_state():
+                self._report_fit(call)
         except Exception as exc:
             _internal_error(exc)
+
+    def _report_fit(self, call: FitCall | None) -> None:
+        self._restore_like_early_stopping()
+        if call is None:
+            call = self._call_from_arguments()
+            call.probe = self._probe
+        config = self._config if self._explicit_config or call.config is None else call.config
+        history = getattr(getattr(self.model, "history", None), "history", None) or {}
+        run = open_fit_run()
+        try:
+            report = check_and_log(self.model, dict(history), call, config, run.run_id)
+            _announce(report, run.run_id, "fit")
+        finally:
+            finish_run(run)
 
     def _adopt(self, call: FitCall) -> None:
         """Called by the ``autolog`` wrapper: the callback reports, with full data access."""
@@ -264,14 +271,15 @@ def _fit_wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
     adopter: SanityCallback | None = None
     failure: BaseException | None = None  # at most one warning per fit
     try:
-        call = FitCall.from_arguments(original, self, args, kwargs, _STATE.config)
-        args, kwargs = _with_probe(original, self, args, kwargs, call)
-        adopter = next((cb for cb in call.callbacks if isinstance(cb, SanityCallback)), None)
-        if adopter is not None:  # the explicit callback reports, with our data access
-            adopter._adopt(call)
-            call = None
-        else:
-            run = open_fit_run()
+        with preserved_random_state():  # creating a run draws its name from `random`
+            call = FitCall.from_arguments(original, self, args, kwargs, _STATE.config)
+            args, kwargs = _with_probe(original, self, args, kwargs, call)
+            adopter = next((cb for cb in call.callbacks if isinstance(cb, SanityCallback)), None)
+            if adopter is not None:  # the explicit callback reports, with our data access
+                adopter._adopt(call)
+                call = None
+            else:
+                run = open_fit_run()
     except Exception as exc:
         failure, call = exc, None
     _LOCAL.depth = getattr(_LOCAL, "depth", 0) + 1
@@ -286,19 +294,20 @@ def _fit_wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
         raise
     finally:
         _LOCAL.depth -= 1
-    try:
-        if call is not None and run is not None:
-            hist = dict(getattr(history, "history", None) or {})
-            report = check_and_log(self, hist, call, _STATE.config, run.run_id)
-            _announce(report, run.run_id, "fit")
-    except Exception as exc:
-        failure = failure or exc
-    finally:
-        if run is not None:
-            try:
-                finish_run(run)
-            except Exception as exc:
-                failure = failure or exc
+    with preserved_random_state():
+        try:
+            if call is not None and run is not None:
+                hist = dict(getattr(history, "history", None) or {})
+                report = check_and_log(self, hist, call, _STATE.config, run.run_id)
+                _announce(report, run.run_id, "fit")
+        except Exception as exc:
+            failure = failure or exc
+        finally:
+            if run is not None:
+                try:
+                    finish_run(run)
+                except Exception as exc:
+                    failure = failure or exc
     if failure is not None:
         _internal_error(failure)
     return history
@@ -323,6 +332,8 @@ def _with_probe(
         call.probe = probe
         return tuple(bound.args[1:]), dict(bound.kwargs)
     except Exception as exc:  # the probes are optional; fit runs as called
+        if strict():
+            raise
         _log.debug("mlflow-sanity probe not added: %s", exc)
         return args, kwargs
 
@@ -349,7 +360,8 @@ def _evaluate_wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
         _LOCAL.depth -= 1
     try:
         if call is not None:
-            _check_evaluate(self, call, returned_metrics(self, result), _STATE.config)
+            with preserved_random_state():
+                _check_evaluate(self, call, returned_metrics(self, result), _STATE.config)
     except Exception as exc:
         failure = failure or exc
     if failure is not None:
@@ -404,6 +416,8 @@ def _announce(report: Report, run_id: str, what: str) -> None:
 def _internal_error(
     exc: BaseException, what: str = "fit", unaffected: str = "training and its History are"
 ) -> None:
+    if strict():
+        raise exc
     _log.debug("mlflow-sanity failed", exc_info=exc)
     warnings.warn(
         f"mlflow-sanity could not check this {what} ({type(exc).__name__}: {exc}); "

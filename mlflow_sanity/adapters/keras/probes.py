@@ -25,6 +25,7 @@ import numpy as np
 
 from mlflow_sanity.adapters.keras.describe import as_numpy
 from mlflow_sanity.adapters.keras.inputs import FitCall, is_readable, n_rows, take_rows
+from mlflow_sanity.adapters.rng import preserved_random_state
 from mlflow_sanity.core.keras_spec import (
     DeadUnits,
     FitSpec,
@@ -35,6 +36,7 @@ from mlflow_sanity.core.keras_spec import (
     input_stats,
     label_values,
 )
+from mlflow_sanity.core.strict import strict
 
 _log = logging.getLogger(__name__)
 
@@ -260,8 +262,11 @@ class ProbeCallback(keras.callbacks.Callback):
 
     def _safe(self, what: str, fn: Callable[[], None]) -> None:
         try:
-            fn()
+            with preserved_random_state():
+                fn()
         except Exception as exc:  # never break training
+            if strict():
+                raise
             _log.debug("mlflow-sanity probe failed at %s", what, exc_info=exc)
             if len(self._errors) < 5:
                 self._errors.append(f"{what}: {type(exc).__name__}: {exc}")
