@@ -366,7 +366,7 @@ def learning_rate(ctx: Context, t: Mapping[str, float]) -> Outcome | None:
 
 
 def _far_from_default(lr: float | None, spec: ModelSpec | None, factor: float) -> str | None:
-    """"N-fold above/below the default" when ``lr`` is ``factor`` or more times off the
+    """ "N-fold above/below the default" when ``lr`` is ``factor`` or more times off the
     optimizer's own default rate (None when either is unknown)."""
     default = spec.default_learning_rate if spec is not None else None
     if not lr or not default or lr <= 0 or default <= 0:

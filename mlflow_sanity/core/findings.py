@@ -97,9 +97,7 @@ class Report:
         """Warn/fail findings: causes that explain a symptom first (a larger proven gain
         first), then worst first, then by id for stable output."""
         hits = [f for f in self.findings if f.severity.flagged]
-        return sorted(
-            hits, key=lambda f: (not f.explains, -f.proven_gain, -f.severity.rank, f.id)
-        )
+        return sorted(hits, key=lambda f: (not f.explains, -f.proven_gain, -f.severity.rank, f.id))
 
     @property
     def status(self) -> str:
