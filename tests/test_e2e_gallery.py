@@ -79,3 +79,26 @@ def test_gallery_precision_and_recall_via_rest(gallery, mlflow_server):
         elif t.get("sanity.status") != "pass" or flagged:
             problems.append(f"{o.scenario}/fixed false alarm: {t.get('sanity.status')} {flagged}")
     assert not problems, "\n".join(problems)
+
+
+def test_stuck_accuracy_shows_a_proven_cause_and_its_child_runs(gallery, mlflow_server):
+    """The buggy ``stuck_accuracy`` fit tests its causes: each experiment's two arms are
+    child runs of the fit's run, tagged with the finding they test."""
+    run_id = next(
+        o.run_id for o in gallery if (o.scenario, o.variant) == ("stuck_accuracy", "buggy")
+    )
+    run = _rest(mlflow_server, "runs/get", {"run_id": run_id})["run"]
+    children = _rest(
+        mlflow_server,
+        "runs/search",
+        {
+            "experiment_ids": [run["info"]["experiment_id"]],
+            "filter": f"tags.mlflow.parentRunId = '{run_id}'",
+            "max_results": 50,
+        },
+    ).get("runs", [])
+    arms: dict[str, set[str]] = {}
+    for child in children:
+        tags = {t["key"]: t["value"] for t in child["data"].get("tags", [])}
+        arms.setdefault(tags.get("sanity.proof", ""), set()).add(tags.get("sanity.proof.arm", ""))
+    assert arms.get("unscaled_inputs") == {"control", "remedy"}, arms

@@ -245,7 +245,9 @@ def test_an_injected_fault_names_its_cause_confirmed_by_experiment(keras, provin
     assert set(arms) == {"control", "remedy"} and set(proof["runs"]) == {
         c.info.run_id for c in arms.values()
     }
-    assert arms["remedy"].data.metrics["balanced_accuracy"] == pytest.approx(proof["remedied"], abs=1e-4)
+    assert arms["remedy"].data.metrics["balanced_accuracy"] == pytest.approx(
+        proof["remedied"], abs=1e-4
+    )
 
 
 def test_a_healthy_fit_runs_no_experiment(keras, proving, digits, monkeypatch):

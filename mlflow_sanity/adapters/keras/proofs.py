@@ -441,9 +441,12 @@ def _run(
                 continue
             r_epochs = epochs * remedy.epochs_factor
             cost = estimate(r_epochs) + (0 if control is not None else estimate(epochs))
-            if time.perf_counter() + cost > deadline:
+            left = deadline - time.perf_counter()
+            if cost > left:
                 out[f.id] = not_run(
-                    f.id, f"over the time budget ({allowed:.1f} s; estimated {cost:.1f} s)"
+                    f.id,
+                    f"the time budget ({allowed:.1f} s, {max(left, 0):.1f} s left) is too "
+                    f"small for it (estimated {cost:.1f} s; see proof_budget)",
                 )
                 continue
             if control is None:
