@@ -1,7 +1,7 @@
 """Cost of the cause experiments against the fit they explain.
 
-A stuck fit (Adam at learning rate 1e-7: accuracy stays at the baseline) on ``--rows``
-rows of Gaussian classes for ``--epochs`` epochs, with ``mlflow_sanity.autolog()`` at its
+A stuck fit (Adam at learning rate 1.0, 1000x its default: the ReLUs die and one class
+is predicted) on ``--rows`` rows of Gaussian classes for ``--epochs`` epochs, with ``mlflow_sanity.autolog()`` at its
 default budget (``prove_causes="auto"``). Times the user's fit and the experiments
 (``adapters/keras/proofs.prove``: control and remedied copies, at most 2,000 training
 rows and 5 epochs an arm) and prints their ratio, with the verdict, per repeat.
@@ -69,7 +69,7 @@ def main() -> None:
                 ]
             )
             model.compile(
-                keras.optimizers.Adam(1e-7), "sparse_categorical_crossentropy", metrics=["accuracy"]
+                keras.optimizers.Adam(1.0), "sparse_categorical_crossentropy", metrics=["accuracy"]
             )
             with mlflow.start_run():
                 model.fit(x, y, validation_split=0.2, epochs=args.epochs, verbose=0)

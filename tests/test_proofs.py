@@ -317,3 +317,21 @@ def test_experiments_leave_the_users_random_state_as_it_found_it(
     report = read_report(mlflow.last_active_run().info.run_id)
     assert report.get("learning_rate").evidence["proof"]["runs"]  # experiments did run
     assert with_tool == without
+
+
+def test_child_runs_are_skipped_not_waited_for_when_the_server_is_down(monkeypatch):
+    import mlflow
+
+    from mlflow_sanity.tracking.proofs import log_arms
+
+    arms = [("control", {"epochs": "5"}, {"balanced_accuracy": 0.1})]
+    runs, note = log_arms("pending-abc", "learning_rate", arms)
+    assert runs == () and "spooled" in note
+    monkeypatch.setenv("MLFLOW_SANITY_PROBE_TIMEOUT", "0.5")
+    previous = mlflow.get_tracking_uri()
+    mlflow.set_tracking_uri("http://127.0.0.1:9")  # nothing listens on the discard port
+    try:
+        runs, note = log_arms("0123456789abcdef", "learning_rate", arms)
+    finally:
+        mlflow.set_tracking_uri(previous)
+    assert runs == () and "did not answer" in note
