@@ -1,10 +1,11 @@
 """Cost of the cause experiments against the fit they explain.
 
 A stuck fit (Adam at learning rate 1.0, 1000x its default: the ReLUs die and one class
-is predicted) on ``--rows`` rows of Gaussian classes for ``--epochs`` epochs, with ``mlflow_sanity.autolog()`` at its
-default budget (``prove_causes="auto"``). Times the user's fit and the experiments
-(``adapters/keras/proofs.prove``: control and remedied copies, at most 2,000 training
-rows and 5 epochs an arm) and prints their ratio, with the verdict, per repeat.
+is predicted) on ``--rows`` rows of Gaussian classes for ``--epochs`` epochs, with
+``mlflow_sanity.autolog()`` at its default budget (``prove_causes="auto"``). Times the
+user's fit and the experiments (``adapters/keras/proofs.prove``: control and remedied
+copies, at most 2,000 training rows and 5 epochs an arm) and prints their ratio, with
+the verdict, per repeat.
 A healthy fit runs no experiment (``bench_autolog.py`` measures that cost).
 
     python benchmarks/bench_proofs.py [--rows 50000] [--epochs 10] [--repeats 2]
