@@ -335,3 +335,34 @@ def test_child_runs_are_skipped_not_waited_for_when_the_server_is_down(monkeypat
     finally:
         mlflow.set_tracking_uri(previous)
     assert runs == () and "did not answer" in note
+
+
+def test_a_rate_far_from_the_default_is_a_suspect_the_experiment_can_confirm():
+    """The loss curve alone does not convict the rate (it fell), but accuracy is stuck and
+    the rate is 10,000-fold below Adam's default: info until the experiment confirms it."""
+    from dataclasses import replace
+
+    y = np.repeat([0, 1, 2], 30)
+    stuck = classify(y, np.zeros_like(y), labels=[0, 1, 2])
+    spec = replace(model_spec(), learning_rate=1e-7, default_learning_rate=1e-3)
+    falling = {"loss": [1.2, 1.0, 0.9, 0.85], "accuracy": [0.33] * 4}
+
+    def report(proofs=None):
+        ctx = Context(eval=stuck, model=spec, fit=fit_spec(y, units=3), history=falling)
+        ctx.proofs = proofs
+        return _report(ctx)
+
+    f = report().get("learning_rate")
+    assert f.severity is Severity.INFO and "10,000-fold below Adam's default (0.001)" in f.message
+    assert f.evidence["suspect"]
+    from mlflow_sanity.adapters.keras.proofs import candidates
+
+    assert "learning_rate" in [c.id for c in candidates(report())]
+    proven = report({"learning_rate": _proof(0.33, 0.90).to_dict()})
+    f = proven.get("learning_rate")
+    assert f.severity is Severity.WARN and f.explains and f.message.startswith("Proven")
+    assert proven.flagged[0].id == "learning_rate"
+    # a rate near the default is no suspect
+    near = replace(spec, learning_rate=2e-3)
+    ctx = Context(eval=stuck, model=near, fit=fit_spec(y, units=3), history=falling)
+    assert _report(ctx).get("learning_rate").severity is Severity.PASSED

@@ -353,15 +353,16 @@ def learning_rate(ctx: Context, t: Mapping[str, float]) -> Outcome | None:
         return Outcome(Severity.WARN, text, evidence, f"the {lr_text} is too low")
     suspect = _far_from_default(lr, spec, t["suspect_factor"])
     if suspect is not None:
-        evidence["default_learning_rate"] = spec.default_learning_rate if spec else None
+        default = spec.default_learning_rate if spec is not None else None
+        evidence["default_learning_rate"] = default
         evidence["suspect"] = suspect
+        whose = f"{optimizer}'s" if optimizer else "the optimizer's"
         text = (
-            f"The {lr_text} is {suspect} ({optimizer}'s default is "
-            f"{_g(spec.default_learning_rate if spec else None)}); the loss curve alone does "
-            "not show a problem, so it is a suspect only if accuracy is stuck (an experiment "
-            "with the default rate decides)."
+            f"The {lr_text} is {suspect} {whose} default ({_g(default)}); the loss curve "
+            "alone does not show a problem, so it is a suspect only if accuracy is stuck "
+            "(an experiment with the default rate decides)."
         )
-        return Outcome(Severity.INFO, text, evidence, f"the {lr_text} is {suspect}")
+        return Outcome(Severity.INFO, text, evidence, f"the {lr_text} is {suspect} the default")
     return passed(f"The {lr_text} moves the loss steadily.", evidence)
 
 
@@ -373,9 +374,9 @@ def _far_from_default(lr: float | None, spec: ModelSpec | None, factor: float) -
         return None
     ratio = lr / default
     if reaches(ratio, factor, inclusive=True):
-        return f"{ratio:.3g}-fold above the default"
+        return f"{ratio:,.0f}-fold above"
     if reaches(ratio, 1 / factor, below=True, inclusive=True):
-        return f"{1 / ratio:.3g}-fold below the default"
+        return f"{1 / ratio:,.0f}-fold below"
     return None
 
 
