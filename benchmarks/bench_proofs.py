@@ -1,7 +1,7 @@
 """Cost of the cause experiments against the fit they explain.
 
-A stuck fit (Adam at learning rate 1.0, 1000x its default: the ReLUs die and one class
-is predicted) on ``--rows`` rows of Gaussian classes for ``--epochs`` epochs, with
+A stuck fit (a two-input model fed raw minutes and ages at SGD's default rate: accuracy
+stays at the majority baseline) on ``--rows`` rows for ``--epochs`` epochs, with
 ``mlflow_sanity.autolog()`` at its default budget (``prove_causes="auto"``). Times the
 user's fit and the experiments (``adapters/keras/proofs.prove``: control and remedied
 copies, at most 2,000 training rows and 5 epochs an arm) and prints their ratio, with
@@ -38,22 +38,25 @@ def main() -> None:
     import mlflow_sanity
     from mlflow_sanity.adapters.keras import patch, proofs
 
-    clock: dict[str, float] = {}
+    clock: dict[str, Any] = {}
     prove = proofs.prove
 
     def timed(*a: Any, **kw: Any) -> Any:
         start = time.perf_counter()
         try:
-            return prove(*a, **kw)
+            report = prove(*a, **kw)
+            clock["verdicts"] = report.inputs.get("proofs") or {}
+            return report
         finally:
             clock["proofs"] = time.perf_counter() - start
             clock["fit"] = a[1].seconds or float("nan")
 
     proofs.prove = timed
     rng = np.random.default_rng(0)
-    centers = rng.normal(size=(5, 20)) * 2.0
-    y = rng.permutation(np.arange(args.rows) % 5)
-    x = (centers[y] + rng.normal(size=(args.rows, 20)) * 1.5).astype("float32")
+    age = rng.uniform(18, 90, args.rows).astype("float32")
+    minutes = rng.uniform(0, 10080, args.rows).astype("float32")
+    y = (age + rng.normal(0, 8, args.rows) > 54).astype("int64")
+    x = {"minutes": minutes[:, None], "age": age[:, None]}
 
     with tempfile.TemporaryDirectory() as tmp:
         mlflow.set_tracking_uri(f"sqlite:///{tmp}/mlflow.db")
@@ -62,16 +65,11 @@ def main() -> None:
         ratios = []
         for i in range(args.repeats):
             keras.utils.set_random_seed(i)
-            model = keras.Sequential(
-                [
-                    keras.Input((20,)),
-                    keras.layers.Dense(64, activation="relu"),
-                    keras.layers.Dense(5, activation="softmax"),
-                ]
-            )
-            model.compile(
-                keras.optimizers.Adam(1.0), "sparse_categorical_crossentropy", metrics=["accuracy"]
-            )
+            a, b = keras.Input((1,), name="minutes"), keras.Input((1,), name="age")
+            h = keras.layers.Dense(16, activation="relu")(keras.layers.Concatenate()([a, b]))
+            out = keras.layers.Dense(1, activation="sigmoid")(h)
+            model = keras.Model({"minutes": a, "age": b}, out)
+            model.compile(keras.optimizers.SGD(0.01), "binary_crossentropy", metrics=["accuracy"])
             with mlflow.start_run():
                 model.fit(x, y, validation_split=0.2, epochs=args.epochs, verbose=0)
             run = mlflow.last_active_run()
@@ -80,7 +78,7 @@ def main() -> None:
             ratios.append(ratio)
             print(
                 f"repeat {i}: fit {clock['fit']:.1f} s, experiments {clock['proofs']:.1f} s, "
-                f"ratio {ratio:.2f} (flagged: {verdict})"
+                f"ratio {ratio:.2f}; experiments: {clock['verdicts']} (flagged: {verdict})"
             )
         patch.autolog(disable=True)
     print(f"median experiments/fit ratio: {statistics.median(ratios):.2f}")
