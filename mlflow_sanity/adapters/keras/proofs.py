@@ -39,6 +39,7 @@ import copy
 import logging
 import math
 import os
+import random
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -215,8 +216,17 @@ def _spread(n: int, k: int) -> np.ndarray:
 
 
 def experiment_rows(data: FitData) -> Rows | None:
-    """Capped training rows and the rows to score on (validation, else the last fifth of
-    a spread sample of the training rows, never trained on)."""
+    """Capped training rows (shuffled once with a private generator) and the rows to score
+    on (validation, else every fifth row of a spread sample of the training rows, never
+    trained on)."""
+    rows = _experiment_rows(data)
+    if rows is not None:
+        order = np.random.default_rng(SEED).permutation(len(rows.y_train))
+        rows.x_train, rows.y_train = take_rows(rows.x_train, order), rows.y_train[order]
+    return rows
+
+
+def _experiment_rows(data: FitData) -> Rows | None:
     if not data.train_readable or data.y_train is None or label_indices(data.y_train) is None:
         return None
     n = n_rows(data.x_train)
@@ -292,7 +302,12 @@ def _copy(model: Any, remedy: Remedy | None) -> Any:
             new = change(dict(cfg))
             return type(layer).from_config(new if new is not None else cfg)
 
-    keras.utils.set_random_seed(SEED)  # both arms start from the same draw
+    # Both arms start from the same draw: initializers built without a seed (and dropout's
+    # seed generators) draw from Python's `random`. Not keras.utils.set_random_seed: it
+    # would also set TensorFlow's global seed and Keras' seed attribute, which the
+    # user's program may read afterwards (`preserved_random_state` restores the rest).
+    random.seed(SEED)
+    np.random.seed(SEED)
     clone = keras.models.clone_model(model, clone_function=clone_fn)
     config = copy.deepcopy(model.get_compile_config())
     if remedy is not None and remedy.learning_rate is not None:
@@ -320,14 +335,13 @@ def train_arm(
             x_train, x_eval = scale(x_train), scale(x_eval)
         clone = _copy(model, remedy)
         stop = _Deadline(deadline)
-        keras.utils.set_random_seed(SEED)  # the same shuffling in both arms
-        clone.fit(
+        clone.fit(  # rows shuffled once, by a private generator: the same order in both arms
             x_train,
             rows.y_train,
             epochs=epochs,
             batch_size=batch_size,
             verbose=0,
-            shuffle=True,
+            shuffle=False,
             callbacks=[stop],
         )
         if stop.hit:
