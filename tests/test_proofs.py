@@ -286,6 +286,12 @@ def _next_draws(keras) -> tuple[float, ...]:
     return random.random(), float(np.random.rand()), kernel_sum
 
 
+def _keras_seed():
+    from keras.src.utils.rng_utils import get_random_seed
+
+    return get_random_seed()
+
+
 def _tf_seed():
     from tensorflow.python.eager import context
 
@@ -308,7 +314,7 @@ def test_experiments_leave_the_users_random_state_as_it_found_it(
             patch.autolog(silent=True, prove_causes=True, proof_budget=(1.0, 60))
         try:
             model.fit(x, y, epochs=3, validation_split=0.2, verbose=0)
-            return (*_next_draws(keras), keras.utils.get_random_seed(), _tf_seed())
+            return (*_next_draws(keras), _keras_seed(), _tf_seed())
         finally:
             if tool:
                 patch.autolog(disable=True)
