@@ -38,6 +38,7 @@ def gallery(mlflow_server):
     previous = mlflow.get_tracking_uri()
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("MLFLOW_TRACKING_URI", mlflow_server)  # project subprocesses inherit it
+        mp.setenv("MLFLOW_SANITY_PROVE_CAUSES", "auto")  # the users' default (the suite's is off)
         # `mlflow run --env-manager local` runs `python` from PATH: make it this interpreter.
         mp.setenv("PATH", f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
         mlflow.set_tracking_uri(mlflow_server)

@@ -148,6 +148,15 @@ def test_proof_settings_and_budget():
         ProofSettings.of("sometimes")
 
 
+def test_users_get_auto_unless_they_say_otherwise(monkeypatch):
+    from mlflow_sanity.adapters.keras.proofs import MODE_ENV, ProofSettings
+
+    monkeypatch.delenv(MODE_ENV, raising=False)  # the suite switches them off
+    assert ProofSettings.of().mode == "auto"
+    monkeypatch.setenv(MODE_ENV, "true")
+    assert ProofSettings.of().mode is True
+
+
 # -- real fits through autolog -------------------------------------------------------------
 
 
