@@ -196,7 +196,7 @@ def time_core(n: int, repeats: int) -> float:
     """Best of ``repeats``: pure computation, so the minimum is the least noisy estimate."""
     from mlflow_sanity.checks import Context
     from mlflow_sanity.core.metrics import classify
-    from mlflow_sanity.core.pipeline import build_report
+    from mlflow_sanity.pipeline import build_report
 
     df = frame(n)
     y, pred, proba = df["label"].to_numpy(), df["pred"].to_numpy(), df["proba"].to_numpy()

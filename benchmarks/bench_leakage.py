@@ -43,8 +43,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from mlflow_sanity.checks import REGISTRY, Context
 from mlflow_sanity.checks.leakage import overlap, univariate_scores
 from mlflow_sanity.core import fingerprint
-from mlflow_sanity.core.pipeline import build_report
 from mlflow_sanity.core.splits import Split
+from mlflow_sanity.pipeline import build_report
 
 N_FEATURES = 20
 N_TEST = 50_000

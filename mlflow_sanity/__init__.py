@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from mlflow_sanity._version import __version__
 
 _LAZY = {
-    "check_predictions": "mlflow_sanity.core.pipeline",
+    "check_predictions": "mlflow_sanity.pipeline",
     "Finding": "mlflow_sanity.core.findings",
     "Report": "mlflow_sanity.core.findings",
     "Severity": "mlflow_sanity.core.findings",
@@ -45,7 +45,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
     from mlflow_sanity.adapters.seeds.sweep import SweepSummary, seed_sweep
     from mlflow_sanity.core.findings import Finding, Report, Severity
     from mlflow_sanity.core.metrics import InputError
-    from mlflow_sanity.core.pipeline import check_predictions
+    from mlflow_sanity.pipeline import check_predictions
 
 
 def __getattr__(name: str) -> Any:

@@ -280,8 +280,8 @@ def variance(experiments: tuple[str, ...], metric: str, min_runs: int, log: bool
 def _judge_group(group, values: dict[str, float], metric: str):
     """The seed_variance verdict on a group's values (the majority baseline as reference)."""
     from mlflow_sanity.checks import Context
-    from mlflow_sanity.core.pipeline import build_report
     from mlflow_sanity.core.seed_stats import SeedResults, higher_is_better, spread
+    from mlflow_sanity.pipeline import build_report
 
     baselines = group.values("sanity/majority_baseline_accuracy")
     per_run = {}
@@ -465,7 +465,7 @@ def check_split(
     split, and single features that predict the label.
     """
     from mlflow_sanity.checks import checks_in
-    from mlflow_sanity.core.pipeline import build_report
+    from mlflow_sanity.pipeline import build_report
     from mlflow_sanity.report.markdown import terminal_summary
 
     ctx, inputs = _split_context(train_path, test_path, target)

@@ -231,8 +231,8 @@ def test_binary_imbalance_still_warns_below_one_percent():
 def test_perfect_score_with_test_rows_in_training_still_warns():
     from mlflow_sanity.checks import Context
     from mlflow_sanity.core.metrics import classify
-    from mlflow_sanity.core.pipeline import build_report
     from mlflow_sanity.core.splits import Split
+    from mlflow_sanity.pipeline import build_report
 
     x, y = _separable(300)
     score = np.where(y == 1, 0.99, 0.01)

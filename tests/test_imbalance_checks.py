@@ -303,8 +303,8 @@ def test_perfect_score_is_info_only_when_leakage_ran_clean_and_the_margin_is_wid
 
     from mlflow_sanity.checks import Context
     from mlflow_sanity.core.metrics import classify
-    from mlflow_sanity.core.pipeline import build_report
     from mlflow_sanity.core.splits import Split
+    from mlflow_sanity.pipeline import build_report
 
     r = np.random.default_rng(1)
 
@@ -352,8 +352,8 @@ def test_perfect_score_reads_the_leakage_checks_as_the_report_grades_them():
     from mlflow_sanity.checks import CheckOptions, Context
     from mlflow_sanity.checks.registry import REGISTRY
     from mlflow_sanity.core.metrics import classify
-    from mlflow_sanity.core.pipeline import build_report
     from mlflow_sanity.core.splits import Split
+    from mlflow_sanity.pipeline import build_report
 
     r = np.random.default_rng(3)
     y, score = _separable(n=200, gap=0.8)
@@ -405,8 +405,8 @@ def test_perfect_score_on_few_rows_after_clean_leakage_checks_is_context():
 
     from mlflow_sanity.checks import Context
     from mlflow_sanity.core.metrics import classify
-    from mlflow_sanity.core.pipeline import build_report
     from mlflow_sanity.core.splits import Split
+    from mlflow_sanity.pipeline import build_report
 
     r = np.random.default_rng(2)
     y, score = _separable(n=30, gap=0.9)

@@ -14,8 +14,8 @@ from mlflow_sanity.checks import Context
 from mlflow_sanity.checks.leakage import chance_share, roc_auc_columns, univariate_scores
 from mlflow_sanity.core.findings import Report, Severity
 from mlflow_sanity.core.fingerprint import compute
-from mlflow_sanity.core.pipeline import build_report
 from mlflow_sanity.core.splits import ModelSelection, NormalizationStats, Split
+from mlflow_sanity.pipeline import build_report
 
 LEAKAGE = {
     "train_test_overlap",

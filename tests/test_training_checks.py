@@ -13,8 +13,8 @@ from mlflow_sanity.checks.keras_semantics import keras_accuracy
 from mlflow_sanity.checks.training.metrics import CauseKind, static_cause, true_accuracy
 from mlflow_sanity.core.findings import Severity
 from mlflow_sanity.core.keras_spec import CallbackSpec, FitSpec, LayerSpec, MetricSpec, Predictions
-from mlflow_sanity.core.pipeline import build_report
 from mlflow_sanity.core.predictions import predicted_classes
+from mlflow_sanity.pipeline import build_report
 
 EPOCHS = 30
 

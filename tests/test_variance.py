@@ -12,7 +12,6 @@ from scipy import stats
 
 from mlflow_sanity.checks import Context
 from mlflow_sanity.core.findings import Severity
-from mlflow_sanity.core.pipeline import build_report
 from mlflow_sanity.core.seed_stats import (
     SeedResults,
     aggregate,
@@ -23,6 +22,7 @@ from mlflow_sanity.core.seed_stats import (
     shared_metrics,
     spread,
 )
+from mlflow_sanity.pipeline import build_report
 
 
 def judge(results: SeedResults, thresholds=None):

@@ -21,7 +21,6 @@ from mlflow.models.evaluation import EvaluationResult, ModelEvaluator
 from mlflow_sanity.adapters.rng import keeps_random_state
 from mlflow_sanity.checks import CheckOptions, Context
 from mlflow_sanity.core.metrics import InputError, classify
-from mlflow_sanity.core.pipeline import build_report
 from mlflow_sanity.core.predictions import (
     class_order_for_indices,
     interpret_outputs,
@@ -29,6 +28,7 @@ from mlflow_sanity.core.predictions import (
     outputs_to_proba,
 )
 from mlflow_sanity.core.splits import ModelSelection, NormalizationStats, Split
+from mlflow_sanity.pipeline import build_report
 from mlflow_sanity.report import classification_files
 
 _log = logging.getLogger(__name__)

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from mlflow_sanity.core.findings import Finding, Severity
+from mlflow_sanity.core.metrics import InputError
 from mlflow_sanity.core.strict import strict
 
 if TYPE_CHECKING:  # the check themes import these; the registry only names them
@@ -295,7 +296,7 @@ def run_checks(
         try:
             outcome = outcome_of(ctx, check_id)
         except Exception as exc:  # a broken check must not hide the others
-            if strict():
+            if strict() and not isinstance(exc, InputError):  # bad user data is not a bug
                 raise
             _log.warning("mlflow-sanity check %s failed: %s", check_id, exc, exc_info=True)
             outcome = Outcome(Severity.INFO, f"check could not run: {exc}")

@@ -42,9 +42,9 @@ from mlflow_sanity.core.keras_spec import (
     summarize_labels,
 )
 from mlflow_sanity.core.metrics import Classification, InputError, classify
-from mlflow_sanity.core.pipeline import build_report
 from mlflow_sanity.core.predictions import outputs_to_proba
 from mlflow_sanity.core.splits import ModelSelection, Split
+from mlflow_sanity.pipeline import build_report
 
 _log = logging.getLogger(__name__)
 

@@ -24,7 +24,6 @@ from mlflow_sanity.adapters.seeds.progress import SweepProgress, display_metrics
 from mlflow_sanity.adapters.seeds.worker import SeedOutcome, WorkerConfig
 from mlflow_sanity.checks import Context
 from mlflow_sanity.core.findings import Report
-from mlflow_sanity.core.pipeline import build_report
 from mlflow_sanity.core.seed_stats import (
     SeedResults,
     aggregate,
@@ -32,6 +31,7 @@ from mlflow_sanity.core.seed_stats import (
     higher_is_better,
     shared_metrics,
 )
+from mlflow_sanity.pipeline import build_report
 from mlflow_sanity.report.markdown import terminal_summary
 from mlflow_sanity.tracking import runs
 from mlflow_sanity.tracking.reports import log_report
