@@ -88,7 +88,9 @@ def test_stuck_accuracy_shows_a_proven_cause_and_its_child_runs(gallery, mlflow_
     run_id = next(
         o.run_id for o in gallery if (o.scenario, o.variant) == ("stuck_accuracy", "buggy")
     )
-    run = _rest(mlflow_server, "runs/get", {"run_id": run_id})["run"]
+    query = urllib.parse.urlencode({"run_id": run_id})
+    with urllib.request.urlopen(f"{mlflow_server}/api/2.0/mlflow/runs/get?{query}") as r:
+        run = json.load(r)["run"]
     children = _rest(
         mlflow_server,
         "runs/search",

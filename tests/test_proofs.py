@@ -386,3 +386,14 @@ def test_a_rate_far_from_the_default_is_a_suspect_the_experiment_can_confirm():
     near = replace(spec, learning_rate=2e-3)
     ctx = Context(eval=stuck, model=near, fit=fit_spec(y, units=3), history=falling)
     assert _report(ctx).get("learning_rate").severity is Severity.PASSED
+
+
+def test_dict_inputs_get_column_statistics_by_input_name():
+    from mlflow_sanity.adapters.keras.probes import _input_stats
+
+    x, _ = _minutes_and_ages(50)
+    x["wide"] = np.arange(100, dtype="float32").reshape(50, 2)
+    stats = _input_stats(x, "Dense", None)
+    names = [c.name for c in stats.columns]
+    assert stats.kind == "columns" and names == ["minutes", "age", "wide[0]", "wide[1]"]
+    assert max(c.max for c in stats.columns) > 1000  # the raw minutes are seen
