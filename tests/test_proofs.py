@@ -397,3 +397,27 @@ def test_dict_inputs_get_column_statistics_by_input_name():
     names = [c.name for c in stats.columns]
     assert stats.kind == "columns" and names == ["minutes", "age", "wide[0]", "wide[1]"]
     assert max(c.max for c in stats.columns) > 1000  # the raw minutes are seen
+
+
+def test_a_failing_experiment_leaves_the_report_standing(keras, lenient, monkeypatch):
+    """Outside strict mode a crash in the experiment step costs the proof, not the report."""
+    from mlflow_sanity.adapters.keras import proofs
+
+    y = np.repeat([0, 1, 2], 30)
+    half = ProbeSpec(dead_units=(DeadUnits("hidden", 32, 20),), probe_rows=256)
+    ctx = Context(
+        eval=classify(y, np.zeros_like(y), labels=[0, 1, 2]),
+        model=model_spec(),
+        fit=fit_spec(y, units=3, probes=half),
+    )
+    report = _report(ctx)
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(proofs, "_run", boom)
+    settings = proofs.ProofSettings(True)
+    out = proofs.prove(None, None, None, ctx, report, CheckOptions(), None, settings)
+    f = out.get("dead_units")
+    assert f.severity is Severity.WARN and f.evidence["proof"]["verdict"] == "inconclusive"
+    assert "the experiment failed (RuntimeError)" in f.message

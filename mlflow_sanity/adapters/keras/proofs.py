@@ -56,6 +56,7 @@ from mlflow_sanity.core.keras_spec import label_indices
 from mlflow_sanity.core.metrics import classify
 from mlflow_sanity.core.predictions import outputs_to_proba
 from mlflow_sanity.core.proofs import Arm, Proof, not_run
+from mlflow_sanity.core.strict import strict
 
 _log = logging.getLogger(__name__)
 
@@ -399,8 +400,16 @@ def prove(
     todo = candidates(report)
     if not todo or ctx is None or settings.mode is False:
         return report
-    with preserved_random_state():
-        proofs = _run(model, call, data, ctx, todo, run_id, settings)
+    try:
+        with preserved_random_state():
+            proofs = _run(model, call, data, ctx, todo, run_id, settings)
+    except Exception as exc:  # the report stands without its experiments
+        if strict():
+            raise
+        _log.warning("mlflow-sanity: cause experiments failed: %s", exc, exc_info=True)
+        proofs = {
+            f.id: not_run(f.id, f"the experiment failed ({type(exc).__name__})") for f in todo
+        }
     if not proofs:
         return report
     ctx.proofs = proofs
