@@ -9,6 +9,8 @@ from mlflow_sanity.checks import CheckOptions, Context, Thresholds, run_checks
 from mlflow_sanity.core.findings import Report
 from mlflow_sanity.core.metrics import Classification, classify
 
+CORRECTED_METRIC = "corrected_accuracy"  # under the report's metric prefix (DESIGN, Metrics)
+
 
 def build_report(
     ctx: Context,
@@ -33,6 +35,9 @@ def build_report(
         report.tables["per_class"] = c.per_class
         report.inputs.setdefault("labels", [str(x) for x in c.labels])
         report.inputs.setdefault("n_rows", c.n)
+    corrected = report.corrected
+    if corrected is not None:  # the figure beside the headline, charted like the others
+        report.metrics[CORRECTED_METRIC] = corrected.value
     return report
 
 

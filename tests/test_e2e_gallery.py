@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from mlflow_sanity.project.gallery import EXPECTED, run_gallery, table
+from mlflow_sanity.project.gallery import CORRECTED, EXPECTED, run_gallery, table
 
 pytestmark = pytest.mark.e2e
 PROJECTS = Path(__file__).resolve().parent.parent / "projects"
@@ -77,6 +77,8 @@ def test_gallery_precision_and_recall_via_rest(gallery, mlflow_server):
                 or not EXPECTED[o.scenario] <= flagged
             ):
                 problems.append(f"{o.scenario}/buggy missed: {t.get('sanity.status')} {flagged}")
+            if o.scenario in CORRECTED and not t.get("sanity.corrected"):
+                problems.append(f"{o.scenario}/buggy has no sanity.corrected tag")
         elif t.get("sanity.status") != "pass" or flagged:
             problems.append(f"{o.scenario}/fixed false alarm: {t.get('sanity.status')} {flagged}")
     assert not problems, "\n".join(problems)

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from mlflow_sanity.checks.corrected import balanced
 from mlflow_sanity.checks.registry import (
     Context,
     Outcome,
@@ -94,7 +95,8 @@ def class_imbalance(ctx: Context, t: Mapping[str, float]) -> Outcome | None:
     severity = grade(ratio, warn=2 * t["warn_share"], info=2 * t["info_share"], below=True)
     if severity is Severity.PASSED:
         return passed("Classes are reasonably balanced.", evidence)
-    return Outcome(severity, text, evidence)
+    # info is context; only a flagged imbalance makes accuracy the wrong headline
+    return Outcome(severity, text, evidence, corrected=balanced(ctx) if severity.flagged else None)
 
 
 @check(
@@ -129,6 +131,7 @@ def prediction_collapse(ctx: Context, t: Mapping[str, float]) -> Outcome | None:
             f"The model predicts {c.label_str(top)!r} for all {c.n} rows although the labels "
             f"hold {len(c.present)} classes: it has learned the class prior, not the task.",
             evidence,
+            corrected=balanced(ctx),
         )
     dominant = grade(share, warn=t["warn_share"], inclusive=True)
     starved = grade(rate_ratio, warn=t["min_rate_ratio"], below=True)
@@ -138,6 +141,7 @@ def prediction_collapse(ctx: Context, t: Mapping[str, float]) -> Outcome | None:
             f"{share:.1%} of predictions are {c.label_str(top)!r}; the other classes are "
             f"predicted {rate_ratio:.0%} as often as they occur.",
             evidence,
+            corrected=balanced(ctx),
         )
     return passed("Predictions spread over the classes.", evidence)
 
@@ -224,6 +228,7 @@ def accuracy_at_baseline(ctx: Context, t: Mapping[str, float]) -> Outcome | None
             f"({base:.3f}), although the predictions do carry information (balanced accuracy "
             f"{m.get('balanced_accuracy', 0):.3f}): accuracy is the wrong headline here.",
             evidence,
+            corrected=balanced(ctx),
         )
     if acc <= base:
         return Outcome(
@@ -231,6 +236,7 @@ def accuracy_at_baseline(ctx: Context, t: Mapping[str, float]) -> Outcome | None
             f"Accuracy {acc:.3f} is no better than always predicting the majority class "
             f"({base:.3f}): the number reflects the class balance, not the model.",
             evidence,
+            corrected=balanced(ctx),
         )
     if not significant:
         return Outcome(
@@ -238,6 +244,7 @@ def accuracy_at_baseline(ctx: Context, t: Mapping[str, float]) -> Outcome | None
             f"Accuracy {acc:.3f} is above the majority baseline {base:.3f}, but not "
             f"significantly (binomial test p={p:.3g}, {c.n} rows).",
             evidence,
+            corrected=balanced(ctx),
         )
     return passed(
         f"Accuracy {acc:.3f} beats the majority baseline {base:.3f} (p={p:.2g}).", evidence

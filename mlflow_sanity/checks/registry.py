@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from mlflow_sanity.core.findings import Finding, Severity
+from mlflow_sanity.core.findings import Corrected, Finding, Severity
 from mlflow_sanity.core.metrics import InputError
 from mlflow_sanity.core.strict import strict
 
@@ -58,6 +58,12 @@ class Context:
     seeds: SeedResults | None = None  # per-seed metrics of a multi-seed sweep
     evaluated: Mapping[str, float] | None = None  # what ``model.evaluate`` returned, by name
     evaluated_outputs: Predictions | None = None  # the model's outputs on those rows
+    # The accuracy the model's fit measured on its validation rows (``model.evaluate`` of a
+    # model fitted in this process): the figure to read when the evaluated data is training data.
+    fit_validation_accuracy: float | None = None
+    # Other splits the model saw, by name ("model.evaluate #1"): their column statistics
+    # join the union the preprocessing check compares a scaler's statistics with.
+    seen_splits: Mapping[str, Fingerprint] | None = None
     # Experiments that tested a cause (finding id -> ``core.proofs.Proof.to_dict()``):
     # the adapter reruns the registry with them, and ``judge_causes`` grades by them.
     proofs: Mapping[str, Mapping[str, Any]] | None = None
@@ -81,6 +87,9 @@ class Outcome:
     # For a cause check: the cause in a few words ("the learning rate 5 is too high"),
     # quoted by the symptom findings it explains. Empty: the message's first sentence.
     because: str = ""
+    # The headline figure recomputed without what makes it misleading (``checks.corrected``);
+    # kept only on an outcome that is not a pass.
+    corrected: Corrected | None = None
     # For a cause check: it breaks training by itself (every unit of a layer dead), so it
     # alarms without a symptom (see ``judge_causes``).
     alone: bool = False
@@ -309,7 +318,16 @@ def run_checks(
         if ctx.eval_on == "training" and "eval" in chk.requires:
             evidence["evaluated_on"] = "training data"
             message = f"{TRAINING_ROWS_PREFIX}{message}"
-        results.append(Finding(check_id, outcome.severity, message, evidence, chk.remedy, source))
+        corrected = outcome.corrected
+        if corrected is not None and outcome.severity is not Severity.PASSED:
+            corrected = replace(corrected, finding=check_id)
+        else:
+            corrected = None
+        results.append(
+            Finding(
+                check_id, outcome.severity, message, evidence, chk.remedy, source, (), corrected
+            )
+        )
         because[check_id] = outcome.because or _first_sentence(outcome.message)
         if outcome.alone:
             alone.add(check_id)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 
+from mlflow_sanity.checks.corrected import seed_interval
 from mlflow_sanity.checks.registry import Context, Outcome, check, passed, reaches
 from mlflow_sanity.core.findings import Severity
 from mlflow_sanity.core.seed_stats import CONFIDENCE, SeedResults, Spread, spread
@@ -131,17 +132,19 @@ def seed_variance(ctx: Context, t: Mapping[str, float]) -> Outcome:
         seeds_no_better_than_reference=no_better,
     )
     against = f"the {source} {ref:.4f}"
+    interval = seed_interval(str(r.metric), list(raw.values()), sp.mean, sp.ci_low, sp.ci_high)
     if gap <= 0:
         return Outcome(
             Severity.FAIL,
             f"{summary}: on average no better than {against}. A single run that looked "
             "better was seed luck.",
             evidence,
+            corrected=interval,
         )
     reasons = _unreliable(sp, gap, ref, no_better, against, t)
     if reasons:
         text = f"{summary}: {'; '.join(reasons)}. One run's score is not a reliable estimate."
-        return Outcome(Severity.WARN, text, evidence)
+        return Outcome(Severity.WARN, text, evidence, corrected=interval)
     steady = f"{gap / sp.std:.1f} standard deviations." if sp.std > 0 else "stable across seeds."
     return passed(
         f"{summary}, {_interval(sp)}; the gap of {gap:.4f} to {against} is {steady}", evidence

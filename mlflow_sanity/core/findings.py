@@ -35,6 +35,74 @@ _RANK = {Severity.PASSED: 0, Severity.INFO: 1, Severity.WARN: 2, Severity.FAIL: 
 
 
 @dataclass(frozen=True)
+class Corrected:
+    """The figure to read beside a misleading headline: ``accuracy 0.99 → 0.71``.
+
+    A check that shows the headline number is misleading (rows seen in training, repeated
+    rows, a collapsed model on imbalanced data, seed luck) and can recompute it from the
+    arrays it already has puts one of these in its outcome. ``value`` is computed the way
+    ``measure`` says (the headline ``metric`` recomputed without the rows that mislead,
+    unless ``measure`` names another figure such as balanced accuracy); ``reason`` says
+    what was removed or why, ``rows`` how many rows the figure rests on. The registry
+    stamps ``finding`` with the check's id.
+    """
+
+    metric: str
+    headline: float
+    value: float
+    reason: str
+    rows: int | None = None
+    measure: str = ""  # what ``value`` is when it is not ``metric`` ("balanced accuracy")
+    finding: str = ""
+
+    @property
+    def gap(self) -> float:
+        """How far the headline is from the corrected figure: how misleading it is."""
+        return abs(self.headline - self.value)
+
+    @property
+    def text(self) -> str:
+        """``accuracy 0.99 → 0.71 (812 evaluation rows not in the training data)``."""
+        head, value = _two_figures(self.headline, self.value)
+        measure = f"{self.measure} " if self.measure else ""
+        return f"{self.metric} {head} → {measure}{value} ({self.reason})"
+
+    def to_dict(self) -> dict[str, Any]:
+        data = {
+            "finding": self.finding,
+            "metric": self.metric,
+            "headline": self.headline,
+            "value": self.value,
+            "reason": self.reason,
+            "rows": self.rows,
+            "measure": self.measure,
+        }
+        return _jsonable(data)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Corrected:
+        rows = data.get("rows")
+        return cls(
+            metric=str(data.get("metric") or "accuracy"),
+            headline=float(data["headline"]),
+            value=float(data["value"]),
+            reason=str(data.get("reason") or ""),
+            rows=int(rows) if rows is not None else None,
+            measure=str(data.get("measure") or ""),
+            finding=str(data.get("finding") or ""),
+        )
+
+
+def _two_figures(a: float, b: float) -> tuple[str, str]:
+    """Two decimals, or as many more (up to 4) as it takes for the figures to differ."""
+    for digits in (2, 3, 4):
+        sa, sb = f"{a:.{digits}f}", f"{b:.{digits}f}"
+        if sa != sb:
+            break
+    return sa, sb
+
+
+@dataclass(frozen=True)
 class Finding:
     """One check's verdict with the numbers behind it, so a user can audit the judgement."""
 
@@ -46,6 +114,8 @@ class Finding:
     source: str = ""
     # A cause finding: the symptom findings of the same report it explains (listed first).
     explains: tuple[str, ...] = ()
+    # The headline figure this finding corrects, when it can be recomputed (see ``Corrected``).
+    corrected: Corrected | None = None
 
     @property
     def proven_gain(self) -> float:
@@ -68,6 +138,8 @@ class Finding:
         }
         if self.explains:
             data["explains"] = list(self.explains)
+        if self.corrected is not None:
+            data["corrected"] = self.corrected.to_dict()
         return data
 
     @classmethod
@@ -80,7 +152,19 @@ class Finding:
             remedy=data.get("remedy", ""),
             source=data.get("source", ""),
             explains=tuple(data.get("explains") or ()),
+            corrected=_corrected_or_none(data.get("corrected")),
         )
+
+
+def _corrected_or_none(data: Any) -> Corrected | None:
+    """A finding's stored correction; None for reports written before there were any (or
+    a damaged entry: the finding still loads)."""
+    if not isinstance(data, dict):
+        return None
+    try:
+        return Corrected.from_dict(data)
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 @dataclass
@@ -128,6 +212,36 @@ class Report:
         gaps = self.not_checked
         return "partial: " + "; ".join(gaps) if gaps else "full"
 
+    @property
+    def corrected_finding(self) -> Finding | None:
+        """The finding whose corrected figure goes beside the headline, when any has one.
+
+        One rule when several apply: the most misleading headline (the largest gap between
+        headline and corrected figure), then the worse severity, then the id.
+        """
+        with_figure = [f for f in self.findings if f.corrected is not None]
+        if not with_figure:
+            return None
+        return max(with_figure, key=lambda f: (f.corrected.gap, f.severity.rank, f.id))
+
+    @property
+    def corrected(self) -> Corrected | None:
+        """The corrected figure (``corrected_finding``'s), or None."""
+        f = self.corrected_finding
+        return f.corrected if f is not None else None
+
+    @property
+    def corrected_text(self) -> str | None:
+        """The ``sanity.corrected`` line: the figure, and which call it is about when a run
+        holds several (``model.evaluate #2``)."""
+        f = self.corrected_finding
+        if f is None or f.corrected is None:
+            return None
+        text = f.corrected.text
+        if "#" in f.source:
+            text = f"{text[:-1]}; {f.source})"
+        return text
+
     def get(self, finding_id: str) -> Finding | None:
         return next((f for f in self.findings if f.id == finding_id), None)
 
@@ -163,10 +277,14 @@ class Report:
     def to_dict(self) -> dict[str, Any]:
         from mlflow_sanity._version import __version__
 
+        corrected = self.corrected
         return {
             "version": __version__,
             "status": self.status,
             "flagged": self.flagged_ids,
+            "corrected": (
+                {**corrected.to_dict(), "text": self.corrected_text} if corrected else None
+            ),
             "coverage": self.coverage,
             "not_checked": self.not_checked,
             "findings": [f.to_dict() for f in self.findings],

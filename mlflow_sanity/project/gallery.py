@@ -2,7 +2,8 @@
 
 Each project in ``projects/`` has a ``buggy`` and a ``fixed`` variant. The gallery is the
 tool's own precision/recall check: every buggy run must be flagged with its expected
-finding ids, every fixed run must pass with no warn/fail finding at all.
+finding ids, every fixed run must pass with no warn/fail finding at all. A buggy run of a
+project in ``CORRECTED`` must also carry the corrected number (``sanity.corrected``).
 """
 
 from __future__ import annotations
@@ -25,7 +26,10 @@ EXPECTED: dict[str, set[str]] = {
     "evaluate_on_train": {"eval_is_train"},
     "tfdata_imbalanced": {"prediction_collapse", "minority_class_missed", "accuracy_at_baseline"},
     "stuck_accuracy": {"unscaled_inputs", "dead_units"},
+    "test_rows_in_training": {"train_test_overlap"},
 }
+# Projects whose buggy run must show the headline's corrected figure (``sanity.corrected``).
+CORRECTED = frozenset({"test_rows_in_training", "tfdata_imbalanced"})
 VARIANTS = ("buggy", "fixed")
 
 
@@ -37,6 +41,7 @@ class Outcome:
     status: str
     findings: tuple[str, ...]
     seconds: float
+    corrected: str = ""  # the sanity.corrected tag, empty when absent
 
     @property
     def missing(self) -> set[str]:
@@ -46,6 +51,8 @@ class Outcome:
     def ok(self) -> bool:
         if self.variant == "fixed":
             return self.status == "pass" and not self.findings
+        if self.scenario in CORRECTED and not self.corrected:
+            return False
         return self.status in ("warn", "fail") and not self.missing
 
 
@@ -66,7 +73,9 @@ def run_one(projects: Path, scenario: str, variant: str, experiment_id: str) -> 
     tags = MlflowClient().get_run(submitted.run_id).data.tags
     status = tags.get("sanity.status", "error" if not succeeded else "unchecked")
     findings = tuple(f for f in tags.get("sanity.findings", "").split(",") if f)
-    return Outcome(scenario, variant, submitted.run_id, status, findings, time.monotonic() - start)
+    seconds = time.monotonic() - start
+    corrected = tags.get("sanity.corrected", "")
+    return Outcome(scenario, variant, submitted.run_id, status, findings, seconds, corrected)
 
 
 def run_gallery(
@@ -86,6 +95,8 @@ def table(outcomes: list[Outcome]) -> str:
     rows = [("scenario", "variant", "status", "findings", "ok", "seconds")]
     for o in outcomes:
         verdict = "yes" if o.ok else f"NO (missing {sorted(o.missing)})" if o.missing else "NO"
+        if not o.ok and o.variant == "buggy" and o.scenario in CORRECTED and not o.corrected:
+            verdict = "NO (no sanity.corrected)"
         rows.append(
             (
                 o.scenario,

@@ -40,6 +40,7 @@ def render_html(report: Report, images: Mapping[str, bytes] | None = None) -> st
             status=report.status,
             version=__version__,
             flagged=report.flagged,
+            corrected=report.corrected_text,
             not_checked=report.not_checked,
             findings=sorted(report.findings, key=lambda f: (order[f.severity], f.id)),
             metrics=dict(sorted(report.metrics.items())),

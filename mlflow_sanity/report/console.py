@@ -34,11 +34,15 @@ def summary_lines(report: Report, run_id: str, what: str, tracking_uri: str) -> 
             f"  run {run_id}: mlflow-sanity report {run_id}",
             f"  UI: {run_link(run_id, tracking_uri)}",
         ]
-    return [
-        f"mlflow-sanity: this {what} is {report.status.upper()} ({', '.join(report.flagged_ids)})",
-        f"  {worst.id}: {reason}",
-        *where,
-    ]
+    status = f"this {what} is {report.status.upper()} ({', '.join(report.flagged_ids)})"
+    corrected = report.corrected_text
+    # the corrected figure leads: it is the number to read instead of the one just printed
+    first = (
+        [f"mlflow-sanity: {corrected}", f"  {status}"]
+        if corrected
+        else [f"mlflow-sanity: {status}"]
+    )
+    return [*first, f"  {worst.id}: {reason}", *where]
 
 
 def announce(report: Report, run_id: str, what: str, tracking_uri: str) -> None:

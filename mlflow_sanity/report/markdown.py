@@ -23,6 +23,10 @@ def note_section(report: Report, max_findings: int = 8) -> str:
     lines = [NOTE_START, f"### mlflow-sanity: {_ICON[report.status]}"]
     flagged = report.flagged
     acc = report.metrics.get("accuracy")
+    corrected = report.corrected_text
+    if corrected:
+        lines.append(f"**Corrected:** {md_escape(corrected)}")
+        lines.append("")
     if flagged:
         head = f"Accuracy {acc:.3f} is not trustworthy: " if acc is not None else ""
         lines.append(f"{head}{len(flagged)} problem(s) found.")
@@ -56,6 +60,8 @@ def merge_note(existing: str | None, section: str) -> str:
 def terminal_summary(report: Report) -> str:
     """Plain-text summary for terminals and CI logs."""
     lines = [f"mlflow-sanity status: {report.status.upper()}"]
+    if report.corrected_text:
+        lines.append(f"  corrected: {report.corrected_text}")
     for f in report.flagged:
         lines.append(f"  [{f.severity.value:4}] {f.id}: {f.message}")
         if f.remedy:

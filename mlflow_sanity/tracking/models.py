@@ -26,7 +26,7 @@ from mlflow_sanity.core.findings import Finding, Report, Severity
 from mlflow_sanity.report.console import PENDING_PREFIX
 from mlflow_sanity.report.markdown import merge_note, note_section
 from mlflow_sanity.tracking import budget
-from mlflow_sanity.tracking.reports import NOTE_TAG, clip_tag
+from mlflow_sanity.tracking.reports import CORRECTED_TAG, NOTE_TAG, clip_tag
 from mlflow_sanity.tracking.runs import MlflowClient, client_or_default, existing_experiment_ids
 
 _log = logging.getLogger(__name__)
@@ -89,6 +89,9 @@ def merged_tags(current: Mapping[str, str], report: Report) -> dict[str, str]:
         VERSION_TAG: __version__,
     }
     tags.update({f"{FINDING_TAG}{k}": v for k, v in severities.items()})
+    corrected = report.corrected_text
+    if corrected:
+        tags[CORRECTED_TAG] = clip_tag(corrected)
     return tags
 
 

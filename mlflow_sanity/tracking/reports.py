@@ -37,6 +37,7 @@ TAG_PREFIX = "sanity."
 MAX_TAG_CHARS = 8000  # MLflow's limit on a tag value
 NOTE_TAG = "mlflow.note.content"  # the description the UI shows, on runs and LoggedModels
 _STATUS_TAG = f"{TAG_PREFIX}status"
+CORRECTED_TAG = f"{TAG_PREFIX}corrected"  # the headline's corrected figure, when there is one
 _MAX_TAGS_PER_BATCH = 100
 _MAX_METRICS_PER_BATCH = 1000
 _MAX_ENTITIES_PER_BATCH = 1000  # tags + metrics + params in one log_batch call
@@ -109,6 +110,8 @@ def log_report(
     for finding_id in sorted(rejudged - set(merged.flagged_ids)):
         if f"{TAG_PREFIX}finding.{finding_id}" in run_tags:
             client.delete_tag(run_id, f"{TAG_PREFIX}finding.{finding_id}")
+    if rejudged and merged.corrected is None and CORRECTED_TAG in run_tags:
+        client.delete_tag(run_id, CORRECTED_TAG)  # the evidence that made it is gone
     return merged
 
 
@@ -156,6 +159,9 @@ def _tags(report: Report, note: str) -> list[RunTag]:
         NOTE_TAG: note,
     }
     tags.update({f"{TAG_PREFIX}finding.{f.id}": f.severity.value for f in flagged})
+    corrected = report.corrected_text
+    if corrected:
+        tags[CORRECTED_TAG] = corrected
     return [RunTag(k, clip_tag(v)) for k, v in tags.items()]
 
 

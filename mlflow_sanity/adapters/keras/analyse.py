@@ -321,6 +321,7 @@ def _input_checks(
         validation_fingerprint=memory.validation,
         model_selection=memory.model_selection,
         normalization=keras_normalization_stats(model),
+        seen_splits=memory.seen_splits() or None,
     )
     return build_report(ctx, options=config, source=source)
 
@@ -604,6 +605,8 @@ def analyse_evaluate(
         validation_fingerprint=memory.validation,
         model_selection=memory.model_selection,
         normalization=keras_normalization_stats(model),
+        fit_validation_accuracy=memory.validation_accuracy,
+        seen_splits=memory.seen_splits() or None,
     )
     inputs: dict[str, Any] = {"source": "model.evaluate", "model": spec.to_dict()}
     inputs["evaluate"] = {"rows": n_rows(rows.x) if rows is not None else None, "notes": notes}
@@ -618,7 +621,11 @@ def analyse_evaluate(
         from mlflow_sanity.report import classification_files
 
         files = classification_files(evaluation)
-    return Analysis(report, files)
+    # the evaluated rows in the training columns, if the leakage checks computed them:
+    # the fit's memory keeps them for the union of splits a later evaluate is compared with
+    evaluated = ctx.shared.get("eval_fp")
+    fingerprints = {"evaluate": evaluated} if isinstance(evaluated, Fingerprint) else {}
+    return Analysis(report, files, fingerprints)
 
 
 def _add_training_metrics(report: Report) -> None:
@@ -630,6 +637,14 @@ def _add_training_metrics(report: Report) -> None:
         value = f.evidence.get(key) if f is not None else None
         if isinstance(value, (int, float)) and math.isfinite(value):
             report.metrics[metric] = float(value)
+
+
+def _validation_accuracy(report: Report) -> float | None:
+    """The accuracy a fit's report measured on its validation rows (not its training rows)."""
+    if report.inputs.get("evaluated_on") != "validation data":
+        return None
+    value = report.metrics.get("accuracy")
+    return float(value) if isinstance(value, (int, float)) and math.isfinite(value) else None
 
 
 def check_and_log(
@@ -657,6 +672,7 @@ def check_and_log(
             found.fingerprints.get("validation"),
             ModelSelection.from_dict(selection) if selection else None,
             model_id,
+            _validation_accuracy(found.report),
         ),
     )
 

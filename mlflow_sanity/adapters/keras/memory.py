@@ -2,14 +2,15 @@
 
 Keyed by the model object (weakly: a model that is garbage-collected takes its memory
 with it) and holding fingerprints and statistics only, never the user's arrays, so the
-leakage checks of ``model.evaluate`` can tell training, validation and test rows apart.
+leakage checks of ``model.evaluate`` can tell training, validation and test rows apart,
+and see the union of every split the model saw (a scaler fitted before a 3-way split).
 """
 
 from __future__ import annotations
 
 import contextlib
 import weakref
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from mlflow_sanity.core.fingerprint import Fingerprint
@@ -23,6 +24,30 @@ class FitMemory:
     validation: Fingerprint | None = None
     model_selection: ModelSelection | None = None
     model_id: str | None = None  # the LoggedModel mlflow.keras.autolog() made for the fit
+    validation_accuracy: float | None = None  # the fit's accuracy on its validation rows
+    # The rows of each later model.evaluate, fingerprinted in the training columns.
+    evaluated: tuple[tuple[str, Fingerprint], ...] = ()
+
+    def seen_splits(self) -> dict[str, Fingerprint]:
+        """The splits other than the training rows: validation data, then each evaluate."""
+        seen = {"validation": self.validation} if self.validation is not None else {}
+        return {**seen, **dict(self.evaluated)}
+
+
+MAX_EVALUATED = 8  # evaluate calls remembered per fit (the latest)
+
+
+def remember_evaluated(model: Any, memory: FitMemory, fp: Fingerprint | None) -> None:
+    """Add one ``model.evaluate``'s rows (their fingerprint) to the fit's memory; rows the
+    memory already holds count once."""
+    if fp is None or memory.run_id is None:
+        return
+    digest = fp.digest
+    if any(other.digest == digest for _, other in memory.evaluated):
+        return
+    name = f"model.evaluate #{len(memory.evaluated) + 1}"
+    evaluated = (*memory.evaluated, (name, fp))[-MAX_EVALUATED:]
+    remember(model, replace(memory, evaluated=evaluated))
 
 
 _MEMORY: weakref.WeakKeyDictionary[Any, FitMemory] = weakref.WeakKeyDictionary()

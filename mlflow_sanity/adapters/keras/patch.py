@@ -32,7 +32,7 @@ from mlflow_sanity.adapters.keras import proofs
 from mlflow_sanity.adapters.keras.analyse import analyse_evaluate, check_and_log, returned_metrics
 from mlflow_sanity.adapters.keras.describe import sibling_callbacks
 from mlflow_sanity.adapters.keras.inputs import EvaluateCall, FitCall, _signature, unpack_pair
-from mlflow_sanity.adapters.keras.memory import recall
+from mlflow_sanity.adapters.keras.memory import recall, remember_evaluated
 from mlflow_sanity.adapters.keras.probes import ProbeCallback, with_probe
 from mlflow_sanity.adapters.rng import preserved_random_state
 from mlflow_sanity.checks import CheckOptions, Thresholds
@@ -395,6 +395,8 @@ def _check_evaluate(
     finished run), else the active run, else a run of its own."""
     memory = recall(model)
     found = analyse_evaluate(model, call, returned, config, memory)
+    if memory is not None:
+        remember_evaluated(model, memory, found.fingerprints.get("evaluate"))
     if memory is not None and memory.run_id:
         model_id = memory.model_id
 

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from mlflow_sanity.checks.corrected import unseen_rows, validation_score
 from mlflow_sanity.checks.leakage.overlap import (
     Overlap,
     eval_split,
@@ -27,6 +28,7 @@ from mlflow_sanity.checks.leakage.scaling import (
     eval_fingerprint,
     normalization_from_model,
     scaling_from_data,
+    seen_splits,
 )
 from mlflow_sanity.checks.leakage.univariate import labels_1d, univariate_scores
 from mlflow_sanity.checks.registry import Context, Outcome, check, grade, passed, reaches
@@ -66,12 +68,14 @@ def train_test_overlap(ctx: Context, t: Mapping[str, float]) -> Outcome | None:
         )
     if ov.beyond_chance(t["chance_alpha"]):
         k, share, what, detail = ov.count, ov.share, "", _overlap_detail(ov)
+        seen = ov.match.in_train
     elif ov.exact_beyond_chance(t["chance_alpha"]):
         # near repeats are common by chance here, exact copies are not: judge the copies
         k, what = ov.exact_count, " as exact copies"
         share = k / n
         detail = f" (near-identical rows are common by chance in this data: {ov.count} rows)"
         ev = ov.evidence("train_", exact_examples=True)
+        seen = ov.exact
     else:
         return Outcome(
             Severity.INFO,
@@ -86,7 +90,8 @@ def train_test_overlap(ctx: Context, t: Mapping[str, float]) -> Outcome | None:
         f"{detail}. The score on them measures memorisation, not generalisation"
         f"{_first_example(ev)}."
     )
-    return Outcome(grade(share, fail=t["fail_share"], warn=t["warn_share"]), text, ev)
+    severity = grade(share, fail=t["fail_share"], warn=t["warn_share"])
+    return Outcome(severity, text, ev, corrected=unseen_rows(ctx, seen))
 
 
 def _overlap_detail(ov: Overlap) -> str:
@@ -132,12 +137,16 @@ def eval_is_train(ctx: Context, t: Mapping[str, float]) -> Outcome | None:
         "eval_rows": ov.match.n_rows,
         "train_rows": ov.fingerprint.n_rows,
     }
+    # the figure to read instead: the fit's own validation score when known, else the
+    # accuracy on the few evaluation rows that are not training rows
+    corrected = validation_score(ctx) or unseen_rows(ctx, ov.match.in_train)
     if ov.same_digest:
         return Outcome(
             Severity.FAIL,
             f"The evaluation data is the training data: the same {ov.match.n_rows} rows "
             "(identical dataset digest). The score says how well the model memorised them.",
             ev,
+            corrected=corrected,
         )
     if reaches(ov.share, t["min_share"], inclusive=True) and ov.beyond_chance(t["chance_alpha"]):
         return Outcome(
@@ -145,6 +154,7 @@ def eval_is_train(ctx: Context, t: Mapping[str, float]) -> Outcome | None:
             f"{ov.share:.1%} of the evaluation rows are training rows: the evaluation data is "
             "(a subset of) the training data, so the score measures memorisation.",
             ev,
+            corrected=corrected,
         )
     return passed("The evaluation data differs from the training data.", ev)
 
@@ -210,7 +220,7 @@ def validation_overlap(ctx: Context, chance_alpha: float) -> Overlap:
     "preprocessing_leakage",
     requires=["test"],
     one_of=["train", "fingerprint"],
-    reads=["normalization"],
+    reads=["normalization", "validation_fingerprint", "seen_splits"],
     remedy="Split first, then fit scalers/Normalization on the training part only "
     "(scaler.fit(X_train); layer.adapt(X_train)) and apply them to the test part; "
     "a sklearn Pipeline does this for you.",
@@ -219,15 +229,17 @@ def validation_overlap(ctx: Context, chance_alpha: float) -> Overlap:
     max_collision=0.01,
 )
 def preprocessing_leakage(ctx: Context, t: Mapping[str, float]) -> Outcome | None:
-    """Scaling/normalisation statistics were computed on train and evaluation data together."""
+    """Scaling/normalisation statistics were computed on train and evaluation data together
+    (with the other splits the model saw: validation data, earlier ``model.evaluate`` rows)."""
     got = training_fingerprint(ctx)
     if got is None:
         return None
     fp = got[0]
     te = eval_fingerprint(ctx, fp)
-    data = scaling_from_data(fp, te, t)
+    seen = seen_splits(ctx)  # every split the model saw: a scaler fitted before a 3-way split
+    data = scaling_from_data(fp, te, t, seen)
     norm = ctx.normalization
-    model = normalization_from_model(fp, te, norm, t) if norm else None
+    model = normalization_from_model(fp, te, norm, t, seen) if norm else None
     ev: dict[str, Any] = {"data": data.evidence}
     if model is not None:
         ev["model"] = model.evidence

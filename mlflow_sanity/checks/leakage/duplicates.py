@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from mlflow_sanity.checks.corrected import unique_rows
 from mlflow_sanity.checks.leakage.overlap import chance_p_value, chance_share, eval_split, guarded
 from mlflow_sanity.checks.registry import Context, Outcome, check, grade, passed, reaches
 from mlflow_sanity.core import fingerprint as fpm
@@ -36,7 +37,7 @@ def _repeats(ctx: Context) -> dict[str, Any]:
                 "rows": int(mine.sum()),
                 "distinct_rows": int(np.unique(inverse[mine]).size),
             }
-    return {"fp": fp, "n": n, "repeats": n - distinct, "per_class": per_class}
+    return {"fp": fp, "n": n, "repeats": n - distinct, "per_class": per_class, "first": first}
 
 
 @check(
@@ -81,4 +82,5 @@ def duplicate_eval_rows(ctx: Context, t: Mapping[str, float]) -> Outcome | None:
         + (f"; {'; '.join(thin[:3])}" if thin else "")
         + ".",
         evidence,
+        corrected=unique_rows(ctx, m["first"]),
     )

@@ -8,13 +8,20 @@ was measured):
 - the model: a Keras ``Normalization`` layer whose mean/variance match train + eval
   rather than train.
 
+"Together" means every split the model saw, not only pairs: a scaler fitted on all rows
+before a train / validation / test split shows only in the union of the three. The
+statistics of the other splits (``Context.seen_splits``: the fit's validation rows, earlier
+``model.evaluate`` calls) are tried with the training and evaluation rows, each subset
+once (``splits_to_try``), the pair first.
+
 Tolerances come from the check's thresholds (``exact_tol``, ``model_match_tol``,
 ``max_collision``) and are compared through ``reaches``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import itertools
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,6 +33,7 @@ from mlflow_sanity.core import fingerprint as fpm
 from mlflow_sanity.core.splits import NormalizationStats
 
 MAX_NAMED = 10  # column names kept in the evidence
+MAX_OTHER_SPLITS = 4  # other splits combined (2**4 unions at most): the latest ones
 _MINMAX_RANGES = ((0.0, 1.0), (-1.0, 1.0))
 
 
@@ -53,15 +61,79 @@ def _within(x: np.ndarray, tol: float) -> np.ndarray:
     return reaches(np.abs(x), tol, below=True, inclusive=True)
 
 
-def _union(fp: fpm.Fingerprint, te: fpm.Fingerprint) -> tuple[np.ndarray, ...]:
-    """Mean, std, min, max and row count of the training and evaluation rows together."""
-    n1 = np.full(len(fp.columns), float(fp.n_rows)) - fp.n_missing
-    n2 = np.full(len(te.columns), float(te.n_rows)) - te.n_missing
-    total = n1 + n2
-    mean = (n1 * fp.mean + n2 * te.mean) / total
-    second = (n1 * (fp.std**2 + fp.mean**2) + n2 * (te.std**2 + te.mean**2)) / total
+@dataclass(frozen=True)
+class Splits:
+    """The training rows, the evaluation rows, and the other splits in the union."""
+
+    train: fpm.Fingerprint
+    eval: fpm.Fingerprint
+    others: tuple[tuple[str, fpm.Fingerprint], ...] = ()
+
+    @property
+    def parts(self) -> list[fpm.Fingerprint]:
+        return [self.train, self.eval, *(fp for _, fp in self.others)]
+
+    @property
+    def names(self) -> list[str]:
+        return ["training", "evaluation", *(name for name, _ in self.others)]
+
+    def said(self) -> str:
+        """``the training and evaluation rows`` / ``the training, validation and ... rows``."""
+        names = self.names
+        if len(names) == 2:
+            return "the training and evaluation rows"
+        return f"the {', '.join(names[:-1])} and {names[-1]} rows"
+
+
+def splits_to_try(
+    fp: fpm.Fingerprint, te: fpm.Fingerprint, seen: Sequence[tuple[str, fpm.Fingerprint]]
+) -> list[Splits]:
+    """Training + evaluation rows, then with each subset of the other splits the model saw
+    (fewest first). A split whose rows are the training or evaluation rows, or another
+    split's, counts once; one with other columns is left out."""
+    if not seen:  # a fit, or a model seen only on these two splits: the pair
+        return [Splits(fp, te)]
+    have = {_feature_digest(fp), _feature_digest(te)}
+    others: list[tuple[str, fpm.Fingerprint]] = []
+    for name, other in seen:
+        digest = _feature_digest(other)
+        if digest in have or list(other.columns) != list(fp.columns):
+            continue
+        have.add(digest)
+        others.append((name, other))
+    others = others[-MAX_OTHER_SPLITS:]
+    return [
+        Splits(fp, te, tuple(subset))
+        for k in range(len(others) + 1)
+        for subset in itertools.combinations(others, k)
+    ]
+
+
+def _feature_digest(fp: fpm.Fingerprint) -> bytes:
+    """The rows' features as a multiset (labels aside: a split is its rows)."""
+    return np.sort(fp.feature_hashes).tobytes()
+
+
+def seen_splits(ctx: Context) -> list[tuple[str, fpm.Fingerprint]]:
+    """The other splits the model saw: ``ctx.seen_splits``, and the validation fingerprint
+    of the training run when it is not among them."""
+    seen = list((ctx.seen_splits or {}).items())
+    vfp = ctx.validation_fingerprint
+    if vfp is not None and all(other is not vfp for _, other in seen):
+        seen.insert(0, ("validation", vfp))
+    return seen
+
+
+def _union(*fps: fpm.Fingerprint) -> tuple[np.ndarray, ...]:
+    """Mean, std, min, max and row count of the rows of every fingerprint together."""
+    counts = [np.full(len(f.columns), float(f.n_rows)) - f.n_missing for f in fps]
+    total = np.sum(counts, axis=0)
+    mean = sum(n * f.mean for n, f in zip(counts, fps, strict=True)) / total
+    second = sum(n * (f.std**2 + f.mean**2) for n, f in zip(counts, fps, strict=True)) / total
     var = np.maximum(second - mean**2, 0.0)
-    return mean, np.sqrt(var), np.fmin(fp.min, te.min), np.fmax(fp.max, te.max), total
+    lo = np.fmin.reduce([f.min for f in fps])
+    hi = np.fmax.reduce([f.max for f in fps])
+    return mean, np.sqrt(var), lo, hi, total
 
 
 def _standardised(mean: np.ndarray, std: np.ndarray, n: np.ndarray, tol: float) -> np.ndarray:
@@ -88,17 +160,21 @@ class _Columns:
     collision: np.ndarray
 
 
-def _continuous_columns(fp: fpm.Fingerprint, te: fpm.Fingerprint) -> _Columns | None:
+def _continuous_columns(s: Splits) -> _Columns | None:
+    fp = s.train
+    rest = s.parts[1:]
     cols = np.array(
         [
-            k == "continuous" and te.kinds[j] in ("continuous", "exact")
+            k == "continuous" and all(o.kinds[j] in ("continuous", "exact") for o in rest)
             for j, k in enumerate(fp.kinds)
         ]
     )
-    cols &= np.isfinite(fp.std) & (fp.std > 0) & np.isfinite(te.mean)
+    cols &= np.isfinite(fp.std) & (fp.std > 0)
+    for other in rest:
+        cols &= np.isfinite(other.mean)
     if not cols.any():
         return None
-    mean, std, lo, hi, total = (a[cols] for a in _union(fp, te))
+    mean, std, lo, hi, total = (a[cols] for a in _union(*s.parts))
     return _Columns(
         [c for c, ok in zip(fp.columns, cols, strict=True) if ok],
         mean,
@@ -115,25 +191,39 @@ def _continuous_columns(fp: fpm.Fingerprint, te: fpm.Fingerprint) -> _Columns | 
     )
 
 
-def scaling_from_data(fp: fpm.Fingerprint, te: fpm.Fingerprint, t: Mapping[str, float]) -> Scaling:
-    """Do the statistics of train + eval show a scaler fitted before the split?"""
-    c = _continuous_columns(fp, te)
+def scaling_from_data(
+    fp: fpm.Fingerprint,
+    te: fpm.Fingerprint,
+    t: Mapping[str, float],
+    seen: Sequence[tuple[str, fpm.Fingerprint]] = (),
+) -> Scaling:
+    """Do the statistics of train + eval (+ other splits the model saw) show a scaler
+    fitted before the split? The first union that does wins; else the pair's verdict."""
+    tried = [_scaling_of(s, t) for s in splits_to_try(fp, te, seen)]
+    return next((x for x in tried if x.leak), tried[0])
+
+
+def _scaling_of(s: Splits, t: Mapping[str, float]) -> Scaling:
+    c = _continuous_columns(s)
     if c is None:
         return Scaling(evidence={"columns_checked": 0})
     ev = {
+        "splits": s.names,
         "columns_checked": len(c.names),
         "union_max_abs_mean": float(np.abs(c.mean).max()),
         "train_max_abs_mean": float(np.abs(c.train_mean).max()),
         "union_std_range": [float(c.std.min()), float(c.std.max())],
         "train_std_range": [float(c.train_std.min()), float(c.train_std.max())],
     }
-    found = _standardised_on_union(c, t["exact_tol"], ev)
+    found = _standardised_on_union(c, t["exact_tol"], ev, s)
     if found is None:
-        found = _minmax_on_union(c, t["exact_tol"], t["max_collision"], ev)
+        found = _minmax_on_union(c, t["exact_tol"], t["max_collision"], ev, s)
     return found or Scaling(evidence=ev)
 
 
-def _standardised_on_union(c: _Columns, tol: float, ev: dict[str, Any]) -> Scaling | None:
+def _standardised_on_union(
+    c: _Columns, tol: float, ev: dict[str, Any], s: Splits
+) -> Scaling | None:
     union_std = _standardised(c.mean, c.std, c.total, tol)
     train_std = _standardised(c.train_mean, c.train_std, c.train_n, tol)
     # a column counts when the union is exactly standardised and the training part is
@@ -145,7 +235,7 @@ def _standardised_on_union(c: _Columns, tol: float, ev: dict[str, Any]) -> Scali
         worst = float(np.abs(c.train_mean[leaky]).max())
         return Scaling(
             True,
-            f"The training and evaluation rows together are exactly standardised (mean 0, "
+            f"{s.said().capitalize()} together are exactly standardised (mean 0, "
             f"std 1) in {len(which)} of {len(c.names)} continuous columns (e.g. {which[0]!r}) "
             f"while the training rows alone are not (|mean| up to {worst:.3g}): the scaler "
             "was fitted before the split.",
@@ -162,7 +252,7 @@ def _standardised_on_union(c: _Columns, tol: float, ev: dict[str, Any]) -> Scali
 
 
 def _minmax_on_union(
-    c: _Columns, tol: float, max_collision: float, ev: dict[str, Any]
+    c: _Columns, tol: float, max_collision: float, ev: dict[str, Any], s: Splits
 ) -> Scaling | None:
     # min-max scaling: only columns with many distinct values (pixels/255 hit 0 and 1 anyway)
     spread = reaches(c.collision, max_collision, below=True, inclusive=True)
@@ -183,9 +273,9 @@ def _minmax_on_union(
             )
         return Scaling(
             True,
-            f"The training and evaluation rows together span exactly [{a:g}, {b:g}] in "
+            f"{s.said().capitalize()} together span exactly [{a:g}, {b:g}] in "
             f"{int(union_exact.sum())} continuous column(s), but in {len(missing)} of them "
-            f"(e.g. {missing[0]!r}) that minimum or maximum occurs only in the evaluation "
+            f"(e.g. {missing[0]!r}) that minimum or maximum occurs only outside the training "
             "rows: the min-max scaler saw them.",
             ev,
         )
@@ -193,15 +283,27 @@ def _minmax_on_union(
 
 
 def normalization_from_model(
-    fp: fpm.Fingerprint, te: fpm.Fingerprint, norm: NormalizationStats, t: Mapping[str, float]
+    fp: fpm.Fingerprint,
+    te: fpm.Fingerprint,
+    norm: NormalizationStats,
+    t: Mapping[str, float],
+    seen: Sequence[tuple[str, fpm.Fingerprint]] = (),
 ) -> Scaling | None:
-    """Do a Normalization layer's statistics match train + eval rather than train?"""
-    distances = _normalization_distances(fp, te, norm)
-    if distances is None or isinstance(distances, Scaling):
-        return distances
-    d_train, d_union = distances
+    """Do a Normalization layer's statistics match train + eval (+ other splits the model
+    saw) rather than train? The union they match best is the one judged."""
+    best: tuple[float, float, Splits] | None = None
+    for s in splits_to_try(fp, te, seen):
+        distances = _normalization_distances(s, norm)
+        if distances is None or isinstance(distances, Scaling):
+            return distances
+        if best is None or distances[1] < best[1]:
+            best = (*distances, s)
+    if best is None:
+        return None
+    d_train, d_union, s = best
     ev = {
         "layer": norm.layer or None,
+        "splits": s.names,
         "distance_to_train_stats": float(f"{d_train:.3g}"),
         "distance_to_train_plus_eval_stats": float(f"{d_union:.3g}"),
     }
@@ -211,8 +313,8 @@ def normalization_from_model(
     if matches_union and reaches(d_train, tol) and d_train > 10 * d_union:
         return Scaling(
             True,
-            f"The model's Normalization layer{_named(norm)} was adapted on training and "
-            "evaluation rows together: its mean/variance match their union "
+            f"The model's Normalization layer{_named(norm)} was adapted on "
+            f"{s.said().removeprefix('the ')} together: its mean/variance match their union "
             f"(distance {d_union:.2g}) and not the training rows ({d_train:.2g}).",
             ev,
         )
@@ -221,19 +323,20 @@ def normalization_from_model(
 
 
 def _normalization_distances(
-    fp: fpm.Fingerprint, te: fpm.Fingerprint, norm: NormalizationStats
+    s: Splits, norm: NormalizationStats
 ) -> tuple[float, float] | Scaling | None:
     """Largest standardised distance of the layer's statistics to train and to the union.
 
     A ``Scaling`` (skipped) when the layer and the data disagree on the feature count,
     None when no feature can be compared.
     """
+    fp = s.train
     mean_n, var_n = norm.mean, norm.variance
     d = len(fp.columns)
     if mean_n.size != d or var_n.size != d:
         skipped = f"Normalization has {mean_n.size} features, data has {d}"
         return Scaling(evidence={"skipped": skipped})
-    u_mean, u_std, *_ = _union(fp, te)
+    u_mean, u_std, *_ = _union(*s.parts)
     ok = np.isfinite(fp.std) & (fp.std > 0) & np.isfinite(u_std) & (u_std > 0)
     ok &= np.isfinite(mean_n) & np.isfinite(var_n)
     if not ok.any():

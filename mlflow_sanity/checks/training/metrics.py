@@ -10,12 +10,13 @@ compared with scikit-learn's accuracy of the final model's class decisions (read
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum
 from typing import Any
 
 from sklearn.metrics import accuracy_score
 
+from mlflow_sanity.checks.corrected import restored_epoch
 from mlflow_sanity.checks.keras_semantics import (
     History,
     judged_epoch,
@@ -370,10 +371,14 @@ def metric_disagreement(ctx: Context, t: Mapping[str, float]) -> Outcome | None:
         notes += _metric_notes(m, cause, r, spec, fit, t)
     notes += _training_notes(spec, fit, history, t) + _fit_notes(spec, fit, history)
     evidence: dict[str, Any] = {"metrics": per_metric, "judged_epoch": None if e is None else e + 1}
+    corrected = None
     if fit is not None and fit.restored_epoch is not None:
         evidence["restored_epoch"] = fit.restored_epoch + 1
+        n_val = len(history.get("val_accuracy") or [])
+        at = val_index(fit, fit.restored_epoch, n_epochs, n_val) if n_val else None
+        corrected = restored_epoch(history, fit.restored_epoch, at)
     if notes:
-        return worst(notes, evidence, by_severity=True)
+        return replace(worst(notes, evidence, by_severity=True), corrected=corrected)
     if any("sklearn_validation" in v for v in per_metric.values()):
         return passed("Every accuracy metric matches its recomputation.", evidence)
     return passed("No accuracy metric to recompute; no configuration problem found.", evidence)
