@@ -13,8 +13,8 @@ import click
 import pandas as pd
 
 from mlflow_sanity._version import __version__
+from mlflow_sanity.core.findings import Severity
 
-_RANK = {"pass": 0, "warn": 1, "fail": 2}
 _KEY_METRICS = ("accuracy", "balanced_accuracy", "mcc", "min_class_recall")
 
 
@@ -120,7 +120,7 @@ def gate(run_id: str, fail_on: str, require_full_coverage: bool) -> None:
         click.echo(f"error: cannot read {what}: {exc}", err=True)
         sys.exit(2)
     status = found.status
-    if status not in _RANK:
+    if status not in ("pass", "warn", "fail"):
         never = "; ".join(found.sources) or "nothing to read"
         click.echo(
             f"error: {what} has no sanity.status tag: it was never checked ({never})", err=True
@@ -128,7 +128,7 @@ def gate(run_id: str, fail_on: str, require_full_coverage: bool) -> None:
         sys.exit(2)
     findings = ",".join(found.findings) or "none"
     sources = "; ".join(found.sources)
-    if _RANK[status] >= _RANK[fail_on]:
+    if Severity(status).level >= Severity(fail_on).level:
         click.echo(f"gate FAILED: {what} is {status} ({findings})")
         if is_model_uri(run_id):
             click.echo(f"  {sources}")

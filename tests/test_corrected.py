@@ -132,6 +132,16 @@ def test_the_most_misleading_figure_wins_and_survives_merge_and_json():
     assert json.loads(render_json(merged))["corrected"]["text"] == merged.corrected_text
 
 
+def test_an_info_finding_keeps_its_figure_but_does_not_move_the_headline():
+    """A restored EarlyStopping epoch on a healthy run: the figure is evidence, not a tag."""
+    figure = Corrected("val_accuracy", 0.84, 0.88, "restored weights", 100, finding="x")
+    report = Report([Finding("metric_disagreement", Severity.INFO, "m", corrected=figure)])
+    assert report.get("metric_disagreement").corrected == figure
+    assert report.corrected is None and report.corrected_text is None
+    flagged = Report([Finding("metric_disagreement", Severity.WARN, "m", corrected=figure)])
+    assert flagged.corrected == figure
+
+
 def test_old_reports_without_a_corrected_figure_still_load():
     old = {"findings": [{"id": "eval_is_train", "severity": "fail", "message": "x"}]}
     assert Report.from_dict(old).corrected is None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import shutil
 from pathlib import Path
 
@@ -178,3 +179,122 @@ def _click_link(driver, text: str) -> None:
         return bool(links)
 
     WebDriverWait(driver, 90, ignored_exceptions=[StaleElementReferenceException]).until(click)
+
+
+def _judged_models(exp_name: str) -> tuple[str, dict[str, str]]:
+    """Three LoggedModels judged by ``mlflow.models.evaluate(..., model_id=...)`` on static
+    predictions: a collapsed one (fail), one at the baseline of a 3% class (warn) and a
+    healthy one (pass)."""
+    import mlflow
+
+    exp_id = mlflow.set_experiment(exp_name).experiment_id
+    frames = {
+        "collapsed-digits": (np.array([0] * 180 + [1] * 20), None),
+        "rare-fraud-3pc": ((np.random.default_rng(3).random(1000) < 0.03).astype(int), 0.02),
+        "healthy-baseline": (np.random.default_rng(5).integers(0, 2, 600), 0.1),
+    }
+    ids = {}
+    for name, (y, noise) in frames.items():
+        rng = np.random.default_rng(4)
+        pred = np.zeros_like(y) if noise is None else np.where(rng.random(len(y)) < noise, 1 - y, y)
+        df = pd.DataFrame({"x": rng.normal(size=len(y)), "label": y, "pred": pred})
+        with mlflow.start_run(run_name=name):
+            ids[name] = mlflow.initialize_logged_model(name=name).model_id
+            mlflow.models.evaluate(
+                data=df, targets="label", predictions="pred", model_type="classifier",
+                evaluators="sanity", model_id=ids[name],
+            )  # fmt: skip
+    return exp_id, ids
+
+
+@pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER), reason="chromium/chromedriver not installed")
+def test_models_list_shows_the_verdict_column(mlflow_server, monkeypatch):
+    """The Models list (no tag columns in MLflow 3.17) shows ``sanity/status_level`` and
+    ``sanity/flagged_count`` as metric columns, each model's own verdict."""
+    import mlflow
+    from selenium.common.exceptions import StaleElementReferenceException
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from mlflow_sanity.report.links import ui_link
+
+    previous = mlflow.get_tracking_uri()
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_server)
+    mlflow.set_tracking_uri(mlflow_server)
+    try:
+        exp_id, ids = _judged_models("models-list-check")
+        statuses = {
+            name: mlflow.get_logged_model(model_id).tags["sanity.status"]
+            for name, model_id in ids.items()
+        }
+    finally:
+        mlflow.set_tracking_uri(previous)
+    assert statuses == dict(zip(_MODEL_NAMES, ("fail", "warn", "pass"), strict=True))
+    driver = _chrome()
+    try:
+        driver.set_window_size(1600, 560)
+        driver.get(ui_link(exp_id, "models", address=mlflow_server))
+        WebDriverWait(driver, 90).until(lambda d: "healthy-baseline" in _text(d))
+        for close in driver.find_elements("css selector", "button[aria-label='Close']"):
+            close.click()  # the assistant panel that opens on a first visit
+        # the grid draws only the columns in view: the model's own metrics ("No dataset")
+        # come after those linked to the evaluated dataset
+        settled = WebDriverWait(driver, 60, ignored_exceptions=[StaleElementReferenceException])
+        settled.until(lambda d: _scrolled_to(d, "sanity/status_level"))
+        headers, rows = settled.until(lambda d: _filled_grid(d, "sanity/flagged_count"))
+        ARTIFACTS.mkdir(exist_ok=True)
+        driver.save_screenshot(str(ARTIFACTS / "models_list.png"))
+    finally:
+        driver.quit()
+    level, count = headers.index("sanity/status_level"), headers.index("sanity/flagged_count")
+    shown = {row[0]: (row[level], row[count]) for row in rows}
+    assert shown == {
+        "collapsed-digits": ("2", "3"), "rare-fraud-3pc": ("1", "1"),
+        "healthy-baseline": ("0", "0"),
+    }  # fmt: skip
+
+
+_MODEL_NAMES = ("collapsed-digits", "rare-fraud-3pc", "healthy-baseline")
+
+
+def _scrolled_to(driver, header: str) -> bool:
+    """Scroll the grid to its last columns; True once ``header`` is drawn."""
+    driver.execute_script(
+        "const v = document.querySelector('.ag-body-horizontal-scroll-viewport');"
+        "if (v) { v.scrollLeft = v.scrollWidth; }"
+    )
+    return any(
+        h.text.strip() == header for h in driver.find_elements("css selector", ".ag-header-cell")
+    )
+
+
+def _filled_grid(driver, header: str):
+    """The grid once every row shows a value under ``header`` (the cells fill in after the
+    columns are drawn), else False."""
+    headers, rows = _grid(driver)
+    column = headers.index(header) if header in headers else None
+    if column is None or len(rows) < len(_MODEL_NAMES) or not all(r[column] for r in rows):
+        return False
+    return headers, rows
+
+
+def _grid(driver) -> tuple[list[str], list[list[str]]]:
+    """The Models list's ag-grid as drawn: header texts, and per row (in row order) its
+    cells' texts in column order, the model name first. ag-grid splits pinned and scrolled
+    columns into containers of their own, so cells are placed by their ``col-id``."""
+    headers = driver.find_elements("css selector", ".ag-header-cell")
+    order = [h.get_attribute("col-id") for h in headers]
+    names = [h.text.strip() for h in headers]
+    cells: dict[int, dict[str, str]] = {}
+    for cell in driver.find_elements("css selector", ".ag-row .ag-cell"):
+        row = cell.find_element("xpath", "./ancestor::div[contains(@class,'ag-row')][1]")
+        index = int(row.get_attribute("row-index"))
+        text = (cell.get_attribute("textContent") or "").strip()
+        column = html.unescape(cell.get_attribute("col-id") or "")  # cells escape quotes
+        cells.setdefault(index, {})[column] = text
+    rows = []
+    for index in sorted(cells):
+        values = [cells[index].get(c, "") for c in order]
+        name = next((n for n in _MODEL_NAMES if any(v.endswith(n) for v in values)), "")
+        if name:
+            rows.append([name, *values])
+    return ["model", *names], rows

@@ -30,3 +30,15 @@ def test_merge_keeps_the_worst_verdict_and_newer_evidence_on_ties():
 def test_status_counts_info_as_pass():
     assert _report(("class_imbalance", Severity.INFO, "context")).status == "pass"
     assert Report().status == "pass"
+
+
+def test_severity_level_is_the_status_as_a_number():
+    assert [s.level for s in Severity] == [0, 0, 1, 2]  # pass, info, warn, fail
+    assert [s.status for s in Severity] == ["pass", "pass", "warn", "fail"]
+    assert Severity.worst("pass", None, "info").status == "pass"
+    assert Severity.worst("warn", "fail", "pass") is Severity.FAIL
+    assert _report().status_level == 0
+    assert _report(("a", Severity.INFO, "")).status_level == 0
+    warn = _report(("a", Severity.WARN, ""), ("b", Severity.INFO, ""))
+    assert (warn.status, warn.status_level) == ("warn", 1)
+    assert _report(("a", Severity.FAIL, ""), ("b", Severity.WARN, "")).status_level == 2

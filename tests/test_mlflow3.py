@@ -12,6 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from mlflow_sanity.cli import main
+from mlflow_sanity.tracking.verdict import KEYS, latest_model_values, of_tags
 
 pytestmark = pytest.mark.keras
 
@@ -160,6 +161,14 @@ def test_logged_models_carry_the_verdict(fitted):
     assert "mlflow-sanity: PASS" in good.tags["mlflow.note.content"]
     linked = {(m.key, m.dataset_name) for m in good.metrics}
     assert ("sanity/balanced_accuracy", None) in linked  # the fit's validation data
+    # the verdict as numbers, on the models (the Models list's columns) and their runs
+    client = mlflow.MlflowClient()
+    for kind, model in (("collapsed", flagged[0]), ("healthy", good)):
+        assert latest_model_values(model.metrics) == of_tags(model.tags), kind
+        run = client.get_run(fitted[kind]["run_id"]).data
+        assert {k: run.metrics[k] for k in KEYS} == of_tags(run.tags), kind
+    assert of_tags(flagged[0].tags)["sanity/status_level"] == 2.0
+    assert of_tags(good.tags) == {"sanity/status_level": 0.0, "sanity/flagged_count": 0.0}
     assert ("sanity/eval/balanced_accuracy", "dataset") in linked  # the evaluate data
 
     listed = invoke("runs", "--models", "--experiment", fitted["experiment"])
@@ -180,7 +189,15 @@ def test_metric_history_one_value_per_evaluation(fitted):
     assert {k: n for k, n in counts.items() if k.startswith("sanity/eval/")}, keys
     assert any(k.startswith("sanity/holdout/") for k in keys)
     for key, n in counts.items():
-        expected = 2 if key.startswith("sanity/holdout/") else 1  # two calls on "holdout"
+        if key in KEYS:
+            # the run's verdict after each report (the fit and three evaluations), and the
+            # row that files the LoggedModel's own verdict through this run when it changed
+            history = client.get_metric_history(run_id, key)
+            history.sort(key=lambda m: (m.step, m.timestamp))
+            assert n >= 4 and history[-1].value == client.get_run(run_id).data.metrics[key]
+            continue
+        else:
+            expected = 2 if key.startswith("sanity/holdout/") else 1  # two calls on "holdout"
         assert n == expected, (key, n)
 
 

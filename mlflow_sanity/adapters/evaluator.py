@@ -137,7 +137,7 @@ class SanityEvaluator(ModelEvaluator):
             log_metrics=model_id is None,
         )
         if linked:
-            tag_model(linked, report)
+            tag_model(linked, report, run_id=run_id)
         prefix = str(merged.inputs.get(PREFIX_KEY) or "")
         return EvaluationResult(
             metrics={

@@ -30,8 +30,30 @@ class Severity(str, Enum):
         """Warn and fail are what tags, status and the CI gate react to."""
         return self in (Severity.WARN, Severity.FAIL)
 
+    @property
+    def level(self) -> int:
+        """The verdict as a number (``sanity/status_level``): 0 pass or info, 1 warn, 2 fail.
+
+        MLflow's Models list and run charts sort and plot numbers, not tags; ``info`` is
+        context, not a verdict, so it shares 0 with a pass (as the ``sanity.status`` tag does).
+        """
+        return max(self.rank - _RANK[Severity.INFO], 0)
+
+    @property
+    def status(self) -> str:
+        """The ``sanity.status`` a run gets when this is its worst finding."""
+        return _STATUS_OF_LEVEL[self.level]
+
+    @classmethod
+    def worst(cls, *values: Severity | str | None) -> Severity:
+        """The most severe of ``values`` (severities or status strings; None counts as
+        pass): how reports, tags and verdicts on one run or model combine."""
+        found = [cls(v) if v is not None else cls.PASSED for v in values]
+        return max(found, key=lambda s: s.rank, default=cls.PASSED)
+
 
 _RANK = {Severity.PASSED: 0, Severity.INFO: 1, Severity.WARN: 2, Severity.FAIL: 3}
+_STATUS_OF_LEVEL = {0: Severity.PASSED.value, 1: Severity.WARN.value, 2: Severity.FAIL.value}
 
 
 @dataclass(frozen=True)
@@ -185,8 +207,12 @@ class Report:
 
     @property
     def status(self) -> str:
-        worst = max((f.severity.rank for f in self.findings), default=0)
-        return {3: "fail", 2: "warn"}.get(worst, "pass")
+        return Severity.worst(*(f.severity for f in self.findings)).status
+
+    @property
+    def status_level(self) -> int:
+        """``status`` as a number (``Severity.level``): the ``sanity/status_level`` metric."""
+        return Severity(self.status).level
 
     @property
     def flagged_ids(self) -> list[str]:
@@ -216,10 +242,12 @@ class Report:
     def corrected_finding(self) -> Finding | None:
         """The finding whose corrected figure goes beside the headline, when any has one.
 
-        One rule when several apply: the most misleading headline (the largest gap between
-        headline and corrected figure), then the worse severity, then the id.
+        Only a flagged finding moves the headline: an ``info`` one keeps its figure in its
+        evidence, so a healthy run carries no ``sanity.corrected``. One rule when several
+        apply: the most misleading headline (the largest gap between headline and corrected
+        figure), then the worse severity, then the id.
         """
-        with_figure = [f for f in self.findings if f.corrected is not None]
+        with_figure = [f for f in self.findings if f.corrected is not None and f.severity.flagged]
         if not with_figure:
             return None
         return max(with_figure, key=lambda f: (f.corrected.gap, f.severity.rank, f.id))

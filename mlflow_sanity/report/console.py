@@ -1,10 +1,11 @@
 """The verdict said where the number was printed: a console line after a flagged call.
 
 Keras prints ``accuracy: 0.99`` to the console; a verdict that only lives in MLflow is
-missed. After a flagged ``fit`` or ``evaluate`` one short summary goes through the
-``mlflow_sanity`` logger at WARNING (silence it the usual way, or
-``autolog(silent=True)``); in Jupyter the same summary renders as a compact HTML block.
-Nothing is said for a clean pass.
+missed. After a flagged ``fit`` or ``evaluate`` one short summary is said once: in a
+terminal or script through the ``mlflow_sanity`` logger at WARNING (silence it the usual
+way, or ``autolog(silent=True)``); in Jupyter as a compact HTML block under the cell, and
+the logger then records it at DEBUG only (at WARNING it would print the same summary a
+second time, as plain text on stderr). Nothing is said for a clean pass.
 """
 
 from __future__ import annotations
@@ -46,15 +47,18 @@ def summary_lines(report: Report, run_id: str, what: str, tracking_uri: str) -> 
 
 
 def announce(report: Report, run_id: str, what: str, tracking_uri: str) -> None:
-    """Log the summary of a flagged report; show it as HTML too inside Jupyter."""
+    """Say the summary of a flagged report once: as HTML inside Jupyter, else as a log
+    warning."""
     if not report.flagged:
         return
     lines = summary_lines(report, run_id, what, tracking_uri)
-    _log.warning("\n".join(lines))
     if _in_jupyter():
         from IPython.display import HTML, display
 
         display(HTML(_html(report, lines)))
+        _log.debug("\n".join(lines))  # for log files set up at DEBUG; not a second copy
+        return
+    _log.warning("\n".join(lines))
 
 
 def _html(report: Report, lines: list[str]) -> str:

@@ -6,7 +6,9 @@
   tags as on the run, merged over every report about the model (worst status wins),
   so ``mlflow.search_logged_models(filter_string="tags.`sanity.status` = 'fail'")`` finds it,
   and the same verdict as a section of the model's description (``mlflow.note.content``,
-  what the Models tab's model page shows: its list has no tag columns).
+  what the Models tab's model page shows: its list has no tag columns), and as the metrics
+  ``sanity/status_level``/``sanity/flagged_count`` (``tracking.verdict``), which the list
+  can show and sort.
 - ``verdict``: what a run id, ``models:/NAME/VERSION``, ``models:/NAME@ALIAS`` or
   ``models:/m-…`` says (the gate); ``tag_version`` copies it onto a registered version.
 """
@@ -26,6 +28,7 @@ from mlflow_sanity.core.findings import Finding, Report, Severity
 from mlflow_sanity.report.console import PENDING_PREFIX
 from mlflow_sanity.report.markdown import merge_note, note_section
 from mlflow_sanity.tracking import budget
+from mlflow_sanity.tracking import verdict as verdict_metrics
 from mlflow_sanity.tracking.reports import CORRECTED_TAG, NOTE_TAG, clip_tag
 from mlflow_sanity.tracking.runs import MlflowClient, client_or_default, existing_experiment_ids
 
@@ -35,8 +38,6 @@ STATUS_TAG = "sanity.status"
 FINDINGS_TAG = "sanity.findings"
 FINDING_TAG = "sanity.finding."
 VERSION_TAG = "sanity.version"
-_RANK = {"pass": 0, "info": 0, "warn": 1, "fail": 2}
-_STATUS = {0: "pass", 1: "warn", 2: "fail"}
 
 
 class ModelLookupError(LookupError):
@@ -44,7 +45,7 @@ class ModelLookupError(LookupError):
 
 
 def _worst(*statuses: str | None) -> str:
-    return _STATUS[max((_RANK.get(s or "pass", 0) for s in statuses), default=0)]
+    return Severity.worst(*statuses).status
 
 
 def fit_model_id(run_id: str) -> str | None:
@@ -114,17 +115,26 @@ def model_verdict(tags: Mapping[str, str], report: Report) -> Report:
     return Report(findings=findings, metrics=report.metrics, inputs=report.inputs)
 
 
-def tag_model(model_id: str, report: Report, client: MlflowClient | None = None) -> str | None:
-    """Put the verdict on a LoggedModel (merged with what it carries) as tags and as the
-    description section; its status, or None when the model cannot be tagged (a warning,
-    never an error: the run has the verdict)."""
+def tag_model(
+    model_id: str,
+    report: Report,
+    client: MlflowClient | None = None,
+    run_id: str | None = None,
+) -> str | None:
+    """Put the verdict on a LoggedModel (merged with what it carries) as tags, as the
+    description section and as the metrics ``sanity/status_level``/``sanity/flagged_count``
+    (filed through ``run_id``, the run the report was logged to; else the model's source
+    run). Returns its status, or None when the model cannot be tagged (a warning, never an
+    error: the run has the verdict)."""
     client = client_or_default(client)
     try:
-        current = client.get_logged_model(model_id).tags or {}
+        model = client.get_logged_model(model_id)
+        current = model.tags or {}
         tags = merged_tags(current, report)
         section = note_section(model_verdict(tags, report))
         tags[NOTE_TAG] = clip_tag(merge_note(current.get(NOTE_TAG), section))
         client.set_logged_model_tags(model_id, tags)
+        verdict_metrics.log_model_values(client, model, tags, run_id)
     except Exception as exc:  # the run carries the verdict either way
         _log.warning("mlflow-sanity: could not tag logged model %s: %s", model_id, exc)
         return None

@@ -29,7 +29,7 @@ from mlflow_sanity.core.fingerprint import Fingerprint
 from mlflow_sanity.core.splits import ModelSelection
 from mlflow_sanity.report import render_html, render_json
 from mlflow_sanity.report.markdown import merge_note, note_section
-from mlflow_sanity.tracking import runs, shim
+from mlflow_sanity.tracking import runs, shim, verdict
 
 ARTIFACT_DIR = "sanity"
 METRIC_PREFIX = "sanity/"
@@ -58,8 +58,9 @@ def log_report(
 ) -> Report:
     """Log ``report`` (and extra artifact ``files``) to ``run_id``; return the merged report.
 
-    The run's tags, description and ``sanity/report.{json,html}`` describe the union of
-    every report logged to it (worst status wins). With ``scope`` (``"evaluate"``) the
+    The run's tags, description, ``sanity/report.{json,html}`` and the verdict metrics
+    ``sanity/status_level``/``sanity/flagged_count`` (``tracking.verdict``) describe the
+    union of every report logged to it (worst status wins). With ``scope`` (``"evaluate"``) the
     report is one of several evaluations on the run: number ``n`` gets its own
     ``sanity/<scope>/<n>/`` folder (report and plots) and metrics named
     ``sanity/<scope>/<n>/<metric>``, and its findings name the call that raised them.
@@ -103,9 +104,14 @@ def log_report(
         _write_report(out, merged)
         note = merge_note(run_tags.get(NOTE_TAG), note_section(merged))
         metrics = _metrics(report.metrics, step, prefix) if log_metrics else []
-        _log_batch(
-            client, run_id, _tags(merged, note), metric_names.attach(metrics, model_id, dataset)
-        )
+        metrics = metric_names.attach(metrics, model_id, dataset)
+        # the run's union as numbers; a LoggedModel gets its own union (models.tag_model)
+        own = verdict.rows(verdict.of_report(merged))
+        if mlflow.get_active_model_id() is None:  # nothing to link them to: one call
+            metrics, own = metrics + own, []
+        _log_batch(client, run_id, _tags(merged, note), metrics)
+        if own:
+            shim.log_run_metrics(client, run_id, own)
         client.log_artifacts(run_id, str(out), ARTIFACT_DIR)
     for finding_id in sorted(rejudged - set(merged.flagged_ids)):
         if f"{TAG_PREFIX}finding.{finding_id}" in run_tags:

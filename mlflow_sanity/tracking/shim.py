@@ -68,3 +68,22 @@ def artifact_root(artifact_uri: str, tracking_uri: str) -> str:
     except ImportError:
         return artifact_uri
     return add_databricks_profile_info_to_artifact_uri(artifact_uri, tracking_uri)
+
+
+def log_run_metrics(client: Any, run_id: str, metrics: list[Any]) -> None:
+    """Log ``metrics`` on the run only, never on the active model.
+
+    ``MlflowClient.log_batch`` links every metric without a ``model_id`` to the active
+    model (``mlflow.set_active_model``, or the one ``mlflow.models.evaluate(model_id=...)``
+    left active for the rest of the process): a run's verdict would then become the latest
+    verdict of a model it is not about. The client's store logs what it is given; where
+    that private attribute is gone, the public call (and its linking) is used.
+    """
+    if mlflow.get_active_model_id() is None:
+        client.log_batch(run_id, metrics=metrics)
+        return
+    store = getattr(getattr(client, "_tracking_client", None), "store", None)
+    if store is None or not hasattr(store, "log_batch"):
+        client.log_batch(run_id, metrics=metrics)
+        return
+    store.log_batch(run_id=run_id, metrics=metrics, params=[], tags=[])

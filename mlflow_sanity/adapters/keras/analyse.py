@@ -678,7 +678,7 @@ def check_and_log(
 
     def extras() -> None:
         if model_id:
-            tag_model(model_id, found.report)
+            tag_model(model_id, found.report, run_id=run_id)
         if found.digests:
             from mlflow_sanity.tracking.groups import tag_digests
 

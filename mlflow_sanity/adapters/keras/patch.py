@@ -404,7 +404,7 @@ def _check_evaluate(
             if model_id:
                 from mlflow_sanity.tracking.models import tag_model
 
-                tag_model(model_id, found.report)
+                tag_model(model_id, found.report, run_id=memory.run_id)
 
         log_or_spool(
             memory.run_id,
