@@ -389,7 +389,7 @@ def judge_causes(
         if proof:
             evidence["proof"] = dict(proof)
         if verdict == "confirmed" and explained:
-            severity = max(severity, Severity.WARN, key=lambda s: s.rank)
+            severity = Severity.worst(severity, Severity.WARN)
             message = f"Proven: {proof.get('summary', '')}. {message}"
         elif verdict == "not_confirmed" and f.id not in alone:
             evidence.setdefault("graded", severity.value)
