@@ -38,6 +38,7 @@ def gallery(mlflow_server):
     previous = mlflow.get_tracking_uri()
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("MLFLOW_TRACKING_URI", mlflow_server)  # project subprocesses inherit it
+        mp.setenv("MLFLOW_SANITY_PROVE_CAUSES", "auto")  # the users' default (the suite's is off)
         # `mlflow run --env-manager local` runs `python` from PATH: make it this interpreter.
         mp.setenv("PATH", f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
         mlflow.set_tracking_uri(mlflow_server)
@@ -81,3 +82,28 @@ def test_gallery_precision_and_recall_via_rest(gallery, mlflow_server):
         elif t.get("sanity.status") != "pass" or flagged:
             problems.append(f"{o.scenario}/fixed false alarm: {t.get('sanity.status')} {flagged}")
     assert not problems, "\n".join(problems)
+
+
+def test_stuck_accuracy_shows_a_proven_cause_and_its_child_runs(gallery, mlflow_server):
+    """The buggy ``stuck_accuracy`` fit tests its causes: each experiment's two arms are
+    child runs of the fit's run, tagged with the finding they test."""
+    run_id = next(
+        o.run_id for o in gallery if (o.scenario, o.variant) == ("stuck_accuracy", "buggy")
+    )
+    query = urllib.parse.urlencode({"run_id": run_id})
+    with urllib.request.urlopen(f"{mlflow_server}/api/2.0/mlflow/runs/get?{query}") as r:
+        run = json.load(r)["run"]
+    children = _rest(
+        mlflow_server,
+        "runs/search",
+        {
+            "experiment_ids": [run["info"]["experiment_id"]],
+            "filter": f"tags.mlflow.parentRunId = '{run_id}'",
+            "max_results": 50,
+        },
+    ).get("runs", [])
+    arms: dict[str, set[str]] = {}
+    for child in children:
+        tags = {t["key"]: t["value"] for t in child["data"].get("tags", [])}
+        arms.setdefault(tags.get("sanity.proof", ""), set()).add(tags.get("sanity.proof.arm", ""))
+    assert arms.get("unscaled_inputs") == {"control", "remedy"}, arms

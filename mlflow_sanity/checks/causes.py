@@ -4,7 +4,11 @@ They read what the Keras adapter measured during and after ``fit`` as plain data
 (``FitSpec.probes``, ``FitSpec.inputs``, ``FitSpec.label_values``: see
 ``core/keras_spec.py``) and the per-epoch history; no Keras here. Each one ``explains``
 the symptom findings (``accuracy_at_baseline``, ``loss_accuracy_divergence``,
-``prediction_collapse``): when both flag, the report leads with the cause.
+``prediction_collapse``): when both flag, the report leads with the cause. The five
+that only name a risk (``unscaled_inputs``, ``learning_rate``, ``dead_units``,
+``vanishing_gradients``, ``undertrained``) are ``needs_symptom``: without a flagged
+symptom the registry's one rule (``judge_causes``) makes them ``info``; an experiment
+(``adapters/keras/proofs.py``) can confirm or refute them.
 """
 
 from __future__ import annotations
@@ -79,6 +83,7 @@ def _column_evidence(c: ColumnStats) -> dict[str, Any]:
     "unscaled_inputs",
     requires=["fit"],
     explains=SYMPTOMS,
+    needs_symptom=True,
     remedy="Scale the inputs inside the model: keras.layers.Rescaling(1/255) as the first "
     "layer for pixel values 0-255, or norm = keras.layers.Normalization(); "
     "norm.adapt(x_train) for tabular columns (statistics from the training rows only).",
@@ -249,6 +254,7 @@ def _last_layer_grad(probes: ProbeSpec | None) -> float | None:
     requires=["fit", "history"],
     reads=["model"],
     explains=SYMPTOMS,
+    needs_symptom=True,
     remedy="Too high: lower the learning rate 10x (Adam: 1e-3, SGD: 0.01-0.1) or add "
     "clipnorm=1.0 / a decaying schedule; too low: raise it 10x (Adam's default 1e-3) or "
     "train longer.",
@@ -261,6 +267,7 @@ def _last_layer_grad(probes: ProbeSpec | None) -> float | None:
     min_drop=0.01,
     healthy_grad=1e-3,
     min_epochs=3,
+    suspect_factor=10.0,
 )
 def learning_rate(ctx: Context, t: Mapping[str, float]) -> Outcome | None:
     """The learning rate is too high (loss diverges or oscillates, weights blow up) or too
@@ -344,7 +351,33 @@ def learning_rate(ctx: Context, t: Mapping[str, float]) -> Outcome | None:
             f"(last layer gradient norm {grad:.3g}){fix}."
         )
         return Outcome(Severity.WARN, text, evidence, f"the {lr_text} is too low")
+    suspect = _far_from_default(lr, spec, t["suspect_factor"])
+    if suspect is not None:
+        default = spec.default_learning_rate if spec is not None else None
+        evidence["default_learning_rate"] = default
+        evidence["suspect"] = suspect
+        whose = f"{optimizer}'s" if optimizer else "the optimizer's"
+        text = (
+            f"The {lr_text} is {suspect} {whose} default ({_g(default)}); the loss curve "
+            "alone does not show a problem, so it is a suspect only if accuracy is stuck "
+            "(an experiment with the default rate decides)."
+        )
+        return Outcome(Severity.INFO, text, evidence, f"the {lr_text} is {suspect} the default")
     return passed(f"The {lr_text} moves the loss steadily.", evidence)
+
+
+def _far_from_default(lr: float | None, spec: ModelSpec | None, factor: float) -> str | None:
+    """ "N-fold above/below the default" when ``lr`` is ``factor`` or more times off the
+    optimizer's own default rate (None when either is unknown)."""
+    default = spec.default_learning_rate if spec is not None else None
+    if not lr or not default or lr <= 0 or default <= 0:
+        return None
+    ratio = lr / default
+    if reaches(ratio, factor, inclusive=True):
+        return f"{ratio:,.0f}-fold above"
+    if reaches(ratio, 1 / factor, below=True, inclusive=True):
+        return f"{1 / ratio:,.0f}-fold below"
+    return None
 
 
 # -- dead_units ---------------------------------------------------------------------------
@@ -354,6 +387,7 @@ def learning_rate(ctx: Context, t: Mapping[str, float]) -> Outcome | None:
     "dead_units",
     requires=["fit"],
     explains=SYMPTOMS,
+    needs_symptom=True,
     remedy="Lower the learning rate, scale the inputs, initialise with he_normal, or use "
     "LeakyReLU/ELU or BatchNormalization before the activation.",
     info_share=0.25,
@@ -387,7 +421,8 @@ def dead_units(ctx: Context, t: Mapping[str, float]) -> Outcome | None:
         text += (
             ": everything after this layer sees a constant, so every row gets the same prediction."
         )
-        return Outcome(Severity.FAIL, text, evidence, f"every unit of {worst.layer} is dead")
+        because = f"every unit of {worst.layer} is dead"
+        return Outcome(Severity.FAIL, text, evidence, because, alone=True)
     severity = grade(worst.share, warn=t["warn_share"], info=t["info_share"], inclusive=True)
     if severity is Severity.PASSED:
         return passed(f"At most {worst.share:.0%} dead ReLU units per layer.", evidence)
@@ -409,6 +444,7 @@ def _ratio(probe: GradientProbe, floor: float) -> float | None:
     "vanishing_gradients",
     requires=["fit"],
     explains=SYMPTOMS,
+    needs_symptom=True,
     remedy="Use ReLU-family hidden activations with he_normal initialisation, add "
     "BatchNormalization, residual connections or fewer layers; for exploding gradients "
     "also clip (clipnorm=1.0) and lower the learning rate.",
@@ -483,6 +519,7 @@ def _final_accuracy(ctx: Context) -> float | None:
     requires=["fit", "history"],
     reads=["model", "eval"],
     explains=SYMPTOMS,
+    needs_symptom=True,
     remedy="Train longer (more epochs, EarlyStopping(patience=...) to stop when it is "
     "done) or with a larger learning rate / smaller batches for more updates.",
     min_updates=50,

@@ -64,6 +64,9 @@ class Context:
     # Other splits the model saw, by name ("model.evaluate #1"): their column statistics
     # join the union the preprocessing check compares a scaler's statistics with.
     seen_splits: Mapping[str, Fingerprint] | None = None
+    # Experiments that tested a cause (finding id -> ``core.proofs.Proof.to_dict()``):
+    # the adapter reruns the registry with them, and ``judge_causes`` grades by them.
+    proofs: Mapping[str, Mapping[str, Any]] | None = None
     # Measurements several checks share (the train/test overlap), computed once per report.
     shared: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
@@ -87,6 +90,9 @@ class Outcome:
     # The headline figure recomputed without what makes it misleading (``checks.corrected``);
     # kept only on an outcome that is not a pass.
     corrected: Corrected | None = None
+    # For a cause check: it breaks training by itself (every unit of a layer dead), so it
+    # alarms without a symptom (see ``judge_causes``).
+    alone: bool = False
 
 
 def passed(message: str, evidence: Mapping[str, Any] | None = None) -> Outcome:
@@ -141,6 +147,9 @@ class Check:
     one_of: tuple[str, ...] = ()  # at least one of these must be present
     reads: tuple[str, ...] = ()  # read when present, never required
     explains: tuple[str, ...] = ()  # symptom finding ids this cause explains when both flag
+    # A cause that alarms (warn/fail) only next to a flagged symptom it explains, or when
+    # its outcome says it breaks training ``alone``; otherwise ``info`` (``judge_causes``).
+    needs_symptom: bool = False
 
     def applies(self, ctx: Context) -> bool:
         if ctx.eval_on == "training" and "eval" in self.requires and not self.judges_training_rows:
@@ -163,6 +172,7 @@ def check(
     reads: Iterable[str] = (),
     judges_training_rows: bool = False,
     explains: Iterable[str] = (),
+    needs_symptom: bool = False,
     **defaults: float,
 ) -> Callable[[CheckFn], CheckFn]:
     """Register ``fn`` as the check that produces finding ``check_id``.
@@ -192,6 +202,7 @@ def check(
             one_of,
             reads,
             tuple(explains),
+            needs_symptom,
         )
         return fn
 
@@ -286,6 +297,7 @@ def run_checks(
     ctx.shared[_OPTIONS_KEY] = options
     results: list[Finding] = []
     because: dict[str, str] = {}
+    alone: set[str] = set()
     for check_id, chk in REGISTRY.items():
         if check_id in options.disable or not chk.applies(ctx):
             continue
@@ -317,6 +329,9 @@ def run_checks(
             )
         )
         because[check_id] = outcome.because or _first_sentence(outcome.message)
+        if outcome.alone:
+            alone.add(check_id)
+    results = judge_causes(results, alone, ctx.proofs or {})
     return lead_with_causes(results, because, ctx)
 
 
@@ -330,6 +345,70 @@ def _first_sentence(text: str) -> str:
     if head[:1].isupper() and not head[1:2].isupper():
         head = head[:1].lower() + head[1:]
     return head
+
+
+NO_SYMPTOM = (
+    "Info, not a warning: nothing in this report shows a symptom it would explain "
+    "(accuracy above the majority baseline, no collapse onto one class, loss and accuracy "
+    "moving together), so this is advice, not an alarm."
+)
+# Which symptom checks must have run to say "no symptom": the ones that judge the
+# predictions (without them a stuck accuracy cannot be ruled out, and the cause keeps
+# its own grade rather than pass as harmless).
+_SYMPTOM_WITNESSES = ("accuracy_at_baseline", "prediction_collapse")
+
+
+def judge_causes(
+    findings: list[Finding], alone: Iterable[str], proofs: Mapping[str, Mapping[str, Any]]
+) -> list[Finding]:
+    """The one rule for cause findings: a cause alarms only when it explains something.
+
+    A ``needs_symptom`` cause stays ``warn``/``fail`` when the same report flags a symptom
+    it ``explains``, when it breaks training by itself (``Outcome.alone``: every unit of
+    a layer dead), or when the symptoms could not be judged (no predictions: not checked
+    is not a pass). Otherwise it becomes ``info`` and says why (``evidence["graded"]``
+    keeps what the check alone said). An experiment (``proofs``, see
+    ``core/proofs.py``) overrides both ways: a confirmed remedy makes the cause a
+    warning whatever its own thresholds said (a suspect the rules could not pin down),
+    one that did not help demotes it to ``info``; an inconclusive one changes nothing.
+    """
+    alone = set(alone)
+    ids = {f.id for f in findings}
+    flagged = {f.id for f in findings if f.severity.flagged}
+    witnessed = any(s in ids for s in _SYMPTOM_WITNESSES)
+    out = []
+    for f in findings:
+        chk = REGISTRY.get(f.id)
+        proof = proofs.get(f.id)
+        if chk is None or not (chk.needs_symptom or proof):
+            out.append(f)
+            continue
+        explained = [s for s in chk.explains if s in flagged]
+        severity, message, evidence = f.severity, f.message, dict(f.evidence)
+        verdict = proof.get("verdict") if proof else None
+        if proof:
+            evidence["proof"] = dict(proof)
+        if verdict == "confirmed" and explained:
+            severity = Severity.worst(severity, Severity.WARN)
+            message = f"Proven: {proof.get('summary', '')}. {message}"
+        elif verdict == "not_confirmed" and f.id not in alone:
+            evidence.setdefault("graded", severity.value)
+            severity = Severity.INFO if severity.rank > Severity.INFO.rank else severity
+            message = f"Not confirmed by experiment: {proof.get('summary', '')}. {message}"
+        elif (
+            chk.needs_symptom
+            and severity.flagged
+            and f.id not in alone
+            and witnessed
+            and not explained
+        ):
+            evidence["graded"] = severity.value
+            severity = Severity.INFO
+            message = f"{message} {NO_SYMPTOM}"
+        elif verdict == "inconclusive":
+            message = f"{message} (Experiment inconclusive: {proof.get('summary', '')}.)"
+        out.append(replace(f, severity=severity, message=message, evidence=evidence))
+    return out
 
 
 def lead_with_causes(
@@ -355,6 +434,8 @@ def lead_with_causes(
             out.append(replace(f, explains=links[f.id]))
             continue
         causes = [cause for cause, symptoms in links.items() if f.id in symptoms]
+        gains = {g.id: g.proven_gain for g in findings if g.id in causes}
+        causes.sort(key=lambda c: -gains.get(c, 0.0))
         if not causes:
             out.append(f)
             continue

@@ -139,6 +139,16 @@ class Finding:
     # The headline figure this finding corrects, when it can be recomputed (see ``Corrected``).
     corrected: Corrected | None = None
 
+    @property
+    def proven_gain(self) -> float:
+        """What a confirmed experiment gained over its control (``evidence["proof"]``;
+        0 without one): where several causes explain one symptom, the larger gain leads."""
+        proof = self.evidence.get("proof")
+        if not isinstance(proof, dict) or proof.get("verdict") != "confirmed":
+            return 0.0
+        gain = proof.get("gain")
+        return float(gain) if isinstance(gain, (int, float)) else 0.0
+
     def to_dict(self) -> dict[str, Any]:
         data = {
             "id": self.id,
@@ -190,10 +200,10 @@ class Report:
 
     @property
     def flagged(self) -> list[Finding]:
-        """Warn/fail findings: causes that explain a symptom first, then worst first, then
-        by id for stable output."""
+        """Warn/fail findings: causes that explain a symptom first (a larger proven gain
+        first), then worst first, then by id for stable output."""
         hits = [f for f in self.findings if f.severity.flagged]
-        return sorted(hits, key=lambda f: (not f.explains, -f.severity.rank, f.id))
+        return sorted(hits, key=lambda f: (not f.explains, -f.proven_gain, -f.severity.rank, f.id))
 
     @property
     def status(self) -> str:

@@ -129,6 +129,9 @@ class ModelSpec:
     metrics: tuple[MetricSpec, ...] = ()
     optimizer: str | None = None
     learning_rate: float | None = None
+    # The optimizer class's own default rate (Adam: 0.001): a rate far from it is a
+    # suspect when accuracy is stuck (``learning_rate``).
+    default_learning_rate: float | None = None
 
     def __post_init__(self) -> None:
         # "mse", "MeanSquaredError" and "mean_squared_error" are one loss to the checks.

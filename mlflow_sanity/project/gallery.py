@@ -25,7 +25,7 @@ EXPECTED: dict[str, set[str]] = {
     "seed_luck": {"seed_variance"},
     "evaluate_on_train": {"eval_is_train"},
     "tfdata_imbalanced": {"prediction_collapse", "minority_class_missed", "accuracy_at_baseline"},
-    "stuck_accuracy": {"unscaled_inputs", "learning_rate", "dead_units"},
+    "stuck_accuracy": {"unscaled_inputs", "dead_units"},
     "test_rows_in_training": {"train_test_overlap"},
 }
 # Projects whose buggy run must show the headline's corrected figure (``sanity.corrected``).

@@ -169,6 +169,9 @@ class Analysis:
     files: dict[str, bytes]
     fingerprints: dict[str, Fingerprint] = field(default_factory=dict)
     digests: dict[str, str] = field(default_factory=dict)  # config / data, for run groups
+    # What the checks saw, for the cause experiments that re-judge the report (one model)
+    context: Context | None = field(default=None, repr=False)
+    data: FitData | None = field(default=None, repr=False)
 
 
 def analyse(
@@ -216,7 +219,7 @@ def analyse(
     digests = run_digests(model, spec, fit, call, fingerprints)
     if digests:
         report.inputs["digests"] = digests
-    return Analysis(report, files, fingerprints, digests)
+    return Analysis(report, files, fingerprints, digests, ctx, data)
 
 
 def _keras_config(obj: Any) -> Any:
@@ -698,10 +701,12 @@ def check_and_log(
 ) -> Report:
     """Analyse one finished fit, log it (on the run, and on the LoggedModel MLflow's Keras
     autolog created for it), and remember it for the model's evaluate calls."""
+    from mlflow_sanity.adapters.keras.proofs import prove
     from mlflow_sanity.tracking.models import fit_model_id, tag_model
     from mlflow_sanity.tracking.spool import log_or_spool
 
     found = analyse(model, history, call, config)
+    found.report = prove(model, call, found.data, found.context, found.report, config, run_id)
     selection = found.report.inputs.get("model_selection")
     model_id = fit_model_id(run_id)
     remember(

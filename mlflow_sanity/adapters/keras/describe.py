@@ -71,7 +71,20 @@ def describe_model(model: Any, output_shape: tuple[int | None, ...] | None = Non
         metrics=tuple(_metric_specs(model)),
         optimizer=type(optimizer).__name__ if optimizer is not None else None,
         learning_rate=lr if lr is None or math.isfinite(lr) else None,
+        default_learning_rate=default_learning_rate(optimizer),
     )
+
+
+def default_learning_rate(optimizer: Any) -> float | None:
+    """The default ``learning_rate`` of the optimizer's class (its ``__init__``
+    signature: no instance is built), None when it has none."""
+    import inspect
+
+    try:
+        value = inspect.signature(type(optimizer).__init__).parameters["learning_rate"].default
+        return float(value) if isinstance(value, (int, float)) and value > 0 else None
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 def describe_heads(model: Any) -> dict[str, ModelSpec]:

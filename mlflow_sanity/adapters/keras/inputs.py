@@ -51,6 +51,7 @@ class FitCall:
     note: str = ""
     config: CheckOptions | None = None
     probe: Any = None  # the ProbeCallback the fit wrapper added, if any
+    seconds: float | None = None  # how long the user's fit took (sizes the experiments)
 
     @classmethod
     def from_arguments(

@@ -20,6 +20,7 @@ import contextlib
 import functools
 import logging
 import threading
+import time
 import warnings
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -27,6 +28,7 @@ from typing import Any
 
 import keras
 
+from mlflow_sanity.adapters.keras import proofs
 from mlflow_sanity.adapters.keras.analyse import analyse_evaluate, check_and_log, returned_metrics
 from mlflow_sanity.adapters.keras.describe import sibling_callbacks
 from mlflow_sanity.adapters.keras.inputs import EvaluateCall, FitCall, _signature, unpack_pair
@@ -76,6 +78,8 @@ def autolog(
     thresholds: Thresholds | None = None,
     disable_checks: Iterable[str] = (),
     silent: bool = False,
+    prove_causes: str | bool | None = None,
+    proof_budget: tuple[float, float] | None = None,
 ) -> None:
     """Check every Keras ``fit`` and ``evaluate`` and log the verdict to the model's run.
 
@@ -83,7 +87,11 @@ def autolog(
     or a new one). ``thresholds`` overrides documented defaults per finding id
     (``{"overfitting": {"max_gap": 0.05}}``), ``disable_checks`` skips finding ids,
     ``silent=True`` keeps the console summary of flagged calls quiet, and
-    ``disable=True`` removes the interception again.
+    ``disable=True`` removes the interception again. ``prove_causes`` (``"auto"``,
+    ``True``, ``False``; default ``$MLFLOW_SANITY_PROVE_CAUSES`` or ``"auto"``) and
+    ``proof_budget=(share of the fit's time, seconds)`` (default ``(1.0, 60)``: at least
+    10 s, at most 60) decide when a cause of a stuck fit is tested by experiment
+    (``adapters/keras/proofs.py``).
     """
     if disable:
         _STATE.enabled = False
@@ -91,6 +99,7 @@ def autolog(
         shim.reapply_mlflow_keras_autolog(keras.Model)
         return
     _STATE.config = CheckOptions.of(thresholds, disable_checks)
+    proofs.configure(prove_causes, proof_budget)
     _STATE.silent = silent
     _install()
     _STATE.enabled = True
@@ -144,6 +153,7 @@ class SanityCallback(keras.callbacks.Callback):
 
     def on_train_begin(self, logs: Mapping[str, Any] | None = None) -> None:
         self._training = True
+        self._started = time.perf_counter()
         try:
             self._siblings = sibling_callbacks(self)
         except Exception:  # introspection is best effort; the report just lacks monitors
@@ -174,6 +184,8 @@ class SanityCallback(keras.callbacks.Callback):
         if call is None:
             call = self._call_from_arguments()
             call.probe = self._probe
+        if call.seconds is None and getattr(self, "_started", None) is not None:
+            call.seconds = time.perf_counter() - self._started
         config = self._config if self._explicit_config or call.config is None else call.config
         history = getattr(getattr(self.model, "history", None), "history", None) or {}
         run = open_fit_run()
@@ -283,6 +295,7 @@ def _fit_wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
     except Exception as exc:
         failure, call = exc, None
     _LOCAL.depth = getattr(_LOCAL, "depth", 0) + 1
+    started = time.perf_counter()
     try:
         history = original(self, *args, **kwargs)
     except BaseException:
@@ -294,11 +307,17 @@ def _fit_wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
         raise
     finally:
         _LOCAL.depth -= 1
+    if call is not None:
+        call.seconds = time.perf_counter() - started
     with preserved_random_state():
         try:
             if call is not None and run is not None:
                 hist = dict(getattr(history, "history", None) or {})
-                report = check_and_log(self, hist, call, _STATE.config, run.run_id)
+                _LOCAL.depth += 1  # the cause experiments' own fits are not the user's
+                try:
+                    report = check_and_log(self, hist, call, _STATE.config, run.run_id)
+                finally:
+                    _LOCAL.depth -= 1
                 _announce(report, run.run_id, "fit")
         except Exception as exc:
             failure = failure or exc

@@ -43,6 +43,7 @@ from mlflow_sanity.core.keras_spec import (
     DeadUnits,
     FitSpec,
     GradientProbe,
+    InputStats,
     NonFiniteEvent,
     ProbeSpec,
     input_stats,
@@ -601,6 +602,32 @@ def complete_probe(call: FitCall, x: Any, y: Any) -> None:
         probe.complete(x, y)
 
 
+def _input_stats(x: Any, first: str | None, normalizer: str | None) -> InputStats | None:
+    """Column statistics of one input array, or of every numeric entry of a dict of named
+    inputs (a multi-input model: raw minutes and ages each reach the network), columns
+    named ``input[i]``."""
+    if not isinstance(x, Mapping):
+        arr = x.to_numpy() if hasattr(x, "to_numpy") else x
+        return input_stats(arr, first, normalizer)
+    parts = []
+    for name, value in x.items():
+        arr = np.asarray(value.to_numpy() if hasattr(value, "to_numpy") else value)
+        if arr.dtype.kind not in "biuf":
+            continue
+        one = input_stats(arr.reshape(-1, 1) if arr.ndim == 1 else arr, first, normalizer)
+        if one is not None:
+            cols = tuple(
+                replace(c, name=f"{name}[{c.name}]" if one.columns[1:] else str(name))
+                for c in one.columns
+            )
+            parts.append(replace(one, columns=cols))
+    if not parts:
+        return None
+    kind = "columns" if all(p.kind == "columns" for p in parts) else "channels"
+    columns = tuple(c for p in parts for c in p.columns)
+    return InputStats(kind, parts[0].n_rows, columns, first, normalizer)
+
+
 def with_cause_data(fit: FitSpec, model: Any, call: FitCall, x: Any, y: Any) -> FitSpec:
     """``fit`` with the probe results, the input statistics and the raw label values."""
     probes = inputs = labels = None
@@ -608,10 +635,9 @@ def with_cause_data(fit: FitSpec, model: Any, call: FitCall, x: Any, y: Any) -> 
     try:
         if probe is not None:
             probes = probe.spec()
-        if x is not None and not isinstance(x, (Mapping, list, tuple)):
+        if x is not None and not isinstance(x, (list, tuple)):
             first, normalizer = input_layers(model)
-            arr = x.to_numpy() if hasattr(x, "to_numpy") else x
-            inputs = input_stats(arr, first, normalizer)
+            inputs = _input_stats(x, first, normalizer)
         if y is not None:
             labels = label_values(y)
     except Exception as exc:  # the other checks do not need these

@@ -1,0 +1,511 @@
+"""Causes proven by experiment: train the model again with the named fix, and without it.
+
+When a fit's report flags a symptom (accuracy at the baseline, a collapse, a flat
+accuracy curve) and a cause finding explains it (or the learning rate is far from its
+optimizer's default: a suspect the loss curve alone could not pin down), one bounded
+counterfactual per cause decides: two fresh copies of the model (``clone_model``, new
+weights, an optimizer rebuilt from the compile config) are trained with the same seed,
+batch size and epochs on the same capped training rows, one unchanged (the control) and
+one with the remedy the finding names, and both are scored by balanced accuracy on the
+validation rows (or a held-out slice of the training rows). ``core/proofs.py`` turns the
+two scores into a verdict; the registry (``judge_causes``) grades the finding by it, so a
+confirmed cause leads with ``Proven: with <remedy>, balanced accuracy 0.50 → 0.91 ...``
+and one that did not help drops to ``info``.
+
+Remedies: ``unscaled_inputs``: the inputs standardised with the training rows' mean and
+standard deviation (what a ``Normalization`` layer adapted on them does);
+``learning_rate``: the optimizer's default rate when the rate is 10-fold or more off it,
+else 10x in the direction the finding says; ``dead_units``: ``he_normal`` kernels and
+``leaky_relu`` for the ReLU layers; ``vanishing_gradients``: ``relu`` with ``he_normal``
+for the saturating hidden layers; ``undertrained``: three times the epochs.
+
+Budget (``autolog(prove_causes=..., proof_budget=(share, seconds))``, or the variables
+``MLFLOW_SANITY_PROVE_CAUSES`` = ``auto``/``true``/``false``, ``MLFLOW_SANITY_PROOF_SHARE``,
+``MLFLOW_SANITY_PROOF_SECONDS``): ``auto`` runs the experiments while their estimated
+cost fits ``min(max(share x the fit's own time, MIN_SECONDS), seconds)`` (defaults: share
+1.0, ``MIN_SECONDS`` 10 s so that a short stuck fit still gets its answer, cap 60 s),
+``True`` runs them within ``seconds`` alone, ``False`` never. A healthy fit runs none (nothing
+to explain), so its cost is unchanged.
+
+Nothing of the user's is touched: the copies get their own weights and optimizer, the
+data are read (capped copies), the user's callbacks are not passed, MLflow autologging
+and the tool's own wrappers are off for these fits, and the global random state
+(Python, NumPy, Keras, TensorFlow) is restored afterwards.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import math
+import os
+import random
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import keras
+import numpy as np
+
+from mlflow_sanity.adapters.keras.inputs import FitCall, FitData, n_rows, take_rows
+from mlflow_sanity.adapters.rng import preserved_random_state
+from mlflow_sanity.checks import REGISTRY, CheckOptions, Context, run_checks
+from mlflow_sanity.core.findings import Finding, Report
+from mlflow_sanity.core.keras_spec import label_indices
+from mlflow_sanity.core.metrics import classify
+from mlflow_sanity.core.predictions import outputs_to_proba
+from mlflow_sanity.core.proofs import Arm, Proof, not_run
+from mlflow_sanity.core.strict import strict
+
+_log = logging.getLogger(__name__)
+
+MODE_ENV = "MLFLOW_SANITY_PROVE_CAUSES"
+SHARE_ENV = "MLFLOW_SANITY_PROOF_SHARE"
+SECONDS_ENV = "MLFLOW_SANITY_PROOF_SECONDS"
+TRAIN_ROWS = 2000  # training rows each arm trains on
+EVAL_ROWS = 1000  # held-out rows each arm is scored on
+MAX_EPOCHS = 5  # epochs per arm (undertrained's remedy: 3x)
+SEED = 0
+MIN_SECONDS = 10.0  # "auto" allows at least this much (tracing alone costs ~1 s an arm)
+_ARM_OVERHEAD_S = 1.0  # building, compiling and tracing one copy (measured on CPU)
+PROVABLE = ("learning_rate", "unscaled_inputs", "dead_units", "vanishing_gradients", "undertrained")
+
+
+@dataclass(frozen=True)
+class ProofSettings:
+    """When experiments run: ``mode`` ``"auto"``/True/False, and the budget."""
+
+    mode: str | bool = "auto"
+    share: float = 1.0
+    seconds: float = 60.0
+
+    @classmethod
+    def of(
+        cls, mode: str | bool | None = None, budget: tuple[float, float] | None = None
+    ) -> ProofSettings:
+        """From ``autolog``'s arguments, falling back on the environment, then defaults;
+        invalid values raise at once (before any training)."""
+        if mode is None:
+            env = os.environ.get(MODE_ENV, "auto").strip().lower()
+            mode = {"1": True, "true": True, "0": False, "false": False}.get(env, env)
+        if mode not in ("auto", True, False):
+            raise ValueError(f'prove_causes must be "auto", True or False, got {mode!r}')
+        if budget is None:
+            budget = (_env_float(SHARE_ENV, cls.share), _env_float(SECONDS_ENV, cls.seconds))
+        share, seconds = (float(v) for v in budget)
+        if not (share >= 0 and seconds >= 0):
+            raise ValueError("proof_budget must be (share >= 0, seconds >= 0)")
+        return cls(mode, share, seconds)
+
+    def allowed(self, fit_seconds: float | None) -> float:
+        """Seconds the experiments of one fit may take (0: none)."""
+        if self.mode is False:
+            return 0.0
+        if self.mode is True:
+            return self.seconds
+        if fit_seconds is None:
+            return 0.0  # the fit's own time unknown: auto cannot size the share
+        return min(max(self.share * fit_seconds, MIN_SECONDS), self.seconds)
+
+
+def _env_float(name: str, default: float) -> float:
+    try:
+        return float(os.environ.get(name, default))
+    except ValueError:
+        return default
+
+
+SETTINGS = ProofSettings()
+
+
+def configure(mode: str | bool | None = None, budget: tuple[float, float] | None = None) -> None:
+    """Set how ``autolog`` proves causes (see the module docstring)."""
+    global SETTINGS
+    SETTINGS = ProofSettings.of(mode, budget)
+
+
+# -- which causes to test ----------------------------------------------------------------
+
+
+def candidates(report: Report) -> list[Finding]:
+    """Cause findings worth an experiment: a flagged cause that explains a flagged symptom,
+    and a suspect learning rate (far from the default) next to a flagged symptom."""
+    flagged = {f.id for f in report.findings if f.severity.flagged}
+    out = []
+    for f in report.findings:
+        chk = REGISTRY.get(f.id)
+        if f.id not in PROVABLE or chk is None:
+            continue
+        symptom = any(s in flagged for s in chk.explains)
+        if (f.explains and f.severity.flagged) or (symptom and f.evidence.get("suspect")):
+            out.append(f)
+    return out
+
+
+# -- the remedies -------------------------------------------------------------------------
+
+
+@dataclass
+class Remedy:
+    """What the remedied arm changes: a description, and how."""
+
+    text: str
+    learning_rate: float | None = None
+    layer_config: Callable[[dict[str, Any]], dict[str, Any] | None] | None = None
+    standardise: bool = False
+    epochs_factor: int = 1
+
+
+def _lr_remedy(f: Finding, lr: float | None, default: float | None) -> Remedy | None:
+    if not lr or lr <= 0:
+        return None
+    if default and (lr / default >= 10 or default / lr >= 10):
+        return Remedy(f"the learning rate {lr:.3g} → {default:.3g} (the default)", default)
+    low = "too low" in f.message or "below" in str(f.evidence.get("suspect", ""))
+    new = lr * 10 if low else lr / 10
+    return Remedy(f"the learning rate {lr:.3g} → {new:.3g}", new)
+
+
+def _relu_fix(cfg: dict[str, Any]) -> dict[str, Any] | None:
+    if cfg.get("activation") in ("relu", "relu6") and "kernel_initializer" in cfg:
+        return {**cfg, "activation": "leaky_relu", "kernel_initializer": "he_normal"}
+    return None
+
+
+def _saturating_fix(cfg: dict[str, Any]) -> dict[str, Any] | None:
+    if cfg.get("activation") in ("sigmoid", "tanh") and "kernel_initializer" in cfg:
+        return {**cfg, "activation": "relu", "kernel_initializer": "he_normal"}
+    return None
+
+
+def remedy_for(f: Finding, model: Any, spec_lr: float | None) -> Remedy | None:
+    """The fix finding ``f`` names, as something the experiment can apply (None: none)."""
+    from mlflow_sanity.adapters.keras.describe import default_learning_rate
+
+    default = default_learning_rate(getattr(model, "optimizer", None))
+    if f.id == "learning_rate":
+        return _lr_remedy(f, spec_lr, default)
+    if f.id == "unscaled_inputs":
+        return Remedy(
+            "the inputs standardised on the training rows (a Normalization layer)",
+            standardise=True,
+        )
+    if f.id == "dead_units":
+        return Remedy("he_normal + leaky_relu for the ReLU layers", layer_config=_relu_fix)
+    if f.id == "vanishing_gradients":
+        return Remedy("relu + he_normal for the sigmoid/tanh layers", layer_config=_saturating_fix)
+    if f.id == "undertrained":
+        return Remedy("three times the epochs", epochs_factor=3)
+    return None
+
+
+# -- the rows -----------------------------------------------------------------------------
+
+
+@dataclass
+class Rows:
+    x_train: Any
+    y_train: np.ndarray
+    x_eval: Any
+    y_eval: np.ndarray
+    eval_on: str
+
+
+def _spread(n: int, k: int) -> np.ndarray:
+    return np.unique(np.linspace(0, n - 1, min(n, k)).astype(np.int64))
+
+
+def experiment_rows(data: FitData) -> Rows | None:
+    """Capped training rows (shuffled once with a private generator) and the rows to score
+    on (validation, else every fifth row of a spread sample of the training rows, never
+    trained on)."""
+    rows = _experiment_rows(data)
+    if rows is not None:
+        order = np.random.default_rng(SEED).permutation(len(rows.y_train))
+        rows.x_train, rows.y_train = take_rows(rows.x_train, order), rows.y_train[order]
+    return rows
+
+
+def _experiment_rows(data: FitData) -> Rows | None:
+    if not data.train_readable or data.y_train is None or label_indices(data.y_train) is None:
+        return None
+    n = n_rows(data.x_train)
+    if data.val_readable and data.y_val is not None and label_indices(data.y_val) is not None:
+        rows = _spread(n, TRAIN_ROWS)
+        vrows = _spread(n_rows(data.x_val), EVAL_ROWS)
+        return Rows(
+            take_rows(data.x_train, rows),
+            np.asarray(data.y_train)[rows],
+            take_rows(data.x_val, vrows),
+            np.asarray(data.y_val)[vrows],
+            "validation rows",
+        )
+    if n < 50:
+        return None
+    sample = _spread(n, TRAIN_ROWS + min(EVAL_ROWS, TRAIN_ROWS // 4))
+    held = sample[np.arange(len(sample)) % 5 == 4]
+    train = sample[np.arange(len(sample)) % 5 != 4]
+    y = np.asarray(data.y_train)
+    return Rows(
+        take_rows(data.x_train, train),
+        y[train],
+        take_rows(data.x_train, held),
+        y[held],
+        "held-out training rows",
+    )
+
+
+def _as_float_arrays(x: Any) -> Any:
+    if isinstance(x, Mapping):
+        return {k: _as_float_arrays(v) for k, v in x.items()}
+    arr = np.asarray(x.to_numpy() if hasattr(x, "to_numpy") else x)
+    return arr.astype(np.float32) if arr.dtype.kind in "biuf" else arr
+
+
+def _standardiser(x_train: Any) -> Callable[[Any], Any]:
+    """Standardise with the training rows' per-feature (last axis) mean and std."""
+    if isinstance(x_train, Mapping):
+        parts = {k: _standardiser(v) for k, v in x_train.items()}
+        return lambda x: {k: parts[k](v) for k, v in x.items()}
+    arr = np.asarray(x_train, dtype=np.float64)
+    if arr.dtype.kind not in "f":
+        return lambda x: x
+    axes = tuple(range(arr.ndim - 1)) if arr.ndim > 1 else (0,)
+    mean, std = arr.mean(axis=axes), arr.std(axis=axes)
+    std = np.where(std > 0, std, 1.0)
+    return lambda x: ((np.asarray(x, dtype=np.float64) - mean) / std).astype(np.float32)
+
+
+# -- training one arm ---------------------------------------------------------------------
+
+
+class _Deadline(keras.callbacks.Callback):
+    def __init__(self, deadline: float) -> None:
+        super().__init__()
+        self.deadline = deadline
+        self.hit = False
+
+    def on_train_batch_end(self, batch: int, logs: Any = None) -> None:
+        if time.perf_counter() > self.deadline:
+            self.hit = True
+            self.model.stop_training = True
+
+
+def _copy(model: Any, remedy: Remedy | None) -> Any:
+    """A fresh copy of ``model`` (new weights), compiled like it, with ``remedy`` applied."""
+    clone_fn = None
+    if remedy is not None and remedy.layer_config is not None:
+        change = remedy.layer_config
+
+        def clone_fn(layer: Any) -> Any:
+            cfg = layer.get_config()
+            new = change(dict(cfg))
+            return type(layer).from_config(new if new is not None else cfg)
+
+    # Both arms start from the same draw: initializers built without a seed (and dropout's
+    # seed generators) draw from Python's `random`. Not keras.utils.set_random_seed: it
+    # would also set TensorFlow's global seed and Keras' seed attribute, which the
+    # user's program may read afterwards (`preserved_random_state` restores the rest).
+    random.seed(SEED)
+    np.random.seed(SEED)
+    clone = keras.models.clone_model(model, clone_function=clone_fn)
+    config = copy.deepcopy(model.get_compile_config())
+    if remedy is not None and remedy.learning_rate is not None:
+        config["optimizer"]["config"]["learning_rate"] = float(remedy.learning_rate)
+    clone.compile_from_config(config)
+    return clone
+
+
+def train_arm(
+    name: str,
+    model: Any,
+    rows: Rows,
+    remedy: Remedy | None,
+    epochs: int,
+    batch_size: int,
+    deadline: float,
+    spec: Any,
+) -> Arm:
+    """Train one copy and score it; any failure is the arm's ``error``, never raised."""
+    start = time.perf_counter()
+    try:
+        x_train, x_eval = _as_float_arrays(rows.x_train), _as_float_arrays(rows.x_eval)
+        if remedy is not None and remedy.standardise:
+            scale = _standardiser(x_train)
+            x_train, x_eval = scale(x_train), scale(x_eval)
+        clone = _copy(model, remedy)
+        stop = _Deadline(deadline)
+        clone.fit(  # rows shuffled once, by a private generator: the same order in both arms
+            x_train,
+            rows.y_train,
+            epochs=epochs,
+            batch_size=batch_size,
+            verbose=0,
+            shuffle=False,
+            callbacks=[stop],
+        )
+        if stop.hit:
+            return Arm(
+                name, epochs=epochs, seconds=time.perf_counter() - start, error="time budget"
+            )
+        from mlflow_sanity.adapters.keras.analyse import predict_outputs
+
+        outputs = predict_outputs(clone, x_eval, batch_size)
+        proba = outputs_to_proba(outputs, spec.output_activation, from_logits=spec.outputs_logits)
+        y = label_indices(rows.y_eval)
+        scored = classify(y, proba=proba, labels=list(range(proba.shape[1])))
+        loss = clone.evaluate(x_eval, rows.y_eval, batch_size=batch_size, verbose=0)
+        loss = float(np.asarray(loss[0] if isinstance(loss, (list, tuple)) else loss))
+        ba = float(scored.metrics.get("balanced_accuracy", math.nan))
+        return Arm(name, ba, loss, epochs, time.perf_counter() - start)
+    except Exception as exc:
+        _log.info("mlflow-sanity: experiment arm %s failed: %s", name, exc, exc_info=True)
+        return Arm(name, epochs=epochs, seconds=time.perf_counter() - start, error=str(exc)[:200])
+
+
+# -- the whole step -----------------------------------------------------------------------
+
+
+def _clonable(model: Any) -> str:
+    """Why ``model`` cannot be copied for an experiment ('' when it can)."""
+    try:
+        model.get_config()
+        model.get_compile_config()
+    except Exception as exc:
+        name = type(exc).__name__
+        return f"the model cannot be cloned ({name}: a subclassed model without get_config)"
+    if getattr(model, "optimizer", None) is None:
+        return "the model is not compiled"
+    return ""
+
+
+def prove(
+    model: Any,
+    call: FitCall,
+    data: FitData | None,
+    ctx: Context | None,
+    report: Report,
+    config: CheckOptions,
+    run_id: str | None,
+    settings: ProofSettings | None = None,
+) -> Report:
+    """Run the experiments the report calls for, and re-judge its findings by them.
+
+    Returns ``report`` untouched when there is nothing to prove (a healthy fit) or the
+    budget allows nothing; otherwise a report whose cause findings carry
+    ``evidence["proof"]``. The user's random state is restored whatever happens.
+    """
+    settings = settings or SETTINGS
+    todo = candidates(report)
+    if not todo or ctx is None or settings.mode is False:
+        return report
+    try:
+        with preserved_random_state():
+            proofs = _run(model, call, data, ctx, todo, run_id, settings)
+    except Exception as exc:  # the report stands without its experiments
+        if strict():
+            raise
+        _log.warning("mlflow-sanity: cause experiments failed: %s", exc, exc_info=True)
+        proofs = {
+            f.id: not_run(f.id, f"the experiment failed ({type(exc).__name__})") for f in todo
+        }
+    if not proofs:
+        return report
+    ctx.proofs = proofs
+    report.findings = run_checks(ctx, config, "autolog")
+    report.inputs["proofs"] = {fid: p.get("verdict") for fid, p in proofs.items()}
+    return report
+
+
+def _run(
+    model: Any,
+    call: FitCall,
+    data: FitData | None,
+    ctx: Context,
+    todo: list[Finding],
+    run_id: str | None,
+    settings: ProofSettings,
+) -> dict[str, dict[str, Any]]:
+    from mlflow_sanity.tracking.proofs import log_arms, quiet_autologging
+
+    fit_seconds = getattr(call, "seconds", None)
+    allowed = settings.allowed(fit_seconds)
+    why = _clonable(model)
+    rows = experiment_rows(data) if data is not None and not why else None
+    if not why and rows is None:
+        why = "the training rows could not be read (or hold no class labels)"
+    if not why and allowed <= 0:
+        why = "the fit's own time is unknown" if fit_seconds is None else "the time budget is 0"
+    if why:
+        return {f.id: not_run(f.id, why) for f in todo}
+    spec = ctx.model
+    epochs_run = len((ctx.history or {}).get("loss", [])) or 1
+    epochs = max(1, min(epochs_run, MAX_EPOCHS))
+    batch = int(call.batch_size or 32)
+    n_train = n_rows(rows.x_train)
+    per_epoch = None
+    if fit_seconds and ctx.fit is not None and ctx.fit.n_train:
+        per_epoch = fit_seconds / epochs_run * min(1.0, n_train / ctx.fit.n_train)
+    start = time.perf_counter()
+    deadline = start + allowed
+    lr = spec.learning_rate if spec is not None else None
+
+    def estimate(e: int) -> float:
+        return _ARM_OVERHEAD_S + (per_epoch or 0.0) * e
+
+    out: dict[str, dict[str, Any]] = {}
+    control: Arm | None = None
+    with quiet_autologging():
+        for f in todo:
+            remedy = remedy_for(f, model, lr)
+            if remedy is None:
+                out[f.id] = not_run(f.id, "no remedy the experiment can apply")
+                continue
+            r_epochs = epochs * remedy.epochs_factor
+            cost = estimate(r_epochs) + (0 if control is not None else estimate(epochs))
+            left = deadline - time.perf_counter()
+            if cost > left:
+                out[f.id] = not_run(
+                    f.id,
+                    f"the time budget ({allowed:.1f} s, {max(left, 0):.1f} s left) is too "
+                    f"small for it (estimated {cost:.1f} s; see proof_budget)",
+                )
+                continue
+            if control is None:
+                control = train_arm("control", model, rows, None, epochs, batch, deadline, spec)
+            remedied = train_arm("remedy", model, rows, remedy, r_epochs, batch, deadline, spec)
+            proof = Proof(
+                f.id,
+                remedy.text,
+                control,
+                remedied,
+                n_train,
+                len(rows.y_eval),
+                rows.eval_on,
+            )
+            runs, note = log_arms(run_id, f.id, _arm_records(proof, batch))
+            out[f.id] = proof.with_runs(runs, note).to_dict()
+    return out
+
+
+def _arm_records(proof: Proof, batch: int) -> list[tuple[str, dict[str, str], dict[str, float]]]:
+    records = []
+    for arm in (proof.control, proof.remedied):
+        params = {
+            "remedy": "none (control)" if arm is proof.control else proof.remedy,
+            "epochs": str(arm.epochs),
+            "batch_size": str(batch),
+            "train_rows": str(proof.train_rows),
+            "eval_rows": str(proof.eval_rows),
+            "eval_on": proof.eval_on,
+            "seed": str(SEED),
+        }
+        metrics = {
+            k: v
+            for k, v in (("balanced_accuracy", arm.balanced_accuracy), ("loss", arm.loss))
+            if v is not None and math.isfinite(v)
+        }
+        metrics["seconds"] = round(arm.seconds, 3)
+        records.append((arm.name, params, metrics))
+    return records
