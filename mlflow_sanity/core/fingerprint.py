@@ -37,7 +37,8 @@ different labels share a label byte with probability 1/256.
 API: ``compute(features, labels=None, *, tolerance=2e-5) -> Fingerprint``;
 ``Fingerprint.match(features, labels=None) -> Match``; ``Fingerprint.to_files(role)``
 -> ``{"fingerprint_<role>.npy": ..., "fingerprint_<role>.json": ...}`` and
-``Fingerprint.from_files(files, role=None)``.
+``Fingerprint.from_files(files, role=None)``. A cheaper read of one table for counting
+repeated rows: ``grid_rows(features)`` (row hashes, collision rates on demand).
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from io import BytesIO
 from typing import Any
@@ -133,6 +134,15 @@ class Fingerprint:
         order = np.argsort(self.hashes)
         ordered = self.hashes[order]
         return ordered, ordered >> _U(8), order
+
+    @cached_property
+    def _feature_index(self) -> tuple[pd.Index, np.ndarray]:
+        """A hash index of the distinct feature hashes and, per entry, its first position
+        in ``_sorted``: looking up many rows costs one hash probe each (a fifth of a
+        sort and binary search), and repeated matches against one fit reuse it."""
+        _, sorted_f, _ = self._sorted
+        distinct, first = np.unique(sorted_f, return_index=True)
+        return pd.Index(distinct), first
 
     def column_stats(self) -> dict[str, dict[str, Any]]:
         """Per-column statistics as plain numbers (NaN as None), for reports."""
@@ -235,6 +245,10 @@ class Match:
     train_index: np.ndarray
     digest: str
     n_probes: int
+    # The new rows hashed on the fingerprint's grid, so that a count of repeats among them
+    # needs no fingerprint of their own.
+    rows: GridRows | None = field(default=None, repr=False)
+    all_columns: bool = False  # no column of the new rows was left out (hashes cover them)
 
     @property
     def n_rows(self) -> int:
@@ -243,6 +257,30 @@ class Match:
     @property
     def share(self) -> float:
         return float(self.in_train.mean()) if self.n_rows else 0.0
+
+
+@dataclass(frozen=True, eq=False)
+class GridRows:
+    """Rows hashed on a grid, without a fingerprint's statistics: what counting repeated
+    rows needs. ``feature_hashes`` as ``Fingerprint.feature_hashes``; ``sample_codes`` the
+    codes of the sample ``compute`` estimates collisions from, so ``collision`` (a sort
+    per column) is only paid when asked for."""
+
+    feature_hashes: np.ndarray
+    sample_codes: np.ndarray = field(repr=False)
+
+    @cached_property
+    def collision(self) -> np.ndarray:
+        """Per column: how often two rows share a grid value (``Fingerprint.collision``)."""
+        return _collision(self.sample_codes)
+
+
+def grid_rows(features: Any, *, tolerance: float = DEFAULT_TOLERANCE) -> GridRows:
+    """``features`` hashed on their own grid (as ``compute`` would), collisions on demand."""
+    table = _Table(features)
+    summary, _, block = _summary(table, tolerance, exact=False)
+    hashes, sample_codes = _hash_rows(table, block, _Encoder(summary.kinds, summary.steps))
+    return GridRows(hashes >> _U(8), sample_codes)
 
 
 # --------------------------------------------------------------------------- compute
@@ -255,6 +293,7 @@ def compute(
     *,
     tolerance: float = DEFAULT_TOLERANCE,
     exact: bool = False,
+    rates: bool = True,
 ) -> Fingerprint:
     """Fingerprint a table.
 
@@ -262,16 +301,70 @@ def compute(
     mapping of column name to array. ``labels``: class values, one-hot/probability rows
     (their argmax), or None. ``tolerance``: grid step relative to each continuous
     column's largest absolute value (see the module docstring); ``exact=True`` matches
-    continuous columns exactly instead (no grid). Memory: the hashes
-    plus a few MB of working space; numeric arrays are read in place, not copied.
+    continuous columns exactly instead (no grid). ``rates=False`` leaves the collision
+    rates unestimated (NaN: two sorts of the sample, about half the cost) for a
+    fingerprint only read for its statistics and row hashes (the evaluated rows in the
+    scaling comparison); ``repeat_chance`` refuses it. Memory: the hashes plus a few MB of
+    working space; numeric arrays are read in place, not copied.
     """
     if not (isinstance(tolerance, (int, float)) and 0 < tolerance < 1):
         raise ValueError(f"tolerance must be in (0, 1), got {tolerance!r}")
     table = _Table(features)
     n, d = table.n, len(table.columns)
+    label_bytes = _label_bytes(labels, n)
+    summary, num, block = _summary(table, tolerance, exact)
+    kinds, steps = summary.kinds, summary.steps
+
+    hashes, sample_codes = _hash_rows(table, block, _Encoder(kinds, steps))
+    sample = _sample_index(n)
+    if label_bytes is not None:
+        hashes |= label_bytes
+    collision = _collision(sample_codes) if rates else np.full(d, np.nan)
+    exact_collision = collision.copy()
+    cont = [j for j in range(d) if kinds[j] == "continuous"]
+    if cont and sample.size and rates:
+        rows = np.ix_([num.index(j) for j in cont], sample)
+        exact_collision[cont] = _collision(_exact_codes(_f64(block[rows])))
+    return Fingerprint(
+        hashes=hashes,
+        columns=list(table.columns),
+        kinds=kinds,
+        steps=steps,
+        mean=summary.mean,
+        std=summary.std,
+        min=summary.min,
+        max=summary.max,
+        collision=collision,
+        exact_collision=exact_collision,
+        n_missing=summary.n_missing,
+        tolerance=float(tolerance),
+        has_labels=label_bytes is not None,
+        positional=table.positional,
+    )
+
+
+@dataclass(frozen=True, eq=False)
+class _ColumnSummary:
+    """A table's per-column kinds, grid steps and statistics (as in ``Fingerprint``):
+    the first pass of ``compute`` and ``grid_rows``, before any row is hashed."""
+
+    columns: list[str]
+    kinds: list[str]
+    steps: np.ndarray
+    mean: np.ndarray
+    std: np.ndarray
+    min: np.ndarray
+    max: np.ndarray
+    n_missing: np.ndarray
+    n_rows: int
+
+
+def _summary(table: _Table, tolerance: float, exact: bool) -> tuple[_ColumnSummary, list[int], Any]:
+    """Kinds, grid steps and statistics of ``table``'s columns; the positions of the numeric
+    columns and their (columns, rows) block, which hashing reads next."""
+    n, d = table.n, len(table.columns)
     if d == 0:
         raise ValueError("no feature columns to fingerprint")
-    label_bytes = _label_bytes(labels, n)
     kinds = table.kinds()
     mean, std, lo, hi = (np.full(d, np.nan) for _ in range(4))
     n_missing = np.zeros(d, dtype=np.int64)
@@ -289,11 +382,16 @@ def compute(
     for j in range(d):
         if j not in num:
             n_missing[j] = table.n_missing(j)
+    stats = _ColumnSummary(list(table.columns), kinds, steps, mean, std, lo, hi, n_missing, n)
+    return stats, num, block
 
-    enc = _Encoder(kinds, steps)
+
+def _hash_rows(table: _Table, block: Any, enc: _Encoder) -> tuple[np.ndarray, np.ndarray]:
+    """Every row's feature hash (label byte 0), and the codes of the collision sample."""
+    n = table.n
     hashes = np.empty(n, dtype=np.uint64)
     sample = _sample_index(n)
-    sample_codes = np.empty((d, sample.shape[0]), dtype=np.uint64)
+    sample_codes = np.empty((len(enc.kinds), sample.shape[0]), dtype=np.uint64)
     for start in range(0, n, CHUNK_ROWS):
         stop = min(n, start + CHUNK_ROWS)
         codes, _ = enc.codes(table, block, start, stop)
@@ -301,30 +399,7 @@ def compute(
         if hi_s > lo_s:
             sample_codes[:, lo_s:hi_s] = codes[:, sample[lo_s:hi_s] - start]
         hashes[start:stop] = _finish(enc.contributions(codes).sum(axis=0, dtype=np.uint64))
-    if label_bytes is not None:
-        hashes |= label_bytes
-    collision = _collision(sample_codes)
-    exact_collision = collision.copy()
-    cont = [j for j in range(d) if kinds[j] == "continuous"]
-    if cont and sample.size:
-        rows = np.ix_([num.index(j) for j in cont], sample)
-        exact_collision[cont] = _collision(_exact_codes(_f64(block[rows])))
-    return Fingerprint(
-        hashes=hashes,
-        columns=list(table.columns),
-        kinds=kinds,
-        steps=steps,
-        mean=mean,
-        std=std,
-        min=lo,
-        max=hi,
-        collision=collision,
-        exact_collision=exact_collision,
-        n_missing=n_missing,
-        tolerance=float(tolerance),
-        has_labels=label_bytes is not None,
-        positional=table.positional,
-    )
+    return hashes, sample_codes
 
 
 def as_frame(features: Any) -> tuple[pd.DataFrame, bool]:
@@ -358,7 +433,7 @@ def align(fp: Fingerprint, features: Any) -> pd.DataFrame:
 
 
 def _align(fp: Fingerprint, features: Any) -> _Table:
-    table = _Table(features)
+    table = features if isinstance(features, _Table) else _Table(features)
     names = table.columns
     if len(set(names)) != len(names):
         raise ValueError(f"duplicate column names in the data: {names}")
@@ -403,16 +478,22 @@ def match(fp: Fingerprint, features: Any, labels: Any = None, *, near: bool = Tr
     to a cell boundary is also looked up in the neighbouring cell. Vectorised: one sort
     of the fingerprint (cached on it) and one sorted binary search for all probes.
     """
-    table = _align(fp, features)
+    given = _Table(features)
+    table = _align(fp, given)
     n = table.n
     label_bytes = _label_bytes(labels, n)
     enc = _Encoder(fp.kinds, fp.steps)
     block = table.numeric_block(enc.numeric)
     all_rows, all_keys = [], []
     primary = np.empty(n, dtype=np.uint64)
+    sample = _sample_index(n)
+    sample_codes = np.empty((len(enc.kinds), sample.shape[0]), dtype=np.uint64)
     for start in range(0, n, CHUNK_ROWS):
         stop = min(n, start + CHUNK_ROWS)
         codes, alt = enc.codes(table, block, start, stop, probes=near)
+        lo_s, hi_s = np.searchsorted(sample, [start, stop])
+        if hi_s > lo_s:
+            sample_codes[:, lo_s:hi_s] = codes[:, sample[lo_s:hi_s] - start]
         rows, keys = _probe_keys(enc, codes, alt)
         primary[start:stop] = keys[: stop - start]
         all_rows.append(rows + start)
@@ -426,20 +507,26 @@ def match(fp: Fingerprint, features: Any, labels: Any = None, *, near: bool = Tr
     sorted_h, sorted_f, order = fp._sorted
     if sorted_f.shape[0] and keys.shape[0]:
         feat = keys >> _U(8)
-        by_key = np.argsort(feat)  # sorted needles make the binary search cache-friendly
-        pos = np.empty_like(by_key)
-        pos[by_key] = np.searchsorted(sorted_f, feat[by_key])
-        np.minimum(pos, sorted_f.shape[0] - 1, out=pos)
-        hit = np.flatnonzero(sorted_f[pos] == feat)  # ascending: a row's own cell first
+        index, first_pos = fp._feature_index
+        found = index.get_indexer(feat)  # -1: no fingerprinted row has these features
+        hit = np.flatnonzero(found >= 0)  # ascending: a row's own cell first
         hit_rows = rows[hit]
         in_train[hit_rows] = True
         first = np.unique(hit_rows, return_index=True)[1]
-        train_index[hit_rows[first]] = order[pos[hit[first]]]
+        train_index[hit_rows[first]] = order[first_pos[found[hit[first]]]]
         if with_label is not None and hit.size:
             full = keys[hit] | label_bytes[hit_rows]
             lpos = np.minimum(np.searchsorted(sorted_h, full), sorted_h.shape[0] - 1)
             with_label[hit_rows[sorted_h[lpos] == full]] = True
-    return Match(in_train, with_label, train_index, _digest(primary), int(keys.shape[0]))
+    return Match(
+        in_train,
+        with_label,
+        train_index,
+        _digest(primary),
+        int(keys.shape[0]),
+        GridRows(primary >> _U(8), sample_codes),
+        len(given.columns) == len(fp.columns),
+    )
 
 
 def _probe_keys(
@@ -456,18 +543,25 @@ def _probe_keys(
     cand = np.flatnonzero(alt.any(axis=0))
     if not cand.size:
         return np.arange(m), own
-    near = alt[:, cand] != 0
-    near &= np.cumsum(near, axis=0) <= MAX_PROBED_COLUMNS
+    # every (row, column) near a boundary, per row in column order, its first few only
+    loc, col = np.nonzero(alt[:, cand].T)
+    rank = np.arange(loc.size) - np.searchsorted(loc, loc)
+    keep = rank < MAX_PROBED_COLUMNS
+    loc, col, rank = loc[keep], col[keep], rank[keep]
+    r = cand[loc]
+    # the neighbouring cell: code -1 or +1 in two's complement; one hash call for all
+    other = codes[col, r] + alt[col, r].astype(np.int64).view(np.uint64)
+    delta = _mix(other ^ enc.salts[col]) - contrib[col, r]
     local = np.arange(cand.size)
     sums = acc[cand]
-    for j in np.flatnonzero(near.any(axis=1)):
-        sel = near[j, local]
-        r = cand[local[sel]]
-        # the neighbouring cell: code -1 or +1 in two's complement
-        other = codes[j, r] + alt[j, r].astype(np.int64).view(np.uint64)
-        delta = enc.contribution(j, other) - contrib[j, r]
+    for k in range(int(rank.max()) + 1):  # a row's k-th near column doubles its probes
+        at = rank == k
+        step = np.zeros(cand.size, dtype=np.uint64)
+        has = np.zeros(cand.size, dtype=bool)
+        step[loc[at]], has[loc[at]] = delta[at], True
+        sel = has[local]
+        sums = np.concatenate([sums, sums[sel] + step[local[sel]]])
         local = np.concatenate([local, local[sel]])
-        sums = np.concatenate([sums, sums[sel] + delta])
     probes = slice(cand.size, None)
     return (
         np.concatenate([np.arange(m), cand[local[probes]]]),
@@ -810,7 +904,8 @@ def _label_bytes(labels: Any, n: int) -> np.ndarray | None:
 def _sample_index(n: int) -> np.ndarray:
     if n <= COLLISION_SAMPLE:
         return np.arange(n)
-    return np.unique(np.linspace(0, n - 1, COLLISION_SAMPLE).astype(np.int64))
+    idx = np.linspace(0, n - 1, COLLISION_SAMPLE).astype(np.int64)  # ascending already
+    return idx[np.concatenate(([True], idx[1:] != idx[:-1]))]  # np.unique, without a hash
 
 
 def _collision(codes: np.ndarray) -> np.ndarray:

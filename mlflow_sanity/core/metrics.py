@@ -15,7 +15,6 @@ from typing import Any
 import numpy as np
 from scipy import stats
 from scipy.integrate import trapezoid
-from sklearn import metrics as skm
 
 
 class InputError(ValueError):
@@ -297,16 +296,12 @@ def _compute(
     k, n = len(classes), t.shape[0]
     idx = np.arange(k)
     cm = np.bincount(t * k + p, minlength=k * k).reshape(k, k)
-    # scikit-learn's formulas on the k*k confusion cells weighted by their counts give the
-    # same numbers as on the n rows, without re-validating n rows for every metric.
-    cells = np.flatnonzero(cm)
-    ct, cp, weight = cells // k, cells % k, cm.ravel()[cells]
+    # scikit-learn's formulas, computed from the k*k confusion cells: the same numbers
+    # as on the n rows, without its input validation (most of its time at this size).
     true_counts = cm.sum(axis=1)
     correct = int(np.trace(cm))
     present = true_counts > 0
-    prec, rec, f1, support = skm.precision_recall_fscore_support(
-        ct, cp, labels=idx, sample_weight=weight, zero_division=0
-    )
+    prec, rec, f1 = _prf(cm)
     support = true_counts
     present_recall = rec[present]
     majority = true_counts.max() / n
@@ -326,8 +321,8 @@ def _compute(
     m["accuracy_ci_low"], m["accuracy_ci_high"] = wilson_interval(correct, n)
     if present.sum() > 1:
         m["balanced_accuracy"] = float(present_recall.mean())
-        m["mcc"] = float(skm.matthews_corrcoef(ct, cp, sample_weight=weight))
-        m["cohen_kappa"] = _finite(skm.cohen_kappa_score(ct, cp, sample_weight=weight))
+        m["mcc"] = matthews_corrcoef(cm)
+        m["cohen_kappa"] = _finite(cohen_kappa(cm))
         if majority < 1:
             test = stats.binomtest(correct, n, p=float(majority), alternative="greater")
             m["accuracy_vs_baseline_p_value"] = float(test.pvalue)
@@ -348,6 +343,59 @@ def _compute(
     ]
     finite = {name: value for name, value in m.items() if value is not None and np.isfinite(value)}
     return Classification(classes, t, p, probs, pos_index, finite, per_class, cm)
+
+
+def _prf(cm: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per class precision, recall and F1 from the confusion matrix, as
+    ``sklearn.metrics.precision_recall_fscore_support(zero_division=0)`` computes them."""
+    tp = np.diag(cm).astype(np.float64)
+    pred, true = cm.sum(axis=0).astype(np.float64), cm.sum(axis=1).astype(np.float64)
+
+    def divide(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+        zero = den == 0
+        out = num / np.where(zero, 1.0, den)
+        out[zero] = 0.0
+        return out
+
+    return divide(tp, pred), divide(tp, true), divide(2.0 * tp, 1.0 * true + pred)
+
+
+def _seen(cm: np.ndarray) -> np.ndarray:
+    """The confusion matrix of the classes that occur as label or prediction (the classes
+    scikit-learn's matrix has when not given ``labels``: same sums, same rounding)."""
+    seen = (cm.sum(axis=0) + cm.sum(axis=1)) > 0
+    return cm[np.ix_(seen, seen)]
+
+
+def matthews_corrcoef(cm: np.ndarray) -> float:
+    """``sklearn.metrics.matthews_corrcoef`` from the confusion matrix, same arithmetic."""
+    c = _seen(cm)
+    t_sum = c.sum(axis=1, dtype=np.float64)
+    p_sum = c.sum(axis=0, dtype=np.float64)
+    n_correct = np.trace(c, dtype=np.float64)
+    n_samples = p_sum.sum()
+    cov_ytyp = n_correct * n_samples - np.dot(t_sum, p_sum)
+    cov_ypyp = n_samples**2 - np.dot(p_sum, p_sum)
+    cov_ytyt = n_samples**2 - np.dot(t_sum, t_sum)
+    both = cov_ypyp * cov_ytyt
+    return 0.0 if both == 0 else float(cov_ytyp / np.sqrt(both))
+
+
+def cohen_kappa(cm: np.ndarray) -> float:
+    """``sklearn.metrics.cohen_kappa_score`` (unweighted) from the confusion matrix, same
+    arithmetic; NaN where it is undefined."""
+    c = _seen(cm).astype(np.float64)
+    sum0, sum1 = c.sum(axis=0), c.sum(axis=1)
+    total = sum0.sum()
+    if total == 0:
+        return float("nan")
+    expected = np.outer(sum0, sum1) / total
+    w = np.ones(c.shape)
+    np.fill_diagonal(w, 0)
+    denominator = np.sum(w * expected)
+    if denominator == 0:
+        return float("nan")
+    return float(1 - np.sum(w * c) / denominator)
 
 
 def _probability_metrics(

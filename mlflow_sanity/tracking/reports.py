@@ -86,6 +86,7 @@ def log_report(
         # Only this function writes sanity artifacts, and it tags the run first: a run
         # without the status tag has no earlier report, so skip listing its artifacts.
         previous = _download_previous(client, run, out) if _STATUS_TAG in run_tags else None
+        stored = {p.name for p in out.glob("*.png")}  # the run has them: only for the HTML
         prefix = ""
         if scope is not None:
             report, prefix = _scoped(report, previous, scope, out / scope, files)
@@ -102,6 +103,8 @@ def log_report(
         for name, data in files.items():
             (out / name).write_bytes(data)
         _write_report(out, merged)
+        for name in stored - set(files):  # unchanged on the run: not uploaded again
+            (out / name).unlink()
         note = merge_note(run_tags.get(NOTE_TAG), note_section(merged))
         metrics = _metrics(report.metrics, step, prefix) if log_metrics else []
         metrics = metric_names.attach(metrics, model_id, dataset)

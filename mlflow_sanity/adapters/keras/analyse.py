@@ -51,8 +51,10 @@ _log = logging.getLogger(__name__)
 _NO_FIT = "no fit of this model in this process: leakage checks skipped"
 _TRAIN_SAMPLE_ROWS = 2000  # rows of training data re-predicted for the dropout note
 TRAIN_CHECK_ROWS = 20_000  # training rows predicted to judge a fit without validation data
-_FORWARD_CHUNK_ROWS = 8192
-_FORWARD_CHUNK_BYTES = 32 * 2**20
+_FORWARD_CHUNK_ROWS = 8192  # when the model's activation sizes are unknown
+_FORWARD_MAX_ROWS = 65_536
+_FORWARD_CHUNK_BYTES = 32 * 2**20  # of input rows per call
+_FORWARD_ACTIVATION_BYTES = 128 * 2**20  # of the widest layer output per call
 
 
 def predict_outputs(model: Any, x: Any, batch_size: int | None) -> np.ndarray:
@@ -108,7 +110,7 @@ def _forward(model: Any, x: Any) -> np.ndarray | dict[str, np.ndarray]:
     first = next(iter(arrays.values())) if isinstance(arrays, dict) else arrays
     n = first.shape[0]
     row_bytes = max(1, first[:1].nbytes)
-    step = int(max(1, min(_FORWARD_CHUNK_ROWS, _FORWARD_CHUNK_BYTES // row_bytes)))
+    step = int(max(1, min(_chunk_rows(model), _FORWARD_CHUNK_BYTES // row_bytes)))
     chunks = []
     for start in range(0, n, step):
         part = take_rows(arrays, slice(start, start + step))
@@ -116,6 +118,22 @@ def _forward(model: Any, x: Any) -> np.ndarray | dict[str, np.ndarray]:
     if isinstance(chunks[0], dict):
         return {k: np.concatenate([c[k] for c in chunks], axis=0) for k in chunks[0]}
     return np.concatenate(chunks, axis=0)
+
+
+def _chunk_rows(model: Any) -> int:
+    """Rows per forward call: as many as keep the widest layer output (float32) within
+    ``_FORWARD_ACTIVATION_BYTES`` (fewer calls are cheaper: 50,000 rows of a small MLP in
+    one eager call take about two thirds of the time of seven); 8,192 when the layer
+    sizes are unknown."""
+    try:
+        widest = max(
+            math.prod(int(d) for d in layer.output.shape[1:])
+            for layer in model.layers
+            if hasattr(layer, "output")
+        )
+    except Exception:  # subclassed or unbuilt models: no symbolic outputs to measure
+        return _FORWARD_CHUNK_ROWS
+    return int(max(1, min(_FORWARD_MAX_ROWS, _FORWARD_ACTIVATION_BYTES // (4 * max(1, widest)))))
 
 
 def _by_name(model: Any, out: Any) -> np.ndarray | dict[str, np.ndarray]:

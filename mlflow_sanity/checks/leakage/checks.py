@@ -30,7 +30,7 @@ from mlflow_sanity.checks.leakage.scaling import (
     scaling_from_data,
     seen_splits,
 )
-from mlflow_sanity.checks.leakage.univariate import labels_1d, univariate_scores
+from mlflow_sanity.checks.leakage.univariate import labels_1d, screened_scores
 from mlflow_sanity.checks.registry import Context, Outcome, check, grade, passed, reaches
 from mlflow_sanity.core import fingerprint as fpm
 from mlflow_sanity.core.findings import Severity
@@ -274,6 +274,8 @@ def preprocessing_leakage(ctx: Context, t: Mapping[str, float]) -> Outcome | Non
     min_class_rows=5,
     max_id_share=0.5,
     max_rows=200_000,
+    screen_rows=5000,
+    screen_margin=0.05,
 )
 def feature_target_leakage(ctx: Context, t: Mapping[str, float]) -> Outcome | None:
     """A single feature predicts the label almost perfectly."""
@@ -281,7 +283,15 @@ def feature_target_leakage(ctx: Context, t: Mapping[str, float]) -> Outcome | No
     if sample is None:
         return None
     frame, codes = sample
-    scores, method, skipped = univariate_scores(frame, codes, t["max_id_share"])
+    # numeric columns are screened on a balanced sample of ``screen_rows`` rows; those
+    # within ``screen_margin`` of the warning level are scored again on all rows
+    scores, method, skipped, screening = screened_scores(
+        frame,
+        codes,
+        t["max_id_share"],
+        screen_rows=int(t["screen_rows"]),
+        rescore_at=t["warn_score"] - t["screen_margin"],
+    )
     top = sorted(scores.items(), key=lambda kv: -kv[1])[:N_TOP]
     ev = {
         "method": method,
@@ -290,13 +300,19 @@ def feature_target_leakage(ctx: Context, t: Mapping[str, float]) -> Outcome | No
         "skipped_identifier": skipped["identifier"][:20],
         "n_features_scored": len(scores),
         "rows_scored": int(frame.shape[0]),
+        **screening.evidence(),
     }
     severity = Severity.PASSED
     if top:
         severity = grade(top[0][1], fail=t["fail_score"], warn=t["warn_score"], inclusive=True)
     if severity is Severity.PASSED:
         best = f" (best: {top[0][0]!r} at {top[0][1]:.3f})" if top else ""
-        return passed(f"No single feature predicts the label on its own{best}.", ev)
+        where = (
+            f", numeric columns screened on a balanced sample of {screening.rows} rows"
+            if screening.rows
+            else ""
+        )
+        return passed(f"No single feature predicts the label on its own{best}{where}.", ev)
     name, score = top[0]
     worst = [k for k, v in top if reaches(v, t["warn_score"], inclusive=True)]
     others = (

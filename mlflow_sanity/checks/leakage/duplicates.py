@@ -2,9 +2,11 @@
 
 An oversampled or "resampled to balance" test set repeats rows: accuracy and its interval
 then count one example dozens of times, and a minority class that looks well covered
-may rest on a single row. Repeats are counted on the evaluation data's own fingerprint
-(features only, so a copy with another label counts too) and judged against chance like
-``train_test_overlap``: data whose columns take few distinct values repeats rows honestly.
+may rest on a single row. Repeats are counted on the evaluation rows' feature hashes
+(features only, so a copy with another label counts too: on the training fingerprint's
+grid when the rows were looked up in it with all their columns, else on a fingerprint of
+their own) and judged against chance like ``train_test_overlap``: data whose columns take
+few distinct values repeats rows honestly.
 """
 
 from __future__ import annotations
@@ -15,29 +17,62 @@ from typing import Any
 import numpy as np
 
 from mlflow_sanity.checks.corrected import unique_rows
-from mlflow_sanity.checks.leakage.overlap import chance_p_value, chance_share, eval_split, guarded
+from mlflow_sanity.checks.leakage.overlap import (
+    chance_p_value,
+    eval_split,
+    guarded,
+    repeat_chance,
+    train_overlap,
+)
 from mlflow_sanity.checks.registry import Context, Outcome, check, grade, passed, reaches
 from mlflow_sanity.core import fingerprint as fpm
+from mlflow_sanity.core.metrics import InputError
 
 
-def _repeats(ctx: Context) -> dict[str, Any]:
-    """Rows that repeat an earlier evaluation row, and distinct rows per class."""
+def _row_hashes(ctx: Context, chance_alpha: float) -> fpm.GridRows:
+    """The evaluation rows hashed on a grid, with their columns' collision rates.
+
+    When the rows are compared with training data anyway, the hashes that lookup computed
+    on the training fingerprint's grid serve (one pass over the rows for both checks);
+    otherwise the rows are hashed on a grid of their own. Either grid has the same
+    tolerance, relative to the column's scale; the collision rates are estimated only
+    when asked for (when there are repeats to explain).
+    """
+    try:
+        ov = train_overlap(ctx, chance_alpha)
+    except InputError:  # not comparable with the training data: train_test_overlap says so
+        ov = None
+    if ov is not None and ov.match.rows is not None and ov.match.all_columns:
+        return ov.match.rows
     test = eval_split(ctx)
-    fp = guarded(lambda: fpm.compute(test.features, test.labels))
-    rows = fp.hashes >> np.uint64(8)  # the features; the low byte is the label
-    _, first, inverse = np.unique(rows, return_index=True, return_inverse=True)
-    n, distinct = fp.n_rows, int(first.size)
+    return guarded(lambda: fpm.grid_rows(test.features))  # features only: labels aside
+
+
+def _repeats(ctx: Context, chance_alpha: float) -> dict[str, Any]:
+    """Rows that repeat an earlier evaluation row, distinct rows per class, and the share
+    of repeats chance explains (estimated only when there are repeats to explain)."""
+    test = eval_split(ctx)
+    grid = _row_hashes(ctx, chance_alpha)
+    rows = grid.feature_hashes
+    n = int(rows.shape[0])
+    ordered = np.sort(rows)
+    repeats = int(np.count_nonzero(ordered[1:] == ordered[:-1])) if n else 0
     per_class: dict[str, dict[str, int]] = {}
     if test.labels is not None:
         labels = np.asarray(test.labels).reshape(n, -1)
         labels = labels.argmax(axis=1) if labels.shape[1] > 1 else labels[:, 0]
-        for value in np.unique(labels):
-            mine = labels == value
-            per_class[str(value)] = {
-                "rows": int(mine.sum()),
-                "distinct_rows": int(np.unique(inverse[mine]).size),
-            }
-    return {"fp": fp, "n": n, "repeats": n - distinct, "per_class": per_class, "first": first}
+        values, code, counts = np.unique(labels, return_inverse=True, return_counts=True)
+        distinct = counts
+        if repeats:  # distinct (row, class) pairs, counted per class
+            row = np.unique(rows, return_inverse=True)[1].astype(np.int64)
+            pairs = np.unique(row * len(values) + code)
+            distinct = np.bincount(pairs % len(values), minlength=len(values))
+        per_class = {
+            str(value): {"rows": int(c), "distinct_rows": int(d)}
+            for value, c, d in zip(values, counts, distinct, strict=True)
+        }
+    chance = repeat_chance(grid.collision, n) if repeats else None
+    return {"chance": chance, "n": n, "repeats": repeats, "per_class": per_class, "rows": rows}
 
 
 @check(
@@ -52,18 +87,18 @@ def _repeats(ctx: Context) -> dict[str, Any]:
 )
 def duplicate_eval_rows(ctx: Context, t: Mapping[str, float]) -> Outcome | None:
     """Many evaluation rows are copies of other evaluation rows."""
-    m = ctx.measure("eval_repeats", lambda: _repeats(ctx))
+    m = ctx.measure("eval_repeats", lambda: _repeats(ctx, t["chance_alpha"]))
     n, repeats = m["n"], m["repeats"]
     if n < 2:
         return None
     share = repeats / n
-    chance = chance_share(m["fp"])
-    p = chance_p_value(repeats, n, chance)
+    chance = m["chance"]  # None without repeats: nothing for chance to explain
+    p = chance_p_value(repeats, n, chance) if chance is not None else 1.0
     evidence = {
         "eval_rows": n,
         "repeated_rows": repeats,
         "repeated_share": round(share, 6),
-        "expected_by_chance_share": float(f"{chance:.3g}"),
+        "expected_by_chance_share": float(f"{chance:.3g}") if chance is not None else None,
         "p_value_vs_chance": float(f"{p:.3g}"),
         "distinct_rows_per_class": m["per_class"],
     }
@@ -82,5 +117,6 @@ def duplicate_eval_rows(ctx: Context, t: Mapping[str, float]) -> Outcome | None:
         + (f"; {'; '.join(thin[:3])}" if thin else "")
         + ".",
         evidence,
-        corrected=unique_rows(ctx, m["first"]),
+        # each distinct row's first occurrence: the accuracy with every row counted once
+        corrected=unique_rows(ctx, np.unique(m["rows"], return_index=True)[1]),
     )

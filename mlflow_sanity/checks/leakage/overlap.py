@@ -171,13 +171,21 @@ def chance_share(fp: fpm.Fingerprint, *, exact: bool = False) -> float:
     ``prod_j c_j``, where ``c_j`` is how often two rows share column ``j``'s (grid) value.
     ``c_j`` is smoothed upwards by one pair so that a small sample never claims "never".
     """
-    s = min(fp.n_rows, fpm.COLLISION_SAMPLE)
+    return repeat_chance(fp.exact_collision if exact else fp.collision, fp.n_rows)
+
+
+def repeat_chance(collision: np.ndarray, n_rows: int) -> float:
+    """``chance_share`` from per-column collision rates estimated on (a sample of at most
+    ``fingerprint.COLLISION_SAMPLE`` of) ``n_rows`` rows."""
+    rates = np.asarray(collision, dtype=np.float64)
+    if np.isnan(rates).any():
+        raise ValueError("collision rates were not estimated for these rows")
+    s = min(n_rows, fpm.COLLISION_SAMPLE)
     pairs = s * (s - 1) / 2.0
-    rates = fp.exact_collision if exact else fp.collision
-    c = np.clip(np.asarray(rates, dtype=np.float64), 0.0, 1.0)
+    c = np.clip(rates, 0.0, 1.0)
     c = (c * pairs + 1.0) / (pairs + 1.0)
     per_pair = float(np.exp(np.log(c).sum())) + _HASH_COLLISION
-    return float(-np.expm1(-fp.n_rows * per_pair))
+    return float(-np.expm1(-n_rows * per_pair))
 
 
 def _row_labels(features: Any) -> np.ndarray:

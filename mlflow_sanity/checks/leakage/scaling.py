@@ -47,11 +47,13 @@ class Scaling:
 
 
 def eval_fingerprint(ctx: Context, fp: fpm.Fingerprint) -> fpm.Fingerprint:
-    """The evaluation data fingerprinted in ``fp``'s columns, computed once per context."""
+    """The evaluation data fingerprinted in ``fp``'s columns, computed once per context.
+    Read for its statistics and row hashes only (here and as a split a later evaluate
+    compares with), so its collision rates are not estimated."""
 
     def compute() -> fpm.Fingerprint:
         frame = guarded(lambda: fpm.align(fp, eval_split(ctx).features))
-        return fpm.compute(frame)
+        return fpm.compute(frame, rates=False)
 
     return ctx.measure("eval_fp", compute)
 

@@ -1,10 +1,18 @@
 """Measuring feature → target scores: how well does each column alone predict the label?
 
-Built for the evaluator's budget: numeric columns are read once into one
-column-contiguous block (one feature per row), ranked with one ``argsort`` per column and
-scored from the sorted labels, so 50,000 rows x 20 features take a few tens of ms. The
-scores are exactly the Mann-Whitney ROC-AUC with average ranks for ties (what
-``scipy.stats.rankdata`` + the rank-sum formula and ``sklearn.metrics.roc_auc_score`` give).
+Built for the budget of a checked ``model.evaluate``: numeric columns are read once into
+one column-contiguous block (one feature per row), ranked with one ``argsort`` per column
+and scored from the sorted labels. The scores are exactly the Mann-Whitney ROC-AUC with
+average ranks for ties (what ``scipy.stats.rankdata`` + the rank-sum formula and
+``sklearn.metrics.roc_auc_score`` give).
+
+Above ``screen_rows`` rows the numeric columns are first screened on a class-balanced
+sample of that many rows (sorting is the cost: 20 columns x 50,000 rows take ~0.1 s, on
+5,000 rows a few ms), and every column whose screening score comes within
+``screen_margin`` of the warning level is scored again on all rows: a flagged feature is
+always graded on all rows. The margin is wide against the sampling error of the screen
+(the ROC-AUC of a 0.99 feature on 5,000 balanced rows varies by about 0.0015; with a
+class of only 50 rows by about 0.01).
 """
 
 from __future__ import annotations
@@ -33,8 +41,26 @@ class _Columns:
     constant: list[str]
 
 
+@dataclass(frozen=True)
+class Screening:
+    """How the numeric columns were scored: on all rows, or screened on a sample first."""
+
+    rows: int | None = None  # rows of the screening sample; None: every column on all rows
+    rescored: tuple[str, ...] = ()  # columns scored again on all rows after the screen
+
+    def evidence(self) -> dict[str, Any]:
+        if self.rows is None:
+            return {}
+        return {"screened_on_rows": self.rows, "rescored_on_all_rows": list(self.rescored)}
+
+
 def univariate_scores(
-    frame: pd.DataFrame, y: np.ndarray, max_id_share: float = 0.5
+    frame: pd.DataFrame,
+    y: np.ndarray,
+    max_id_share: float = 0.5,
+    *,
+    screen_rows: int | None = None,
+    rescore_at: float = 0.0,
 ) -> tuple[dict[str, float], dict[str, str], dict[str, list[str]]]:
     """How well each column alone predicts class codes ``y``.
 
@@ -43,21 +69,45 @@ def univariate_scores(
     feature order, rescaled so that chance is 0 and perfect is 1. Other columns: the
     accuracy of the majority class per value, rescaled the same way; columns whose values
     are mostly unique are identifiers and skipped, as are constants.
+
+    With more than ``screen_rows`` rows, numeric columns are scored on a class-balanced
+    sample of ``screen_rows`` rows, and those reaching ``rescore_at`` again on all rows
+    (see the module docstring; ``screened_scores`` tells what was done).
     """
+    scores, method, skipped, _ = screened_scores(
+        frame, y, max_id_share, screen_rows=screen_rows, rescore_at=rescore_at
+    )
+    return scores, method, skipped
+
+
+def screened_scores(
+    frame: pd.DataFrame,
+    y: np.ndarray,
+    max_id_share: float = 0.5,
+    *,
+    screen_rows: int | None = None,
+    rescore_at: float = 0.0,
+) -> tuple[dict[str, float], dict[str, str], dict[str, list[str]], Screening]:
+    """``univariate_scores`` plus the ``Screening`` that says how they were computed."""
     n = frame.shape[0]
     k = int(y.max()) + 1
     prior = np.bincount(y, minlength=k) / n
-    cols = _split_columns(frame)
+    cols = _split_columns(frame)  # constants are decided on all rows
     scores: dict[str, float] = {}
     method: dict[str, str] = {}
     skipped: dict[str, list[str]] = {"constant": cols.constant, "identifier": []}
+    screening = Screening()
     if cols.numeric:
-        x = cols.x
-        if k == 2:
-            auc = roc_auc_columns(x, y == 1)
-            numeric, how = np.maximum(auc, 1 - auc), "roc_auc"
+        how = "roc_auc" if k == 2 else "neighbour_accuracy"
+        sample = balanced_sample(y, screen_rows) if screen_rows else None
+        if sample is None:
+            numeric = _numeric_scores(cols.x, y, k)
         else:
-            numeric, how = neighbour_accuracy(x, y, prior), "neighbour_accuracy"
+            numeric = _numeric_scores(cols.x[:, sample], y[sample], k)
+            again = np.flatnonzero(reaches_score(numeric, rescore_at))
+            if again.size:
+                numeric[again] = _numeric_scores(cols.x[again], y, k)
+            screening = Screening(int(sample.size), tuple(cols.numeric[j] for j in again))
         for name, score in zip(cols.numeric, numeric, strict=True):
             scores[name], method[name] = float(score), how
     base_acc = float(prior.max())
@@ -68,7 +118,48 @@ def univariate_scores(
             continue
         scores[name] = float((acc - base_acc) / (1 - base_acc))
         method[name] = "value_majority_accuracy"
-    return scores, method, skipped
+    return scores, method, skipped, screening
+
+
+def reaches_score(scores: np.ndarray, limit: float) -> np.ndarray:
+    """Scores at or above ``limit`` (NaN never)."""
+    with np.errstate(invalid="ignore"):
+        return scores >= limit
+
+
+def _numeric_scores(x: np.ndarray, y: np.ndarray, k: int) -> np.ndarray:
+    """Per row of ``x``: max(ROC-AUC, 1 - ROC-AUC) for two classes, else neighbour accuracy."""
+    if k == 2:
+        auc = roc_auc_columns(x, y == 1)
+        return np.maximum(auc, 1 - auc)
+    return neighbour_accuracy(x, y, np.bincount(y, minlength=k) / y.shape[0])
+
+
+def balanced_sample(y: np.ndarray, size: int) -> np.ndarray | None:
+    """Sorted row positions of a fixed (seeded) sample of ``size`` rows that is as balanced
+    between the classes of ``y`` as they allow: a rare class is kept whole, so a feature
+    that gives it away is screened on all of its rows. None when there are no more rows."""
+    n = y.shape[0]
+    if n <= size:
+        return None
+    counts = np.bincount(y)
+    # water-filling: the largest per-class quota ``q`` with sum(min(count, q)) <= size
+    ordered = np.sort(counts)
+    taken = np.concatenate(([0], np.cumsum(ordered)[:-1]))  # rows of smaller classes
+    left = np.arange(ordered.size, 0, -1)  # classes at or above this one
+    quota = ordered[np.flatnonzero(taken + ordered * left <= size)]
+    below = int(quota[-1]) if quota.size else 0
+    fill = (size - int(np.minimum(counts, below).sum())) // max(1, int((counts > below).sum()))
+    per_class = np.minimum(counts, below + fill)
+    rng = np.random.default_rng(0)  # our own generator: the user's random state is untouched
+    order = np.argsort(y, kind="stable")
+    starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
+    picks = [
+        order[start + rng.choice(count, take, replace=False)]
+        for start, count, take in zip(starts, counts, per_class, strict=True)
+        if take
+    ]
+    return np.sort(np.concatenate(picks))
 
 
 def _split_columns(frame: pd.DataFrame) -> _Columns:
@@ -143,10 +234,11 @@ def roc_auc_columns(x: np.ndarray, positive: np.ndarray) -> np.ndarray:
     """
     n = positive.size
     n1 = int(positive.sum())
-    labels = positive[np.argsort(x, axis=1)]  # the labels in feature order
-    ordered = np.sort(x, axis=1)
+    order = np.argsort(x, axis=1)
+    labels = positive[order]  # the labels in feature order
+    ordered = np.take_along_axis(x, order, axis=1)
     ties = ordered[:, 1:] == ordered[:, :-1]
-    at = np.array([np.flatnonzero(lab).sum() for lab in labels], dtype=np.float64)
+    at = (labels @ np.arange(n, dtype=np.int64)).astype(np.float64)
     u = at - n1 * (n1 - 1) / 2  # positions summed exactly, in int64
     for j in np.flatnonzero(ties.any(axis=1)):
         u[j] = _u_with_ties(labels[j], ties[j])
