@@ -75,6 +75,25 @@ def keras():
     return keras
 
 
+@pytest.fixture
+def fast_plots(monkeypatch):
+    """Skip matplotlib rendering (~0.3 s a plot on a busy machine) in finding-only tests."""
+    from mlflow_sanity.report import plots
+
+    for name in ("learning_curves_png", "confusion_matrix_png", "class_balance_png"):
+        monkeypatch.setattr(plots, name, lambda *args, **kwargs: b"\x89PNG\r\n\x1a\n")
+
+
+@pytest.fixture
+def sanity_on(keras, mlflow_experiment, fast_plots):
+    """``mlflow_sanity.autolog()`` for one test (strict mode: internal errors raise)."""
+    import mlflow_sanity
+
+    mlflow_sanity.autolog()
+    yield mlflow_sanity
+    mlflow_sanity.autolog(disable=True)
+
+
 def pytest_collection_modifyitems(items):
     for item in items:
         if "keras" in getattr(item, "fixturenames", ()):

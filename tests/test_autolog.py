@@ -25,15 +25,6 @@ def _n_val(n: int, split: float) -> int:
     return n - math.floor(n * (1.0 - split))
 
 
-@pytest.fixture
-def fast_plots(monkeypatch):
-    """Skip matplotlib rendering (~0.3 s a plot on a busy machine) in finding-only tests."""
-    from mlflow_sanity.report import plots
-
-    for name in PLOTS:
-        monkeypatch.setattr(plots, name, lambda *args, **kwargs: PNG)
-
-
 _blobs = blobs
 _model = mlp
 

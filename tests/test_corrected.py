@@ -162,18 +162,6 @@ def test_the_renderers_lead_with_the_corrected_figure():
 # ------------------------------------------------------------------ real Keras fits
 
 
-@pytest.fixture
-def sanity_on(keras, mlflow_experiment, monkeypatch):
-    import mlflow_sanity
-    from mlflow_sanity.report import plots
-
-    for name in ("learning_curves_png", "confusion_matrix_png", "class_balance_png"):
-        monkeypatch.setattr(plots, name, lambda *a, **k: b"\x89PNG\r\n\x1a\n")
-    mlflow_sanity.autolog()
-    yield mlflow_sanity
-    mlflow_sanity.autolog(disable=True)
-
-
 def _noisy(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed)
     x = rng.normal(size=(n, 6)).astype("float32")

@@ -13,18 +13,6 @@ from mlflow_sanity.core.findings import Severity
 from mlflow_sanity.tracking.reports import read_report
 
 
-@pytest.fixture
-def sanity_on(keras, mlflow_experiment, monkeypatch):
-    import mlflow_sanity
-    from mlflow_sanity.report import plots
-
-    for name in ("learning_curves_png", "confusion_matrix_png", "class_balance_png"):
-        monkeypatch.setattr(plots, name, lambda *a, **k: b"\x89PNG\r\n\x1a\n")
-    mlflow_sanity.autolog()
-    yield mlflow_sanity
-    mlflow_sanity.autolog(disable=True)
-
-
 def _binary_model(keras, d=10):
     keras.utils.set_random_seed(0)
     model = keras.Sequential(

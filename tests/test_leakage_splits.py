@@ -5,23 +5,10 @@ test split shows only in the union of the three, which the tool has seen by the 
 from __future__ import annotations
 
 import numpy as np
-import pytest
 from keras_data import blobs
 
 from mlflow_sanity.core.findings import Severity
 from mlflow_sanity.tracking.reports import read_report
-
-
-@pytest.fixture
-def sanity_on(keras, mlflow_experiment, monkeypatch):
-    import mlflow_sanity
-    from mlflow_sanity.report import plots
-
-    for name in ("learning_curves_png", "confusion_matrix_png", "class_balance_png"):
-        monkeypatch.setattr(plots, name, lambda *a, **k: b"\x89PNG\r\n\x1a\n")
-    mlflow_sanity.autolog()
-    yield mlflow_sanity
-    mlflow_sanity.autolog(disable=True)
 
 
 def _three_way(seed: int = 4):

@@ -7,10 +7,7 @@ exactly as the model does: no cast of a string, the evaluation set predicted and
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
-import pytest
 
 from mlflow_sanity.core.findings import Severity
 from mlflow_sanity.tracking.reports import read_report
@@ -23,20 +20,6 @@ WORDS = {
 FILLER = ["the", "a", "film", "plot", "cast", "was", "very", "and", "it", "so"]
 # what the model's own evaluation shows, per check of the evaluation set
 EVAL_FINDINGS = {"metric_disagreement", "accuracy_at_baseline", "prediction_collapse"}
-
-
-@pytest.fixture
-def sanity_on(keras, mlflow_experiment, monkeypatch):
-    import mlflow_sanity
-    from mlflow_sanity.report import plots
-
-    for name in ("learning_curves_png", "confusion_matrix_png", "class_balance_png"):
-        monkeypatch.setattr(plots, name, lambda *a, **k: b"\x89PNG\r\n\x1a\n")
-    mlflow_sanity.autolog()
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", mlflow_sanity.SanityWarning)  # internal errors fail
-        yield mlflow_sanity
-    mlflow_sanity.autolog(disable=True)
 
 
 def _report():
