@@ -13,6 +13,7 @@ import click
 import pandas as pd
 
 from mlflow_sanity._version import __version__
+from mlflow_sanity.core import tag_names
 from mlflow_sanity.core.findings import Severity
 
 _KEY_METRICS = ("accuracy", "balanced_accuracy", "mcc", "min_class_recall")
@@ -56,8 +57,8 @@ def runs(
         {
             "run_id": found["run_id"],
             "name": found.get("tags.mlflow.runName", ""),
-            "status": found["tags.sanity.status"],
-            "findings": found.get("tags.sanity.findings", "").fillna(""),
+            "status": found[f"tags.{tag_names.STATUS}"],
+            "findings": found.get(f"tags.{tag_names.FINDINGS}", "").fillna(""),
         }
     )
     for name in _KEY_METRICS:
@@ -190,8 +191,8 @@ def _list_models(experiments: tuple[str, ...], status: str | None, max_results: 
             "model_id": m.model_id,
             "name": m.name,
             "run_id": m.source_run_id or "-",
-            "status": tags.get("sanity.status", ""),
-            "findings": tags.get("sanity.findings", ""),
+            "status": tags.get(tag_names.STATUS, ""),
+            "findings": tags.get(tag_names.FINDINGS, ""),
         }
         for name in _KEY_METRICS[:2]:
             value = metrics.get(f"sanity/{name}")

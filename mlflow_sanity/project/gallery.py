@@ -16,6 +16,8 @@ from pathlib import Path
 
 import click
 
+from mlflow_sanity.core import tag_names
+
 EXPECTED: dict[str, set[str]] = {
     "imbalanced_validation": {"single_class_eval", "label_shift"},
     "overfit_small_data": {"overfitting"},
@@ -71,10 +73,10 @@ def run_one(projects: Path, scenario: str, variant: str, experiment_id: str) -> 
     )
     succeeded = submitted.wait()
     tags = MlflowClient().get_run(submitted.run_id).data.tags
-    status = tags.get("sanity.status", "error" if not succeeded else "unchecked")
-    findings = tuple(f for f in tags.get("sanity.findings", "").split(",") if f)
+    status = tags.get(tag_names.STATUS, "error" if not succeeded else "unchecked")
+    findings = tuple(f for f in tags.get(tag_names.FINDINGS, "").split(",") if f)
     seconds = time.monotonic() - start
-    corrected = tags.get("sanity.corrected", "")
+    corrected = tags.get(tag_names.CORRECTED, "")
     return Outcome(scenario, variant, submitted.run_id, status, findings, seconds, corrected)
 
 

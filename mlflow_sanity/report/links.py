@@ -11,8 +11,10 @@ from __future__ import annotations
 
 from urllib.parse import quote, urlencode
 
+from mlflow_sanity.core import tag_names
+
 UI_ADDRESS = "http://127.0.0.1:5000"  # where ``mlflow ui`` serves by default
-FLAGGED_RUNS = "tags.`sanity.status` = 'fail'"
+FLAGGED_RUNS = f"tags.`{tag_names.STATUS}` = 'fail'"
 
 
 def ui_link(

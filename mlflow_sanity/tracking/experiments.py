@@ -6,9 +6,10 @@ tools that read it. MLflow 3.17's UI does not (its view follows a per-browser sw
 
 from __future__ import annotations
 
+from mlflow_sanity.core import tag_names
 from mlflow_sanity.tracking.runs import MlflowClient, client_or_default
 
-KIND_TAG = "mlflow.experimentKind"
+KIND_TAG = tag_names.EXPERIMENT_KIND
 MODEL_TRAINING = "custom_model_development"
 
 

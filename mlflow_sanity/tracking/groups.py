@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 import mlflow
 
+from mlflow_sanity.core import tag_names
 from mlflow_sanity.tracking.runs import (
     MlflowClient,
     client_or_default,
@@ -21,8 +22,8 @@ from mlflow_sanity.tracking.runs import (
     set_tags,
 )
 
-CONFIG_TAG = "sanity.config_digest"
-DATA_TAG = "sanity.data_digest"
+CONFIG_TAG = tag_names.CONFIG_DIGEST
+DATA_TAG = tag_names.DATA_DIGEST
 
 
 def tag_digests(

@@ -24,6 +24,7 @@ import mlflow
 from mlflow.exceptions import MlflowException
 
 from mlflow_sanity._version import __version__
+from mlflow_sanity.core import tag_names
 from mlflow_sanity.core.findings import Finding, Report, Severity
 from mlflow_sanity.report.console import PENDING_PREFIX
 from mlflow_sanity.report.markdown import merge_note, note_section
@@ -34,10 +35,10 @@ from mlflow_sanity.tracking.runs import MlflowClient, client_or_default, existin
 
 _log = logging.getLogger(__name__)
 
-STATUS_TAG = "sanity.status"
-FINDINGS_TAG = "sanity.findings"
-FINDING_TAG = "sanity.finding."
-VERSION_TAG = "sanity.version"
+STATUS_TAG = tag_names.STATUS
+FINDINGS_TAG = tag_names.FINDINGS
+FINDING_TAG = tag_names.FINDING
+VERSION_TAG = tag_names.VERSION
 
 
 class ModelLookupError(LookupError):
@@ -189,7 +190,7 @@ class Verdict:
         if status not in ("pass", "warn", "fail"):
             self.sources.append(f"{what}: never checked")
             return
-        coverage = tags.get("sanity.coverage")
+        coverage = tags.get(tag_names.COVERAGE)
         if coverage:
             self.coverages.append(coverage)
         self.status = _worst(self.status, status)

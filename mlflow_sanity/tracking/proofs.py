@@ -18,12 +18,13 @@ from collections.abc import Iterator, Mapping, Sequence
 import mlflow
 from mlflow.entities import Metric, Param, RunTag
 
+from mlflow_sanity.core import tag_names
 from mlflow_sanity.core.clock import now_ms
 from mlflow_sanity.tracking import budget
 
-PROOF_TAG = "sanity.proof"
-ARM_TAG = "sanity.proof.arm"
-PARENT_TAG = "mlflow.parentRunId"
+PROOF_TAG = tag_names.PROOF
+ARM_TAG = tag_names.PROOF_ARM
+PARENT_TAG = tag_names.PARENT_RUN
 
 _log = logging.getLogger(__name__)
 
@@ -66,7 +67,7 @@ def log_arms(
                     run_id,
                     metrics=[Metric(k, float(v), now, 0) for k, v in metrics.items()],
                     params=[Param(k, str(v)[:500]) for k, v in params.items()],
-                    tags=[RunTag("mlflow.note.content", f"mlflow-sanity experiment: {finding}")],
+                    tags=[RunTag(tag_names.NOTE, f"mlflow-sanity experiment: {finding}")],
                 )
                 client.set_terminated(run_id, "FINISHED")
                 ids.append(run_id)

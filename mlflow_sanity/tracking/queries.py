@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 import mlflow
 from mlflow.exceptions import MlflowException
 
+from mlflow_sanity.core import tag_names
 from mlflow_sanity.core.clock import now_ms
 from mlflow_sanity.tracking.runs import PARENT_TAG, MlflowClient, client_or_default
 from mlflow_sanity.tracking.seed_runs import SEED_TAG
@@ -22,7 +23,7 @@ from mlflow_sanity.tracking.seed_runs import SEED_TAG
 if TYPE_CHECKING:
     import pandas as pd
 
-STATUS_TAG = "sanity.status"
+STATUS_TAG = tag_names.STATUS
 METRIC_PARAM = "sanity.metric"  # the headline metric a sweep judged
 
 

@@ -23,6 +23,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from mlflow_sanity._version import __version__
+from mlflow_sanity.core import tag_names
 from mlflow_sanity.core.clock import now_ms
 from mlflow_sanity.core.findings import NOT_CHECKED_KEY, Report, coverage_gaps
 from mlflow_sanity.core.fingerprint import Fingerprint
@@ -33,11 +34,9 @@ from mlflow_sanity.tracking import runs, shim, verdict
 
 ARTIFACT_DIR = "sanity"
 METRIC_PREFIX = "sanity/"
-TAG_PREFIX = "sanity."
 MAX_TAG_CHARS = 8000  # MLflow's limit on a tag value
-NOTE_TAG = "mlflow.note.content"  # the description the UI shows, on runs and LoggedModels
-_STATUS_TAG = f"{TAG_PREFIX}status"
-CORRECTED_TAG = f"{TAG_PREFIX}corrected"  # the headline's corrected figure, when there is one
+NOTE_TAG = tag_names.NOTE
+CORRECTED_TAG = tag_names.CORRECTED
 _MAX_TAGS_PER_BATCH = 100
 _MAX_METRICS_PER_BATCH = 1000
 _MAX_ENTITIES_PER_BATCH = 1000  # tags + metrics + params in one log_batch call
@@ -85,7 +84,7 @@ def log_report(
         out = Path(tmp)
         # Only this function writes sanity artifacts, and it tags the run first: a run
         # without the status tag has no earlier report, so skip listing its artifacts.
-        previous = _download_previous(client, run, out) if _STATUS_TAG in run_tags else None
+        previous = _download_previous(client, run, out) if tag_names.STATUS in run_tags else None
         stored = {p.name for p in out.glob("*.png")}  # the run has them: only for the HTML
         prefix = ""
         if scope is not None:
@@ -117,8 +116,8 @@ def log_report(
             shim.log_run_metrics(client, run_id, own)
         client.log_artifacts(run_id, str(out), ARTIFACT_DIR)
     for finding_id in sorted(rejudged - set(merged.flagged_ids)):
-        if f"{TAG_PREFIX}finding.{finding_id}" in run_tags:
-            client.delete_tag(run_id, f"{TAG_PREFIX}finding.{finding_id}")
+        if tag_names.finding(finding_id) in run_tags:
+            client.delete_tag(run_id, tag_names.finding(finding_id))
     if rejudged and merged.corrected is None and CORRECTED_TAG in run_tags:
         client.delete_tag(run_id, CORRECTED_TAG)  # the evidence that made it is gone
     return merged
@@ -161,13 +160,13 @@ def metric_key(name: str) -> str:
 def _tags(report: Report, note: str) -> list[RunTag]:
     flagged = report.flagged
     tags = {
-        f"{TAG_PREFIX}status": report.status,
-        f"{TAG_PREFIX}findings": ",".join(report.flagged_ids),
-        f"{TAG_PREFIX}version": __version__,
-        f"{TAG_PREFIX}coverage": report.coverage,
+        tag_names.STATUS: report.status,
+        tag_names.FINDINGS: ",".join(report.flagged_ids),
+        tag_names.VERSION: __version__,
+        tag_names.COVERAGE: report.coverage,
         NOTE_TAG: note,
     }
-    tags.update({f"{TAG_PREFIX}finding.{f.id}": f.severity.value for f in flagged})
+    tags.update({tag_names.finding(f.id): f.severity.value for f in flagged})
     corrected = report.corrected_text
     if corrected:
         tags[CORRECTED_TAG] = corrected
@@ -287,7 +286,7 @@ def read_training_evidence(run_id: str, client: MlflowClient | None = None) -> T
     run = client.get_run(run_id)
     # A run never checked by mlflow-sanity has no sanity artifacts (log_report tags the run
     # before it uploads): no need to list them.
-    if _STATUS_TAG not in run.data.tags:
+    if tag_names.STATUS not in run.data.tags:
         return found
     artifacts = _SanityArtifacts(client, run)
     names = artifacts.names()

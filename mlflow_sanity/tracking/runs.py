@@ -16,12 +16,13 @@ import mlflow
 from mlflow.entities import Metric, Param, RunTag
 from mlflow.tracking import MlflowClient
 
+from mlflow_sanity.core import tag_names
 from mlflow_sanity.core.clock import now_ms
 from mlflow_sanity.tracking import shim
 
 _log = logging.getLogger(__name__)
 
-PARENT_TAG = "mlflow.parentRunId"
+PARENT_TAG = tag_names.PARENT_RUN
 # MLflow's limits on one log_batch call
 _MAX_PER_BATCH = {"params": 100, "tags": 100, "metrics": 1000, "total": 1000}
 

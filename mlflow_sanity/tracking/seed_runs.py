@@ -11,13 +11,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Protocol
 
+from mlflow_sanity.core import tag_names
 from mlflow_sanity.core.clock import now_ms
 from mlflow_sanity.tracking import runs, shim
 from mlflow_sanity.tracking.reports import MAX_TAG_CHARS, NOTE_TAG
 from mlflow_sanity.tracking.runs import PARENT_TAG, MlflowClient
 
-SEED_TAG = "sanity.seed"
-ERROR_TAG = "sanity.error"
+SEED_TAG = tag_names.SEED
+ERROR_TAG = tag_names.ERROR
 _MAX_ERROR_CHARS = 1000
 
 

@@ -47,6 +47,7 @@ import mlflow
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
+from mlflow_sanity.core import tag_names
 from mlflow_sanity.core.clock import now_ms
 from mlflow_sanity.core.findings import Report
 from mlflow_sanity.report import console
@@ -56,7 +57,7 @@ from mlflow_sanity.tracking.runs import OwnedRun
 SPOOL_ENV = "MLFLOW_SANITY_SPOOL"
 FORMAT = 1
 PENDING_PREFIX = console.PENDING_PREFIX  # a run created at sync time
-SPOOLED_TAG = "sanity.spooled"
+SPOOLED_TAG = tag_names.SPOOLED
 SYNCED_KEY = "synced_spool_entries"  # report inputs: the entries a run already received
 _SYNCED_KEPT = 200
 

@@ -28,6 +28,7 @@ from collections.abc import Iterable, Mapping
 
 from mlflow.entities import Metric
 
+from mlflow_sanity.core import tag_names
 from mlflow_sanity.core.clock import now_ms
 from mlflow_sanity.core.findings import Report, Severity
 from mlflow_sanity.tracking import shim
@@ -37,8 +38,8 @@ _log = logging.getLogger(__name__)
 STATUS_LEVEL = "sanity/status_level"
 FLAGGED_COUNT = "sanity/flagged_count"
 KEYS = (STATUS_LEVEL, FLAGGED_COUNT)
-_STATUS_TAG = "sanity.status"
-_FINDINGS_TAG = "sanity.findings"
+_STATUS_TAG = tag_names.STATUS
+_FINDINGS_TAG = tag_names.FINDINGS
 
 
 def values(status: str, flagged_ids: Iterable[str]) -> dict[str, float]:
