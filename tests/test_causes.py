@@ -257,36 +257,6 @@ def test_a_cause_leads_the_symptom_it_explains():
 # -- real fits ----------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def digits():
-    from sklearn.datasets import load_digits
-
-    d = load_digits()
-    p = np.random.default_rng(0).permutation(len(d.target))[:900]
-    return (d.data[p] / 16).astype("float32"), d.target[p]
-
-
-@pytest.fixture
-def fit_report(keras, monkeypatch):
-    """Fit with the probe callback the autolog wrapper injects, analyse without MLflow."""
-    from mlflow_sanity.adapters.keras import analyse, patch
-    from mlflow_sanity.adapters.keras.inputs import FitCall
-    from mlflow_sanity.report import plots
-
-    monkeypatch.setattr(plots, "learning_curves_png", lambda *a, **k: b"")
-
-    def run(model, x, y, **kwargs):
-        kwargs.setdefault("verbose", 0)
-        fit = type(model).fit
-        call = FitCall.from_arguments(fit, model, (x, y), kwargs, CheckOptions())
-        args, kw = patch._with_probe(fit, model, (x, y), dict(kwargs), call)
-        assert call.probe is not None
-        history = fit(model, *args, **kw)
-        return analyse.analyse(model, history.history, call, CheckOptions()).report
-
-    return run
-
-
 def _mlp(keras, d, k, hidden=(32,), act="relu", out="softmax", init="glorot_uniform"):
     keras.utils.set_random_seed(0)
     layers = [keras.layers.Dense(h, activation=act, kernel_initializer=init) for h in hidden]

@@ -11,8 +11,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mlflow_sanity.checks import CheckOptions
-
 CAUSES = {  # the ids that explain a stuck accuracy (checks/causes.py)
     "unscaled_inputs",
     "non_finite_loss",
@@ -22,40 +20,6 @@ CAUSES = {  # the ids that explain a stuck accuracy (checks/causes.py)
     "undertrained",
     "invalid_labels",
 }
-
-
-@pytest.fixture(scope="module")
-def digits():
-    from sklearn.datasets import load_digits
-
-    d = load_digits()
-    p = np.random.default_rng(0).permutation(len(d.target))[:900]
-    return (d.data[p] / 16).astype("float32"), d.target[p]
-
-
-@pytest.fixture
-def fit_report(keras, monkeypatch):
-    """Fit with the probe callback the autolog wrapper injects, analyse without MLflow."""
-    from mlflow_sanity.adapters.keras import analyse, patch
-    from mlflow_sanity.adapters.keras.inputs import FitCall
-    from mlflow_sanity.report import plots
-
-    monkeypatch.setattr(plots, "learning_curves_png", lambda *a, **k: b"")
-
-    def run(model, x, y=None, **kwargs):
-        kwargs.setdefault("verbose", 0)
-        fit = type(model).fit
-        call = FitCall.from_arguments(fit, model, (x, y), kwargs, CheckOptions())
-        args, kw = patch._with_probe(fit, model, (x, y), dict(kwargs), call)
-        assert call.probe is not None
-        history = fit(model, *args, **kw)
-        before = [w.copy() for w in model.get_weights()]
-        report = analyse.analyse(model, history.history, call, CheckOptions()).report
-        for a, b in zip(before, model.get_weights(), strict=True):  # the model is untouched
-            np.testing.assert_array_equal(a, b)
-        return report
-
-    return run
 
 
 def _mlp(keras, lr: float):

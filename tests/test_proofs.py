@@ -136,6 +136,34 @@ def test_a_proof_decides_the_grade_and_the_lead():
     assert "dead_units" not in r.get("accuracy_at_baseline").evidence.get("caused_by", [])
 
 
+def test_a_symptoms_tested_fix_annotates_it_and_never_changes_its_grade():
+    """A collapse happened whatever rebalancing would have done: the experiment names the
+    fix that works (or says it did not help); the symptom keeps its severity."""
+    y = np.repeat([0, 1], [90, 10])
+    collapsed = classify(y, np.zeros_like(y), labels=[0, 1])
+
+    def collapse(proof):
+        ctx = Context(eval=collapsed)
+        ctx.proofs = {"prediction_collapse": proof.to_dict()}
+        return _report(ctx).get("prediction_collapse")
+
+    helped = collapse(_proof(0.50, 0.87, finding="prediction_collapse"))
+    assert helped.severity is Severity.FAIL and "Proven fix: with" in helped.message
+    useless = collapse(_proof(0.50, 0.51, finding="prediction_collapse"))
+    assert useless.severity is Severity.FAIL and "did not help" in useless.message
+
+
+def test_a_collapse_is_tested_only_when_the_fit_weighted_nothing():
+    from mlflow_sanity.adapters.keras.inputs import FitCall
+    from mlflow_sanity.adapters.keras.proofs import candidates
+    from mlflow_sanity.core.findings import Finding
+
+    report = Report([Finding("prediction_collapse", Severity.FAIL, "m")])
+    assert [f.id for f in candidates(report, FitCall())] == ["prediction_collapse"]
+    assert candidates(report, FitCall(class_weight={0: 1.0, 1: 9.0})) == []
+    assert candidates(Report([Finding("prediction_collapse", Severity.PASSED, "m")])) == []
+
+
 def test_proof_settings_and_budget():
     from mlflow_sanity.adapters.keras.proofs import MIN_SECONDS, ProofSettings
 
@@ -257,6 +285,29 @@ def test_an_injected_fault_names_its_cause_confirmed_by_experiment(keras, provin
     assert arms["remedy"].data.metrics["balanced_accuracy"] == pytest.approx(
         proof["remedied"], abs=1e-4
     )
+
+
+def test_a_collapse_on_imbalanced_rows_is_proven_fixed_by_balanced_class_weights(keras, proving):
+    rng = np.random.default_rng(0)
+    y = (rng.random(1500) < 0.06).astype("int64")
+    x = (rng.normal(size=(1500, 6)) + y[:, None] * 1.2).astype("float32")
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential(
+        [
+            keras.Input((6,)),
+            keras.layers.Dense(16, activation="relu"),
+            keras.layers.Dense(1, activation="sigmoid"),
+        ]
+    )
+    model.compile(keras.optimizers.Adam(1e-3), "binary_crossentropy", metrics=["accuracy"])
+    report, children = proving(model, x, y, epochs=5, validation_split=0.25)
+    f = report.get("prediction_collapse")
+    assert f.severity is Severity.FAIL  # the collapse happened: the proof never softens it
+    proof = f.evidence["proof"]
+    assert proof["remedy"] == 'class_weight="balanced"' and proof["verdict"] == "confirmed"
+    assert proof["remedied"] >= proof["control"] + 0.2
+    assert "Proven fix: with class_weight" in f.message
+    assert "prediction_collapse" in {c.data.tags["sanity.proof"] for c in children}
 
 
 def test_a_healthy_fit_runs_no_experiment(keras, proving, digits, monkeypatch):

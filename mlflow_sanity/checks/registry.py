@@ -388,6 +388,9 @@ def judge_causes(
         verdict = proof.get("verdict") if proof else None
         if proof:
             evidence["proof"] = dict(proof)
+        if proof and not chk.explains:  # a symptom's fix tested: it happened either way
+            out.append(replace(f, message=_tested_fix(message, verdict, proof), evidence=evidence))
+            continue
         if verdict == "confirmed" and explained:
             severity = Severity.worst(severity, Severity.WARN)
             message = f"Proven: {proof.get('summary', '')}. {message}"
@@ -409,6 +412,16 @@ def judge_causes(
             message = f"{message} (Experiment inconclusive: {proof.get('summary', '')}.)"
         out.append(replace(f, severity=severity, message=message, evidence=evidence))
     return out
+
+
+def _tested_fix(message: str, verdict: str | None, proof: Mapping[str, Any]) -> str:
+    """A symptom's message with what its experiment showed about the fix."""
+    summary = proof.get("summary", "")
+    if verdict == "confirmed":
+        return f"{message} Proven fix: {summary}."
+    if verdict == "not_confirmed":
+        return f"{message} Tried by experiment, did not help: {summary}."
+    return f"{message} (Experiment inconclusive: {summary}.)"
 
 
 def lead_with_causes(

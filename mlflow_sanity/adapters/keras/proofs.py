@@ -70,6 +70,10 @@ SEED = 0
 MIN_SECONDS = 10.0  # "auto" allows at least this much (tracing alone costs ~1 s an arm)
 _ARM_OVERHEAD_S = 1.0  # building, compiling and tracing one copy (measured on CPU)
 PROVABLE = ("learning_rate", "unscaled_inputs", "dead_units", "vanishing_gradients", "undertrained")
+# A symptom whose remedy is testable too: a fit that collapsed onto the majority class is
+# retrained with class_weight="balanced". The experiment annotates the symptom (it names
+# the fix that works), it never grades it: the collapse happened either way.
+REBALANCED = "prediction_collapse"
 
 
 @dataclass(frozen=True)
@@ -128,12 +132,20 @@ def configure(mode: str | bool | None = None, budget: tuple[float, float] | None
 # -- which causes to test ----------------------------------------------------------------
 
 
-def candidates(report: Report) -> list[Finding]:
+def candidates(report: Report, call: FitCall | None = None) -> list[Finding]:
     """Cause findings worth an experiment: a flagged cause that explains a flagged symptom,
-    and a suspect learning rate (far from the default) next to a flagged symptom."""
+    and a suspect learning rate (far from the default) next to a flagged symptom; and a
+    collapse onto one class when the fit weighted nothing (``class_weight``/
+    ``sample_weight``), where rebalancing is the fix to test."""
     flagged = {f.id for f in report.findings if f.severity.flagged}
+    weighted = call is not None and (
+        call.class_weight is not None or call.sample_weight is not None
+    )
     out = []
     for f in report.findings:
+        if f.id == REBALANCED and f.severity.flagged and not weighted:
+            out.append(f)
+            continue
         chk = REGISTRY.get(f.id)
         if f.id not in PROVABLE or chk is None:
             continue
@@ -155,6 +167,7 @@ class Remedy:
     layer_config: Callable[[dict[str, Any]], dict[str, Any] | None] | None = None
     standardise: bool = False
     epochs_factor: int = 1
+    balanced: bool = False  # class_weight="balanced" (n / (k * count) per class)
 
 
 def _lr_remedy(f: Finding, lr: float | None, default: float | None) -> Remedy | None:
@@ -197,7 +210,21 @@ def remedy_for(f: Finding, model: Any, spec_lr: float | None) -> Remedy | None:
         return Remedy("relu + he_normal for the sigmoid/tanh layers", layer_config=_saturating_fix)
     if f.id == "undertrained":
         return Remedy("three times the epochs", epochs_factor=3)
+    if f.id == REBALANCED:
+        return Remedy('class_weight="balanced"', balanced=True)
     return None
+
+
+def balanced_weights(y: Any) -> dict[int, float] | None:
+    """scikit-learn's ``class_weight="balanced"`` as the dict Keras' ``fit`` takes."""
+    from sklearn.utils.class_weight import compute_class_weight
+
+    idx = label_indices(y)
+    if idx is None:
+        return None
+    classes = np.unique(idx)
+    weights = compute_class_weight("balanced", classes=classes, y=idx)
+    return {int(c): float(w) for c, w in zip(classes, weights, strict=True)}
 
 
 # -- the rows -----------------------------------------------------------------------------
@@ -336,6 +363,7 @@ def train_arm(
             x_train, x_eval = scale(x_train), scale(x_eval)
         clone = _copy(model, remedy)
         stop = _Deadline(deadline)
+        weights = balanced_weights(rows.y_train) if remedy is not None and remedy.balanced else None
         clone.fit(  # rows shuffled once, by a private generator: the same order in both arms
             x_train,
             rows.y_train,
@@ -344,6 +372,7 @@ def train_arm(
             verbose=0,
             shuffle=False,
             callbacks=[stop],
+            class_weight=weights,
         )
         if stop.hit:
             return Arm(
@@ -397,7 +426,7 @@ def prove(
     ``evidence["proof"]``. The user's random state is restored whatever happens.
     """
     settings = settings or SETTINGS
-    todo = candidates(report)
+    todo = candidates(report, call)
     if not todo or ctx is None or settings.mode is False:
         return report
     try:
