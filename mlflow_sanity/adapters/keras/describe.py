@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import sys
 from collections.abc import Iterable
 from dataclasses import replace
 from typing import Any
@@ -11,6 +10,7 @@ from typing import Any
 import keras
 import numpy as np
 
+from mlflow_sanity.adapters.keras import shim
 from mlflow_sanity.core.keras_spec import (
     PASS_THROUGH_LAYERS,
     CallbackSpec,
@@ -179,7 +179,7 @@ def _loss_of(obj: Any) -> tuple[str | None, bool]:
             return canonical_name(obj), False
     fn = getattr(obj, "fn", None)
     name = getattr(fn, "__name__", None) or getattr(obj, "__name__", None) or type(obj).__name__
-    kwargs = getattr(obj, "_fn_kwargs", None) or {}
+    kwargs = shim.function_kwargs(obj)
     from_logits = bool(getattr(obj, "from_logits", False) or kwargs.get("from_logits", False))
     return canonical_name(name), from_logits
 
@@ -190,7 +190,7 @@ def _metric_variant(metric: Any) -> str | None:
 
 
 def _metric_threshold(metric: Any) -> float | None:
-    kwargs = getattr(metric, "_fn_kwargs", None) or {}
+    kwargs = shim.function_kwargs(metric)
     if "threshold" in kwargs:
         return float(kwargs["threshold"])
     thresholds = getattr(metric, "thresholds", None)
@@ -203,15 +203,11 @@ def _metric_threshold(metric: Any) -> float | None:
 
 def _metric_specs(model: Any) -> Iterable[MetricSpec]:
     """Compiled metrics under the names Keras logs them (mirrors CompileMetrics.result)."""
-    cm = getattr(model, "_compile_metrics", None)
-    if cm is None or not getattr(cm, "built", False):
+    groups = shim.compiled_metric_groups(model)
+    if groups is None:
         return []
     specs: list[MetricSpec] = []
     seen: dict[str, int] = {}
-    groups = (
-        (False, cm._flat_metrics, cm._user_metrics),
-        (True, cm._flat_weighted_metrics, cm._user_weighted_metrics),
-    )
     for weighted, lists, requested in groups:
         requested = list(requested) if isinstance(requested, (list, tuple)) else [requested]
         for mls in lists:
@@ -276,25 +272,17 @@ def sibling_callbacks(callback: Any) -> list[Any]:
     A Keras callback is never told about its siblings; SanityCallback needs them to see
     EarlyStopping/ModelCheckpoint. Best effort: an empty list if the caller is unusual.
     """
-    frame = sys._getframe(1)
-    for _ in range(4):
-        if frame is None:
-            break
+    for frame in shim.caller_frames(1, 4):
         owner = frame.f_locals.get("self")
         if isinstance(owner, keras.callbacks.CallbackList):
             return list(owner.callbacks)
-        frame = frame.f_back
     return []
 
 
 def keras_normalization_stats(model: Any) -> NormalizationStats | None:
     """Mean and variance of the first ``Normalization`` layer that normalises the input
     features one by one (plain numbers, so the check stays free of Keras)."""
-    try:
-        layers = list(model._flatten_layers(include_self=False))
-    except Exception:
-        layers = list(getattr(model, "layers", []))
-    for layer in layers:
+    for layer in shim.all_layers(model):
         if type(layer).__name__ != "Normalization" or getattr(layer, "invert", False):
             continue
         mean, variance = getattr(layer, "mean", None), getattr(layer, "variance", None)

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from mlflow_sanity.adapters.keras import shim
 from mlflow_sanity.checks import CheckOptions
 
 _log = logging.getLogger(__name__)
@@ -188,7 +189,7 @@ def _unshared_shuffle(ds: Any) -> Any:
 
         policy = tf.data.experimental.ExternalStatePolicy.IGNORE
         graph = tf.compat.v1.GraphDef()
-        graph.ParseFromString(ds._as_serialized_graph(external_state_policy=policy).numpy())
+        graph.ParseFromString(shim.dataset_graph(ds, policy))
         swapped = 0
         for node in list(graph.node):
             if node.op == "ShuffleDatasetV3" and len(node.input) >= 5:
@@ -218,7 +219,7 @@ def _held_bytes(ds: Any, depth: int = 0) -> int:
         except Exception:  # not a dense tensor: count nothing
             continue
     try:
-        inputs = ds._inputs() if depth < 100 else []
+        inputs = shim.dataset_inputs(ds) if depth < 100 else []
     except Exception:
         inputs = []
     return total + sum(_held_bytes(d, depth + 1) for d in inputs)
@@ -228,7 +229,7 @@ def _has_shuffle(ds: Any, depth: int = 0) -> bool:
     if "Shuffle" in type(ds).__name__:
         return True
     try:
-        inputs = ds._inputs() if depth < 100 else []
+        inputs = shim.dataset_inputs(ds) if depth < 100 else []
     except Exception:
         return True  # unknown structure: assume a shuffle, the copy falls back safely
     return any(_has_shuffle(d, depth + 1) for d in inputs)

@@ -36,6 +36,7 @@ from typing import Any
 import keras
 import numpy as np
 
+from mlflow_sanity.adapters.keras import shim
 from mlflow_sanity.adapters.keras.describe import as_numpy
 from mlflow_sanity.adapters.keras.inputs import FitCall, is_readable, n_rows, take_rows
 from mlflow_sanity.adapters.rng import preserved_random_state
@@ -283,7 +284,7 @@ def dead_units(model: Any, x: Any) -> list[DeadUnits]:
     """Per ReLU layer: units (channels) that output 0 for every row of ``x``."""
     layers = [
         layer
-        for layer in model._flatten_layers(include_self=False, recursive=True)
+        for layer in shim.all_layers(model)
         if _is_relu(layer) and not isinstance(layer, keras.Model)
     ]
     if not layers:
@@ -579,10 +580,7 @@ _NORMALIZERS = frozenset(
 
 def input_layers(model: Any) -> tuple[str | None, str | None]:
     """The class of the first layer with weights, and a normalising layer in front of it."""
-    try:
-        layers = list(model._flatten_layers(include_self=False, recursive=True))
-    except Exception:
-        layers = list(getattr(model, "layers", []))
+    layers = shim.all_layers(model)
     normalizer = None
     for layer in layers:
         if isinstance(layer, keras.Model):

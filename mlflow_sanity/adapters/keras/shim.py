@@ -1,0 +1,62 @@
+"""The one place for Keras' and TensorFlow's private names.
+
+mlflow-sanity reads a few things Keras does not expose: every layer of a nested model,
+the compiled metrics under the names Keras logs them, the CallbackList that runs a
+callback, and a ``tf.data`` pipeline's graph. Each private name is read here, with a
+fallback where one exists, so that a Keras release that moves one breaks one function
+(and its test), not a check. (``adapters/rng.py`` keeps the random-state internals it
+restores; ``tracking/shim.py`` is the same idea for MLflow.)
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+
+def all_layers(model: Any) -> list[Any]:
+    """Every layer inside ``model``, nested models' layers included (``model.layers``
+    alone when Keras' private walk is not there)."""
+    try:
+        return list(model._flatten_layers(include_self=False, recursive=True))
+    except Exception:
+        return list(getattr(model, "layers", []))
+
+
+def compiled_metric_groups(model: Any) -> tuple[tuple[bool, Any, Any], ...] | None:
+    """``(weighted, per-output metric lists, what the user asked for)`` for the plain and
+    the weighted metrics of a compiled, built model; None before the first fit/evaluate."""
+    cm = getattr(model, "_compile_metrics", None)
+    if cm is None or not getattr(cm, "built", False):
+        return None
+    return (
+        (False, cm._flat_metrics, cm._user_metrics),
+        (True, cm._flat_weighted_metrics, cm._user_weighted_metrics),
+    )
+
+
+def function_kwargs(obj: Any) -> dict[str, Any]:
+    """The keyword arguments a Keras loss or metric wrapper passes to its function
+    (``from_logits``, ``threshold``, ...)."""
+    return dict(getattr(obj, "_fn_kwargs", None) or {})
+
+
+def caller_frames(skip: int, depth: int) -> Iterator[Any]:
+    """Up to ``depth`` frames of the caller's callers, ``skip`` frames up from here."""
+    frame = sys._getframe(skip + 1)
+    for _ in range(depth):
+        if frame is None:
+            return
+        yield frame
+        frame = frame.f_back
+
+
+def dataset_inputs(ds: Any) -> list[Any]:
+    """The datasets a ``tf.data`` dataset reads from (its graph's parents)."""
+    return list(ds._inputs())
+
+
+def dataset_graph(ds: Any, policy: Any) -> bytes:
+    """A ``tf.data`` dataset's serialised graph (what ``DatasetFromGraph`` rebuilds)."""
+    return ds._as_serialized_graph(external_state_policy=policy).numpy()
