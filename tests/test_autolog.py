@@ -331,6 +331,20 @@ def test_autolog_hands_the_fit_to_an_explicit_callback(keras, sanity_on, fast_pl
 # -- robustness ------------------------------------------------------------------------------
 
 
+def _broken_analysis(keras, monkeypatch):
+    """Data and a compiled model whose fit analysis raises (a bug inside mlflow-sanity)."""
+    from mlflow_sanity.adapters.keras import analyse
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("forced failure")
+
+    monkeypatch.setattr(analyse, "analyse", boom)
+    x, y = _blobs(n=60)
+    m = _model(keras, 3, "softmax")
+    m.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
+    return x, y, m
+
+
 @pytest.mark.parametrize("with_mlflow_autolog", [False, True])
 def test_internal_error_gives_one_warning_and_fit_still_works(
     keras, sanity_on, monkeypatch, request, with_mlflow_autolog, lenient
@@ -340,15 +354,7 @@ def test_internal_error_gives_one_warning_and_fit_still_works(
     if with_mlflow_autolog:  # MLflow reroutes warnings it attributes to its own code
         request.getfixturevalue("mlflow_keras_autolog")
 
-    def boom(*args, **kwargs):
-        raise RuntimeError("forced failure")
-
-    from mlflow_sanity.adapters.keras import analyse
-
-    monkeypatch.setattr(analyse, "analyse", boom)
-    x, y = _blobs(n=60)
-    m = _model(keras, 3, "softmax")
-    m.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
+    x, y, m = _broken_analysis(keras, monkeypatch)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         history = m.fit(x, y, epochs=2, verbose=0)
@@ -363,15 +369,7 @@ def test_internal_error_gives_one_warning_and_fit_still_works(
 def test_internal_error_raises_in_strict_mode(keras, sanity_on, monkeypatch):
     """Under the suite's strict mode the same bug is a red test, not a quiet warning."""
 
-    def boom(*args, **kwargs):
-        raise RuntimeError("forced failure")
-
-    from mlflow_sanity.adapters.keras import analyse
-
-    monkeypatch.setattr(analyse, "analyse", boom)
-    x, y = _blobs(n=60)
-    m = _model(keras, 3, "softmax")
-    m.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
+    x, y, m = _broken_analysis(keras, monkeypatch)
     with pytest.raises(RuntimeError, match="forced failure"):
         m.fit(x, y, epochs=1, verbose=0)
 

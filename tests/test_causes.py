@@ -8,7 +8,7 @@ import pytest
 from keras_specs import fit_spec, model_spec, run_one
 
 from mlflow_sanity.checks import REGISTRY, CheckOptions, Context, run_checks
-from mlflow_sanity.checks.registry import SYMPTOMS
+from mlflow_sanity.checks.registry import SYMPTOMS, checks_in
 from mlflow_sanity.core.findings import Finding, Report, Severity
 from mlflow_sanity.core.keras_spec import (
     ColumnStats,
@@ -22,15 +22,7 @@ from mlflow_sanity.core.keras_spec import (
 )
 from mlflow_sanity.report.markdown import note_section, terminal_summary
 
-NEW = (
-    "unscaled_inputs",
-    "non_finite_loss",
-    "learning_rate",
-    "dead_units",
-    "vanishing_gradients",
-    "undertrained",
-    "invalid_labels",
-)
+NEW = checks_in("causes")
 Y3 = np.repeat([0, 1, 2], 30)
 
 
