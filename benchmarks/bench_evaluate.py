@@ -66,7 +66,7 @@ def _instrument() -> list[tuple[str, str]]:
     parts = [
         (patch, "_check_evaluate", "total", "everything after Keras' own evaluate returned"),
         (analyse, "read_rows", "read", "reading the evaluated rows (inputs.read_rows)"),
-        (analyse, "predict_outputs", "forward", "our forward pass (analyse.predict_outputs)"),
+        (analyse, "predict_outputs", "forward", "our forward pass (predict.predict_outputs)"),
         (analyse, "build_report", "checks", "the checks (fingerprints, leakage, metrics)"),
         (report, "classification_files", "plots", "confusion matrix, class balance, csv"),
         (reports, "log_report", "logging", "MLflow: download previous, tags, upload"),

@@ -333,12 +333,12 @@ def test_autolog_hands_the_fit_to_an_explicit_callback(keras, sanity_on, fast_pl
 
 def _broken_analysis(keras, monkeypatch):
     """Data and a compiled model whose fit analysis raises (a bug inside mlflow-sanity)."""
-    from mlflow_sanity.adapters.keras import analyse
+    from mlflow_sanity.adapters.keras import record
 
     def boom(*args, **kwargs):
         raise RuntimeError("forced failure")
 
-    monkeypatch.setattr(analyse, "analyse", boom)
+    monkeypatch.setattr(record, "analyse", boom)
     x, y = _blobs(n=60)
     m = _model(keras, 3, "softmax")
     m.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])

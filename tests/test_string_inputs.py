@@ -181,7 +181,7 @@ def test_an_end_to_end_text_model_is_checked(keras, sanity_on):
 def test_the_forward_pass_takes_strings_directly_and_through_predict(keras):
     """NumPy string arrays (str, bytes, object) reach the model as they are; a model with
     its own ``predict_step`` goes through ``model.predict``, given string tensors."""
-    from mlflow_sanity.adapters.keras.analyse import predict_outputs
+    from mlflow_sanity.adapters.keras.predict import predict_outputs
 
     x, _ = tabular(120, seed=5)
     model = _structured_model(keras, x["color"])

@@ -9,9 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-import keras
 import numpy as np
-import pandas as pd
 
 from mlflow_sanity.adapters.keras.describe import (
     callback_specs,
@@ -28,7 +26,8 @@ from mlflow_sanity.adapters.keras.inputs import (
     read_rows,
     take_rows,
 )
-from mlflow_sanity.adapters.keras.memory import FitMemory, remember
+from mlflow_sanity.adapters.keras.memory import FitMemory
+from mlflow_sanity.adapters.keras.predict import predict_heads, predict_outputs
 from mlflow_sanity.adapters.keras.probes import complete_probe, with_cause_data
 from mlflow_sanity.checks import CheckOptions, Context
 from mlflow_sanity.core.findings import Report
@@ -51,114 +50,6 @@ _log = logging.getLogger(__name__)
 _NO_FIT = "no fit of this model in this process: leakage checks skipped"
 _TRAIN_SAMPLE_ROWS = 2000  # rows of training data re-predicted for the dropout note
 TRAIN_CHECK_ROWS = 20_000  # training rows predicted to judge a fit without validation data
-_FORWARD_CHUNK_ROWS = 8192  # when the model's activation sizes are unknown
-_FORWARD_MAX_ROWS = 65_536
-_FORWARD_CHUNK_BYTES = 32 * 2**20  # of input rows per call
-_FORWARD_ACTIVATION_BYTES = 128 * 2**20  # of the widest layer output per call
-
-
-def predict_outputs(model: Any, x: Any, batch_size: int | None) -> np.ndarray:
-    """The model's outputs on ``x`` in inference mode (a single-output model)."""
-    out = _predict(model, x, batch_size)
-    if isinstance(out, dict):
-        raise InputError("multi-output model: predictions not checked")
-    return out
-
-
-def predict_heads(model: Any, x: Any, batch_size: int | None) -> dict[str, np.ndarray]:
-    """The outputs of a multi-output model on ``x``, by output name."""
-    out = _predict(model, x, batch_size)
-    if not isinstance(out, dict):
-        raise InputError("expected several outputs, the model returned one")
-    return out
-
-
-def _predict(model: Any, x: Any, batch_size: int | None) -> np.ndarray | dict[str, np.ndarray]:
-    """Plain forward passes over large chunks when the model uses the standard predict step
-    (no ``tf.function`` tracing: this runs once per call and must stay cheap); otherwise,
-    or if that fails, ``model.predict``. Several outputs come back by output name."""
-    if type(model).predict_step is keras.Model.predict_step:
-        try:
-            return _forward(model, x)
-        except Exception as exc:  # unusual inputs: let Keras' data adapters handle them
-            _log.debug("direct forward pass failed, using model.predict: %s", exc)
-    batch = max(batch_size or 32, 256)
-    return _by_name(model, model.predict(string_tensors(x), batch_size=batch, verbose=0))
-
-
-def _is_text(arr: np.ndarray) -> bool:
-    return arr.dtype.kind in "OSU"
-
-
-def string_tensors(x: Any) -> Any:
-    """``x`` with its string arrays as string tensors: Keras' array adapters reject NumPy
-    string and object arrays (``Invalid dtype: object``) but take ``tf.string`` tensors,
-    which is what a ``tf.data`` pipeline feeds the model. The values are not changed."""
-    if isinstance(x, Mapping):
-        return {k: string_tensors(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)) and x and all(hasattr(v, "shape") for v in x):
-        return [string_tensors(v) for v in x]
-    if isinstance(x, np.ndarray) and _is_text(x) and keras.backend.backend() == "tensorflow":
-        import tensorflow as tf
-
-        return tf.constant(x)
-    return x
-
-
-def _forward(model: Any, x: Any) -> np.ndarray | dict[str, np.ndarray]:
-    arrays = _as_arrays(x)
-    first = next(iter(arrays.values())) if isinstance(arrays, dict) else arrays
-    n = first.shape[0]
-    row_bytes = max(1, first[:1].nbytes)
-    step = int(max(1, min(_chunk_rows(model), _FORWARD_CHUNK_BYTES // row_bytes)))
-    chunks = []
-    for start in range(0, n, step):
-        part = take_rows(arrays, slice(start, start + step))
-        chunks.append(_by_name(model, model(part, training=False)))
-    if isinstance(chunks[0], dict):
-        return {k: np.concatenate([c[k] for c in chunks], axis=0) for k in chunks[0]}
-    return np.concatenate(chunks, axis=0)
-
-
-def _chunk_rows(model: Any) -> int:
-    """Rows per forward call: as many as keep the widest layer output (float32) within
-    ``_FORWARD_ACTIVATION_BYTES`` (fewer calls are cheaper: 50,000 rows of a small MLP in
-    one eager call take about two thirds of the time of seven); 8,192 when the layer
-    sizes are unknown."""
-    try:
-        widest = max(
-            math.prod(int(d) for d in layer.output.shape[1:])
-            for layer in model.layers
-            if hasattr(layer, "output")
-        )
-    except Exception:  # subclassed or unbuilt models: no symbolic outputs to measure
-        return _FORWARD_CHUNK_ROWS
-    return int(max(1, min(_FORWARD_MAX_ROWS, _FORWARD_ACTIVATION_BYTES // (4 * max(1, widest)))))
-
-
-def _by_name(model: Any, out: Any) -> np.ndarray | dict[str, np.ndarray]:
-    if isinstance(out, dict):
-        return {str(k): np.asarray(keras.ops.convert_to_numpy(v)) for k, v in out.items()}
-    if isinstance(out, (list, tuple)):
-        names = list(getattr(model, "output_names", None) or range(len(out)))
-        return {
-            str(k): np.asarray(keras.ops.convert_to_numpy(v))
-            for k, v in zip(names, out, strict=False)
-        }
-    return np.asarray(keras.ops.convert_to_numpy(out))
-
-
-def _as_arrays(x: Any) -> Any:
-    if isinstance(x, Mapping):
-        return {k: _as_arrays(v) for k, v in x.items()}
-    if isinstance(x, (pd.DataFrame, pd.Series)):
-        x = x.to_numpy()
-    arr = np.asarray(x)
-    if _is_text(arr):  # raw strings for StringLookup / TextVectorization: as they are
-        return arr
-    if arr.dtype.kind not in "biuf":
-        raise InputError(f"non-numeric model input ({arr.dtype})")
-    return arr.astype(np.float32) if arr.dtype == np.float64 else arr
 
 
 @dataclass
@@ -682,51 +573,3 @@ def _add_training_metrics(report: Report) -> None:
         value = f.evidence.get(key) if f is not None else None
         if isinstance(value, (int, float)) and math.isfinite(value):
             report.metrics[metric] = float(value)
-
-
-def _validation_accuracy(report: Report) -> float | None:
-    """The accuracy a fit's report measured on its validation rows (not its training rows)."""
-    if report.inputs.get("evaluated_on") != "validation data":
-        return None
-    value = report.metrics.get("accuracy")
-    return float(value) if isinstance(value, (int, float)) and math.isfinite(value) else None
-
-
-def check_and_log(
-    model: Any,
-    history: Mapping[str, list[float]],
-    call: FitCall,
-    config: CheckOptions,
-    run_id: str,
-) -> Report:
-    """Analyse one finished fit, log it (on the run, and on the LoggedModel MLflow's Keras
-    autolog created for it), and remember it for the model's evaluate calls."""
-    from mlflow_sanity.adapters.keras.proofs import prove
-    from mlflow_sanity.tracking.models import fit_model_id, tag_model
-    from mlflow_sanity.tracking.spool import log_or_spool
-
-    found = analyse(model, history, call, config)
-    found.report = prove(model, call, found.data, found.context, found.report, config, run_id)
-    selection = found.report.inputs.get("model_selection")
-    model_id = fit_model_id(run_id)
-    remember(
-        model,
-        FitMemory(
-            run_id,
-            found.fingerprints.get("train"),
-            found.fingerprints.get("validation"),
-            ModelSelection.from_dict(selection) if selection else None,
-            model_id,
-            _validation_accuracy(found.report),
-        ),
-    )
-
-    def extras() -> None:
-        if model_id:
-            tag_model(model_id, found.report, run_id=run_id)
-        if found.digests:
-            from mlflow_sanity.tracking.groups import tag_digests
-
-            tag_digests(run_id, found.digests)
-
-    return log_or_spool(run_id, found.report, found.files, model_id=model_id, then=extras)

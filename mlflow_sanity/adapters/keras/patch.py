@@ -29,11 +29,12 @@ from typing import Any
 import keras
 
 from mlflow_sanity.adapters.keras import proofs
-from mlflow_sanity.adapters.keras.analyse import analyse_evaluate, check_and_log, returned_metrics
+from mlflow_sanity.adapters.keras.analyse import analyse_evaluate, returned_metrics
 from mlflow_sanity.adapters.keras.describe import sibling_callbacks
 from mlflow_sanity.adapters.keras.inputs import EvaluateCall, FitCall, _signature, unpack_pair
 from mlflow_sanity.adapters.keras.memory import recall, remember_evaluated
 from mlflow_sanity.adapters.keras.probes import ProbeCallback, with_probe
+from mlflow_sanity.adapters.keras.record import check_and_log
 from mlflow_sanity.adapters.rng import preserved_random_state
 from mlflow_sanity.checks import CheckOptions, Thresholds
 from mlflow_sanity.core.findings import Report

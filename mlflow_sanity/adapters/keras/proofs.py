@@ -378,7 +378,7 @@ def train_arm(
             return Arm(
                 name, epochs=epochs, seconds=time.perf_counter() - start, error="time budget"
             )
-        from mlflow_sanity.adapters.keras.analyse import predict_outputs
+        from mlflow_sanity.adapters.keras.predict import predict_outputs
 
         outputs = predict_outputs(clone, x_eval, batch_size)
         proba = outputs_to_proba(outputs, spec.output_activation, from_logits=spec.outputs_logits)

@@ -1,0 +1,62 @@
+"""After the checks of a fit: prove its causes, remember it for later evaluates, publish."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from mlflow_sanity.adapters.keras.analyse import analyse
+from mlflow_sanity.adapters.keras.inputs import FitCall
+from mlflow_sanity.adapters.keras.memory import FitMemory, remember
+from mlflow_sanity.checks import CheckOptions
+from mlflow_sanity.core.findings import Report
+from mlflow_sanity.core.splits import ModelSelection
+
+
+def _validation_accuracy(report: Report) -> float | None:
+    """The accuracy a fit's report measured on its validation rows (not its training rows)."""
+    if report.inputs.get("evaluated_on") != "validation data":
+        return None
+    value = report.metrics.get("accuracy")
+    return float(value) if isinstance(value, (int, float)) and math.isfinite(value) else None
+
+
+def check_and_log(
+    model: Any,
+    history: Mapping[str, list[float]],
+    call: FitCall,
+    config: CheckOptions,
+    run_id: str,
+) -> Report:
+    """Analyse one finished fit, log it (on the run, and on the LoggedModel MLflow's Keras
+    autolog created for it), and remember it for the model's evaluate calls."""
+    from mlflow_sanity.adapters.keras.proofs import prove
+    from mlflow_sanity.tracking.models import fit_model_id, tag_model
+    from mlflow_sanity.tracking.spool import log_or_spool
+
+    found = analyse(model, history, call, config)
+    found.report = prove(model, call, found.data, found.context, found.report, config, run_id)
+    selection = found.report.inputs.get("model_selection")
+    model_id = fit_model_id(run_id)
+    remember(
+        model,
+        FitMemory(
+            run_id,
+            found.fingerprints.get("train"),
+            found.fingerprints.get("validation"),
+            ModelSelection.from_dict(selection) if selection else None,
+            model_id,
+            _validation_accuracy(found.report),
+        ),
+    )
+
+    def extras() -> None:
+        if model_id:
+            tag_model(model_id, found.report, run_id=run_id)
+        if found.digests:
+            from mlflow_sanity.tracking.groups import tag_digests
+
+            tag_digests(run_id, found.digests)
+
+    return log_or_spool(run_id, found.report, found.files, model_id=model_id, then=extras)
