@@ -103,7 +103,7 @@ def test_healthy_held_out_evaluation_passes_for_arrays_and_tf_data(keras, sanity
     model.evaluate(test, verbose=0)
     _, report = _last_report()
     assert report.status == "pass", report.flagged
-    calls = report.inputs["evaluate_calls"]
+    calls = report.state.calls["evaluate"]
     assert [c["status"] for c in calls] == ["pass", "pass"]
     assert report.get("train_test_overlap").severity is Severity.PASSED
 
@@ -201,7 +201,7 @@ def test_validation_inside_fit_is_not_checked_as_an_evaluate(keras, sanity_on):
     model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
     model.fit(x[:200], y[:200], validation_data=(x[200:], y[200:]), epochs=2, verbose=0)
     _, report = _last_report()
-    assert "evaluate_calls" not in report.inputs
+    assert "evaluate" not in report.state.calls
 
 
 @pytest.mark.parametrize("spelling", ["accuracy", "acc", "metric object"])
@@ -272,7 +272,7 @@ def test_a_two_output_model_is_checked_per_head(keras, sanity_on):
     assert {"prediction_collapse", "accuracy_at_baseline"} & set(heads["flag"]["flagged"])
     model.evaluate(x, y, verbose=0)
     _, report = _last_report()
-    calls = report.inputs["evaluate_calls"]
+    calls = report.state.calls["evaluate"]
     assert calls[-1]["status"] == "fail"
 
 

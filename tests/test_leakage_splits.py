@@ -41,7 +41,7 @@ def _scaler_verdicts(keras, fitted_on_all: bool):
     model.evaluate(scaler.transform(x_val), y_val, verbose=0)
     model.evaluate(scaler.transform(x_te), y_te, verbose=0)
     report = read_report(mlflow.last_active_run().info.run_id)
-    return {c["call"]: c["flagged"] for c in report.inputs["evaluate_calls"]}, report.get(
+    return {c["call"]: c["flagged"] for c in report.state.calls["evaluate"]}, report.get(
         "preprocessing_leakage"
     )
 

@@ -92,7 +92,7 @@ def test_a_tf_data_of_dicts_of_strings_is_checked(keras, sanity_on):
     model.evaluate(_dataset(test, y[700:]), verbose=0)
     run, report = _report()
     _assert_checked_and_clean(report)
-    call = report.inputs["evaluate_calls"][-1]
+    call = report.state.calls["evaluate"][-1]
     assert call["status"] == "pass"
     evaluated = {f.id for f in report.findings if f.source == "model.evaluate #1"}
     assert evaluated >= EVAL_FINDINGS, evaluated  # the evaluation set itself was checked

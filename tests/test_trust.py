@@ -211,7 +211,7 @@ def test_spooled_reports_sync_like_a_direct_log(keras, dead_server, spool_dir, m
             continue
         if name.endswith("report.json"):  # the synced run also lists the entries it got
             synced, direct_report = json.loads(data), json.loads(d_artifacts[name])
-            assert len(synced["inputs"].pop(spool.SYNCED_KEY)) == 2
+            assert len(synced["state"].pop(spool.SYNCED_KEY)) == 2
             assert synced == direct_report, name
             continue
         assert data == d_artifacts[name], name
@@ -247,7 +247,7 @@ def test_sync_stopped_before_removing_an_entry_does_not_upload_it_twice(
     [first] = spool.sync(spool_dir)
     assert first.error == "" and first.uploaded == 1  # only the entry not yet uploaded
     assert not spool.pending(spool_dir)
-    calls_logged = read_report(run_id).inputs["evaluate_calls"]
+    calls_logged = read_report(run_id).state.calls["evaluate"]
     assert [c["call"].split(" #")[1] for c in calls_logged] == ["1", "2"]
     history = mlflow.MlflowClient().get_metric_history(run_id, "sanity/evaluate/1/accuracy")
     assert len(history) == 1

@@ -89,7 +89,6 @@ class SanityEvaluator(ModelEvaluator):
         predictions: str | None = None,
         **kwargs: Any,
     ) -> EvaluationResult:
-        from mlflow_sanity.tracking.metric_names import PREFIX_KEY
         from mlflow_sanity.tracking.models import model_id_of, tag_model
         from mlflow_sanity.tracking.reports import log_report, metric_key
 
@@ -138,7 +137,7 @@ class SanityEvaluator(ModelEvaluator):
         )
         if linked:
             tag_model(linked, report, run_id=run_id)
-        prefix = str(merged.inputs.get(PREFIX_KEY) or "")
+        prefix = merged.state.metric_prefix or ""
         return EvaluationResult(
             metrics={
                 metric_key(prefix + k): float(v)

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field, replace
 from enum import Enum
 from typing import Any
 
+from mlflow_sanity.core.state import CarriedState
+
 
 class Severity(str, Enum):
     """How bad a finding is. ``passed`` keeps the evidence of checks that found nothing."""
@@ -197,6 +199,8 @@ class Report:
     metrics: dict[str, float] = field(default_factory=dict)
     inputs: dict[str, Any] = field(default_factory=dict)
     tables: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    # bookkeeping for the next report on the run (core/state.py), not provenance
+    state: CarriedState = field(default_factory=CarriedState)
 
     @property
     def flagged(self) -> list[Finding]:
@@ -300,6 +304,7 @@ class Report:
             metrics={**self.metrics, **other.metrics},
             inputs=inputs,
             tables={**self.tables, **other.tables},
+            state=self.state.merge(other.state),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -319,11 +324,14 @@ class Report:
             "metrics": _jsonable(self.metrics),
             "inputs": _jsonable(self.inputs),
             "tables": _jsonable(self.tables),
+            "state": _jsonable(self.state.to_dict()),
         }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Report:
         inputs = dict(data.get("inputs") or {})
+        old_state = CarriedState.from_inputs(inputs)  # written before "state": in inputs
+        state = CarriedState.from_dict(data["state"]) if "state" in data else old_state
         if isinstance(data.get("not_checked"), list):
             inputs[NOT_CHECKED_KEY] = list(data["not_checked"])
         return cls(
@@ -331,6 +339,7 @@ class Report:
             metrics={k: float(v) for k, v in (data.get("metrics") or {}).items()},
             inputs=inputs,
             tables=dict(data.get("tables") or {}),
+            state=state,
         )
 
 

@@ -11,10 +11,10 @@ The scheme (README, "What lands on the run"):
   MLflow's dataset name (``eval`` for an unnamed one: MLflow calls it ``dataset``); a
   second dataset of that name with another digest gets ``<dataset>-<digest[:8]>``.
 
-Which prefix holds which data is kept in the report (``report.json`` inputs
-``metric_names``), so a later report on the run can read it back. Every value is logged
-once per evaluation, with its dataset (name and digest) where MLflow has one and with the
-LoggedModel it is about.
+Which prefix holds which data is kept in the report (``report.json`` section ``state``,
+``metric_names``: ``core/state.CarriedState``), so a later report on the run can read it
+back. Every value is logged once per evaluation, with its dataset (name and digest) where
+MLflow has one and with the LoggedModel it is about.
 """
 
 from __future__ import annotations
@@ -26,9 +26,9 @@ from typing import Any
 from mlflow.entities import Metric
 
 from mlflow_sanity.core.findings import Report
+from mlflow_sanity.core.state import CLAIMS_KEY, PREFIX_KEY
 
-CLAIMS_KEY = "metric_names"  # report inputs: {prefix: {"data": ..., "name": ..., "digest": ...}}
-PREFIX_KEY = "metric_prefix"  # report inputs: the prefix of the latest report's metrics
+__all__ = ["CLAIMS_KEY", "PREFIX_KEY", "attach", "claim", "record", "slug"]
 UNNAMED = "eval"
 _MLFLOW_DEFAULT_NAME = "dataset"  # what MLflow names a DataFrame given without a name
 
@@ -36,9 +36,9 @@ _MLFLOW_DEFAULT_NAME = "dataset"  # what MLflow names a DataFrame given without 
 def _claims(previous: Report | None) -> dict[str, dict[str, Any]]:
     if previous is None:
         return {}
-    claims = previous.inputs.get(CLAIMS_KEY)
-    if isinstance(claims, Mapping):
-        return {str(k): dict(v) for k, v in claims.items() if isinstance(v, Mapping)}
+    claims = previous.state.metric_names
+    if claims is not None:
+        return {str(k): dict(v) for k, v in claims.items()}
     # a report written before names were recorded: its metrics took the plain names
     return {"": {"data": "an earlier report"}}
 
@@ -80,8 +80,8 @@ def record(merged: Report, previous: Report | None, report: Report, prefix: str)
     claims = _claims(previous)
     own_data = report.inputs.get("evaluated_on") or report.inputs.get("dataset")
     if prefix in claims and not own_data:  # e.g. a group verdict: no data of its own
-        merged.inputs[CLAIMS_KEY] = claims
-        merged.inputs[PREFIX_KEY] = prefix
+        merged.state.metric_names = claims
+        merged.state.metric_prefix = prefix
         return
     data = report.inputs.get("evaluated_on") or report.inputs.get("source") or "report"
     entry: dict[str, Any] = {"data": str(data)}
@@ -89,8 +89,8 @@ def record(merged: Report, previous: Report | None, report: Report, prefix: str)
     if name is not None or digest is not None:
         entry.update(name=name, digest=digest)
     claims[prefix] = entry
-    merged.inputs[CLAIMS_KEY] = claims
-    merged.inputs[PREFIX_KEY] = prefix
+    merged.state.metric_names = claims
+    merged.state.metric_prefix = prefix
 
 
 def attach(

@@ -68,7 +68,7 @@ def log_report(
     metrics after the data (``tracking.metric_names``) and records the dataset on each
     value; ``model_id`` links the values to that LoggedModel; ``log_metrics=False`` leaves
     the metrics to MLflow (it re-logs an evaluator's returned metrics when it knows the
-    model). The prefix this report's metrics got is ``merged.inputs["metric_prefix"]``.
+    model). The prefix this report's metrics got is ``merged.state.metric_prefix``.
 
     ``rejudged`` names findings this report judges again on grown evidence (a run group's
     ``seed_variance``): their earlier verdicts are replaced, not merged, so a warning the
@@ -97,7 +97,7 @@ def log_report(
             previous = previous.without(rejudged)
         merged = previous.merge(report) if previous else report
         if scope is not None:
-            merged.inputs[f"{scope}_calls"] = report.inputs[f"{scope}_calls"]
+            merged.state.calls[scope] = report.state.calls[scope]
         metric_names.record(merged, previous, report, prefix)
         for name, data in files.items():
             (out / name).write_bytes(data)
@@ -127,7 +127,7 @@ def _scoped(
     report: Report, previous: Report | None, scope: str, folder: Path, files: Mapping[str, bytes]
 ) -> tuple[Report, str]:
     """Number this call, stamp its findings with it, and write its own folder."""
-    calls = list((previous.inputs.get(f"{scope}_calls") if previous else None) or [])
+    calls = list(previous.state.calls.get(scope) or []) if previous else []
     n = len(calls) + 1
     call = f"{report.findings[0].source if report.findings else scope} #{n}"
     stamped = Report(
@@ -135,10 +135,11 @@ def _scoped(
         metrics=dict(report.metrics),
         inputs=dict(report.inputs),
         tables=dict(report.tables),
+        state=replace(report.state, calls=dict(report.state.calls)),
     )
     stamped.inputs[NOT_CHECKED_KEY] = [f"{call}: {gap}" for gap in coverage_gaps(report.inputs)]
     calls.append({"call": call, "status": stamped.status, "flagged": stamped.flagged_ids})
-    stamped.inputs[f"{scope}_calls"] = calls
+    stamped.state.calls[scope] = calls
     own = folder / str(n)
     own.mkdir(parents=True)
     for name, data in files.items():

@@ -20,7 +20,7 @@ Layout (plain JSON and the artifact files; no pickle)::
 ``sync()`` uploads each key's reports in order with ``log_report`` (so the run ends up
 exactly as if they had been logged directly, merged with what it already holds) and
 deletes each report folder once it is uploaded: running it twice uploads nothing twice.
-Each report records its entry id in the run's report (``inputs.synced_spool_entries``)
+Each report records its entry id in the run's report (``state.synced_spool_entries``)
 with its own upload, so a sync stopped between the upload and the deletion skips that
 entry next time instead of logging it again.
 A pending key first gets its run, created in the recorded experiment (by name, else id,
@@ -47,7 +47,7 @@ import mlflow
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
-from mlflow_sanity.core import tag_names
+from mlflow_sanity.core import state, tag_names
 from mlflow_sanity.core.clock import now_ms
 from mlflow_sanity.core.findings import Report
 from mlflow_sanity.report import console
@@ -58,7 +58,7 @@ SPOOL_ENV = "MLFLOW_SANITY_SPOOL"
 FORMAT = 1
 PENDING_PREFIX = console.PENDING_PREFIX  # a run created at sync time
 SPOOLED_TAG = tag_names.SPOOLED
-SYNCED_KEY = "synced_spool_entries"  # report inputs: the entries a run already received
+SYNCED_KEY = state.SYNCED_KEY  # report.json "state": the entries a run already received
 _SYNCED_KEPT = 200
 
 _log = logging.getLogger(__name__)
@@ -358,7 +358,7 @@ def _sync_one(item: Pending, client: MlflowClient, result: SyncResult) -> None:
             continue
         report = Report.from_dict(json.loads((entry / "report.json").read_text(encoding="utf-8")))
         synced = [*synced, entry_id][-_SYNCED_KEPT:]
-        report.inputs[SYNCED_KEY] = synced
+        report.state.synced_spool_entries = synced
         files = {name: (entry / "files" / name).read_bytes() for name in manifest["files"]}
         log_report(
             run_id,
@@ -383,8 +383,7 @@ def _synced_entries(client: MlflowClient, run_id: str) -> list[str]:
     from mlflow_sanity.tracking.reports import read_report
 
     report = read_report(run_id, client)
-    done = report.inputs.get(SYNCED_KEY) if report is not None else None
-    return [str(e) for e in done] if isinstance(done, list) else []
+    return list(report.state.synced_spool_entries) if report is not None else []
 
 
 def _create_run(client: MlflowClient, meta: Mapping[str, Any]) -> str:
