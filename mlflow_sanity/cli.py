@@ -312,12 +312,19 @@ def _judge_group(group, values: dict[str, float], metric: str):
 
 
 def _log_group(group, report) -> None:
-    from mlflow_sanity.tracking.reports import log_report
+    from mlflow_sanity.tracking.publish import Target, publish
 
     for run in group.runs:
         try:
             # the group grew since its last judgement: the new verdict replaces the old
-            log_report(run.run_id, report, rejudged=["seed_variance"])
+            publish(
+                report,
+                None,
+                Target(run.run_id),
+                what="variance",
+                rejudged=["seed_variance"],
+                offline="raise",
+            )
         except Exception as exc:
             raise click.ClickException(f"could not log to run {run.run_id}: {exc}") from None
 
@@ -546,13 +553,14 @@ def _check_same_features(train_columns: list, test_columns: list) -> None:
 def _log_split(ctx, report, run_id: str | None, experiment: str | None) -> str:
     """Log the report and the training fingerprint to ``run_id``, or to a new run."""
     from mlflow_sanity.checks.leakage import training_fingerprint
-    from mlflow_sanity.tracking.reports import log_report, log_to_new_run
+    from mlflow_sanity.tracking.publish import Target, publish
+    from mlflow_sanity.tracking.reports import log_to_new_run
 
     fp = training_fingerprint(ctx)
     files = fp[0].to_files("train") if fp else {}
     try:
         if run_id:
-            log_report(run_id, report, files)
+            publish(report, files, Target(run_id), what="check-split", offline="raise")
             return run_id
         return log_to_new_run(report, files, experiment=experiment, run_name="check-split")
     except Exception as exc:

@@ -164,7 +164,7 @@ def test_spooled_reports_sync_like_a_direct_log(keras, dead_server, spool_dir, m
     import mlflow_sanity
     from mlflow_sanity.cli import main
     from mlflow_sanity.core.findings import Report
-    from mlflow_sanity.tracking.reports import log_report
+    from mlflow_sanity.tracking.publish import replay
 
     x, y = blobs()
     mlflow_sanity.autolog()
@@ -185,7 +185,7 @@ def test_spooled_reports_sync_like_a_direct_log(keras, dead_server, spool_dir, m
         manifest = json.loads((entry / "manifest.json").read_text())
         files = {n: (entry / "files" / n).read_bytes() for n in manifest["files"]}
         report = Report.from_dict(json.loads((entry / "report.json").read_text()))
-        log_report(direct, report, files, client=client, scope=manifest["scope"])
+        replay(direct, report, files, manifest, client)  # what publish does with a live server
 
     runner = CliRunner()
     listed = runner.invoke(main, ["sync", "--list"])
@@ -203,6 +203,8 @@ def test_spooled_reports_sync_like_a_direct_log(keras, dead_server, spool_dir, m
     d_tags, d_metrics, d_artifacts, _ = _sanity_view(client, direct)
     assert run.data.tags[spool.SPOOLED_TAG] == "true"
     assert run.info.status == "FINISHED"
+    # the fit's digests were spooled with its report (mlflow-sanity variance groups by them)
+    assert tags["sanity.config_digest"] and tags["sanity.data_digest"]
     assert tags == d_tags
     assert metrics == d_metrics
     assert set(artifacts) == set(d_artifacts)

@@ -89,8 +89,9 @@ class SanityEvaluator(ModelEvaluator):
         predictions: str | None = None,
         **kwargs: Any,
     ) -> EvaluationResult:
-        from mlflow_sanity.tracking.models import model_id_of, tag_model
-        from mlflow_sanity.tracking.reports import log_report, metric_key
+        from mlflow_sanity.tracking.models import model_id_of
+        from mlflow_sanity.tracking.publish import Target, publish
+        from mlflow_sanity.tracking.reports import metric_key
 
         cfg = EvalConfig.parse(evaluator_config)
         features: pd.DataFrame = dataset.features_data
@@ -127,16 +128,15 @@ class SanityEvaluator(ModelEvaluator):
         # knows the model: then logging them here too would write every value twice.
         model_id = kwargs.get("model_id")
         linked = model_id or model_id_of(model)
-        merged = log_report(
-            run_id,
+        # An unreachable server spools the report (``mlflow-sanity sync`` uploads it later).
+        merged = publish(
             report,
             classification_files(c),
-            model_id=linked,
+            Target(run_id, linked),
+            what="mlflow.models.evaluate",
             dataset={"name": inputs["dataset"], "digest": inputs["dataset_digest"]},
             log_metrics=model_id is None,
         )
-        if linked:
-            tag_model(linked, report, run_id=run_id)
         prefix = merged.state.metric_prefix or ""
         return EvaluationResult(
             metrics={
@@ -171,6 +171,7 @@ def leakage_inputs(
     itself. The validation fingerprint and model-selection callbacks come from the same
     training run; a Keras ``Normalization`` layer's statistics from the model.
     """
+    from mlflow_sanity.tracking import budget
     from mlflow_sanity.tracking.reports import model_source_run, read_training_evidence
 
     out = LeakageInputs()
@@ -183,8 +184,9 @@ def leakage_inputs(
         runs = [r for r in (model_source_run(model, model_id), run_id) if r]
     for rid in dict.fromkeys(runs):
         try:
-            evidence = read_training_evidence(rid)
-        except Exception as exc:  # an unreachable run must not stop the evaluation
+            with budget.bounded():  # a dead server: fail fast, not after minutes of retries
+                evidence = read_training_evidence(rid)
+        except Exception as exc:  # an unreadable run must not stop the evaluation
             if cfg.training_run_id:
                 raise InputError(f"cannot read training_run_id {rid!r}: {exc}") from None
             _log.warning("mlflow-sanity: cannot read leakage evidence of run %s: %s", rid, exc)

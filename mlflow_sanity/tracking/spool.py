@@ -13,13 +13,16 @@ Layout (plain JSON and the artifact files; no pickle)::
         run.json                    tracking URI, run id or the experiment to create it in,
                                     run name, tags, times, end status still to set
         0001/                       one report per numbered folder, uploaded in order
-          manifest.json             format, created, what, scope, step, file names
+          manifest.json             format, created, what, scope, step, file names, and
+                                    ``replay``: the LoggedModel, digests and dataset
           report.json               the report (Report.to_dict)
           files/<name>              its artifacts (plots, per-class CSV, fingerprints)
 
-``sync()`` uploads each key's reports in order with ``log_report`` (so the run ends up
-exactly as if they had been logged directly, merged with what it already holds) and
-deletes each report folder once it is uploaded: running it twice uploads nothing twice.
+``publish()`` (``tracking/publish.py``) decides when a report comes here. ``sync()``
+uploads each key's reports in order through ``publish.replay`` (so the run, and the
+LoggedModel a report is about, end up exactly as if they had been logged directly,
+merged with what they already hold) and deletes each report folder once it is
+uploaded: running it twice uploads nothing twice.
 Each report records its entry id in the run's report (``state.synced_spool_entries``)
 with its own upload, so a sync stopped between the upload and the deletion skips that
 entry next time instead of logging it again.
@@ -37,8 +40,7 @@ import os
 import shutil
 import time
 import uuid
-import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -123,62 +125,6 @@ def finish_run(run: OwnedRun, status: str = "FINISHED") -> None:
         _write_run_meta(spool_root() / run.run_id, meta)
 
 
-def log_or_spool(
-    run_id: str,
-    report: Report,
-    files: Mapping[str, bytes] | None = None,
-    *,
-    scope: str | None = None,
-    step: int = 0,
-    what: str = "fit",
-    model_id: str | None = None,
-    then: Callable[[], None] | None = None,
-) -> Report:
-    """``log_report`` under the budget, or the spool when the server cannot be reached.
-
-    ``then`` runs after a successful log, under the same budget (tagging the LoggedModel,
-    the run's digests); its failure is logged, never spooled twice. Returns the merged
-    report when it was logged, the report itself when spooled.
-    """
-    from mlflow_sanity.tracking.reports import log_report
-
-    uri = mlflow.get_tracking_uri()
-    reason = ""
-    if is_pending(run_id):
-        reason = "no run could be created"
-    elif not budget.reachable(uri):
-        reason = "the server did not answer"
-    else:
-        try:
-            with budget.bounded():
-                merged = log_report(
-                    run_id, report, files, scope=scope, step=step, model_id=model_id
-                )
-                _after_logging(then)
-                return merged
-        except Exception as exc:
-            if not budget.is_connection_error(exc):
-                raise
-            reason = f"logging failed: {type(exc).__name__}"
-    path = write_entry(run_id, report, files, scope=scope, step=step, what=what, uri=uri)
-    warnings.warn(
-        f"mlflow-sanity: the tracking server {uri} could not be reached ({reason}); "
-        f"this {what}'s report was saved to {path}. Upload it later with `mlflow-sanity sync`.",
-        SpoolWarning,
-        stacklevel=2,
-    )
-    return report
-
-
-def _after_logging(then: Callable[[], None] | None) -> None:
-    if then is None:
-        return
-    try:
-        then()
-    except Exception as exc:  # the report is logged; the extras are best effort
-        _log.warning("mlflow-sanity: logged the report, but not its extras: %s", exc)
-
-
 # -- writing -----------------------------------------------------------------------------
 
 
@@ -231,8 +177,12 @@ def write_entry(
     step: int = 0,
     what: str = "fit",
     uri: str | None = None,
+    replay: Mapping[str, Any] | None = None,
 ) -> Path:
-    """Save one report and its files under ``<spool>/<run_id>/<n>/``; return the folder."""
+    """Save one report and its files under ``<spool>/<run_id>/<n>/``; return the folder.
+
+    ``replay`` (``tracking/publish.py``) is what ``sync`` needs to publish the report as it
+    would have been: the LoggedModel to tag, the digests, the dataset naming the metrics."""
     folder = spool_root() / run_id
     meta = _read_run_meta(folder)
     if meta is None:
@@ -258,6 +208,7 @@ def write_entry(
         "scope": scope,
         "step": step,
         "files": sorted(names),
+        "replay": dict(replay or {}),
     }
     (staging / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
     for _ in range(1000):  # claim the next number (atomic rename; another process may race)
@@ -340,7 +291,7 @@ def sync(root: Path | None = None, tracking_uri: str | None = None) -> list[Sync
 
 
 def _sync_one(item: Pending, client: MlflowClient, result: SyncResult) -> None:
-    from mlflow_sanity.tracking.reports import log_report
+    from mlflow_sanity.tracking.publish import replay
 
     meta = item.meta
     run_id = meta.get("run_id") or (meta.get("created") or {}).get(result.tracking_uri)
@@ -360,14 +311,7 @@ def _sync_one(item: Pending, client: MlflowClient, result: SyncResult) -> None:
         synced = [*synced, entry_id][-_SYNCED_KEPT:]
         report.state.synced_spool_entries = synced
         files = {name: (entry / "files" / name).read_bytes() for name in manifest["files"]}
-        log_report(
-            run_id,
-            report,
-            files,
-            client=client,
-            step=int(manifest.get("step") or 0),
-            scope=manifest.get("scope"),
-        )
+        replay(run_id, report, files, manifest, client)
         _remove(entry)
         result.uploaded += 1
     status = meta.get("end_status")

@@ -40,8 +40,9 @@ from mlflow_sanity.checks import CheckOptions, Thresholds
 from mlflow_sanity.core.findings import Report
 from mlflow_sanity.core.strict import strict
 from mlflow_sanity.tracking import shim
+from mlflow_sanity.tracking.publish import Target, publish
 from mlflow_sanity.tracking.runs import OwnedRun, tracking_uri
-from mlflow_sanity.tracking.spool import finish_run, log_or_spool, open_fit_run
+from mlflow_sanity.tracking.spool import finish_run, open_fit_run
 
 _log = logging.getLogger(__name__)
 
@@ -399,28 +400,13 @@ def _check_evaluate(
     if memory is not None:
         remember_evaluated(model, memory, found.fingerprints.get("evaluate"))
     if memory is not None and memory.run_id:
-        model_id = memory.model_id
-
-        def tag() -> None:
-            if model_id:
-                from mlflow_sanity.tracking.models import tag_model
-
-                tag_model(model_id, found.report, run_id=memory.run_id)
-
-        log_or_spool(
-            memory.run_id,
-            found.report,
-            found.files,
-            scope="evaluate",
-            what="evaluate",
-            model_id=model_id,
-            then=tag,
-        )
+        target = Target(memory.run_id, memory.model_id)
+        publish(found.report, found.files, target, what="evaluate", scope="evaluate")
         _announce(found.report, memory.run_id, "evaluate")
         return
     run = open_fit_run()
     try:
-        log_or_spool(run.run_id, found.report, found.files, scope="evaluate", what="evaluate")
+        publish(found.report, found.files, Target(run.run_id), what="evaluate", scope="evaluate")
         _announce(found.report, run.run_id, "evaluate")
     finally:
         finish_run(run)

@@ -32,8 +32,8 @@ def check_and_log(
     """Analyse one finished fit, log it (on the run, and on the LoggedModel MLflow's Keras
     autolog created for it), and remember it for the model's evaluate calls."""
     from mlflow_sanity.adapters.keras.proofs import prove
-    from mlflow_sanity.tracking.models import fit_model_id, tag_model
-    from mlflow_sanity.tracking.spool import log_or_spool
+    from mlflow_sanity.tracking.models import fit_model_id
+    from mlflow_sanity.tracking.publish import Target, publish
 
     found = analyse(model, history, call, config)
     found.report = prove(model, call, found.data, found.context, found.report, config, run_id)
@@ -50,13 +50,5 @@ def check_and_log(
             _validation_accuracy(found.report),
         ),
     )
-
-    def extras() -> None:
-        if model_id:
-            tag_model(model_id, found.report, run_id=run_id)
-        if found.digests:
-            from mlflow_sanity.tracking.groups import tag_digests
-
-            tag_digests(run_id, found.digests)
-
-    return log_or_spool(run_id, found.report, found.files, model_id=model_id, then=extras)
+    target = Target(run_id, model_id)
+    return publish(found.report, found.files, target, what="fit", digests=found.digests or None)

@@ -34,7 +34,7 @@ from mlflow_sanity.core.seed_stats import (
 from mlflow_sanity.pipeline import build_report
 from mlflow_sanity.report.markdown import terminal_summary
 from mlflow_sanity.tracking import runs
-from mlflow_sanity.tracking.reports import log_report
+from mlflow_sanity.tracking.publish import Target, publish
 from mlflow_sanity.tracking.seed_runs import SeedChildRuns
 
 _log = logging.getLogger(__name__)
@@ -311,7 +311,10 @@ def finish_sweep(
     if metric:  # what `mlflow-sanity compare` compares by default
         runs.log_params_once(client, parent_run_id, {"sanity.metric": metric})
     files = _spread_plot(results, per_seed, aggregates)
-    merged = log_report(parent_run_id, report, files, client=client)
+    # a command the user runs: an unreachable server is an error to see, not a spool entry
+    merged = publish(
+        report, files, Target(parent_run_id), what="seed sweep", offline="raise", client=client
+    )
     return SweepSummary(
         parent_run_id=parent_run_id,
         metric=metric,

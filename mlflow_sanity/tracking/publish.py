@@ -1,0 +1,221 @@
+"""One way to publish a report: the run, its LoggedModel, its digests, or the spool.
+
+Every entry point (the fit and ``model.evaluate`` hooks, the ``sanity`` evaluator, the seed
+runner, the CLI) hands its finished report here, with its files and a ``Target``:
+
+1. ``log_report`` merges it into the run's earlier report and logs tags, metrics, the
+   description and ``sanity/report.{json,html}`` (``tracking/reports.py``);
+2. the LoggedModel it is about gets the merged verdict (``models.tag_model``), and a fit's
+   run its configuration/data digests (``groups.tag_digests``);
+3. from inside the user's call (``offline="spool"``) all of it runs under the short HTTP
+   budget (``tracking/budget.py``), and when the server cannot be reached the report, its
+   files and the target are saved to the spool (``tracking/spool.py``) instead; ``mlflow-sanity
+   sync`` replays them through this same function later. A command the user runs
+   (``offline="raise"``: the CLI, the seed runner) reports the failure instead.
+
+So adding an entry point means: build the report, pick the ``Target``, call ``publish``.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import mlflow
+from mlflow.exceptions import MlflowException
+from mlflow.tracking import MlflowClient
+
+from mlflow_sanity.core.findings import Report
+from mlflow_sanity.core.strict import strict
+from mlflow_sanity.tracking import budget, spool
+
+_log = logging.getLogger(__name__)
+
+Offline = Literal["spool", "raise"]
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where a report goes: a run (or a spool key ``pending-…`` when no run could be
+    created), and the LoggedModel it is about (its metrics link to it; it gets the tags)."""
+
+    run_id: str
+    model_id: str | None = None
+
+
+def publish(
+    report: Report,
+    files: Mapping[str, bytes] | None,
+    target: Target,
+    *,
+    what: str,
+    scope: str | None = None,
+    step: int = 0,
+    digests: Mapping[str, str] | None = None,
+    dataset: Mapping[str, str | None] | None = None,
+    log_metrics: bool = True,
+    rejudged: Iterable[str] = (),
+    offline: Offline = "spool",
+    client: MlflowClient | None = None,
+) -> Report:
+    """Log ``report`` (and ``files``) to ``target``; return the run's merged report.
+
+    ``what`` names the call in messages (``"fit"``, ``"evaluate"``, ``"mlflow.models.evaluate"``);
+    ``scope``, ``step``, ``dataset``, ``log_metrics`` and ``rejudged`` are ``log_report``'s
+    (numbered calls, metric names after the data, re-judged findings). ``digests``
+    (``{"config", "data"}``) tag a fit's run for ``mlflow-sanity variance``.
+
+    ``offline="spool"``: under the budget; when the server cannot be reached the report is
+    spooled with a ``SpoolWarning`` and returned unmerged (its run's earlier report is
+    not known). ``offline="raise"``: MLflow's own retries, and its errors propagate.
+    """
+    kwargs = dict(
+        what=what,
+        scope=scope,
+        step=step,
+        digests=digests,
+        dataset=dataset,
+        log_metrics=log_metrics,
+        rejudged=rejudged,
+    )
+    if offline == "raise":
+        return _log_all(report, files, target, client=client, **kwargs)
+    uri = client.tracking_uri if client is not None else mlflow.get_tracking_uri()
+    if spool.is_pending(target.run_id):
+        reason = "no run could be created"
+    elif not budget.reachable(uri):
+        reason = "the server did not answer"
+    else:
+        try:
+            with budget.bounded():
+                return _log_all(report, files, target, client=client, **kwargs)
+        except Exception as exc:  # only an unreachable server is spooled; the rest raises
+            if not budget.is_connection_error(exc):
+                raise
+            reason = f"logging failed: {type(exc).__name__}"
+    path = spool.write_entry(
+        target.run_id,
+        report,
+        files,
+        scope=scope,
+        step=step,
+        what=what,
+        uri=uri,
+        replay=_replay(target, digests, dataset, log_metrics, rejudged),
+    )
+    warnings.warn(
+        f"mlflow-sanity: the tracking server {uri} could not be reached ({reason}); "
+        f"this {what}'s report was saved to {path}. Upload it later with `mlflow-sanity sync`.",
+        spool.SpoolWarning,
+        stacklevel=2,
+    )
+    return report
+
+
+def _replay(
+    target: Target,
+    digests: Mapping[str, str] | None,
+    dataset: Mapping[str, str | None] | None,
+    log_metrics: bool,
+    rejudged: Iterable[str],
+) -> dict[str, object]:
+    """What ``sync`` needs besides the report to publish it as it would have been."""
+    return {
+        "model_id": target.model_id,
+        "digests": dict(digests or {}),
+        "dataset": dict(dataset) if dataset is not None else None,
+        "log_metrics": log_metrics,
+        "rejudged": sorted(set(rejudged)),
+    }
+
+
+def replay(
+    run_id: str,
+    report: Report,
+    files: Mapping[str, bytes],
+    manifest: Mapping[str, Any],
+    client: MlflowClient,
+) -> Report:
+    """Publish one spooled entry (``spool.sync``) to ``run_id`` as ``publish`` would have
+    when the server answered; entries spooled before the manifest had ``replay`` log the
+    report only, as they did then."""
+    extra = manifest.get("replay")
+    extra = extra if isinstance(extra, Mapping) else {}
+    model_id, dataset, digests = extra.get("model_id"), extra.get("dataset"), extra.get("digests")
+    scope = manifest.get("scope")
+    return publish(
+        report,
+        files,
+        Target(run_id, str(model_id) if model_id else None),
+        what=str(manifest.get("what") or "fit"),
+        scope=str(scope) if scope else None,
+        step=int(manifest.get("step") or 0),
+        digests=dict(digests) if isinstance(digests, Mapping) else None,
+        dataset=dict(dataset) if isinstance(dataset, Mapping) else None,
+        log_metrics=bool(extra.get("log_metrics", True)),
+        rejudged=[str(r) for r in extra.get("rejudged") or ()],
+        offline="raise",
+        client=client,
+    )
+
+
+def _log_all(
+    report: Report,
+    files: Mapping[str, bytes] | None,
+    target: Target,
+    *,
+    what: str,
+    scope: str | None,
+    step: int,
+    digests: Mapping[str, str] | None,
+    dataset: Mapping[str, str | None] | None,
+    log_metrics: bool,
+    rejudged: Iterable[str],
+    client: MlflowClient | None,
+) -> Report:
+    from mlflow_sanity.tracking.reports import log_report
+
+    merged = log_report(
+        target.run_id,
+        report,
+        files,
+        client=client,
+        step=step,
+        scope=scope,
+        model_id=target.model_id,
+        dataset=dataset,
+        log_metrics=log_metrics,
+        rejudged=rejudged,
+    )
+    _extras(report, target, digests, client, what)
+    return merged
+
+
+def _extras(
+    report: Report,
+    target: Target,
+    digests: Mapping[str, str] | None,
+    client: MlflowClient | None,
+    what: str,
+) -> None:
+    """The LoggedModel's tags and the run's digests, after the run has the verdict."""
+    from mlflow_sanity.tracking.groups import tag_digests
+    from mlflow_sanity.tracking.models import tag_model
+
+    try:
+        if target.model_id:
+            tag_model(target.model_id, report, client=client, run_id=target.run_id)
+        if digests:
+            tag_digests(target.run_id, digests, client=client)
+    except Exception as exc:  # the run carries the verdict: the extras never cost it
+        if strict() and not _expected(exc):
+            raise
+        _log.warning("mlflow-sanity: logged the %s report, but not its extras: %s", what, exc)
+
+
+def _expected(exc: BaseException) -> bool:
+    """A tracking failure (not a bug of ours): a warning even under strict mode."""
+    return isinstance(exc, MlflowException) or budget.is_connection_error(exc)
