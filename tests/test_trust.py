@@ -255,6 +255,58 @@ def test_sync_stopped_before_removing_an_entry_does_not_upload_it_twice(
     assert len(history) == 1
 
 
+def test_dead_server_evaluator_spools_its_verdict_and_sync_delivers_it(
+    mlflow_experiment, tracking_uri, spool_dir, monkeypatch
+):
+    """``mlflow.models.evaluate``'s verdict is not lost when the server is down: the
+    evaluator spools it like fit and evaluate do, and sync puts it on the run."""
+    import mlflow
+    import numpy as np
+    import pandas as pd
+    from mlflow.data.evaluation_dataset import EvaluationDataset
+
+    from mlflow_sanity.adapters.evaluator import SanityEvaluator
+
+    with mlflow.start_run() as run:
+        pass
+    run_id = run.info.run_id
+    y = (np.arange(400) % 20 == 0).astype(int)  # 5% positives, all predicted negative
+    df = pd.DataFrame({"x": np.random.default_rng(0).normal(size=400), "label": y, "pred": 0})
+    dataset = EvaluationDataset(df, targets="label", predictions="pred", name="holdout")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", DEAD_URI)
+    mlflow.set_tracking_uri(DEAD_URI)
+    try:
+        start = time.perf_counter()
+        with pytest.warns(spool.SpoolWarning, match="mlflow.models.evaluate's report"):
+            result = SanityEvaluator().evaluate(
+                model_type="classifier",
+                dataset=dataset,
+                run_id=run_id,
+                evaluator_config={},
+                predictions="pred",
+            )
+        took = time.perf_counter() - start
+    finally:
+        mlflow.set_tracking_uri(tracking_uri)
+    assert took < budget.Budget.from_env().timeout, took
+    assert result.metrics["sanity/accuracy"] == pytest.approx(0.95)
+    [item] = spool.pending(spool_dir)
+    assert item.key == run_id
+    [entry] = item.entries
+    manifest = json.loads((entry / "manifest.json").read_text())
+    assert manifest["what"] == "mlflow.models.evaluate"
+    assert manifest["replay"]["dataset"]["name"] == "holdout"
+    assert "confusion_matrix.png" in " ".join(manifest["files"])
+
+    [synced] = spool.sync(spool_dir, tracking_uri)  # the server is back (here: the local store)
+    assert synced.error == "" and synced.uploaded == 1
+    logged = mlflow.MlflowClient().get_run(run_id).data
+    assert logged.tags["sanity.status"] == "fail"
+    assert "prediction_collapse" in logged.tags["sanity.findings"]
+    assert logged.metrics["sanity/accuracy"] == pytest.approx(0.95)
+    assert not spool.pending(spool_dir)
+
+
 def _start_server(root: Path, port: int) -> subprocess.Popen:
     return start_mlflow_server(root, port)
 
