@@ -19,9 +19,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
-import threading
 import time
-import warnings
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,11 +29,17 @@ import keras
 from mlflow_sanity.adapters.keras import proofs
 from mlflow_sanity.adapters.keras.analyse import analyse_evaluate, returned_metrics
 from mlflow_sanity.adapters.keras.describe import sibling_callbacks
+from mlflow_sanity.adapters.keras.guard import (
+    EVALUATE_UNAFFECTED,
+    Guard,
+    SanityWarning,
+    busy,
+    inside,
+)
 from mlflow_sanity.adapters.keras.inputs import EvaluateCall, FitCall, _signature, unpack_pair
 from mlflow_sanity.adapters.keras.memory import recall, remember_evaluated
 from mlflow_sanity.adapters.keras.probes import ProbeCallback, with_probe
 from mlflow_sanity.adapters.keras.record import check_and_log
-from mlflow_sanity.adapters.rng import preserved_random_state
 from mlflow_sanity.checks import CheckOptions, Thresholds
 from mlflow_sanity.core.findings import Report
 from mlflow_sanity.core.strict import strict
@@ -46,9 +50,7 @@ from mlflow_sanity.tracking.spool import finish_run, open_fit_run
 
 _log = logging.getLogger(__name__)
 
-
-class SanityWarning(UserWarning):
-    """mlflow-sanity could not check a fit or evaluate. Keras itself was not affected."""
+__all__ = ["SanityCallback", "SanityWarning", "autolog"]
 
 
 @dataclass
@@ -68,7 +70,6 @@ class _State:
 
 
 _STATE = _State()
-_LOCAL = threading.local()
 
 
 # -- public API --------------------------------------------------------------------------
@@ -141,17 +142,28 @@ class SanityCallback(keras.callbacks.Callback):
         self._training = False
         self._evaluate_handled = False
 
+    def adopt(self, call: FitCall) -> None:
+        """Called by the ``autolog`` wrapper: the callback reports, with full data access."""
+        self._adopted = call
+
+    def release(self) -> None:
+        """Called by the ``autolog`` wrapper when the adopted fit raised: nothing to report."""
+        self._adopted = None
+
+    def leave_evaluate_to_wrapper(self) -> None:
+        """Called by the ``autolog`` wrapper, which sees the data: it reports this evaluate."""
+        self._evaluate_handled = True
+
     def on_test_end(self, logs: Mapping[str, Any] | None = None) -> None:
         handled, self._evaluate_handled = self._evaluate_handled, False
         if self._training or handled:  # fit's validation, or the autolog wrapper reports
             return
-        try:
+        guard = Guard("evaluate", EVALUATE_UNAFFECTED)
+        with guard.ours():
             x, y = unpack_pair(self.validation_data)
             returned = {k: float(v) for k, v in (logs or {}).items()}
-            with preserved_random_state():
-                _check_evaluate(self.model, EvaluateCall(x, y), returned, self._config)
-        except Exception as exc:
-            _internal_error(exc, "evaluate", "its return value is")
+            _check_evaluate(self.model, EvaluateCall(x, y), returned, self._config)
+        guard.close()
 
     def on_train_begin(self, logs: Mapping[str, Any] | None = None) -> None:
         self._training = True
@@ -175,11 +187,10 @@ class SanityCallback(keras.callbacks.Callback):
     def on_train_end(self, logs: Mapping[str, Any] | None = None) -> None:
         self._training = False
         call, self._adopted = self._adopted, None
-        try:
-            with preserved_random_state():
-                self._report_fit(call)
-        except Exception as exc:
-            _internal_error(exc)
+        guard = Guard()
+        with guard.ours():
+            self._report_fit(call)
+        guard.close()
 
     def _report_fit(self, call: FitCall | None) -> None:
         self._restore_like_early_stopping()
@@ -196,10 +207,6 @@ class SanityCallback(keras.callbacks.Callback):
             _announce(report, run.run_id, "fit")
         finally:
             finish_run(run)
-
-    def _adopt(self, call: FitCall) -> None:
-        """Called by the ``autolog`` wrapper: the callback reports, with full data access."""
-        self._adopted = call
 
     def _restore_like_early_stopping(self) -> None:
         """Judge the weights the user ends up with, even if EarlyStopping runs after us."""
@@ -278,59 +285,45 @@ def _original(method: str) -> Callable[..., Any]:
 
 def _fit_wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
     original = _original("fit")
-    if not _STATE.enabled or getattr(_LOCAL, "depth", 0):
+    if not _STATE.enabled or busy():
         return original(self, *args, **kwargs)
+    guard = Guard()  # at most one warning per fit
     call: FitCall | None = None
     run: OwnedRun | None = None
     adopter: SanityCallback | None = None
-    failure: BaseException | None = None  # at most one warning per fit
-    try:
-        with preserved_random_state():  # creating a run draws its name from `random`
-            call = FitCall.from_arguments(original, self, args, kwargs, _STATE.config)
-            args, kwargs = _with_probe(original, self, args, kwargs, call)
-            adopter = next((cb for cb in call.callbacks if isinstance(cb, SanityCallback)), None)
-            if adopter is not None:  # the explicit callback reports, with our data access
-                adopter._adopt(call)
-                call = None
-            else:
-                run = open_fit_run()
-    except Exception as exc:
-        failure, call = exc, None
-    _LOCAL.depth = getattr(_LOCAL, "depth", 0) + 1
+    with guard.ours():  # creating a run draws its name from `random`
+        call = FitCall.from_arguments(original, self, args, kwargs, _STATE.config)
+        args, kwargs = _with_probe(original, self, args, kwargs, call)
+        adopter = next((cb for cb in call.callbacks if isinstance(cb, SanityCallback)), None)
+        if adopter is not None:  # the explicit callback reports, with our data access
+            adopter.adopt(call)
+            call = None
+        else:
+            run = open_fit_run()
+    if guard.failure is not None:
+        call = None
     started = time.perf_counter()
     try:
-        history = original(self, *args, **kwargs)
+        with inside():
+            history = original(self, *args, **kwargs)
     except BaseException:
         if adopter is not None:
-            adopter._adopted = None
+            adopter.release()
         if run is not None:
             with contextlib.suppress(Exception):  # the user's error is the one to see
                 finish_run(run, "FAILED")
         raise
-    finally:
-        _LOCAL.depth -= 1
-    if call is not None:
+    if call is not None and run is not None:
         call.seconds = time.perf_counter() - started
-    with preserved_random_state():
-        try:
-            if call is not None and run is not None:
-                hist = dict(getattr(history, "history", None) or {})
-                _LOCAL.depth += 1  # the cause experiments' own fits are not the user's
-                try:
-                    report = check_and_log(self, hist, call, _STATE.config, run.run_id)
-                finally:
-                    _LOCAL.depth -= 1
-                _announce(report, run.run_id, "fit")
-        except Exception as exc:
-            failure = failure or exc
-        finally:
-            if run is not None:
-                try:
-                    finish_run(run)
-                except Exception as exc:
-                    failure = failure or exc
-    if failure is not None:
-        _internal_error(failure)
+        with guard.ours():
+            hist = dict(getattr(history, "history", None) or {})
+            with inside():  # the cause experiments' own fits are not the user's
+                report = check_and_log(self, hist, call, _STATE.config, run.run_id)
+            _announce(report, run.run_id, "fit")
+    if run is not None:
+        with guard.ours():
+            finish_run(run)
+    guard.close()
     return history
 
 
@@ -363,30 +356,21 @@ def _evaluate_wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
     """``model.evaluate``, then the checks on the evaluated rows; Keras' return value is
     passed through untouched. Evaluations inside ``fit`` (validation) are fit's business."""
     original = _original("evaluate")
-    if not _STATE.enabled or getattr(_LOCAL, "depth", 0):
+    if not _STATE.enabled or busy():
         return original(self, *args, **kwargs)
-    failure: BaseException | None = None
+    guard = Guard("evaluate", EVALUATE_UNAFFECTED)
     call: EvaluateCall | None = None
-    try:
+    with guard.ours():
         call = EvaluateCall.from_arguments(original, self, args, kwargs)
         for cb in call.callbacks:  # the wrapper, which sees the data, reports
             if isinstance(cb, SanityCallback):
-                cb._evaluate_handled = True
-    except Exception as exc:
-        failure = exc
-    _LOCAL.depth = getattr(_LOCAL, "depth", 0) + 1
-    try:
+                cb.leave_evaluate_to_wrapper()
+    with inside():
         result = original(self, *args, **kwargs)
-    finally:
-        _LOCAL.depth -= 1
-    try:
-        if call is not None:
-            with preserved_random_state():
-                _check_evaluate(self, call, returned_metrics(self, result), _STATE.config)
-    except Exception as exc:
-        failure = failure or exc
-    if failure is not None:
-        _internal_error(failure, "evaluate", "its return value is")
+    if call is not None:
+        with guard.ours():
+            _check_evaluate(self, call, returned_metrics(self, result), _STATE.config)
+    guard.close()
     return result
 
 
@@ -419,17 +403,3 @@ def _announce(report: Report, run_id: str, what: str) -> None:
     from mlflow_sanity.report.console import announce
 
     announce(report, run_id, what, tracking_uri())
-
-
-def _internal_error(
-    exc: BaseException, what: str = "fit", unaffected: str = "training and its History are"
-) -> None:
-    if strict():
-        raise exc
-    _log.debug("mlflow-sanity failed", exc_info=exc)
-    warnings.warn(
-        f"mlflow-sanity could not check this {what} ({type(exc).__name__}: {exc}); "
-        f"{unaffected} not affected.",
-        SanityWarning,
-        stacklevel=2,  # our frame: MLflow reroutes warnings attributed to its own code
-    )
