@@ -160,7 +160,7 @@ def tag_version(model_uri: str) -> None:
     except ModelLookupError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
-    except Exception as exc:
+    except Exception as exc:  # unreachable server, ...: exit 2 with a message, no traceback
         click.echo(f"error: cannot tag {model_uri}: {exc}", err=True)
         sys.exit(2)
     if found.status is None:
@@ -178,7 +178,7 @@ def _list_models(experiments: tuple[str, ...], status: str | None, max_results: 
         found = search_checked_models(experiments, status, max_results)
     except LookupError as exc:  # an unknown experiment name
         raise click.ClickException(str(exc)) from None
-    except Exception as exc:
+    except Exception as exc:  # unreachable server, ...: a message, not a traceback
         raise click.ClickException(f"could not search logged models: {exc}") from None
     if not found:
         click.echo("no checked logged models found")
@@ -208,7 +208,7 @@ def _list_groups(experiments: tuple[str, ...], status: str | None) -> None:
         raise click.UsageError("--group needs --experiment NAME")
     try:
         groups = find_groups(experiments)
-    except Exception as exc:
+    except Exception as exc:  # unreachable server, ...: a message, not a traceback
         raise click.ClickException(f"could not search runs: {exc}") from None
     rows = []
     for g in groups:
@@ -254,7 +254,7 @@ def variance(experiments: tuple[str, ...], metric: str, min_runs: int, log: bool
         raise click.UsageError("--min-runs must be at least 3")
     try:
         groups = find_groups(experiments)
-    except Exception as exc:
+    except Exception as exc:  # unreachable server, ...: a message, not a traceback
         raise click.ClickException(f"could not search runs: {exc}") from None
     if not groups:
         click.echo("no runs with a sanity.config_digest tag (train with mlflow_sanity.autolog())")
@@ -325,7 +325,7 @@ def _log_group(group, report) -> None:
                 rejudged=["seed_variance"],
                 offline="raise",
             )
-        except Exception as exc:
+        except Exception as exc:  # unreachable server, deleted run: say which run, exit 1
             raise click.ClickException(f"could not log to run {run.run_id}: {exc}") from None
 
 
@@ -381,7 +381,7 @@ def sync(spool_dir: Path | None, target_uri: str | None, list_only: bool) -> Non
 def _load(run_id: str, read_report):
     try:
         rep = read_report(run_id)
-    except Exception as exc:
+    except Exception as exc:  # unknown run, unreachable server: a message, not a traceback
         raise click.ClickException(f"cannot read run {run_id}: {exc}") from None
     if rep is None:
         raise click.ClickException(f"run {run_id} has no sanity report (sanity/report.json)")
@@ -563,7 +563,7 @@ def _log_split(ctx, report, run_id: str | None, experiment: str | None) -> str:
             publish(report, files, Target(run_id), what="check-split", offline="raise")
             return run_id
         return log_to_new_run(report, files, experiment=experiment, run_name="check-split")
-    except Exception as exc:
+    except Exception as exc:  # the verdict was printed; logging it failed: say why, exit 1
         raise click.ClickException(f"could not log to MLflow: {exc}") from None
 
 

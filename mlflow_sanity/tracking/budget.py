@@ -138,6 +138,14 @@ _CONNECTION_MARKERS = (
 )
 
 
+def is_tracking_error(exc: BaseException) -> bool:
+    """An error of the tracking server or the way to it (not a bug of ours): what strict
+    mode still lets a best-effort step turn into a warning."""
+    from mlflow.exceptions import MlflowException
+
+    return isinstance(exc, MlflowException) or is_connection_error(exc)
+
+
 def is_connection_error(exc: BaseException) -> bool:
     """True when ``exc`` (or what it wraps) says the server could not be reached in time.
 

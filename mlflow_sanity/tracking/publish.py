@@ -25,7 +25,6 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import mlflow
-from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from mlflow_sanity.core.findings import Report
@@ -211,11 +210,6 @@ def _extras(
         if digests:
             tag_digests(target.run_id, digests, client=client)
     except Exception as exc:  # the run carries the verdict: the extras never cost it
-        if strict() and not _expected(exc):
+        if strict() and not budget.is_tracking_error(exc):
             raise
         _log.warning("mlflow-sanity: logged the %s report, but not its extras: %s", what, exc)
-
-
-def _expected(exc: BaseException) -> bool:
-    """A tracking failure (not a bug of ours): a warning even under strict mode."""
-    return isinstance(exc, MlflowException) or budget.is_connection_error(exc)

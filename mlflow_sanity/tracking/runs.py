@@ -50,7 +50,7 @@ class OwnedRun:
             active = mlflow.active_run()
             if active is not None and active.info.run_id == self.run_id:
                 mlflow.end_run(status)
-        except Exception:
+        except Exception:  # quiet: ending our run must not hide the user's own error
             if not quiet:
                 raise
             _log.debug("could not end run %s", self.run_id, exc_info=True)

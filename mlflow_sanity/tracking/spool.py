@@ -100,7 +100,7 @@ def open_fit_run() -> OwnedRun:
         try:
             with budget.bounded():
                 return OwnedRun.ensure()
-        except Exception as exc:
+        except Exception as exc:  # only an unreachable server is absorbed; the rest raises
             if not budget.is_connection_error(exc):
                 raise
     if os.environ.get("MLFLOW_RUN_ID"):
@@ -116,7 +116,7 @@ def finish_run(run: OwnedRun, status: str = "FINISHED") -> None:
     try:
         with budget.bounded():
             run.end(status)
-    except Exception as exc:
+    except Exception as exc:  # only an unreachable server is absorbed; the rest raises
         if not budget.is_connection_error(exc):
             raise
         meta = _read_run_meta(spool_root() / run.run_id) or _run_meta(run.run_id)
@@ -285,7 +285,7 @@ def sync(root: Path | None = None, tracking_uri: str | None = None) -> list[Sync
         try:
             with budget.bounded():
                 _sync_one(item, MlflowClient(tracking_uri=uri), result)
-        except Exception as exc:
+        except Exception as exc:  # one key's failure keeps it spooled (and said), not the rest
             result.error = f"{type(exc).__name__}: {exc}"
     return results
 

@@ -47,7 +47,7 @@ def make_runner(
         return lambda tasks, emit: _run_ray(fn_bytes, tasks, emit, max_workers, cfg, ray_options)
     try:
         fn_bytes = pickle.dumps(train_fn)
-    except Exception as exc:
+    except Exception as exc:  # pickling fails in many types; each gets the same clear advice
         raise TypeError(
             f"executor='local' needs a picklable train_fn ({exc}). Define it at module level "
             "(not a lambda, closure or nested function), or use executor='sequential'."

@@ -136,7 +136,7 @@ def run_seed(
         seed_everything(seed, cfg)
         t0 = time.perf_counter()
         out.metrics, out.ignored = to_metrics(fn(seed))
-    except Exception as exc:
+    except Exception as exc:  # the user's train_fn failed: a failed seed, the others go on
         out.error = f"{type(exc).__name__}: {exc}"
         out.traceback = traceback.format_exc()
     out.train_s = time.perf_counter() - t0 if t0 is not None else 0.0
