@@ -45,6 +45,29 @@ class Target:
     model_id: str | None = None
 
 
+@dataclass(frozen=True)
+class _How:
+    """``publish``'s options, as ``log_report`` and the extras take them."""
+
+    what: str
+    scope: str | None
+    step: int
+    digests: dict[str, str] | None
+    dataset: dict[str, str | None] | None
+    log_metrics: bool
+    rejudged: tuple[str, ...]
+
+    def replay(self, target: Target) -> dict[str, Any]:
+        """What ``sync`` needs besides the report to publish it as it would have been."""
+        return {
+            "model_id": target.model_id,
+            "digests": dict(self.digests or {}),
+            "dataset": self.dataset,
+            "log_metrics": self.log_metrics,
+            "rejudged": list(self.rejudged),
+        }
+
+
 def publish(
     report: Report,
     files: Mapping[str, bytes] | None,
@@ -71,17 +94,17 @@ def publish(
     spooled with a ``SpoolWarning`` and returned unmerged (its run's earlier report is
     not known). ``offline="raise"``: MLflow's own retries, and its errors propagate.
     """
-    kwargs = dict(
-        what=what,
-        scope=scope,
-        step=step,
-        digests=digests,
-        dataset=dataset,
-        log_metrics=log_metrics,
-        rejudged=rejudged,
+    how = _How(
+        what,
+        scope,
+        step,
+        dict(digests) if digests else None,
+        dict(dataset) if dataset is not None else None,
+        log_metrics,
+        tuple(sorted(set(rejudged))),
     )
     if offline == "raise":
-        return _log_all(report, files, target, client=client, **kwargs)
+        return _log_all(report, files, target, how, client)
     uri = client.tracking_uri if client is not None else mlflow.get_tracking_uri()
     if spool.is_pending(target.run_id):
         reason = "no run could be created"
@@ -90,7 +113,7 @@ def publish(
     else:
         try:
             with budget.bounded():
-                return _log_all(report, files, target, client=client, **kwargs)
+                return _log_all(report, files, target, how, client)
         except Exception as exc:  # only an unreachable server is spooled; the rest raises
             if not budget.is_connection_error(exc):
                 raise
@@ -103,7 +126,7 @@ def publish(
         step=step,
         what=what,
         uri=uri,
-        replay=_replay(target, digests, dataset, log_metrics, rejudged),
+        replay=how.replay(target),
     )
     warnings.warn(
         f"mlflow-sanity: the tracking server {uri} could not be reached ({reason}); "
@@ -112,23 +135,6 @@ def publish(
         stacklevel=2,
     )
     return report
-
-
-def _replay(
-    target: Target,
-    digests: Mapping[str, str] | None,
-    dataset: Mapping[str, str | None] | None,
-    log_metrics: bool,
-    rejudged: Iterable[str],
-) -> dict[str, object]:
-    """What ``sync`` needs besides the report to publish it as it would have been."""
-    return {
-        "model_id": target.model_id,
-        "digests": dict(digests or {}),
-        "dataset": dict(dataset) if dataset is not None else None,
-        "log_metrics": log_metrics,
-        "rejudged": sorted(set(rejudged)),
-    }
 
 
 def replay(
@@ -165,14 +171,7 @@ def _log_all(
     report: Report,
     files: Mapping[str, bytes] | None,
     target: Target,
-    *,
-    what: str,
-    scope: str | None,
-    step: int,
-    digests: Mapping[str, str] | None,
-    dataset: Mapping[str, str | None] | None,
-    log_metrics: bool,
-    rejudged: Iterable[str],
+    how: _How,
     client: MlflowClient | None,
 ) -> Report:
     from mlflow_sanity.tracking.reports import log_report
@@ -182,14 +181,14 @@ def _log_all(
         report,
         files,
         client=client,
-        step=step,
-        scope=scope,
+        step=how.step,
+        scope=how.scope,
         model_id=target.model_id,
-        dataset=dataset,
-        log_metrics=log_metrics,
-        rejudged=rejudged,
+        dataset=how.dataset,
+        log_metrics=how.log_metrics,
+        rejudged=how.rejudged,
     )
-    _extras(report, target, digests, client, what)
+    _extras(report, target, how.digests, client, how.what)
     return merged
 
 
