@@ -440,7 +440,7 @@ def test_a_rate_far_from_the_default_is_a_suspect_the_experiment_can_confirm():
 
 
 def test_dict_inputs_get_column_statistics_by_input_name():
-    from mlflow_sanity.adapters.keras.probes import _input_stats
+    from mlflow_sanity.adapters.keras.cause_data import _input_stats
 
     x, _ = _minutes_and_ages(50)
     x["wide"] = np.arange(100, dtype="float32").reshape(50, 2)
