@@ -82,6 +82,15 @@ def _column_evidence(c: ColumnStats) -> dict[str, Any]:
 
 @check(
     "unscaled_inputs",
+    flags=(
+        "numeric inputs reach a Dense/Conv/RNN first layer with no "
+        "`Normalization`/`Rescaling`/batch-normalisation layer in front: warn when a "
+        "column's (image: channel's) root-mean-square scale ≥ `warn_scale` or the ranges "
+        "(max − min) of the non-constant columns differ ≥ `warn_ratio`-fold, info at the "
+        "`info_*` limits; evidence: per-column min/max/std of (a sample of ≤ 10,000) "
+        "training rows, the 5 worst columns; the fix names `Rescaling(1/255)` for pixel "
+        "values, else an adapted `Normalization`"
+    ),
     requires=["fit"],
     explains=SYMPTOMS,
     needs_symptom=True,
@@ -158,6 +167,10 @@ def unscaled_inputs(ctx: Context, t: Mapping[str, float]) -> Outcome | None:
 
 @check(
     "non_finite_loss",
+    flags=(
+        "fail: the loss, a metric (history) or a layer's weights became NaN/inf: which "
+        "epoch, which layer; `TerminateOnNaN` stopping is named"
+    ),
     requires=["fit"],
     reads=["history"],
     explains=SYMPTOMS,
@@ -252,6 +265,17 @@ def _last_layer_grad(probes: ProbeSpec | None) -> float | None:
 
 @check(
     "learning_rate",
+    flags=(
+        "warn, too high: the loss diverged (last ≥ `diverge_ratio` × first epoch), grew then "
+        "became NaN, jumped in the first epoch to ≥ `jump_ratio` × its value before training "
+        "and never got `min_progress` below it, oscillates (rose in ≥ `oscillation_share` of "
+        "the epochs by ≥ `min_rise`, no net progress), or the kernels grew ≥ "
+        "`max_weight_growth`-fold; warn, too low: the loss fell < `min_drop` over ≥ "
+        "`min_epochs` epochs while the last layer's gradient norm is ≥ `healthy_grad`; "
+        "evidence: the learning rate at start and end (schedules resolved), loss trajectory "
+        "statistics, a suggested rate (÷10 / ×10); info: a rate ≥ `suspect_factor`-fold off "
+        "the optimizer's default (a suspect the experiment tests when accuracy is stuck)"
+    ),
     requires=["fit", "history"],
     reads=["model"],
     explains=SYMPTOMS,
@@ -429,6 +453,12 @@ def _far_from_default(lr: float | None, default: float | None, factor: float) ->
 
 @check(
     "dead_units",
+    flags=(
+        "share of a ReLU layer's units (channels) that output 0 for every row of the probe "
+        "batch at train end (dying ReLU), per layer, layers with ≥ `min_units` units: fail "
+        "when a whole layer is dead (that alarms on its own), warn ≥ `warn_share`, info ≥ "
+        "`info_share`"
+    ),
     requires=["fit"],
     explains=SYMPTOMS,
     needs_symptom=True,
@@ -486,6 +516,12 @@ def _ratio(probe: GradientProbe, floor: float) -> float | None:
 
 @check(
     "vanishing_gradients",
+    flags=(
+        "median (over the probes) ratio of the first kernel layer's gradient norm to the "
+        "last's, models with ≥ `min_layers` kernel layers: warn ≤ `warn_ratio` (vanishing), "
+        'info ≤ `info_ratio`, warn ≥ `explode_ratio` (exploding); info "not implemented for '
+        'backend X" off TensorFlow'
+    ),
     requires=["fit"],
     explains=SYMPTOMS,
     needs_symptom=True,
@@ -560,6 +596,15 @@ def _final_accuracy(ctx: Context) -> float | None:
 
 @check(
     "undertrained",
+    flags=(
+        "fewer than `min_updates` optimizer steps (epochs × steps per epoch), or training "
+        "stopped (no EarlyStopping) while the validation (else training) loss still fell ≥ "
+        "`steep_drop` per epoch over the last `window` epochs, at ≥ half its average rate: "
+        "warn while the final (validation, else training) accuracy is below `done_accuracy` "
+        "or unknown, info below `perfect_accuracy`, nothing above (separable data); a "
+        "still-falling loss alone warns only while the accuracy is within `baseline_margin` "
+        "of the majority baseline, else it is info (advice)"
+    ),
     requires=["fit", "history"],
     reads=["model", "eval"],
     explains=SYMPTOMS,
@@ -692,6 +737,12 @@ def _log_slopes(curve: np.ndarray | None, window: int) -> tuple[float, float] | 
 
 @check(
     "invalid_labels",
+    flags=(
+        "fail: non-integer class ids for sparse CE (labels divided by 255), ids outside "
+        "0..units−1, values outside [0, 1] for binary CE, one-hot width ≠ output units, one "
+        "class in the training labels; warn: multi-hot targets with a softmax and "
+        "categorical CE"
+    ),
     requires=["fit", "model"],
     explains=SYMPTOMS,
     remedy="Give sparse_categorical_crossentropy integer class ids 0..k-1 (not scaled "
