@@ -23,6 +23,7 @@ lint: $(BIN)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
+	$(BIN)/python -m mlflow_sanity.checks.catalog --check README.md
 
 format: $(BIN)/.installed
 	$(BIN)/ruff format .

@@ -338,7 +338,7 @@ def learning_rate(ctx: Context, t: Mapping[str, float]) -> Outcome | None:
     return passed(f"The {m.label} moves the loss steadily.", evidence)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # holds arrays: compared by identity
 class RateMeasurement:
     """What ``learning_rate`` grades: the rate, the loss curve and the probes' readings."""
 
@@ -676,7 +676,7 @@ def undertrained(ctx: Context, t: Mapping[str, float]) -> Outcome | None:
     return passed(f"{m.curve_key} had levelled off when training stopped.", evidence)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # holds arrays: compared by identity
 class TrainingLength:
     """What ``undertrained`` grades: how much training happened and where the loss went."""
 
