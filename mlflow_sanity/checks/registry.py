@@ -155,6 +155,10 @@ class Check:
     # A cause that alarms (warn/fail) only next to a flagged symptom it explains, or when
     # its outcome says it breaks training ``alone``; otherwise ``info`` (``judge_causes``).
     needs_symptom: bool = False
+    # What it flags, at which severity and by which thresholds, in the words of the
+    # README's checks tables (``checks/catalog.py`` generates them from this); empty:
+    # ``summary`` (the function's first docstring line) stands in.
+    flags: str = ""
 
     def applies(self, ctx: Context) -> bool:
         if ctx.eval_on == "training" and "eval" in self.requires and not self.judges_training_rows:
@@ -178,12 +182,14 @@ def check(
     judges_training_rows: bool = False,
     explains: Iterable[str] = (),
     needs_symptom: bool = False,
+    flags: str = "",
     **defaults: float,
 ) -> Callable[[CheckFn], CheckFn]:
     """Register ``fn`` as the check that produces finding ``check_id``.
 
     Its theme is the ``checks`` module (or subpackage) it lives in, so groups like "the
-    leakage checks" are read from the registry instead of listed by hand.
+    leakage checks" are read from the registry instead of listed by hand. ``flags`` is
+    the user-facing rule (README tables); the thresholds it names are ``defaults``.
     """
     requires, one_of, reads = tuple(requires), tuple(one_of), tuple(reads)
     unknown = set(requires + one_of + reads) - _CONTEXT_FIELDS
@@ -208,6 +214,7 @@ def check(
             reads,
             tuple(explains),
             needs_symptom,
+            flags,
         )
         return fn
 
