@@ -21,6 +21,7 @@ from mlflow_sanity.checks.leakage.overlap import (
     eval_split,
     guarded,
     overlap,
+    row_labels,
     train_overlap,
     training_fingerprint,
 )
@@ -176,12 +177,20 @@ def validation_reuse(ctx: Context, t: Mapping[str, float]) -> Outcome | None:
     """The data used to select the model is also the reported test."""
     selection = ctx.model_selection or ModelSelection()
     val_monitors = list(selection.validation_monitors)
-    ov = validation_overlap(ctx, t["chance_alpha"])
+    ov = validation_overlap(ctx, t["chance_alpha"], t["warn_share"])
     ev = ov.evidence("validation_")
     ev.update(monitors=list(selection.monitors), callbacks=list(selection.callbacks))
     ev["same_digest"] = ov.same_digest
     share = 1.0 if ov.same_digest else ov.share
     severity = grade(share, fail=t["fail_share"], warn=t["warn_share"])
+    if ov.sampled_from is not None:  # only a clean sample stops short of every row
+        return passed(
+            f"None of a fixed random sample of {ov.match.n_rows} of the {ov.sampled_from} "
+            f"evaluation rows was in the validation data: fewer than {t['warn_share']:.0%} "
+            f"of them are (had that many been, the sample would have missed them all with "
+            f"a chance below {MISS_CHANCE:g}).",
+            ev,
+        )
     if severity is Severity.PASSED or not (ov.same_digest or ov.beyond_chance(t["chance_alpha"])):
         return passed(f"{share:.1%} of the evaluation rows were in the validation data.", ev)
     what = (
@@ -206,11 +215,47 @@ def validation_reuse(ctx: Context, t: Mapping[str, float]) -> Outcome | None:
     return Outcome(severity, text, ev)
 
 
-def validation_overlap(ctx: Context, chance_alpha: float) -> Overlap:
-    """The evaluation rows looked up in the validation fingerprint of the training run."""
+SAMPLE_MIN_ROWS = 2000  # the smallest sample the validation lookup starts with
+MISS_CHANCE = 1e-12  # the largest chance that the sample hides a reportable overlap
+
+
+def validation_overlap(ctx: Context, chance_alpha: float, warn_share: float = 0.0) -> Overlap:
+    """The evaluation rows looked up in the validation fingerprint of the training run.
+
+    ``validation_reuse`` reports an overlap of at least ``warn_share`` of the rows, so on
+    many rows a fixed random sample is looked up first, large enough that an overlap of
+    that size leaves it empty with a chance below ``MISS_CHANCE``: an empty sample is the
+    answer (a pass, the sample in its evidence); any row found brings the lookup of every
+    row, so a reported overlap is always counted in full.
+    """
     vfp = ctx.validation_fingerprint
     test = eval_split(ctx)
-    return guarded(lambda: overlap(vfp, test, chance_alpha=chance_alpha))
+
+    def compute() -> Overlap:
+        n = int(_row_count(test.features))
+        size = _sample_size(n, warn_share)
+        if size is not None:
+            rows = np.sort(np.random.default_rng(0).choice(n, size, replace=False))
+            ov = guarded(lambda: overlap(vfp, test, chance_alpha=chance_alpha, rows=rows))
+            if ov.count == 0:
+                return ov
+        return guarded(lambda: overlap(vfp, test, chance_alpha=chance_alpha))
+
+    return ctx.measure(f"validation_overlap({chance_alpha!r}, {warn_share!r})", compute)
+
+
+def _row_count(features: Any) -> int:
+    return int(row_labels(features).shape[0])
+
+
+def _sample_size(n: int, warn_share: float) -> int | None:
+    """Rows to sample so that an overlap of ``warn_share`` escapes it with a chance below
+    ``MISS_CHANCE`` (at least ``SAMPLE_MIN_ROWS``); None when every row is looked up
+    anyway (no reportable share above 0, or a sample would be half the rows or more)."""
+    if not warn_share > 0 or warn_share >= 1:
+        return None
+    size = max(SAMPLE_MIN_ROWS, int(np.ceil(np.log(MISS_CHANCE) / np.log1p(-warn_share))))
+    return size if 2 * size <= n else None
 
 
 # --------------------------------------------------------------------------- preprocessing
