@@ -747,8 +747,8 @@ class _Encoder:
         near a boundary of their grid cell: their columns, rows (within the chunk) and side
         (-1 lower, +1 upper), ordered by column then row."""
         d, m = len(self.kinds), stop - start
-        if self.all_continuous:
-            return _quantise(_f64(block[:, start:stop]), self.inv, probes)
+        if self.all_continuous:  # float32 is widened by the multiplication itself
+            return _quantise(block[:, start:stop], self.inv, probes)
         codes = np.empty((d, m), dtype=np.uint64)
         close = None
         if self.cont_pos.size:
@@ -872,14 +872,16 @@ def _quantise(
 ) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray, np.ndarray] | None]:
     """Grid cell of each value (``rint(x / step)``) and, with ``probes``, the values
     within ``PROBE_MARGIN`` of their cell's lower/upper boundary (see ``_Encoder.codes``)."""
-    y = x * inv
+    y = np.multiply(x, inv, dtype=np.float64)  # exact widening of float32 values first
     q = np.rint(y)
     close = None
     if probes:
         with np.errstate(invalid="ignore"):  # NaN for NaN/inf, which is never probed
             frac = np.subtract(y, q, out=y)  # in [-0.5, 0.5]
-            col, row = np.nonzero(np.abs(frac) > 0.5 - PROBE_MARGIN)
-        close = (col, row, np.where(frac[col, row] > 0, 1, -1).astype(np.int8))
+            col, row = np.nonzero(np.abs(frac, out=frac) > 0.5 - PROBE_MARGIN)
+        # the side, for those few values only: above or below their cell's centre
+        above = np.multiply(x[col, row], inv[col, 0], dtype=np.float64) > q[col, row]
+        close = (col, row, np.where(above, 1, -1).astype(np.int8))
     lo, hi = q.min(initial=0.0), q.max(initial=0.0)
     if lo >= -_CLIP and hi <= _CLIP:  # also False when NaN is present
         return q.astype(np.int64).view(np.uint64), close
