@@ -311,6 +311,7 @@ def test_the_evaluated_rows_on_the_training_grid_keep_their_own_statistics() -> 
     for name in ("mean", "std", "min", "max", "n_missing"):
         assert np.array_equal(getattr(rows, name), getattr(own, name)), name
     assert np.array_equal(rows.steps, fp.steps) and rows.kinds == fp.kinds
+    assert rows.digest == fpm._digest(rows.hashes)  # the lookup's digest is theirs
     assert fpm.rows_fingerprint(fp, train, fp.match(train)).digest == fp.digest
 
 

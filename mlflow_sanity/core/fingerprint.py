@@ -574,7 +574,7 @@ def rows_fingerprint(fp: Fingerprint, features: Any, found: Match) -> Fingerprin
         raise ValueError(f"the lookup covered {found.n_rows} rows, the data has {table.n}")
     summary, _, _ = _summary(table, fp.tolerance, exact=False)
     d = len(fp.columns)
-    return Fingerprint(
+    rows = Fingerprint(
         hashes=found.rows.feature_hashes << _U(8),
         columns=list(fp.columns),
         kinds=list(fp.kinds),
@@ -590,6 +590,8 @@ def rows_fingerprint(fp: Fingerprint, features: Any, found: Match) -> Fingerprin
         has_labels=False,
         positional=fp.positional,
     )
+    rows.__dict__["digest"] = found.digest  # the same rows' features: the lookup's digest
+    return rows
 
 
 def _probe_keys(
