@@ -604,7 +604,7 @@ def _probe_keys(
     if not found:
         return np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.uint64)
     r, col, sign, code, contrib = (np.concatenate(parts) for parts in zip(*found, strict=True))
-    order = np.lexsort((col, r))  # per row, in column order
+    order = np.argsort(r * len(enc.kinds) + col)  # per row, in column order (keys unique)
     r, col, sign, code, contrib = r[order], col[order], sign[order], code[order], contrib[order]
     cand, loc = np.unique(r, return_inverse=True)
     rank = np.arange(loc.size) - np.searchsorted(loc, loc)
@@ -880,7 +880,8 @@ def _quantise(
     if probes:
         with np.errstate(invalid="ignore"):  # NaN for NaN/inf, which is never probed
             frac = np.subtract(y, q, out=y)  # in [-0.5, 0.5]
-            col, row = np.nonzero(np.abs(frac, out=frac) > 0.5 - PROBE_MARGIN)
+            flat = np.flatnonzero(np.abs(frac, out=frac) > 0.5 - PROBE_MARGIN)
+        col, row = np.divmod(flat, frac.shape[1])  # column by column, as ``np.nonzero``
         # the side, for those few values only: above or below their cell's centre
         above = np.multiply(x[col, row], inv[col, 0], dtype=np.float64) > q[col, row]
         close = (col, row, np.where(above, 1, -1).astype(np.int8))
