@@ -8,7 +8,7 @@ export PATH := $(abspath $(BIN)):$(PATH)
 export TF_CPP_MIN_LOG_LEVEL := 2
 export MLFLOW_TRACKING_URI ?= sqlite:///mlflow.db
 
-.PHONY: demo test test-fast test-e2e lint format bench clean
+.PHONY: demo test test-fast test-e2e lint format docs bench clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,10 +23,15 @@ lint: $(BIN)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
+	$(BIN)/python -m mlflow_sanity.checks.catalog --check README.md
 
 format: $(BIN)/.installed
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
+
+# The README's tables of checks, regenerated from the check registry.
+docs: $(BIN)/.installed
+	$(BIN)/python -m mlflow_sanity.checks.catalog --write README.md
 
 test: lint
 	$(BIN)/python -m pytest -q

@@ -515,7 +515,6 @@ def _split_context(train_path: Path, test_path: Path, target: str):
         test=Split(x_test[list(x_train.columns)], test[target].to_numpy(), "test"),
     )
     inputs = {
-        "source": "check-split",
         "train": str(train_path),
         "test": str(test_path),
         "target": target,

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
-from mlflow_sanity.checks import CheckOptions, Context, Thresholds, run_checks
-from mlflow_sanity.core.findings import Report
+from mlflow_sanity.checks import CheckOptions, Context, Thresholds, run_checks, skipped_checks
+from mlflow_sanity.core.findings import Provenance, Report
 from mlflow_sanity.core.metrics import Classification, classify
 
 CORRECTED_METRIC = "corrected_accuracy"  # under the report's metric prefix (DESIGN, Metrics)
@@ -19,22 +20,34 @@ def build_report(
     disable: Iterable[str] = (),
     options: CheckOptions | None = None,
     source: str = "",
+    provenance: Provenance | None = None,
     inputs: Mapping[str, Any] | None = None,
 ) -> Report:
     """Run every applicable check on ``ctx`` and collect metrics and tables into a report.
 
     ``options`` (already validated by an adapter) or ``thresholds``/``disable`` (validated
     here) choose the checks; unknown ids or threshold names raise ``ValueError``.
+    ``provenance`` says which call made the report (its ``call`` names the not-checked
+    records); ``source`` alone will do for a caller with nothing more to say. Its
+    ``evaluated_on`` and ``rows`` stand only when ``ctx.eval`` holds predictions.
     """
     options = options or CheckOptions.of(thresholds, disable)
-    findings = run_checks(ctx, options, source)
-    report = Report(findings=findings, inputs=dict(inputs or {}))
+    provenance = provenance or Provenance(source=source)
     c: Classification | None = ctx.eval
+    report = Report(
+        findings=run_checks(ctx, options, provenance.source),
+        inputs=dict(inputs or {}),
+        provenance=replace(
+            provenance,
+            evaluated_on=provenance.evaluated_on if c is not None else None,
+            rows=c.n if c is not None else None,
+        ),
+        skipped=skipped_checks(ctx, options, provenance.call),
+    )
     if c is not None:
         report.metrics.update(c.metrics)
         report.tables["per_class"] = c.per_class
         report.inputs.setdefault("labels", [str(x) for x in c.labels])
-        report.inputs.setdefault("n_rows", c.n)
     corrected = report.corrected
     if corrected is not None:  # the figure beside the headline, charted like the others
         report.metrics[CORRECTED_METRIC] = corrected.value

@@ -234,7 +234,7 @@ def test_healthy_model_passes(healthy_run):
         "validation_per_class.csv",
     ):
         assert f"sanity/{name}" in names
-    assert report.inputs["source"] == "autolog"
+    assert report.provenance.source == "autolog"
     assert report.inputs["fit"]["validation"] == "validation_split"
     assert report.inputs["fit"]["n_val"] == _n_val(ROWS, 0.35)
     assert report.metrics["accuracy"] == pytest.approx(
@@ -264,7 +264,7 @@ def test_sanity_callback_gives_the_same_result(
         m, x[:split], yb[:split], validation_data=(x[split:], yb[split:]), epochs=3, callbacks=[cb]
     )
     assert report.flagged_ids == seed_runs["logits"][2].flagged_ids
-    assert report.inputs["source"] == "callback"
+    assert report.provenance.source == "callback"
 
 
 def test_sanity_callback_without_data_runs_config_checks(
@@ -323,7 +323,7 @@ def test_autolog_hands_the_fit_to_an_explicit_callback(keras, sanity_on, fast_pl
     _, _run, report = _fit_and_read(
         m, x, y, validation_split=0.3, epochs=2, callbacks=[sanity_on.SanityCallback()]
     )
-    assert report.inputs["source"] == "autolog"  # the wrapper's data, reported once
+    assert report.provenance.source == "autolog"  # the wrapper's data, reported once
     assert report.inputs["fit"]["n_train"] == ROWS - _n_val(ROWS, 0.3)
     assert report.get("label_shift").severity is Severity.PASSED
 
@@ -398,7 +398,7 @@ def test_tf_data_inputs_are_read_but_not_consumed(keras, sanity_on, fast_plots):
     assert _severity(report, "hidden_softmax") == "warn"
     shift = report.get("label_shift")
     assert shift.evidence["n_train"] == 90 and shift.evidence["n_validation"] == 30
-    assert report.inputs["evaluated_on"] == "validation data"
+    assert report.provenance.evaluated_on == "validation data"
     assert report.get("prediction_collapse") is not None
     assert sum(1 for _ in train) == 3  # the user's pipeline is intact
 
@@ -572,18 +572,19 @@ def test_package_exports_are_lazy_and_callable(autolog_module):
 # -- training fingerprint: what later leakage checks read back --------------------------------
 
 
-def _fingerprint_files(analyse, *data):
-    fps = analyse.fingerprints_of(*data)
+def _fingerprint_files(*data):
+    from mlflow_sanity.adapters.keras.fit_facts import fingerprints_of
+
+    fps = fingerprints_of(*data)
     return {name: blob for role, fp in fps.items() for name, blob in fp.to_files(role).items()}
 
 
 def test_fingerprint_files_round_trip(keras):
-    from mlflow_sanity.adapters.keras import analyse
     from mlflow_sanity.core.fingerprint import Fingerprint
 
     rng = np.random.default_rng(0)
     x_train, x_val = rng.normal(size=(50, 3)), rng.normal(size=(20, 3))
-    files = _fingerprint_files(analyse, x_train, np.arange(50) % 2, x_val, None)
+    files = _fingerprint_files(x_train, np.arange(50) % 2, x_val, None)
     assert sorted(files) == [
         "fingerprint_train.json",
         "fingerprint_train.npy",
@@ -593,5 +594,5 @@ def test_fingerprint_files_round_trip(keras):
     train = Fingerprint.from_files(files, role="train")
     assert train.match(x_train[:5]).in_train.all()
     assert not train.match(x_val).in_train.any()
-    only_train = _fingerprint_files(analyse, x_train, None, None, None)
+    only_train = _fingerprint_files(x_train, None, None, None)
     assert "fingerprint_validation.npy" not in only_train

@@ -420,7 +420,7 @@ def test_a_probe_that_raises_never_breaks_fit(keras, fit_report, digits, monkeyp
         raise RuntimeError("boom")
 
     monkeypatch.setattr(probes, "dead_units", boom)
-    monkeypatch.setattr(probes, "_weights_report", boom)
+    monkeypatch.setattr(probes, "weights_report", boom)
     x, y = digits
     keras.utils.set_random_seed(0)
     unbuilt = keras.Sequential(  # no Input: built by fit, so no probe before training

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from keras_specs import fit_spec, model_spec, run_one
 
-from mlflow_sanity.checks import REGISTRY, Context
+from mlflow_sanity.checks import Context
 from mlflow_sanity.core.findings import Severity
 from mlflow_sanity.core.keras_spec import (
     FitSpec,
@@ -25,44 +25,6 @@ from mlflow_sanity.core.keras_spec import (
 
 Y3 = np.repeat([0, 1, 2], 30)
 Y2 = np.repeat([0, 1], 40)
-
-DESIGN_IDS = {
-    "duplicate_eval_rows",
-    "unscaled_inputs",
-    "non_finite_loss",
-    "learning_rate",
-    "dead_units",
-    "vanishing_gradients",
-    "undertrained",
-    "invalid_labels",
-    "single_class_eval",
-    "class_imbalance",
-    "prediction_collapse",
-    "minority_class_missed",
-    "accuracy_at_baseline",
-    "small_eval_set",
-    "perfect_score",
-    "train_test_overlap",
-    "preprocessing_leakage",
-    "feature_target_leakage",
-    "eval_is_train",
-    "validation_reuse",
-    "label_shift",
-    "overfitting",
-    "loss_output_mismatch",
-    "hidden_softmax",
-    "logits_thresholded",
-    "metric_disagreement",
-    "loss_accuracy_divergence",
-    "class_weight_ignored",
-    "seed_variance",
-    "nondeterminism",
-    "uncalibrated",
-}
-
-
-def test_every_registered_id_is_in_the_design_table():
-    assert set(REGISTRY) <= DESIGN_IDS
 
 
 def test_importing_the_package_does_not_import_tensorflow():

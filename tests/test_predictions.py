@@ -98,13 +98,13 @@ def _via_seed_worker(outputs, y, activation=None):
 
 def _via_keras_adapter(outputs, y, activation):
     pytest.importorskip("keras")
-    from mlflow_sanity.adapters.keras.analyse import _validation_classification
+    from mlflow_sanity.adapters.keras.heads import classification_of
     from mlflow_sanity.core.keras_spec import FitSpec, ModelSpec, Predictions, summarize_labels
 
     units = 1 if np.asarray(outputs).ndim == 1 else np.asarray(outputs).shape[1]
     spec = ModelSpec(output_units=units, output_activation=activation, output_rank=2)
     fit = FitSpec(labels=summarize_labels(y, None, units))
-    return _validation_classification(spec, fit, Predictions(y, np.asarray(outputs))).metrics
+    return classification_of(spec, Predictions(y, np.asarray(outputs)), fit.labels).metrics
 
 
 @pytest.mark.parametrize(("kind", "outputs", "y", "reading", "activation"), KINDS)

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from keras_specs import fit_spec, model_spec
 
-from mlflow_sanity.checks import CheckOptions, Context, run_checks
+from mlflow_sanity.checks import REGISTRY, CheckOptions, Context, run_checks
 from mlflow_sanity.core.findings import Report, Severity
 from mlflow_sanity.core.keras_spec import ColumnStats, DeadUnits, InputStats, ProbeSpec
 from mlflow_sanity.core.metrics import classify
@@ -22,7 +22,8 @@ from mlflow_sanity.core.proofs import Arm, Proof, judge, not_run
 
 # -- the one rule: no symptom, no alarm ---------------------------------------------------
 
-CAUSES = ("unscaled_inputs", "learning_rate", "dead_units", "vanishing_gradients", "undertrained")
+# The causes that alarm only next to a symptom they explain (``needs_symptom``).
+CAUSES = tuple(cid for cid, chk in REGISTRY.items() if chk.needs_symptom)
 
 
 def _accurate(y: np.ndarray, share_right: float) -> object:
@@ -440,7 +441,7 @@ def test_a_rate_far_from_the_default_is_a_suspect_the_experiment_can_confirm():
 
 
 def test_dict_inputs_get_column_statistics_by_input_name():
-    from mlflow_sanity.adapters.keras.probes import _input_stats
+    from mlflow_sanity.adapters.keras.cause_data import _input_stats
 
     x, _ = _minutes_and_ages(50)
     x["wide"] = np.arange(100, dtype="float32").reshape(50, 2)

@@ -82,7 +82,7 @@ def test_a_tf_data_of_dicts_of_strings_is_checked(keras, sanity_on):
     )
     run, report = _report()
     _assert_checked_and_clean(report)
-    assert report.inputs.get("evaluated_on") == "validation data"
+    assert report.provenance.evaluated_on == "validation data"
     assert report.get("train_test_overlap").severity is Severity.PASSED
     probes = report.inputs["probes"]  # probed on the string rows read after fit
     assert probes["gradients"] and probes["dead_units"] is not None and not probes["errors"]

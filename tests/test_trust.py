@@ -322,55 +322,58 @@ def test_server_dying_mid_fit_keeps_the_report(
 # -- coverage ---------------------------------------------------------------------------------
 
 
-def _fit_inputs(**fit):
-    base = {"validation": "validation_data", "n_train": 100, "n_val": 20, "data_note": ""}
-    return {"source": "autolog", "fit": {**base, **fit}, "evaluated_on": "validation data"}
-
-
-def test_coverage_is_computed_from_the_report():
-    from mlflow_sanity.core.findings import Report
+def test_coverage_is_made_of_not_checked_records():
+    """Coverage comes from typed records (never from message text), and the registry writes
+    one per enabled check whose evidence the adapter said was missing, and why."""
+    from mlflow_sanity.checks import CheckOptions, Context, checks_in, skipped_checks
+    from mlflow_sanity.core.findings import NotChecked, Report
     from mlflow_sanity.report.markdown import note_section, terminal_summary
 
-    assert Report(inputs=_fit_inputs()).coverage == "full"
-    unread = Report(inputs={**_fit_inputs(n_val=None), "evaluated_on": None})
+    assert Report().coverage == "full"
+    unread = Report(skipped=[NotChecked("overfitting", "validation data (not readable)", "fit")])
     assert unread.coverage == "partial: fit: validation data (not readable)"
     note = note_section(unread)
     assert "No problems found" not in note
     assert "Not checked: fit: validation data (not readable)." in note
     assert "coverage: partial" in terminal_summary(unread)
-    assert "No problems found" in note_section(Report(inputs=_fit_inputs()))
-    failed = Report(inputs=_fit_inputs(data_note="the model's predictions could not be computed"))
-    assert "predictions (they failed)" in failed.coverage
-    no_train = Report(inputs=_fit_inputs(n_train=None))
-    assert "training data (not readable)" in no_train.coverage
-    evaluate = Report(
-        inputs={
-            "source": "model.evaluate",
-            "evaluate": {"rows": 50, "notes": []},
-            "evaluated_on": "model.evaluate data",
-            "leakage": "no fit of this model in this process: leakage checks skipped",
-        }
-    )
-    assert evaluate.coverage == (
-        "partial: model.evaluate: leakage checks (no fit of this model in this process)"
-    )
-    # merged reports keep the union, also through JSON
+    assert "No problems found" in note_section(Report())
+    # the registry: one record per check that needed the missing evidence, none otherwise
+    ctx = Context(missing={"fingerprint": "leakage checks (no fit)"}, test=None)
+    assert skipped_checks(ctx) == []  # nothing that needs a fingerprint could run anyway
+    import numpy as np
+
+    from mlflow_sanity.core.splits import Split
+
+    ctx = Context(test=Split(np.eye(4), np.arange(4), "t"), missing={"fingerprint": "no fit"})
+    records = skipped_checks(ctx, call="model.evaluate")
+    leakage = set(checks_in("leakage"))
+    assert records and {r.check for r in records} <= leakage
+    assert {r.text for r in records} == {"model.evaluate: no fit"}
+    off = CheckOptions.of(disable=[r.check for r in records])
+    assert skipped_checks(ctx, off) == []  # a disabled check is not a gap
+    assert skipped_checks(Context(test=ctx.test)) == []  # no reason given: not a gap
+    # merged reports keep the union, also through JSON; old report.json still loads
+    evaluate = Report(skipped=records)
     merged = unread.merge(evaluate)
     assert merged.not_checked == unread.not_checked + evaluate.not_checked
     again = Report.from_dict(json.loads(json.dumps(merged.to_dict())))
-    assert again.coverage == merged.coverage
-    assert Report(inputs=_fit_inputs()).merge(Report(inputs=_fit_inputs())).coverage == "full"
-    # a multi-output fit merges per-head reports first, then adds its inputs
-    heads = Report(inputs={"labels": ["0", "1"]}).merge(Report(inputs={"labels": ["a", "b"]}))
-    heads.inputs.update({"source": "autolog", "heads": {"a": {}, "b": {}}, "notes": []})
-    assert heads.coverage == "partial: fit: leakage checks (not run for multi-output models)"
+    assert again.coverage == merged.coverage and again.skipped == merged.skipped
+    old = {
+        "findings": [],
+        "not_checked": ["fit: validation data (not readable)"],
+        "inputs": {"source": "autolog", "evaluated_on": "validation data", "n_rows": 20},
+    }
+    loaded = Report.from_dict(old)
+    assert loaded.coverage == "partial: fit: validation data (not readable)"
+    assert loaded.provenance.source == "autolog" and loaded.provenance.rows == 20
+    assert loaded.provenance.evaluated_on == "validation data"
 
 
 def test_coverage_tag_is_clipped_to_mlflows_limit():
-    from mlflow_sanity.core.findings import Report
+    from mlflow_sanity.core.findings import NotChecked, Report
     from mlflow_sanity.tracking.reports import MAX_TAG_CHARS, _tags
 
-    report = Report(inputs={"skipped": [f"check {i} " + "x" * 100 for i in range(200)]})
+    report = Report(skipped=[NotChecked("x", f"check {i} " + "x" * 100) for i in range(200)])
     tags = {t.key: t.value for t in _tags(report, "note")}
     assert tags["sanity.coverage"].startswith("partial: check 0 ")
     assert len(tags["sanity.coverage"]) <= MAX_TAG_CHARS

@@ -20,6 +20,7 @@ from mlflow.models.evaluation import EvaluationResult, ModelEvaluator
 
 from mlflow_sanity.adapters.rng import keeps_random_state
 from mlflow_sanity.checks import CheckOptions, Context
+from mlflow_sanity.core.findings import Provenance
 from mlflow_sanity.core.metrics import InputError, classify
 from mlflow_sanity.core.predictions import (
     class_order_for_indices,
@@ -32,6 +33,8 @@ from mlflow_sanity.pipeline import build_report
 from mlflow_sanity.report import classification_files
 
 _log = logging.getLogger(__name__)
+
+NO_TRAINING_DATA = "leakage checks (no train_data, training_run_id or training fingerprint)"
 
 CONFIG_KEYS = (
     "probability_columns",
@@ -114,16 +117,23 @@ class SanityEvaluator(ModelEvaluator):
             validation_fingerprint=leak.validation_fingerprint,
             model_selection=leak.model_selection,
             normalization=leak.normalization,
+            missing={} if leak.summary.get("train") else {"fingerprint": NO_TRAINING_DATA},
         )
         inputs = {
-            "source": "evaluator",
             "dataset": getattr(dataset, "name", None),
             "dataset_digest": getattr(dataset, "digest", None),
             "n_features": int(features.shape[1]),
             "has_probabilities": proba is not None,
             "leakage": leak.summary,
         }
-        report = build_report(ctx, options=cfg.options, source="evaluator", inputs=inputs)
+        provenance = Provenance(
+            source="evaluator",
+            call="mlflow.models.evaluate",
+            evaluated_on=inputs["dataset"] or "evaluation data",
+            dataset=inputs["dataset"],
+            dataset_digest=inputs["dataset_digest"],
+        )
+        report = build_report(ctx, options=cfg.options, provenance=provenance, inputs=inputs)
         # MLflow re-logs the returned metrics (with the model id and the dataset) when it
         # knows the model: then logging them here too would write every value twice.
         model_id = kwargs.get("model_id")

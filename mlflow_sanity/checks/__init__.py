@@ -22,6 +22,7 @@ from mlflow_sanity.checks.registry import (
     passed,
     reaches,
     run_checks,
+    skipped_checks,
 )
 
 __all__ = [
@@ -38,4 +39,5 @@ __all__ = [
     "passed",
     "reaches",
     "run_checks",
+    "skipped_checks",
 ]

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -81,6 +82,15 @@ def _column_evidence(c: ColumnStats) -> dict[str, Any]:
 
 @check(
     "unscaled_inputs",
+    flags=(
+        "numeric inputs reach a Dense/Conv/RNN first layer with no "
+        "`Normalization`/`Rescaling`/batch-normalisation layer in front: warn when a "
+        "column's (image: channel's) root-mean-square scale ≥ `warn_scale` or the ranges "
+        "(max − min) of the non-constant columns differ ≥ `warn_ratio`-fold, info at the "
+        "`info_*` limits; evidence: per-column min/max/std of (a sample of ≤ 10,000) "
+        "training rows, the 5 worst columns; the fix names `Rescaling(1/255)` for pixel "
+        "values, else an adapted `Normalization`"
+    ),
     requires=["fit"],
     explains=SYMPTOMS,
     needs_symptom=True,
@@ -157,6 +167,10 @@ def unscaled_inputs(ctx: Context, t: Mapping[str, float]) -> Outcome | None:
 
 @check(
     "non_finite_loss",
+    flags=(
+        "fail: the loss, a metric (history) or a layer's weights became NaN/inf: which "
+        "epoch, which layer; `TerminateOnNaN` stopping is named"
+    ),
     requires=["fit"],
     reads=["history"],
     explains=SYMPTOMS,
@@ -251,6 +265,17 @@ def _last_layer_grad(probes: ProbeSpec | None) -> float | None:
 
 @check(
     "learning_rate",
+    flags=(
+        "warn, too high: the loss diverged (last ≥ `diverge_ratio` × first epoch), grew then "
+        "became NaN, jumped in the first epoch to ≥ `jump_ratio` × its value before training "
+        "and never got `min_progress` below it, oscillates (rose in ≥ `oscillation_share` of "
+        "the epochs by ≥ `min_rise`, no net progress), or the kernels grew ≥ "
+        "`max_weight_growth`-fold; warn, too low: the loss fell < `min_drop` over ≥ "
+        "`min_epochs` epochs while the last layer's gradient norm is ≥ `healthy_grad`; "
+        "evidence: the learning rate at start and end (schedules resolved), loss trajectory "
+        "statistics, a suggested rate (÷10 / ×10); info: a rate ≥ `suspect_factor`-fold off "
+        "the optimizer's default (a suspect the experiment tests when accuracy is stuck)"
+    ),
     requires=["fit", "history"],
     reads=["model"],
     explains=SYMPTOMS,
@@ -277,6 +302,66 @@ def learning_rate(ctx: Context, t: Mapping[str, float]) -> Outcome | None:
     before training and the fit never got ``min_progress`` below that start (SGD at 5.0
     kills the ReLUs in a few steps and leaves the loss at the class prior).
     """
+    m = _measure_rate(ctx)
+    if m is None:
+        return None
+    evidence, lr, finite = dict(m.evidence), m.lr, m.finite
+    high = _too_high(m, t)
+    if high:
+        fix = f"; try {lr / 10:.3g}" if lr else ""
+        text = f"The {m.label} is too high: {'; '.join(high)}{fix}."
+        return Outcome(Severity.WARN, text, evidence, f"the {m.label} is too high")
+    if not finite.size:
+        return passed(
+            "No finite loss to judge the learning rate on (see non_finite_loss).", evidence
+        )
+    evidence["loss_drop"] = rounded(m.drop) if m.drop is not None else None
+    if _too_low(m, t):
+        fix = f"; try {lr * 10:.3g}" if lr else ""
+        text = (
+            f"The {m.label} is too low: the loss moved {m.drop:.2%} in {finite.size} epochs "
+            f"({finite[0]:.4g} to {finite[-1]:.4g}) although the gradients are healthy "
+            f"(last layer gradient norm {m.grad:.3g}){fix}."
+        )
+        return Outcome(Severity.WARN, text, evidence, f"the {m.label} is too low")
+    suspect = _far_from_default(lr, m.default, t["suspect_factor"])
+    if suspect is not None:
+        evidence["default_learning_rate"] = m.default
+        evidence["suspect"] = suspect
+        whose = f"{m.optimizer}'s" if m.optimizer else "the optimizer's"
+        text = (
+            f"The {m.label} is {suspect} {whose} default ({_g(m.default)}); the loss curve "
+            "alone does not show a problem, so it is a suspect only if accuracy is stuck "
+            "(an experiment with the default rate decides)."
+        )
+        return Outcome(Severity.INFO, text, evidence, f"the {m.label} is {suspect} the default")
+    return passed(f"The {m.label} moves the loss steadily.", evidence)
+
+
+@dataclass(frozen=True, eq=False)  # holds arrays: compared by identity
+class RateMeasurement:
+    """What ``learning_rate`` grades: the rate, the loss curve and the probes' readings."""
+
+    lr: float | None  # at the start of training (schedules resolved), else as compiled
+    optimizer: str | None
+    default: float | None  # the optimizer class's own default rate
+    finite: np.ndarray  # the finite per-epoch losses, in order
+    trajectory: Mapping[str, Any]  # ``_loss_trajectory`` of the whole curve
+    start: float | None  # the probe batch's loss before the first update
+    growth: float | None  # last / first weight norm over the probes
+    grad: float | None  # the last layer's gradient norm at the last probe
+    drop: float | None  # how far the loss fell below its first epoch, relative
+    evidence: Mapping[str, Any]
+
+    @property
+    def label(self) -> str:
+        """ "learning rate 0.5 (SGD)": how messages name the rate."""
+        lr_text = f"learning rate {_g(self.lr)}"
+        return lr_text + (f" ({self.optimizer})" if self.optimizer else "")
+
+
+def _measure_rate(ctx: Context) -> RateMeasurement | None:
+    """Read the rate, the loss curve and the probes; None without a loss history."""
     loss = _raw(ctx.history, "loss")
     if loss is None:
         return None
@@ -288,6 +373,9 @@ def learning_rate(ctx: Context, t: Mapping[str, float]) -> Outcome | None:
     traj = _loss_trajectory(loss)
     growth = _weight_growth(probes)
     grad = _last_layer_grad(probes)
+    start = _initial_loss(probes)
+    finite = loss[np.isfinite(loss)]
+    drop = (finite[0] - finite.min()) / abs(finite[0]) if finite.size and finite[0] else None
     evidence: dict[str, Any] = {
         "learning_rate": lr,
         "learning_rate_end": probes.learning_rate_end if probes is not None else None,
@@ -295,10 +383,17 @@ def learning_rate(ctx: Context, t: Mapping[str, float]) -> Outcome | None:
         **traj,
         "weight_norm_growth": rounded(growth) if growth is not None else None,
         "last_layer_gradient_norm": rounded(grad, 8) if grad is not None else None,
+        "loss_before_training": rounded(start, 6) if start is not None else None,
     }
-    finite = loss[np.isfinite(loss)]
-    start = _initial_loss(probes)
-    evidence["loss_before_training"] = rounded(start, 6) if start is not None else None
+    default = spec.default_learning_rate if spec is not None else None
+    return RateMeasurement(
+        lr, optimizer, default, finite, traj, start, growth, grad, drop, evidence
+    )
+
+
+def _too_high(m: RateMeasurement, t: Mapping[str, float]) -> list[str]:
+    """The signs of a rate that is too high, in words (empty: none)."""
+    finite, start, traj = m.finite, m.start, m.trajectory
     high = []
     if traj["non_finite_epochs"] and finite.size >= 2 and finite.max() > finite[0]:
         high.append("the loss grew and then became NaN/inf")
@@ -324,52 +419,25 @@ def learning_rate(ctx: Context, t: Mapping[str, float]) -> Outcome | None:
             f"the loss oscillates (it rose in {traj['rise_share']:.0%} of the epochs) "
             "without coming down"
         )
-    if growth is not None and reaches(growth, t["max_weight_growth"], inclusive=True):
-        high.append(f"the weights grew {growth:.3g}-fold")
-    lr_text = f"learning rate {_g(lr)}" + (f" ({optimizer})" if optimizer else "")
-    if high:
-        fix = f"; try {lr / 10:.3g}" if lr else ""
-        text = f"The {lr_text} is too high: {'; '.join(high)}{fix}."
-        return Outcome(Severity.WARN, text, evidence, f"the {lr_text} is too high")
-    if not finite.size:
-        return passed(
-            "No finite loss to judge the learning rate on (see non_finite_loss).", evidence
-        )
-    drop = (finite[0] - finite.min()) / abs(finite[0]) if finite.size and finite[0] else None
-    evidence["loss_drop"] = rounded(drop) if drop is not None else None
-    if (
-        drop is not None
-        and finite.size >= t["min_epochs"]
-        and reaches(drop, t["min_drop"], below=True)
-        and grad is not None
-        and reaches(grad, t["healthy_grad"], inclusive=True)
-    ):
-        fix = f"; try {lr * 10:.3g}" if lr else ""
-        text = (
-            f"The {lr_text} is too low: the loss moved {drop:.2%} in {finite.size} epochs "
-            f"({finite[0]:.4g} to {finite[-1]:.4g}) although the gradients are healthy "
-            f"(last layer gradient norm {grad:.3g}){fix}."
-        )
-        return Outcome(Severity.WARN, text, evidence, f"the {lr_text} is too low")
-    suspect = _far_from_default(lr, spec, t["suspect_factor"])
-    if suspect is not None:
-        default = spec.default_learning_rate if spec is not None else None
-        evidence["default_learning_rate"] = default
-        evidence["suspect"] = suspect
-        whose = f"{optimizer}'s" if optimizer else "the optimizer's"
-        text = (
-            f"The {lr_text} is {suspect} {whose} default ({_g(default)}); the loss curve "
-            "alone does not show a problem, so it is a suspect only if accuracy is stuck "
-            "(an experiment with the default rate decides)."
-        )
-        return Outcome(Severity.INFO, text, evidence, f"the {lr_text} is {suspect} the default")
-    return passed(f"The {lr_text} moves the loss steadily.", evidence)
+    if m.growth is not None and reaches(m.growth, t["max_weight_growth"], inclusive=True):
+        high.append(f"the weights grew {m.growth:.3g}-fold")
+    return high
 
 
-def _far_from_default(lr: float | None, spec: ModelSpec | None, factor: float) -> str | None:
+def _too_low(m: RateMeasurement, t: Mapping[str, float]) -> bool:
+    """The loss barely moved over enough epochs although the last layer's gradient is healthy."""
+    return (
+        m.drop is not None
+        and m.finite.size >= t["min_epochs"]
+        and reaches(m.drop, t["min_drop"], below=True)
+        and m.grad is not None
+        and reaches(m.grad, t["healthy_grad"], inclusive=True)
+    )
+
+
+def _far_from_default(lr: float | None, default: float | None, factor: float) -> str | None:
     """ "N-fold above/below the default" when ``lr`` is ``factor`` or more times off the
     optimizer's own default rate (None when either is unknown)."""
-    default = spec.default_learning_rate if spec is not None else None
     if not lr or not default or lr <= 0 or default <= 0:
         return None
     ratio = lr / default
@@ -385,6 +453,12 @@ def _far_from_default(lr: float | None, spec: ModelSpec | None, factor: float) -
 
 @check(
     "dead_units",
+    flags=(
+        "share of a ReLU layer's units (channels) that output 0 for every row of the probe "
+        "batch at train end (dying ReLU), per layer, layers with ≥ `min_units` units: fail "
+        "when a whole layer is dead (that alarms on its own), warn ≥ `warn_share`, info ≥ "
+        "`info_share`"
+    ),
     requires=["fit"],
     explains=SYMPTOMS,
     needs_symptom=True,
@@ -442,6 +516,12 @@ def _ratio(probe: GradientProbe, floor: float) -> float | None:
 
 @check(
     "vanishing_gradients",
+    flags=(
+        "median (over the probes) ratio of the first kernel layer's gradient norm to the "
+        "last's, models with ≥ `min_layers` kernel layers: warn ≤ `warn_ratio` (vanishing), "
+        'info ≤ `info_ratio`, warn ≥ `explode_ratio` (exploding); info "not implemented for '
+        'backend X" off TensorFlow'
+    ),
     requires=["fit"],
     explains=SYMPTOMS,
     needs_symptom=True,
@@ -516,6 +596,15 @@ def _final_accuracy(ctx: Context) -> float | None:
 
 @check(
     "undertrained",
+    flags=(
+        "fewer than `min_updates` optimizer steps (epochs × steps per epoch), or training "
+        "stopped (no EarlyStopping) while the validation (else training) loss still fell ≥ "
+        "`steep_drop` per epoch over the last `window` epochs, at ≥ half its average rate: "
+        "warn while the final (validation, else training) accuracy is below `done_accuracy` "
+        "or unknown, info below `perfect_accuracy`, nothing above (separable data); a "
+        "still-falling loss alone warns only while the accuracy is within `baseline_margin` "
+        "of the majority baseline, else it is info (advice)"
+    ),
     requires=["fit", "history"],
     reads=["model", "eval"],
     explains=SYMPTOMS,
@@ -540,58 +629,40 @@ def undertrained(ctx: Context, t: Mapping[str, float]) -> Outcome | None:
     loss alone warns only while the accuracy is within ``baseline_margin`` of the majority
     baseline (the stuck number it explains); otherwise it is ``info``: advice, not alarm.
     """
-    fit: FitSpec = ctx.fit
-    probes = fit.probes
-    loss = _raw(ctx.history, "loss")
-    if loss is None or not np.isfinite(loss).all():
-        return None  # non_finite_loss's business
-    updates = probes.updates if probes is not None else None
-    steps = probes.steps_per_epoch if probes is not None else None
-    if updates is None and steps:
-        updates = steps * len(loss)
-    curve_key = "val_loss" if _raw(ctx.history, "val_loss") is not None else "loss"
-    curve = _raw(ctx.history, curve_key)
-    acc = _final_accuracy(ctx)
-    evidence: dict[str, Any] = {
-        "epochs": len(loss),
-        "steps_per_epoch": steps,
-        "updates": updates,
-        "trainable_params": probes.n_params if probes is not None else None,
-        "curve": curve_key,
-        "final_accuracy": rounded(acc) if acc is not None else None,
-    }
+    m = _measure_training(ctx)
+    if m is None:
+        return None
+    evidence, acc, curve = dict(m.evidence), m.accuracy, m.curve
     severity = (
         Severity.WARN
         if acc is None or reaches(acc, t["done_accuracy"], below=True)
         else grade(acc, info=t["perfect_accuracy"], below=True)
     )
     done = f" (accuracy already {acc:.3f})" if severity is Severity.INFO else ""
-    if updates is not None and reaches(updates, t["min_updates"], below=True):
-        params = probes.n_params if probes is not None and probes.n_params else "unknown"
+    if m.updates is not None and reaches(m.updates, t["min_updates"], below=True):
         text = (
-            f"Only {updates} weight updates ({len(loss)} epoch(s) x {steps or '?'} steps) "
-            f"for a model with {params} parameters: training stopped long before the model "
-            f"could fit{done}."
+            f"Only {m.updates} weight updates ({m.epochs} epoch(s) x {m.steps or '?'} steps) "
+            f"for a model with {m.params or 'unknown'} parameters: training stopped long "
+            f"before the model could fit{done}."
         )
         if severity is not Severity.PASSED:
-            return Outcome(severity, text, evidence, f"only {updates} weight updates happened")
+            return Outcome(severity, text, evidence, f"only {m.updates} weight updates happened")
     window = int(t["window"])
-    if curve is None or not np.isfinite(curve).all() or len(curve) <= window or curve.min() <= 0:
+    slopes = _log_slopes(curve, window)
+    if slopes is None:
         return passed("Enough weight updates.", evidence)
-    logs = np.log(curve)
-    recent = float((logs[-window - 1] - logs[-1]) / window)  # mean log drop per epoch
-    overall = float((logs[0] - logs[-1]) / (len(curve) - 1))
+    recent, overall = slopes
     evidence |= {"recent_drop_per_epoch": rounded(recent), "mean_drop_per_epoch": rounded(overall)}
-    stopped = any(cb.stopped_epoch is not None for cb in fit.callbacks)
     if (
-        not stopped
+        not m.stopped
         and severity is not Severity.PASSED
         and reaches(recent, t["steep_drop"], inclusive=True)
         and reaches(recent, 0.5 * overall, inclusive=True)
     ):
         text = (
-            f"Training stopped while {curve_key} was still falling {1 - math.exp(-recent):.0%} "
-            f"per epoch over the last {window} epochs (to {curve[-1]:.4g})"
+            f"Training stopped while {m.curve_key} was still falling "
+            f"{1 - math.exp(-recent):.0%} per epoch over the last {window} epochs "
+            f"(to {curve[-1]:.4g})"
             + (f" with accuracy {acc:.3f}" if acc is not None else "")
             + ": the model is undertrained; more epochs would help."
         )
@@ -602,7 +673,63 @@ def undertrained(ctx: Context, t: Mapping[str, float]) -> Outcome | None:
         if not stuck:
             severity = Severity.INFO
         return Outcome(severity, text, evidence, "training stopped while the loss was falling")
-    return passed(f"{curve_key} had levelled off when training stopped.", evidence)
+    return passed(f"{m.curve_key} had levelled off when training stopped.", evidence)
+
+
+@dataclass(frozen=True, eq=False)  # holds arrays: compared by identity
+class TrainingLength:
+    """What ``undertrained`` grades: how much training happened and where the loss went."""
+
+    epochs: int
+    updates: int | None  # optimizer steps (probed, else steps per epoch x epochs)
+    steps: int | None  # steps per epoch
+    params: int | None  # trainable parameters
+    curve_key: str  # "val_loss" when the fit validated, else "loss"
+    curve: np.ndarray | None  # that loss per epoch
+    accuracy: float | None  # the final (validation, else training) accuracy
+    stopped: bool  # a callback (EarlyStopping) ended the fit
+    evidence: Mapping[str, Any]
+
+
+def _measure_training(ctx: Context) -> TrainingLength | None:
+    """Count the updates and read the loss curve; None when the loss is missing or not
+    finite (``non_finite_loss``'s business)."""
+    fit: FitSpec = ctx.fit
+    probes = fit.probes
+    loss = _raw(ctx.history, "loss")
+    if loss is None or not np.isfinite(loss).all():
+        return None
+    updates = probes.updates if probes is not None else None
+    steps = probes.steps_per_epoch if probes is not None else None
+    if updates is None and steps:
+        updates = steps * len(loss)
+    curve_key = "val_loss" if _raw(ctx.history, "val_loss") is not None else "loss"
+    acc = _final_accuracy(ctx)
+    params = probes.n_params if probes is not None else None
+    evidence: dict[str, Any] = {
+        "epochs": len(loss),
+        "steps_per_epoch": steps,
+        "updates": updates,
+        "trainable_params": params,
+        "curve": curve_key,
+        "final_accuracy": rounded(acc) if acc is not None else None,
+    }
+    stopped = any(cb.stopped_epoch is not None for cb in fit.callbacks)
+    curve = _raw(ctx.history, curve_key)
+    return TrainingLength(
+        len(loss), updates, steps, params, curve_key, curve, acc, stopped, evidence
+    )
+
+
+def _log_slopes(curve: np.ndarray | None, window: int) -> tuple[float, float] | None:
+    """The mean log drop per epoch over the last ``window`` epochs and over the whole
+    curve; None when the curve is too short, not finite or not positive."""
+    if curve is None or not np.isfinite(curve).all() or len(curve) <= window or curve.min() <= 0:
+        return None
+    logs = np.log(curve)
+    recent = float((logs[-window - 1] - logs[-1]) / window)  # mean log drop per epoch
+    overall = float((logs[0] - logs[-1]) / (len(curve) - 1))
+    return recent, overall
 
 
 # -- invalid_labels -----------------------------------------------------------------------
@@ -610,6 +737,12 @@ def undertrained(ctx: Context, t: Mapping[str, float]) -> Outcome | None:
 
 @check(
     "invalid_labels",
+    flags=(
+        "fail: non-integer class ids for sparse CE (labels divided by 255), ids outside "
+        "0..units−1, values outside [0, 1] for binary CE, one-hot width ≠ output units, one "
+        "class in the training labels; warn: multi-hot targets with a softmax and "
+        "categorical CE"
+    ),
     requires=["fit", "model"],
     explains=SYMPTOMS,
     remedy="Give sparse_categorical_crossentropy integer class ids 0..k-1 (not scaled "
@@ -620,6 +753,37 @@ def undertrained(ctx: Context, t: Mapping[str, float]) -> Outcome | None:
 def invalid_labels(ctx: Context, t: Mapping[str, float]) -> Outcome | None:
     """Labels that cannot fit the loss (non-integer sparse ids, values outside [0, 1],
     multi-hot with softmax, one-hot width != output units, a single training class)."""
+    m = _measure_labels(ctx)
+    if m is None:
+        return None
+    if m.fails:
+        text = "; ".join(m.fails) + "."
+        return Outcome(
+            Severity.FAIL, text[:1].upper() + text[1:], m.evidence, "the labels do not fit the loss"
+        )
+    if m.warns:
+        text = "; ".join(m.warns) + "."
+        return Outcome(
+            Severity.WARN,
+            text[:1].upper() + text[1:],
+            m.evidence,
+            "the labels do not fit the output",
+        )
+    return passed("The labels fit the loss.", m.evidence)
+
+
+@dataclass(frozen=True)
+class LabelFit:
+    """What ``invalid_labels`` grades: each way the labels cannot fit, by how bad it is."""
+
+    fails: tuple[str, ...]  # the loss cannot learn from these labels
+    warns: tuple[str, ...]  # the output cannot express them
+    evidence: Mapping[str, Any]
+
+
+def _measure_labels(ctx: Context) -> LabelFit | None:
+    """Compare the training label values with the loss and the output layer; None for
+    a multi-output model, a non-classifier or labels that were not read."""
     fit: FitSpec = ctx.fit
     spec: ModelSpec = ctx.model
     lv = fit.label_values
@@ -668,14 +832,4 @@ def invalid_labels(ctx: Context, t: Mapping[str, float]) -> Outcome | None:
     if labels is not None and labels.is_single_label and len(labels.train_counts) == 1:
         only = next(iter(labels.train_counts))
         fails.append(f"the training labels hold one class ({only}): there is nothing to learn")
-    if fails:
-        text = "; ".join(fails) + "."
-        return Outcome(
-            Severity.FAIL, text[:1].upper() + text[1:], evidence, "the labels do not fit the loss"
-        )
-    if warns:
-        text = "; ".join(warns) + "."
-        return Outcome(
-            Severity.WARN, text[:1].upper() + text[1:], evidence, "the labels do not fit the output"
-        )
-    return passed("The labels fit the loss.", evidence)
+    return LabelFit(tuple(fails), tuple(warns), evidence)

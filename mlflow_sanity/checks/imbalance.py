@@ -30,6 +30,7 @@ def _share(c: Classification, counts: np.ndarray) -> dict[str, float]:
 
 @check(
     "single_class_eval",
+    flags=("fail: the evaluation labels hold one class"),
     requires=["eval"],
     remedy="Split with stratification (train_test_split(..., stratify=y) or StratifiedKFold) "
     "so that every class occurs in the evaluation data.",
@@ -51,6 +52,11 @@ def single_class_eval(ctx: Context, t: Mapping[str, float]) -> Outcome:
 
 @check(
     "class_imbalance",
+    flags=(
+        "info when the rarest class's share × k (k classes present; 1.0 = a fair 1/k share) "
+        "is < 2 × `info_share`; warn below 2 × `warn_share` (the thresholds are binary-task "
+        'shares: with 2 classes the rule is "rarest < 10% / 1% of rows")'
+    ),
     requires=["eval"],
     remedy="Use class_weight or resampling on the training data and tune the decision "
     "threshold. " + _WATCH,
@@ -101,6 +107,10 @@ def class_imbalance(ctx: Context, t: Mapping[str, float]) -> Outcome | None:
 
 @check(
     "prediction_collapse",
+    flags=(
+        "fail: every prediction is one class; warn: ≥ `warn_share` of predictions are one "
+        "class and the others are predicted at < `min_rate_ratio` of their true rate"
+    ),
     requires=["eval"],
     judges_training_rows=True,
     remedy="Rebalance training (class_weight, resampling), check the output activation and loss, "
@@ -148,6 +158,9 @@ def prediction_collapse(ctx: Context, t: Mapping[str, float]) -> Outcome | None:
 
 @check(
     "minority_class_missed",
+    flags=(
+        "fail/warn: a class with ≥ `min_support` rows has recall ≤ `fail_recall` / `warn_recall`"
+    ),
     requires=["eval"],
     judges_training_rows=True,
     remedy="Use class_weight or resampling and tune the decision threshold on validation "
@@ -194,6 +207,12 @@ def minority_class_missed(ctx: Context, t: Mapping[str, float]) -> Outcome | Non
 
 @check(
     "accuracy_at_baseline",
+    flags=(
+        "fail: accuracy ≤ majority-class share and the predictions carry no information "
+        "about the labels (chi-square test on the confusion matrix, p ≥ `alpha`); warn: "
+        "accuracy ≤ the share although the predictions are informative (accuracy is the "
+        "wrong headline), or above it but a one-sided binomial test gives p ≥ `alpha`"
+    ),
     requires=["eval"],
     judges_training_rows=True,
     remedy="Compare against the majority-class baseline (sklearn DummyClassifier). " + _WATCH,
@@ -253,6 +272,11 @@ def accuracy_at_baseline(ctx: Context, t: Mapping[str, float]) -> Outcome | None
 
 @check(
     "small_eval_set",
+    flags=(
+        "warn: Wilson 95% interval wider than `max_ci_width`, or a perfect score on < "
+        "`min_rows_for_perfect` rows (info when the leakage checks ran clean, as for "
+        "`perfect_score`)"
+    ),
     requires=["eval"],
     remedy="Evaluate on more rows (a larger held-out set or cross-validation) and report the "
     "confidence interval with the score.",
@@ -289,6 +313,11 @@ def small_eval_set(ctx: Context, t: Mapping[str, float]) -> Outcome:
 
 @check(
     "perfect_score",
+    flags=(
+        "warn: accuracy or ROC-AUC ≥ `score`; info instead when the leakage checks ran on "
+        "this data (training data or a logged fingerprint) and flagged nothing **and** the "
+        "separation margin is ≥ `min_margin`"
+    ),
     requires=["eval"],
     remedy="Before celebrating, check for leakage: duplicates across splits, scalers fitted "
     "before the split, features that encode the label, evaluating on training data.",
@@ -410,6 +439,11 @@ def _leakage_clean(verdict: Mapping[str, str] | None) -> bool:
 
 @check(
     "uncalibrated",
+    flags=(
+        "on ≥ `min_rows` rows with expected calibration error (15 bins) > `max_ece`: warn "
+        "when the over-confident part alone is > `max_ece`, else info (under-confident); the "
+        "evidence names the direction"
+    ),
     requires=["eval"],
     remedy="Calibrate probabilities on validation data (temperature scaling, "
     "sklearn CalibratedClassifierCV) before using them as confidences or thresholds.",

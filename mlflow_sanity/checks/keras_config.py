@@ -157,6 +157,14 @@ def _logit_and_label_misfits(spec: ModelSpec, labels: LabelSummary | None) -> li
 
 @check(
     "loss_output_mismatch",
+    flags=(
+        "fail: categorical CE on a 1-unit output (loss exactly 0), softmax on one unit, one "
+        "unit for > 2 classes; warn: MSE/MAE on a softmax/sigmoid classifier or on a "
+        "multi-unit sigmoid output, binary CE on a multi-unit softmax, categorical CE on a "
+        "multi-unit sigmoid output, a ReLU/tanh/… output with a cross-entropy without "
+        "`from_logits=True` (linear too), `from_logits` that does not fit the output, "
+        "1-based labels"
+    ),
     requires=["model"],
     reads=["fit"],
     explains=SYMPTOMS,
@@ -188,6 +196,7 @@ def loss_output_mismatch(ctx: Context, t: Mapping[str, float]) -> Outcome | None
 
 @check(
     "hidden_softmax",
+    flags=("warn: softmax before the output layer"),
     requires=["model"],
     remedy="Use relu (or another non-saturating activation) in hidden layers; keep softmax "
     "for the output layer only.",
@@ -219,6 +228,10 @@ def _share_misjudged(preds: Predictions, threshold: float) -> float:
 
 @check(
     "logits_thresholded",
+    flags=(
+        "warn: linear output + `from_logits=True` + binary accuracy/precision/recall at a "
+        "threshold other than 0"
+    ),
     requires=["model"],
     reads=["fit"],
     remedy="With a linear output and from_logits=True use "
@@ -261,6 +274,10 @@ def logits_thresholded(ctx: Context, t: Mapping[str, float]) -> Outcome | None:
 
 @check(
     "class_weight_ignored",
+    flags=(
+        "warn: `class_weight` keys that are strings (silently ignored by Keras ≤ 3.15) or "
+        "match no label"
+    ),
     requires=["fit"],
     remedy="Key class_weight by integer class index (the label value, or the one-hot column): "
     "{0: 1.0, 1: 5.0}; sklearn.utils.class_weight.compute_class_weight builds it.",

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from mlflow_sanity.core.findings import Corrected, Finding, Severity
+from mlflow_sanity.core.findings import Corrected, Finding, NotChecked, Severity
 from mlflow_sanity.core.metrics import InputError
 from mlflow_sanity.core.strict import strict
 
@@ -67,6 +67,11 @@ class Context:
     # Experiments that tested a cause (finding id -> ``core.proofs.Proof.to_dict()``):
     # the adapter reruns the registry with them, and ``judge_causes`` grades by them.
     proofs: Mapping[str, Mapping[str, Any]] | None = None
+    # Why a field an adapter meant to fill is empty (field name -> "validation data (not
+    # readable)"): each enabled check that needed it becomes a ``NotChecked`` record
+    # (``skipped_checks``). A field left None without a reason is simply not this entry
+    # point's evidence (the evaluator has no history): no gap.
+    missing: Mapping[str, str] = field(default_factory=dict)
     # Measurements several checks share (the train/test overlap), computed once per report.
     shared: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
@@ -150,6 +155,10 @@ class Check:
     # A cause that alarms (warn/fail) only next to a flagged symptom it explains, or when
     # its outcome says it breaks training ``alone``; otherwise ``info`` (``judge_causes``).
     needs_symptom: bool = False
+    # What it flags, at which severity and by which thresholds, in the words of the
+    # README's checks tables (``checks/catalog.py`` generates them from this); empty:
+    # ``summary`` (the function's first docstring line) stands in.
+    flags: str = ""
 
     def applies(self, ctx: Context) -> bool:
         if ctx.eval_on == "training" and "eval" in self.requires and not self.judges_training_rows:
@@ -160,7 +169,7 @@ class Check:
 
 
 REGISTRY: dict[str, Check] = {}
-_CONTEXT_FIELDS = frozenset(Context.__dataclass_fields__) - {"shared"}
+_CONTEXT_FIELDS = frozenset(Context.__dataclass_fields__) - {"shared", "missing"}
 
 
 def check(
@@ -173,12 +182,14 @@ def check(
     judges_training_rows: bool = False,
     explains: Iterable[str] = (),
     needs_symptom: bool = False,
+    flags: str = "",
     **defaults: float,
 ) -> Callable[[CheckFn], CheckFn]:
     """Register ``fn`` as the check that produces finding ``check_id``.
 
     Its theme is the ``checks`` module (or subpackage) it lives in, so groups like "the
-    leakage checks" are read from the registry instead of listed by hand.
+    leakage checks" are read from the registry instead of listed by hand. ``flags`` is
+    the user-facing rule (README tables); the thresholds it names are ``defaults``.
     """
     requires, one_of, reads = tuple(requires), tuple(one_of), tuple(reads)
     unknown = set(requires + one_of + reads) - _CONTEXT_FIELDS
@@ -203,6 +214,7 @@ def check(
             reads,
             tuple(explains),
             needs_symptom,
+            flags,
         )
         return fn
 
@@ -333,6 +345,30 @@ def run_checks(
             alone.add(check_id)
     results = judge_causes(results, alone, ctx.proofs or {})
     return lead_with_causes(results, because, ctx)
+
+
+def skipped_checks(
+    ctx: Context, options: CheckOptions | None = None, call: str = ""
+) -> list[NotChecked]:
+    """The enabled checks that did not run because evidence they require is missing for a
+    reason the adapter gave (``ctx.missing``): one record per check, naming the first
+    reason. A check also lacking evidence nobody promised (a fit without validation data
+    has no test rows) would not have run anyway: no record. Coverage is made of these, so
+    it cannot drift from what actually ran."""
+    if not ctx.missing:
+        return []
+    options = options or CheckOptions()
+    out = []
+    for check_id, chk in REGISTRY.items():
+        if check_id in options.disable or chk.applies(ctx):
+            continue
+        groups = [(name,) for name in chk.requires if getattr(ctx, name) is None]
+        if chk.one_of and all(getattr(ctx, name) is None for name in chk.one_of):
+            groups.append(chk.one_of)
+        reasons = [next((ctx.missing[n] for n in g if n in ctx.missing), None) for g in groups]
+        if reasons and all(reasons):
+            out.append(NotChecked(check_id, str(reasons[0]), call))
+    return out
 
 
 # Findings that show accuracy is stuck without saying why; cause checks name them in

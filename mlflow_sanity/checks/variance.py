@@ -86,6 +86,12 @@ def _interval(sp: Spread) -> str:
 
 @check(
     "seed_variance",
+    flags=(
+        "fail: the seed mean is no better than the reference (your `reference=`, or the "
+        "majority baseline for accuracy); warn: the reference lies inside the seed interval, "
+        "the std exceeds `max_std_fraction` of the gap, or a seed scores no better than the "
+        "reference"
+    ),
     requires=["seeds"],
     remedy="Report the mean and interval over seeds instead of one run; stabilise training "
     "(lower learning rate, more data, regularisation, learning-rate warm-up); compare models "
@@ -172,6 +178,7 @@ def _differs(a: float, b: float, tol: float) -> bool:
 
 @check(
     "nondeterminism",
+    flags=("warn: with `deterministic=True` the first seed, run twice, gives different metrics"),
     requires=["seeds"],
     remedy="Derive every source of randomness in the training function from its seed "
     "argument (np.random.default_rng(seed), shuffles, splits, tf.data), never an unseeded "

@@ -189,14 +189,91 @@ def _corrected_or_none(data: Any) -> Corrected | None:
         return None
 
 
+@dataclass(frozen=True)
+class NotChecked:
+    """One check that could not run, and why: what coverage is made of.
+
+    The registry emits one for each enabled check whose required evidence an adapter could
+    not supply and said why (``Context.missing``); an adapter emits its own for data it
+    could not read at all. ``call`` names the call whose data it was ("fit",
+    "model.evaluate #2"); the adapter and the tracking layer fill it, the core names none.
+    ``check`` is empty for a record read from a report written before there were records.
+    """
+
+    check: str
+    reason: str
+    call: str = ""
+
+    @property
+    def text(self) -> str:
+        """``fit: validation data (not readable)``: the gap as the coverage tag says it."""
+        return f"{self.call}: {self.reason}" if self.call else self.reason
+
+    def to_dict(self) -> dict[str, str]:
+        return {"check": self.check, "reason": self.reason, "call": self.call}
+
+    @classmethod
+    def from_dict(cls, data: Any) -> NotChecked:
+        if isinstance(data, str):  # report.json before records: the gap's text
+            return cls("", data)
+        return cls(str(data.get("check") or ""), str(data["reason"]), str(data.get("call") or ""))
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """What a report is about: which call made it, and on which rows.
+
+    ``source`` is the entry point's id (stamped on each finding as well), ``call`` the name
+    users know that call by ("fit", "model.evaluate", "mlflow.models.evaluate"; the
+    tracking layer numbers repeated ones), ``evaluated_on`` the rows the evaluation-set
+    checks judged ("validation data", "training data", a dataset's name; None when no
+    predictions were judged), ``dataset``/``dataset_digest`` an MLflow dataset's identity.
+    """
+
+    source: str = ""
+    call: str = ""
+    evaluated_on: str | None = None
+    rows: int | None = None
+    dataset: str | None = None
+    dataset_digest: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return _jsonable(self.__dict__)
+
+    @classmethod
+    def from_dict(cls, data: Any, inputs: Any = None) -> Provenance:
+        """From ``report.json``'s ``provenance`` section, or, for a report written before
+        there was one, from the keys its ``inputs`` held."""
+        data = data if isinstance(data, dict) else {}
+        old = inputs if isinstance(inputs, dict) and not data else {}
+        rows = data.get("rows", old.get("n_rows"))
+
+        def text(key: str, old_key: str) -> str | None:
+            value = data.get(key, old.get(old_key))
+            return str(value) if value is not None else None
+
+        return cls(
+            source=str(data.get("source", old.get("source")) or ""),
+            call=str(data.get("call") or ""),
+            evaluated_on=text("evaluated_on", "evaluated_on"),
+            rows=int(rows) if isinstance(rows, (int, float)) else None,
+            dataset=text("dataset", "dataset"),
+            dataset_digest=text("dataset_digest", "dataset_digest"),
+        )
+
+
 @dataclass
 class Report:
     """All findings and metrics for one run (or one evaluation)."""
 
     findings: list[Finding] = field(default_factory=list)
     metrics: dict[str, float] = field(default_factory=dict)
+    # What the checks were told about the model, the fit and the data: for people reading
+    # report.json; no code decides anything from it (that is ``provenance`` and ``skipped``).
     inputs: dict[str, Any] = field(default_factory=dict)
     tables: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    provenance: Provenance = field(default_factory=Provenance)
+    skipped: list[NotChecked] = field(default_factory=list)  # what could not be checked
 
     @property
     def flagged(self) -> list[Finding]:
@@ -220,17 +297,9 @@ class Report:
 
     @property
     def not_checked(self) -> list[str]:
-        """What could not be checked, one entry per gap (``"fit: validation data ..."``).
-
-        Stored in ``inputs["not_checked"]`` once reports are merged (the union of theirs);
-        otherwise derived from this report's own inputs by ``coverage_gaps``.
-        """
-        stored = self.inputs.get(NOT_CHECKED_KEY)
-        if isinstance(stored, list):
-            return [str(g) for g in stored]
-        label = _SOURCE_LABELS.get(str(self.inputs.get("source") or ""), "")
-        gaps = coverage_gaps(self.inputs)
-        return [f"{label}: {g}" if label else g for g in gaps]
+        """What could not be checked, one line per gap (``"fit: validation data (not
+        readable)"``): the ``skipped`` records by call and reason, in order."""
+        return list(dict.fromkeys(r.text for r in self.skipped))
 
     @property
     def coverage(self) -> str:
@@ -289,17 +358,13 @@ class Report:
             kept = by_id.get(f.id)
             if kept is None or f.severity.rank >= kept.severity.rank:
                 by_id[f.id] = f
-        inputs = {**self.inputs, **other.inputs}
-        gaps = list(dict.fromkeys([*self.not_checked, *other.not_checked]))
-        if gaps or NOT_CHECKED_KEY in self.inputs or NOT_CHECKED_KEY in other.inputs:
-            inputs[NOT_CHECKED_KEY] = gaps
-        # else nothing is known to be missing yet: the merged inputs (an adapter may still
-        # add its own, as for the heads of a multi-output model) stay the source
         return Report(
             findings=list(by_id.values()),
             metrics={**self.metrics, **other.metrics},
-            inputs=inputs,
+            inputs={**self.inputs, **other.inputs},
             tables={**self.tables, **other.tables},
+            provenance=other.provenance if other.provenance.source else self.provenance,
+            skipped=list(dict.fromkeys([*self.skipped, *other.skipped])),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -315,6 +380,8 @@ class Report:
             ),
             "coverage": self.coverage,
             "not_checked": self.not_checked,
+            "skipped_checks": [r.to_dict() for r in self.skipped],
+            "provenance": self.provenance.to_dict(),
             "findings": [f.to_dict() for f in self.findings],
             "metrics": _jsonable(self.metrics),
             "inputs": _jsonable(self.inputs),
@@ -323,90 +390,20 @@ class Report:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Report:
+        """A report from its JSON form, also one written by an earlier version (no
+        ``provenance``/``skipped_checks`` sections: they are rebuilt from what it holds)."""
         inputs = dict(data.get("inputs") or {})
-        if isinstance(data.get("not_checked"), list):
-            inputs[NOT_CHECKED_KEY] = list(data["not_checked"])
+        records = data.get("skipped_checks")
+        if not isinstance(records, list):  # before records: the gaps' texts
+            records = data.get("not_checked") or inputs.get("not_checked") or []
         return cls(
             findings=[Finding.from_dict(f) for f in data.get("findings", [])],
             metrics={k: float(v) for k, v in (data.get("metrics") or {}).items()},
             inputs=inputs,
             tables=dict(data.get("tables") or {}),
+            provenance=Provenance.from_dict(data.get("provenance"), inputs),
+            skipped=[NotChecked.from_dict(r) for r in records if isinstance(r, (str, dict))],
         )
-
-
-# -- coverage: what a report could not check -------------------------------------------------
-
-NOT_CHECKED_KEY = "not_checked"
-_SOURCE_LABELS = {
-    "autolog": "fit",
-    "callback": "fit",
-    "model.evaluate": "model.evaluate",
-    "evaluator": "mlflow.models.evaluate",
-}
-_PREDICTIONS_FAILED = "predictions could not be computed"
-
-
-def coverage_gaps(inputs: dict[str, Any]) -> list[str]:
-    """The data checks one report could not run, read from its ``inputs``.
-
-    - a fit (``inputs["fit"]``): validation data given but not readable, training data not
-      readable (leakage, label-shift and training-prediction checks), predictions that
-      failed, validation rows read but not evaluated, no training fingerprint;
-    - ``model.evaluate``: its data not readable, predictions that failed, rows not
-      evaluated, leakage skipped (no fit of that model in the process);
-    - the evaluator: no training rows or fingerprint to check leakage against;
-    - a multi-output model (``inputs["heads"]``): predictions that failed; the input
-      checks (leakage, duplicates) when they did not run once for the model
-      (``inputs["heads_leakage"]`` says how they ran);
-    - any adapter may add its own under ``inputs["skipped"]`` (a list of strings).
-    """
-    gaps: list[str] = []
-    heads = isinstance(inputs.get("heads"), dict)  # a multi-output model, checked per head
-    if (
-        heads
-        and inputs.get("source") in ("autolog", "callback", "model.evaluate")
-        and not inputs.get("heads_leakage")
-    ):
-        gaps.append("leakage checks (not run for multi-output models)")
-    notes = " ".join(str(n) for n in inputs.get("notes") or [] if isinstance(n, str))
-    if heads and _PREDICTIONS_FAILED in notes:
-        gaps.append("the model's predictions (they failed)")
-    fit = inputs.get("fit")
-    if isinstance(fit, dict):
-        validation = fit.get("validation")
-        note = str(fit.get("data_note") or "")
-        if validation == "unknown":
-            gaps.append("validation data (a kind that cannot be read without consuming it)")
-        elif validation in ("validation_data", "validation_split") and fit.get("n_val") is None:
-            gaps.append("validation data (not readable)")
-        elif fit.get("n_val") and "evaluated_on" not in inputs:
-            gaps.append("evaluation-set checks on the validation data (no class predictions)")
-        if fit.get("n_train") is None:
-            gaps.append("training data (not readable): leakage and label-shift checks")
-        if _PREDICTIONS_FAILED in note:
-            gaps.append("the model's predictions (they failed)")
-        if inputs.get("fingerprint"):
-            gaps.append("training fingerprint (later leakage checks)")
-    evaluate = inputs.get("evaluate")
-    if isinstance(evaluate, dict):
-        notes = " ".join(str(n) for n in evaluate.get("notes") or [])
-        if evaluate.get("rows") is None:
-            gaps.append("the evaluated data (not readable)")
-        elif _PREDICTIONS_FAILED in notes:
-            gaps.append("the model's predictions (they failed)")
-        elif "evaluated_on" not in inputs and not heads:
-            gaps.append("evaluation-set checks (no class predictions)")
-        leakage = inputs.get("leakage")
-        if isinstance(leakage, str) and "skipped" in leakage:
-            gaps.append("leakage checks (no fit of this model in this process)")
-    if inputs.get("source") == "evaluator":
-        leakage = inputs.get("leakage")
-        if not (isinstance(leakage, dict) and leakage.get("train")):
-            gaps.append("leakage checks (no train_data, training_run_id or training fingerprint)")
-    extra = inputs.get("skipped")
-    if isinstance(extra, list):
-        gaps.extend(str(g) for g in extra)
-    return gaps
 
 
 def _jsonable(value: Any) -> Any:

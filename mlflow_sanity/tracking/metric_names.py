@@ -78,14 +78,15 @@ def claim(previous: Report | None, report: Report, dataset: Mapping[str, Any] | 
 def record(merged: Report, previous: Report | None, report: Report, prefix: str) -> None:
     """Note in the merged report which data ``prefix`` now holds."""
     claims = _claims(previous)
-    own_data = report.inputs.get("evaluated_on") or report.inputs.get("dataset")
+    origin = report.provenance
+    own_data = origin.evaluated_on or origin.dataset
     if prefix in claims and not own_data:  # e.g. a group verdict: no data of its own
         merged.inputs[CLAIMS_KEY] = claims
         merged.inputs[PREFIX_KEY] = prefix
         return
-    data = report.inputs.get("evaluated_on") or report.inputs.get("source") or "report"
+    data = origin.evaluated_on or origin.source or "report"
     entry: dict[str, Any] = {"data": str(data)}
-    name, digest = report.inputs.get("dataset"), report.inputs.get("dataset_digest")
+    name, digest = origin.dataset, origin.dataset_digest
     if name is not None or digest is not None:
         entry.update(name=name, digest=digest)
     claims[prefix] = entry

@@ -113,7 +113,7 @@ def model_verdict(tags: Mapping[str, str], report: Report) -> Report:
         replace(own[fid], severity=severity) if fid in own else Finding(fid, severity, earlier)
         for fid, severity in sorted(worst.items())
     ]
-    return Report(findings=findings, metrics=report.metrics, inputs=report.inputs)
+    return replace(report, findings=findings, tables={})
 
 
 def tag_model(

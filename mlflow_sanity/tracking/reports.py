@@ -25,7 +25,7 @@ from mlflow.tracking import MlflowClient
 from mlflow_sanity._version import __version__
 from mlflow_sanity.core import tag_names
 from mlflow_sanity.core.clock import now_ms
-from mlflow_sanity.core.findings import NOT_CHECKED_KEY, Report, coverage_gaps
+from mlflow_sanity.core.findings import Report
 from mlflow_sanity.core.fingerprint import Fingerprint
 from mlflow_sanity.core.splits import ModelSelection
 from mlflow_sanity.report import render_html, render_json
@@ -137,14 +137,16 @@ def _scoped(
     """Number this call, stamp its findings with it, and write its own folder."""
     calls = list((previous.inputs.get(f"{scope}_calls") if previous else None) or [])
     n = len(calls) + 1
-    call = f"{report.findings[0].source if report.findings else scope} #{n}"
-    stamped = Report(
+    call = f"{report.provenance.call or scope} #{n}"
+    stamped = replace(
+        report,
         findings=[replace(f, source=f"{f.source or scope} #{n}") for f in report.findings],
         metrics=dict(report.metrics),
         inputs=dict(report.inputs),
         tables=dict(report.tables),
+        provenance=replace(report.provenance, call=call),
+        skipped=[replace(r, call=call) for r in report.skipped],
     )
-    stamped.inputs[NOT_CHECKED_KEY] = [f"{call}: {gap}" for gap in coverage_gaps(report.inputs)]
     calls.append({"call": call, "status": stamped.status, "flagged": stamped.flagged_ids})
     stamped.inputs[f"{scope}_calls"] = calls
     own = folder / str(n)

@@ -1,9 +1,14 @@
-"""Predict and analyse: one forward pass over the rows a fit saw, then the shared pipeline."""
+"""The two Keras entry points as the same four steps: read rows, predict, judge, files.
+
+``analyse`` (a finished ``fit``) and ``analyse_evaluate`` (one ``model.evaluate``) each
+read the rows the call saw, predict once per head on them, build each head's context and
+the rows' context, and hand both to the one head loop (``heads.judge_heads``). What was
+missing, and why, goes into ``Context.missing``, from which the registry writes the
+report's not-checked records. Tracking, memory and experiments are ``record.py``'s.
+"""
 
 from __future__ import annotations
 
-import functools
-import logging
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -11,45 +16,39 @@ from typing import Any
 
 import numpy as np
 
-from mlflow_sanity.adapters.keras.describe import (
-    callback_specs,
-    describe_heads,
-    describe_model,
-    keras_normalization_stats,
+from mlflow_sanity.adapters.keras import fit_facts
+from mlflow_sanity.adapters.keras.cause_data import with_cause_data
+from mlflow_sanity.adapters.keras.describe import keras_normalization_stats
+from mlflow_sanity.adapters.keras.heads import (
+    PREDICTIONS_FAILED,
+    Heads,
+    classification_of,
+    head_files,
+    head_labels,
+    head_outputs,
+    is_single,
+    judge_heads,
+    model_heads,
+    row_labels,
 )
-from mlflow_sanity.adapters.keras.inputs import (
-    EvaluateCall,
-    FitCall,
-    FitData,
-    Rows,
-    n_rows,
-    read_rows,
-    take_rows,
-)
+from mlflow_sanity.adapters.keras.inputs import EvaluateCall, FitCall, FitData, n_rows, read_rows
 from mlflow_sanity.adapters.keras.memory import FitMemory
-from mlflow_sanity.adapters.keras.predict import predict_heads, predict_outputs
-from mlflow_sanity.adapters.keras.probes import complete_probe, with_cause_data
+from mlflow_sanity.adapters.keras.probes import complete_probe
 from mlflow_sanity.checks import CheckOptions, Context
-from mlflow_sanity.core.findings import Report
+from mlflow_sanity.core.findings import Provenance, Report
 from mlflow_sanity.core.fingerprint import Fingerprint
-from mlflow_sanity.core.keras_spec import (
-    FitSpec,
-    LabelSummary,
-    ModelSpec,
-    Predictions,
-    label_indices,
-    summarize_labels,
-)
-from mlflow_sanity.core.metrics import Classification, InputError, classify
-from mlflow_sanity.core.predictions import outputs_to_proba
-from mlflow_sanity.core.splits import ModelSelection, Split
-from mlflow_sanity.pipeline import build_report
+from mlflow_sanity.core.keras_spec import Predictions, summarize_labels
+from mlflow_sanity.core.splits import Split
 
-_log = logging.getLogger(__name__)
-
-_NO_FIT = "no fit of this model in this process: leakage checks skipped"
-_TRAIN_SAMPLE_ROWS = 2000  # rows of training data re-predicted for the dropout note
-TRAIN_CHECK_ROWS = 20_000  # training rows predicted to judge a fit without validation data
+# Not-checked reasons (``Context.missing``): what the coverage tag says, per call.
+VALIDATION_UNKNOWN = "validation data (a kind that cannot be read without consuming it)"
+VALIDATION_UNREADABLE = "validation data (not readable)"
+VALIDATION_UNJUDGED = "evaluation-set checks on the validation data (no class predictions)"
+TRAINING_UNREADABLE = "training data (not readable): leakage and label-shift checks"
+NO_FINGERPRINT = "training fingerprint (later leakage checks)"
+EVALUATED_UNREADABLE = "the evaluated data (not readable)"
+EVALUATED_UNJUDGED = "evaluation-set checks (no class predictions)"
+NO_FIT = "leakage checks (no fit of this model in this process)"
 
 
 @dataclass
@@ -65,421 +64,253 @@ class Analysis:
     data: FitData | None = field(default=None, repr=False)
 
 
+# -- fit ----------------------------------------------------------------------------------
+
+
 def analyse(
     model: Any, history: Mapping[str, list[float]], call: FitCall, config: CheckOptions
 ) -> Analysis:
     """Read inputs, describe, predict, check: the report and artifact files of one fit."""
     data = FitData.from_call(call, history)
     complete_probe(call, data.x_train, data.y_train)  # probes that waited for these rows
-    heads = describe_heads(model)
-    if heads:
-        return _analyse_heads(model, heads, history, call, data, config)
-    spec, val_preds, train_preds = _predict_fit(model, describe_model(model), data, call)
-    fit = _fit_spec(call, data, spec, history, val_preds, train_preds)
-    fit = with_cause_data(fit, model, call, data.x_train, data.y_train)
-    evaluation, eval_on = _validation_classification(spec, fit, val_preds), "validation"
-    if evaluation is None and data.validation == "none":
-        evaluation, eval_on = _training_classification(model, spec, fit, data, call), "training"
-    inputs: dict[str, Any] = {"source": call.source, "model": spec.to_dict(), "fit": fit.to_dict()}
-    if fit.probes is not None:
-        inputs["probes"] = fit.probes.to_dict()
-    fingerprints, failure = _fingerprints(data)
+    heads = model_heads(model)
+    outputs, failed = _fit_outputs(model, heads, data, call)
+    contexts = {
+        name: _fit_head(model, name, spec, outputs.get(name), history, call, data, failed)
+        for name, spec in heads.items()
+    }
+    first = next(iter(contexts.values()))
+    keyed = replace(
+        data, y_train=row_labels(data.y_train, heads), y_val=row_labels(data.y_val, heads)
+    )
+    fingerprints, failure = fit_facts.fingerprints(keyed)
+    rows = Context(
+        # the validation rows against the training rows: copies or a scaler fitted on both
+        # make the validation score optimistic (and clear an honest perfect score)
+        test=Split(data.x_val, keyed.y_val, "validation data") if data.val_readable else None,
+        fingerprint=fingerprints.get("train"),
+        normalization=keras_normalization_stats(model),
+        missing=_fit_rows_missing(data, failure),
+    )
+    inputs: dict[str, Any] = {"notes": data.notes}
+    if is_single(heads):
+        inputs.update(model=first.model.to_dict(), fit=first.fit.to_dict())
+    probed = next((c.fit.probes for c in contexts.values() if c.fit.probes), None)
+    if probed is not None:  # the probes measure the whole model, once
+        inputs["probes"] = probed.to_dict()
     if failure:
         inputs["fingerprint"] = failure
-    ctx = Context(
+    if first.fit.monitors:
+        inputs["model_selection"] = fit_facts.model_selection(first.fit).to_dict()
+    eval_on = "training" if any(c.eval_on == "training" for c in contexts.values()) else None
+    where = f"{eval_on or 'validation'} data"
+    origin = Provenance(source=call.source, call="fit", evaluated_on=where)
+    judged = judge_heads(contexts, rows, options=config, provenance=origin, inputs=inputs)
+    report = judged.report
+    _add_training_metrics(report)
+    files = fit_facts.learning_curves(history, first.fit)
+    if eval_on is None:
+        files.update(head_files({n: c.eval for n, c in contexts.items()}, prefix="validation_"))
+    for role, fp in fingerprints.items():
+        files.update(fp.to_files(role))
+    digests = fit_facts.run_digests(model, first.model, first.fit, call, fingerprints)
+    if digests:
+        report.inputs["digests"] = digests
+    single = judged.contexts.get(None)
+    return Analysis(report, files, fingerprints, digests, single, data if single else None)
+
+
+def _fit_outputs(
+    model: Any, heads: Heads, data: FitData, call: FitCall
+) -> tuple[dict[Any, np.ndarray], bool]:
+    """Each head's outputs on the validation rows (none for a single output that is not a
+    classifier: nothing would read them), and whether the forward pass failed."""
+    single = is_single(heads)
+    spec = heads.get(None)
+    if not data.val_readable or (single and not (spec.n_outputs == 1 and spec.is_classifier)):
+        return {}, False
+    try:
+        return head_outputs(model, heads, data.x_val, call.batch_size), False
+    except Exception as exc:  # the configuration and history checks still run
+        data.notes.append(f"the model's predictions could not be computed ({exc})")
+        return {}, True
+
+
+def _fit_head(
+    model: Any,
+    name: str | None,
+    spec: Any,
+    outputs: np.ndarray | None,
+    history: Mapping[str, list[float]],
+    call: FitCall,
+    data: FitData,
+    failed: bool,
+) -> Context:
+    """One head of a fit: its labels, its validation predictions, its FitSpec with the
+    cause evidence, and its evaluation (on the training rows when fit had no validation)."""
+    one = replace(
+        data, y_train=head_labels(data.y_train, name), y_val=head_labels(data.y_val, name)
+    )
+    if outputs is not None and spec.output_units is None:  # subclassed: learn the shape
+        units = int(outputs.shape[-1]) if outputs.ndim > 1 else 1
+        spec = replace(spec, output_units=units, output_rank=outputs.ndim)
+    preds = (
+        Predictions(one.y_val, outputs, data.sw_val)
+        if outputs is not None and one.y_val is not None
+        else None
+    )
+    train_preds = None
+    if name is None:
+        try:
+            train_preds = fit_facts.training_sample(model, spec, data, call)
+        except Exception as exc:  # the dropout note is optional; the other checks still count
+            data.notes.append(f"the model's predictions could not be computed ({exc})")
+    fit = fit_facts.fit_spec(call, one, spec, history, preds, train_preds)
+    x_train = data.x_train if name is None else None  # input statistics: the whole model's
+    fit = with_cause_data(fit, model, call, x_train, one.y_train)
+    evaluation = classification_of(spec, preds, fit.labels) if spec.is_classifier else None
+    eval_on = "validation"
+    if name is None and evaluation is None and data.validation == "none":
+        evaluation = fit_facts.training_classification(model, spec, fit, data, call)
+        eval_on = "training"
+    missing = _fit_head_missing(data, name, failed, preds, evaluation)
+    return Context(
         eval=evaluation,
         eval_on=eval_on,
         model=spec,
         history=history or None,
         fit=fit,
-        # the validation rows against the training rows: copies or a scaler fitted on both
-        # make the validation score optimistic (and clear an honest perfect score)
-        test=Split(data.x_val, data.y_val, "validation data") if data.val_readable else None,
-        fingerprint=fingerprints.get("train"),
-        normalization=keras_normalization_stats(model),
+        missing=missing,
     )
-    if fit.monitors:
-        inputs["model_selection"] = _model_selection(fit).to_dict()
-    report = build_report(ctx, options=config, source="autolog", inputs=inputs)
-    if evaluation is not None:
-        report.inputs["evaluated_on"] = f"{eval_on} data"
-    _add_training_metrics(report)
-    files = _fit_files(history, fit, evaluation if eval_on == "validation" else None)
-    for role, fp in fingerprints.items():
-        files.update(fp.to_files(role))
-    digests = run_digests(model, spec, fit, call, fingerprints)
-    if digests:
-        report.inputs["digests"] = digests
-    return Analysis(report, files, fingerprints, digests, ctx, data)
 
 
-def _keras_config(obj: Any) -> Any:
-    try:
-        return obj.get_config()
-    except Exception:  # a subclassed model without get_config: its ModelSpec stands in
-        return None
-
-
-def run_digests(
-    model: Any, spec: ModelSpec, fit: FitSpec, call: FitCall, fingerprints: Mapping[str, Any]
+def _fit_head_missing(
+    data: FitData, name: str | None, failed: bool, preds: Any, evaluation: Any
 ) -> dict[str, str]:
-    """``config``: architecture + compile settings + fit settings, everything but the seed;
-    ``data``: the training (and validation) rows' fingerprints. Equal digests = the same
-    experiment run again, so the runs' spread is seed noise."""
-    from mlflow_sanity.core.run_digest import stable_digest
-
-    out: dict[str, str] = {}
-    try:
-        architecture = _keras_config(model) or [
-            (layer.class_name, layer.activation, layer.units) for layer in spec.layers
-        ]
-        compiled = {
-            "loss": spec.loss,
-            "from_logits": spec.from_logits,
-            "metrics": [(m.requested, m.variant, m.weighted, m.threshold) for m in spec.metrics],
-            "optimizer": _keras_config(getattr(model, "optimizer", None))
-            or [spec.optimizer, spec.learning_rate],
-        }
-        settings = {
-            "epochs": call.epochs,
-            "batch_size": call.batch_size,
-            "validation": fit.validation,
-            "validation_split": fit.validation_split,
-            "validation_freq": fit.validation_freq,
-            "class_weight": fit.to_dict().get("class_weight"),
-            "sample_weight": fit.sample_weight,
-            "callbacks": [
-                (cb.class_name, cb.monitor, cb.restore_best_weights, cb.save_best_only)
-                for cb in fit.callbacks
-            ],
-            "other_callbacks": list(fit.other_callbacks),
-        }
-        out["config"] = stable_digest({"model": architecture, "compile": compiled, "fit": settings})
-    except Exception as exc:  # grouping is optional; the checks still count
-        _log.info("mlflow-sanity: no config digest: %s", exc)
-    train = fingerprints.get("train")
-    if train is not None:
-        val = fingerprints.get("validation")
-        out["data"] = stable_digest(
-            {"train": train.digest, "validation": val.digest if val is not None else None}
-        )
-    return out
+    """Why a fit head has no evaluation, when it should have had one."""
+    if data.validation == "unknown":
+        return {"eval": VALIDATION_UNKNOWN}
+    if data.validation in ("validation_data", "validation_split") and not data.val_readable:
+        return {"eval": VALIDATION_UNREADABLE}
+    if failed:
+        return {"eval": PREDICTIONS_FAILED}
+    if evaluation is None and data.val_readable and name is None:
+        return {"eval": VALIDATION_UNJUDGED}
+    return {}
 
 
-def _analyse_heads(
+def _fit_rows_missing(data: FitData, failure: str) -> dict[str, str]:
+    """Why the rows' evidence of a fit is missing, when it should have been there."""
+    missing: dict[str, str] = {}
+    if data.validation == "unknown":
+        missing["test"] = VALIDATION_UNKNOWN
+    elif data.validation in ("validation_data", "validation_split") and not data.val_readable:
+        missing["test"] = VALIDATION_UNREADABLE
+    if not data.train_readable:
+        missing["fingerprint"] = TRAINING_UNREADABLE
+    elif failure:
+        missing["fingerprint"] = NO_FINGERPRINT
+    return missing
+
+
+def _add_training_metrics(report: Report) -> None:
+    for finding_id, key, metric in (
+        ("overfitting", "gap", "train_val_accuracy_gap"),
+        ("label_shift", "total_variation_distance", "label_shift_distance"),
+    ):
+        f = report.get(finding_id)
+        value = f.evidence.get(key) if f is not None else None
+        if isinstance(value, (int, float)) and math.isfinite(value):
+            report.metrics[metric] = float(value)
+
+
+# -- model.evaluate -------------------------------------------------------------------------
+
+
+def analyse_evaluate(
     model: Any,
-    heads: Mapping[str, ModelSpec],
-    history: Mapping[str, list[float]],
-    call: FitCall,
-    data: FitData,
+    call: EvaluateCall,
+    returned: Mapping[str, float],
     config: CheckOptions,
+    memory: FitMemory | None,
 ) -> Analysis:
-    """A multi-output model: each classification head is checked on its own outputs and
-    labels, with its own activation, loss and metrics; findings name the head."""
-    outputs: dict[str, np.ndarray] = {}
-    if data.val_readable:
+    """One ``model.evaluate``: the evaluation-set checks on the evaluated rows, Keras'
+    returned metrics against scikit-learn, and leakage against what ``fit`` remembered."""
+    rows, note = read_rows(call.x, call.y, call.sample_weight)
+    notes = [note] if note else []
+    memory = memory or FitMemory(None)
+    heads = model_heads(model)
+    outputs: dict[Any, np.ndarray] = {}
+    failed = False
+    single = is_single(heads)
+    wanted = not single or (heads[None].is_classifier and heads[None].n_outputs == 1)
+    if rows is not None and rows.y is not None and wanted:
         try:
-            outputs = predict_heads(model, data.x_val, call.batch_size)
-        except Exception as exc:  # the configuration and history checks still run
-            data.notes.append(f"the model's predictions could not be computed ({exc})")
-    reports, files, described = [], {}, {}
-    probed = None
+            outputs = head_outputs(model, heads, rows.x, call.batch_size)
+        except Exception as exc:  # the configuration checks still run
+            notes.append(f"the model's predictions could not be computed ({exc})")
+            failed = True
+    contexts = {}
     for name, spec in heads.items():
-        one = replace(
-            data, y_train=head_labels(data.y_train, name), y_val=head_labels(data.y_val, name)
-        )
+        y = head_labels(rows.y, name) if rows is not None else None
         out = outputs.get(name)
-        preds = (
-            Predictions(one.y_val, out, data.sw_val)
-            if out is not None and one.y_val is not None
-            else None
+        weights = rows.sample_weight if rows is not None and name is None else None
+        preds = Predictions(y, out, weights) if y is not None and out is not None else None
+        labels = summarize_labels(y, None, spec.output_units) if preds is not None else None
+        evaluation = classification_of(spec, preds, labels) if spec.is_classifier else None
+        contexts[name] = Context(
+            eval=evaluation,
+            model=spec,
+            evaluated=dict(returned) if preds is not None else None,
+            evaluated_outputs=preds,
+            missing=_evaluate_head_missing(rows is None, failed, evaluation, single),
         )
-        fit = _fit_spec(call, one, spec, history, preds, None)
-        fit = with_cause_data(fit, model, call, None, one.y_train)  # the head's labels
-        probed = fit.probes or probed  # the probes measure the whole model, once
-        evaluation = classification_of(spec, preds, fit.labels) if spec.is_classifier else None
-        ctx = Context(eval=evaluation, model=spec, history=history or None, fit=fit)
-        report = build_report(ctx, options=config, source="autolog")
-        reports.append(name_findings(report, name))
-        described[name] = {
-            "model": spec.to_dict(),
-            "status": report.status,
-            "flagged": report.flagged_ids,
-        }
-        if evaluation is not None:
-            from mlflow_sanity.report import classification_files
-
-            files.update(classification_files(evaluation, prefix=f"validation_{name}_"))
-    unlabelled = replace(data, y_train=None, y_val=None, y_all=None)
-    fit0 = _fit_spec(call, unlabelled, next(iter(heads.values())), history, None, None)
-    first = _first_classifier(heads)
-    keyed = replace(
-        data, y_train=head_labels(data.y_train, first), y_val=head_labels(data.y_val, first)
-    )
-    fingerprints, failure = _fingerprints(keyed)
-    memory = FitMemory(None, fingerprints.get("train"))
-    val = Split(data.x_val, keyed.y_val, "validation data") if data.val_readable else None
-    reports.append(_input_checks(model, val, memory, config, "autolog"))
-    merged = functools.reduce(Report.merge, reports)
-    merged.inputs.update({"source": call.source, "heads": described, "notes": data.notes})
-    if probed is not None:
-        merged.inputs["probes"] = probed.to_dict()
-    merged.inputs["heads_leakage"] = _inputs_note(first)
-    if failure:
-        merged.inputs["fingerprint"] = failure
-    if fit0.monitors:
-        merged.inputs["model_selection"] = _model_selection(fit0).to_dict()
-    files.update(_fit_files(history, fit0, None))
-    for role, fp in fingerprints.items():
-        files.update(fp.to_files(role))
-    return Analysis(merged, files, fingerprints)
-
-
-def _first_classifier(heads: Mapping[str, ModelSpec]) -> str | None:
-    """The output whose labels stand for the rows' class in the input checks (the first
-    classification head; duplicates and overlap are about the inputs either way)."""
-    return next((name for name, spec in heads.items() if spec.is_classifier), None)
-
-
-def _inputs_note(first: str | None) -> str:
-    labelled = f"with the labels of output '{first}'" if first else "without labels"
-    return f"once on the model's inputs, {labelled}"
-
-
-def _input_checks(
-    model: Any, test: Split | None, memory: FitMemory, config: CheckOptions, source: str
-) -> Report:
-    """The checks about rows rather than outputs (leakage against the fit's training rows,
-    duplicates, a feature that gives the label away), once for a multi-output model."""
-    ctx = Context(
+    test = None if rows is None else Split(rows.x, row_labels(rows.y, heads), "model.evaluate data")
+    row_ctx = Context(
         test=test,
         fingerprint=memory.train,
         validation_fingerprint=memory.validation,
         model_selection=memory.model_selection,
         normalization=keras_normalization_stats(model),
+        fit_validation_accuracy=memory.validation_accuracy,
         seen_splits=memory.seen_splits() or None,
+        missing=_evaluate_rows_missing(rows is None, memory),
     )
-    return build_report(ctx, options=config, source=source)
-
-
-def _evaluate_heads(
-    model: Any,
-    heads: Mapping[str, ModelSpec],
-    call: EvaluateCall,
-    rows: Rows | None,
-    returned: Mapping[str, float],
-    config: CheckOptions,
-    notes: list[str],
-    memory: FitMemory,
-) -> Analysis:
-    """``model.evaluate`` of a multi-output model: the evaluation-set checks and the
-    returned metrics per classification head, the input checks once."""
-    outputs: dict[str, np.ndarray] = {}
-    if rows is not None and rows.y is not None:
-        try:
-            outputs = predict_heads(model, rows.x, call.batch_size)
-        except Exception as exc:
-            notes.append(f"the model's predictions could not be computed ({exc})")
-    reports, described = [], {}
-    for name, spec in heads.items():
-        y = head_labels(rows.y, name) if rows is not None else None
-        out = outputs.get(name)
-        preds = Predictions(y, out) if y is not None and out is not None else None
-        labels = summarize_labels(y, None, spec.output_units) if preds is not None else None
-        evaluation = classification_of(spec, preds, labels) if spec.is_classifier else None
-        ctx = Context(
-            eval=evaluation,
-            model=spec,
-            evaluated=dict(returned) if preds is not None else None,
-            evaluated_outputs=preds,
-        )
-        report = build_report(ctx, options=config, source="model.evaluate")
-        reports.append(name_findings(report, name))
-        described[name] = {"status": report.status, "flagged": report.flagged_ids}
-    first = _first_classifier(heads)
-    test = (
-        Split(rows.x, head_labels(rows.y, first), "model.evaluate data")
-        if rows is not None
-        else None
-    )
-    reports.append(_input_checks(model, test, memory, config, "model.evaluate"))
-    merged = functools.reduce(Report.merge, reports)
-    merged.inputs.update(
-        {"source": "model.evaluate", "heads": described, "returned": dict(returned)}
-    )
-    merged.inputs["heads_leakage"] = _inputs_note(first)
-    if memory.run_id is None:
-        merged.inputs["leakage"] = _NO_FIT
-    merged.inputs["evaluate"] = {
-        "rows": n_rows(rows.x) if rows is not None else None,
-        "notes": notes,
+    inputs: dict[str, Any] = {
+        "evaluate": {"rows": n_rows(rows.x) if rows is not None else None, "notes": notes},
+        "returned": dict(returned),
     }
-    return Analysis(merged, {})
-
-
-def head_labels(y: Any, name: str) -> Any:
-    """One head's labels out of labels given by output name (None when not given so)."""
-    return y.get(name) if isinstance(y, Mapping) else None
-
-
-def name_findings(report: Report, head: str) -> Report:
-    """A head's report with every finding naming the output it is about."""
-    report.findings = [
-        replace(f, message=f"Output '{head}': {f.message}", evidence={**f.evidence, "output": head})
-        for f in report.findings
-    ]
-    return report
-
-
-def _model_selection(fit: FitSpec) -> ModelSelection:
-    return ModelSelection(
-        tuple(fit.monitors), tuple(cb.class_name for cb in fit.callbacks if cb.monitor)
+    if single:
+        inputs["model"] = heads[None].to_dict()
+    origin = Provenance(
+        source="model.evaluate", call="model.evaluate", evaluated_on="model.evaluate data"
     )
+    judged = judge_heads(contexts, row_ctx, options=config, provenance=origin, inputs=inputs)
+    files = head_files({n: c.eval for n, c in contexts.items()})
+    # the evaluated rows in the training columns, if the leakage checks computed them:
+    # the fit's memory keeps them for the union of splits a later evaluate is compared with
+    evaluated = judged.rows.shared.get("eval_fp")
+    fingerprints = {"evaluate": evaluated} if isinstance(evaluated, Fingerprint) else {}
+    return Analysis(judged.report, files, fingerprints)
 
 
-def _training_classification(
-    model: Any, spec: ModelSpec, fit: FitSpec, data: FitData, call: FitCall
-) -> Classification | None:
-    """Without validation data, the model's predictions on (a sample of) its own training
-    rows: a model that predicts one class for the data it was fitted on is still caught."""
-    if data.x_train is None or data.y_train is None or not spec.is_classifier:
-        return None
-    if spec.n_outputs != 1:
-        return None
-    n = n_rows(data.x_train)
-    rows = np.unique(np.linspace(0, n - 1, min(n, TRAIN_CHECK_ROWS)).astype(np.int64))
-    try:
-        outputs = predict_outputs(model, take_rows(data.x_train, rows), call.batch_size)
-    except Exception as exc:  # the configuration and history checks still run
-        _log.info("mlflow-sanity: training predictions not checked: %s", exc)
-        return None
-    return _validation_classification(spec, fit, Predictions(data.y_train[rows], outputs))
+def _evaluate_head_missing(
+    unreadable: bool, failed: bool, evaluation: Any, single: bool
+) -> dict[str, str]:
+    if unreadable:
+        return {"eval": EVALUATED_UNREADABLE}
+    if failed:
+        return {"eval": PREDICTIONS_FAILED}
+    if evaluation is None and single:
+        return {"eval": EVALUATED_UNJUDGED}
+    return {}
 
 
-def _predict_fit(
-    model: Any, spec: ModelSpec, data: FitData, call: FitCall
-) -> tuple[ModelSpec, Predictions | None, Predictions | None]:
-    """Outputs on the validation rows, and on a training sample when dropout or the like
-    makes Keras' running training metrics differ from inference (the dropout note)."""
-    val_preds = train_preds = None
-    try:
-        if data.val_readable and spec.n_outputs == 1 and spec.is_classifier:
-            outputs = predict_outputs(model, data.x_val, call.batch_size)
-            if spec.output_units is None:  # subclassed model: learn the shape from outputs
-                units = int(outputs.shape[-1]) if outputs.ndim > 1 else 1
-                spec = replace(spec, output_units=units, output_rank=outputs.ndim)
-            val_preds = Predictions(data.y_val, outputs, data.sw_val)
-        if data.train_readable and spec.stochastic_layers and spec.accuracy_metrics:
-            n = n_rows(data.x_train)
-            rows = np.unique(np.linspace(0, n - 1, min(n, _TRAIN_SAMPLE_ROWS)).astype(np.int64))
-            outputs = predict_outputs(model, take_rows(data.x_train, rows), call.batch_size)
-            train_preds = Predictions(data.y_train[rows], outputs)
-    except Exception as exc:  # config and history checks do not need predictions
-        _log.info("mlflow-sanity: predictions not checked: %s", exc)
-        data.notes.append(f"the model's predictions could not be computed ({exc})")
-    return spec, val_preds, train_preds
-
-
-def _label_summary(data: FitData, spec: ModelSpec) -> LabelSummary | None:
-    if data.y_train is not None:
-        return summarize_labels(data.y_train, data.y_val, spec.output_units, data.y_all)
-    if data.y_val is None:
-        return None
-    labels = summarize_labels(data.y_val, None, spec.output_units)
-    return replace(labels, train_counts={}, val_counts=labels.train_counts) if labels else None
-
-
-def _fit_spec(
-    call: FitCall,
-    data: FitData,
-    spec: ModelSpec,
-    history: Mapping[str, list[float]],
-    val_preds: Predictions | None,
-    train_preds: Predictions | None,
-) -> FitSpec:
-    callbacks, others = callback_specs(call.callbacks, call.initial_epoch)
-    return FitSpec(
-        n_train=n_rows(data.x_train) if data.x_train is not None else None,
-        n_val=n_rows(data.x_val) if data.x_val is not None else None,
-        validation=data.validation,
-        validation_split=call.validation_split,
-        validation_freq=call.validation_freq,
-        validation_steps=call.validation_steps,
-        class_weight=dict(call.class_weight) if call.class_weight else None,
-        sample_weight=call.sample_weight is not None,
-        callbacks=callbacks,
-        other_callbacks=others,
-        labels=_label_summary(data, spec),
-        data_readable=data.readable,
-        data_note="; ".join(data.notes),
-        epochs=call.epochs,
-        epochs_run=len(history.get("loss", [])),
-        validation_outputs=val_preds,
-        train_outputs=train_preds,
-    )
-
-
-def _fit_files(
-    history: Mapping[str, list[float]], fit: FitSpec, evaluation: Classification | None
-) -> dict[str, bytes]:
-    """Learning curves and the validation plots."""
-    from mlflow_sanity.report import classification_files, plots
-
-    files: dict[str, bytes] = {}
-    if fit.epochs_run:
-        restored = fit.restored_epoch
-        marks = {f"restored epoch {restored + 1}": restored + 1} if restored is not None else {}
-        files["learning_curves.png"] = plots.learning_curves_png(history, marks)
-    if evaluation is not None:
-        files.update(classification_files(evaluation, prefix="validation_"))
-    return files
-
-
-def _fingerprints(data: FitData) -> tuple[dict[str, Fingerprint], str]:
-    """Training and validation fingerprints: what later leakage checks (evaluator,
-    ``model.evaluate``, ``validation_reuse``) compare against without the raw data; and
-    why there are none, if computing them failed."""
-    if not data.train_readable:
-        return {}, ""
-    try:
-        return fingerprints_of(data.x_train, data.y_train, data.x_val, data.y_val), ""
-    except Exception as exc:  # a fingerprint is optional; the other checks still count
-        _log.warning("mlflow-sanity: training fingerprint not logged: %s", exc)
-        return {}, f"not computed: {type(exc).__name__}: {exc}"
-
-
-def fingerprints_of(x_train: Any, y_train: Any, x_val: Any, y_val: Any) -> dict[str, Fingerprint]:
-    from mlflow_sanity.core import fingerprint
-
-    roles = (("train", x_train, y_train), ("validation", x_val, y_val))
-    return {role: fingerprint.compute(x, y) for role, x, y in roles if x is not None}
-
-
-def _validation_classification(
-    spec: ModelSpec, fit: FitSpec, preds: Predictions | None
-) -> Classification | None:
-    """The evaluator's view of the validation predictions, so its checks run on them."""
-    return classification_of(spec, preds, fit.labels)
-
-
-def classification_of(
-    spec: ModelSpec, preds: Predictions | None, labels: LabelSummary | None
-) -> Classification | None:
-    """Predictions of a single-label classifier head as the core's ``Classification``
-    (class indices as labels); None for multi-label targets or labels that are not classes."""
-    if preds is None or labels is None or not labels.is_single_label:
-        return None
-    y = label_indices(preds.y_true)
-    if y is None:
-        return None
-    try:  # NaN outputs (a diverged fit) are non_finite_loss's to report
-        proba = outputs_to_proba(
-            preds.outputs, spec.output_activation, from_logits=spec.outputs_logits
-        )
-        return classify(y, proba=proba, labels=list(range(proba.shape[1])))
-    except InputError as exc:
-        _log.info("predictions not checked: %s", exc)
-        return None
+def _evaluate_rows_missing(unreadable: bool, memory: FitMemory) -> dict[str, str]:
+    missing = {"test": EVALUATED_UNREADABLE} if unreadable else {}
+    if memory.run_id is None:
+        missing["fingerprint"] = NO_FIT
+    return missing
 
 
 def returned_metrics(model: Any, result: Any) -> dict[str, float]:
@@ -504,72 +335,3 @@ def returned_metrics(model: Any, result: Any) -> dict[str, float]:
         except (TypeError, ValueError):
             continue
     return out
-
-
-def analyse_evaluate(
-    model: Any,
-    call: EvaluateCall,
-    returned: Mapping[str, float],
-    config: CheckOptions,
-    memory: FitMemory | None,
-) -> Analysis:
-    """One ``model.evaluate``: the evaluation-set checks on the evaluated rows, Keras'
-    returned metrics against scikit-learn, and leakage against what ``fit`` remembered."""
-    rows, note = read_rows(call.x, call.y, call.sample_weight)
-    notes = [note] if note else []
-    memory = memory or FitMemory(None)
-    heads = describe_heads(model)
-    if heads:
-        return _evaluate_heads(model, heads, call, rows, returned, config, notes, memory)
-    spec = describe_model(model)
-    preds = evaluation = labels = None
-    if rows is not None and rows.y is not None and spec.is_classifier and spec.n_outputs == 1:
-        try:
-            outputs = predict_outputs(model, rows.x, call.batch_size)
-            preds = Predictions(rows.y, outputs, rows.sample_weight)
-            labels = summarize_labels(rows.y, None, spec.output_units)
-            evaluation = classification_of(spec, preds, labels)
-        except Exception as exc:  # the configuration checks still run
-            notes.append(f"the model's predictions could not be computed ({exc})")
-    ctx = Context(
-        eval=evaluation,
-        model=spec,
-        evaluated=dict(returned) if preds is not None else None,
-        evaluated_outputs=preds,
-        test=Split(rows.x, rows.y, "model.evaluate data") if rows is not None else None,
-        fingerprint=memory.train,
-        validation_fingerprint=memory.validation,
-        model_selection=memory.model_selection,
-        normalization=keras_normalization_stats(model),
-        fit_validation_accuracy=memory.validation_accuracy,
-        seen_splits=memory.seen_splits() or None,
-    )
-    inputs: dict[str, Any] = {"source": "model.evaluate", "model": spec.to_dict()}
-    inputs["evaluate"] = {"rows": n_rows(rows.x) if rows is not None else None, "notes": notes}
-    inputs["returned"] = dict(returned)
-    if memory.run_id is None:
-        inputs["leakage"] = _NO_FIT
-    report = build_report(ctx, options=config, source="model.evaluate", inputs=inputs)
-    if evaluation is not None:
-        report.inputs["evaluated_on"] = "model.evaluate data"
-    files = {}
-    if evaluation is not None:
-        from mlflow_sanity.report import classification_files
-
-        files = classification_files(evaluation)
-    # the evaluated rows in the training columns, if the leakage checks computed them:
-    # the fit's memory keeps them for the union of splits a later evaluate is compared with
-    evaluated = ctx.shared.get("eval_fp")
-    fingerprints = {"evaluate": evaluated} if isinstance(evaluated, Fingerprint) else {}
-    return Analysis(report, files, fingerprints)
-
-
-def _add_training_metrics(report: Report) -> None:
-    for finding_id, key, metric in (
-        ("overfitting", "gap", "train_val_accuracy_gap"),
-        ("label_shift", "total_variation_distance", "label_shift_distance"),
-    ):
-        f = report.get(finding_id)
-        value = f.evidence.get(key) if f is not None else None
-        if isinstance(value, (int, float)) and math.isfinite(value):
-            report.metrics[metric] = float(value)

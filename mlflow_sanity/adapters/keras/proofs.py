@@ -41,14 +41,24 @@ import math
 import os
 import random
 import time
-from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import keras
 import numpy as np
 
-from mlflow_sanity.adapters.keras.inputs import FitCall, FitData, n_rows, take_rows
+from mlflow_sanity.adapters.keras.inputs import FitCall, FitData, n_rows
+from mlflow_sanity.adapters.keras.remedies import (
+    REBALANCED,
+    SEED,
+    Remedy,
+    Rows,
+    as_float_arrays,
+    balanced_weights,
+    experiment_rows,
+    remedy_for,
+    standardiser,
+)
 from mlflow_sanity.adapters.rng import preserved_random_state
 from mlflow_sanity.checks import REGISTRY, CheckOptions, Context, run_checks
 from mlflow_sanity.core.findings import Finding, Report
@@ -63,17 +73,10 @@ _log = logging.getLogger(__name__)
 MODE_ENV = "MLFLOW_SANITY_PROVE_CAUSES"
 SHARE_ENV = "MLFLOW_SANITY_PROOF_SHARE"
 SECONDS_ENV = "MLFLOW_SANITY_PROOF_SECONDS"
-TRAIN_ROWS = 2000  # training rows each arm trains on
-EVAL_ROWS = 1000  # held-out rows each arm is scored on
 MAX_EPOCHS = 5  # epochs per arm (undertrained's remedy: 3x)
-SEED = 0
 MIN_SECONDS = 10.0  # "auto" allows at least this much (tracing alone costs ~1 s an arm)
 _ARM_OVERHEAD_S = 1.0  # building, compiling and tracing one copy (measured on CPU)
 PROVABLE = ("learning_rate", "unscaled_inputs", "dead_units", "vanishing_gradients", "undertrained")
-# A symptom whose remedy is testable too: a fit that collapsed onto the majority class is
-# retrained with class_weight="balanced". The experiment annotates the symptom (it names
-# the fix that works), it never grades it: the collapse happened either way.
-REBALANCED = "prediction_collapse"
 
 
 @dataclass(frozen=True)
@@ -155,155 +158,6 @@ def candidates(report: Report, call: FitCall | None = None) -> list[Finding]:
     return out
 
 
-# -- the remedies -------------------------------------------------------------------------
-
-
-@dataclass
-class Remedy:
-    """What the remedied arm changes: a description, and how."""
-
-    text: str
-    learning_rate: float | None = None
-    layer_config: Callable[[dict[str, Any]], dict[str, Any] | None] | None = None
-    standardise: bool = False
-    epochs_factor: int = 1
-    balanced: bool = False  # class_weight="balanced" (n / (k * count) per class)
-
-
-def _lr_remedy(f: Finding, lr: float | None, default: float | None) -> Remedy | None:
-    if not lr or lr <= 0:
-        return None
-    if default and (lr / default >= 10 or default / lr >= 10):
-        return Remedy(f"the learning rate {lr:.3g} → {default:.3g} (the default)", default)
-    low = "too low" in f.message or "below" in str(f.evidence.get("suspect", ""))
-    new = lr * 10 if low else lr / 10
-    return Remedy(f"the learning rate {lr:.3g} → {new:.3g}", new)
-
-
-def _relu_fix(cfg: dict[str, Any]) -> dict[str, Any] | None:
-    if cfg.get("activation") in ("relu", "relu6") and "kernel_initializer" in cfg:
-        return {**cfg, "activation": "leaky_relu", "kernel_initializer": "he_normal"}
-    return None
-
-
-def _saturating_fix(cfg: dict[str, Any]) -> dict[str, Any] | None:
-    if cfg.get("activation") in ("sigmoid", "tanh") and "kernel_initializer" in cfg:
-        return {**cfg, "activation": "relu", "kernel_initializer": "he_normal"}
-    return None
-
-
-def remedy_for(f: Finding, model: Any, spec_lr: float | None) -> Remedy | None:
-    """The fix finding ``f`` names, as something the experiment can apply (None: none)."""
-    from mlflow_sanity.adapters.keras.describe import default_learning_rate
-
-    default = default_learning_rate(getattr(model, "optimizer", None))
-    if f.id == "learning_rate":
-        return _lr_remedy(f, spec_lr, default)
-    if f.id == "unscaled_inputs":
-        return Remedy(
-            "the inputs standardised on the training rows (a Normalization layer)",
-            standardise=True,
-        )
-    if f.id == "dead_units":
-        return Remedy("he_normal + leaky_relu for the ReLU layers", layer_config=_relu_fix)
-    if f.id == "vanishing_gradients":
-        return Remedy("relu + he_normal for the sigmoid/tanh layers", layer_config=_saturating_fix)
-    if f.id == "undertrained":
-        return Remedy("three times the epochs", epochs_factor=3)
-    if f.id == REBALANCED:
-        return Remedy('class_weight="balanced"', balanced=True)
-    return None
-
-
-def balanced_weights(y: Any) -> dict[int, float] | None:
-    """scikit-learn's ``class_weight="balanced"`` as the dict Keras' ``fit`` takes."""
-    from sklearn.utils.class_weight import compute_class_weight
-
-    idx = label_indices(y)
-    if idx is None:
-        return None
-    classes = np.unique(idx)
-    weights = compute_class_weight("balanced", classes=classes, y=idx)
-    return {int(c): float(w) for c, w in zip(classes, weights, strict=True)}
-
-
-# -- the rows -----------------------------------------------------------------------------
-
-
-@dataclass
-class Rows:
-    x_train: Any
-    y_train: np.ndarray
-    x_eval: Any
-    y_eval: np.ndarray
-    eval_on: str
-
-
-def _spread(n: int, k: int) -> np.ndarray:
-    return np.unique(np.linspace(0, n - 1, min(n, k)).astype(np.int64))
-
-
-def experiment_rows(data: FitData) -> Rows | None:
-    """Capped training rows (shuffled once with a private generator) and the rows to score
-    on (validation, else every fifth row of a spread sample of the training rows, never
-    trained on)."""
-    rows = _experiment_rows(data)
-    if rows is not None:
-        order = np.random.default_rng(SEED).permutation(len(rows.y_train))
-        rows.x_train, rows.y_train = take_rows(rows.x_train, order), rows.y_train[order]
-    return rows
-
-
-def _experiment_rows(data: FitData) -> Rows | None:
-    if not data.train_readable or data.y_train is None or label_indices(data.y_train) is None:
-        return None
-    n = n_rows(data.x_train)
-    if data.val_readable and data.y_val is not None and label_indices(data.y_val) is not None:
-        rows = _spread(n, TRAIN_ROWS)
-        vrows = _spread(n_rows(data.x_val), EVAL_ROWS)
-        return Rows(
-            take_rows(data.x_train, rows),
-            np.asarray(data.y_train)[rows],
-            take_rows(data.x_val, vrows),
-            np.asarray(data.y_val)[vrows],
-            "validation rows",
-        )
-    if n < 50:
-        return None
-    sample = _spread(n, TRAIN_ROWS + min(EVAL_ROWS, TRAIN_ROWS // 4))
-    held = sample[np.arange(len(sample)) % 5 == 4]
-    train = sample[np.arange(len(sample)) % 5 != 4]
-    y = np.asarray(data.y_train)
-    return Rows(
-        take_rows(data.x_train, train),
-        y[train],
-        take_rows(data.x_train, held),
-        y[held],
-        "held-out training rows",
-    )
-
-
-def _as_float_arrays(x: Any) -> Any:
-    if isinstance(x, Mapping):
-        return {k: _as_float_arrays(v) for k, v in x.items()}
-    arr = np.asarray(x.to_numpy() if hasattr(x, "to_numpy") else x)
-    return arr.astype(np.float32) if arr.dtype.kind in "biuf" else arr
-
-
-def _standardiser(x_train: Any) -> Callable[[Any], Any]:
-    """Standardise with the training rows' per-feature (last axis) mean and std."""
-    if isinstance(x_train, Mapping):
-        parts = {k: _standardiser(v) for k, v in x_train.items()}
-        return lambda x: {k: parts[k](v) for k, v in x.items()}
-    arr = np.asarray(x_train, dtype=np.float64)
-    if arr.dtype.kind not in "f":
-        return lambda x: x
-    axes = tuple(range(arr.ndim - 1)) if arr.ndim > 1 else (0,)
-    mean, std = arr.mean(axis=axes), arr.std(axis=axes)
-    std = np.where(std > 0, std, 1.0)
-    return lambda x: ((np.asarray(x, dtype=np.float64) - mean) / std).astype(np.float32)
-
-
 # -- training one arm ---------------------------------------------------------------------
 
 
@@ -357,9 +211,9 @@ def train_arm(
     """Train one copy and score it; any failure is the arm's ``error``, never raised."""
     start = time.perf_counter()
     try:
-        x_train, x_eval = _as_float_arrays(rows.x_train), _as_float_arrays(rows.x_eval)
+        x_train, x_eval = as_float_arrays(rows.x_train), as_float_arrays(rows.x_eval)
         if remedy is not None and remedy.standardise:
-            scale = _standardiser(x_train)
+            scale = standardiser(x_train)
             x_train, x_eval = scale(x_train), scale(x_eval)
         clone = _copy(model, remedy)
         stop = _Deadline(deadline)

@@ -16,7 +16,7 @@ from mlflow_sanity.core.splits import ModelSelection
 
 def _validation_accuracy(report: Report) -> float | None:
     """The accuracy a fit's report measured on its validation rows (not its training rows)."""
-    if report.inputs.get("evaluated_on") != "validation data":
+    if report.provenance.evaluated_on != "validation data":
         return None
     value = report.metrics.get("accuracy")
     return float(value) if isinstance(value, (int, float)) and math.isfinite(value) else None

@@ -130,6 +130,14 @@ def _val_loss_rise(loss: np.ndarray, val_loss: np.ndarray, e: int, t: Mapping[st
 
 @check(
     "overfitting",
+    flags=(
+        "warn: train−validation accuracy gap (without an accuracy metric: "
+        "validation/training loss ratio ≥ `max_loss_ratio`) ≥ `max_gap` **and** validation "
+        "loss risen by `min_rise` over ≥ `patience` epochs while training loss fell (one "
+        "sign alone: info); judged at the epoch whose weights the model holds; the loss "
+        "ratio stands down (info) when `class_weight`/`sample_weight` weight only the "
+        "training loss"
+    ),
     requires=["history"],
     remedy="Stop earlier (EarlyStopping(monitor='val_loss', restore_best_weights=True)), add "
     "regularisation (dropout, weight decay, data augmentation) or use a smaller model or "
@@ -311,6 +319,12 @@ def _share_note(
 
 @check(
     "loss_accuracy_divergence",
+    flags=(
+        "fail: training loss 0 at every epoch; warn: accuracy flat at one class's share or "
+        "at 0 (collapse during training, constant `val_accuracy`), judged on the final "
+        "plateau when it covers ≥ `min_plateau_share` of the epochs (whatever the first "
+        "epochs did)"
+    ),
     requires=["history"],
     remedy="Check the loss/output pairing (see loss_output_mismatch) and the metric variant; "
     "if the model collapsed onto one class, rebalance (class_weight), lower the learning rate "

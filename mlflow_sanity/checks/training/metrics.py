@@ -330,6 +330,12 @@ def _evaluate_notes(
 
 @check(
     "metric_disagreement",
+    flags=(
+        "each compiled accuracy metric recomputed with scikit-learn from the final model's "
+        "validation predictions vs what Keras logged, with the cause: threshold on logits, "
+        "rank-1 output (`accuracy` → categorical accuracy), `weighted_metrics` under the "
+        "plain name, restored EarlyStopping weights, dropout in running training means"
+    ),
     requires=["model"],
     reads=["fit", "history", "evaluated", "evaluated_outputs"],
     remedy="Recompute the headline metric from predictions (sklearn.metrics) and name "

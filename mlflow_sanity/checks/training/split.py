@@ -83,6 +83,10 @@ def _no_validation(fit: FitSpec) -> Outcome | None:
 
 @check(
     "label_shift",
+    flags=(
+        "chi-square test + total variation distance between training and validation labels "
+        "(catches `validation_split` on label-sorted rows)"
+    ),
     requires=["fit"],
     remedy="Split with stratification (train_test_split(..., stratify=y, shuffle=True)) and "
     "pass validation_data; validation_split takes the last rows before shuffling, so shuffle "

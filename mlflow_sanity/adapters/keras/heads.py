@@ -1,0 +1,180 @@
+"""The one head loop: a model's outputs become per-head contexts, judged into one report.
+
+A single-output model is one head (named ``None``) whose context also holds the evidence
+about the rows (leakage against the fit, duplicates, a scaler's statistics). A
+multi-output model gets one context per output, with that output's labels, activation,
+loss and metrics (its findings name the output), and the row checks run once, keyed by
+the labels of its first classification output. ``fit`` and ``model.evaluate`` both
+build their reports here, so a check that needs a new ``Context`` field is wired into
+the adapter once, not once per entry point and output kind.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+from mlflow_sanity.adapters.keras.describe import describe_heads, describe_model
+from mlflow_sanity.adapters.keras.predict import predict_heads, predict_outputs
+from mlflow_sanity.checks import CheckOptions, Context
+from mlflow_sanity.core.findings import Provenance, Report
+from mlflow_sanity.core.keras_spec import LabelSummary, ModelSpec, Predictions, label_indices
+from mlflow_sanity.core.metrics import Classification, InputError, classify
+from mlflow_sanity.core.predictions import outputs_to_proba
+from mlflow_sanity.pipeline import build_report
+
+_log = logging.getLogger(__name__)
+
+Heads = Mapping[str | None, ModelSpec]
+PREDICTIONS_FAILED = "the model's predictions (they failed)"  # a not-checked reason
+# The Context fields about rows rather than outputs: a multi-output model's row checks.
+ROW_FIELDS = (
+    "test",
+    "fingerprint",
+    "validation_fingerprint",
+    "model_selection",
+    "normalization",
+    "seen_splits",
+    "fit_validation_accuracy",
+)
+
+
+def model_heads(model: Any) -> dict[str | None, ModelSpec]:
+    """The model's classification-relevant outputs by name; ``{None: spec}`` for one output."""
+    return dict(describe_heads(model)) or {None: describe_model(model)}
+
+
+def is_single(heads: Heads) -> bool:
+    return list(heads) == [None]
+
+
+def head_outputs(model: Any, heads: Heads, x: Any, batch_size: int | None) -> dict[Any, Any]:
+    """The model's outputs on ``x`` by head (raises when the forward pass fails)."""
+    if is_single(heads):
+        return {None: predict_outputs(model, x, batch_size)}
+    return dict(predict_heads(model, x, batch_size))
+
+
+def head_labels(y: Any, name: str | None) -> Any:
+    """One head's labels: ``y`` itself for a single-output model, else its entry in labels
+    given by output name (None when they are not given so)."""
+    if name is None:
+        return y
+    return y.get(name) if isinstance(y, Mapping) else None
+
+
+def row_labels(y: Any, heads: Heads) -> Any:
+    """The labels that stand for a row's class in the row checks (duplicates and overlap
+    are about the inputs either way): the first classification head's."""
+    if is_single(heads):
+        return y
+    first = next((name for name, spec in heads.items() if spec.is_classifier), None)
+    return head_labels(y, first) if first is not None else None
+
+
+def rows_note(heads: Heads) -> str | None:
+    """How the row checks of a multi-output model were keyed (None for one output)."""
+    if is_single(heads):
+        return None
+    first = next((name for name, spec in heads.items() if spec.is_classifier), None)
+    labelled = f"with the labels of output '{first}'" if first else "without labels"
+    return f"once on the model's inputs, {labelled}"
+
+
+def classification_of(
+    spec: ModelSpec, preds: Predictions | None, labels: LabelSummary | None
+) -> Classification | None:
+    """Predictions of a single-label classifier head as the core's ``Classification``
+    (class indices as labels); None for multi-label targets or labels that are not classes.
+    The caller decides that the head is a classifier (``ModelSpec.is_classifier``)."""
+    if preds is None or labels is None or not labels.is_single_label:
+        return None
+    y = label_indices(preds.y_true)
+    if y is None:
+        return None
+    try:  # NaN outputs (a diverged fit) are non_finite_loss's to report
+        proba = outputs_to_proba(
+            preds.outputs, spec.output_activation, from_logits=spec.outputs_logits
+        )
+        return classify(y, proba=proba, labels=list(range(proba.shape[1])))
+    except InputError as exc:
+        _log.info("predictions not checked: %s", exc)
+        return None
+
+
+@dataclass
+class Judged:
+    """One report for a model, with the contexts that made it: by head (the single head's
+    holds the rows too) and the one the row checks ran on."""
+
+    report: Report
+    contexts: dict[str | None, Context]
+    rows: Context
+
+
+def judge_heads(
+    contexts: Mapping[str | None, Context],
+    rows: Context,
+    *,
+    options: CheckOptions,
+    provenance: Provenance,
+    inputs: Mapping[str, Any] | None = None,
+) -> Judged:
+    """Run the checks on each head's context and on the rows, once, into one report."""
+    if is_single(contexts):
+        ctx = with_rows(contexts[None], rows)
+        report = build_report(ctx, options=options, provenance=provenance, inputs=inputs)
+        return Judged(report, {None: ctx}, ctx)
+    by_head = {
+        name: name_findings(build_report(ctx, options=options, provenance=provenance), name)
+        for name, ctx in contexts.items()
+    }
+    row_report = build_report(rows, options=options, provenance=replace(provenance, rows=None))
+    merged = functools.reduce(Report.merge, [*by_head.values(), row_report])
+    judged = [r.provenance for r in by_head.values() if r.provenance.evaluated_on]
+    merged.provenance = judged[0] if judged else row_report.provenance
+    merged.inputs.update(inputs or {})
+    merged.inputs["heads"] = {
+        str(name): {
+            "model": contexts[name].model.to_dict() if contexts[name].model else None,
+            "status": report.status,
+            "flagged": report.flagged_ids,
+        }
+        for name, report in by_head.items()
+    }
+    merged.inputs["heads_leakage"] = rows_note({n: c.model for n, c in contexts.items()})
+    return Judged(merged, dict(contexts), rows)
+
+
+def with_rows(head: Context, rows: Context) -> Context:
+    """One context holding a head's evidence and the rows' (a single-output model)."""
+    given = {name: getattr(rows, name) for name in ROW_FIELDS if getattr(rows, name) is not None}
+    return replace(head, **given, missing={**rows.missing, **head.missing})
+
+
+def name_findings(report: Report, head: str | None) -> Report:
+    """A head's report with every finding naming the output it is about."""
+    if head is None:
+        return report
+    report.findings = [
+        replace(f, message=f"Output '{head}': {f.message}", evidence={**f.evidence, "output": head})
+        for f in report.findings
+    ]
+    return report
+
+
+def head_files(
+    evaluations: Mapping[str | None, Classification | None], prefix: str = ""
+) -> dict[str, bytes]:
+    """Confusion matrix and per-class plots of each head that was evaluated."""
+    from mlflow_sanity.report import classification_files
+
+    files: dict[str, bytes] = {}
+    for name, evaluation in evaluations.items():
+        if evaluation is not None:
+            head = f"{name}_" if name is not None else ""
+            files.update(classification_files(evaluation, prefix=f"{prefix}{head}"))
+    return files
