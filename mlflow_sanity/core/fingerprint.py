@@ -35,10 +35,13 @@ Missing values (NaN, None, NaT) share one code, so NaN equals NaN; ``-0.0`` equa
 different labels share a label byte with probability 1/256.
 
 API: ``compute(features, labels=None, *, tolerance=2e-5) -> Fingerprint``;
-``Fingerprint.match(features, labels=None) -> Match``; ``Fingerprint.to_files(role)``
+``Fingerprint.match(features, labels=None, *, rows=None) -> Match`` (``rows``: look up
+only those rows, a sample); ``Fingerprint.to_files(role)``
 -> ``{"fingerprint_<role>.npy": ..., "fingerprint_<role>.json": ...}`` and
 ``Fingerprint.from_files(files, role=None)``. A cheaper read of one table for counting
-repeated rows: ``grid_rows(features)`` (row hashes, collision rates on demand).
+repeated rows: ``grid_rows(features)`` (row hashes, collision rates on demand); the rows
+a lookup read, as a fingerprint on the looked-up grid with their own statistics:
+``rows_fingerprint(fp, features, match)`` (no second pass over the rows' hashes).
 """
 
 from __future__ import annotations
