@@ -321,7 +321,7 @@ def returned_metrics(model: Any, result: Any) -> dict[str, float]:
     """
     try:
         values = dict(model.get_metrics_result())
-    except Exception:
+    except Exception:  # an older or custom model: its return value still names the metrics
         values = {}
     if not values and isinstance(result, Mapping):
         values = dict(result)
