@@ -45,6 +45,11 @@ N_TOP = 5  # features named in the evidence
 
 @check(
     "train_test_overlap",
+    flags=(
+        "evaluation rows also occur in training, as exact copies or within float tolerance "
+        "(with/without label, example row pairs); repeats that chance explains (columns with few "
+        "distinct values) are `info`; warn above `warn_share`, fail above `fail_share`"
+    ),
     requires=["test"],
     one_of=["train", "fingerprint"],
     reads=["eval"],  # labels, when the test split has none
@@ -118,6 +123,10 @@ def _first_example(ev: Mapping[str, Any]) -> str:
 
 @check(
     "eval_is_train",
+    flags=(
+        "fail: the evaluation data equals the training data (same digest) or ≥ `min_share` of its"
+        " rows are training rows, more than chance explains (p < `chance_alpha`)"
+    ),
     requires=["test"],
     one_of=["train", "fingerprint"],
     reads=["eval"],
@@ -165,6 +174,12 @@ def eval_is_train(ctx: Context, t: Mapping[str, float]) -> Outcome | None:
 
 @check(
     "validation_reuse",
+    flags=(
+        "the evaluation data is the validation data that EarlyStopping/ModelCheckpoint monitored "
+        "(`val_*`): share of evaluation rows in it, more than chance explains (p < "
+        "`chance_alpha`) or the same digest: warn above `warn_share`, fail above `fail_share`; "
+        "`info` when no callback monitored a validation metric"
+    ),
     requires=["test", "validation_fingerprint"],
     reads=["model_selection", "eval"],
     remedy="Keep three sets: train, validation (for EarlyStopping/ModelCheckpoint and "
@@ -263,6 +278,14 @@ def _sample_size(n: int, warn_share: float) -> int | None:
 
 @check(
     "preprocessing_leakage",
+    flags=(
+        "warn: a scaler was fitted before the split (train+test exactly standardised or exactly "
+        "spanning [0,1]/[−1,1] while train alone is not; min-max only in columns whose values "
+        "repeat at most `max_collision`), or a Keras `Normalization` layer's statistics match "
+        'train+test rather than train. "train+test" is the union of every split the model saw: '
+        "training, validation and each `model.evaluate` so far (each subset tried), so a scaler "
+        "fitted before a train/validation/test split is caught at the test `evaluate`"
+    ),
     requires=["test"],
     one_of=["train", "fingerprint"],
     reads=["normalization", "validation_fingerprint", "seen_splits"],
@@ -309,6 +332,17 @@ def preprocessing_leakage(ctx: Context, t: Mapping[str, float]) -> Outcome | Non
 
 @check(
     "feature_target_leakage",
+    flags=(
+        "one feature alone predicts the label (ROC-AUC; several classes: neighbour accuracy; "
+        "categorical: majority class per value): warn ≥ `warn_score`, fail ≥ `fail_score`; "
+        "identifier-like (> `max_id_share` distinct values) and constant columns are skipped; "
+        "needs ≥ `min_rows` rows and ≥ `min_class_rows` per class; a fixed sample of `max_rows` "
+        "rows above that. Above `screen_rows` rows numeric columns are screened on a "
+        "class-balanced sample of that many rows (rare classes kept whole) and every column "
+        "within `screen_margin` of the warning level is scored again on all rows, so a flagged "
+        "feature is always graded on all rows (evidence: `screened_on_rows`, "
+        "`rescored_on_all_rows`)"
+    ),
     requires=["test"],
     reads=["eval"],  # labels, when the test split has none
     remedy="Drop features computed from the label or recorded after the outcome, and "

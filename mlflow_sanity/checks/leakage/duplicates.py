@@ -77,6 +77,11 @@ def _repeats(ctx: Context, chance_alpha: float) -> dict[str, Any]:
 
 @check(
     "duplicate_eval_rows",
+    flags=(
+        "many evaluation rows are exact or near copies of other evaluation rows (an oversampled "
+        'or "resampled to balance" test set), more than chance explains (p < `chance_alpha`): '
+        "warn above `warn_share`, fail above `fail_share`; evidence: distinct rows per class"
+    ),
     requires=["test"],
     reads=["eval"],  # labels, when the test split has none
     remedy="Deduplicate the evaluation data (df.drop_duplicates()) and never oversample or "
