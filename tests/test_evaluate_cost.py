@@ -13,10 +13,12 @@ import pandas as pd
 import pytest
 
 from mlflow_sanity.checks import Context
+from mlflow_sanity.checks.leakage.checks import MISS_CHANCE, SAMPLE_MIN_ROWS, _sample_size
+from mlflow_sanity.checks.leakage.scaling import same_rows
 from mlflow_sanity.checks.leakage.univariate import balanced_sample, univariate_scores
 from mlflow_sanity.core import fingerprint as fpm
 from mlflow_sanity.core.findings import Severity
-from mlflow_sanity.core.splits import Split
+from mlflow_sanity.core.splits import ModelSelection, Split
 from mlflow_sanity.pipeline import build_report
 
 
@@ -230,3 +232,138 @@ def test_the_evaluated_rows_fingerprint_skips_collision_rates_and_says_so() -> N
     with pytest.raises(ValueError, match="not estimated"):
         repeat_chance(light.collision, light.n_rows)
     assert 0 <= repeat_chance(full.collision, full.n_rows) <= 1
+
+
+# --------------------------------------------------------------- one lookup, sampled lookups
+
+_SELECTION = ModelSelection(monitors=("val_loss",), callbacks=("EarlyStopping",))
+
+
+def _validation_reuse(test: pd.DataFrame, vfp: fpm.Fingerprint, **thresholds: float):
+    ctx = Context(test=Split(test), validation_fingerprint=vfp, model_selection=_SELECTION)
+    found = build_report(ctx, thresholds={"validation_reuse": thresholds} if thresholds else None)
+    return found.get("validation_reuse")
+
+
+def test_a_clean_sample_passes_validation_reuse_and_its_evidence_says_sampled() -> None:
+    rng = np.random.default_rng(11)
+    vfp = fpm.compute(_frame(rng, 3000))
+    test = _frame(rng, 12_000)
+    found = _validation_reuse(test, vfp)
+    assert found.severity is Severity.PASSED
+    ev = found.evidence
+    assert ev["rows_looked_up"] == SAMPLE_MIN_ROWS and ev["eval_rows"] == 12_000
+    assert "sample of 2000 of the 12000" in found.message and ev["overlapping_rows"] == 0
+    # the full lookup agrees: none of the rows is a validation row
+    assert not vfp.match(test).in_train.any()
+
+
+@pytest.mark.parametrize("copies", [1300, 12_000])
+def test_a_validation_overlap_the_sample_finds_is_counted_on_every_row(copies: int) -> None:
+    """10.8% (warn) and 100% (fail) of the rows are validation rows: the sample finds
+    some, so every row is looked up and the evidence is the exact count, as without it."""
+    rng = np.random.default_rng(12)
+    x_val = _frame(rng, 12_000)
+    vfp = fpm.compute(x_val)
+    test = pd.concat([x_val.iloc[:copies], _frame(rng, 12_000 - copies)], ignore_index=True)
+    found = _validation_reuse(test, vfp)
+    assert found.severity is (Severity.WARN if copies < 12_000 else Severity.FAIL)
+    assert found.evidence["overlapping_rows"] == copies
+    assert "rows_looked_up" not in found.evidence and found.evidence["eval_rows"] == 12_000
+
+
+def test_the_validation_sample_grows_with_a_lower_warning_share_and_stops_at_half() -> None:
+    assert _sample_size(50_000, 0.1) == SAMPLE_MIN_ROWS
+    big = _sample_size(10**6, 0.0001)
+    assert big is not None and (1 - 0.0001) ** big <= MISS_CHANCE < (1 - 0.0001) ** (big - 1)
+    assert _sample_size(3000, 0.1) is None  # a sample would be most of the rows
+    assert _sample_size(10**6, 0.0) is None  # any overlap is reported: every row
+    rng = np.random.default_rng(13)
+    vfp = fpm.compute(_frame(rng, 2000))
+    test = _frame(rng, 12_000)
+    full = _validation_reuse(test, vfp, warn_share=0.0, fail_share=0.9)
+    assert full.severity is Severity.PASSED and "rows_looked_up" not in full.evidence
+
+
+def test_a_lookup_of_some_rows_equals_the_lookup_of_those_rows() -> None:
+    rng = np.random.default_rng(14)
+    train = _frame(rng, 3000)
+    fp = fpm.compute(train, rng.integers(0, 2, 3000))
+    test = pd.concat([train.iloc[:500], _frame(rng, 2500)], ignore_index=True)
+    y = rng.integers(0, 2, 3000)
+    rows = np.sort(rng.choice(3000, 700, replace=False))
+    some, taken = fp.match(test, y, rows=rows), fp.match(test.iloc[rows], y[rows])
+    for name in ("in_train", "in_train_with_label", "train_index"):
+        assert np.array_equal(getattr(some, name), getattr(taken, name)), name
+    assert some.digest == taken.digest and some.in_train.sum() == (rows < 500).sum()
+
+
+def test_the_evaluated_rows_on_the_training_grid_keep_their_own_statistics() -> None:
+    """The scaling comparison reads the evaluated rows' statistics and digest from the
+    lookup in the training fingerprint: the statistics are those of the rows themselves,
+    and the rows of the training data have its digest."""
+    rng = np.random.default_rng(15)
+    train = _frame(rng, 4000).assign(ints=rng.integers(0, 5, 4000))
+    test = _frame(rng, 3000).assign(ints=rng.integers(0, 5, 3000))
+    fp = fpm.compute(train)
+    rows = fpm.rows_fingerprint(fp, test, fp.match(test))
+    own = fpm.compute(test, rates=False)
+    for name in ("mean", "std", "min", "max", "n_missing"):
+        assert np.array_equal(getattr(rows, name), getattr(own, name)), name
+    assert np.array_equal(rows.steps, fp.steps) and rows.kinds == fp.kinds
+    assert rows.digest == fpm._digest(rows.hashes)  # the lookup's digest is theirs
+    assert fpm.rows_fingerprint(fp, train, fp.match(train)).digest == fp.digest
+
+
+def test_splits_count_once_across_grids() -> None:
+    """The evaluated rows (on the training grid) and the fit's validation rows (on their
+    own) are the same split when they hold the same rows, and only then."""
+    rng = np.random.default_rng(16)
+    train, val, other = _frame(rng, 4000), _frame(rng, 1000), _frame(rng, 1000)
+    fp, vfp = fpm.compute(train), fpm.compute(val)
+    on_train_grid = fpm.rows_fingerprint(fp, val, fp.match(val))
+    assert not np.array_equal(on_train_grid.steps, vfp.steps)  # two grids
+    assert same_rows(on_train_grid, vfp)
+    assert not same_rows(fpm.rows_fingerprint(fp, other, fp.match(other)), vfp)
+    assert same_rows(fpm.rows_fingerprint(fp, train, fp.match(train)), fp)
+
+
+def test_a_later_report_reads_this_processes_last_write_unless_the_run_changed(
+    mlflow_experiment, monkeypatch
+):
+    """The second report to a run merges the first without downloading it; once another
+    writer replaced the run's report, the next one downloads what the run holds."""
+    import json
+
+    import mlflow
+    from mlflow.tracking import MlflowClient
+
+    from mlflow_sanity.core.findings import Finding, Report
+    from mlflow_sanity.tracking import reports
+
+    reads: list[str] = []
+    real = reports._SanityArtifacts.read
+
+    def spy(self, name, tmp):
+        reads.append(name)
+        return real(self, name, tmp)
+
+    monkeypatch.setattr(reports._SanityArtifacts, "read", spy)
+    with mlflow.start_run() as run:
+        run_id = run.info.run_id
+    first = Finding("small_eval_set", Severity.WARN, "few rows")
+    reports.log_report(run_id, Report(findings=[first]), {"a.png": b"\x89PNG-a"})
+    merged = reports.log_report(run_id, Report(findings=[]))
+    assert reads == [] and merged.flagged_ids == ["small_eval_set"]
+    saved = dict(reports._WRITTEN)
+    reports._WRITTEN.clear()  # read what the run holds: it equals what the cache gave
+    fresh = reports.read_report(run_id)
+    assert fresh.to_dict()["findings"] == merged.to_dict()["findings"]
+    assert set(reads) == {"a.png", "report.json"}
+    reports._WRITTEN.update(saved)
+    # another writer replaces the report: the cached copy no longer describes the run
+    other = Report(findings=[Finding("eval_is_train", Severity.FAIL, "same rows")])
+    MlflowClient().log_text(run_id, json.dumps(other.to_dict()), "sanity/report.json")
+    reads.clear()
+    merged = reports.log_report(run_id, Report(findings=[]))
+    assert "report.json" in reads and merged.flagged_ids == ["eval_is_train"]

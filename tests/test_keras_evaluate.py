@@ -334,3 +334,29 @@ def test_a_sanity_callback_checks_evaluate_without_the_patch(keras, mlflow_exper
     assert report.provenance.source == "model.evaluate"
     assert report.status == "fail"
     assert report.get("metric_disagreement").evidence["returned_by"] == "model.evaluate"
+
+
+def test_a_failed_forward_pass_is_reported_per_check_not_passed(keras, sanity_on, monkeypatch):
+    """The head loop says what it could not check: each head's evaluation-set checks become
+    NotChecked records with the reason; the row checks (leakage, duplicates) still run."""
+    from mlflow_sanity.adapters.keras import heads as heads_module
+    from mlflow_sanity.checks import REGISTRY
+
+    x, kind = blobs(n=300, k=3, seed=3)
+    y = {"kind": kind, "big": (x[:, 0] > 0).astype(int)}
+    model = _two_outputs(keras)
+    model.fit(x[:200], {k: v[:200] for k, v in y.items()}, epochs=2, verbose=0)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("no forward pass today")
+
+    monkeypatch.setattr(heads_module, "predict_heads", broken)
+    model.evaluate(x[200:], {k: v[200:] for k, v in y.items()}, verbose=0)
+    _, report = _last_report()
+    skipped = {r.check for r in report.skipped}
+    assert {"accuracy_at_baseline", "prediction_collapse"} <= skipped
+    assert all("eval" in REGISTRY[c].requires for c in skipped)
+    assert report.not_checked == ["model.evaluate #1: the model's predictions (they failed)"]
+    assert report.coverage.startswith("partial: model.evaluate #1: the model's predictions")
+    assert report.get("train_test_overlap") is not None  # the rows were still checked
+    assert report.provenance.evaluated_on is None  # nothing was judged on predictions

@@ -178,3 +178,31 @@ def test_class_order_for_text_targets():
     assert class_order_for_indices(np.array(["b", "a", "b"]), 2) == ["a", "b"]
     with pytest.raises(InputError, match="encode targets"):
         class_order_for_indices(np.array(["a", "b", "c"]), 2)
+
+
+def test_one_output_activation_rule_for_every_caller(keras):
+    """The evaluator and the seed worker (``output_activation``) and the Keras adapter's
+    ModelSpec read a model's output activation with the same rule: the last layer that is
+    not a pass-through layer, a ``Softmax`` layer counting as softmax, nested models walked."""
+    from mlflow_sanity.adapters.keras.describe import describe_model
+    from mlflow_sanity.core.predictions import output_activation
+
+    inner = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3), keras.layers.Softmax()])
+    models = {
+        "softmax": keras.Sequential(
+            [
+                keras.Input((4,)),
+                keras.layers.Dense(3, activation="softmax"),
+                keras.layers.Dropout(0.2),
+            ]
+        ),
+        "sigmoid": keras.Sequential(
+            [keras.Input((4,)), keras.layers.Dense(1, activation="sigmoid"), keras.layers.Flatten()]
+        ),
+        "linear": keras.Sequential([keras.Input((4,)), keras.layers.Dense(3)]),
+    }
+    models["nested softmax"] = keras.Sequential([keras.Input((4,)), inner])
+    for expected, model in models.items():
+        expected = expected.removeprefix("nested ")
+        assert output_activation(model) == expected
+        assert describe_model(model).output_activation == expected

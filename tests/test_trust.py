@@ -408,6 +408,12 @@ def test_coverage_is_made_of_not_checked_records():
     assert skipped_checks(Context(test=ctx.test)) == []  # no reason given: not a gap
     # merged reports keep the union, also through JSON; old report.json still loads
     evaluate = Report(skipped=records)
+    from mlflow_sanity.report import render_html
+
+    assert evaluate.skipped_by_gap == {"model.evaluate: no fit": [r.check for r in records]}
+    assert f"model.evaluate: no fit: <code>{', '.join(r.check for r in records)}" in (
+        render_html(evaluate)
+    )
     merged = unread.merge(evaluate)
     assert merged.not_checked == unread.not_checked + evaluate.not_checked
     again = Report.from_dict(json.loads(json.dumps(merged.to_dict())))

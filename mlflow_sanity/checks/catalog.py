@@ -34,58 +34,10 @@ NEEDS_SYMPTOM = (
     "advice and why)"
 )
 
-# What the leakage checks flag, in the README's words, until their ``@check`` carries
-# ``flags=`` (``checks/leakage`` is being reworked on another branch). A test fails once
-# a check listed here has its own ``flags``, so the entry is moved, not duplicated.
-PENDING_FLAGS: dict[str, str] = {
-    "train_test_overlap": (
-        "evaluation rows also occur in training, as exact copies or within float tolerance "
-        "(with/without label, example row pairs); repeats that chance explains (columns "
-        "with few distinct values) are `info`; warn above `warn_share`, fail above "
-        "`fail_share`"
-    ),
-    "eval_is_train": (
-        "fail: the evaluation data equals the training data (same digest) or ≥ `min_share` "
-        "of its rows are training rows, more than chance explains (p < `chance_alpha`)"
-    ),
-    "validation_reuse": (
-        "the evaluation data is the validation data that EarlyStopping/ModelCheckpoint "
-        "monitored (`val_*`): share of evaluation rows in it, more than chance explains "
-        "(p < `chance_alpha`) or the same digest: warn above `warn_share`, fail above "
-        "`fail_share`; `info` when no callback monitored a validation metric"
-    ),
-    "preprocessing_leakage": (
-        "warn: a scaler was fitted before the split (train+test exactly standardised or "
-        "exactly spanning [0,1]/[−1,1] while train alone is not; min-max only in columns "
-        "whose values repeat at most `max_collision`), or a Keras `Normalization` layer's "
-        'statistics match train+test rather than train. "train+test" is the union of '
-        "every split the model saw: training, validation and each `model.evaluate` so far "
-        "(each subset tried), so a scaler fitted before a train/validation/test split is "
-        "caught at the test `evaluate`"
-    ),
-    "feature_target_leakage": (
-        "one feature alone predicts the label (ROC-AUC; several classes: neighbour "
-        "accuracy; categorical: majority class per value): warn ≥ `warn_score`, fail ≥ "
-        "`fail_score`; identifier-like (> `max_id_share` distinct values) and constant "
-        "columns are skipped; needs ≥ `min_rows` rows and ≥ `min_class_rows` per class; a "
-        "fixed sample of `max_rows` rows above that. Above `screen_rows` rows numeric "
-        "columns are screened on a class-balanced sample of that many rows (rare classes "
-        "kept whole) and every column within `screen_margin` of the warning level is "
-        "scored again on all rows, so a flagged feature is always graded on all rows "
-        "(evidence: `screened_on_rows`, `rescored_on_all_rows`)"
-    ),
-    "duplicate_eval_rows": (
-        "many evaluation rows are exact or near copies of other evaluation rows (an "
-        'oversampled or "resampled to balance" test set), more than chance explains '
-        "(p < `chance_alpha`): warn above `warn_share`, fail above `fail_share`; "
-        "evidence: distinct rows per class"
-    ),
-}
-
 
 def flags_of(chk: Check) -> str:
     """What ``chk`` flags, with the cause rule for ``needs_symptom`` checks."""
-    text = chk.flags or PENDING_FLAGS.get(chk.id) or chk.summary.rstrip(".")
+    text = chk.flags or chk.summary.rstrip(".")
     return f"{text}; {NEEDS_SYMPTOM}" if chk.needs_symptom else text
 
 

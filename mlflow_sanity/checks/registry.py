@@ -283,7 +283,7 @@ def outcome_of(ctx: Context, check_id: str) -> Outcome | None:
     if key not in ctx.shared:
         try:
             ctx.shared[key] = chk.fn(ctx, limits)
-        except Exception as exc:
+        except Exception as exc:  # kept and re-raised to each caller: run_checks decides
             ctx.shared[key] = exc
     result = ctx.shared[key]
     if isinstance(result, Exception):

@@ -306,6 +306,17 @@ class Report:
         return list(dict.fromkeys(r.text for r in self.skipped))
 
     @property
+    def skipped_by_gap(self) -> dict[str, list[str]]:
+        """Each gap's text with the ids of the checks it kept from running (none listed for
+        a report written before there were records): for the HTML report and the CLI."""
+        out: dict[str, list[str]] = {}
+        for r in self.skipped:
+            ids = out.setdefault(r.text, [])
+            if r.check and r.check not in ids:
+                ids.append(r.check)
+        return out
+
+    @property
     def coverage(self) -> str:
         """``full``, or ``partial: <what was not checked>`` (the ``sanity.coverage`` tag)."""
         gaps = self.not_checked

@@ -35,17 +35,20 @@ Missing values (NaN, None, NaT) share one code, so NaN equals NaN; ``-0.0`` equa
 different labels share a label byte with probability 1/256.
 
 API: ``compute(features, labels=None, *, tolerance=2e-5) -> Fingerprint``;
-``Fingerprint.match(features, labels=None) -> Match``; ``Fingerprint.to_files(role)``
+``Fingerprint.match(features, labels=None, *, rows=None) -> Match`` (``rows``: look up
+only those rows, a sample); ``Fingerprint.to_files(role)``
 -> ``{"fingerprint_<role>.npy": ..., "fingerprint_<role>.json": ...}`` and
 ``Fingerprint.from_files(files, role=None)``. A cheaper read of one table for counting
-repeated rows: ``grid_rows(features)`` (row hashes, collision rates on demand).
+repeated rows: ``grid_rows(features)`` (row hashes, collision rates on demand); the rows
+a lookup read, as a fingerprint on the looked-up grid with their own statistics:
+``rows_fingerprint(fp, features, match)`` (no second pass over the rows' hashes).
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from io import BytesIO
@@ -59,6 +62,7 @@ DEFAULT_TOLERANCE = 2e-5
 PROBE_MARGIN = 1.0 / 128  # share of a grid step, either side of a boundary, probed both ways
 MAX_PROBED_COLUMNS = 10  # per row: at most 2**10 probes even for pathological rows
 CHUNK_ROWS = 4096  # rows encoded at once: intermediates stay in cache, memory stays flat
+MATCH_CHUNK_ROWS = 8192  # rows looked up at once (fewer, larger steps; memory still flat)
 COLLISION_SAMPLE = 20000  # rows used to estimate how often column values repeat
 KINDS = ("continuous", "exact", "datetime", "timedelta", "text")
 
@@ -76,11 +80,14 @@ _CLIP = float(2**62)
 
 def _mix(x: np.ndarray) -> np.ndarray:
     """splitmix64 finaliser, in place on a ``uint64`` array (bijective, avalanching)."""
-    x ^= x >> _U(30)
+    t = x >> _U(30)  # one temporary, reused: fewer allocations on large arrays
+    x ^= t
     x *= _M1
-    x ^= x >> _U(27)
+    np.right_shift(x, _U(27), out=t)
+    x ^= t
     x *= _M2
-    x ^= x >> _U(31)
+    np.right_shift(x, _U(31), out=t)
+    x ^= t
     return x
 
 
@@ -157,9 +164,11 @@ class Fingerprint:
             for j, name in enumerate(self.columns)
         }
 
-    def match(self, features: Any, labels: Any = None, *, near: bool = True) -> Match:
+    def match(
+        self, features: Any, labels: Any = None, *, near: bool = True, rows: Any = None
+    ) -> Match:
         """Which rows of ``features`` occur in the fingerprinted data (see ``match``)."""
-        return match(self, features, labels, near=near)
+        return match(self, features, labels, near=near, rows=rows)
 
     def to_files(self, role: str = "train") -> dict[str, bytes]:
         """``fingerprint_<role>.npy`` (the hashes) and ``fingerprint_<role>.json`` (the rest).
@@ -262,12 +271,18 @@ class Match:
 @dataclass(frozen=True, eq=False)
 class GridRows:
     """Rows hashed on a grid, without a fingerprint's statistics: what counting repeated
-    rows needs. ``feature_hashes`` as ``Fingerprint.feature_hashes``; ``sample_codes`` the
-    codes of the sample ``compute`` estimates collisions from, so ``collision`` (a sort
-    per column) is only paid when asked for."""
+    rows needs. ``feature_hashes`` as ``Fingerprint.feature_hashes``; ``sample_codes``
+    the codes of the sample ``compute`` estimates collisions from (or a function that
+    encodes them when first asked: a lookup with no repeats to explain never pays for
+    them), so ``collision`` (a sort per column) is only paid when asked for."""
 
     feature_hashes: np.ndarray
-    sample_codes: np.ndarray = field(repr=False)
+    codes_of_sample: np.ndarray | Callable[[], np.ndarray] = field(repr=False)
+
+    @cached_property
+    def sample_codes(self) -> np.ndarray:
+        got = self.codes_of_sample
+        return got if isinstance(got, np.ndarray) else got()
 
     @cached_property
     def collision(self) -> np.ndarray:
@@ -471,35 +486,51 @@ def same_rows(
 # --------------------------------------------------------------------------- match
 
 
-def match(fp: Fingerprint, features: Any, labels: Any = None, *, near: bool = True) -> Match:
+def match(
+    fp: Fingerprint,
+    features: Any,
+    labels: Any = None,
+    *,
+    near: bool = True,
+    rows: Any = None,
+) -> Match:
     """Look every row of ``features`` up in ``fp``.
 
     Rows are snapped to the fingerprint's grid; with ``near`` (the default) a value close
-    to a cell boundary is also looked up in the neighbouring cell. Vectorised: one sort
-    of the fingerprint (cached on it) and one sorted binary search for all probes.
+    to a cell boundary is also looked up in the neighbouring cell. ``rows`` (positions)
+    looks up only those rows (a sample): the ``Match`` then describes them alone.
+    Vectorised: the rows are encoded chunk by chunk, the neighbouring cells of all rows
+    are expanded in one step, and all keys are looked up in one hash probe each against
+    the fingerprint's index (built once per fingerprint and cached on it).
     """
     given = _Table(features)
     table = _align(fp, given)
+    if rows is not None:
+        rows = np.asarray(rows, dtype=np.intp)
+        table = table.take(rows)
+        if labels is not None:
+            labels = np.asarray(labels)[rows]
     n = table.n
     label_bytes = _label_bytes(labels, n)
     enc = _Encoder(fp.kinds, fp.steps)
     block = table.numeric_block(enc.numeric)
-    all_rows, all_keys = [], []
     primary = np.empty(n, dtype=np.uint64)
-    sample = _sample_index(n)
-    sample_codes = np.empty((len(enc.kinds), sample.shape[0]), dtype=np.uint64)
-    for start in range(0, n, CHUNK_ROWS):
-        stop = min(n, start + CHUNK_ROWS)
-        codes, alt = enc.codes(table, block, start, stop, probes=near)
-        lo_s, hi_s = np.searchsorted(sample, [start, stop])
-        if hi_s > lo_s:
-            sample_codes[:, lo_s:hi_s] = codes[:, sample[lo_s:hi_s] - start]
-        rows, keys = _probe_keys(enc, codes, alt)
-        primary[start:stop] = keys[: stop - start]
-        all_rows.append(rows + start)
-        all_keys.append(keys)
-    rows = np.concatenate(all_rows) if all_rows else np.zeros(0, dtype=np.int64)
-    keys = np.concatenate(all_keys) if all_keys else np.zeros(0, dtype=np.uint64)
+    sums = np.empty(n, dtype=np.uint64)  # per row: the sum of its column contributions
+    found_near: list[tuple[np.ndarray, ...]] = []
+    for start in range(0, n, MATCH_CHUNK_ROWS):
+        stop = min(n, start + MATCH_CHUNK_ROWS)
+        codes, close = enc.codes(table, block, start, stop, probes=near)
+        close_code = codes[close[0], close[1]] if close is not None else None
+        contrib = enc.contributions(codes, inplace=True)  # the codes are read: reuse them
+        if close is not None and close[0].size:
+            col, row, sign = close
+            found_near.append((row + start, col, sign, close_code, contrib[col, row]))
+        acc = contrib.sum(axis=0, dtype=np.uint64)
+        sums[start:stop] = acc
+        primary[start:stop] = _finish(acc)
+    probe_rows, probe_keys = _probe_keys(enc, sums, found_near)
+    all_rows = np.concatenate([np.arange(n), probe_rows])
+    keys = np.concatenate([primary, probe_keys])
 
     in_train = np.zeros(n, dtype=bool)
     train_index = np.full(n, -1, dtype=np.int64)
@@ -509,8 +540,8 @@ def match(fp: Fingerprint, features: Any, labels: Any = None, *, near: bool = Tr
         feat = keys >> _U(8)
         index, first_pos = fp._feature_index
         found = index.get_indexer(feat)  # -1: no fingerprinted row has these features
-        hit = np.flatnonzero(found >= 0)  # ascending: a row's own cell first
-        hit_rows = rows[hit]
+        hit = np.flatnonzero(found >= 0)  # ascending: every row's own cell before probes
+        hit_rows = all_rows[hit]
         in_train[hit_rows] = True
         first = np.unique(hit_rows, return_index=True)[1]
         train_index[hit_rows[first]] = order[first_pos[found[hit[first]]]]
@@ -524,49 +555,80 @@ def match(fp: Fingerprint, features: Any, labels: Any = None, *, near: bool = Tr
         train_index,
         _digest(primary),
         int(keys.shape[0]),
-        GridRows(primary >> _U(8), sample_codes),
+        GridRows(primary >> _U(8), lambda: _sample_codes(table, enc)),
         len(given.columns) == len(fp.columns),
     )
 
 
+def _sample_codes(table: _Table, enc: _Encoder) -> np.ndarray:
+    """The codes of ``table``'s collision sample (``_sample_index``) under ``enc``."""
+    rows = table.take(_sample_index(table.n))
+    return enc.codes(rows, rows.numeric_block(enc.numeric), 0, rows.n)[0]
+
+
+def rows_fingerprint(fp: Fingerprint, features: Any, found: Match) -> Fingerprint:
+    """The rows ``fp.match(features)`` looked up, as a fingerprint on ``fp``'s grid: their
+    own statistics, the feature hashes the lookup computed (label byte 0), no collision
+    rates. One pass over the rows serves the lookup and the scaling statistics, and the
+    rows of several lookups against one fingerprint share a grid (their digests compare).
+    """
+    table = _align(fp, _Table(features))
+    if table.n != found.n_rows or found.rows is None:
+        raise ValueError(f"the lookup covered {found.n_rows} rows, the data has {table.n}")
+    summary, _, _ = _summary(table, fp.tolerance, exact=False)
+    d = len(fp.columns)
+    rows = Fingerprint(
+        hashes=found.rows.feature_hashes << _U(8),
+        columns=list(fp.columns),
+        kinds=list(fp.kinds),
+        steps=np.asarray(fp.steps, dtype=np.float64).copy(),
+        mean=summary.mean,
+        std=summary.std,
+        min=summary.min,
+        max=summary.max,
+        collision=np.full(d, np.nan),
+        exact_collision=np.full(d, np.nan),
+        n_missing=summary.n_missing,
+        tolerance=fp.tolerance,
+        has_labels=False,
+        positional=fp.positional,
+    )
+    rows.__dict__["digest"] = found.digest  # the same rows' features: the lookup's digest
+    return rows
+
+
 def _probe_keys(
-    enc: _Encoder, codes: np.ndarray, alt: np.ndarray | None
+    enc: _Encoder, sums: np.ndarray, found: list[tuple[np.ndarray, ...]]
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Row ids and feature keys (label byte 0) of every probe: every row's own cell first,
-    then each combination of neighbouring cells for its values near a cell boundary."""
-    contrib = enc.contributions(codes)
-    acc = contrib.sum(axis=0, dtype=np.uint64)
-    m = acc.shape[0]
-    own = _finish(acc)
-    if alt is None:
-        return np.arange(m), own
-    cand = np.flatnonzero(alt.any(axis=0))
-    if not cand.size:
-        return np.arange(m), own
-    # every (row, column) near a boundary, per row in column order, its first few only
-    loc, col = np.nonzero(alt[:, cand].T)
+    """Row ids and feature keys (label byte 0) of the probes: for each row with values
+    near a cell boundary (``found``: per chunk their rows, columns, side, codes and
+    column contributions), each combination of neighbouring cells for its first
+    ``MAX_PROBED_COLUMNS`` such values, in a fixed order (the first near column first)."""
+    if not found:
+        return np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.uint64)
+    r, col, sign, code, contrib = (np.concatenate(parts) for parts in zip(*found, strict=True))
+    order = np.argsort(r * len(enc.kinds) + col)  # per row, in column order (keys unique)
+    r, col, sign, code, contrib = r[order], col[order], sign[order], code[order], contrib[order]
+    cand, loc = np.unique(r, return_inverse=True)
     rank = np.arange(loc.size) - np.searchsorted(loc, loc)
     keep = rank < MAX_PROBED_COLUMNS
-    loc, col, rank = loc[keep], col[keep], rank[keep]
-    r = cand[loc]
+    loc, rank = loc[keep], rank[keep]
+    col, sign, code, contrib = col[keep], sign[keep], code[keep], contrib[keep]
     # the neighbouring cell: code -1 or +1 in two's complement; one hash call for all
-    other = codes[col, r] + alt[col, r].astype(np.int64).view(np.uint64)
-    delta = _mix(other ^ enc.salts[col]) - contrib[col, r]
+    other = code + sign.astype(np.int64).view(np.uint64)
+    delta = _mix(other ^ enc.salts[col]) - contrib
     local = np.arange(cand.size)
-    sums = acc[cand]
+    acc = sums[cand]
     for k in range(int(rank.max()) + 1):  # a row's k-th near column doubles its probes
         at = rank == k
         step = np.zeros(cand.size, dtype=np.uint64)
         has = np.zeros(cand.size, dtype=bool)
         step[loc[at]], has[loc[at]] = delta[at], True
         sel = has[local]
-        sums = np.concatenate([sums, sums[sel] + step[local[sel]]])
+        acc = np.concatenate([acc, acc[sel] + step[local[sel]]])
         local = np.concatenate([local, local[sel]])
     probes = slice(cand.size, None)
-    return (
-        np.concatenate([np.arange(m), cand[local[probes]]]),
-        np.concatenate([own, _finish(sums[probes])]),
-    )
+    return cand[local[probes]], _finish(acc[probes])
 
 
 def _finish(sums: np.ndarray) -> np.ndarray:
@@ -685,31 +747,36 @@ class _Encoder:
         stop: int,
         *,
         probes: bool = False,
-    ) -> tuple[np.ndarray, np.ndarray | None]:
-        """Codes of rows ``start:stop`` (columns x rows) and, with ``probes``, per value
-        -1/+1 when it lies near the lower/upper boundary of its grid cell, else 0."""
+    ) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray, np.ndarray] | None]:
+        """Codes of rows ``start:stop`` (columns x rows) and, with ``probes``, the values
+        near a boundary of their grid cell: their columns, rows (within the chunk) and side
+        (-1 lower, +1 upper), ordered by column then row."""
         d, m = len(self.kinds), stop - start
-        alt = np.zeros((d, m), dtype=np.int8) if probes else None
-        if self.all_continuous:
-            codes, near = _quantise(_f64(block[:, start:stop]), self.inv, probes)
-            if alt is not None:
-                alt = near
-            return codes, alt
+        if self.all_continuous:  # float32 is widened by the multiplication itself
+            return _quantise(block[:, start:stop], self.inv, probes)
         codes = np.empty((d, m), dtype=np.uint64)
+        close = None
         if self.cont_pos.size:
-            q, near = _quantise(_f64(block[self.cont_pos, start:stop]), self.inv, probes)
+            q, close = _quantise(_f64(block[self.cont_pos, start:stop]), self.inv, probes)
             codes[self.cont_cols] = q
-            if alt is not None:
-                alt[self.cont_cols] = near
+            if close is not None:
+                close = (self.cont_cols[close[0]], close[1], close[2])
+        elif probes:
+            empty = np.zeros(0, dtype=np.intp)
+            close = (empty, empty, np.zeros(0, dtype=np.int8))
         if self.exact_pos.size:
             codes[self.exact_cols] = _exact_codes(_f64(block[self.exact_pos, start:stop]))
         for j, kind in enumerate(self.kinds):
             if kind not in _NUMERIC:
                 col = table.column(j, start, stop)
                 codes[j] = _text_codes(col) if kind == "text" else _time_codes(col, kind)
-        return codes, alt
+        return codes, close
 
-    def contributions(self, codes: np.ndarray) -> np.ndarray:
+    def contributions(self, codes: np.ndarray, *, inplace: bool = False) -> np.ndarray:
+        """Each value's hash contribution; ``inplace`` overwrites ``codes`` with them."""
+        if inplace:
+            np.bitwise_xor(codes, self.salts[:, None], out=codes)
+            return _mix(codes)
         return _mix(codes ^ self.salts[:, None])
 
     def contribution(self, j: int, codes: np.ndarray) -> np.ndarray:
@@ -805,27 +872,31 @@ def _stats_chunked(
     return integral, mean, std, lo, hi, missing
 
 
-def _quantise(x: np.ndarray, inv: np.ndarray, probes: bool) -> tuple[np.ndarray, np.ndarray | None]:
-    """Grid cell of each value (``rint(x / step)``) and, with ``probes``, -1/+1 for values
-    within ``PROBE_MARGIN`` of the lower/upper cell boundary."""
-    y = x * inv
+def _quantise(
+    x: np.ndarray, inv: np.ndarray, probes: bool
+) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray, np.ndarray] | None]:
+    """Grid cell of each value (``rint(x / step)``) and, with ``probes``, the values
+    within ``PROBE_MARGIN`` of their cell's lower/upper boundary (see ``_Encoder.codes``)."""
+    y = np.multiply(x, inv, dtype=np.float64)  # exact widening of float32 values first
     q = np.rint(y)
-    near = None
+    close = None
     if probes:
-        with np.errstate(invalid="ignore"):
-            frac = y - q  # in [-0.5, 0.5]; NaN for NaN/inf, which is never probed
-        near = np.zeros(q.shape, dtype=np.int8)
-        near[frac < PROBE_MARGIN - 0.5] = -1
-        near[frac > 0.5 - PROBE_MARGIN] = 1
+        with np.errstate(invalid="ignore"):  # NaN for NaN/inf, which is never probed
+            frac = np.subtract(y, q, out=y)  # in [-0.5, 0.5]
+            flat = np.flatnonzero(np.abs(frac, out=frac) > 0.5 - PROBE_MARGIN)
+        col, row = np.divmod(flat, frac.shape[1])  # column by column, as ``np.nonzero``
+        # the side, for those few values only: above or below their cell's centre
+        above = np.multiply(x[col, row], inv[col, 0], dtype=np.float64) > q[col, row]
+        close = (col, row, np.where(above, 1, -1).astype(np.int8))
     lo, hi = q.min(initial=0.0), q.max(initial=0.0)
     if lo >= -_CLIP and hi <= _CLIP:  # also False when NaN is present
-        return q.astype(np.int64).view(np.uint64), near
+        return q.astype(np.int64).view(np.uint64), close
     nan = np.isnan(q)
     np.clip(q, -_CLIP, _CLIP, out=q)
     q[nan] = 0.0
     codes = q.astype(np.int64).view(np.uint64)
     codes[nan] = _MISSING
-    return codes, near
+    return codes, close
 
 
 def _exact_codes(x: np.ndarray) -> np.ndarray:

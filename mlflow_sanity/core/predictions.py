@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from mlflow_sanity.core.keras_spec import PASS_THROUGH_LAYERS, canonical_name
 from mlflow_sanity.core.metrics import InputError
 
 PROBABILISTIC = ("sigmoid", "softmax")
@@ -121,12 +122,42 @@ def predicted_classes(
     return outputs_to_proba(outputs, activation, from_logits=from_logits).argmax(axis=1)
 
 
+def layer_activation(layer: Any) -> str | None:
+    """The activation a Keras-like layer applies, by canonical name (a ``Softmax`` layer
+    counts as ``"softmax"``); None when the layer has none. Duck-typed: no Keras import."""
+    if type(layer).__name__ == "Softmax":
+        return "softmax"
+    act = getattr(layer, "activation", None)
+    if act is None:
+        return None
+    return canonical_name(getattr(act, "__name__", None) or type(act).__name__)
+
+
+def output_layer_index(class_names: Sequence[str]) -> int | None:
+    """Which layer's activation shapes the outputs: the last one that is not a pass-through
+    layer (Dropout, Reshape, Flatten ... change no values). The one rule for the evaluator,
+    the seed worker and the Keras adapter's ``ModelSpec``."""
+    for i in range(len(class_names) - 1, -1, -1):
+        if class_names[i] not in PASS_THROUGH_LAYERS:
+            return i
+    return None
+
+
 def output_activation(model: Any) -> str | None:
-    """The activation of a Keras-like model's last layer, read by duck typing (no Keras
-    import); None when the model does not say."""
-    layers = getattr(model, "layers", None)
-    activation = getattr(layers[-1], "activation", None) if layers else None
-    return getattr(activation, "__name__", None)
+    """The output activation of a Keras-like model (``output_layer_index`` over its layers,
+    nested models walked); None when the model does not say."""
+    layers = list(_flat_layers(model))
+    i = output_layer_index([type(layer).__name__ for layer in layers])
+    return layer_activation(layers[i]) if i is not None else None
+
+
+def _flat_layers(model: Any) -> Any:
+    for layer in getattr(model, "layers", None) or []:
+        inner = getattr(layer, "layers", None)
+        if inner and hasattr(layer, "outputs"):  # a nested model: its own layers count
+            yield from _flat_layers(layer)
+        else:
+            yield layer
 
 
 def class_order_for_indices(y_true: np.ndarray, width: int) -> list[Any] | None:

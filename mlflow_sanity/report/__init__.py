@@ -41,7 +41,7 @@ def render_html(report: Report, images: Mapping[str, bytes] | None = None) -> st
             version=__version__,
             flagged=report.flagged,
             corrected=report.corrected_text,
-            not_checked=report.not_checked,
+            not_checked=report.skipped_by_gap,
             findings=sorted(report.findings, key=lambda f: (order[f.severity], f.id)),
             metrics=dict(sorted(report.metrics.items())),
             tables=report.tables,

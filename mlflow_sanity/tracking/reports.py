@@ -102,6 +102,9 @@ def log_report(
         for name, data in files.items():
             (out / name).write_bytes(data)
         _write_report(out, merged)
+        # the run's report and plots once uploaded: what the next report here starts from
+        plots = {p.name: p.read_bytes() for p in out.glob("*.png")}
+        report_json = (out / "report.json").read_bytes()
         for name in stored - set(files):  # unchanged on the run: not uploaded again
             (out / name).unlink()
         note = merge_note(run_tags.get(NOTE_TAG), note_section(merged))
@@ -111,10 +114,15 @@ def log_report(
         own = verdict.rows(verdict.of_report(merged))
         if mlflow.get_active_model_id() is None:  # nothing to link them to: one call
             metrics, own = metrics + own, []
-        _log_batch(client, run_id, _tags(merged, note), metrics)
+        tags = _tags(merged, note)
+        key = _written_key(client, run_id)
+        _WRITTEN.pop(key, None)  # until the upload is complete, the run is read back
+        _log_batch(client, run_id, tags, metrics)
         if own:
             shim.log_run_metrics(client, run_id, own)
         client.log_artifacts(run_id, str(out), ARTIFACT_DIR)
+        said = {t.key: t.value for t in tags if t.key in (tag_names.STATUS, NOTE_TAG)}
+        _remember_written(key, _Written(report_json, plots, said))
     for finding_id in sorted(rejudged - set(merged.flagged_ids)):
         if tag_names.finding(finding_id) in run_tags:
             client.delete_tag(run_id, tag_names.finding(finding_id))
@@ -219,10 +227,15 @@ class _SanityArtifacts:
         self._tracking_uri = client.tracking_uri
 
     def names(self) -> set[str]:
+        return set(self.listing())
+
+    def listing(self) -> dict[str, int | None]:
+        """The top-level entries of ``sanity/`` and their sizes in bytes (None: unknown,
+        or a folder)."""
         found = mlflow.artifacts.list_artifacts(
             artifact_uri=self._root, tracking_uri=self._tracking_uri
         )
-        return {Path(a.path).name for a in found}
+        return {Path(a.path).name: (None if a.is_dir else a.file_size) for a in found}
 
     def read(self, name: str, tmp: str) -> bytes:
         path = mlflow.artifacts.download_artifacts(
@@ -231,12 +244,57 @@ class _SanityArtifacts:
         return Path(path).read_bytes()
 
 
+@dataclass(frozen=True)
+class _Written:
+    """What ``log_report`` last left on a run in this process: the report as uploaded,
+    the run's plots (``sanity/*.png``), their sizes and the tags it set. A later report
+    to the same run reads the earlier one from here instead of downloading it, when the
+    run still shows exactly this: the same status and note tags, and ``report.json`` and
+    the same plots at the same sizes (anything else, such as another process writing to
+    the run, falls back to the download)."""
+
+    report_json: bytes
+    plots: dict[str, bytes]
+    tags: dict[str, str]
+
+    def sizes(self) -> dict[str, int]:
+        return {"report.json": len(self.report_json)} | {k: len(v) for k, v in self.plots.items()}
+
+    def still_on(self, run: Run, listing: Mapping[str, int | None]) -> bool:
+        if any(run.data.tags.get(k) != v for k, v in self.tags.items()):
+            return False
+        shown = {k: v for k, v in listing.items() if k == "report.json" or k.endswith(".png")}
+        return shown == self.sizes()
+
+
+_WRITTEN: dict[tuple[str, str], _Written] = {}  # (tracking URI, run id) -> the last write
+_MAX_WRITTEN = 8  # runs remembered (the latest): a few plots each
+
+
+def _written_key(client: MlflowClient, run_id: str) -> tuple[str, str]:
+    return (str(client.tracking_uri), run_id)
+
+
+def _remember_written(key: tuple[str, str], written: _Written) -> None:
+    _WRITTEN.pop(key, None)
+    _WRITTEN[key] = written
+    while len(_WRITTEN) > _MAX_WRITTEN:
+        _WRITTEN.pop(next(iter(_WRITTEN)))
+
+
 def _download_previous(client: MlflowClient, run: Run, out: Path) -> Report | None:
-    """Fetch an earlier sanity report from the run, copying its plots into ``out``."""
+    """Fetch an earlier sanity report from the run, copying its plots into ``out``
+    (from this process' own last write to the run when the run still holds exactly it)."""
     artifacts = _SanityArtifacts(client, run)
-    names = artifacts.names()
+    listing = artifacts.listing()
+    names = set(listing)
     if "report.json" not in names:
         return None
+    written = _WRITTEN.get(_written_key(client, run.info.run_id))
+    if written is not None and written.still_on(run, listing):
+        for name, data in written.plots.items():
+            (out / name).write_bytes(data)
+        return Report.from_dict(json.loads(written.report_json))
     with tempfile.TemporaryDirectory(prefix="mlflow-sanity-prev-") as tmp, _quiet_downloads():
         for name in sorted(n for n in names if n.endswith(".png")):
             (out / name).write_bytes(artifacts.read(name, tmp))

@@ -102,14 +102,14 @@ def analyse(
         inputs["fingerprint"] = failure
     if first.fit.monitors:
         inputs["model_selection"] = fit_facts.model_selection(first.fit).to_dict()
-    eval_on = "training" if any(c.eval_on == "training" for c in contexts.values()) else None
-    where = f"{eval_on or 'validation'} data"
+    on_training = any(c.eval_on == "training" for c in contexts.values())  # no validation
+    where = "training data" if on_training else "validation data"
     origin = Provenance(source=call.source, call="fit", evaluated_on=where)
     judged = judge_heads(contexts, rows, options=config, provenance=origin, inputs=inputs)
     report = judged.report
     _add_training_metrics(report)
     files = fit_facts.learning_curves(history, first.fit)
-    if eval_on is None:
+    if not on_training:
         files.update(head_files({n: c.eval for n, c in contexts.items()}, prefix="validation_"))
     for role, fp in fingerprints.items():
         files.update(fp.to_files(role))
@@ -321,7 +321,7 @@ def returned_metrics(model: Any, result: Any) -> dict[str, float]:
     """
     try:
         values = dict(model.get_metrics_result())
-    except Exception:
+    except Exception:  # an older or custom model: its return value still names the metrics
         values = {}
     if not values and isinstance(result, Mapping):
         values = dict(result)

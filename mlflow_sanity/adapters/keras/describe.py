@@ -12,13 +12,13 @@ import numpy as np
 
 from mlflow_sanity.adapters.keras import shim
 from mlflow_sanity.core.keras_spec import (
-    PASS_THROUGH_LAYERS,
     CallbackSpec,
     LayerSpec,
     MetricSpec,
     ModelSpec,
     canonical_name,
 )
+from mlflow_sanity.core.predictions import layer_activation, output_layer_index
 from mlflow_sanity.core.splits import NormalizationStats
 
 
@@ -102,7 +102,7 @@ def describe_heads(model: Any) -> dict[str, ModelSpec]:
     for name, output in zip(names, outputs, strict=True):
         shape = tuple(output.shape)
         try:
-            activation = _activation_name(model.get_layer(name))
+            activation = layer_activation(model.get_layer(name))
         except (ValueError, AttributeError):
             activation = None
         loss, from_logits = losses.get(name, (None, False))
@@ -130,16 +130,6 @@ def _head_losses(model: Any) -> dict[str, tuple[str | None, bool]]:
     return found
 
 
-def _activation_name(layer: Any) -> str | None:
-    if type(layer).__name__ == "Softmax":
-        return "softmax"
-    act = getattr(layer, "activation", None)
-    if act is None:
-        return None
-    name = getattr(act, "__name__", None) or type(act).__name__
-    return canonical_name(name)
-
-
 def _layer_specs(model: Any, prefix: str = "") -> Iterable[LayerSpec]:
     for layer in getattr(model, "layers", []) or []:
         inner = getattr(layer, "layers", None)
@@ -150,17 +140,14 @@ def _layer_specs(model: Any, prefix: str = "") -> Iterable[LayerSpec]:
         yield LayerSpec(
             name=f"{prefix}{layer.name}",
             class_name=type(layer).__name__,
-            activation=_activation_name(layer),
+            activation=layer_activation(layer),
             units=int(units) if isinstance(units, int) else None,
         )
 
 
 def _output_activation(layers: tuple[LayerSpec, ...]) -> tuple[str | None, str | None]:
-    for layer in reversed(layers):
-        if layer.class_name in PASS_THROUGH_LAYERS:
-            continue
-        return layer.name, layer.activation
-    return None, None
+    i = output_layer_index([layer.class_name for layer in layers])
+    return (layers[i].name, layers[i].activation) if i is not None else (None, None)
 
 
 def _loss(model: Any) -> tuple[str | None, bool]:

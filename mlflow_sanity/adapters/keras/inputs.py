@@ -220,7 +220,7 @@ def _held_bytes(ds: Any, depth: int = 0) -> int:
             continue
     try:
         inputs = shim.dataset_inputs(ds) if depth < 100 else []
-    except Exception:
+    except Exception:  # an unknown graph: count what is known, read the dataset directly
         inputs = []
     return total + sum(_held_bytes(d, depth + 1) for d in inputs)
 

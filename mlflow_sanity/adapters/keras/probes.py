@@ -90,7 +90,7 @@ def _floats(obj: Any) -> Any:
 def _learning_rate(model: Any) -> float | None:
     try:
         value = float(as_numpy(model.optimizer.learning_rate))
-    except Exception:
+    except Exception:  # a schedule or no optimizer: the probes go on without the rate
         return None
     return value if math.isfinite(value) else None
 
@@ -187,7 +187,7 @@ class ProbeCallback(keras.callbacks.Callback):
         self._n_params = int(sum(int(np.prod(v.shape)) for v in self.model.trainable_variables))
         try:
             self._updates = int(as_numpy(self.model.optimizer.iterations))
-        except Exception:
+        except Exception:  # an optimizer without a step counter: never break training
             self._updates = None
         if self._epochs_done and self._epochs_done not in self._probed:
             self._probe_gradients(self._epochs_done)

@@ -242,7 +242,7 @@ def train_arm(
         loss = float(np.asarray(loss[0] if isinstance(loss, (list, tuple)) else loss))
         ba = float(scored.metrics.get("balanced_accuracy", math.nan))
         return Arm(name, ba, loss, epochs, time.perf_counter() - start)
-    except Exception as exc:
+    except Exception as exc:  # a copy the user's model cannot train: the arm says so, fit stands
         _log.info("mlflow-sanity: experiment arm %s failed: %s", name, exc, exc_info=True)
         return Arm(name, epochs=epochs, seconds=time.perf_counter() - start, error=str(exc)[:200])
 
@@ -255,7 +255,7 @@ def _clonable(model: Any) -> str:
     try:
         model.get_config()
         model.get_compile_config()
-    except Exception as exc:
+    except Exception as exc:  # any failure to serialise means: no experiment, said in the report
         name = type(exc).__name__
         return f"the model cannot be cloned ({name}: a subclassed model without get_config)"
     if getattr(model, "optimizer", None) is None:

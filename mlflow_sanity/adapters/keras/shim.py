@@ -20,7 +20,7 @@ def all_layers(model: Any) -> list[Any]:
     alone when Keras' private walk is not there)."""
     try:
         return list(model._flatten_layers(include_self=False, recursive=True))
-    except Exception:
+    except Exception:  # Keras' private walk changed: the public top-level layers still count
         return list(getattr(model, "layers", []))
 
 

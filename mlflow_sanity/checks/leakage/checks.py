@@ -21,6 +21,7 @@ from mlflow_sanity.checks.leakage.overlap import (
     eval_split,
     guarded,
     overlap,
+    row_labels,
     train_overlap,
     training_fingerprint,
 )
@@ -44,6 +45,11 @@ N_TOP = 5  # features named in the evidence
 
 @check(
     "train_test_overlap",
+    flags=(
+        "evaluation rows also occur in training, as exact copies or within float tolerance "
+        "(with/without label, example row pairs); repeats that chance explains (columns with few "
+        "distinct values) are `info`; warn above `warn_share`, fail above `fail_share`"
+    ),
     requires=["test"],
     one_of=["train", "fingerprint"],
     reads=["eval"],  # labels, when the test split has none
@@ -117,6 +123,10 @@ def _first_example(ev: Mapping[str, Any]) -> str:
 
 @check(
     "eval_is_train",
+    flags=(
+        "fail: the evaluation data equals the training data (same digest) or ≥ `min_share` of its"
+        " rows are training rows, more than chance explains (p < `chance_alpha`)"
+    ),
     requires=["test"],
     one_of=["train", "fingerprint"],
     reads=["eval"],
@@ -164,6 +174,12 @@ def eval_is_train(ctx: Context, t: Mapping[str, float]) -> Outcome | None:
 
 @check(
     "validation_reuse",
+    flags=(
+        "the evaluation data is the validation data that EarlyStopping/ModelCheckpoint monitored "
+        "(`val_*`): share of evaluation rows in it, more than chance explains (p < "
+        "`chance_alpha`) or the same digest: warn above `warn_share`, fail above `fail_share`; "
+        "`info` when no callback monitored a validation metric"
+    ),
     requires=["test", "validation_fingerprint"],
     reads=["model_selection", "eval"],
     remedy="Keep three sets: train, validation (for EarlyStopping/ModelCheckpoint and "
@@ -176,12 +192,20 @@ def validation_reuse(ctx: Context, t: Mapping[str, float]) -> Outcome | None:
     """The data used to select the model is also the reported test."""
     selection = ctx.model_selection or ModelSelection()
     val_monitors = list(selection.validation_monitors)
-    ov = validation_overlap(ctx, t["chance_alpha"])
+    ov = validation_overlap(ctx, t["chance_alpha"], t["warn_share"])
     ev = ov.evidence("validation_")
     ev.update(monitors=list(selection.monitors), callbacks=list(selection.callbacks))
     ev["same_digest"] = ov.same_digest
     share = 1.0 if ov.same_digest else ov.share
     severity = grade(share, fail=t["fail_share"], warn=t["warn_share"])
+    if ov.sampled_from is not None:  # only a clean sample stops short of every row
+        return passed(
+            f"None of a fixed random sample of {ov.match.n_rows} of the {ov.sampled_from} "
+            f"evaluation rows was in the validation data: fewer than {t['warn_share']:.0%} "
+            f"of them are (had that many been, the sample would have missed them all with "
+            f"a chance below {MISS_CHANCE:g}).",
+            ev,
+        )
     if severity is Severity.PASSED or not (ov.same_digest or ov.beyond_chance(t["chance_alpha"])):
         return passed(f"{share:.1%} of the evaluation rows were in the validation data.", ev)
     what = (
@@ -206,11 +230,47 @@ def validation_reuse(ctx: Context, t: Mapping[str, float]) -> Outcome | None:
     return Outcome(severity, text, ev)
 
 
-def validation_overlap(ctx: Context, chance_alpha: float) -> Overlap:
-    """The evaluation rows looked up in the validation fingerprint of the training run."""
+SAMPLE_MIN_ROWS = 2000  # the smallest sample the validation lookup starts with
+MISS_CHANCE = 1e-12  # the largest chance that the sample hides a reportable overlap
+
+
+def validation_overlap(ctx: Context, chance_alpha: float, warn_share: float = 0.0) -> Overlap:
+    """The evaluation rows looked up in the validation fingerprint of the training run.
+
+    ``validation_reuse`` reports an overlap of at least ``warn_share`` of the rows, so on
+    many rows a fixed random sample is looked up first, large enough that an overlap of
+    that size leaves it empty with a chance below ``MISS_CHANCE``: an empty sample is the
+    answer (a pass, the sample in its evidence); any row found brings the lookup of every
+    row, so a reported overlap is always counted in full.
+    """
     vfp = ctx.validation_fingerprint
     test = eval_split(ctx)
-    return guarded(lambda: overlap(vfp, test, chance_alpha=chance_alpha))
+
+    def compute() -> Overlap:
+        n = int(_row_count(test.features))
+        size = _sample_size(n, warn_share)
+        if size is not None:
+            rows = np.sort(np.random.default_rng(0).choice(n, size, replace=False))
+            ov = guarded(lambda: overlap(vfp, test, chance_alpha=chance_alpha, rows=rows))
+            if ov.count == 0:
+                return ov
+        return guarded(lambda: overlap(vfp, test, chance_alpha=chance_alpha))
+
+    return ctx.measure(f"validation_overlap({chance_alpha!r}, {warn_share!r})", compute)
+
+
+def _row_count(features: Any) -> int:
+    return int(row_labels(features).shape[0])
+
+
+def _sample_size(n: int, warn_share: float) -> int | None:
+    """Rows to sample so that an overlap of ``warn_share`` escapes it with a chance below
+    ``MISS_CHANCE`` (at least ``SAMPLE_MIN_ROWS``); None when every row is looked up
+    anyway (no reportable share above 0, or a sample would be half the rows or more)."""
+    if not warn_share > 0 or warn_share >= 1:
+        return None
+    size = max(SAMPLE_MIN_ROWS, int(np.ceil(np.log(MISS_CHANCE) / np.log1p(-warn_share))))
+    return size if 2 * size <= n else None
 
 
 # --------------------------------------------------------------------------- preprocessing
@@ -218,6 +278,14 @@ def validation_overlap(ctx: Context, chance_alpha: float) -> Overlap:
 
 @check(
     "preprocessing_leakage",
+    flags=(
+        "warn: a scaler was fitted before the split (train+test exactly standardised or exactly "
+        "spanning [0,1]/[−1,1] while train alone is not; min-max only in columns whose values "
+        "repeat at most `max_collision`), or a Keras `Normalization` layer's statistics match "
+        'train+test rather than train. "train+test" is the union of every split the model saw: '
+        "training, validation and each `model.evaluate` so far (each subset tried), so a scaler "
+        "fitted before a train/validation/test split is caught at the test `evaluate`"
+    ),
     requires=["test"],
     one_of=["train", "fingerprint"],
     reads=["normalization", "validation_fingerprint", "seen_splits"],
@@ -264,6 +332,17 @@ def preprocessing_leakage(ctx: Context, t: Mapping[str, float]) -> Outcome | Non
 
 @check(
     "feature_target_leakage",
+    flags=(
+        "one feature alone predicts the label (ROC-AUC; several classes: neighbour accuracy; "
+        "categorical: majority class per value): warn ≥ `warn_score`, fail ≥ `fail_score`; "
+        "identifier-like (> `max_id_share` distinct values) and constant columns are skipped; "
+        "needs ≥ `min_rows` rows and ≥ `min_class_rows` per class; a fixed sample of `max_rows` "
+        "rows above that. Above `screen_rows` rows numeric columns are screened on a "
+        "class-balanced sample of that many rows (rare classes kept whole) and every column "
+        "within `screen_margin` of the warning level is scored again on all rows, so a flagged "
+        "feature is always graded on all rows (evidence: `screened_on_rows`, "
+        "`rescored_on_all_rows`)"
+    ),
     requires=["test"],
     reads=["eval"],  # labels, when the test split has none
     remedy="Drop features computed from the label or recorded after the outcome, and "

@@ -10,7 +10,7 @@ between checks through ``Context.measure``, so each is computed once per report.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -43,6 +43,9 @@ class Overlap:
     p_value: float
     exact_chance_share: float | None = None
     exact_p_value: float | None = None
+    # Only a sample of the evaluation rows was looked up (``match`` covers the sample):
+    # the number of rows it was drawn from; None when every row was looked up.
+    sampled_from: int | None = None
 
     @property
     def count(self) -> int:
@@ -76,7 +79,7 @@ class Overlap:
     def evidence(self, prefix: str = "", *, exact_examples: bool = False) -> dict[str, Any]:
         n = self.match.n_rows
         ev: dict[str, Any] = {
-            "eval_rows": n,
+            "eval_rows": n if self.sampled_from is None else self.sampled_from,
             f"{prefix}rows": self.fingerprint.n_rows,
             "overlapping_rows": self.count,
             "overlap_share": round(self.share, 6),
@@ -95,6 +98,9 @@ class Overlap:
             ev["overlap_with_label_share"] = round(same / n, 6) if n else 0.0
             ev["conflicting_label_rows"] = self.count - same
         ev["examples"] = self.examples(prefix, exact_only=exact_examples)
+        if self.sampled_from is not None:
+            ev["rows_looked_up"] = n
+            ev["looked_up"] = f"a fixed random sample of {n} of the {self.sampled_from} rows"
         return ev
 
     def examples(self, prefix: str = "", *, exact_only: bool = False) -> list[dict[str, Any]]:
@@ -116,14 +122,19 @@ def overlap(
     *,
     chance_alpha: float,
     train_index: Any = None,
+    found: fpm.Match | None = None,
+    rows: np.ndarray | None = None,
 ) -> Overlap:
     """Look the evaluation rows up in ``fp``; with raw ``train`` also tell exact copies.
 
     ``chance_alpha`` decides whether the grid matches are crowded (repeats explained by
     chance): then exact copies are looked up on their own instead of among the grid
-    candidates.
+    candidates. ``found``: the lookup, when already done (``train_match``). ``rows``:
+    look up only these evaluation rows (positions; a sample, without raw ``train``).
     """
-    m = fp.match(test.features, test.labels)
+    if rows is not None and (train is not None or found is not None):
+        raise ValueError("a sampled overlap is looked up here, against a fingerprint only")
+    m = found if found is not None else fp.match(test.features, test.labels, rows=rows)
     chance = chance_share(fp)
     p = chance_p_value(int(m.in_train.sum()), m.n_rows, chance)
     exact = exact_index = exact_chance = exact_p = None
@@ -134,9 +145,22 @@ def overlap(
         exact_p = chance_p_value(int(exact.sum()), m.n_rows, exact_chance)
     if train_index is None:
         train_index = np.arange(fp.n_rows)
-    labels = _row_labels(test.features)
+    labels = row_labels(test.features)
+    sampled_from = None
+    if rows is not None:
+        labels, sampled_from = labels[rows], int(labels.shape[0])
     return Overlap(
-        m, fp, exact, exact_index, labels, np.asarray(train_index), chance, p, exact_chance, exact_p
+        m,
+        fp,
+        exact,
+        exact_index,
+        labels,
+        np.asarray(train_index),
+        chance,
+        p,
+        exact_chance,
+        exact_p,
+        sampled_from,
     )
 
 
@@ -188,11 +212,15 @@ def repeat_chance(collision: np.ndarray, n_rows: int) -> float:
     return float(-np.expm1(-n_rows * per_pair))
 
 
-def _row_labels(features: Any) -> np.ndarray:
+def row_labels(features: Any) -> np.ndarray:
     """How to name rows in evidence: the DataFrame index, else positions."""
     if isinstance(features, (pd.DataFrame, pd.Series)):
         return np.asarray(features.index)
-    return np.arange(fpm.as_frame(features)[0].shape[0])
+    if isinstance(features, Mapping):  # a dict of columns: its first column's length
+        first = next(iter(features.values()), None)
+        return np.arange(np.asarray(first).shape[0] if first is not None else 0)
+    arr = np.asarray(features)
+    return np.arange(arr.shape[0] if arr.ndim else 0)
 
 
 def _plain(value: Any) -> Any:
@@ -248,11 +276,31 @@ def train_overlap(ctx: Context, chance_alpha: float) -> Overlap | None:
     if got is None:
         return None
     fp, train = got
-    idx = None if train is None else _row_labels(train.features)
+    idx = None if train is None else row_labels(train.features)
 
     def compute() -> Overlap:
-        test = eval_split(ctx)
-        return guarded(lambda: overlap(fp, test, train, chance_alpha=chance_alpha, train_index=idx))
+        test, found = eval_split(ctx), train_match(ctx)
+        return guarded(
+            lambda: overlap(
+                fp, test, train, chance_alpha=chance_alpha, train_index=idx, found=found
+            )
+        )
 
     key = "train_overlap" if train is None else f"train_overlap(chance_alpha={chance_alpha!r})"
     return ctx.measure(key, compute)
+
+
+def train_match(ctx: Context) -> fpm.Match | None:
+    """The evaluation rows looked up in the training fingerprint, once per context: the
+    overlap checks, the duplicate count and the scaling comparison (the rows' statistics
+    and digest, ``fingerprint.rows_fingerprint``) all read this one pass over the rows."""
+    got = training_fingerprint(ctx)
+    if got is None:
+        return None
+    fp = got[0]
+
+    def compute() -> fpm.Match:
+        test = eval_split(ctx)
+        return guarded(lambda: fp.match(test.features, test.labels))
+
+    return ctx.measure("train_match", compute)

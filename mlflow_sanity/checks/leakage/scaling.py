@@ -27,7 +27,12 @@ from typing import Any
 
 import numpy as np
 
-from mlflow_sanity.checks.leakage.overlap import eval_split, guarded
+from mlflow_sanity.checks.leakage.overlap import (
+    eval_split,
+    guarded,
+    train_match,
+    training_fingerprint,
+)
 from mlflow_sanity.checks.registry import Context, reaches
 from mlflow_sanity.core import fingerprint as fpm
 from mlflow_sanity.core.splits import NormalizationStats
@@ -48,12 +53,17 @@ class Scaling:
 
 def eval_fingerprint(ctx: Context, fp: fpm.Fingerprint) -> fpm.Fingerprint:
     """The evaluation data fingerprinted in ``fp``'s columns, computed once per context.
-    Read for its statistics and row hashes only (here and as a split a later evaluate
-    compares with), so its collision rates are not estimated."""
+    Read for its statistics and digest only (here and as a split a later evaluate
+    compares with), so its collision rates are not estimated, and its row hashes are the
+    ones the lookup in ``fp`` computed (``train_match``): on the training grid, one pass
+    over the rows for both."""
 
     def compute() -> fpm.Fingerprint:
-        frame = guarded(lambda: fpm.align(fp, eval_split(ctx).features))
-        return fpm.compute(frame, rates=False)
+        features = eval_split(ctx).features
+        got, found = training_fingerprint(ctx), train_match(ctx)
+        if found is None or got is None or got[0] is not fp:  # not the shared lookup
+            found = guarded(lambda: fp.match(features))
+        return guarded(lambda: fpm.rows_fingerprint(fp, features, found))
 
     return ctx.measure("eval_fp", compute)
 
@@ -95,13 +105,12 @@ def splits_to_try(
     split's, counts once; one with other columns is left out."""
     if not seen:  # a fit, or a model seen only on these two splits: the pair
         return [Splits(fp, te)]
-    have = {_feature_digest(fp), _feature_digest(te)}
+    have = [fp, te]
     others: list[tuple[str, fpm.Fingerprint]] = []
     for name, other in seen:
-        digest = _feature_digest(other)
-        if digest in have or list(other.columns) != list(fp.columns):
+        if list(other.columns) != list(fp.columns) or any(same_rows(other, h) for h in have):
             continue
-        have.add(digest)
+        have.append(other)
         others.append((name, other))
     others = others[-MAX_OTHER_SPLITS:]
     return [
@@ -111,9 +120,22 @@ def splits_to_try(
     ]
 
 
-def _feature_digest(fp: fpm.Fingerprint) -> bytes:
-    """The rows' features as a multiset (labels aside: a split is its rows)."""
-    return np.sort(fp.feature_hashes).tobytes()
+def same_rows(a: fpm.Fingerprint, b: fpm.Fingerprint) -> bool:
+    """Do two fingerprints hold the same rows (as a multiset, labels aside)?
+
+    On one grid (the training fingerprint and the evaluated rows, which are hashed on
+    it) their digests tell. Fingerprints on different grids (the fit's validation rows
+    on their own) cannot be compared by hash: there the same row count and the same
+    statistics, to the bit, in every column tell (the same rows in the same order give
+    identical statistics; different rows of continuous data never do)."""
+    if a.n_rows != b.n_rows:
+        return False
+    if list(a.kinds) == list(b.kinds) and np.array_equal(a.steps, b.steps):
+        return a.digest == b.digest
+    return all(
+        np.array_equal(x, y, equal_nan=True)
+        for x, y in ((a.mean, b.mean), (a.std, b.std), (a.min, b.min), (a.max, b.max))
+    )
 
 
 def seen_splits(ctx: Context) -> list[tuple[str, fpm.Fingerprint]]:
