@@ -230,8 +230,8 @@ def _has_shuffle(ds: Any, depth: int = 0) -> bool:
         return True
     try:
         inputs = shim.dataset_inputs(ds) if depth < 100 else []
-    except Exception:
-        return True  # unknown structure: assume a shuffle, the copy falls back safely
+    except Exception:  # unknown structure: assume a shuffle, the copy falls back safely
+        return True
     return any(_has_shuffle(d, depth + 1) for d in inputs)
 
 
