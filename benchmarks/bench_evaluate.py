@@ -63,6 +63,7 @@ def _instrument() -> list[tuple[str, str]]:
     """Time the parts of the evaluate path: (label, what it covers)."""
     patch = importlib.import_module("mlflow_sanity.adapters.keras.patch")
     analyse = importlib.import_module("mlflow_sanity.adapters.keras.analyse")
+    heads = importlib.import_module("mlflow_sanity.adapters.keras.heads")
     report = importlib.import_module("mlflow_sanity.report")
     reports = importlib.import_module("mlflow_sanity.tracking.reports")
     fingerprint = importlib.import_module("mlflow_sanity.core.fingerprint")
@@ -70,8 +71,8 @@ def _instrument() -> list[tuple[str, str]]:
     parts = [
         (patch, "_check_evaluate", "total", "everything after Keras' own evaluate returned"),
         (analyse, "read_rows", "read", "reading the evaluated rows (inputs.read_rows)"),
-        (analyse, "predict_outputs", "forward", "our forward pass (predict.predict_outputs)"),
-        (analyse, "build_report", "checks", "the checks (fingerprints, leakage, metrics)"),
+        (heads, "predict_outputs", "forward", "our forward pass (predict.predict_outputs)"),
+        (heads, "build_report", "checks", "the checks (fingerprints, leakage, metrics)"),
         (fingerprint, "match", "lookups", "  of which: fingerprint lookups (all calls)"),
         (fingerprint, "compute", "fp", "  of which: fingerprints computed (all calls)"),
         (fingerprint, "rows_fingerprint", "rowstats", "  of which: evaluated rows' statistics"),
