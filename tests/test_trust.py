@@ -511,6 +511,38 @@ def test_fit_with_unreadable_validation_is_partial(keras, mlflow_experiment):
     assert "Not checked:" in tags["mlflow.note.content"]
 
 
+def test_an_evaluate_after_a_fit_on_a_generator_says_leakage_was_not_checked(
+    keras, mlflow_experiment
+):
+    """Training rows from a generator are never read, so the fit leaves no fingerprint: a
+    later ``model.evaluate`` cannot compare with them, and its coverage says so."""
+    import mlflow
+
+    import mlflow_sanity
+    from mlflow_sanity.adapters.keras.analyse import FIT_NOT_FINGERPRINTED
+    from mlflow_sanity.tracking.reports import read_report
+
+    x, y = blobs()
+
+    def batches():
+        while True:
+            for i in range(90, 180, 30):
+                yield x[i : i + 30], y[i : i + 30]
+
+    model = mlp(keras, 3, "softmax")
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    mlflow_sanity.autolog()
+    try:
+        model.fit(batches(), steps_per_epoch=3, epochs=2, verbose=0)
+        model.evaluate(x[:90], y[:90], verbose=0)
+    finally:
+        mlflow_sanity.autolog(disable=True)
+    report = read_report(mlflow.last_active_run().info.run_id)
+    gap = f"model.evaluate #1: {FIT_NOT_FINGERPRINTED}"
+    assert gap in report.not_checked, report.not_checked
+    assert "train_test_overlap" in report.skipped_by_gap[gap]
+
+
 # -- many classes, and no warnings of our own -------------------------------------------------
 
 

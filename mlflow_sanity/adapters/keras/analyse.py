@@ -49,6 +49,7 @@ NO_FINGERPRINT = "training fingerprint (later leakage checks)"
 EVALUATED_UNREADABLE = "the evaluated data (not readable)"
 EVALUATED_UNJUDGED = "evaluation-set checks (no class predictions)"
 NO_FIT = "leakage checks (no fit of this model in this process)"
+FIT_NOT_FINGERPRINTED = "leakage checks (the fit's training data could not be fingerprinted)"
 
 
 @dataclass
@@ -310,6 +311,8 @@ def _evaluate_rows_missing(unreadable: bool, memory: FitMemory) -> dict[str, str
     missing = {"test": EVALUATED_UNREADABLE} if unreadable else {}
     if memory.run_id is None:
         missing["fingerprint"] = NO_FIT
+    elif memory.train is None:  # the fit ran here but its training rows left no fingerprint
+        missing["fingerprint"] = FIT_NOT_FINGERPRINTED
     return missing
 
 
