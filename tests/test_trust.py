@@ -482,61 +482,47 @@ def test_evaluator_coverage_and_gate(mlflow_experiment):
     assert ok.exit_code == 0, ok.output
 
 
+def _endless_batches(x, y, rows: slice):
+    """A generator of 30-row batches over ``rows``, repeated: data Keras reads, we never do."""
+    while True:
+        for i in range(rows.start, rows.stop, 30):
+            yield x[i : i + 30], y[i : i + 30]
+
+
+def _compiled_mlp(keras):
+    model = mlp(keras, 3, "softmax")
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model
+
+
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")
-def test_fit_with_unreadable_validation_is_partial(keras, mlflow_experiment):
+def test_fit_with_unreadable_validation_is_partial(keras, sanity_on):
     """A validation generator is never consumed by mlflow-sanity: the run says so."""
     import mlflow
 
-    import mlflow_sanity
-
     x, y = blobs()
-
-    def batches():
-        while True:
-            for i in range(0, 90, 30):
-                yield x[i : i + 30], y[i : i + 30]
-
-    model = mlp(keras, 3, "softmax")
-    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    mlflow_sanity.autolog()
-    try:
-        model.fit(
-            x[90:], y[90:], validation_data=batches(), validation_steps=3, epochs=2, verbose=0
-        )
-    finally:
-        mlflow_sanity.autolog(disable=True)
+    model = _compiled_mlp(keras)
+    batches = _endless_batches(x, y, slice(0, 90))
+    model.fit(x[90:], y[90:], validation_data=batches, validation_steps=3, epochs=2, verbose=0)
     tags = mlflow.last_active_run().data.tags
     assert tags["sanity.coverage"].startswith("partial: fit: validation data"), tags
     assert "No problems found" not in tags["mlflow.note.content"]
     assert "Not checked:" in tags["mlflow.note.content"]
 
 
-def test_an_evaluate_after_a_fit_on_a_generator_says_leakage_was_not_checked(
-    keras, mlflow_experiment
-):
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_an_evaluate_after_a_fit_on_a_generator_says_leakage_was_not_checked(keras, sanity_on):
     """Training rows from a generator are never read, so the fit leaves no fingerprint: a
     later ``model.evaluate`` cannot compare with them, and its coverage says so."""
     import mlflow
 
-    import mlflow_sanity
     from mlflow_sanity.adapters.keras.analyse import FIT_NOT_FINGERPRINTED
     from mlflow_sanity.tracking.reports import read_report
 
     x, y = blobs()
-
-    def batches():
-        while True:
-            for i in range(90, 180, 30):
-                yield x[i : i + 30], y[i : i + 30]
-
-    model = mlp(keras, 3, "softmax")
-    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    mlflow_sanity.autolog()
-    try:
-        model.fit(batches(), steps_per_epoch=3, epochs=2, verbose=0)
-        model.evaluate(x[:90], y[:90], verbose=0)
-    finally:
-        mlflow_sanity.autolog(disable=True)
+    model = _compiled_mlp(keras)
+    model.fit(_endless_batches(x, y, slice(90, 180)), steps_per_epoch=3, epochs=2, verbose=0)
+    model.evaluate(x[:90], y[:90], verbose=0)
     report = read_report(mlflow.last_active_run().info.run_id)
     gap = f"model.evaluate #1: {FIT_NOT_FINGERPRINTED}"
     assert gap in report.not_checked, report.not_checked
