@@ -191,7 +191,9 @@ def leakage_inputs(
     if cfg.training_run_id:
         runs = [str(cfg.training_run_id)]
     else:
-        runs = [r for r in (model_source_run(model, model_id), run_id) if r]
+        with budget.bounded():  # the LoggedModel lookup too: a dead server fails fast
+            source = model_source_run(model, model_id)
+        runs = [r for r in (source, run_id) if r]
     for rid in dict.fromkeys(runs):
         try:
             with budget.bounded():  # a dead server: fail fast, not after minutes of retries
