@@ -174,7 +174,7 @@ def _fit_head(
     if name is None and evaluation is None and data.validation == "none":
         evaluation = fit_facts.training_classification(model, spec, fit, data, call)
         eval_on = "training"
-    missing = _fit_head_missing(data, name, failed, preds, evaluation)
+    missing = _fit_head_missing(data, name, failed, evaluation)
     return Context(
         eval=evaluation,
         eval_on=eval_on,
@@ -185,14 +185,22 @@ def _fit_head(
     )
 
 
+def _validation_gap(data: FitData) -> str | None:
+    """Why validation data given to fit could not be read (None when it was, or none was given)."""
+    if data.validation == "unknown":
+        return VALIDATION_UNKNOWN
+    if data.validation in ("validation_data", "validation_split") and not data.val_readable:
+        return VALIDATION_UNREADABLE
+    return None
+
+
 def _fit_head_missing(
-    data: FitData, name: str | None, failed: bool, preds: Any, evaluation: Any
+    data: FitData, name: str | None, failed: bool, evaluation: Any
 ) -> dict[str, str]:
     """Why a fit head has no evaluation, when it should have had one."""
-    if data.validation == "unknown":
-        return {"eval": VALIDATION_UNKNOWN}
-    if data.validation in ("validation_data", "validation_split") and not data.val_readable:
-        return {"eval": VALIDATION_UNREADABLE}
+    gap = _validation_gap(data)
+    if gap:
+        return {"eval": gap}
     if failed:
         return {"eval": PREDICTIONS_FAILED}
     if evaluation is None and data.val_readable and name is None:
@@ -202,11 +210,8 @@ def _fit_head_missing(
 
 def _fit_rows_missing(data: FitData, failure: str) -> dict[str, str]:
     """Why the rows' evidence of a fit is missing, when it should have been there."""
-    missing: dict[str, str] = {}
-    if data.validation == "unknown":
-        missing["test"] = VALIDATION_UNKNOWN
-    elif data.validation in ("validation_data", "validation_split") and not data.val_readable:
-        missing["test"] = VALIDATION_UNREADABLE
+    gap = _validation_gap(data)
+    missing = {"test": gap} if gap else {}
     if not data.train_readable:
         missing["fingerprint"] = TRAINING_UNREADABLE
     elif failure:

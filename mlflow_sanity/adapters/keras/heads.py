@@ -71,15 +71,19 @@ def row_labels(y: Any, heads: Heads) -> Any:
     are about the inputs either way): the first classification head's."""
     if is_single(heads):
         return y
-    first = next((name for name, spec in heads.items() if spec.is_classifier), None)
+    first = _first_classifier(heads)
     return head_labels(y, first) if first is not None else None
+
+
+def _first_classifier(heads: Heads) -> str | None:
+    return next((name for name, spec in heads.items() if spec.is_classifier), None)
 
 
 def rows_note(heads: Heads) -> str | None:
     """How the row checks of a multi-output model were keyed (None for one output)."""
     if is_single(heads):
         return None
-    first = next((name for name, spec in heads.items() if spec.is_classifier), None)
+    first = _first_classifier(heads)
     labelled = f"with the labels of output '{first}'" if first else "without labels"
     return f"once on the model's inputs, {labelled}"
 
