@@ -163,9 +163,15 @@ class Check:
     def applies(self, ctx: Context) -> bool:
         if ctx.eval_on == "training" and "eval" in self.requires and not self.judges_training_rows:
             return False  # e.g. a perfect score or a wide interval mean nothing on training rows
+        return not self.absent(ctx)
+
+    def absent(self, ctx: Context) -> list[tuple[str, ...]]:
+        """The evidence this check lacks in ``ctx``: each missing ``requires`` field, and
+        the ``one_of`` fields as one group when none of them is there."""
+        groups = [(name,) for name in self.requires if getattr(ctx, name) is None]
         if self.one_of and all(getattr(ctx, name) is None for name in self.one_of):
-            return False
-        return all(getattr(ctx, name) is not None for name in self.requires)
+            groups.append(self.one_of)
+        return groups
 
 
 REGISTRY: dict[str, Check] = {}
@@ -362,10 +368,10 @@ def skipped_checks(
     for check_id, chk in REGISTRY.items():
         if check_id in options.disable or chk.applies(ctx):
             continue
-        groups = [(name,) for name in chk.requires if getattr(ctx, name) is None]
-        if chk.one_of and all(getattr(ctx, name) is None for name in chk.one_of):
-            groups.append(chk.one_of)
-        reasons = [next((ctx.missing[n] for n in g if n in ctx.missing), None) for g in groups]
+        reasons = [
+            next((ctx.missing[n] for n in group if n in ctx.missing), None)
+            for group in chk.absent(ctx)
+        ]
         if reasons and all(reasons):
             out.append(NotChecked(check_id, str(reasons[0]), call))
     return out
