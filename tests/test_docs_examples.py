@@ -48,6 +48,21 @@ def _cases() -> list:
     ]
 
 
+def _default_requirements(*args, fallback=None, **kwargs):
+    return list(fallback or [])
+
+
+@pytest.fixture
+def no_requirements_inference(monkeypatch):
+    """``log_model`` loads the model again in a subprocess to list its pip requirements
+    (5-20 s a model here); the examples are about the checks, so the flavour's defaults do."""
+    import mlflow.keras.save
+    import mlflow.models
+
+    monkeypatch.setattr(mlflow.keras.save, "infer_pip_requirements", _default_requirements)
+    monkeypatch.setattr(mlflow.models, "infer_pip_requirements", _default_requirements)
+
+
 @pytest.fixture
 def quiet_autolog():
     """Whatever a block switched on is switched off again, for the tests after it."""
@@ -63,7 +78,9 @@ def quiet_autolog():
 
 
 @pytest.mark.parametrize(("path", "blocks"), _cases())
-def test_the_example_runs_as_written(path, blocks, request, mlflow_experiment, quiet_autolog):
+def test_the_example_runs_as_written(
+    path, blocks, request, mlflow_experiment, quiet_autolog, no_requirements_inference
+):
     if any("keras" in code for _, code in blocks):
         request.getfixturevalue("keras")  # imported once per session, threads capped
         request.getfixturevalue("fast_plots")

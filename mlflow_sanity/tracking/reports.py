@@ -29,6 +29,7 @@ from mlflow_sanity.core.findings import Report
 from mlflow_sanity.core.fingerprint import Fingerprint
 from mlflow_sanity.core.splits import ModelSelection
 from mlflow_sanity.report import render_html, render_json
+from mlflow_sanity.report.calls import corrected_line
 from mlflow_sanity.report.markdown import merge_note, note_section
 from mlflow_sanity.tracking import runs, shim, verdict
 
@@ -178,7 +179,7 @@ def _tags(report: Report, note: str) -> list[RunTag]:
         NOTE_TAG: note,
     }
     tags.update({tag_names.finding(f.id): f.severity.value for f in flagged})
-    corrected = report.corrected_text
+    corrected = corrected_line(report)  # names the call when the run holds several
     if corrected:
         tags[CORRECTED_TAG] = corrected
     return [RunTag(k, clip_tag(v)) for k, v in tags.items()]
