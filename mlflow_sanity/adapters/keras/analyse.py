@@ -33,6 +33,7 @@ from mlflow_sanity.adapters.keras.heads import (
 )
 from mlflow_sanity.adapters.keras.inputs import EvaluateCall, FitCall, FitData, n_rows, read_rows
 from mlflow_sanity.adapters.keras.memory import FitMemory
+from mlflow_sanity.adapters.keras.predict import Captured
 from mlflow_sanity.adapters.keras.probes import complete_probe
 from mlflow_sanity.checks import CheckOptions, Context
 from mlflow_sanity.core.findings import Provenance, Report
@@ -239,9 +240,11 @@ def analyse_evaluate(
     returned: Mapping[str, float],
     config: CheckOptions,
     memory: FitMemory | None,
+    captured: Captured | None = None,
 ) -> Analysis:
     """One ``model.evaluate``: the evaluation-set checks on the evaluated rows, Keras'
-    returned metrics against scikit-learn, and leakage against what ``fit`` remembered."""
+    returned metrics against scikit-learn, and leakage against what ``fit`` remembered.
+    ``captured``: the outputs of Keras' own pass, when kept (no second forward pass)."""
     rows, note = read_rows(call.x, call.y, call.sample_weight)
     notes = [note] if note else []
     memory = memory or FitMemory(None)
@@ -250,7 +253,10 @@ def analyse_evaluate(
     failed = False
     single = is_single(heads)
     wanted = not single or (heads[None].is_classifier and heads[None].n_outputs == 1)
-    if rows is not None and rows.y is not None and wanted:
+    kept = captured.outputs(n_rows(rows.x)) if captured and rows is not None and single else None
+    if kept is not None and wanted:
+        outputs = {None: kept}
+    elif rows is not None and rows.y is not None and wanted:
         try:
             outputs = head_outputs(model, heads, rows.x, call.batch_size)
         except Exception as exc:  # the configuration checks still run
