@@ -63,7 +63,7 @@ STAGES = [
     ("  classification metrics", "mlflow_sanity.adapters.keras.heads", "classification_of"),
     ("  classification metrics", "mlflow_sanity.adapters.evaluator", "classify"),
     ("  one-feature scan", "mlflow_sanity.checks.leakage.checks", "screened_scores"),
-    ("  plots + csv", "mlflow_sanity.adapters.keras.heads", "classification_files"),
+    ("  plots + csv", "mlflow_sanity.report", "classification_files"),
     ("  plots + csv", "mlflow_sanity.adapters.evaluator", "classification_files"),
     ("  MLflow writes", "mlflow_sanity.adapters.keras.patch", "publish"),
     ("  MLflow writes", "mlflow_sanity.adapters.keras.record", "publish"),

@@ -409,20 +409,32 @@ def feature_target_leakage(ctx: Context, t: Mapping[str, float]) -> Outcome | No
 
 def scoring_sample(ctx: Context, t: Mapping[str, float]) -> tuple[pd.DataFrame, np.ndarray] | None:
     """The labelled evaluation rows to score (a fixed sample above ``max_rows``) and their
-    class codes; None when unlabelled, too small or with a class too rare to score."""
+    class codes; None when unlabelled, too small or with a class too rare to score. The
+    sample is drawn before any frame is built: no frame of all the rows is ever made."""
     test = eval_split(ctx)
     if test.labels is None:
         return None
-    frame, _ = fpm.as_frame(test.features)
+    n = _row_count(test.features)
     y = labels_1d(test.labels)
-    if y.shape[0] != frame.shape[0]:
-        raise InputError(f"{frame.shape[0]} evaluation rows but {y.shape[0]} labels")
-    if reaches(frame.shape[0], t["max_rows"]):  # a fixed sample keeps the ranking cheap
-        keep = np.sort(np.random.default_rng(0).choice(frame.shape[0], int(t["max_rows"]), False))
-        frame, y = frame.iloc[keep], y[keep]
+    if y.shape[0] != n:
+        raise InputError(f"{n} evaluation rows but {y.shape[0]} labels")
+    features = test.features
+    if reaches(n, t["max_rows"]):  # a fixed sample keeps the ranking cheap
+        keep = np.sort(np.random.default_rng(0).choice(n, int(t["max_rows"]), False))
+        features, y = _rows(features, keep), y[keep]
+    frame, _ = fpm.as_frame(features)
     classes, codes = np.unique(y, return_inverse=True)
     counts = np.bincount(codes)
     too_small = reaches(frame.shape[0], t["min_rows"], below=True)
     if too_small or len(classes) < 2 or reaches(counts.min(), t["min_class_rows"], below=True):
         return None
     return frame, codes
+
+
+def _rows(features: Any, keep: np.ndarray) -> Any:
+    """The rows ``keep`` of a frame, a mapping of columns or an array."""
+    if isinstance(features, (pd.DataFrame, pd.Series)):
+        return features.iloc[keep]
+    if isinstance(features, Mapping):
+        return {name: np.asarray(values)[keep] for name, values in features.items()}
+    return np.asarray(features)[keep]

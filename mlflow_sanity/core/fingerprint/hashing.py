@@ -1,11 +1,13 @@
-"""The hash arithmetic shared by every part of a fingerprint: one splitmix64 finaliser,
-applied vectorised to whole ``uint64`` arrays (no Python work per row).
+"""The hash arithmetic shared by every part of a fingerprint: the splitmix64 finaliser
+that ``pandas.util.hash_array`` applies to 64-bit values (same constants, same output:
+``tests/test_fingerprint.py`` checks it), run in place on whole ``uint64`` arrays (no
+Python work per row, no copy per call).
 
-Why not ``pandas.util.hash_array`` for the numbers too: a row hash here is a *sum* of
-per-column hashes (so a probe can swap one column's code without rehashing the row), and
-its exact bit layout is part of the logged file format (``fingerprint_<role>.npy``):
-fingerprints logged by earlier runs must keep matching. ``hash_array`` is used for text
-(``encode._text_codes``), where it is the well-kept routine for Python objects.
+Why not call ``hash_array`` per column: a row hash here is a *sum* of per-column hashes
+(so a probe can swap one column's code without rehashing the row), ``hash_array`` would
+copy each chunk before mixing it, and the bit layout is part of the logged file format
+(``fingerprint_<role>.npy``): fingerprints logged by earlier runs must keep matching.
+Text goes through ``hash_array`` itself (``encode._text_codes``).
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ import pandas as pd
 from mlflow_sanity.core.fingerprint import encode
 from mlflow_sanity.core.fingerprint.encode import MAX_PROBED_COLUMNS, _Encoder, _label_bytes, _Table
 from mlflow_sanity.core.fingerprint.hashing import _U, _digest, _finish, _mix
-from mlflow_sanity.core.fingerprint.statistics import _sample_index, _summary
+from mlflow_sanity.core.fingerprint.statistics import Running, _sample_index, _summary
 from mlflow_sanity.core.fingerprint.table import Fingerprint, GridRows
 
 
@@ -37,6 +37,9 @@ class Match:
     # needs no fingerprint of their own.
     rows: GridRows | None = field(default=None, repr=False)
     all_columns: bool = False  # no column of the new rows was left out (hashes cover them)
+    # The rows' column statistics (``statistics.Running.result()``), computed on the way
+    # when the rows are a plain numeric array: ``rows_fingerprint`` needs no second pass.
+    stats: tuple[np.ndarray, ...] | None = field(default=None, repr=False)
 
     @property
     def n_rows(self) -> int:
@@ -119,21 +122,12 @@ def match(
     n = table.n
     label_bytes = _label_bytes(labels, n)
     enc = _Encoder(fp.kinds, fp.steps)
-    block = table.numeric_block(enc.numeric)
-    primary = np.empty(n, dtype=np.uint64)
-    sums = np.empty(n, dtype=np.uint64)  # per row: the sum of its column contributions
-    found_near: list[tuple[np.ndarray, ...]] = []
-    for start in range(0, n, encode.MATCH_CHUNK_ROWS):
-        stop = min(n, start + encode.MATCH_CHUNK_ROWS)
-        codes, close = enc.codes(table, block, start, stop, probes=near)
-        close_code = codes[close[0], close[1]] if close is not None else None
-        contrib = enc.contributions(codes, inplace=True)  # the codes are read: reuse them
-        if close is not None and close[0].size:
-            col, row, sign = close
-            found_near.append((row + start, col, sign, close_code, contrib[col, row]))
-        acc = contrib.sum(axis=0, dtype=np.uint64)
-        sums[start:stop] = acc
-        primary[start:stop] = _finish(acc)
+    # a plain numeric array: its column statistics come with the same pass (all columns
+    # numeric, in the fingerprint's order, as ``_summary`` would read them)
+    running = Running(len(fp.kinds)) if table.array is not None else None
+    if running is not None and len(enc.numeric) != len(fp.kinds):
+        running = None
+    primary, sums, found_near = _hash_chunks(table, enc, near, running)
     probe_rows, probe_keys = _probe_keys(enc, sums, found_near)
     all_rows = np.concatenate([np.arange(n), probe_rows])
     keys = np.concatenate([primary, probe_keys])
@@ -163,7 +157,35 @@ def match(
         int(keys.shape[0]),
         GridRows(primary >> _U(8), lambda: _sample_codes(table, enc)),
         len(given.columns) == len(fp.columns),
+        running.result() if running is not None else None,
     )
+
+
+def _hash_chunks(
+    table: _Table, enc: _Encoder, near: bool, running: Running | None
+) -> tuple[np.ndarray, np.ndarray, list[tuple[np.ndarray, ...]]]:
+    """Every row's feature hash and sum of column contributions, and per chunk the values
+    near a cell boundary (rows, columns, side, codes, contributions); ``running`` gets
+    the column statistics of each chunk while it is in cache."""
+    n = table.n
+    block = table.numeric_block(enc.numeric)
+    primary = np.empty(n, dtype=np.uint64)
+    sums = np.empty(n, dtype=np.uint64)  # per row: the sum of its column contributions
+    found_near: list[tuple[np.ndarray, ...]] = []
+    for start in range(0, n, encode.MATCH_CHUNK_ROWS):
+        stop = min(n, start + encode.MATCH_CHUNK_ROWS)
+        if running is not None:
+            running.add_aligned(block, start, stop)
+        codes, close = enc.codes(table, block, start, stop, probes=near)
+        close_code = codes[close[0], close[1]] if close is not None else None
+        contrib = enc.contributions(codes, inplace=True)  # the codes are read: reuse them
+        if close is not None and close[0].size:
+            col, row, sign = close
+            found_near.append((row + start, col, sign, close_code, contrib[col, row]))
+        acc = contrib.sum(axis=0, dtype=np.uint64)
+        sums[start:stop] = acc
+        primary[start:stop] = _finish(acc)
+    return primary, sums, found_near
 
 
 def _sample_codes(table: _Table, enc: _Encoder) -> np.ndarray:
@@ -181,20 +203,25 @@ def rows_fingerprint(fp: Fingerprint, features: Any, found: Match) -> Fingerprin
     table = _align(fp, _Table(features))
     if table.n != found.n_rows or found.rows is None:
         raise ValueError(f"the lookup covered {found.n_rows} rows, the data has {table.n}")
-    summary, _, _ = _summary(table, fp.tolerance, exact=False)
+    if found.stats is not None:  # computed by the lookup's own pass over the rows
+        _, mean, std, lo, hi, n_missing = found.stats
+    else:
+        summary, _, _ = _summary(table, fp.tolerance, exact=False)
+        mean, std, lo, hi = summary.mean, summary.std, summary.min, summary.max
+        n_missing = summary.n_missing
     d = len(fp.columns)
     rows = Fingerprint(
         hashes=found.rows.feature_hashes << _U(8),
         columns=list(fp.columns),
         kinds=list(fp.kinds),
         steps=np.asarray(fp.steps, dtype=np.float64).copy(),
-        mean=summary.mean,
-        std=summary.std,
-        min=summary.min,
-        max=summary.max,
+        mean=mean,
+        std=std,
+        min=lo,
+        max=hi,
         collision=np.full(d, np.nan),
         exact_collision=np.full(d, np.nan),
-        n_missing=summary.n_missing,
+        n_missing=n_missing,
         tolerance=fp.tolerance,
         has_labels=False,
         positional=fp.positional,

@@ -67,45 +67,80 @@ def _stats(
 def _stats_chunked(
     block: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    k, n = block.shape
-    lo, hi = np.full(k, np.inf), np.full(k, -np.inf)
-    count, mean, m2 = np.zeros(k), np.zeros(k), np.zeros(k)
-    integral = np.ones(k, dtype=bool)
-    missing = np.zeros(k, dtype=np.int64)
-    for start in range(0, n, encode.CHUNK_ROWS):
-        x = _f64(block[:, start : start + encode.CHUNK_ROWS])
+    running = Running(block.shape[0])
+    for start in range(0, block.shape[1], encode.CHUNK_ROWS):
+        running.add(block[:, start : start + encode.CHUNK_ROWS])
+    return running.result()
+
+
+class Running:
+    """Column statistics (as ``_stats``) accumulated chunk by chunk with Chan's merge, so
+    a pass that reads the rows for another reason (a lookup hashing them) computes them
+    on the way: the chunks are in cache once. Chunks of ``CHUNK_ROWS`` rows at the same
+    offsets give the same numbers, bit for bit, as ``_stats``."""
+
+    def __init__(self, k: int) -> None:
+        self.k = k
+        self.lo, self.hi = np.full(k, np.inf), np.full(k, -np.inf)
+        self.count, self.mean, self.m2 = np.zeros(k), np.zeros(k), np.zeros(k)
+        self.integral = np.ones(k, dtype=bool)
+        self.missing = np.zeros(k, dtype=np.int64)
+
+    def add_aligned(self, block: np.ndarray, start: int, stop: int) -> None:
+        """Rows ``start:stop`` of ``block``, cut at the multiples of ``CHUNK_ROWS``."""
+        step = encode.CHUNK_ROWS
+        at = start
+        while at < stop:
+            end = min(stop, (at // step + 1) * step)
+            self.add(block[:, at:end])
+            at = end
+
+    def add(self, chunk: np.ndarray) -> None:
+        with np.errstate(over="ignore", invalid="ignore"):  # values near 1e308: inf stats
+            self._add(_f64(chunk))
+
+    def _add(self, x: np.ndarray) -> None:
+        k = self.k
         c_lo, c_hi = x.min(axis=1), x.max(axis=1)
         if np.isfinite(c_lo).all() and np.isfinite(c_hi).all():  # no NaN or inf here
             c = np.full(k, float(x.shape[1]))
-            lo, hi = np.fmin(lo, c_lo), np.fmax(hi, c_hi)
+            self.lo, self.hi = np.fmin(self.lo, c_lo), np.fmax(self.hi, c_hi)
             mu = x.mean(axis=1)
             dev = x - mu[:, None]
             d2 = np.einsum("ij,ij->i", dev, dev)
-            todo = np.flatnonzero(integral)
+            todo = np.flatnonzero(self.integral)
             if todo.size:
                 part = x[todo]
-                integral[todo] = (part == np.floor(part)).all(axis=1)
+                self.integral[todo] = (part == np.floor(part)).all(axis=1)
         else:
             finite = np.isfinite(x)
-            missing += np.isnan(x).sum(axis=1)
+            self.missing += np.isnan(x).sum(axis=1)
             c = finite.sum(axis=1).astype(np.float64)
             xf = np.where(finite, x, np.nan)
-            lo = np.fmin(lo, np.fmin.reduce(xf, axis=1))
-            hi = np.fmax(hi, np.fmax.reduce(xf, axis=1))
+            self.lo = np.fmin(self.lo, np.fmin.reduce(xf, axis=1))
+            self.hi = np.fmax(self.hi, np.fmax.reduce(xf, axis=1))
             mu = np.where(finite, x, 0.0).sum(axis=1) / np.maximum(c, 1)
             d2 = np.where(finite, np.square(x - mu[:, None]), 0.0).sum(axis=1)
-            integral &= np.where(finite, x == np.floor(np.where(finite, x, 0.0)), True).all(axis=1)
-        total = count + c
+            whole = np.where(finite, x == np.floor(np.where(finite, x, 0.0)), True)
+            self.integral &= whole.all(axis=1)
+        total = self.count + c
         w = np.divide(c, total, out=np.zeros(k), where=total > 0)
-        delta = mu - mean
-        mean = mean + delta * w
-        m2 = m2 + d2 + np.square(delta) * count * w
-        count = total
-    empty = count == 0
-    std = np.sqrt(np.divide(m2, count, out=np.zeros(k), where=~empty))
-    for arr in (mean, std, lo, hi):
-        arr[empty] = np.nan
-    return integral, mean, std, lo, hi, missing
+        delta = mu - self.mean
+        self.mean = self.mean + delta * w
+        self.m2 = self.m2 + d2 + np.square(delta) * self.count * w
+        self.count = total
+
+    def result(
+        self,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """integral?, mean, std (ddof=0), min, max over finite values, NaN count."""
+        k, count = self.k, self.count
+        mean, lo, hi = self.mean.copy(), self.lo.copy(), self.hi.copy()
+        empty = count == 0
+        std = np.sqrt(np.divide(self.m2, count, out=np.zeros(k), where=~empty))
+        for arr in (mean, std, lo, hi):
+            arr[empty] = np.nan
+        return self.integral.copy(), mean, std, lo, hi, self.missing.copy()
 
 
 def _sample_index(n: int) -> np.ndarray:
