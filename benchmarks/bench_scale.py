@@ -296,6 +296,48 @@ def _per_million(rows: dict[int, dict[str, float]]) -> str:
     return f"{slope:.3f} s per million rows (between {a:,} and {b:,})"
 
 
+def _evaluate_part(model: Any, sizes: list[int], repeats: int) -> None:
+    rows = {n: bench_evaluate(model, n, 1024, repeats) for n in sizes}
+    _print_table("model.evaluate, batch_size=1024", rows)
+    _print_stages("model.evaluate", sizes, lambda n: f"evaluate {n} 1024")
+    fast = bench_evaluate(model, 50_000, 256, max(repeats, 3))
+    _print_table("fast shape: model.evaluate of 50,000 x 20, batch_size=256", {50_000: fast})
+    _print_stages("fast shape", [50_000], lambda n: f"evaluate {n} 256")
+    verdict = "met" if fast["added"] <= GOAL_FAST_ADDED else "NOT met"
+    print(f"added {fast['added']:.3f} s (goal <= {GOAL_FAST_ADDED} s: {verdict})")
+    print(f"added cost per million rows: {_per_million(rows)}")
+    for n in (500_000, 2_000_000):
+        if n in rows:
+            r = rows[n]["ratio"]
+            met = "met" if r <= GOAL_RATIO else "NOT met"
+            print(f"ratio at {n:,}: {r:.2f}x (goal <= {GOAL_RATIO}x: {met})")
+
+
+def _fit_part(sizes: list[int], repeats: int) -> None:
+    rows = {n: bench_fit(n, repeats) for n in sizes}
+    _print_table("fit: 20,000 training rows, 1 epoch, N validation rows", rows)
+    _print_stages("fit", sizes, lambda n: f"fit {n}")
+    print(f"added cost per million validation rows: {_per_million(rows)}")
+
+
+def _evaluator_part(sizes: list[int], repeats: int) -> None:
+    rows = {n: bench_evaluator(n, repeats) for n in sizes}
+    _print_table('evaluator: mlflow.models.evaluate, "default" vs ["default", "sanity"]', rows)
+    _print_stages("evaluator", sizes, lambda n: f"evaluator {n}")
+    print(f"added cost per million rows: {_per_million(rows)}")
+
+
+def _memory_part(model: Any, sizes: list[int]) -> None:
+    n = max(s for s in sizes if s <= 2_000_000)
+    mem = peak_added(model, n)
+    print(
+        f"\npeak memory our work allocates in one checked evaluate of {n:,} rows: "
+        f"{mem['peak'] / 2**20:.1f} MiB (the evaluated data: {mem['data'] / 2**20:.1f} MiB;"
+        f" one uint64 hash per row: {n * 8 / 2**20:.1f} MiB; the outputs, float32: "
+        f"{n * 4 / 2**20:.1f} MiB)"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", default="50000,500000,2000000")
@@ -326,45 +368,14 @@ def main() -> None:
 
     with checked(True):
         model = model_fitted(*data(TRAIN_ROWS, seed=1))
-    results: dict[str, dict[int, dict[str, float]]] = {}
     if "e" in args.parts:
-        results["evaluate"] = {n: bench_evaluate(model, n, 1024, args.repeats) for n in sizes}
-        _print_table("model.evaluate, batch_size=1024", results["evaluate"])
-        _print_stages("model.evaluate", sizes, lambda n: f"evaluate {n} 1024")
-        fast = bench_evaluate(model, 50_000, 256, max(args.repeats, 3))
-        _print_table("fast shape: model.evaluate of 50,000 x 20, batch_size=256", {50_000: fast})
-        verdict = "met" if fast["added"] <= GOAL_FAST_ADDED else "NOT met"
-        print(f"added {fast['added']:.3f} s (goal <= {GOAL_FAST_ADDED} s: {verdict})")
-        print(f"added cost per million rows: {_per_million(results['evaluate'])}")
-        for n in (500_000, 2_000_000):
-            if n in results["evaluate"]:
-                r = results["evaluate"][n]["ratio"]
-                print(
-                    f"ratio at {n:,}: {r:.2f}x (goal <= {GOAL_RATIO}x: "
-                    f"{'met' if r <= GOAL_RATIO else 'NOT met'})"
-                )
+        _evaluate_part(model, sizes, args.repeats)
     if "f" in args.parts:
-        results["fit"] = {n: bench_fit(n, args.repeats) for n in sizes}
-        _print_table("fit: 20,000 training rows, 1 epoch, N validation rows", results["fit"])
-        _print_stages("fit", sizes, lambda n: f"fit {n}")
-        print(f"added cost per million validation rows: {_per_million(results['fit'])}")
+        _fit_part(sizes, args.repeats)
     if "v" in args.parts:
-        results["evaluator"] = {n: bench_evaluator(n, args.repeats) for n in sizes}
-        _print_table(
-            'evaluator: mlflow.models.evaluate, "default" vs ["default", "sanity"]',
-            results["evaluator"],
-        )
-        _print_stages("evaluator", sizes, lambda n: f"evaluator {n}")
-        print(f"added cost per million rows: {_per_million(results['evaluator'])}")
+        _evaluator_part(sizes, args.repeats)
     if not args.no_memory:
-        n = max(s for s in sizes if s <= 2_000_000)
-        mem = peak_added(model, n)
-        print(
-            f"\npeak memory our work allocates in one checked evaluate of {n:,} rows: "
-            f"{mem['peak'] / 2**20:.1f} MiB (the evaluated data: {mem['data'] / 2**20:.1f} MiB;"
-            f" one uint64 hash per row: {n * 8 / 2**20:.1f} MiB; the outputs, float32: "
-            f"{n * 4 / 2**20:.1f} MiB)"
-        )
+        _memory_part(model, sizes)
     load = os.getloadavg()
     print(
         f"\nload average at end: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}; "

@@ -249,19 +249,8 @@ def analyse_evaluate(
     notes = [note] if note else []
     memory = memory or FitMemory(None)
     heads = model_heads(model)
-    outputs: dict[Any, np.ndarray] = {}
-    failed = False
     single = is_single(heads)
-    wanted = not single or (heads[None].is_classifier and heads[None].n_outputs == 1)
-    kept = captured.outputs(n_rows(rows.x)) if captured and rows is not None and single else None
-    if kept is not None and wanted:
-        outputs = {None: kept}
-    elif rows is not None and rows.y is not None and wanted:
-        try:
-            outputs = head_outputs(model, heads, rows.x, call.batch_size)
-        except Exception as exc:  # the configuration checks still run
-            notes.append(f"the model's predictions could not be computed ({exc})")
-            failed = True
+    outputs, failed = _evaluate_outputs(model, heads, rows, call, captured, notes)
     contexts = {}
     for name, spec in heads.items():
         y = head_labels(rows.y, name) if rows is not None else None
@@ -304,6 +293,32 @@ def analyse_evaluate(
     evaluated = judged.rows.shared.get("eval_fp")
     fingerprints = {"evaluate": evaluated} if isinstance(evaluated, Fingerprint) else {}
     return Analysis(judged.report, files, fingerprints)
+
+
+def _evaluate_outputs(
+    model: Any,
+    heads: Heads,
+    rows: Any,
+    call: EvaluateCall,
+    captured: Captured | None,
+    notes: list[str],
+) -> tuple[dict[Any, np.ndarray], bool]:
+    """Each head's outputs on the evaluated rows: those of Keras' own pass when they were
+    kept (one forward pass), else our own pass; and whether that pass failed."""
+    single = is_single(heads)
+    wanted = not single or (heads[None].is_classifier and heads[None].n_outputs == 1)
+    if rows is None or not wanted:
+        return {}, False
+    kept = captured.outputs(n_rows(rows.x)) if captured is not None and single else None
+    if kept is not None:
+        return {None: kept}, False
+    if rows.y is None:
+        return {}, False
+    try:
+        return head_outputs(model, heads, rows.x, call.batch_size), False
+    except Exception as exc:  # the configuration checks still run
+        notes.append(f"the model's predictions could not be computed ({exc})")
+        return {}, True
 
 
 def _evaluate_head_missing(

@@ -162,8 +162,10 @@ class _Encoder:
         near a boundary of their grid cell: their columns, rows (within the chunk) and side
         (-1 lower, +1 upper), ordered by column then row."""
         d, m = len(self.kinds), stop - start
-        if self.all_continuous:  # float32 is widened by the multiplication itself
-            return _quantise(block[:, start:stop], self.inv, probes)
+        if self.all_continuous:  # float32 is widened by the multiplication itself; the
+            # chunk of a row-major array is copied into column rows once (each pass after
+            # that reads memory in order: about a sixth less time on 20 columns)
+            return _quantise(np.ascontiguousarray(block[:, start:stop]), self.inv, probes)
         codes = np.empty((d, m), dtype=np.uint64)
         close = None
         if self.cont_pos.size:

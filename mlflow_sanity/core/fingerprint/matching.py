@@ -132,6 +132,24 @@ def match(
     all_rows = np.concatenate([np.arange(n), probe_rows])
     keys = np.concatenate([primary, probe_keys])
 
+    in_train, with_label, train_index = _look_up(fp, keys, all_rows, n, label_bytes)
+    return Match(
+        in_train,
+        with_label,
+        train_index,
+        _digest(primary),
+        int(keys.shape[0]),
+        GridRows(primary >> _U(8), lambda: _sample_codes(table, enc)),
+        len(given.columns) == len(fp.columns),
+        running.result() if running is not None else None,
+    )
+
+
+def _look_up(
+    fp: Fingerprint, keys: np.ndarray, all_rows: np.ndarray, n: int, label_bytes: Any
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+    """Per row: found (its own cell or a probe), found with its label, and one matching
+    fingerprinted row; one hash probe per key against the fingerprint's index."""
     in_train = np.zeros(n, dtype=bool)
     train_index = np.full(n, -1, dtype=np.int64)
     with_label = np.zeros(n, dtype=bool) if label_bytes is not None and fp.has_labels else None
@@ -149,16 +167,7 @@ def match(
             full = keys[hit] | label_bytes[hit_rows]
             lpos = np.minimum(np.searchsorted(sorted_h, full), sorted_h.shape[0] - 1)
             with_label[hit_rows[sorted_h[lpos] == full]] = True
-    return Match(
-        in_train,
-        with_label,
-        train_index,
-        _digest(primary),
-        int(keys.shape[0]),
-        GridRows(primary >> _U(8), lambda: _sample_codes(table, enc)),
-        len(given.columns) == len(fp.columns),
-        running.result() if running is not None else None,
-    )
+    return in_train, with_label, train_index
 
 
 def _hash_chunks(

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from mlflow_sanity.core.fingerprint import encode
-from mlflow_sanity.core.fingerprint.encode import _NUMERIC, _f64, _Table
+from mlflow_sanity.core.fingerprint.encode import _NUMERIC, _Table
 
 
 @dataclass(frozen=True, eq=False)
@@ -96,8 +96,10 @@ class Running:
             at = end
 
     def add(self, chunk: np.ndarray) -> None:
+        # one contiguous float64 copy of the chunk: the reductions along its rows then
+        # read memory in order (2-3x faster on the transposed view of a row-major array)
         with np.errstate(over="ignore", invalid="ignore"):  # values near 1e308: inf stats
-            self._add(_f64(chunk))
+            self._add(np.ascontiguousarray(chunk, dtype=np.float64))
 
     def _add(self, x: np.ndarray) -> None:
         k = self.k
