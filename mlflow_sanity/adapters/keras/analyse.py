@@ -35,6 +35,7 @@ from mlflow_sanity.adapters.keras.heads import (
 )
 from mlflow_sanity.adapters.keras.inputs import EvaluateCall, FitCall, FitData, n_rows, read_rows
 from mlflow_sanity.adapters.keras.memory import FitMemory
+from mlflow_sanity.adapters.keras.predict import Captured
 from mlflow_sanity.adapters.keras.probes import complete_probe
 from mlflow_sanity.checks import CheckOptions, Context
 from mlflow_sanity.core.findings import Provenance, Report
@@ -253,15 +254,15 @@ def analyse_evaluate(
     returned: Mapping[str, float],
     config: CheckOptions,
     memory: FitMemory | None,
+    captured: Captured | None = None,
 ) -> Analysis:
     """One ``model.evaluate``: the evaluation-set checks on the evaluated rows, Keras'
-    returned metrics against scikit-learn, and leakage against what ``fit`` remembered."""
+    returned metrics against scikit-learn, and leakage against what ``fit`` remembered.
+    ``captured``: the outputs of Keras' own pass, when kept (no second forward pass)."""
     rows, note = read_rows(call.x, call.y, call.sample_weight)
     notes = [note] if note else []
     memory = memory or FitMemory(None)
     heads = model_heads(model)
-    outputs: dict[Any, np.ndarray] = {}
-    failed = False
     single = is_single(heads)
     tasks = {
         name: head_task(
@@ -271,13 +272,7 @@ def analyse_evaluate(
         )
         for name, spec in heads.items()
     }
-    wanted = not single or (tasks[None].judged and heads[None].n_outputs == 1)
-    if rows is not None and rows.y is not None and wanted:
-        try:
-            outputs = head_outputs(model, heads, rows.x, call.batch_size)
-        except Exception as exc:  # the configuration checks still run
-            notes.append(f"the model's predictions could not be computed ({exc})")
-            failed = True
+    outputs, failed = _evaluate_outputs(model, heads, tasks, rows, call, captured, notes)
     contexts = {}
     for name, spec in heads.items():
         y = head_labels(rows.y, name) if rows is not None else None
@@ -327,6 +322,34 @@ def analyse_evaluate(
     evaluated = judged.rows.shared.get("eval_fp")
     fingerprints = {"evaluate": evaluated} if isinstance(evaluated, Fingerprint) else {}
     return Analysis(judged.report, files, fingerprints)
+
+
+def _evaluate_outputs(
+    model: Any,
+    heads: Heads,
+    tasks: Mapping[Any, TaskDecision],
+    rows: Any,
+    call: EvaluateCall,
+    captured: Captured | None,
+    notes: list[str],
+) -> tuple[dict[Any, np.ndarray], bool]:
+    """Each head's outputs on the evaluated rows: those of Keras' own pass when they were
+    kept (one forward pass), else our own pass; and whether that pass failed. None for a
+    single output whose task is not judged: nothing would read them."""
+    single = is_single(heads)
+    wanted = not single or (tasks[None].judged and heads[None].n_outputs == 1)
+    if rows is None or not wanted:
+        return {}, False
+    kept = captured.outputs(n_rows(rows.x)) if captured is not None and single else None
+    if kept is not None:
+        return {None: kept}, False
+    if rows.y is None:
+        return {}, False
+    try:
+        return head_outputs(model, heads, rows.x, call.batch_size), False
+    except Exception as exc:  # the configuration checks still run
+        notes.append(f"the model's predictions could not be computed ({exc})")
+        return {}, True
 
 
 def _evaluate_head_missing(
