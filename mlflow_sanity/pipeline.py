@@ -6,7 +6,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
-from mlflow_sanity.checks import CheckOptions, Context, Thresholds, run_checks, skipped_checks
+from mlflow_sanity.checks import CheckOptions, Context, Thresholds, check_all, skipped_checks
 from mlflow_sanity.core.findings import Provenance, Report
 from mlflow_sanity.core.metrics import Classification, classify
 
@@ -34,15 +34,16 @@ def build_report(
     options = options or CheckOptions.of(thresholds, disable)
     provenance = provenance or Provenance(source=source)
     c: Classification | None = ctx.eval
+    checked = check_all(ctx, options, provenance.source, provenance.call)
     report = Report(
-        findings=run_checks(ctx, options, provenance.source),
+        findings=checked.findings,
         inputs=dict(inputs or {}),
         provenance=replace(
             provenance,
             evaluated_on=provenance.evaluated_on if c is not None else None,
             rows=c.n if c is not None else None,
         ),
-        skipped=skipped_checks(ctx, options, provenance.call),
+        skipped=[*skipped_checks(ctx, options, provenance.call), *checked.crashed],
     )
     if c is not None:
         report.metrics.update(c.metrics)
