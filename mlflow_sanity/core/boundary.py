@@ -20,10 +20,9 @@ broad ``except`` anywhere else), so one rule decides, by where the error came fr
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from enum import Enum
 from types import TracebackType
 from typing import TypeVar
@@ -46,6 +45,9 @@ class Origin(str, Enum):
     MODEL = "model"
     OUTSIDE = "outside"
     OURS = "ours"
+    # Our work inside the user's call: kept whatever the mode, so the user's call finishes;
+    # ``settle`` then re-raises it (strict) or warns, once the user's call has returned.
+    DEFERRED = "deferred"
 
 
 class UserModelError(Exception):
@@ -71,13 +73,26 @@ def absorbs(exc: BaseException, origin: Origin) -> bool:
         return False
     if origin is Origin.OURS:
         return isinstance(exc, InputError) or not strict()
-    return True
+    return True  # MODEL, OUTSIDE, DEFERRED (settled later)
+
+
+def settle(error: BaseException | None, message: str, *, stacklevel: int = 3) -> None:
+    """A deferred error of ours (``Origin.DEFERRED``), now that the user's call returned:
+    re-raised under strict mode, else one ``SanityWarning`` saying ``message``."""
+    if error is None:
+        return
+    if strict() and not isinstance(error, InputError):
+        raise error
+    _log.debug("mlflow-sanity failed", exc_info=error)
+    warnings.warn(message, SanityWarning, stacklevel=stacklevel)
 
 
 class Caught:
     """``with Caught(origin) as caught: ...``; afterwards ``caught.error`` is the absorbed
     error (None when the block ran through). ``only`` narrows what is absorbed (an
-    unreachable server, not every MLflow error); anything else propagates."""
+    unreachable server, not every MLflow error); anything else propagates. ``outside``
+    says which errors of our work are the world's (an MLflow error while we tag a run):
+    those count as ``Origin.OUTSIDE``, the rest as ``origin``."""
 
     def __init__(
         self,
@@ -85,11 +100,14 @@ class Caught:
         where: str = "",
         *,
         only: Callable[[BaseException], bool] | None = None,
+        outside: Callable[[BaseException], bool] | None = None,
     ) -> None:
         self.origin = origin
         self.where = where
         self.only = only
+        self.outside = outside
         self.error: Exception | None = None
+        self.raised: Exception | None = None  # what was raised (``error`` may wrap it)
 
     def __enter__(self) -> Caught:
         return self
@@ -100,18 +118,24 @@ class Caught:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> bool:
-        if exc is None or not absorbs(exc, self.origin):
+        if exc is None:
+            return False
+        origin = self.origin
+        if self.outside is not None and isinstance(exc, Exception) and self.outside(exc):
+            origin = Origin.OUTSIDE
+        if not absorbs(exc, origin):
             return False
         if self.only is not None and not self.only(exc):
             return False
         assert isinstance(exc, Exception)
-        if self.origin is Origin.MODEL and not isinstance(exc, UserModelError):
+        self.raised = exc
+        if origin is Origin.MODEL and not isinstance(exc, UserModelError):
             wrapped = UserModelError(exc)
             wrapped.__cause__ = exc
             exc = wrapped
         self.error = exc
         if self.where:
-            _log.debug("mlflow-sanity: %s failed (%s)", self.where, self.origin.value, exc_info=exc)
+            _log.debug("mlflow-sanity: %s failed (%s)", self.where, origin.value, exc_info=exc)
         return True
 
     @property
@@ -126,17 +150,26 @@ def attempt(fn: Callable[[], T], default: T, origin: Origin = Origin.OURS, where
     return default
 
 
-@contextlib.contextmanager
-def on_error(cleanup: Callable[[], object]) -> Iterator[None]:
-    """Run ``cleanup`` when the block raises anything (Ctrl-C included), then re-raise:
-    a pool shut down, a run ended, never an error absorbed."""
-    ok = False
-    try:
-        yield
-        ok = True
-    finally:
-        if not ok:
-            cleanup()
+class on_error:  # lower case: used as a ``with`` statement, like contextlib's
+    """``with on_error(cleanup): ...``: run ``cleanup(exc)`` when the block raises anything
+    (Ctrl-C included), then let it propagate: a pool shut down, a run ended as FAILED,
+    never an error absorbed."""
+
+    def __init__(self, cleanup: Callable[[BaseException], object]) -> None:
+        self.cleanup = cleanup
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool:
+        if exc is not None:
+            self.cleanup(exc)
+        return False
 
 
 _WARNED: set[str] = set()
