@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from mlflow_sanity.adapters.keras.inputs import take_rows
+from mlflow_sanity.core.boundary import Caught, Origin, attempt
 from mlflow_sanity.core.metrics import InputError
 
 _log = logging.getLogger(__name__)
@@ -50,10 +51,9 @@ def _predict(model: Any, x: Any, batch_size: int | None) -> np.ndarray | dict[st
     (no ``tf.function`` tracing: this runs once per call and must stay cheap); otherwise,
     or if that fails, ``model.predict``. Several outputs come back by output name."""
     if type(model).predict_step is keras.Model.predict_step:
-        try:
+        # unusual inputs: let Keras' data adapters handle them
+        with Caught(Origin.OUTSIDE, "direct forward pass (model.predict next)"):
             return _forward(model, x)
-        except Exception as exc:  # unusual inputs: let Keras' data adapters handle them
-            _log.debug("direct forward pass failed, using model.predict: %s", exc)
     batch = max(batch_size or 32, 256)
     return _by_name(model, model.predict(string_tensors(x), batch_size=batch, verbose=0))
 
@@ -97,13 +97,16 @@ def _chunk_rows(model: Any) -> int:
     ``_FORWARD_ACTIVATION_BYTES`` (fewer calls are cheaper: 50,000 rows of a small MLP in
     one eager call take about two thirds of the time of seven); 8,192 when the layer
     sizes are unknown."""
-    try:
-        widest = max(
+    widest = attempt(  # subclassed or unbuilt models: no symbolic outputs to measure
+        lambda: max(
             math.prod(int(d) for d in layer.output.shape[1:])
             for layer in model.layers
             if hasattr(layer, "output")
-        )
-    except Exception:  # subclassed or unbuilt models: no symbolic outputs to measure
+        ),
+        None,
+        Origin.OUTSIDE,
+    )
+    if widest is None:
         return _FORWARD_CHUNK_ROWS
     return int(max(1, min(_FORWARD_MAX_ROWS, _FORWARD_ACTIVATION_BYTES // (4 * max(1, widest)))))
 
