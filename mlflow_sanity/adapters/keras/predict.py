@@ -18,6 +18,7 @@ import keras
 import numpy as np
 import pandas as pd
 
+from mlflow_sanity.adapters.keras import shim
 from mlflow_sanity.adapters.keras.inputs import take_rows
 from mlflow_sanity.core.boundary import Caught, Origin, attempt
 from mlflow_sanity.core.metrics import InputError
@@ -181,8 +182,7 @@ def capturable(model: Any, x: Any, steps: Any) -> bool:
     return (
         type(model).test_step is keras.Model.test_step
         and "compute_metrics" not in vars(model)
-        and hasattr(model, "_make_function")
-        and getattr(model, "_distribute_strategy", None) is None
+        and shim.makes_step_functions(model)
         and int(getattr(model, "steps_per_execution", 1) or 1) == 1
     )
 
@@ -214,8 +214,7 @@ def _capturing_function(model: Any) -> Any:
     """Keras' ``_make_function`` around ``test_step`` that also returns the outputs, once
     per model and compile (``compile`` makes new loss and metric containers)."""
     token = (
-        getattr(model, "_compile_loss", None),
-        getattr(model, "_compile_metrics", None),
+        *shim.compiled_containers(model),
         model.jit_compile,
         model.run_eagerly,
     )
@@ -240,6 +239,6 @@ def _capturing_function(model: Any) -> Any:
             object.__delattr__(model, "compute_metrics")
         return logs, seen[-1]
 
-    function = model._make_function(step)
+    function = shim.make_step_function(model, step)
     _CAPTURING[model] = (token, function)
     return function

@@ -86,3 +86,21 @@ def metric_function(metric: Any) -> Any:
 def metric_from_logits(metric: Any) -> bool:
     """Whether a Keras metric was built with ``from_logits=True``."""
     return bool(getattr(metric, "_from_logits", False))
+
+
+def makes_step_functions(model: Any) -> bool:
+    """Whether Keras builds this model's step functions the standard way (its private
+    ``_make_function``, no distribution strategy): the outputs of its own evaluate pass
+    can then be kept (``predict.evaluate_outputs``)."""
+    return hasattr(model, "_make_function") and getattr(model, "_distribute_strategy", None) is None
+
+
+def make_step_function(model: Any, step: Any) -> Any:
+    """Keras' own wrapper (``tf.function``, ``jit_compile``) around a step function."""
+    return model._make_function(step)
+
+
+def compiled_containers(model: Any) -> tuple[Any, Any]:
+    """The compiled loss and metric containers: ``compile`` makes new ones, so they tell
+    whether a function built for an earlier compile is stale."""
+    return getattr(model, "_compile_loss", None), getattr(model, "_compile_metrics", None)
