@@ -34,13 +34,14 @@ def build_report(
     options = options or CheckOptions.of(thresholds, disable)
     provenance = provenance or Provenance(source=source)
     c: Classification | None = ctx.eval
+    rows = c.n if c is not None else ctx.multilabel.n if ctx.multilabel is not None else None
     report = Report(
         findings=run_checks(ctx, options, provenance.source),
         inputs=dict(inputs or {}),
         provenance=replace(
             provenance,
-            evaluated_on=provenance.evaluated_on if c is not None else None,
-            rows=c.n if c is not None else None,
+            evaluated_on=provenance.evaluated_on if rows is not None else None,
+            rows=rows,
         ),
         skipped=skipped_checks(ctx, options, provenance.call),
     )
@@ -48,10 +49,27 @@ def build_report(
         report.metrics.update(c.metrics)
         report.tables["per_class"] = c.per_class
         report.inputs.setdefault("labels", [str(x) for x in c.labels])
+    add_task_evidence(report, ctx)
     corrected = report.corrected
     if corrected is not None:  # the figure beside the headline, charted like the others
         report.metrics[CORRECTED_METRIC] = corrected.value
     return report
+
+
+def add_task_evidence(report: Report, ctx: Context) -> None:
+    """A multi-label head's metrics and per-label table (the ``per_class`` table: one row
+    per label); a tagger's masked-position count and entity scores."""
+    ml = ctx.multilabel
+    if ml is not None:
+        report.metrics.update(ml.metrics)
+        report.tables["per_class"] = ml.per_label
+        report.inputs.setdefault("labels", list(ml.labels))
+    seq = ctx.sequence
+    if seq is not None:
+        report.metrics.update(seq.entity or {})
+        report.inputs["sequence"] = seq.to_dict()
+        if seq.entity_table:
+            report.tables["per_entity"] = seq.entity_table
 
 
 def check_predictions(

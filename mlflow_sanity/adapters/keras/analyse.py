@@ -22,7 +22,6 @@ from mlflow_sanity.adapters.keras.describe import keras_normalization_stats
 from mlflow_sanity.adapters.keras.heads import (
     PREDICTIONS_FAILED,
     Heads,
-    classification_of,
     head_files,
     head_labels,
     head_outputs,
@@ -34,6 +33,7 @@ from mlflow_sanity.adapters.keras.heads import (
 from mlflow_sanity.adapters.keras.inputs import EvaluateCall, FitCall, FitData, n_rows, read_rows
 from mlflow_sanity.adapters.keras.memory import FitMemory
 from mlflow_sanity.adapters.keras.probes import complete_probe
+from mlflow_sanity.adapters.keras.task_heads import head_evidence, task_files, with_mask
 from mlflow_sanity.checks import CheckOptions, Context
 from mlflow_sanity.core.findings import Provenance, Report
 from mlflow_sanity.core.fingerprint import Fingerprint
@@ -112,6 +112,7 @@ def analyse(
     files = fit_facts.learning_curves(history, first.fit)
     if not on_training:
         files.update(head_files({n: c.eval for n, c in contexts.items()}, prefix="validation_"))
+        files.update(task_files(contexts, prefix="validation_"))
     for role, fp in fingerprints.items():
         files.update(fp.to_files(role))
     digests = fit_facts.run_digests(model, first.model, first.fit, call, fingerprints)
@@ -160,6 +161,7 @@ def _fit_head(
         if outputs is not None and one.y_val is not None
         else None
     )
+    preds = with_mask(model, data.x_val, preds) if name is None else preds
     train_preds = None
     if name is None:
         try:
@@ -169,14 +171,14 @@ def _fit_head(
     fit = fit_facts.fit_spec(call, one, spec, history, preds, train_preds)
     x_train = data.x_train if name is None else None  # input statistics: the whole model's
     fit = with_cause_data(fit, model, call, x_train, one.y_train)
-    evaluation = classification_of(spec, preds, fit.labels) if spec.is_classifier else None
+    found = head_evidence(spec, preds, fit.labels) if spec.is_classifier else {}
     eval_on = "validation"
-    if name is None and evaluation is None and data.validation == "none":
-        evaluation = fit_facts.training_classification(model, spec, fit, data, call)
+    if name is None and not found and data.validation == "none":
+        found = fit_facts.training_evidence(model, spec, fit, data, call)
         eval_on = "training"
-    missing = _fit_head_missing(data, name, failed, evaluation)
+    missing = _fit_head_missing(data, name, failed, found or None)
     return Context(
-        eval=evaluation,
+        **found,
         eval_on=eval_on,
         model=spec,
         history=history or None,
@@ -262,10 +264,12 @@ def analyse_evaluate(
         out = outputs.get(name)
         weights = rows.sample_weight if rows is not None and name is None else None
         preds = Predictions(y, out, weights) if y is not None and out is not None else None
+        preds = with_mask(model, rows.x, preds) if rows is not None and single else preds
         labels = summarize_labels(y, None, spec.output_units) if preds is not None else None
-        evaluation = classification_of(spec, preds, labels) if spec.is_classifier else None
+        found = head_evidence(spec, preds, labels) if spec.is_classifier else {}
+        evaluation = found or None
         contexts[name] = Context(
-            eval=evaluation,
+            **found,
             model=spec,
             evaluated=dict(returned) if preds is not None else None,
             evaluated_outputs=preds,
@@ -293,6 +297,7 @@ def analyse_evaluate(
     )
     judged = judge_heads(contexts, row_ctx, options=config, provenance=origin, inputs=inputs)
     files = head_files({n: c.eval for n, c in contexts.items()})
+    files.update(task_files(contexts))
     # the evaluated rows in the training columns, if the leakage checks computed them:
     # the fit's memory keeps them for the union of splits a later evaluate is compared with
     evaluated = judged.rows.shared.get("eval_fp")
