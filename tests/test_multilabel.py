@@ -166,6 +166,7 @@ def test_the_model_that_predicts_no_label_is_flagged(multilabel_runs):
     assert pred.sum() == 0  # the story: no label for any row ...
     assert history["val_binary_accuracy"][-1] > 0.95  # ... and Keras prints 0.96
     assert tags["sanity.status"] == "fail" and tags["sanity.coverage"] == "full"
+    assert tags["sanity.task"] == "multilabel"
     flagged = set(tags["sanity.findings"].split(","))
     assert {"accuracy_at_baseline", "prediction_collapse", "minority_class_missed"} <= flagged
     assert metrics["sanity/accuracy"] == pytest.approx((pred == y).mean(), abs=1e-6)
@@ -178,7 +179,7 @@ def test_the_model_that_predicts_no_label_is_flagged(multilabel_runs):
 def test_a_multi_label_model_that_learned_passes(multilabel_runs):
     tags, metrics, report, _history, pred, y, table = _run(multilabel_runs, "healthy")
     assert tags["sanity.status"] == "pass", tags["sanity.findings"]
-    assert tags["sanity.coverage"] == "full"
+    assert tags["sanity.coverage"] == "full" and tags["sanity.task"] == "multilabel"
     assert metrics["sanity/macro_f1"] == pytest.approx(f1_score(y, pred, average="macro"))
     assert metrics["sanity/subset_accuracy"] == pytest.approx(accuracy_score(y, pred))
     assert float(table[0]["recall"]) == pytest.approx(recall_score(y[:, 0], pred[:, 0]))

@@ -163,7 +163,7 @@ def test_the_o_everywhere_tagger_is_flagged_on_its_real_tokens(taggers):
     mask = tok != 0
     assert (pred[mask] == 0).all()  # the story: "O" for every real token
     assert tags_["sanity.status"] == "fail", tags_["sanity.findings"]
-    assert tags_["sanity.coverage"] == "full"
+    assert tags_["sanity.coverage"] == "full" and tags_["sanity.task"] == "sequence"
     flagged = set(tags_["sanity.findings"].split(","))
     assert {"accuracy_at_baseline", "minority_class_missed", "prediction_collapse"} <= flagged
     # the logged accuracy is over real tokens only, on fit's validation rows and on evaluate's
@@ -177,7 +177,7 @@ def test_the_o_everywhere_tagger_is_flagged_on_its_real_tokens(taggers):
 def test_a_tagger_that_learned_with_masked_padding_passes(taggers):
     tags_, metrics, report, pred, tok, tags = _run(taggers, "healthy")
     assert tags_["sanity.status"] == "pass", tags_["sanity.findings"]
-    assert tags_["sanity.coverage"] == "full"
+    assert tags_["sanity.coverage"] == "full" and tags_["sanity.task"] == "sequence"
     mask = tok != 0
     assert metrics["sanity/accuracy"] == pytest.approx((pred == tags)[mask].mean(), abs=1e-6)
     rows = {str(r["label"]): r for r in report.tables["per_class"]}

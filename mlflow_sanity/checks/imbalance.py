@@ -17,7 +17,10 @@ from mlflow_sanity.checks.leakage_verdict import (
 from mlflow_sanity.checks.registry import Context, Outcome, check, grade, passed, reaches
 from mlflow_sanity.core.findings import Severity
 from mlflow_sanity.core.metrics import Classification, calibration_gap
+from mlflow_sanity.core.task import CLASS_TASKS, SINGLE_LABEL, Task
 
+# A tagger's real tokens are one classification: every single-label check holds for them.
+TOKEN_OR_SINGLE = SINGLE_LABEL | {Task.SEQUENCE}
 _WATCH = "Report balanced accuracy, MCC, macro F1 and per-class recall instead of accuracy."
 
 
@@ -27,6 +30,7 @@ def _share(c: Classification, counts: np.ndarray) -> dict[str, float]:
 
 @check(
     "single_class_eval",
+    tasks=TOKEN_OR_SINGLE,
     flags=("fail: the evaluation labels hold one class"),
     requires=["eval"],
     remedy="Split with stratification (train_test_split(..., stratify=y) or StratifiedKFold) "
@@ -49,6 +53,7 @@ def single_class_eval(ctx: Context, t: Mapping[str, float]) -> Outcome:
 
 @check(
     "class_imbalance",
+    tasks=CLASS_TASKS,
     flags=(
         "info when the rarest class's share × k (k classes present; 1.0 = a fair 1/k share) "
         "is < 2 × `info_share`; warn below 2 × `warn_share` (the thresholds are binary-task "
@@ -108,6 +113,7 @@ def class_imbalance(ctx: Context, t: Mapping[str, float]) -> Outcome | None:
 
 @check(
     "prediction_collapse",
+    tasks=CLASS_TASKS,
     flags=(
         "fail: every prediction is one class; warn: ≥ `warn_share` of predictions are one "
         "class and the others are predicted at < `min_rate_ratio` of their true rate; "
@@ -163,6 +169,7 @@ def prediction_collapse(ctx: Context, t: Mapping[str, float]) -> Outcome | None:
 
 @check(
     "minority_class_missed",
+    tasks=CLASS_TASKS,
     flags=(
         "fail/warn: a class with ≥ `min_support` rows has recall ≤ `fail_recall` / "
         "`warn_recall` (multi-label: per label)"
@@ -216,6 +223,7 @@ def minority_class_missed(ctx: Context, t: Mapping[str, float]) -> Outcome | Non
 
 @check(
     "accuracy_at_baseline",
+    tasks=CLASS_TASKS,
     flags=(
         "fail: accuracy ≤ majority-class share and the predictions carry no information "
         "about the labels (chi-square test on the confusion matrix, p ≥ `alpha`); warn: "
@@ -285,6 +293,7 @@ def accuracy_at_baseline(ctx: Context, t: Mapping[str, float]) -> Outcome | None
 
 @check(
     "small_eval_set",
+    tasks=TOKEN_OR_SINGLE,
     flags=(
         "warn: Wilson 95% interval wider than `max_ci_width`, or a perfect score on < "
         "`min_rows_for_perfect` rows (info when the leakage checks ran clean, as for "
@@ -326,6 +335,7 @@ def small_eval_set(ctx: Context, t: Mapping[str, float]) -> Outcome:
 
 @check(
     "perfect_score",
+    tasks=TOKEN_OR_SINGLE,
     flags=(
         "warn: accuracy or ROC-AUC ≥ `score`; info instead when the leakage checks ran on "
         "this data (training data or a logged fingerprint) and flagged nothing **and** the "
@@ -405,6 +415,7 @@ def separation_margin(c: Classification) -> float | None:
 
 @check(
     "uncalibrated",
+    tasks=TOKEN_OR_SINGLE,
     flags=(
         "on ≥ `min_rows` rows with expected calibration error (15 bins) > `max_ece`: warn "
         "when the over-confident part alone is > `max_ece`, else info (under-confident); the "

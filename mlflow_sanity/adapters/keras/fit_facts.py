@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from mlflow_sanity.adapters.keras.describe import callback_specs
+from mlflow_sanity.adapters.keras.heads import evaluation_of
 from mlflow_sanity.adapters.keras.inputs import FitCall, FitData, n_rows, take_rows
 from mlflow_sanity.adapters.keras.predict import predict_outputs
 from mlflow_sanity.core.fingerprint import Fingerprint
@@ -25,6 +26,7 @@ from mlflow_sanity.core.keras_spec import (
     summarize_labels,
 )
 from mlflow_sanity.core.splits import ModelSelection
+from mlflow_sanity.core.task import Task
 
 _log = logging.getLogger(__name__)
 
@@ -51,17 +53,13 @@ def model_selection(fit: FitSpec) -> ModelSelection:
     )
 
 
-def training_evidence(
-    model: Any, spec: ModelSpec, fit: FitSpec, data: FitData, call: FitCall
+def training_evaluation(
+    model: Any, spec: ModelSpec, task: Task, fit: FitSpec, data: FitData, call: FitCall
 ) -> dict[str, Any]:
     """Without validation data, the model's predictions on (a sample of) its own training
-    rows: a model that predicts one class for the data it was fitted on is still caught
-    (the ``Context`` fields of ``task_heads.head_evidence``; empty when not judged)."""
-    from mlflow_sanity.adapters.keras.task_heads import head_evidence, with_mask
-
-    if data.x_train is None or data.y_train is None or not spec.is_classifier:
-        return {}
-    if spec.n_outputs != 1:
+    rows, as its task's evidence (``heads.evaluation_of``): a model that predicts one class
+    for the data it was fitted on is still caught."""
+    if data.x_train is None or data.y_train is None or spec.n_outputs != 1:
         return {}
     n = n_rows(data.x_train)
     rows = np.unique(np.linspace(0, n - 1, min(n, TRAIN_CHECK_ROWS)).astype(np.int64))
@@ -71,8 +69,10 @@ def training_evidence(
     except Exception as exc:  # the configuration and history checks still run
         _log.info("mlflow-sanity: training predictions not checked: %s", exc)
         return {}
+    from mlflow_sanity.adapters.keras.task_heads import with_mask  # a tagger's own mask
+
     preds = with_mask(model, x, Predictions(data.y_train[rows], outputs))
-    return head_evidence(spec, preds, fit.labels)
+    return evaluation_of(task, spec, preds, fit.labels)
 
 
 def label_summary(data: FitData, spec: ModelSpec) -> LabelSummary | None:

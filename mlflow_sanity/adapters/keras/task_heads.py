@@ -17,9 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from mlflow_sanity.adapters.keras.heads import classification_of
 from mlflow_sanity.adapters.keras.predict import output_mask
-from mlflow_sanity.core.keras_spec import BINARY_CE, LabelSummary, ModelSpec, Predictions
+from mlflow_sanity.core.keras_spec import ModelSpec, Predictions
 from mlflow_sanity.core.metrics import InputError
 from mlflow_sanity.core.multilabel import evaluate_multilabel
 from mlflow_sanity.core.predictions import outputs_to_proba
@@ -31,16 +30,6 @@ _log = logging.getLogger(__name__)
 def is_sequence(outputs: Any) -> bool:
     """Per-token outputs: ``(batch, time, tags)``."""
     return np.ndim(outputs) == 3
-
-
-def is_multilabel(spec: ModelSpec, preds: Predictions) -> bool:
-    """Several yes/no labels per row: a sigmoid (or binary cross-entropy) head as wide as
-    the 0/1 label table it was trained on, with rows carrying other than one label."""
-    y, out = np.asarray(preds.y_true), np.asarray(preds.outputs)
-    if y.ndim != 2 or out.shape != y.shape or y.shape[1] < 2 or y.dtype.kind not in "biuf":
-        return False
-    binary = spec.output_activation == "sigmoid" or spec.loss in BINARY_CE
-    return binary and bool(np.isin(y, (0, 1)).all()) and not np.all(y.sum(axis=1) == 1)
 
 
 def with_mask(model: Any, x: Any, preds: Predictions | None) -> Predictions | None:
@@ -55,25 +44,29 @@ def with_mask(model: Any, x: Any, preds: Predictions | None) -> Predictions | No
     return replace(preds, mask=mask) if mask is not None else preds
 
 
-def head_evidence(
-    spec: ModelSpec, preds: Predictions | None, labels: LabelSummary | None
-) -> dict[str, Any]:
-    """The ``Context`` fields one classifier head's predictions fill: ``eval`` (single
-    label; a tagger's real tokens), ``multilabel``, ``sequence``; empty when its
-    predictions cannot be judged."""
-    if preds is None:
+def multilabel_evidence(spec: ModelSpec, preds: Predictions) -> dict[str, Any]:
+    """A multi-label head's ``Context.multilabel`` (empty when the outputs are not one
+    probability, or logit, per label of a 0/1 label table)."""
+    y, out = np.asarray(preds.y_true), np.asarray(preds.outputs)
+    if y.ndim != 2 or out.shape != y.shape or not np.isin(y, (0, 1)).all():
         return {}
     try:
-        if is_sequence(preds.outputs):
-            return _sequence(spec, preds)
-        if is_multilabel(spec, preds):
-            proba = _unit(preds.outputs, spec)
-            return {"multilabel": evaluate_multilabel(preds.y_true, proba)}
+        return {"multilabel": evaluate_multilabel(y, _unit(out, spec))}
     except InputError as exc:  # NaN outputs (a diverged fit) are non_finite_loss's to report
         _log.info("predictions not checked: %s", exc)
         return {}
-    evaluation = classification_of(spec, preds, labels)
-    return {"eval": evaluation} if evaluation is not None else {}
+
+
+def sequence_evidence(spec: ModelSpec, preds: Predictions) -> dict[str, Any]:
+    """A tagger's ``Context.eval`` over its real tokens and ``Context.sequence`` (empty when
+    the outputs are not ``(batch, time, tags)`` scores for per-token labels)."""
+    if not is_sequence(preds.outputs):
+        return {}
+    try:
+        return _sequence(spec, preds)
+    except InputError as exc:
+        _log.info("predictions not checked: %s", exc)
+        return {}
 
 
 def _unit(outputs: Any, spec: ModelSpec) -> np.ndarray:

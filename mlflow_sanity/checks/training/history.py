@@ -20,6 +20,7 @@ from mlflow_sanity.checks.training.evidence import predictions_vs_baseline
 from mlflow_sanity.checks.training.notes import Note, class_shares, worst
 from mlflow_sanity.core.findings import Severity
 from mlflow_sanity.core.keras_spec import FitSpec
+from mlflow_sanity.core.task import ALL_TASKS, CLASS_TASKS
 
 # -- overfitting -------------------------------------------------------------------------
 
@@ -140,6 +141,7 @@ def _val_loss_rise(loss: np.ndarray, val_loss: np.ndarray, e: int, t: Mapping[st
 
 @check(
     "overfitting",
+    tasks=ALL_TASKS,
     flags=(
         "warn: train−validation accuracy gap (without an accuracy metric: "
         "validation/training loss ratio ≥ `max_loss_ratio`) ≥ `max_gap` **and** validation "
@@ -363,6 +365,7 @@ def _zero_loss(
 
 @check(
     "loss_accuracy_divergence",
+    tasks=CLASS_TASKS,
     flags=(
         "fail: training loss 0 at every epoch and no prediction beats the majority baseline "
         "(one-sided binomial test, p < `alpha`; info when they do, warn when there are no "

@@ -43,6 +43,7 @@ from mlflow_sanity.core.keras_spec import (
 )
 from mlflow_sanity.core.metrics import InputError
 from mlflow_sanity.core.predictions import predicted_classes
+from mlflow_sanity.core.task import CLASS_TASKS
 
 
 def true_accuracy(preds: Predictions, spec: ModelSpec, weighted: bool = False) -> float | None:
@@ -383,6 +384,7 @@ def _logged_loss_notes(ctx: Context, t: Mapping[str, float]) -> list[Note]:
 
 @check(
     "metric_disagreement",
+    tasks=CLASS_TASKS,
     flags=(
         "each compiled accuracy metric recomputed with scikit-learn from the final model's "
         "validation predictions vs what Keras logged, with the cause: threshold on logits, "
