@@ -120,3 +120,18 @@ def test_a_custom_train_step_that_learns_is_not_failed(keras, tracking_uri, fast
     assert not any("nothing was learned" in f.message for f in report.findings)
     assert report.get("metric_disagreement").severity is Severity.WARN
     assert report.inputs["model"]["custom_loop"] == "the model overrides train_step"
+
+
+def test_a_custom_loop_s_flat_logged_loss_does_not_make_the_learning_rate_too_low():
+    from dataclasses import replace
+
+    from mlflow_sanity.core.keras_spec import FitSpec, GradientProbe, ProbeSpec
+
+    probes = ProbeSpec(
+        gradients=(GradientProbe(4, (("a", 1.0), ("b", 1.0)), 1.0, 0.7),), learning_rate_start=1e-7
+    )
+    ctx = Context(model=CUSTOM, history={"loss": [0.6931] * 4}, fit=FitSpec(probes=probes))
+    rate = build_report(ctx).get("learning_rate")
+    assert rate.severity is Severity.INFO and "not judged" in rate.message
+    standard = replace(ctx, model=replace(CUSTOM, custom_loop=""), shared={})
+    assert "too low" in build_report(standard).get("learning_rate").message
