@@ -171,6 +171,9 @@ def test_the_model_that_predicts_no_label_is_flagged(multilabel_runs):
     assert {"accuracy_at_baseline", "prediction_collapse", "minority_class_missed"} <= flagged
     assert metrics["sanity/accuracy"] == pytest.approx((pred == y).mean(), abs=1e-6)
     assert metrics["sanity/macro_f1"] == 0.0 and metrics["sanity/micro_f1"] == 0.0
+    # model.evaluate on the same rows is judged the same way
+    assert metrics["sanity/evaluate/1/accuracy"] == pytest.approx(metrics["sanity/accuracy"])
+    assert metrics["sanity/evaluate/1/macro_f1"] == 0.0
     assert [row["label"] for row in table] == [str(j) for j in range(K)]
     assert all(row["predicted"] == "0" for row in table)
     assert report.get("metric_disagreement").severity.value == "pass"  # 0.96 is what it is

@@ -106,7 +106,7 @@ def evaluate_sequence(
         raise InputError("every position is masked: no real token to evaluate")
     n_tags = probs.shape[-1]
     c = classify(truth[keep], proba=probs[keep], labels=list(range(n_tags)))
-    entity, note, table = entity_scores(truth, c_pred_grid(probs), keep, tags)
+    entity, note, table = entity_scores(truth, _predicted_tags(probs), keep, tags)
     facts = SequenceEval(
         n_sequences=int(truth.shape[0]),
         n_positions=int(truth.size),
@@ -120,7 +120,7 @@ def evaluate_sequence(
     return c, facts
 
 
-def c_pred_grid(probs: np.ndarray) -> np.ndarray:
+def _predicted_tags(probs: np.ndarray) -> np.ndarray:
     """The predicted tag index at every position (masked ones included)."""
     return probs.argmax(axis=-1)
 
