@@ -84,10 +84,8 @@ def custom_loop(model: Any, loss: str | None) -> str:
     for method in ("train_step", "compute_loss"):
         if shim.overrides(model, keras.Model, method):
             return f"the model overrides {method}"
-    try:
-        added = bool(model.losses)
-    except Exception:  # an unbuilt or unusual model: no evidence of an added loss
-        added = False
+    # an unbuilt or unusual model raising here: no evidence of an added loss
+    added = attempt(lambda: bool(model.losses), False, Origin.MODEL)
     if loss is None and added:
         return "the loss is added in call (add_loss), not compiled"
     return ""

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from mlflow_sanity.adapters.keras.predict import output_mask
+from mlflow_sanity.core.boundary import Caught, Origin
 from mlflow_sanity.core.keras_spec import ModelSpec, Predictions
 from mlflow_sanity.core.metrics import InputError
 from mlflow_sanity.core.multilabel import evaluate_multilabel
@@ -36,10 +37,11 @@ def with_mask(model: Any, x: Any, preds: Predictions | None) -> Predictions | No
     """A tagger's predictions with the model's mask (unchanged for any other head)."""
     if preds is None or not is_sequence(preds.outputs) or x is None:
         return preds
-    try:
+    # the user's model failing to give its mask: the sample weights (if any) still mask
+    with Caught(Origin.MODEL, "the model's mask") as caught:
         mask = output_mask(model, x)
-    except Exception as exc:  # the sample weights (if any) still mask
-        _log.info("mlflow-sanity: the model's mask could not be read: %s", exc)
+    if caught.failed:
+        _log.info("mlflow-sanity: the model's mask could not be read: %s", caught.raised)
         return preds
     return replace(preds, mask=mask) if mask is not None else preds
 
