@@ -22,8 +22,8 @@ from mlflow_sanity.report.links import run_link
 _log = logging.getLogger("mlflow_sanity")
 PENDING_PREFIX = "pending-"  # a spooled report whose run is created by ``mlflow-sanity sync``
 MAX_REASONS = 4  # findings explained in the console; the rest are counted and pointed to
-# A sentence ends at ". " before a capital or a quote (not inside "0.90" or "e.g. x").
-_SENTENCE_END = re.compile(r"[.!?](?=\s+[A-Z\"'(`])")
+# A sentence ends at ". " before a capital or a quote (not inside "0.90", "e.g. 'x'", "vs.").
+_SENTENCE_END = re.compile(r"(?<!e\.g)(?<!i\.e)(?<!\bvs)[.!?](?=\s+[A-Z\"'(`])")
 
 
 def first_sentence(message: str) -> str:
