@@ -136,6 +136,13 @@ def test_an_entry_says_trigger_thresholds_how_to_change_them_remedy_and_an_examp
 def test_examples_come_from_running_the_checks_and_flag_each_one():
     examples = catalog.examples()
     assert {"prediction_collapse", "accuracy_at_baseline", "single_class_eval"} <= set(examples)
+    leakage = {
+        "train_test_overlap",
+        "eval_is_train",
+        "preprocessing_leakage",
+        "duplicate_eval_rows",
+    }
+    assert leakage <= set(examples)
     assert all(m.startswith(("[fail] ", "[warn] ", "[info] ")) for m in examples.values())
 
 
