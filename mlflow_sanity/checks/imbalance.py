@@ -19,7 +19,7 @@ from mlflow_sanity.checks.registry import (
     reaches,
 )
 from mlflow_sanity.core.findings import Severity
-from mlflow_sanity.core.metrics import Classification, calibration_gap
+from mlflow_sanity.core.metrics import Classification, calibration_gap, top_confidence
 
 _WATCH = "Report balanced accuracy, MCC, macro F1 and per-class recall instead of accuracy."
 
@@ -470,7 +470,7 @@ def uncalibrated(ctx: Context, t: Mapping[str, float]) -> Outcome | None:
         "overconfidence": round(over, 4),
         "underconfidence": round(under, 4),
         "direction": direction,
-        "mean_confidence": round(float(c.proba.max(axis=1).mean()), 4),
+        "mean_confidence": round(float(top_confidence(c.proba).mean()), 4),
         "accuracy": c.metrics["accuracy"],
         "brier_score": c.metrics.get("brier_score"),
         "n_rows": c.n,
