@@ -11,7 +11,7 @@ from mlflow_sanity.checks.corrected import balanced
 from mlflow_sanity.checks.leakage_verdict import leakage_clean, leakage_verdict
 from mlflow_sanity.checks.registry import Context, Outcome, check, grade, passed, reaches
 from mlflow_sanity.core.findings import Severity
-from mlflow_sanity.core.metrics import Classification, calibration_gap
+from mlflow_sanity.core.metrics import Classification, calibration_gap, top_confidence
 from mlflow_sanity.core.task import CLASS_TASKS, SINGLE_LABEL, Task
 
 # A tagger's real tokens are one classification: every single-label check holds for them.
@@ -441,7 +441,7 @@ def uncalibrated(ctx: Context, t: Mapping[str, float]) -> Outcome | None:
         "overconfidence": round(over, 4),
         "underconfidence": round(under, 4),
         "direction": direction,
-        "mean_confidence": round(float(c.proba.max(axis=1).mean()), 4),
+        "mean_confidence": round(float(top_confidence(c.proba).mean()), 4),
         "accuracy": c.metrics["accuracy"],
         "brier_score": c.metrics.get("brier_score"),
         "n_rows": c.n,

@@ -285,7 +285,8 @@ def analyse_evaluate(
         )
         for name, spec in heads.items()
     }
-    outputs, failed = _evaluate_outputs(model, heads, tasks, rows, call, captured, notes)
+    wanted = not single or (tasks[None].judged and heads[None].n_outputs == 1)
+    outputs, failed = _evaluate_outputs(model, heads, rows, call, captured, notes, wanted)
     contexts = {}
     for name, spec in heads.items():
         y = head_labels(rows.y, name) if rows is not None else None
@@ -342,17 +343,16 @@ def analyse_evaluate(
 def _evaluate_outputs(
     model: Any,
     heads: Heads,
-    tasks: Mapping[Any, TaskDecision],
     rows: Any,
     call: EvaluateCall,
     captured: Captured | None,
     notes: list[str],
+    wanted: bool,
 ) -> tuple[dict[Any, np.ndarray], bool]:
-    """Each head's outputs on the evaluated rows: those of Keras' own pass when they were
-    kept (one forward pass), else our own pass; and whether that pass failed. None for a
-    single output whose task is not judged: nothing would read them."""
+    """Each head's outputs on the evaluated rows (``wanted``: some check reads them):
+    those of Keras' own pass when they were kept (one forward pass), else our own pass;
+    and whether that pass failed."""
     single = is_single(heads)
-    wanted = not single or (tasks[None].judged and heads[None].n_outputs == 1)
     if rows is None or not wanted:
         return {}, False
     kept = captured.outputs(n_rows(rows.x)) if captured is not None and single else None
