@@ -18,6 +18,7 @@ from mlflow_sanity.checks.registry import (
     passed,
     reaches,
 )
+from mlflow_sanity.checks.regression import regression_collapse
 from mlflow_sanity.core.findings import Severity
 from mlflow_sanity.core.metrics import Classification, calibration_gap
 
@@ -109,17 +110,23 @@ def class_imbalance(ctx: Context, t: Mapping[str, float]) -> Outcome | None:
     "prediction_collapse",
     flags=(
         "fail: every prediction is one class; warn: ≥ `warn_share` of predictions are one "
-        "class and the others are predicted at < `min_rate_ratio` of their true rate"
+        "class and the others are predicted at < `min_rate_ratio` of their true rate; "
+        "a regressor: fail when every prediction is one value, warn when their std is "
+        "< `spread_ratio` × the targets'"
     ),
-    requires=["eval"],
+    requires=[],
+    one_of=["eval", "regression"],
     judges_training_rows=True,
     remedy="Rebalance training (class_weight, resampling), check the output activation and loss, "
     "and lower the learning rate if the model collapsed during training.",
     warn_share=0.95,
     min_rate_ratio=0.1,
+    spread_ratio=0.05,
 )
 def prediction_collapse(ctx: Context, t: Mapping[str, float]) -> Outcome | None:
     """(Nearly) all predictions are one class while labels have several."""
+    if ctx.eval is None:  # a regressor: (nearly) constant predictions
+        return regression_collapse(ctx.regression, t)
     c: Classification = ctx.eval
     if len(c.present) < 2:
         return None

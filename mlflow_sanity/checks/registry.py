@@ -24,6 +24,7 @@ if TYPE_CHECKING:  # the check themes import these; the registry only names them
     from mlflow_sanity.core.fingerprint import Fingerprint
     from mlflow_sanity.core.keras_spec import FitSpec, ModelSpec, Predictions
     from mlflow_sanity.core.metrics import Classification
+    from mlflow_sanity.core.regression import Regression
     from mlflow_sanity.core.seed_stats import SeedResults
     from mlflow_sanity.core.splits import ModelSelection, NormalizationStats, Split
 
@@ -32,6 +33,8 @@ _log = logging.getLogger(__name__)
 Thresholds = Mapping[str, Mapping[str, float]]
 TRAINING_ROWS_PREFIX = "On its training data (fit had no validation data): "
 CheckFn = Callable[["Context", Mapping[str, float]], "Outcome | None"]
+# The Context fields holding a model's predictions on the judged rows (``eval_on``).
+PREDICTIONS = frozenset({"eval", "regression"})
 
 
 @dataclass
@@ -46,6 +49,7 @@ class Context:
     # rows (a fit without validation data); on training rows only the checks that say
     # so (``judges_training_rows``) run, and their messages say where they looked.
     eval_on: str = "evaluation"
+    regression: Regression | None = None  # a regressor's predictions on those rows
     model: ModelSpec | None = None  # the compiled Keras model
     history: Mapping[str, Sequence[float]] | None = None  # per-epoch Keras history
     fit: FitSpec | None = None  # how fit was called: weights, callbacks, labels
@@ -161,7 +165,8 @@ class Check:
     flags: str = ""
 
     def applies(self, ctx: Context) -> bool:
-        if ctx.eval_on == "training" and "eval" in self.requires and not self.judges_training_rows:
+        on_rows = PREDICTIONS & {*self.requires, *self.one_of}
+        if ctx.eval_on == "training" and on_rows and not self.judges_training_rows:
             return False  # e.g. a perfect score or a wide interval mean nothing on training rows
         return not self.absent(ctx)
 
@@ -333,7 +338,7 @@ def run_checks(
         if limits:
             evidence["thresholds"] = limits
         message = outcome.message
-        if ctx.eval_on == "training" and "eval" in chk.requires:
+        if ctx.eval_on == "training" and PREDICTIONS & {*chk.requires, *chk.one_of}:
             evidence["evaluated_on"] = "training data"
             message = f"{TRAINING_ROWS_PREFIX}{message}"
         corrected = outcome.corrected
@@ -379,7 +384,12 @@ def skipped_checks(
 
 # Findings that show accuracy is stuck without saying why; cause checks name them in
 # ``explains``.
-SYMPTOMS = ("accuracy_at_baseline", "loss_accuracy_divergence", "prediction_collapse")
+SYMPTOMS = (
+    "accuracy_at_baseline",
+    "loss_accuracy_divergence",
+    "prediction_collapse",
+    "regression_at_baseline",
+)
 
 
 def _first_sentence(text: str) -> str:
@@ -397,7 +407,7 @@ NO_SYMPTOM = (
 # Which symptom checks must have run to say "no symptom": the ones that judge the
 # predictions (without them a stuck accuracy cannot be ruled out, and the cause keeps
 # its own grade rather than pass as harmless).
-_SYMPTOM_WITNESSES = ("accuracy_at_baseline", "prediction_collapse")
+_SYMPTOM_WITNESSES = ("accuracy_at_baseline", "prediction_collapse", "regression_at_baseline")
 
 
 def judge_causes(
@@ -497,6 +507,8 @@ def lead_with_causes(
         acc = ctx.eval.metrics.get("accuracy") if ctx.eval is not None else None
         acc = f.evidence.get("accuracy", acc)
         stuck = f"Accuracy is stuck at {acc:.2f}" if isinstance(acc, float) else "Accuracy is stuck"
+        if isinstance(f.evidence.get("r2"), float):  # a regressor's headline
+            stuck = f"R² is stuck at {f.evidence['r2']:.2f}"
         reasons = "; and ".join(f"{because[c]} (`{c}`)" for c in causes)
         evidence = {**f.evidence, "caused_by": causes}
         where = TRAINING_ROWS_PREFIX if f.message.startswith(TRAINING_ROWS_PREFIX) else ""
