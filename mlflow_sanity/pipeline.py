@@ -7,10 +7,12 @@ from dataclasses import replace
 from typing import Any
 
 from mlflow_sanity.checks import CheckOptions, Context, Thresholds, run_checks, skipped_checks
+from mlflow_sanity.checks.corrected import R2
 from mlflow_sanity.core.findings import Provenance, Report
 from mlflow_sanity.core.metrics import Classification, classify
 
 CORRECTED_METRIC = "corrected_accuracy"  # under the report's metric prefix (DESIGN, Metrics)
+CORRECTED_R2 = "corrected_r2"  # a regressor's (R² on the rows not seen in training)
 
 
 def build_report(
@@ -34,23 +36,28 @@ def build_report(
     options = options or CheckOptions.of(thresholds, disable)
     provenance = provenance or Provenance(source=source)
     c: Classification | None = ctx.eval
+    judged = c if c is not None else ctx.regression
     report = Report(
         findings=run_checks(ctx, options, provenance.source),
         inputs=dict(inputs or {}),
         provenance=replace(
             provenance,
-            evaluated_on=provenance.evaluated_on if c is not None else None,
-            rows=c.n if c is not None else None,
+            evaluated_on=provenance.evaluated_on if judged is not None else None,
+            rows=judged.n if judged is not None else None,
         ),
         skipped=skipped_checks(ctx, options, provenance.call),
     )
+    if ctx.regression is not None:
+        report.metrics.update(ctx.regression.metrics)
+        report.inputs.setdefault("regression_baseline", ctx.regression.baseline_from)
     if c is not None:
         report.metrics.update(c.metrics)
         report.tables["per_class"] = c.per_class
         report.inputs.setdefault("labels", [str(x) for x in c.labels])
     corrected = report.corrected
     if corrected is not None:  # the figure beside the headline, charted like the others
-        report.metrics[CORRECTED_METRIC] = corrected.value
+        name = CORRECTED_R2 if corrected.metric == R2 else CORRECTED_METRIC
+        report.metrics[name] = corrected.value
     return report
 
 

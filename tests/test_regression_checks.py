@@ -138,3 +138,64 @@ def test_loss_output_mismatch_for_regression_targets(activation, loss, y, words)
 )
 def test_a_sound_regression_head_has_no_mismatch(activation, y):
     assert run_one("loss_output_mismatch", _reg_ctx(y, activation=activation)) is None
+
+
+# -- leakage on a regression ---------------------------------------------------------------
+
+
+def _leak_ctx(x_test, y_test, pred, *, train=None, y_train=None):
+    from mlflow_sanity.core.splits import Split
+
+    r = regress(y_test, pred, train_targets=y_train if y_train is not None else TRAIN)
+    return Context(
+        regression=r,
+        test=Split(x_test, y_test),
+        train=Split(train, y_train) if train is not None else None,
+    )
+
+
+def test_a_feature_that_is_the_target_in_other_units_leaks():
+    import pandas as pd
+
+    x = pd.DataFrame({"a": RNG.normal(size=600), "price_k": np.log(Y) * 7 + 1})
+    f = run_one("feature_target_leakage", _leak_ctx(x, Y, GOOD))
+    assert f.severity is Severity.FAIL and "'price_k'" in f.message
+    honest = pd.DataFrame({"a": RNG.normal(size=600), "b": Y + RNG.normal(scale=2, size=600)})
+    f = run_one("feature_target_leakage", _leak_ctx(honest, Y, GOOD))
+    assert f.severity is Severity.PASSED and f.evidence["method"] == "abs_spearman"
+
+
+def test_targets_standardised_before_the_split_are_preprocessing_leakage():
+    y_all = RNG.normal(50, 10, 500)
+    scaled = (y_all - y_all.mean()) / y_all.std()
+    x = RNG.normal(size=(500, 3))
+    ctx = _leak_ctx(x[400:], scaled[400:], scaled[400:], train=x[:400], y_train=scaled[:400])
+    f = run_one("preprocessing_leakage", ctx)
+    assert f.severity is Severity.WARN and "target scaler was fitted before" in f.message
+    y_tr = (y_all[:400] - y_all[:400].mean()) / y_all[:400].std()  # fitted on train: fine
+    y_te = (y_all[400:] - y_all[:400].mean()) / y_all[:400].std()
+    ctx = _leak_ctx(x[400:], y_te, y_te, train=x[:400], y_train=y_tr)
+    assert run_one("preprocessing_leakage", ctx).severity is Severity.PASSED
+
+
+def test_training_rows_in_a_regression_test_set_give_corrected_r2():
+    x = RNG.normal(size=(600, 4))
+    y = x @ [1.0, 2.0, -1.0, 0.5] + RNG.normal(scale=0.5, size=600)
+    pred = x @ [1.0, 2.0, -1.0, 0.5]
+    pred[:200] = y[:200]  # memorised training rows
+    ctx = _leak_ctx(x[:300], y[:300], pred[:300], train=x[:400], y_train=y[:400])
+    ctx.test = type(ctx.test)(np.vstack([x[:200], x[400:500]]), None)
+    ctx.regression = regress(
+        np.concatenate([y[:200], y[400:500]]),
+        np.concatenate([pred[:200], pred[400:500]]),
+        train_targets=y[:400],
+    )
+    report = build_report(ctx)
+    assert "train_test_overlap" in report.flagged_ids
+    assert "accuracy" not in report.metrics and "corrected_accuracy" not in report.metrics
+    unseen = np.arange(200, 300)
+    expect = 1 - np.sum(
+        (ctx.regression.y_true[unseen, 0] - ctx.regression.y_pred[unseen, 0]) ** 2
+    ) / np.sum((ctx.regression.y_true[unseen, 0] - ctx.regression.y_true[unseen, 0].mean()) ** 2)
+    assert report.metrics["corrected_r2"] == pytest.approx(expect)
+    assert report.corrected.metric == "r2" and report.corrected.value < report.metrics["r2"]

@@ -42,6 +42,34 @@ FROM_EVALUATION = "evaluation"
 
 
 @dataclass(frozen=True)
+class TargetStats:
+    """The training targets in a few numbers per output: what a later ``model.evaluate``
+    needs from its fit (the baseline median; mean, std and range for the target-scaling
+    check), without keeping the user's arrays."""
+
+    n: int
+    median: np.ndarray
+    mean: np.ndarray
+    std: np.ndarray
+    min: np.ndarray
+    max: np.ndarray
+
+    @classmethod
+    def of(cls, targets: Any) -> TargetStats:
+        y = _float_array(targets, "training targets")
+        if y.shape[0] == 0:
+            raise InputError("empty data: no training targets")
+        return cls(
+            int(y.shape[0]),
+            np.median(y, axis=0),
+            y.mean(axis=0),
+            y.std(axis=0),
+            y.min(axis=0),
+            y.max(axis=0),
+        )
+
+
+@dataclass(frozen=True)
 class Regression:
     """Targets and predictions of one evaluation set, as ``(n, k)`` float arrays.
 
@@ -54,6 +82,7 @@ class Regression:
     baseline: np.ndarray
     baseline_from: str = FROM_TRAINING
     metrics: dict[str, float] = field(default_factory=dict)
+    train: TargetStats | None = None  # the training targets, when known
 
     @property
     def n(self) -> int:
@@ -80,7 +109,7 @@ class Regression:
 def regress(y_true: Any, y_pred: Any, *, train_targets: Any = None) -> Regression:
     """Validate one evaluation set of a regressor and compute every metric.
 
-    ``train_targets`` (the fit's targets, or their median per output) sets the baseline;
+    ``train_targets`` (the fit's targets, or their ``TargetStats``) sets the baseline;
     without them the evaluation median stands in and ``baseline_from`` says so.
     """
     truth = _float_array(y_true, "targets")
@@ -96,12 +125,19 @@ def regress(y_true: Any, y_pred: Any, *, train_targets: Any = None) -> Regressio
             f"width mismatch: {truth.shape[1]} target column(s) but {preds.shape[1]} "
             "prediction column(s)"
         )
+    train = None
     if train_targets is not None:
-        base = _baseline(train_targets, truth.shape[1])
-        source = FROM_TRAINING
+        train = train_targets if isinstance(train_targets, TargetStats) else None
+        train = train or TargetStats.of(train_targets)
+        if train.median.shape[0] != truth.shape[1]:
+            raise InputError(
+                f"the training targets have {train.median.shape[0]} column(s), the "
+                f"evaluation {truth.shape[1]}"
+            )
+        base, source = train.median, FROM_TRAINING
     else:
         base, source = np.median(truth, axis=0), FROM_EVALUATION
-    return Regression(truth, preds, base, source, _compute(truth, preds, base))
+    return Regression(truth, preds, base, source, _compute(truth, preds, base), train)
 
 
 def _float_array(values: Any, what: str) -> np.ndarray:
@@ -116,15 +152,6 @@ def _float_array(values: Any, what: str) -> np.ndarray:
     if not np.isfinite(arr).all():
         raise InputError(f"{what} contain NaN or inf")
     return arr
-
-
-def _baseline(train_targets: Any, width: int) -> np.ndarray:
-    base = np.median(_float_array(train_targets, "training targets"), axis=0)
-    if base.shape[0] != width:
-        raise InputError(
-            f"the training targets have {base.shape[0]} column(s), the evaluation {width}"
-        )
-    return base
 
 
 def _compute(truth: np.ndarray, preds: np.ndarray, base: np.ndarray) -> dict[str, float]:
