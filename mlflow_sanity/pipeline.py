@@ -10,6 +10,7 @@ from mlflow_sanity.checks import CheckOptions, Context, Thresholds, run_checks, 
 from mlflow_sanity.checks.corrected import R2
 from mlflow_sanity.core.findings import Provenance, Report
 from mlflow_sanity.core.metrics import Classification, classify
+from mlflow_sanity.core.regression import regress
 
 CORRECTED_METRIC = "corrected_accuracy"  # under the report's metric prefix (DESIGN, Metrics)
 CORRECTED_R2 = "corrected_r2"  # a regressor's (R² on the rows not seen in training)
@@ -79,3 +80,27 @@ def check_predictions(
     """
     c = classify(y_true, y_pred, proba, labels=labels, pos_label=pos_label)
     return build_report(Context(eval=c), thresholds=thresholds, disable=disable, source="python")
+
+
+def check_regression(
+    y_true: Any,
+    y_pred: Any,
+    *,
+    train_targets: Any = None,
+    thresholds: Thresholds | None = None,
+    disable: Iterable[str] = (),
+) -> Report:
+    """Check one set of a regressor's predictions without MLflow.
+
+    ``train_targets`` (the training targets) make the baseline the constant a model
+    that learned nothing would predict: their median. Without them the evaluation
+    median stands in, and the report says so.
+
+    >>> report = check_regression([1.0, 2.0, 3.0, 4.0] * 10, [2.5] * 40)
+    >>> report.status, report.flagged_ids
+    ('fail', ['prediction_collapse', 'regression_at_baseline'])
+    """
+    r = regress(y_true, y_pred, train_targets=train_targets)
+    return build_report(
+        Context(regression=r), thresholds=thresholds, disable=disable, source="python"
+    )
