@@ -507,8 +507,9 @@ def lead_with_causes(
         acc = ctx.eval.metrics.get("accuracy") if ctx.eval is not None else None
         acc = f.evidence.get("accuracy", acc)
         stuck = f"Accuracy is stuck at {acc:.2f}" if isinstance(acc, float) else "Accuracy is stuck"
-        if isinstance(f.evidence.get("r2"), float):  # a regressor's headline
-            stuck = f"R² is stuck at {f.evidence['r2']:.2f}"
+        r2 = ctx.regression.metrics.get("r2") if ctx.regression is not None else None
+        if r2 is not None:  # a regressor's headline
+            stuck = f"R² is stuck at {r2:.2f}"
         reasons = "; and ".join(f"{because[c]} (`{c}`)" for c in causes)
         evidence = {**f.evidence, "caused_by": causes}
         where = TRAINING_ROWS_PREFIX if f.message.startswith(TRAINING_ROWS_PREFIX) else ""

@@ -33,10 +33,10 @@ def _r(value: float | None, digits: int = 4) -> float | None:
 @check(
     "regression_at_baseline",
     flags=(
-        "fail: the MAE is no lower than the constant baseline's (the training targets' "
-        "median; the evaluation median when no training targets are known) and a one-sided "
-        "Wilcoxon signed-rank test on the per-row absolute errors gives p ≥ `alpha`; warn: "
-        "the MAE is lower but not significantly (p ≥ `alpha`)"
+        "the MAE is not significantly below the constant baseline's (the training targets' "
+        "median; the evaluation median when no training targets are known): a one-sided "
+        "Wilcoxon signed-rank test on the per-row absolute errors gives p ≥ `alpha`; fail "
+        "when the 95% R² interval also reaches 0 (no variance explained), else warn"
     ),
     requires=["regression"],
     judges_training_rows=True,
@@ -65,23 +65,23 @@ def regression_at_baseline(ctx: Context, t: Mapping[str, float]) -> Outcome:
         "n_rows": r.n,
     }
     said = f"MAE {mae:.4g} (R² {r2:.3f})" if r2 is not None else f"MAE {mae:.4g}"
-    significant = grade(p, warn=t["alpha"], below=True).flagged
-    if mae >= base and not significant:
+    if grade(p, warn=t["alpha"], below=True).flagged:  # significantly better
+        return passed(f"{said} beats the constant baseline's MAE {base:.4g} (p={p:.2g}).", evidence)
+    low = m.get("r2_ci_low", r2 if r2 is not None else 0.0)
+    if low <= 0:  # and no detectable share of the variance explained either
         return Outcome(
             Severity.FAIL,
             f"{said} is no better than always predicting {r.baseline_words}, which scores "
-            f"MAE {base:.4g}: the number reflects the spread of the targets, not the model.",
+            f"MAE {base:.4g} (Wilcoxon p={p:.3g}, {r.n} rows), and the predictions explain no "
+            "detectable share of the targets' variance: the number reflects the spread of the "
+            "targets, not the model.",
             evidence,
         )
-    if not significant:
-        return Outcome(
-            Severity.WARN,
-            f"{said} is below the constant baseline's {base:.4g} ({r.baseline_words}), but "
-            f"not significantly (Wilcoxon p={p:.3g}, {r.n} rows).",
-            evidence,
-        )
-    return passed(
-        f"{said} beats the constant baseline's MAE {base:.4g} (p={p:.2g}).",
+    return Outcome(
+        Severity.WARN,
+        f"{said}: the predictions follow the targets (R² interval above 0), but their MAE is "
+        f"not significantly below the {base:.4g} of always predicting {r.baseline_words} "
+        f"(Wilcoxon p={p:.3g}, {r.n} rows): the errors are no smaller than a constant's.",
         evidence,
     )
 
@@ -207,8 +207,8 @@ _LINEAR = (None, "linear", "relu", "softplus", "exponential", "elu", "leaky_relu
     remedy="Standardise the targets on the training rows (y_scaled = (y - mean) / std; "
     "predict, then map back with * std + mean, e.g. sklearn's TransformedTargetRegressor "
     "or a final Rescaling-style layer), or raise the learning rate.",
-    info_scale=100.0,
-    warn_scale=1000.0,
+    info_scale=10.0,
+    warn_scale=100.0,
     lr_factor=3.0,
 )
 def unscaled_targets(ctx: Context, t: Mapping[str, float]) -> Outcome | None:

@@ -34,6 +34,12 @@ from mlflow_sanity.adapters.keras.heads import (
 from mlflow_sanity.adapters.keras.inputs import EvaluateCall, FitCall, FitData, n_rows, read_rows
 from mlflow_sanity.adapters.keras.memory import FitMemory
 from mlflow_sanity.adapters.keras.probes import complete_probe
+from mlflow_sanity.adapters.keras.regression import (
+    regression_files,
+    regression_of,
+    target_stats,
+    training_regression,
+)
 from mlflow_sanity.checks import CheckOptions, Context
 from mlflow_sanity.core.findings import Provenance, Report
 from mlflow_sanity.core.fingerprint import Fingerprint
@@ -112,6 +118,8 @@ def analyse(
     files = fit_facts.learning_curves(history, first.fit)
     if not on_training:
         files.update(head_files({n: c.eval for n, c in contexts.items()}, prefix="validation_"))
+        for c in contexts.values():
+            files.update(regression_files(c.regression, prefix="validation_"))
     for role, fp in fingerprints.items():
         files.update(fp.to_files(role))
     digests = fit_facts.run_digests(model, first.model, first.fit, call, fingerprints)
@@ -128,7 +136,10 @@ def _fit_outputs(
     classifier: nothing would read them), and whether the forward pass failed."""
     single = is_single(heads)
     spec = heads.get(None)
-    if not data.val_readable or (single and not (spec.n_outputs == 1 and spec.is_classifier)):
+    wanted = (
+        spec is not None and spec.n_outputs == 1 and (spec.is_classifier or _is_regressor(spec))
+    )
+    if not data.val_readable or (single and not wanted):
         return {}, False
     try:
         return head_outputs(model, heads, data.x_val, call.batch_size), False
@@ -171,12 +182,20 @@ def _fit_head(
     fit = with_cause_data(fit, model, call, x_train, one.y_train)
     evaluation = classification_of(spec, preds, fit.labels) if spec.is_classifier else None
     eval_on = "validation"
-    if name is None and evaluation is None and data.validation == "none":
+    regression = None
+    if _is_regressor(spec):
+        targets = target_stats(one.y_train)
+        regression = regression_of(preds, targets)
+        if name is None and data.validation == "none":
+            regression = training_regression(model, data, call.batch_size, targets)
+            eval_on = "training"
+    if name is None and evaluation is None and data.validation == "none" and not regression:
         evaluation = fit_facts.training_classification(model, spec, fit, data, call)
         eval_on = "training"
-    missing = _fit_head_missing(data, name, failed, evaluation)
+    missing = _fit_head_missing(data, name, failed, evaluation or regression)
     return Context(
         eval=evaluation,
+        regression=regression,
         eval_on=eval_on,
         model=spec,
         history=history or None,
@@ -249,7 +268,8 @@ def analyse_evaluate(
     outputs: dict[Any, np.ndarray] = {}
     failed = False
     single = is_single(heads)
-    wanted = not single or (heads[None].is_classifier and heads[None].n_outputs == 1)
+    spec0 = heads.get(None)
+    wanted = not single or (spec0.n_outputs == 1 and (spec0.is_classifier or _is_regressor(spec0)))
     if rows is not None and rows.y is not None and wanted:
         try:
             outputs = head_outputs(model, heads, rows.x, call.batch_size)
@@ -264,12 +284,14 @@ def analyse_evaluate(
         preds = Predictions(y, out, weights) if y is not None and out is not None else None
         labels = summarize_labels(y, None, spec.output_units) if preds is not None else None
         evaluation = classification_of(spec, preds, labels) if spec.is_classifier else None
+        regression = regression_of(preds, memory.targets) if _is_regressor(spec) else None
         contexts[name] = Context(
             eval=evaluation,
+            regression=regression,
             model=spec,
             evaluated=dict(returned) if preds is not None else None,
             evaluated_outputs=preds,
-            missing=_evaluate_head_missing(rows is None, failed, evaluation, single),
+            missing=_evaluate_head_missing(rows is None, failed, evaluation or regression, single),
         )
     test = None if rows is None else Split(rows.x, row_labels(rows.y, heads), "model.evaluate data")
     row_ctx = Context(
@@ -293,6 +315,8 @@ def analyse_evaluate(
     )
     judged = judge_heads(contexts, row_ctx, options=config, provenance=origin, inputs=inputs)
     files = head_files({n: c.eval for n, c in contexts.items()})
+    for c in contexts.values():
+        files.update(regression_files(c.regression))
     # the evaluated rows in the training columns, if the leakage checks computed them:
     # the fit's memory keeps them for the union of splits a later evaluate is compared with
     evaluated = judged.rows.shared.get("eval_fp")
@@ -343,3 +367,9 @@ def returned_metrics(model: Any, result: Any) -> dict[str, float]:
         except (TypeError, ValueError):
             continue
     return out
+
+
+def _is_regressor(spec: Any) -> bool:  # interim, until the task rule lands
+    from mlflow_sanity.core.keras_spec import REGRESSION_LOSSES
+
+    return spec.loss in REGRESSION_LOSSES and not spec.is_classifier
