@@ -11,6 +11,7 @@ from mlflow_sanity.checks.corrected import R2
 from mlflow_sanity.core.findings import Provenance, Report
 from mlflow_sanity.core.metrics import Classification, classify
 from mlflow_sanity.core.regression import regress
+from mlflow_sanity.core.task import Task, task_of_classes
 
 CORRECTED_METRIC = "corrected_accuracy"  # under the report's metric prefix (DESIGN, Metrics)
 CORRECTED_R2 = "corrected_r2"  # a regressor's (R² on the rows not seen in training)
@@ -37,6 +38,10 @@ def build_report(
     options = options or CheckOptions.of(thresholds, disable)
     provenance = provenance or Provenance(source=source)
     c: Classification | None = ctx.eval
+    if ctx.task is None and c is not None:  # a caller from before the task rule
+        ctx = replace(ctx, task=task_of_classes(len(c.labels)))
+    if ctx.task is None and ctx.regression is not None:
+        ctx = replace(ctx, task=Task.REGRESSION)
     judged = c if c is not None else ctx.regression
     report = Report(
         findings=run_checks(ctx, options, provenance.source),
@@ -47,6 +52,7 @@ def build_report(
             rows=judged.n if judged is not None else None,
         ),
         skipped=skipped_checks(ctx, options, provenance.call),
+        task=ctx.task.value if ctx.task is not None else "",
     )
     if ctx.regression is not None:
         report.metrics.update(ctx.regression.metrics)
@@ -101,6 +107,5 @@ def check_regression(
     ('fail', ['prediction_collapse', 'regression_at_baseline'])
     """
     r = regress(y_true, y_pred, train_targets=train_targets)
-    return build_report(
-        Context(regression=r), thresholds=thresholds, disable=disable, source="python"
-    )
+    ctx = Context(regression=r, task=Task.REGRESSION)
+    return build_report(ctx, thresholds=thresholds, disable=disable, source="python")

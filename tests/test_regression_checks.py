@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from keras_specs import model_spec, run_one
 
 from mlflow_sanity.checks import Context
 from mlflow_sanity.core.findings import Severity
 from mlflow_sanity.core.keras_spec import FitSpec, label_values
 from mlflow_sanity.core.regression import regress
 from mlflow_sanity.pipeline import build_report
-from tests.keras_specs import model_spec, run_one
 
 RNG = np.random.default_rng(3)
 Y = np.exp(RNG.normal(size=600))  # skewed, like prices

@@ -30,6 +30,7 @@ from mlflow_sanity.core.predictions import (
     outputs_to_proba,
 )
 from mlflow_sanity.core.splits import ModelSelection, NormalizationStats, Split
+from mlflow_sanity.core.task import Task, decide_task
 from mlflow_sanity.pipeline import build_report
 from mlflow_sanity.report import classification_files
 from mlflow_sanity.report.regression_plots import regression_files
@@ -106,14 +107,16 @@ class SanityEvaluator(ModelEvaluator):
         if y_true.size == 0:
             raise InputError("empty data: the evaluation set has no rows")
         leak = leakage_inputs(cfg, dataset, model, run_id, kwargs.get("model_id"))
+        task = decide_task(model_type=model_type, targets=y_true).task
         c = r = None
-        if model_type == "regressor":
+        if task is Task.REGRESSION:
             r = regression_of(y_true, model, features, dataset, leak.train)
         else:
             c = _classification(cfg, dataset, model, features, y_true, predictions)
         ctx = Context(
             eval=c,
             regression=r,
+            task=task,
             test=Split(_model_features(features, dataset, cfg), y_true, "evaluation data"),
             train=leak.train,
             fingerprint=leak.fingerprint,

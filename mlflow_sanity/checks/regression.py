@@ -18,6 +18,9 @@ import numpy as np
 from mlflow_sanity.checks.registry import SYMPTOMS, Context, Outcome, check, grade, passed
 from mlflow_sanity.core.findings import Severity
 from mlflow_sanity.core.regression import Regression
+from mlflow_sanity.core.task import Task
+
+REGRESSION = frozenset({Task.REGRESSION})
 
 _BASELINE = (
     "Compare against a constant (sklearn DummyRegressor(strategy='median')) and report R² "
@@ -32,6 +35,7 @@ def _r(value: float | None, digits: int = 4) -> float | None:
 
 @check(
     "regression_at_baseline",
+    tasks=REGRESSION,
     flags=(
         "the MAE is not significantly below the constant baseline's (the training targets' "
         "median; the evaluation median when no training targets are known): a one-sided "
@@ -88,6 +92,7 @@ def regression_at_baseline(ctx: Context, t: Mapping[str, float]) -> Outcome:
 
 @check(
     "rare_targets_missed",
+    tasks=REGRESSION,
     flags=(
         "warn: at an end of the target range (the evaluation rows beyond the `tail_share` "
         "quantile, ≥ `min_rows` of them) the model predicts values beyond that quantile "
@@ -195,6 +200,7 @@ _LINEAR = (None, "linear", "relu", "softplus", "exponential", "elu", "leaky_relu
 
 @check(
     "unscaled_targets",
+    tasks=REGRESSION,
     flags=(
         "the regression targets' largest magnitude is ≥ `info_scale` (info) / `warn_scale` "
         "(warn) on a linear-family output with the optimizer's default learning rate (within "

@@ -22,10 +22,12 @@ from mlflow_sanity.adapters.keras.describe import keras_normalization_stats
 from mlflow_sanity.adapters.keras.heads import (
     PREDICTIONS_FAILED,
     Heads,
-    classification_of,
+    evaluation_of,
+    evidence_field,
     head_files,
     head_labels,
     head_outputs,
+    head_task,
     is_single,
     judge_heads,
     model_heads,
@@ -34,17 +36,13 @@ from mlflow_sanity.adapters.keras.heads import (
 from mlflow_sanity.adapters.keras.inputs import EvaluateCall, FitCall, FitData, n_rows, read_rows
 from mlflow_sanity.adapters.keras.memory import FitMemory
 from mlflow_sanity.adapters.keras.probes import complete_probe
-from mlflow_sanity.adapters.keras.regression import (
-    regression_files,
-    regression_of,
-    target_stats,
-    training_regression,
-)
+from mlflow_sanity.adapters.keras.regression import target_stats
 from mlflow_sanity.checks import CheckOptions, Context
 from mlflow_sanity.core.findings import Provenance, Report
 from mlflow_sanity.core.fingerprint import Fingerprint
 from mlflow_sanity.core.keras_spec import Predictions, summarize_labels
 from mlflow_sanity.core.splits import Split
+from mlflow_sanity.core.task import Task, TaskDecision, task_gap
 
 # Not-checked reasons (``Context.missing``): what the coverage tag says, per call.
 VALIDATION_UNKNOWN = "validation data (a kind that cannot be read without consuming it)"
@@ -81,9 +79,17 @@ def analyse(
     data = FitData.from_call(call, history)
     complete_probe(call, data.x_train, data.y_train)  # probes that waited for these rows
     heads = model_heads(model)
-    outputs, failed = _fit_outputs(model, heads, data, call)
+    tasks = {
+        name: head_task(
+            spec, head_labels(data.y_train, name), data.x_train if name is None else None
+        )
+        for name, spec in heads.items()
+    }
+    outputs, failed = _fit_outputs(model, heads, tasks, data, call)
     contexts = {
-        name: _fit_head(model, name, spec, outputs.get(name), history, call, data, failed)
+        name: _fit_head(
+            model, name, spec, tasks[name], outputs.get(name), history, call, data, failed
+        )
         for name, spec in heads.items()
     }
     first = next(iter(contexts.values()))
@@ -117,9 +123,7 @@ def analyse(
     _add_training_metrics(report)
     files = fit_facts.learning_curves(history, first.fit)
     if not on_training:
-        files.update(head_files({n: c.eval for n, c in contexts.items()}, prefix="validation_"))
-        for c in contexts.values():
-            files.update(regression_files(c.regression, prefix="validation_"))
+        files.update(head_files(contexts, prefix="validation_"))
     for role, fp in fingerprints.items():
         files.update(fp.to_files(role))
     digests = fit_facts.run_digests(model, first.model, first.fit, call, fingerprints)
@@ -130,16 +134,13 @@ def analyse(
 
 
 def _fit_outputs(
-    model: Any, heads: Heads, data: FitData, call: FitCall
+    model: Any, heads: Heads, tasks: Mapping[Any, TaskDecision], data: FitData, call: FitCall
 ) -> tuple[dict[Any, np.ndarray], bool]:
-    """Each head's outputs on the validation rows (none for a single output that is not a
-    classifier: nothing would read them), and whether the forward pass failed."""
+    """Each head's outputs on the validation rows (none for a single output whose task is
+    not judged: nothing would read them), and whether the forward pass failed."""
     single = is_single(heads)
     spec = heads.get(None)
-    wanted = (
-        spec is not None and spec.n_outputs == 1 and (spec.is_classifier or _is_regressor(spec))
-    )
-    if not data.val_readable or (single and not wanted):
+    if not data.val_readable or (single and not (spec.n_outputs == 1 and tasks[None].judged)):
         return {}, False
     try:
         return head_outputs(model, heads, data.x_val, call.batch_size), False
@@ -152,6 +153,7 @@ def _fit_head(
     model: Any,
     name: str | None,
     spec: Any,
+    task: TaskDecision,
     outputs: np.ndarray | None,
     history: Mapping[str, list[float]],
     call: FitCall,
@@ -180,27 +182,22 @@ def _fit_head(
     fit = fit_facts.fit_spec(call, one, spec, history, preds, train_preds)
     x_train = data.x_train if name is None else None  # input statistics: the whole model's
     fit = with_cause_data(fit, model, call, x_train, one.y_train)
-    evaluation = classification_of(spec, preds, fit.labels) if spec.is_classifier else None
+    targets = target_stats(one.y_train) if task.task is Task.REGRESSION else None
+    evaluation = evaluation_of(task.task, spec, preds, fit.labels, targets)
     eval_on = "validation"
-    regression = None
-    if _is_regressor(spec):
-        targets = target_stats(one.y_train)
-        regression = regression_of(preds, targets)
-        if name is None and data.validation == "none":
-            regression = training_regression(model, data, call.batch_size, targets)
-            eval_on = "training"
-    if name is None and evaluation is None and data.validation == "none" and not regression:
-        evaluation = fit_facts.training_classification(model, spec, fit, data, call)
+    if name is None and not evaluation and data.validation == "none" and task.judged:
+        evaluation = fit_facts.training_evaluation(model, spec, task.task, fit, data, call, targets)
         eval_on = "training"
-    missing = _fit_head_missing(data, name, failed, evaluation or regression)
+    missing = _fit_head_missing(data, name, failed, evaluation if task.judged else True)
+    missing = {evidence_field(task.task) if k == "eval" else k: v for k, v in missing.items()}
     return Context(
-        eval=evaluation,
-        regression=regression,
+        **evaluation,
         eval_on=eval_on,
+        task=task.task,
         model=spec,
         history=history or None,
         fit=fit,
-        missing=missing,
+        missing={**missing, **task_gap(task)},
     )
 
 
@@ -222,7 +219,7 @@ def _fit_head_missing(
         return {"eval": gap}
     if failed:
         return {"eval": PREDICTIONS_FAILED}
-    if evaluation is None and data.val_readable and name is None:
+    if not evaluation and data.val_readable and name is None:
         return {"eval": VALIDATION_UNJUDGED}
     return {}
 
@@ -268,8 +265,15 @@ def analyse_evaluate(
     outputs: dict[Any, np.ndarray] = {}
     failed = False
     single = is_single(heads)
-    spec0 = heads.get(None)
-    wanted = not single or (spec0.n_outputs == 1 and (spec0.is_classifier or _is_regressor(spec0)))
+    tasks = {
+        name: head_task(
+            spec,
+            head_labels(rows.y, name) if rows is not None else None,
+            rows.x if rows is not None and name is None else None,
+        )
+        for name, spec in heads.items()
+    }
+    wanted = not single or (tasks[None].judged and heads[None].n_outputs == 1)
     if rows is not None and rows.y is not None and wanted:
         try:
             outputs = head_outputs(model, heads, rows.x, call.batch_size)
@@ -283,15 +287,20 @@ def analyse_evaluate(
         weights = rows.sample_weight if rows is not None and name is None else None
         preds = Predictions(y, out, weights) if y is not None and out is not None else None
         labels = summarize_labels(y, None, spec.output_units) if preds is not None else None
-        evaluation = classification_of(spec, preds, labels) if spec.is_classifier else None
-        regression = regression_of(preds, memory.targets) if _is_regressor(spec) else None
+        task = tasks[name]
+        evaluation = evaluation_of(task.task, spec, preds, labels, memory.targets)
+        judged = evaluation if task.judged else True
         contexts[name] = Context(
-            eval=evaluation,
-            regression=regression,
+            **evaluation,
+            task=task.task,
             model=spec,
             evaluated=dict(returned) if preds is not None else None,
             evaluated_outputs=preds,
-            missing=_evaluate_head_missing(rows is None, failed, evaluation or regression, single),
+            missing={
+                evidence_field(task.task) if k == "eval" else k: v
+                for k, v in _evaluate_head_missing(rows is None, failed, judged, single).items()
+            }
+            | task_gap(task),
         )
     test = None if rows is None else Split(rows.x, row_labels(rows.y, heads), "model.evaluate data")
     row_ctx = Context(
@@ -314,9 +323,7 @@ def analyse_evaluate(
         source="model.evaluate", call="model.evaluate", evaluated_on="model.evaluate data"
     )
     judged = judge_heads(contexts, row_ctx, options=config, provenance=origin, inputs=inputs)
-    files = head_files({n: c.eval for n, c in contexts.items()})
-    for c in contexts.values():
-        files.update(regression_files(c.regression))
+    files = head_files(contexts)
     # the evaluated rows in the training columns, if the leakage checks computed them:
     # the fit's memory keeps them for the union of splits a later evaluate is compared with
     evaluated = judged.rows.shared.get("eval_fp")
@@ -331,7 +338,7 @@ def _evaluate_head_missing(
         return {"eval": EVALUATED_UNREADABLE}
     if failed:
         return {"eval": PREDICTIONS_FAILED}
-    if evaluation is None and single:
+    if not evaluation and single:
         return {"eval": EVALUATED_UNJUDGED}
     return {}
 
@@ -367,9 +374,3 @@ def returned_metrics(model: Any, result: Any) -> dict[str, float]:
         except (TypeError, ValueError):
             continue
     return out
-
-
-def _is_regressor(spec: Any) -> bool:  # interim, until the task rule lands
-    from mlflow_sanity.core.keras_spec import REGRESSION_LOSSES
-
-    return spec.loss in REGRESSION_LOSSES and not spec.is_classifier

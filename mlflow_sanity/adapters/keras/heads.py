@@ -17,13 +17,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
+import numpy as np
+
 from mlflow_sanity.adapters.keras.describe import describe_heads, describe_model
 from mlflow_sanity.adapters.keras.predict import predict_heads, predict_outputs
+from mlflow_sanity.adapters.keras.regression import regression_files, regression_of
 from mlflow_sanity.checks import CheckOptions, Context
 from mlflow_sanity.core.findings import Provenance, Report
 from mlflow_sanity.core.keras_spec import LabelSummary, ModelSpec, Predictions, label_indices
 from mlflow_sanity.core.metrics import Classification, InputError, classify
 from mlflow_sanity.core.predictions import outputs_to_proba
+from mlflow_sanity.core.regression import TargetStats
+from mlflow_sanity.core.task import SINGLE_LABEL, Task, TaskDecision, decide_task
 from mlflow_sanity.pipeline import build_report
 
 _log = logging.getLogger(__name__)
@@ -86,6 +91,59 @@ def rows_note(heads: Heads) -> str | None:
     first = _first_classifier(heads)
     labelled = f"with the labels of output '{first}'" if first else "without labels"
     return f"once on the model's inputs, {labelled}"
+
+
+def head_task(spec: ModelSpec, y: Any, x: Any = None) -> TaskDecision:
+    """What one head judges (``core.task.decide_task``) from its compiled loss, its output
+    layer and its labels; ``x`` (the whole model's inputs, single output only) tells an
+    autoencoder, whose targets are its inputs."""
+    return decide_task(
+        loss=spec.loss,
+        activation=spec.output_activation,
+        output_units=spec.output_units,
+        output_rank=spec.output_rank,
+        targets=y,
+        inputs_are_targets=_same_data(x, y),
+    )
+
+
+def _same_data(x: Any, y: Any) -> bool:
+    """``fit(X, X)``: the targets are the very inputs (checked on the first rows)."""
+    if x is None or y is None:
+        return False
+    if x is y:
+        return True
+    if not isinstance(x, np.ndarray) or not isinstance(y, np.ndarray) or x.shape != y.shape:
+        return False
+    return x.ndim > 1 and bool(np.array_equal(x[:64], y[:64]))
+
+
+def evidence_field(task: Task) -> str:
+    """The ``Context`` field that holds a task's judged predictions (what a not-checked
+    record names when they are missing)."""
+    return {Task.REGRESSION: "regression", Task.MULTILABEL: "multilabel"}.get(task, "eval")
+
+
+def evaluation_of(
+    task: Task,
+    spec: ModelSpec,
+    preds: Predictions | None,
+    labels: LabelSummary | None,
+    train_targets: TargetStats | None = None,
+) -> dict[str, Any]:
+    """The one place a head's outputs become the evidence its task is judged on, as the
+    ``Context`` fields that hold it (``{"eval": Classification}`` for a single-label
+    classifier); empty when there is nothing to judge. Fit, ``model.evaluate`` and the
+    training-rows fallback all come through here."""
+    if preds is None:
+        return {}
+    if task in SINGLE_LABEL:
+        evaluation = classification_of(spec, preds, labels)
+        return {"eval": evaluation} if evaluation is not None else {}
+    if task is Task.REGRESSION:  # the baseline: the training targets' median (fit, memory)
+        regression = regression_of(preds, train_targets)
+        return {"regression": regression} if regression is not None else {}
+    return {}
 
 
 def classification_of(
@@ -170,15 +228,15 @@ def name_findings(report: Report, head: str | None) -> Report:
     return report
 
 
-def head_files(
-    evaluations: Mapping[str | None, Classification | None], prefix: str = ""
-) -> dict[str, bytes]:
-    """Confusion matrix and per-class plots of each head that was evaluated."""
+def head_files(contexts: Mapping[str | None, Context], prefix: str = "") -> dict[str, bytes]:
+    """The plots of each head that was evaluated: confusion matrix and per-class plots of a
+    classifier, predicted vs actual and residuals of a regressor."""
     from mlflow_sanity.report import classification_files
 
     files: dict[str, bytes] = {}
-    for name, evaluation in evaluations.items():
-        if evaluation is not None:
-            head = f"{name}_" if name is not None else ""
-            files.update(classification_files(evaluation, prefix=f"{prefix}{head}"))
+    for name, ctx in contexts.items():
+        head = f"{prefix}{name}_" if name is not None else prefix
+        if ctx.eval is not None:
+            files.update(classification_files(ctx.eval, prefix=head))
+        files.update(regression_files(ctx.regression, prefix=head))
     return files

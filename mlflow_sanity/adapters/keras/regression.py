@@ -13,14 +13,11 @@ from typing import Any
 
 import numpy as np
 
-from mlflow_sanity.adapters.keras.inputs import FitData, n_rows, take_rows
 from mlflow_sanity.core.keras_spec import Predictions
 from mlflow_sanity.core.metrics import InputError
 from mlflow_sanity.core.regression import Regression, TargetStats, regress
 
 _log = logging.getLogger(__name__)
-
-TRAIN_CHECK_ROWS = 2000  # training rows judged when fit had no validation data
 
 
 def _rows(values: Any) -> np.ndarray | None:
@@ -59,25 +56,6 @@ def regression_of(preds: Predictions | None, train: TargetStats | None) -> Regre
     except InputError as exc:
         _log.info("regression not checked: %s", exc)
         return None
-
-
-def training_regression(
-    model: Any, data: FitData, batch_size: int | None, train: TargetStats | None
-) -> Regression | None:
-    """Without validation data, the model's predictions on (a spread sample of) its own
-    training rows: a regressor that learned only the mean is still caught."""
-    from mlflow_sanity.adapters.keras.predict import predict_outputs
-
-    if data.x_train is None or data.y_train is None or not data.train_readable:
-        return None
-    n = n_rows(data.x_train)
-    rows = np.unique(np.linspace(0, n - 1, min(n, TRAIN_CHECK_ROWS)).astype(np.int64))
-    try:
-        outputs = predict_outputs(model, take_rows(data.x_train, rows), batch_size)
-    except Exception as exc:  # the configuration and history checks still run
-        _log.info("mlflow-sanity: training predictions not checked: %s", exc)
-        return None
-    return regression_of(Predictions(np.asarray(data.y_train)[rows], outputs), train)
 
 
 def regression_files(r: Regression | None, prefix: str = "") -> dict[str, bytes]:
