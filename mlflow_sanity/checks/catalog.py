@@ -24,6 +24,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from mlflow_sanity.checks import REGISTRY, Check
+from mlflow_sanity.core.task import Task
 
 BEGIN = re.compile(r"<!-- checks:begin(?: themes=(?P<themes>[a-z_,]+))? -->")
 END = "<!-- checks:end -->"
@@ -97,7 +98,35 @@ def render(text: str) -> str:
         out += [text[pos : begin.end()], "\n", table, "\n"]
         pos = end
     out.append(text[pos:])
-    return "".join(out)
+    return render_tasks("".join(out))
+
+
+TASKS_BEGIN = "<!-- tasks:begin -->"
+TASKS_END = "<!-- tasks:end -->"
+
+
+def tasks_table() -> str:
+    """Which checks run for which task (``docs/tasks.md``): a row per check, a ✓ in the
+    column of each task its ``tasks`` hold."""
+    order = list(Task)
+    head = ["check", "theme", *(f"`{t.value}`" for t in order)]
+    lines = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
+    for chk in REGISTRY.values():
+        marks = ["✓" if t in chk.tasks else "" for t in order]
+        lines.append("| " + " | ".join([f"`{chk.id}`", chk.theme, *marks]) + " |")
+    return "\n".join(lines)
+
+
+def render_tasks(text: str) -> str:
+    """``text`` with the table between ``TASKS_BEGIN``/``TASKS_END`` regenerated."""
+    begin = text.find(TASKS_BEGIN)
+    if begin < 0:
+        return text
+    end = text.find(TASKS_END, begin)
+    if end < 0:
+        raise ValueError(f"{TASKS_BEGIN} has no {TASKS_END}")
+    head = text[: begin + len(TASKS_BEGIN)]
+    return f"{head}\n{tasks_table()}\n{text[end:]}"
 
 
 def stale_tables(path: Path) -> bool:
