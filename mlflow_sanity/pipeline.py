@@ -7,11 +7,15 @@ from dataclasses import replace
 from typing import Any
 
 from mlflow_sanity.checks import CheckOptions, Context, Thresholds, check_all, skipped_checks
+from mlflow_sanity.checks.leakage.scaling import evaluated_split
+from mlflow_sanity.core.boundary import Caught, Origin
 from mlflow_sanity.core.findings import Provenance, Report
+from mlflow_sanity.core.fingerprint import Fingerprint
 from mlflow_sanity.core.metrics import Classification, classify
 from mlflow_sanity.core.task import task_of_classes
 
-CORRECTED_METRIC = "corrected_accuracy"  # under the report's metric prefix (DESIGN, Metrics)
+# under the report's metric prefix (docs/architecture.md "Public contract")
+CORRECTED_METRIC = "corrected_accuracy"
 
 
 def build_report(
@@ -49,6 +53,7 @@ def build_report(
         skipped=[*skipped_checks(ctx, options, provenance.call), *checked.crashed],
         task=ctx.task.value if ctx.task is not None else "",
     )
+    report.evaluated_split = _evaluated_split(ctx)
     if c is not None:
         report.metrics.update(c.metrics)
         report.tables["per_class"] = c.per_class
@@ -57,6 +62,14 @@ def build_report(
     if corrected is not None:  # the figure beside the headline, charted like the others
         report.metrics[CORRECTED_METRIC] = corrected.value
     return report
+
+
+def _evaluated_split(ctx: Context) -> Fingerprint | None:
+    """The evaluated rows' fingerprint, for the report to carry (data a check could not
+    read is no split: None)."""
+    with Caught(Origin.OURS, "fingerprinting the evaluated rows"):
+        return evaluated_split(ctx)
+    return None
 
 
 def check_predictions(

@@ -362,11 +362,8 @@ def read_training_evidence(run_id: str, client: MlflowClient | None = None) -> T
             files = {name: artifacts.read(name, tmp) for name in pair}
             setattr(found, role, Fingerprint.from_files(files, role=role))
         if "report.json" in names:
-            inputs = json.loads(artifacts.read("report.json", tmp)).get("inputs") or {}
-            selection = inputs.get("model_selection") or {}
-            if not selection and inputs.get("monitored"):
-                selection = {"monitors": list(inputs["monitored"])}
-            found.model_selection = ModelSelection.from_dict(selection)
+            logged = Report.from_dict(json.loads(artifacts.read("report.json", tmp)))
+            found.model_selection = logged.model_selection or ModelSelection.from_dict({})
     return found
 
 
