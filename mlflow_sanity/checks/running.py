@@ -145,7 +145,7 @@ def _stamp(
     if limits:
         evidence["thresholds"] = limits
     message = outcome.message
-    if ctx.eval_on == "training" and "eval" in chk.requires:
+    if ctx.eval_on == "training" and chk.judges_predictions:
         evidence["evaluated_on"] = "training data"
         message = f"{TRAINING_ROWS_PREFIX}{message}"
     corrected = outcome.corrected

@@ -386,6 +386,29 @@ class Report:
             text = f"{text[:-1]}; {f.source})"
         return text
 
+    def summary_lines(self) -> list[str]:
+        """What ``print(report)`` shows (``core/summary.py``)."""
+        from mlflow_sanity.core.summary import text_lines
+
+        return text_lines(
+            self.status, self.corrected_text, self.flagged, self.not_checked, len(self.findings)
+        )
+
+    def __str__(self) -> str:
+        return "\n".join(self.summary_lines())
+
+    def __repr__(self) -> str:
+        return (
+            f"Report(status={self.status!r}, flagged={self.flagged_ids!r}, "
+            f"findings={len(self.findings)}, metrics={len(self.metrics)})"
+        )
+
+    def _repr_html_(self) -> str:
+        """A notebook shows a report as the console's HTML summary."""
+        from mlflow_sanity.core.summary import html_block
+
+        return html_block(self.summary_lines(), self.status)
+
     def get(self, finding_id: str) -> Finding | None:
         return next((f for f in self.findings if f.id == finding_id), None)
 

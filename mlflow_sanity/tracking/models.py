@@ -27,6 +27,7 @@ from mlflow_sanity._version import __version__
 from mlflow_sanity.core import tag_names
 from mlflow_sanity.core.boundary import Caught, Origin
 from mlflow_sanity.core.findings import Finding, Report, Severity, merge_tasks
+from mlflow_sanity.report.calls import corrected_line
 from mlflow_sanity.report.console import PENDING_PREFIX
 from mlflow_sanity.report.markdown import merge_note, note_section
 from mlflow_sanity.tracking import budget
@@ -94,7 +95,7 @@ def merged_tags(current: Mapping[str, str], report: Report) -> dict[str, str]:
     if task:
         tags[tag_names.TASK] = task
     tags.update({f"{FINDING_TAG}{k}": v for k, v in severities.items()})
-    corrected = report.corrected_text
+    corrected = corrected_line(report)  # names the call when the run holds several
     if corrected:
         tags[CORRECTED_TAG] = clip_tag(corrected)
     return tags

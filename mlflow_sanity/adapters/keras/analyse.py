@@ -35,7 +35,9 @@ from mlflow_sanity.adapters.keras.heads import (
 )
 from mlflow_sanity.adapters.keras.inputs import EvaluateCall, FitCall, FitData, n_rows, read_rows
 from mlflow_sanity.adapters.keras.memory import FitMemory
+from mlflow_sanity.adapters.keras.predict import Captured
 from mlflow_sanity.adapters.keras.probes import complete_probe
+from mlflow_sanity.adapters.keras.task_heads import task_files, with_mask
 from mlflow_sanity.checks import CheckOptions, Context
 from mlflow_sanity.core.boundary import Caught, Origin, attempt
 from mlflow_sanity.core.findings import Provenance, Report
@@ -124,6 +126,7 @@ def analyse(
     files = fit_facts.learning_curves(history, first.fit)
     if not on_training:
         files.update(head_files({n: c.eval for n, c in contexts.items()}, prefix="validation_"))
+        files.update(task_files(contexts, prefix="validation_"))
     for role, fp in fingerprints.items():
         files.update(fp.to_files(role))
     digests = fit_facts.run_digests(model, first.model, first.fit, call, fingerprints)
@@ -181,6 +184,7 @@ def _fit_head(
         if outputs is not None and one.y_val is not None
         else None
     )
+    preds = with_mask(model, data.x_val, preds) if name is None else preds
     train_preds = None
     if name is None:
         # the dropout note is optional; the other checks still count
@@ -263,15 +267,15 @@ def analyse_evaluate(
     returned: Mapping[str, float],
     config: CheckOptions,
     memory: FitMemory | None,
+    captured: Captured | None = None,
 ) -> Analysis:
     """One ``model.evaluate``: the evaluation-set checks on the evaluated rows, Keras'
-    returned metrics against scikit-learn, and leakage against what ``fit`` remembered."""
+    returned metrics against scikit-learn, and leakage against what ``fit`` remembered.
+    ``captured``: the outputs of Keras' own pass, when kept (no second forward pass)."""
     rows, note = read_rows(call.x, call.y, call.sample_weight)
     notes = [note] if note else []
     memory = memory or FitMemory(None)
     heads = model_heads(model)
-    outputs: dict[Any, np.ndarray] = {}
-    failed = False
     single = is_single(heads)
     tasks = {
         name: head_task(
@@ -282,14 +286,14 @@ def analyse_evaluate(
         for name, spec in heads.items()
     }
     wanted = not single or (tasks[None].judged and heads[None].n_outputs == 1)
-    if rows is not None and rows.y is not None and wanted:
-        outputs, failed = forward(model, heads, rows.x, call.batch_size, notes)
+    outputs, failed = _evaluate_outputs(model, heads, rows, call, captured, notes, wanted)
     contexts = {}
     for name, spec in heads.items():
         y = head_labels(rows.y, name) if rows is not None else None
         out = outputs.get(name)
         weights = rows.sample_weight if rows is not None and name is None else None
         preds = Predictions(y, out, weights) if y is not None and out is not None else None
+        preds = with_mask(model, rows.x, preds) if rows is not None and single else preds
         labels = summarize_labels(y, None, spec.output_units) if preds is not None else None
         task = tasks[name]
         evaluation = evaluation_of(task.task, spec, preds, labels)
@@ -328,11 +332,35 @@ def analyse_evaluate(
     )
     judged = judge_heads(contexts, row_ctx, options=config, provenance=origin, inputs=inputs)
     files = head_files({n: c.eval for n, c in contexts.items()})
+    files.update(task_files(contexts))
     # the evaluated rows in the training columns, if the leakage checks computed them:
     # the fit's memory keeps them for the union of splits a later evaluate is compared with
     evaluated = judged.report.evaluated_split
     fingerprints = {"evaluate": evaluated} if evaluated is not None else {}
     return Analysis(judged.report, files, fingerprints)
+
+
+def _evaluate_outputs(
+    model: Any,
+    heads: Heads,
+    rows: Any,
+    call: EvaluateCall,
+    captured: Captured | None,
+    notes: list[str],
+    wanted: bool,
+) -> tuple[dict[Any, np.ndarray], bool]:
+    """Each head's outputs on the evaluated rows (``wanted``: some check reads them):
+    those of Keras' own pass when they were kept (one forward pass), else our own pass;
+    and whether that pass failed."""
+    single = is_single(heads)
+    if rows is None or not wanted:
+        return {}, False
+    kept = captured.outputs(n_rows(rows.x)) if captured is not None and single else None
+    if kept is not None:
+        return {None: kept}, False
+    if rows.y is None:
+        return {}, False
+    return forward(model, heads, rows.x, call.batch_size, notes)
 
 
 def _evaluate_head_missing(

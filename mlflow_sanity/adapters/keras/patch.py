@@ -16,10 +16,11 @@ mlflow-sanity never breaks ``fit``: it becomes one ``SanityWarning``.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,6 +38,7 @@ from mlflow_sanity.adapters.keras.guard import (
 )
 from mlflow_sanity.adapters.keras.inputs import EvaluateCall, FitCall, _signature, unpack_pair
 from mlflow_sanity.adapters.keras.memory import recall, remember_evaluated
+from mlflow_sanity.adapters.keras.predict import Captured, evaluate_outputs
 from mlflow_sanity.adapters.keras.probes import ProbeCallback, with_probe
 from mlflow_sanity.adapters.keras.record import check_and_log
 from mlflow_sanity.checks import CheckOptions, Thresholds
@@ -357,22 +359,40 @@ def _evaluate_wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
         for cb in call.callbacks:  # the wrapper, which sees the data, reports
             if isinstance(cb, SanityCallback):
                 cb.leave_evaluate_to_wrapper()
-    with inside():
+    with inside(), _kept_outputs(self, call) as captured:
         result = original(self, *args, **kwargs)
     if call is not None:
         with guard.ours():
-            _check_evaluate(self, call, returned_metrics(self, result), _STATE.config)
+            returned = returned_metrics(self, result)
+            _check_evaluate(self, call, returned, _STATE.config, captured)
     guard.close()
     return result
 
 
+@contextlib.contextmanager
+def _kept_outputs(model: Any, call: EvaluateCall | None) -> Iterator[Captured | None]:
+    """Keras' own evaluate pass with its outputs kept for the checks (one forward pass
+    instead of two, ``predict.evaluate_outputs``); nothing kept when that is not possible
+    or fails to set up (Keras' evaluate then runs exactly as without us)."""
+    captured = None
+    with contextlib.ExitStack() as stack:
+        if call is not None:
+            with Caught(Origin.OURS, "keeping the evaluate outputs"):  # strict: raises
+                captured = stack.enter_context(evaluate_outputs(model, call.x, call.steps))
+        yield captured
+
+
 def _check_evaluate(
-    model: Any, call: EvaluateCall, returned: dict[str, float], config: CheckOptions
+    model: Any,
+    call: EvaluateCall,
+    returned: dict[str, float],
+    config: CheckOptions,
+    captured: Captured | None = None,
 ) -> None:
     """Log to the run of the model's last fit (reopened: MLflow accepts writes to a
     finished run), else the active run, else a run of its own."""
     memory = recall(model)
-    found = analyse_evaluate(model, call, returned, config, memory)
+    found = analyse_evaluate(model, call, returned, config, memory, captured)
     if memory is not None:
         remember_evaluated(model, memory, found.fingerprints.get("evaluate"))
     if memory is not None and memory.run_id:

@@ -40,6 +40,23 @@ def compiled_metric_groups(model: Any) -> tuple[tuple[bool, Any, Any], ...] | No
     )
 
 
+def keras_mask(tensor: Any) -> Any:
+    """The mask Keras propagated to a layer's output (a ``mask_zero`` Embedding, a
+    ``Masking`` layer), None when there is none: ``keras.src.backend.get_keras_mask``
+    where it exists, else the ``_keras_mask`` attribute it sets on tensors."""
+    try:
+        from keras.src.backend import get_keras_mask
+    except ImportError:  # older Keras 3: the attribute only
+        return getattr(tensor, "_keras_mask", None)
+    return get_keras_mask(tensor)
+
+
+def overrides(model: Any, base: Any, method: str) -> bool:
+    """Whether ``model``'s class defines its own ``method`` instead of ``base``'s (a custom
+    ``train_step`` on a ``keras.Model`` subclass). Public attributes, compared by identity."""
+    return getattr(type(model), method, None) is not getattr(base, method, None)
+
+
 def function_kwargs(obj: Any) -> dict[str, Any]:
     """The keyword arguments a Keras loss or metric wrapper passes to its function
     (``from_logits``, ``threshold``, ...)."""
@@ -86,3 +103,21 @@ def metric_function(metric: Any) -> Any:
 def metric_from_logits(metric: Any) -> bool:
     """Whether a Keras metric was built with ``from_logits=True``."""
     return bool(getattr(metric, "_from_logits", False))
+
+
+def makes_step_functions(model: Any) -> bool:
+    """Whether Keras builds this model's step functions the standard way (its private
+    ``_make_function``, no distribution strategy): the outputs of its own evaluate pass
+    can then be kept (``predict.evaluate_outputs``)."""
+    return hasattr(model, "_make_function") and getattr(model, "_distribute_strategy", None) is None
+
+
+def make_step_function(model: Any, step: Any) -> Any:
+    """Keras' own wrapper (``tf.function``, ``jit_compile``) around a step function."""
+    return model._make_function(step)
+
+
+def compiled_containers(model: Any) -> tuple[Any, Any]:
+    """The compiled loss and metric containers: ``compile`` makes new ones, so they tell
+    whether a function built for an earlier compile is stale."""
+    return getattr(model, "_compile_loss", None), getattr(model, "_compile_metrics", None)

@@ -199,8 +199,10 @@ def model_task(model: Any, y: Any) -> TaskDecision:
     """The task a seed's fitted model is judged on (``core.task.decide_task``): a
     scikit-learn estimator says its type, a Keras model its compiled loss and output
     (read as autolog reads them), anything else its targets."""
-    kind = getattr(model, "_estimator_type", None)
-    if kind in ("classifier", "regressor"):
+    from sklearn.base import BaseEstimator, is_classifier, is_regressor
+
+    if isinstance(model, BaseEstimator) and (is_classifier(model) or is_regressor(model)):
+        kind = "classifier" if is_classifier(model) else "regressor"
         return decide_task(model_type=kind, targets=y)
     if any(c.__module__.split(".")[0] == "keras" for c in type(model).__mro__):
         from mlflow_sanity.adapters.keras.describe import describe_model
