@@ -116,13 +116,13 @@ def analyse(
         inputs["probes"] = probed.to_dict()
     if failure:
         inputs["fingerprint"] = failure
-    if first.fit.monitors:
-        inputs["model_selection"] = fit_facts.model_selection(first.fit).to_dict()
     on_training = any(c.eval_on == "training" for c in contexts.values())  # no validation
     where = "training data" if on_training else "validation data"
     origin = Provenance(source=call.source, call="fit", evaluated_on=where)
     judged = judge_heads(contexts, rows, options=config, provenance=origin, inputs=inputs)
     report = judged.report
+    if first.fit.monitors:  # carried to the model's evaluations (``FitMemory``)
+        report.model_selection = fit_facts.model_selection(first.fit)
     _add_training_metrics(report)
     files = fit_facts.learning_curves(history, first.fit)
     if not on_training:
@@ -335,8 +335,8 @@ def analyse_evaluate(
     files = head_files(contexts)
     # the evaluated rows in the training columns, if the leakage checks computed them:
     # the fit's memory keeps them for the union of splits a later evaluate is compared with
-    evaluated = judged.rows.shared.get("eval_fp")
-    fingerprints = {"evaluate": evaluated} if isinstance(evaluated, Fingerprint) else {}
+    evaluated = judged.report.evaluated_split
+    fingerprints = {"evaluate": evaluated} if evaluated is not None else {}
     return Analysis(judged.report, files, fingerprints)
 
 
