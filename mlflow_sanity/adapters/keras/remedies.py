@@ -16,8 +16,9 @@ from typing import Any
 import numpy as np
 
 from mlflow_sanity.adapters.keras.inputs import FitData, n_rows, take_rows
-from mlflow_sanity.core.findings import Finding
+from mlflow_sanity.core.findings import Finding, Severity
 from mlflow_sanity.core.keras_spec import label_indices
+from mlflow_sanity.core.proofs import MIN_EVAL_PER_CLASS
 
 _log = logging.getLogger(__name__)
 
@@ -67,27 +68,73 @@ def _saturating_fix(cfg: dict[str, Any]) -> dict[str, Any] | None:
     return None
 
 
+_STANDARDISED = Remedy(
+    "the inputs standardised on the training rows (a Normalization layer)", standardise=True
+)
+_BALANCED = Remedy('class_weight="balanced"', balanced=True)
+# finding id -> (finding, learning rate, the optimizer's default) -> the remedy it names.
+# One entry a cause: adding a remedy is adding a line.
+RemedyFn = Callable[[Finding, "float | None", "float | None"], "Remedy | None"]
+REMEDIES: dict[str, RemedyFn] = {
+    "learning_rate": _lr_remedy,
+    "unscaled_inputs": lambda f, lr, d: _STANDARDISED,
+    "dead_units": lambda f, lr, d: Remedy(
+        "he_normal + leaky_relu for the ReLU layers", layer_config=_relu_fix
+    ),
+    "vanishing_gradients": lambda f, lr, d: Remedy(
+        "relu + he_normal for the sigmoid/tanh layers", layer_config=_saturating_fix
+    ),
+    "undertrained": lambda f, lr, d: Remedy("three times the epochs", epochs_factor=3),
+    REBALANCED: lambda f, lr, d: _BALANCED,
+}
+
+
 def remedy_for(f: Finding, model: Any, spec_lr: float | None) -> Remedy | None:
     """The fix finding ``f`` names, as something the experiment can apply (None: none)."""
     from mlflow_sanity.adapters.keras.describe import default_learning_rate
 
-    default = default_learning_rate(getattr(model, "optimizer", None))
-    if f.id == "learning_rate":
-        return _lr_remedy(f, spec_lr, default)
-    if f.id == "unscaled_inputs":
-        return Remedy(
-            "the inputs standardised on the training rows (a Normalization layer)",
-            standardise=True,
+    make = REMEDIES.get(f.id)
+    if make is None:
+        return None
+    return make(f, spec_lr, default_learning_rate(getattr(model, "optimizer", None)))
+
+
+def differential(
+    lr: float | None, present: Mapping[str, Finding], weighted: bool
+) -> list[tuple[str, Remedy]]:
+    """The standard remedies for a symptom no cause explains, most likely first:
+    ``(the cause it would name, remedy)``. A prior of the findings at hand orders them: a
+    rate the rules call far above (below) its default tries ÷10 (×10) first; inputs the
+    rules graded unscaled try standardising early; inputs already scaled are not tried,
+    nor class weights on a fit that weighted its rows."""
+    tries: list[tuple[float, str, Remedy]] = []
+    rate = present.get("learning_rate")
+    suspect = str(rate.evidence.get("suspect", "")) if rate is not None else ""
+    if lr and lr > 0:
+        tries.append(
+            (
+                3 if "above" in suspect else 2,
+                "learning_rate",
+                Remedy(f"the learning rate {lr:.3g} → {lr / 10:.3g}", lr / 10),
+            )
         )
-    if f.id == "dead_units":
-        return Remedy("he_normal + leaky_relu for the ReLU layers", layer_config=_relu_fix)
-    if f.id == "vanishing_gradients":
-        return Remedy("relu + he_normal for the sigmoid/tanh layers", layer_config=_saturating_fix)
-    if f.id == "undertrained":
-        return Remedy("three times the epochs", epochs_factor=3)
-    if f.id == REBALANCED:
-        return Remedy('class_weight="balanced"', balanced=True)
-    return None
+        tries.append(
+            (
+                3 if "below" in suspect else 1.5,
+                "learning_rate",
+                Remedy(f"the learning rate {lr:.3g} → {lr * 10:.3g}", lr * 10),
+            )
+        )
+    inputs = present.get("unscaled_inputs")
+    if inputs is None or inputs.severity is not Severity.PASSED:
+        prior = 2.5 if inputs is not None and inputs.evidence.get("graded") else 1
+        tries.append((prior, "unscaled_inputs", _STANDARDISED))
+    collapse = present.get(REBALANCED)
+    if collapse is not None and collapse.severity.flagged and not weighted:
+        tries.append((2, REBALANCED, _BALANCED))
+    tries.append((1, "undertrained", Remedy("three times the epochs", epochs_factor=3)))
+    tries.sort(key=lambda t: -t[0])  # stable: equal priors keep the order above
+    return [(cause, remedy) for _, cause, remedy in tries if remedy is not None]
 
 
 def balanced_weights(y: Any) -> dict[int, float] | None:
@@ -120,8 +167,8 @@ def _spread(n: int, k: int) -> np.ndarray:
 
 def experiment_rows(data: FitData) -> Rows | None:
     """Capped training rows (shuffled once with a private generator) and the rows to score
-    on (validation, else every fifth row of a spread sample of the training rows, never
-    trained on)."""
+    on (validation, else a spread slice of the training rows sized for the number of
+    classes, never trained on)."""
     rows = _experiment_rows(data)
     if rows is not None:
         order = np.random.default_rng(SEED).permutation(len(rows.y_train))
@@ -145,9 +192,15 @@ def _experiment_rows(data: FitData) -> Rows | None:
         )
     if n < 50:
         return None
-    sample = _spread(n, TRAIN_ROWS + min(EVAL_ROWS, TRAIN_ROWS // 4))
-    held = sample[np.arange(len(sample)) % 5 == 4]
-    train = sample[np.arange(len(sample)) % 5 != 4]
+    # held out: a fifth of the sample, raised to MIN_EVAL_PER_CLASS rows a class where
+    # the data allow (at most half of it); fewer rows make the verdict say "too few rows"
+    classes = len(np.unique(label_indices(data.y_train)))
+    n_eval = min(max(min(EVAL_ROWS, TRAIN_ROWS // 4), MIN_EVAL_PER_CLASS * classes), n // 2)
+    sample = _spread(n, TRAIN_ROWS + n_eval)
+    held_at = _spread(len(sample), round(n_eval * len(sample) / (TRAIN_ROWS + n_eval)))
+    mask = np.zeros(len(sample), dtype=bool)
+    mask[held_at] = True
+    held, train = sample[mask], sample[~mask]
     y = np.asarray(data.y_train)
     return Rows(
         take_rows(data.x_train, train),

@@ -1,0 +1,149 @@
+"""One arm of a cause experiment: a fresh copy of the model, trained and scored.
+
+The copy gets new weights drawn from the arm's seed (``clone_model``) and an optimizer
+rebuilt from the compile config, with the remedy applied (a learning rate, a layer
+config, standardised inputs, balanced class weights, more epochs). It is scored on the
+held-out rows before training (the held-out loss it starts from: did the arm learn?) and
+after (balanced accuracy, per-class recall, held-out loss). The wall clock is only a
+safety stop: an arm it stops is ``stopped``, which makes its experiment inconclusive.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import math
+import random
+import time
+from dataclasses import dataclass, replace
+from typing import Any
+
+import keras
+import numpy as np
+
+from mlflow_sanity.adapters.keras.remedies import (
+    SEED,
+    Remedy,
+    Rows,
+    as_float_arrays,
+    balanced_weights,
+    standardiser,
+)
+from mlflow_sanity.core.keras_spec import label_indices
+from mlflow_sanity.core.predictions import outputs_to_proba
+from mlflow_sanity.core.proofs import Score
+
+_log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Trained:
+    """What one seed of one arm gave: a score, or why not."""
+
+    score: Score | None
+    updates: int = 0
+    seconds: float = 0.0  # reported on the child run, never judged
+    error: str = ""
+    stopped: bool = False
+
+
+class _SafetyStop(keras.callbacks.Callback):
+    def __init__(self, deadline: float) -> None:
+        super().__init__()
+        self.deadline = deadline
+        self.hit = False
+        self.updates = 0
+
+    def on_train_batch_end(self, batch: int, logs: Any = None) -> None:
+        self.updates += 1
+        if time.perf_counter() > self.deadline:
+            self.hit = True
+            self.model.stop_training = True
+
+
+def _copy(model: Any, remedy: Remedy | None, seed: int) -> Any:
+    """A fresh copy of ``model`` (new weights from ``seed``), compiled like it, with
+    ``remedy`` applied."""
+    clone_fn = None
+    if remedy is not None and remedy.layer_config is not None:
+        change = remedy.layer_config
+
+        def clone_fn(layer: Any) -> Any:
+            cfg = layer.get_config()
+            new = change(dict(cfg))
+            return type(layer).from_config(new if new is not None else cfg)
+
+    # Both arms of a seed start from the same draw: initializers built without a seed (and
+    # dropout's seed generators) draw from Python's `random`. Not keras.utils.set_random_seed:
+    # it would also set TensorFlow's global seed and Keras' seed attribute, which the
+    # user's program may read afterwards (`preserved_random_state` restores the rest).
+    random.seed(SEED + seed)
+    np.random.seed(SEED + seed)
+    clone = keras.models.clone_model(model, clone_function=clone_fn)
+    config = copy.deepcopy(model.get_compile_config())
+    if remedy is not None and remedy.learning_rate is not None:
+        config["optimizer"]["config"]["learning_rate"] = float(remedy.learning_rate)
+    clone.compile_from_config(config)
+    return clone
+
+
+def _held_out(clone: Any, x: Any, y: Any, batch_size: int, spec: Any) -> Score:
+    """Balanced accuracy, per-class recall (classes present in ``y``, in order) and the
+    loss on the held-out rows, from one eager forward pass (no tracing: cheap)."""
+    from mlflow_sanity.adapters.keras.predict import predict_outputs
+
+    outputs = predict_outputs(clone, x, batch_size)
+    try:
+        loss = float(np.asarray(clone.compute_loss(x=x, y=y, y_pred=outputs, training=False)))
+    except Exception:  # a custom loss setup: Keras' own evaluate computes it
+        value = clone.evaluate(x, y, batch_size=batch_size, verbose=0)
+        loss = float(np.asarray(value[0] if isinstance(value, (list, tuple)) else value))
+    proba = outputs_to_proba(outputs, spec.output_activation, from_logits=spec.outputs_logits)
+    pred = np.asarray(proba).argmax(axis=1)
+    idx = label_indices(y)
+    recalls = tuple(float(np.mean(pred[idx == c] == c)) for c in np.unique(idx))
+    return Score(float(np.mean(recalls)), loss, None, recalls)
+
+
+def train_arm(
+    model: Any,
+    rows: Rows,
+    remedy: Remedy | None,
+    epochs: int,
+    batch_size: int,
+    seed: int,
+    deadline: float,
+    spec: Any,
+) -> Trained:
+    """Train one copy and score it; any failure is the arm's ``error``, never raised."""
+    start = time.perf_counter()
+    try:
+        x_train, x_eval = as_float_arrays(rows.x_train), as_float_arrays(rows.x_eval)
+        if remedy is not None and remedy.standardise:
+            scale = standardiser(x_train)
+            x_train, x_eval = scale(x_train), scale(x_eval)
+        clone = _copy(model, remedy, seed)
+        before = _held_out(clone, x_eval, rows.y_eval, batch_size, spec).loss
+        stop = _SafetyStop(deadline)
+        weights = balanced_weights(rows.y_train) if remedy is not None and remedy.balanced else None
+        clone.fit(  # rows shuffled once, by a private generator: the same order in both arms
+            x_train,
+            rows.y_train,
+            epochs=epochs,
+            batch_size=batch_size,
+            verbose=0,
+            shuffle=False,
+            callbacks=[stop],
+            class_weight=weights,
+        )
+        if stop.hit:
+            return Trained(None, stop.updates, time.perf_counter() - start, stopped=True)
+        after = _held_out(clone, x_eval, rows.y_eval, batch_size, spec)
+        score = replace(after, loss_before=before)
+        score = score if math.isfinite(score.balanced_accuracy) else None
+        return Trained(
+            score, stop.updates, time.perf_counter() - start, "" if score else "no score"
+        )
+    except Exception as exc:  # a copy the user's model cannot train: the arm says so, fit stands
+        _log.info("mlflow-sanity: experiment arm failed: %s", exc, exc_info=True)
+        return Trained(None, 0, time.perf_counter() - start, str(exc)[:200])
