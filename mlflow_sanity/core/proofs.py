@@ -153,10 +153,18 @@ def _learned(arm: Arm) -> bool:
     return abs(before - after) / abs(before) >= MIN_LOSS_MOVE
 
 
-def judge(control: Arm, remedied: Arm, counts: Sequence[int], min_seeds: int = 1) -> Judgement:
+def judge(
+    control: Arm,
+    remedied: Arm,
+    counts: Sequence[int],
+    min_seeds: int = 1,
+    reached: float | None = None,
+) -> Judgement:
     """The verdict of one experiment (see the module docstring). ``min_seeds``: the seed
     pairs a confirmation needs (two for a cause without a symptom: a model that works is
-    called improvable only on a gain that repeats)."""
+    called improvable only on a gain that repeats). ``reached``: the balanced accuracy
+    the user's own (longer) fit reached; a remedied copy that does not beat it by
+    ``MIN_GAIN`` only trained faster in the experiment's short budget: no gain shown."""
     for arm in (control, remedied):
         if arm.stopped:
             return Judgement(INCONCLUSIVE, why="stopped: the safety clock ran out")
@@ -164,6 +172,13 @@ def judge(control: Arm, remedied: Arm, counts: Sequence[int], min_seeds: int = 1
             return Judgement(INCONCLUSIVE, why=f"the {arm.name} arm has no score ({arm.error})")
     gain, half = interval(control, remedied, counts)
     if gain >= MIN_GAIN and gain - half > 0:
+        r = remedied.balanced_accuracy or 0.0
+        if reached is not None and r < reached + MIN_GAIN:
+            why = (
+                f"the fit itself reached {reached:.2f} balanced accuracy; the remedied copy's "
+                f"{r:.2f} in the experiment's shorter budget shows no gain over it"
+            )
+            return Judgement(INCONCLUSIVE, gain, half, why)
         if len(remedied.scores) >= min_seeds:
             return Judgement(CONFIRMED, gain, half)
         why = f"a gain without a symptom needs {min_seeds} seeds to count; the budget ran fewer"
@@ -229,10 +244,13 @@ class Proof:
     runs: tuple[str, ...] = ()
     note: str = ""
     min_seeds: int = 1
+    reached: float | None = None  # the user's fit's own balanced accuracy (no symptom)
     judgement: Judgement = field(init=False)
 
     def __post_init__(self) -> None:
-        verdict = judge(self.control, self.remedied, self.class_counts, self.min_seeds)
+        verdict = judge(
+            self.control, self.remedied, self.class_counts, self.min_seeds, self.reached
+        )
         object.__setattr__(self, "judgement", verdict)
 
     @property
@@ -278,6 +296,7 @@ class Proof:
             runs,
             note or self.note,
             self.min_seeds,
+            self.reached,
         )
 
     def to_dict(self) -> dict[str, Any]:

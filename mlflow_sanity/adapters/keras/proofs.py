@@ -45,6 +45,7 @@ from mlflow_sanity.adapters.keras.remedies import (
     SEED,
     Remedy,
     Rows,
+    balanced_weights,
     differential,
     experiment_rows,
     remedy_for,
@@ -118,6 +119,7 @@ class Trial:
     cause: str
     remedy: Remedy
     min_seeds: int = 1  # a confirmation without a symptom needs two seeds
+    reached: float | None = None  # without a symptom: what the user's fit reached
     trained: list[proof_arms.Trained] = field(default_factory=list)
     why_not: str = ""
 
@@ -132,6 +134,7 @@ class Trial:
             _class_counts(rows),
             rows.eval_on,
             min_seeds=self.min_seeds,
+            reached=self.reached,
         )
 
 
@@ -151,12 +154,19 @@ def _class_counts(rows: Rows) -> tuple[int, ...]:
 def plan(report: Report, call: FitCall | None, model: Any, lr: float | None) -> list[Trial]:
     """The experiments the report calls for (the first two groups of the module docstring)."""
     trials = []
+    reached = report.metrics.get("balanced_accuracy")
+    reached = float(reached) if isinstance(reached, (int, float)) else None
+    flagged = {f.id for f in report.findings if f.severity.flagged}
     for f in candidates(report, call):
+        chk = REGISTRY.get(f.id)
+        symptom = chk is None or not chk.explains or any(s in flagged for s in chk.explains)
         remedy = remedy_for(f, model, lr)
-        if remedy is not None:
-            trials.append(Trial(f.id, remedy, 1 if f.severity.flagged else 2))
-        else:
+        if remedy is None:
             trials.append(Trial(f.id, Remedy(""), why_not="no remedy the experiment can apply"))
+        elif symptom:
+            trials.append(Trial(f.id, remedy))
+        else:  # no symptom: a gain that repeats, beyond what the fit itself reached
+            trials.append(Trial(f.id, remedy, 2, reached))
     return trials
 
 
@@ -309,9 +319,13 @@ def _run(
     bench = _bench(model, call, data, ctx, settings)
     if isinstance(bench, str):
         return {t.cause: not_run(t.cause, bench) for t in trials}, 0
+    for t in trials:
+        if t.cause == REBALANCED and _balanced(bench.rows):
+            t.why_not = "the classes are balanced already: class weights would change nothing"
     with quiet_autologging():
         _trial_seeds(bench, [t for t in trials if not t.why_not])
-        done = {t.cause: t for t in trials}
+        # a symptom's fix that did not run says nothing about the symptom: left out
+        done = {t.cause: t for t in trials if t.trained or t.cause != REBALANCED}
         if _unexplained(report) and not any(_confirmed(bench, t) for t in trials):
             tried = {(t.cause, t.remedy.text) for t in trials}
             present = {f.id: f for f in report.findings}
@@ -326,6 +340,11 @@ def _run(
                     done[t.cause] = t
     proofs = {cause: _proof_of(bench, t) for cause, t in done.items()}
     return _log_runs(run_id, bench, done, proofs)
+
+
+def _balanced(rows: Rows) -> bool:
+    weights = balanced_weights(rows.y_train) or {}
+    return bool(weights) and max(weights.values()) < 1.5 * min(weights.values())
 
 
 def _confirmed(bench: _Bench, t: Trial | None) -> bool:

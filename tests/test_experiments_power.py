@@ -1,0 +1,210 @@
+"""Experiments decide only when they can (issue 25).
+
+Pure parts first (how a verdict grades a cause, the proven cause before its consequences,
+the differential's order), then real fits through ``autolog``: a many-class model trained
+one epoch on unscaled inputs and a 200-row model at a too-low learning rate (both
+underpowered: the cause stays flagged, never refuted), and a working model on unscaled
+inputs that gains from scaling (a confirmed gain without a symptom). Tiny models only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+from keras_specs import fit_spec, model_spec
+
+from mlflow_sanity.checks import CheckOptions, Context, run_checks
+from mlflow_sanity.core.findings import Finding, Report, Severity
+from mlflow_sanity.core.keras_spec import ColumnStats, DeadUnits, InputStats, ProbeSpec
+from mlflow_sanity.core.metrics import classify
+from mlflow_sanity.core.proofs import Arm, Proof, Score
+
+
+def _arm(name, ba, loss, seeds=1, counts=(500, 500), updates=100):
+    return Arm(name, (Score(ba, loss, 2.3, tuple(ba for _ in counts)),) * seeds, 5, updates)
+
+
+def _proof(finding, control, remedied, seeds=1, counts=(500, 500), reached=None, min_seeds=1):
+    return Proof(
+        finding,
+        "the fix",
+        _arm("control", control, 1.0, seeds, counts),
+        _arm("remedy", remedied, 1.0, seeds, counts),
+        800,
+        counts,
+        min_seeds=min_seeds,
+        reached=reached,
+    ).to_dict()
+
+
+def _accurate(y: np.ndarray, share_right: float):
+    pred = y.copy()
+    wrong = np.arange(len(y)) >= round(share_right * len(y))
+    pred[wrong] = (y[wrong] + 1) % len(np.unique(y))
+    return classify(y, pred)
+
+
+def _healthy_contexts():
+    """The healthy fits of the earlier issue: a conv net on 0-255 pixels at 0.987, and a
+    model with 62% of 1,024 ReLUs dead at accuracy 1.0."""
+    y = np.repeat(np.arange(10), 100)
+    pixels = InputStats("channels", 1000, (ColumnStats("0", 0.0, 255.0, 33.0, 78.0),), "Conv2D")
+    conv = Context(
+        eval=_accurate(y, 0.987),
+        model=model_spec(units=10),
+        fit=fit_spec(y, units=10, inputs=pixels),
+        history={"loss": [0.5, 0.2, 0.1, 0.05], "accuracy": [0.9, 0.95, 0.98, 0.99]},
+    )
+    probes = ProbeSpec(dead_units=(DeadUnits("hidden", 1024, 635),), probe_rows=256)
+    dead = Context(
+        eval=_accurate(y, 1.0), model=model_spec(units=10), fit=fit_spec(y, units=10, probes=probes)
+    )
+    return {"unscaled_inputs": conv, "dead_units": dead}
+
+
+@pytest.mark.parametrize("verdict", ["refuted", "inconclusive", "shorter budget"])
+def test_healthy_fits_stay_pass_whatever_their_experiment_could_not_show(verdict):
+    for cause, ctx in _healthy_contexts().items():
+        if verdict == "refuted":
+            proof = _proof(cause, 0.95, 0.95, seeds=2, min_seeds=2)
+        elif verdict == "inconclusive":
+            proof = _proof(cause, 0.90, 0.93, counts=(20, 20), min_seeds=2)
+        else:  # the remedied copy beats the control only in the experiment's short budget
+            proof = _proof(cause, 0.80, 0.95, seeds=2, min_seeds=2, reached=0.987)
+        assert proof["verdict"] == verdict.replace("shorter budget", "inconclusive")
+        ctx.proofs = {cause: proof}
+        report = Report(run_checks(ctx, CheckOptions()))
+        # (accuracy 1.0 draws perfect_score, a check of its own: no cause is flagged)
+        assert report.status == "pass" or report.flagged_ids == ["perfect_score"], cause
+        assert report.get(cause).severity is Severity.INFO
+
+
+def test_a_repeated_gain_without_a_symptom_is_a_warning_that_says_what_the_model_would_gain():
+    ctx = _healthy_contexts()["unscaled_inputs"]
+    ctx.proofs = {"unscaled_inputs": _proof("unscaled_inputs", 0.80, 0.90, seeds=2, min_seeds=2)}
+    f = Report(run_checks(ctx, CheckOptions())).get("unscaled_inputs")
+    assert f.severity is Severity.WARN and f.evidence["proof"]["verdict"] == "confirmed"
+    assert f.message.startswith("The model works, but would gain from the fix (+0.10")
+    one_seed = _proof("unscaled_inputs", 0.80, 0.90, min_seeds=2)
+    assert one_seed["verdict"] == "inconclusive" and "needs 2 seeds" in one_seed["why"]
+
+
+def _stuck_adam_x1000() -> Context:
+    """Adam at 1.0 (1,000-fold its default): the loss neither diverged nor stalled, the
+    ReLUs died and the model collapsed onto one class."""
+    y = np.repeat([0, 1, 2], 30)
+    stuck = classify(y, np.zeros_like(y), labels=[0, 1, 2])
+    spec = replace(model_spec(), learning_rate=1.0, default_learning_rate=1e-3, optimizer="Adam")
+    probes = ProbeSpec(dead_units=(DeadUnits("hidden", 32, 32),), probe_rows=256)
+    falling = {"loss": [1.3, 1.12, 1.1, 1.1], "accuracy": [0.33] * 4}
+    return Context(eval=stuck, model=spec, fit=fit_spec(y, units=3, probes=probes), history=falling)
+
+
+def test_adam_x1000_with_dead_units_names_the_learning_rate_and_it_leads_once_proven():
+    report = Report(run_checks(_stuck_adam_x1000(), CheckOptions()))
+    f = report.get("learning_rate")
+    assert f.severity is Severity.WARN and "1,000-fold above" in f.message and "died" in f.message
+    ctx = _stuck_adam_x1000()
+    ctx.proofs = {"learning_rate": _proof("learning_rate", 0.33, 0.90)}
+    report = Report(run_checks(ctx, CheckOptions()))
+    lead, dead = report.flagged[0], report.get("dead_units")
+    assert lead.id == "learning_rate" and lead.evidence["proof"]["verdict"] == "confirmed"
+    # every unit dead would fail on its own; as the proven cause's consequence it is
+    # graded no higher than the cause, and says so
+    assert dead.severity is Severity.WARN and dead.evidence["consequence_of"] == "learning_rate"
+    assert dead.message.startswith("A consequence of `learning_rate`")
+    symptom = report.get("prediction_collapse")
+    assert symptom.evidence["caused_by"][0] == "learning_rate"
+
+
+def test_the_differential_tries_the_likeliest_remedy_first():
+    from mlflow_sanity.adapters.keras.remedies import differential
+
+    high = Finding("learning_rate", Severity.INFO, "m", {"suspect": "1,000-fold above"})
+    order = [(c, r.text) for c, r in differential(1.0, {"learning_rate": high}, False)]
+    assert order[0] == ("learning_rate", "the learning rate 1 → 0.1")
+    assert {c for c, _ in order} == {"learning_rate", "unscaled_inputs", "undertrained"}
+    scaled = Finding("unscaled_inputs", Severity.PASSED, "inputs are scaled")
+    collapse = Finding("prediction_collapse", Severity.FAIL, "m")
+    present = {"unscaled_inputs": scaled, "prediction_collapse": collapse}
+    causes = [c for c, _ in differential(1e-3, present, False)]
+    assert "unscaled_inputs" not in causes and "prediction_collapse" in causes
+    assert "prediction_collapse" not in [c for c, _ in differential(1e-3, present, True)]
+
+
+# -- real fits ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def proving(keras, mlflow_experiment, monkeypatch):
+    import mlflow
+
+    from mlflow_sanity.adapters.keras import patch
+    from mlflow_sanity.report import plots
+    from mlflow_sanity.tracking.reports import read_report
+
+    monkeypatch.setattr(plots, "learning_curves_png", lambda *a, **k: b"")
+    patch.autolog(silent=True, prove_causes=True)
+
+    def fit(model, x, y, **kwargs):
+        model.fit(x, y, verbose=0, **kwargs)
+        return read_report(mlflow.last_active_run().info.run_id)
+
+    yield fit
+    patch.autolog(disable=True)
+
+
+def _mlp(keras, inputs, units, lr, activation="softmax", loss="sparse_categorical_crossentropy"):
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential(
+        [
+            keras.Input((inputs,)),
+            keras.layers.Dense(32, activation="relu"),
+            keras.layers.Dense(units, activation=activation),
+        ]
+    )
+    model.compile(keras.optimizers.Adam(lr), loss, metrics=["accuracy"])
+    return model
+
+
+def test_many_classes_one_epoch_on_unscaled_inputs_keeps_its_cause(keras, proving):
+    rng = np.random.default_rng(0)
+    k, n = 30, 900
+    centers = rng.normal(size=(k, 16)) * 2
+    y = rng.integers(0, k, n)
+    x = ((centers[y] + rng.normal(size=(n, 16))) * 500 + 2000).astype("float32")
+    report = proving(_mlp(keras, 16, k, 1e-3), x, y, epochs=1, validation_split=0.2)
+    f = report.get("unscaled_inputs")
+    assert f.severity is Severity.WARN, f.message
+    assert f.evidence["proof"]["verdict"] in ("confirmed", "inconclusive")
+
+
+def test_200_rows_at_a_too_low_learning_rate_keep_their_cause(keras, proving):
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 200)
+    x = (rng.normal(size=(200, 8)) + y[:, None]).astype("float32")
+    model = _mlp(keras, 8, 1, 1e-5, "sigmoid", "binary_crossentropy")
+    report = proving(model, x, y, epochs=5, validation_split=0.2)
+    f = report.get("learning_rate")
+    assert f.severity is Severity.WARN, f.message
+    assert f.evidence["proof"]["verdict"] in ("confirmed", "inconclusive")
+
+
+def test_a_working_model_on_unscaled_inputs_gets_a_confirmed_gain(keras, proving):
+    """Raw minutes (0-10,080) beside ages: the model learns (no symptom), but standardised
+    inputs gain in every seed: a warning that says what it would gain."""
+    rng = np.random.default_rng(0)
+    age = rng.uniform(18, 90, 1200)
+    minutes = rng.uniform(0, 10080, 1200)
+    y = (age + rng.normal(0, 8, 1200) > 54).astype("int64")
+    x = np.stack([minutes, age], 1).astype("float32")
+    model = _mlp(keras, 2, 1, 1e-3, "sigmoid", "binary_crossentropy")
+    report = proving(model, x, y, epochs=10, validation_split=0.25)
+    assert not {"accuracy_at_baseline", "prediction_collapse"} & set(report.flagged_ids)
+    f = report.get("unscaled_inputs")
+    proof = f.evidence["proof"]
+    assert f.severity is Severity.WARN and proof["verdict"] == "confirmed" and proof["seeds"] >= 2
+    assert proof["remedied"] >= proof["control"] + 0.02
+    assert "would gain" in f.message
