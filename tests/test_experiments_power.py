@@ -208,3 +208,19 @@ def test_a_working_model_on_unscaled_inputs_gets_a_confirmed_gain(keras, proving
     assert f.severity is Severity.WARN and proof["verdict"] == "confirmed" and proof["seeds"] >= 2
     assert proof["remedied"] >= proof["control"] + 0.02
     assert "would gain" in f.message
+
+
+def test_the_console_summary_names_the_experiments_in_one_line():
+    from mlflow_sanity.report.console import summary_lines
+
+    report = Report([Finding("unscaled_inputs", Severity.WARN, "unscaled", {})])
+    report.inputs["proofs"] = {"unscaled_inputs": "confirmed", "learning_rate": "inconclusive"}
+    report.inputs["experiments"] = {"count": 2, "child_runs": 3}
+    lines = summary_lines(report, "abc", "fit", "sqlite:///mlflow.db")
+    said = [line for line in lines if "cause experiments" in line]
+    assert said == [
+        "  2 cause experiments (3 child runs of run abc, tag sanity.proof): "
+        "unscaled_inputs confirmed, learning_rate inconclusive"
+    ]
+    del report.inputs["experiments"]
+    assert not [line for line in summary_lines(report, "abc", "fit", "x") if "experiments" in line]

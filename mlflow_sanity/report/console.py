@@ -43,7 +43,18 @@ def summary_lines(report: Report, run_id: str, what: str, tracking_uri: str) -> 
         if corrected
         else [f"mlflow-sanity: {status}"]
     )
-    return [*first, f"  {worst.id}: {reason}", *where]
+    tested = [f"  {experiments_line(report, run_id)}"] if report.inputs.get("experiments") else []
+    return [*first, f"  {worst.id}: {reason}", *tested, *where]
+
+
+def experiments_line(report: Report, run_id: str) -> str:
+    """The one line cause experiments get: ``2 cause experiments (3 child runs of run abc,
+    tag sanity.proof): unscaled_inputs confirmed, learning_rate inconclusive``."""
+    info = report.inputs.get("experiments") or {}
+    verdicts = ", ".join(f"{k} {v}" for k, v in (report.inputs.get("proofs") or {}).items())
+    runs = info.get("child_runs", 0)
+    where = f"{runs} child runs of run {run_id}, tag sanity.proof" if runs else "not logged"
+    return f"{info.get('count', 0)} cause experiments ({where}): {verdicts}"
 
 
 def announce(report: Report, run_id: str, what: str, tracking_uri: str) -> None:

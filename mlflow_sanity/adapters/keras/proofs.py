@@ -221,27 +221,26 @@ def prove(
             raise
         _log.warning("mlflow-sanity: cause experiments failed: %s", exc, exc_info=True)
         why = f"the experiment failed ({type(exc).__name__})"
-        proofs, runs = {f.id: not_run(f.id, why) for f in candidates(report, call)}, 0
+        proofs, runs = {f.id: not_run(f.id, why) for f in candidates(report, call)}, {}
     if not proofs:
         return report
     ctx.proofs = proofs
     report.findings = run_checks(ctx, config, "autolog")
     report.inputs["proofs"] = {fid: p.get("verdict") for fid, p in proofs.items()}
-    _announce(proofs, runs, run_id)
+    _announce(report, proofs, runs, run_id)
     return report
 
 
-def _announce(proofs: dict[str, dict[str, Any]], runs: int, run_id: str | None) -> None:
-    """One line: how many experiments, how many child runs, where to see them."""
-    where = f"child runs of run {run_id} tagged sanity.proof" if runs else "not logged"
-    verdicts = ", ".join(f"{fid} {p.get('verdict')}" for fid, p in proofs.items())
-    _say.info(
-        "mlflow-sanity: %d cause experiment(s) (%s); %d child run(s): %s",
-        len(proofs),
-        verdicts,
-        runs,
-        where,
-    )
+def _announce(
+    report: Report, proofs: dict[str, dict[str, Any]], runs: dict[str, int], run_id: str | None
+) -> None:
+    """Record what ran for the console summary's one line (``report.console``); a report
+    with nothing flagged has no summary, so the line goes to the log at INFO."""
+    report.inputs["experiments"] = {"count": len(proofs), "child_runs": 0, **runs}
+    if not report.flagged:
+        from mlflow_sanity.report.console import experiments_line
+
+        _say.info("mlflow-sanity: %s", experiments_line(report, run_id or ""))
 
 
 @dataclass
@@ -311,14 +310,14 @@ def _run(
     report: Report,
     run_id: str | None,
     settings: ProofSettings,
-) -> tuple[dict[str, dict[str, Any]], int]:
+) -> tuple[dict[str, dict[str, Any]], dict[str, int]]:
     from mlflow_sanity.tracking.proofs import quiet_autologging
 
     lr = ctx.model.learning_rate if ctx.model is not None else None
     trials = plan(report, call, model, lr)
     bench = _bench(model, call, data, ctx, settings)
     if isinstance(bench, str):
-        return {t.cause: not_run(t.cause, bench) for t in trials}, 0
+        return {t.cause: not_run(t.cause, bench) for t in trials}, {}
     for t in trials:
         if t.cause == REBALANCED and _balanced(bench.rows):
             t.why_not = "the classes are balanced already: class weights would change nothing"
@@ -402,21 +401,22 @@ def _follows_proven(bench: _Bench, t: Trial, trials: list[Trial]) -> bool:
 
 def _log_runs(
     run_id: str | None, bench: _Bench, done: dict[str, Trial], proofs: dict[str, dict[str, Any]]
-) -> tuple[dict[str, dict[str, Any]], int]:
+) -> tuple[dict[str, dict[str, Any]], dict[str, int]]:
     """One child run for the shared control, one per remedied arm; their ids into the
     proofs that used them."""
     from mlflow_sanity.tracking.proofs import log_arms
 
     used = [t for t in done.values() if t.trained]
+    work = {"work_units": round(bench.spent), "allowed_units": round(bench.allowed)}
     if not used:
-        return proofs, 0
+        return proofs, work
     records = [_record(",".join(t.cause for t in used), "control", None, bench, bench.controls)]
     records += [_record(t.cause, "remedy", t.remedy, bench, t.trained) for t in used]
     ids, note = log_arms(run_id, records)
     for i, t in enumerate(used):
         runs = [ids[0], ids[i + 1]] if len(ids) > i + 1 else []
         proofs[t.cause] = {**proofs[t.cause], "runs": runs, **({"note": note} if note else {})}
-    return proofs, len(ids)
+    return proofs, {"child_runs": len(ids), **work}
 
 
 def _record(
