@@ -9,6 +9,7 @@ from typing import Any
 from mlflow_sanity.checks import CheckOptions, Context, Thresholds, run_checks, skipped_checks
 from mlflow_sanity.core.findings import Provenance, Report
 from mlflow_sanity.core.metrics import Classification, classify
+from mlflow_sanity.core.task import task_of_classes
 
 CORRECTED_METRIC = "corrected_accuracy"  # under the report's metric prefix (DESIGN, Metrics)
 
@@ -34,6 +35,8 @@ def build_report(
     options = options or CheckOptions.of(thresholds, disable)
     provenance = provenance or Provenance(source=source)
     c: Classification | None = ctx.eval
+    if ctx.task is None and c is not None:  # a caller from before the task rule
+        ctx = replace(ctx, task=task_of_classes(len(c.labels)))
     report = Report(
         findings=run_checks(ctx, options, provenance.source),
         inputs=dict(inputs or {}),
@@ -43,6 +46,7 @@ def build_report(
             rows=c.n if c is not None else None,
         ),
         skipped=skipped_checks(ctx, options, provenance.call),
+        task=ctx.task.value if ctx.task is not None else "",
     )
     if c is not None:
         report.metrics.update(c.metrics)

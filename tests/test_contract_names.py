@@ -13,6 +13,7 @@ def test_tag_names_are_the_documented_contract():
     assert tag_names.finding("prediction_collapse") == "sanity.finding.prediction_collapse"
     assert tag_names.VERSION == "sanity.version"
     assert tag_names.COVERAGE == "sanity.coverage"
+    assert tag_names.TASK == "sanity.task"
     assert tag_names.CORRECTED == "sanity.corrected"
     assert (tag_names.PROOF, tag_names.PROOF_ARM) == ("sanity.proof", "sanity.proof.arm")
     assert tag_names.NOTE == "mlflow.note.content"

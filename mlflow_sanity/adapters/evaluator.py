@@ -29,6 +29,7 @@ from mlflow_sanity.core.predictions import (
     outputs_to_proba,
 )
 from mlflow_sanity.core.splits import ModelSelection, NormalizationStats, Split
+from mlflow_sanity.core.task import decide_task
 from mlflow_sanity.pipeline import build_report
 from mlflow_sanity.report import classification_files
 
@@ -111,6 +112,7 @@ class SanityEvaluator(ModelEvaluator):
         leak = leakage_inputs(cfg, dataset, model, run_id, kwargs.get("model_id"))
         ctx = Context(
             eval=c,
+            task=decide_task(model_type=model_type, targets=y_true).task,
             test=Split(_model_features(features, dataset, cfg), y_true, "evaluation data"),
             train=leak.train,
             fingerprint=leak.fingerprint,

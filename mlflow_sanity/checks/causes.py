@@ -33,6 +33,7 @@ from mlflow_sanity.core.keras_spec import (
     ModelSpec,
     ProbeSpec,
 )
+from mlflow_sanity.core.task import ALL_TASKS, CLASS_TASKS
 
 _SCALE_SENSITIVE = (
     *("Dense", "EinsumDense", "Conv", "SeparableConv", "DepthwiseConv"),
@@ -82,6 +83,7 @@ def _column_evidence(c: ColumnStats) -> dict[str, Any]:
 
 @check(
     "unscaled_inputs",
+    tasks=ALL_TASKS,
     flags=(
         "numeric inputs reach a Dense/Conv/RNN first layer with no "
         "`Normalization`/`Rescaling`/batch-normalisation layer in front: warn when a "
@@ -167,6 +169,7 @@ def unscaled_inputs(ctx: Context, t: Mapping[str, float]) -> Outcome | None:
 
 @check(
     "non_finite_loss",
+    tasks=ALL_TASKS,
     flags=(
         "fail: the loss, a metric (history) or a layer's weights became NaN/inf: which "
         "epoch, which layer; `TerminateOnNaN` stopping is named"
@@ -265,6 +268,7 @@ def _last_layer_grad(probes: ProbeSpec | None) -> float | None:
 
 @check(
     "learning_rate",
+    tasks=ALL_TASKS,
     flags=(
         "warn, too high: the loss diverged (last ≥ `diverge_ratio` × first epoch), grew then "
         "became NaN, jumped in the first epoch to ≥ `jump_ratio` × its value before training "
@@ -468,6 +472,7 @@ def _far_from_default(lr: float | None, default: float | None, factor: float) ->
 
 @check(
     "dead_units",
+    tasks=ALL_TASKS,
     flags=(
         "share of a ReLU layer's units (channels) that output 0 for every row of the probe "
         "batch at train end (dying ReLU), per layer, layers with ≥ `min_units` units: fail "
@@ -531,6 +536,7 @@ def _ratio(probe: GradientProbe, floor: float) -> float | None:
 
 @check(
     "vanishing_gradients",
+    tasks=ALL_TASKS,
     flags=(
         "median (over the probes) ratio of the first kernel layer's gradient norm to the "
         "last's, models with ≥ `min_layers` kernel layers: warn ≤ `warn_ratio` (vanishing), "
@@ -611,6 +617,7 @@ def _final_accuracy(ctx: Context) -> float | None:
 
 @check(
     "undertrained",
+    tasks=ALL_TASKS,
     flags=(
         "fewer than `min_updates` optimizer steps (epochs × steps per epoch), or training "
         "stopped (no EarlyStopping) while the validation (else training) loss still fell ≥ "
@@ -752,6 +759,7 @@ def _log_slopes(curve: np.ndarray | None, window: int) -> tuple[float, float] | 
 
 @check(
     "invalid_labels",
+    tasks=CLASS_TASKS,
     flags=(
         "fail: non-integer class ids for sparse CE (labels divided by 255), ids outside "
         "0..units−1, values outside [0, 1] for binary CE, one-hot width ≠ output units, one "

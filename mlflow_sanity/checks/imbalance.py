@@ -20,6 +20,7 @@ from mlflow_sanity.checks.registry import (
 )
 from mlflow_sanity.core.findings import Severity
 from mlflow_sanity.core.metrics import Classification, calibration_gap
+from mlflow_sanity.core.task import SINGLE_LABEL
 
 _WATCH = "Report balanced accuracy, MCC, macro F1 and per-class recall instead of accuracy."
 
@@ -30,6 +31,7 @@ def _share(c: Classification, counts: np.ndarray) -> dict[str, float]:
 
 @check(
     "single_class_eval",
+    tasks=SINGLE_LABEL,
     flags=("fail: the evaluation labels hold one class"),
     requires=["eval"],
     remedy="Split with stratification (train_test_split(..., stratify=y) or StratifiedKFold) "
@@ -52,6 +54,7 @@ def single_class_eval(ctx: Context, t: Mapping[str, float]) -> Outcome:
 
 @check(
     "class_imbalance",
+    tasks=SINGLE_LABEL,
     flags=(
         "info when the rarest class's share × k (k classes present; 1.0 = a fair 1/k share) "
         "is < 2 × `info_share`; warn below 2 × `warn_share` (the thresholds are binary-task "
@@ -107,6 +110,7 @@ def class_imbalance(ctx: Context, t: Mapping[str, float]) -> Outcome | None:
 
 @check(
     "prediction_collapse",
+    tasks=SINGLE_LABEL,
     flags=(
         "fail: every prediction is one class; warn: ≥ `warn_share` of predictions are one "
         "class and the others are predicted at < `min_rate_ratio` of their true rate"
@@ -158,6 +162,7 @@ def prediction_collapse(ctx: Context, t: Mapping[str, float]) -> Outcome | None:
 
 @check(
     "minority_class_missed",
+    tasks=SINGLE_LABEL,
     flags=(
         "fail/warn: a class with ≥ `min_support` rows has recall ≤ `fail_recall` / `warn_recall`"
     ),
@@ -207,6 +212,7 @@ def minority_class_missed(ctx: Context, t: Mapping[str, float]) -> Outcome | Non
 
 @check(
     "accuracy_at_baseline",
+    tasks=SINGLE_LABEL,
     flags=(
         "fail: accuracy ≤ majority-class share and the predictions carry no information "
         "about the labels (chi-square test on the confusion matrix, p ≥ `alpha`); warn: "
@@ -272,6 +278,7 @@ def accuracy_at_baseline(ctx: Context, t: Mapping[str, float]) -> Outcome | None
 
 @check(
     "small_eval_set",
+    tasks=SINGLE_LABEL,
     flags=(
         "warn: Wilson 95% interval wider than `max_ci_width`, or a perfect score on < "
         "`min_rows_for_perfect` rows (info when the leakage checks ran clean, as for "
@@ -313,6 +320,7 @@ def small_eval_set(ctx: Context, t: Mapping[str, float]) -> Outcome:
 
 @check(
     "perfect_score",
+    tasks=SINGLE_LABEL,
     flags=(
         "warn: accuracy or ROC-AUC ≥ `score`; info instead when the leakage checks ran on "
         "this data (training data or a logged fingerprint) and flagged nothing **and** the "
@@ -439,6 +447,7 @@ def _leakage_clean(verdict: Mapping[str, str] | None) -> bool:
 
 @check(
     "uncalibrated",
+    tasks=SINGLE_LABEL,
     flags=(
         "on ≥ `min_rows` rows with expected calibration error (15 bins) > `max_ece`: warn "
         "when the over-confident part alone is > `max_ece`, else info (under-confident); the "

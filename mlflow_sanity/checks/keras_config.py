@@ -27,6 +27,7 @@ from mlflow_sanity.core.keras_spec import (
     Predictions,
     class_weight_keys,
 )
+from mlflow_sanity.core.task import ALL_TASKS, CLASS_TASKS, JUDGED_TASKS
 
 
 def _labels(ctx: Context) -> LabelSummary | None:
@@ -157,6 +158,7 @@ def _logit_and_label_misfits(spec: ModelSpec, labels: LabelSummary | None) -> li
 
 @check(
     "loss_output_mismatch",
+    tasks=JUDGED_TASKS,
     flags=(
         "fail: categorical CE on a 1-unit output (loss exactly 0), softmax on one unit, one "
         "unit for > 2 classes; warn: MSE/MAE on a softmax/sigmoid classifier or on a "
@@ -196,6 +198,7 @@ def loss_output_mismatch(ctx: Context, t: Mapping[str, float]) -> Outcome | None
 
 @check(
     "hidden_softmax",
+    tasks=ALL_TASKS,
     flags=("warn: softmax before the output layer"),
     requires=["model"],
     remedy="Use relu (or another non-saturating activation) in hidden layers; keep softmax "
@@ -228,6 +231,7 @@ def _share_misjudged(preds: Predictions, threshold: float) -> float:
 
 @check(
     "logits_thresholded",
+    tasks=CLASS_TASKS,
     flags=(
         "warn: linear output + `from_logits=True` + binary accuracy/precision/recall at a "
         "threshold other than 0"
@@ -274,6 +278,7 @@ def logits_thresholded(ctx: Context, t: Mapping[str, float]) -> Outcome | None:
 
 @check(
     "class_weight_ignored",
+    tasks=CLASS_TASKS,
     flags=(
         "warn: `class_weight` keys that are strings (silently ignored by Keras ≤ 3.15) or "
         "match no label"

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from mlflow_sanity.core.findings import Corrected, Finding, NotChecked, Severity
 from mlflow_sanity.core.metrics import InputError
 from mlflow_sanity.core.strict import strict
+from mlflow_sanity.core.task import Task
 
 if TYPE_CHECKING:  # the check themes import these; the registry only names them
     from mlflow_sanity.core.fingerprint import Fingerprint
@@ -46,6 +47,10 @@ class Context:
     # rows (a fit without validation data); on training rows only the checks that say
     # so (``judges_training_rows``) run, and their messages say where they looked.
     eval_on: str = "evaluation"
+    # What is judged (``core.task.decide_task``): a check whose ``tasks`` leave it out does
+    # not apply. None only for callers that predate the rule (``build_report`` then reads
+    # it off ``eval``). An unsupported task's reason is ``missing["task"]``.
+    task: Task | None = None
     model: ModelSpec | None = None  # the compiled Keras model
     history: Mapping[str, Sequence[float]] | None = None  # per-epoch Keras history
     fit: FitSpec | None = None  # how fit was called: weights, callbacks, labels
@@ -147,6 +152,7 @@ class Check:
     remedy: str
     fn: CheckFn
     theme: str
+    tasks: frozenset[Task]  # what it judges; on any other task it does not apply
     summary: str = ""
     judges_training_rows: bool = False
     one_of: tuple[str, ...] = ()  # at least one of these must be present
@@ -161,6 +167,8 @@ class Check:
     flags: str = ""
 
     def applies(self, ctx: Context) -> bool:
+        if ctx.task is not None and ctx.task not in self.tasks:
+            return False
         if ctx.eval_on == "training" and "eval" in self.requires and not self.judges_training_rows:
             return False  # e.g. a perfect score or a wide interval mean nothing on training rows
         return not self.absent(ctx)
@@ -175,12 +183,15 @@ class Check:
 
 
 REGISTRY: dict[str, Check] = {}
-_CONTEXT_FIELDS = frozenset(Context.__dataclass_fields__) - {"shared", "missing"}
+# The Context fields that hold a task's judged predictions: what an unsupported task lacks.
+EVALUATION_FIELDS = frozenset({"eval", "evaluated_outputs", "regression", "multilabel"})
+_CONTEXT_FIELDS = frozenset(Context.__dataclass_fields__) - {"shared", "missing", "task"}
 
 
 def check(
     check_id: str,
     *,
+    tasks: Iterable[Task],
     requires: Iterable[str],
     remedy: str,
     one_of: Iterable[str] = (),
@@ -196,8 +207,12 @@ def check(
     Its theme is the ``checks`` module (or subpackage) it lives in, so groups like "the
     leakage checks" are read from the registry instead of listed by hand. ``flags`` is
     the user-facing rule (README tables); the thresholds it names are ``defaults``.
+    ``tasks`` (``core.task``) is required: every check says what it can judge.
     """
     requires, one_of, reads = tuple(requires), tuple(one_of), tuple(reads)
+    tasks = frozenset(Task(t) for t in tasks)
+    if not tasks:
+        raise ValueError(f"check {check_id!r} judges no task")
     unknown = set(requires + one_of + reads) - _CONTEXT_FIELDS
     if unknown:
         raise ValueError(f"check {check_id!r} requires unknown context fields {sorted(unknown)}")
@@ -214,6 +229,7 @@ def check(
             remedy,
             fn,
             theme,
+            tasks,
             doc[0] if doc else "",
             judges_training_rows,
             one_of,
@@ -369,6 +385,13 @@ def skipped_checks(
     out = []
     for check_id, chk in REGISTRY.items():
         if check_id in options.disable or chk.applies(ctx):
+            continue
+        if ctx.task is not None and ctx.task not in chk.tasks:
+            # another task's check is not a gap; an unsupported task's are (the reason
+            # says what the model was taken for), unless their evidence is not this call's
+            reason = ctx.missing.get("task")
+            if reason and all(set(g) <= EVALUATION_FIELDS for g in chk.absent(ctx)):
+                out.append(NotChecked(check_id, reason, call))
             continue
         reasons = [
             next((ctx.missing[n] for n in group if n in ctx.missing), None)

@@ -12,6 +12,7 @@ from mlflow_sanity.checks.corrected import seed_interval
 from mlflow_sanity.checks.registry import Context, Outcome, check, passed, reaches
 from mlflow_sanity.core.findings import Severity
 from mlflow_sanity.core.seed_stats import CONFIDENCE, SeedResults, Spread, spread
+from mlflow_sanity.core.task import ALL_TASKS, JUDGED_TASKS
 
 
 def _metric_values(r: SeedResults) -> dict[int, float]:
@@ -86,6 +87,7 @@ def _interval(sp: Spread) -> str:
 
 @check(
     "seed_variance",
+    tasks=JUDGED_TASKS,
     flags=(
         "fail: the seed mean is no better than the reference (your `reference=`, or the "
         "majority baseline for accuracy); warn: the reference lies inside the seed interval, "
@@ -178,6 +180,7 @@ def _differs(a: float, b: float, tol: float) -> bool:
 
 @check(
     "nondeterminism",
+    tasks=ALL_TASKS,
     flags=("warn: with `deterministic=True` the first seed, run twice, gives different metrics"),
     requires=["seeds"],
     remedy="Derive every source of randomness in the training function from its seed "

@@ -278,6 +278,9 @@ class Report:
     skipped: list[NotChecked] = field(default_factory=list)  # what could not be checked
     # bookkeeping for the next report on the run (core/state.py), not provenance
     state: CarriedState = field(default_factory=CarriedState)
+    # What was judged (``core.task.Task`` values, the ``sanity.task`` tag); reports of
+    # several heads or calls that judged different tasks list each, comma-separated.
+    task: str = ""
 
     @property
     def flagged(self) -> list[Finding]:
@@ -381,6 +384,7 @@ class Report:
             provenance=other.provenance if other.provenance.source else self.provenance,
             skipped=list(dict.fromkeys([*self.skipped, *other.skipped])),
             state=self.state.merge(other.state),
+            task=merge_tasks(self.task, other.task),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -395,6 +399,7 @@ class Report:
                 {**corrected.to_dict(), "text": self.corrected_text} if corrected else None
             ),
             "coverage": self.coverage,
+            "task": self.task,
             "not_checked": self.not_checked,
             "skipped_checks": [r.to_dict() for r in self.skipped],
             "provenance": self.provenance.to_dict(),
@@ -423,7 +428,14 @@ class Report:
             provenance=Provenance.from_dict(data.get("provenance"), inputs),
             skipped=[NotChecked.from_dict(r) for r in records if isinstance(r, (str, dict))],
             state=state,
+            task=str(data.get("task") or ""),
         )
+
+
+def merge_tasks(*tasks: str) -> str:
+    """The tasks of several reports about one run or model, each once, in order."""
+    seen = [t for task in tasks for t in task.split(",") if t]
+    return ",".join(dict.fromkeys(seen))
 
 
 def _jsonable(value: Any) -> Any:

@@ -14,6 +14,7 @@ FINDINGS = "sanity.findings"  # comma-separated warn/fail ids
 FINDING = "sanity.finding."  # + <id>: warn | fail, one tag per flagged finding
 VERSION = "sanity.version"
 COVERAGE = "sanity.coverage"  # full | partial: <what was not checked>
+TASK = "sanity.task"  # binary | multiclass | multilabel | sequence | regression | unsupported
 CORRECTED = "sanity.corrected"  # the headline's corrected figure, when there is one
 CONFIG_DIGEST = "sanity.config_digest"
 DATA_DIGEST = "sanity.data_digest"

@@ -25,7 +25,7 @@ from mlflow.exceptions import MlflowException
 
 from mlflow_sanity._version import __version__
 from mlflow_sanity.core import tag_names
-from mlflow_sanity.core.findings import Finding, Report, Severity
+from mlflow_sanity.core.findings import Finding, Report, Severity, merge_tasks
 from mlflow_sanity.core.strict import strict
 from mlflow_sanity.report.console import PENDING_PREFIX
 from mlflow_sanity.report.markdown import merge_note, note_section
@@ -91,6 +91,9 @@ def merged_tags(current: Mapping[str, str], report: Report) -> dict[str, str]:
         FINDINGS_TAG: ",".join(sorted(severities)),
         VERSION_TAG: __version__,
     }
+    task = merge_tasks(current.get(tag_names.TASK, ""), report.task)
+    if task:
+        tags[tag_names.TASK] = task
     tags.update({f"{FINDING_TAG}{k}": v for k, v in severities.items()})
     corrected = report.corrected_text
     if corrected:

@@ -177,6 +177,8 @@ def _tags(report: Report, note: str) -> list[RunTag]:
         tag_names.COVERAGE: report.coverage,
         NOTE_TAG: note,
     }
+    if report.task:
+        tags[tag_names.TASK] = report.task
     tags.update({tag_names.finding(f.id): f.severity.value for f in flagged})
     corrected = report.corrected_text
     if corrected:

@@ -22,10 +22,12 @@ from mlflow_sanity.adapters.keras.describe import keras_normalization_stats
 from mlflow_sanity.adapters.keras.heads import (
     PREDICTIONS_FAILED,
     Heads,
-    classification_of,
+    evaluation_of,
+    evidence_field,
     head_files,
     head_labels,
     head_outputs,
+    head_task,
     is_single,
     judge_heads,
     model_heads,
@@ -39,6 +41,7 @@ from mlflow_sanity.core.findings import Provenance, Report
 from mlflow_sanity.core.fingerprint import Fingerprint
 from mlflow_sanity.core.keras_spec import Predictions, summarize_labels
 from mlflow_sanity.core.splits import Split
+from mlflow_sanity.core.task import TaskDecision, task_gap
 
 # Not-checked reasons (``Context.missing``): what the coverage tag says, per call.
 VALIDATION_UNKNOWN = "validation data (a kind that cannot be read without consuming it)"
@@ -75,9 +78,17 @@ def analyse(
     data = FitData.from_call(call, history)
     complete_probe(call, data.x_train, data.y_train)  # probes that waited for these rows
     heads = model_heads(model)
-    outputs, failed = _fit_outputs(model, heads, data, call)
+    tasks = {
+        name: head_task(
+            spec, head_labels(data.y_train, name), data.x_train if name is None else None
+        )
+        for name, spec in heads.items()
+    }
+    outputs, failed = _fit_outputs(model, heads, tasks, data, call)
     contexts = {
-        name: _fit_head(model, name, spec, outputs.get(name), history, call, data, failed)
+        name: _fit_head(
+            model, name, spec, tasks[name], outputs.get(name), history, call, data, failed
+        )
         for name, spec in heads.items()
     }
     first = next(iter(contexts.values()))
@@ -122,13 +133,13 @@ def analyse(
 
 
 def _fit_outputs(
-    model: Any, heads: Heads, data: FitData, call: FitCall
+    model: Any, heads: Heads, tasks: Mapping[Any, TaskDecision], data: FitData, call: FitCall
 ) -> tuple[dict[Any, np.ndarray], bool]:
-    """Each head's outputs on the validation rows (none for a single output that is not a
-    classifier: nothing would read them), and whether the forward pass failed."""
+    """Each head's outputs on the validation rows (none for a single output whose task is
+    not judged: nothing would read them), and whether the forward pass failed."""
     single = is_single(heads)
     spec = heads.get(None)
-    if not data.val_readable or (single and not (spec.n_outputs == 1 and spec.is_classifier)):
+    if not data.val_readable or (single and not (spec.n_outputs == 1 and tasks[None].judged)):
         return {}, False
     try:
         return head_outputs(model, heads, data.x_val, call.batch_size), False
@@ -141,6 +152,7 @@ def _fit_head(
     model: Any,
     name: str | None,
     spec: Any,
+    task: TaskDecision,
     outputs: np.ndarray | None,
     history: Mapping[str, list[float]],
     call: FitCall,
@@ -169,19 +181,21 @@ def _fit_head(
     fit = fit_facts.fit_spec(call, one, spec, history, preds, train_preds)
     x_train = data.x_train if name is None else None  # input statistics: the whole model's
     fit = with_cause_data(fit, model, call, x_train, one.y_train)
-    evaluation = classification_of(spec, preds, fit.labels) if spec.is_classifier else None
+    evaluation = evaluation_of(task.task, spec, preds, fit.labels)
     eval_on = "validation"
-    if name is None and evaluation is None and data.validation == "none":
-        evaluation = fit_facts.training_classification(model, spec, fit, data, call)
+    if name is None and not evaluation and data.validation == "none" and task.judged:
+        evaluation = fit_facts.training_evaluation(model, spec, task.task, fit, data, call)
         eval_on = "training"
-    missing = _fit_head_missing(data, name, failed, evaluation)
+    missing = _fit_head_missing(data, name, failed, evaluation if task.judged else True)
+    missing = {evidence_field(task.task) if k == "eval" else k: v for k, v in missing.items()}
     return Context(
-        eval=evaluation,
+        **evaluation,
         eval_on=eval_on,
+        task=task.task,
         model=spec,
         history=history or None,
         fit=fit,
-        missing=missing,
+        missing={**missing, **task_gap(task)},
     )
 
 
@@ -203,7 +217,7 @@ def _fit_head_missing(
         return {"eval": gap}
     if failed:
         return {"eval": PREDICTIONS_FAILED}
-    if evaluation is None and data.val_readable and name is None:
+    if not evaluation and data.val_readable and name is None:
         return {"eval": VALIDATION_UNJUDGED}
     return {}
 
@@ -249,7 +263,15 @@ def analyse_evaluate(
     outputs: dict[Any, np.ndarray] = {}
     failed = False
     single = is_single(heads)
-    wanted = not single or (heads[None].is_classifier and heads[None].n_outputs == 1)
+    tasks = {
+        name: head_task(
+            spec,
+            head_labels(rows.y, name) if rows is not None else None,
+            rows.x if rows is not None and name is None else None,
+        )
+        for name, spec in heads.items()
+    }
+    wanted = not single or (tasks[None].judged and heads[None].n_outputs == 1)
     if rows is not None and rows.y is not None and wanted:
         try:
             outputs = head_outputs(model, heads, rows.x, call.batch_size)
@@ -263,13 +285,20 @@ def analyse_evaluate(
         weights = rows.sample_weight if rows is not None and name is None else None
         preds = Predictions(y, out, weights) if y is not None and out is not None else None
         labels = summarize_labels(y, None, spec.output_units) if preds is not None else None
-        evaluation = classification_of(spec, preds, labels) if spec.is_classifier else None
+        task = tasks[name]
+        evaluation = evaluation_of(task.task, spec, preds, labels)
+        judged = evaluation if task.judged else True
         contexts[name] = Context(
-            eval=evaluation,
+            **evaluation,
+            task=task.task,
             model=spec,
             evaluated=dict(returned) if preds is not None else None,
             evaluated_outputs=preds,
-            missing=_evaluate_head_missing(rows is None, failed, evaluation, single),
+            missing={
+                evidence_field(task.task) if k == "eval" else k: v
+                for k, v in _evaluate_head_missing(rows is None, failed, judged, single).items()
+            }
+            | task_gap(task),
         )
     test = None if rows is None else Split(rows.x, row_labels(rows.y, heads), "model.evaluate data")
     row_ctx = Context(
@@ -307,7 +336,7 @@ def _evaluate_head_missing(
         return {"eval": EVALUATED_UNREADABLE}
     if failed:
         return {"eval": PREDICTIONS_FAILED}
-    if evaluation is None and single:
+    if not evaluation and single:
         return {"eval": EVALUATED_UNJUDGED}
     return {}
 

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from mlflow_sanity.adapters.keras.describe import callback_specs
-from mlflow_sanity.adapters.keras.heads import classification_of
+from mlflow_sanity.adapters.keras.heads import evaluation_of
 from mlflow_sanity.adapters.keras.inputs import FitCall, FitData, n_rows, take_rows
 from mlflow_sanity.adapters.keras.predict import predict_outputs
 from mlflow_sanity.core.fingerprint import Fingerprint
@@ -25,8 +25,8 @@ from mlflow_sanity.core.keras_spec import (
     Predictions,
     summarize_labels,
 )
-from mlflow_sanity.core.metrics import Classification
 from mlflow_sanity.core.splits import ModelSelection
+from mlflow_sanity.core.task import Task
 
 _log = logging.getLogger(__name__)
 
@@ -53,23 +53,22 @@ def model_selection(fit: FitSpec) -> ModelSelection:
     )
 
 
-def training_classification(
-    model: Any, spec: ModelSpec, fit: FitSpec, data: FitData, call: FitCall
-) -> Classification | None:
+def training_evaluation(
+    model: Any, spec: ModelSpec, task: Task, fit: FitSpec, data: FitData, call: FitCall
+) -> dict[str, Any]:
     """Without validation data, the model's predictions on (a sample of) its own training
-    rows: a model that predicts one class for the data it was fitted on is still caught."""
-    if data.x_train is None or data.y_train is None or not spec.is_classifier:
-        return None
-    if spec.n_outputs != 1:
-        return None
+    rows, as its task's evidence (``heads.evaluation_of``): a model that predicts one class
+    for the data it was fitted on is still caught."""
+    if data.x_train is None or data.y_train is None or spec.n_outputs != 1:
+        return {}
     n = n_rows(data.x_train)
     rows = np.unique(np.linspace(0, n - 1, min(n, TRAIN_CHECK_ROWS)).astype(np.int64))
     try:
         outputs = predict_outputs(model, take_rows(data.x_train, rows), call.batch_size)
     except Exception as exc:  # the configuration and history checks still run
         _log.info("mlflow-sanity: training predictions not checked: %s", exc)
-        return None
-    return classification_of(spec, Predictions(data.y_train[rows], outputs), fit.labels)
+        return {}
+    return evaluation_of(task, spec, Predictions(data.y_train[rows], outputs), fit.labels)
 
 
 def label_summary(data: FitData, spec: ModelSpec) -> LabelSummary | None:

@@ -17,6 +17,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
+import numpy as np
+
 from mlflow_sanity.adapters.keras.describe import describe_heads, describe_model
 from mlflow_sanity.adapters.keras.predict import predict_heads, predict_outputs
 from mlflow_sanity.checks import CheckOptions, Context
@@ -24,6 +26,7 @@ from mlflow_sanity.core.findings import Provenance, Report
 from mlflow_sanity.core.keras_spec import LabelSummary, ModelSpec, Predictions, label_indices
 from mlflow_sanity.core.metrics import Classification, InputError, classify
 from mlflow_sanity.core.predictions import outputs_to_proba
+from mlflow_sanity.core.task import SINGLE_LABEL, Task, TaskDecision, decide_task
 from mlflow_sanity.pipeline import build_report
 
 _log = logging.getLogger(__name__)
@@ -86,6 +89,52 @@ def rows_note(heads: Heads) -> str | None:
     first = _first_classifier(heads)
     labelled = f"with the labels of output '{first}'" if first else "without labels"
     return f"once on the model's inputs, {labelled}"
+
+
+def head_task(spec: ModelSpec, y: Any, x: Any = None) -> TaskDecision:
+    """What one head judges (``core.task.decide_task``) from its compiled loss, its output
+    layer and its labels; ``x`` (the whole model's inputs, single output only) tells an
+    autoencoder, whose targets are its inputs."""
+    return decide_task(
+        loss=spec.loss,
+        activation=spec.output_activation,
+        output_units=spec.output_units,
+        output_rank=spec.output_rank,
+        targets=y,
+        inputs_are_targets=_same_data(x, y),
+    )
+
+
+def _same_data(x: Any, y: Any) -> bool:
+    """``fit(X, X)``: the targets are the very inputs (checked on the first rows)."""
+    if x is None or y is None:
+        return False
+    if x is y:
+        return True
+    if not isinstance(x, np.ndarray) or not isinstance(y, np.ndarray) or x.shape != y.shape:
+        return False
+    return x.ndim > 1 and bool(np.array_equal(x[:64], y[:64]))
+
+
+def evidence_field(task: Task) -> str:
+    """The ``Context`` field that holds a task's judged predictions (what a not-checked
+    record names when they are missing)."""
+    return {Task.REGRESSION: "regression", Task.MULTILABEL: "multilabel"}.get(task, "eval")
+
+
+def evaluation_of(
+    task: Task, spec: ModelSpec, preds: Predictions | None, labels: LabelSummary | None
+) -> dict[str, Any]:
+    """The one place a head's outputs become the evidence its task is judged on, as the
+    ``Context`` fields that hold it (``{"eval": Classification}`` for a single-label
+    classifier); empty when there is nothing to judge. Fit, ``model.evaluate`` and the
+    training-rows fallback all come through here."""
+    if preds is None:
+        return {}
+    if task in SINGLE_LABEL:
+        evaluation = classification_of(spec, preds, labels)
+        return {"eval": evaluation} if evaluation is not None else {}
+    return {}
 
 
 def classification_of(

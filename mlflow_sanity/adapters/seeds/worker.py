@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mlflow_sanity.core.clock import now_ms
+from mlflow_sanity.core.metrics import InputError
+from mlflow_sanity.core.task import SINGLE_LABEL, TaskDecision, decide_task
 
 # Metrics of a (model, x, y) evaluation that describe the data or one run's own
 # uncertainty rather than the model; aggregating them over seeds means nothing.
@@ -174,6 +176,9 @@ def evaluate_model(model: Any, x: Any, y: Any) -> dict[str, float]:
     from mlflow_sanity.core.predictions import interpret_outputs, output_activation
 
     y = np.asarray(y)
+    task = model_task(model, y)
+    if task.task not in SINGLE_LABEL:
+        raise InputError(f"seed sweeps cannot judge this model yet: {task.task.value} ({task.why})")
     if y.ndim == 2 and y.shape[1] > 1:  # one-hot targets
         y = y.argmax(axis=1)
     if hasattr(model, "predict_proba"):
@@ -186,6 +191,21 @@ def evaluate_model(model: Any, x: Any, y: Any) -> dict[str, float]:
         read = interpret_outputs(out, activation=output_activation(model))
     c = classify(y, read.labels, read.proba, labels=read.classes)
     return {k: v for k, v in c.metrics.items() if k not in _NOT_AGGREGATED}
+
+
+def model_task(model: Any, y: Any) -> TaskDecision:
+    """The task a seed's fitted model is judged on (``core.task.decide_task``): a
+    scikit-learn estimator says its type, a Keras model its compiled loss and output
+    (read as autolog reads them), anything else its targets."""
+    kind = getattr(model, "_estimator_type", None)
+    if kind in ("classifier", "regressor"):
+        return decide_task(model_type=kind, targets=y)
+    if any(c.__module__.split(".")[0] == "keras" for c in type(model).__mro__):
+        from mlflow_sanity.adapters.keras.describe import describe_model
+        from mlflow_sanity.adapters.keras.heads import head_task
+
+        return head_task(describe_model(model), y)
+    return decide_task(targets=y)
 
 
 # --- process-pool worker -------------------------------------------------------------

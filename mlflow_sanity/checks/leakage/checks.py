@@ -37,6 +37,7 @@ from mlflow_sanity.core import fingerprint as fpm
 from mlflow_sanity.core.findings import Severity
 from mlflow_sanity.core.metrics import InputError
 from mlflow_sanity.core.splits import ModelSelection
+from mlflow_sanity.core.task import ALL_TASKS, SINGLE_LABEL
 
 N_TOP = 5  # features named in the evidence
 
@@ -45,6 +46,7 @@ N_TOP = 5  # features named in the evidence
 
 @check(
     "train_test_overlap",
+    tasks=ALL_TASKS,
     flags=(
         "evaluation rows also occur in training, as exact copies or within float tolerance "
         "(with/without label, example row pairs); repeats that chance explains (columns with few "
@@ -123,6 +125,7 @@ def _first_example(ev: Mapping[str, Any]) -> str:
 
 @check(
     "eval_is_train",
+    tasks=ALL_TASKS,
     flags=(
         "fail: the evaluation data equals the training data (same digest) or ≥ `min_share` of its"
         " rows are training rows, more than chance explains (p < `chance_alpha`)"
@@ -174,6 +177,7 @@ def eval_is_train(ctx: Context, t: Mapping[str, float]) -> Outcome | None:
 
 @check(
     "validation_reuse",
+    tasks=ALL_TASKS,
     flags=(
         "the evaluation data is the validation data that EarlyStopping/ModelCheckpoint monitored "
         "(`val_*`): share of evaluation rows in it, more than chance explains (p < "
@@ -278,6 +282,7 @@ def _sample_size(n: int, warn_share: float) -> int | None:
 
 @check(
     "preprocessing_leakage",
+    tasks=ALL_TASKS,
     flags=(
         "warn: a scaler was fitted before the split (train+test exactly standardised or exactly "
         "spanning [0,1]/[−1,1] while train alone is not; min-max only in columns whose values "
@@ -332,6 +337,7 @@ def preprocessing_leakage(ctx: Context, t: Mapping[str, float]) -> Outcome | Non
 
 @check(
     "feature_target_leakage",
+    tasks=SINGLE_LABEL,
     flags=(
         "one feature alone predicts the label (ROC-AUC; several classes: neighbour accuracy; "
         "categorical: majority class per value): warn ≥ `warn_score`, fail ≥ `fail_score`; "

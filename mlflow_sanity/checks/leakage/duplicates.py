@@ -28,6 +28,7 @@ from mlflow_sanity.checks.leakage.overlap import (
 from mlflow_sanity.checks.registry import Context, Outcome, check, grade, passed, reaches
 from mlflow_sanity.core import fingerprint as fpm
 from mlflow_sanity.core.metrics import InputError
+from mlflow_sanity.core.task import ALL_TASKS
 
 
 def _row_hashes(ctx: Context, chance_alpha: float) -> fpm.GridRows:
@@ -77,6 +78,7 @@ def _repeats(ctx: Context, chance_alpha: float) -> dict[str, Any]:
 
 @check(
     "duplicate_eval_rows",
+    tasks=ALL_TASKS,
     flags=(
         "many evaluation rows are exact or near copies of other evaluation rows (an oversampled "
         'or "resampled to balance" test set), more than chance explains (p < `chance_alpha`): '

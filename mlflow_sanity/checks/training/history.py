@@ -19,6 +19,7 @@ from mlflow_sanity.checks.registry import Context, Outcome, check, passed, reach
 from mlflow_sanity.checks.training.notes import Note, class_shares, worst
 from mlflow_sanity.core.findings import Severity
 from mlflow_sanity.core.keras_spec import FitSpec
+from mlflow_sanity.core.task import ALL_TASKS, CLASS_TASKS
 
 # -- overfitting -------------------------------------------------------------------------
 
@@ -130,6 +131,7 @@ def _val_loss_rise(loss: np.ndarray, val_loss: np.ndarray, e: int, t: Mapping[st
 
 @check(
     "overfitting",
+    tasks=ALL_TASKS,
     flags=(
         "warn: train−validation accuracy gap (without an accuracy metric: "
         "validation/training loss ratio ≥ `max_loss_ratio`) ≥ `max_gap` **and** validation "
@@ -319,6 +321,7 @@ def _share_note(
 
 @check(
     "loss_accuracy_divergence",
+    tasks=CLASS_TASKS,
     flags=(
         "fail: training loss 0 at every epoch; warn: accuracy flat at one class's share or "
         "at 0 (collapse during training, constant `val_accuracy`), judged on the final "

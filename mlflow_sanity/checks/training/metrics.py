@@ -34,6 +34,7 @@ from mlflow_sanity.core.findings import Severity
 from mlflow_sanity.core.keras_spec import FitSpec, MetricSpec, ModelSpec, Predictions, label_indices
 from mlflow_sanity.core.metrics import InputError
 from mlflow_sanity.core.predictions import predicted_classes
+from mlflow_sanity.core.task import SINGLE_LABEL
 
 
 def true_accuracy(preds: Predictions, spec: ModelSpec, weighted: bool = False) -> float | None:
@@ -330,6 +331,7 @@ def _evaluate_notes(
 
 @check(
     "metric_disagreement",
+    tasks=SINGLE_LABEL,
     flags=(
         "each compiled accuracy metric recomputed with scikit-learn from the final model's "
         "validation predictions vs what Keras logged, with the cause: threshold on logits, "

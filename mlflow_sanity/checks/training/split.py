@@ -14,6 +14,7 @@ from mlflow_sanity.checks.registry import Context, Outcome, check, grade, passed
 from mlflow_sanity.checks.training.notes import class_shares
 from mlflow_sanity.core.findings import Severity
 from mlflow_sanity.core.keras_spec import FitSpec, LabelSummary
+from mlflow_sanity.core.task import SINGLE_LABEL
 
 
 @dataclass(frozen=True)
@@ -83,6 +84,7 @@ def _no_validation(fit: FitSpec) -> Outcome | None:
 
 @check(
     "label_shift",
+    tasks=SINGLE_LABEL,
     flags=(
         "chi-square test + total variation distance between training and validation labels "
         "(catches `validation_split` on label-sorted rows)"
