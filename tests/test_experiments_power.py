@@ -224,3 +224,86 @@ def test_the_console_summary_names_the_experiments_in_one_line():
     ]
     del report.inputs["experiments"]
     assert not [line for line in summary_lines(report, "abc", "fit", "x") if "experiments" in line]
+
+
+def test_the_loss_that_fits_the_output_is_the_mismatchs_remedy():
+    from mlflow_sanity.adapters.keras.remedies import REMEDIES
+
+    def remedy(**evidence):
+        f = Finding("loss_output_mismatch", evidence.pop("severity", Severity.WARN), "m", evidence)
+        return REMEDIES["loss_output_mismatch"](f, 1e-3, 1e-3)
+
+    mse = remedy(loss="mse", output_activation="softmax", output_units=10, label_encoding="one_hot")
+    assert mse.loss == "categorical_crossentropy"
+    sparse = remedy(
+        loss="binary_crossentropy",
+        output_activation="softmax",
+        output_units=3,
+        label_encoding="sparse",
+    )
+    assert sparse.loss == "sparse_categorical_crossentropy"
+    one = remedy(loss="mse", output_activation="sigmoid", output_units=1, label_encoding="binary")
+    assert one.loss == "binary_crossentropy"
+    # a configuration that cannot train at all (fail) or a logits setup: not tested
+    assert (
+        remedy(
+            severity=Severity.FAIL,
+            loss="categorical_crossentropy",
+            output_activation="sigmoid",
+            output_units=1,
+            label_encoding="binary",
+        )
+        is None
+    )
+    assert remedy(loss="mse", output_activation=None, output_units=3, from_logits=True) is None
+
+
+def test_a_symptom_no_cause_explains_gets_a_differential_diagnosis(keras, monkeypatch):
+    """No cause explains the collapse: the standard remedies are tried most likely first,
+    within the work budget, until one is confirmed; it names its cause. The arms are
+    faked here (the lr ÷10 copy learns); the planning, budget and naming are real."""
+    from mlflow_sanity.adapters.keras import proof_arms, proofs
+    from mlflow_sanity.adapters.keras.inputs import FitCall, FitData
+    from mlflow_sanity.core.proof_budget import ProofSettings
+
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, activation="softmax")])
+    model.compile(keras.optimizers.Adam(2e-3), "sparse_categorical_crossentropy")
+    y = np.repeat([0, 1, 2], 100)
+    x = np.random.default_rng(0).normal(size=(300, 4)).astype("float32")
+    tried = []
+
+    def fake(model, rows, remedy, epochs, batch, seed, deadline, spec):
+        tried.append(remedy.text if remedy else "control")
+        good = remedy is not None and remedy.learning_rate == pytest.approx(0.02)
+        ba = 0.9 if good else 0.33
+        return proof_arms.Trained(Score(ba, 0.5 if good else 1.1, 1.1, (ba,) * 3), 100)
+
+    monkeypatch.setattr(proof_arms, "train_arm", fake)
+    stuck = classify(y[::3][:90], np.zeros(90, dtype=int), labels=[0, 1, 2])
+    spec = replace(model_spec(), learning_rate=2e-3, default_learning_rate=1e-3)
+    history = {"loss": [1.1, 1.1, 1.1], "accuracy": [0.33] * 3}
+    ctx = Context(eval=stuck, model=spec, fit=fit_spec(y, units=3, n_train=300), history=history)
+    report = Report(run_checks(ctx, CheckOptions()))
+    assert report.get("prediction_collapse").severity.flagged
+    assert not [f for f in report.flagged if f.explains]  # no cause explains it
+    data = FitData(x_train=x, y_train=y, train_readable=True)
+    out = proofs.prove(
+        model,
+        FitCall(x=x, y=y, class_weight={0: 1.0, 1: 1.0, 2: 1.0}),
+        data,
+        ctx,
+        report,
+        CheckOptions(),
+        None,
+        ProofSettings(True),
+    )
+    # the likeliest first (÷10, then ×10), and nothing after the first confirmed remedy
+    assert tried == [
+        "control",
+        "the learning rate 0.002 → 0.0002",
+        "the learning rate 0.002 → 0.02",
+    ]
+    f = out.get("learning_rate")
+    assert f.severity is Severity.WARN and f.evidence["proof"]["verdict"] == "confirmed"
+    assert "learning_rate" in out.get("prediction_collapse").evidence["caused_by"]

@@ -83,6 +83,8 @@ def _copy(model: Any, remedy: Remedy | None, seed: int) -> Any:
     config = copy.deepcopy(model.get_compile_config())
     if remedy is not None and remedy.learning_rate is not None:
         config["optimizer"]["config"]["learning_rate"] = float(remedy.learning_rate)
+    if remedy is not None and remedy.loss is not None:
+        config["loss"] = remedy.loss
     clone.compile_from_config(config)
     return clone
 
@@ -103,6 +105,19 @@ def _held_out(clone: Any, x: Any, y: Any, batch_size: int, spec: Any) -> Score:
     idx = label_indices(y)
     recalls = tuple(float(np.mean(pred[idx == c] == c)) for c in np.unique(idx))
     return Score(float(np.mean(recalls)), loss, None, recalls)
+
+
+def _in_users_loss(model: Any, clone: Any, x_eval: Any, rows: Rows) -> float | None:
+    """The remedied copy's held-out loss measured with the user's own loss (a remedy that
+    swaps the loss would otherwise compare two units), None when it is not a named loss."""
+    from mlflow_sanity.adapters.keras.predict import predict_outputs
+
+    name = model.get_compile_config().get("loss")
+    if not isinstance(name, str):
+        return None
+    outputs = predict_outputs(clone, x_eval, None)
+    y = np.asarray(rows.y_eval, dtype=np.float32)
+    return float(np.mean(np.asarray(keras.losses.get(name)(y, outputs))))
 
 
 def train_arm(
@@ -139,6 +154,8 @@ def train_arm(
         if stop.hit:
             return Trained(None, stop.updates, time.perf_counter() - start, stopped=True)
         after = _held_out(clone, x_eval, rows.y_eval, batch_size, spec)
+        if remedy is not None and remedy.loss is not None:  # losses compared in one unit
+            before, after = None, replace(after, loss=_in_users_loss(model, clone, x_eval, rows))
         score = replace(after, loss_before=before)
         score = score if math.isfinite(score.balanced_accuracy) else None
         return Trained(

@@ -73,7 +73,14 @@ _say = logging.getLogger("mlflow_sanity")
 
 MAX_EPOCHS = 5  # epochs per arm (undertrained's remedy: 3x)
 MAX_SEEDS = 3  # pairs of arms an undecided experiment may get
-PROVABLE = ("learning_rate", "unscaled_inputs", "dead_units", "vanishing_gradients", "undertrained")
+PROVABLE = (
+    "learning_rate",
+    "unscaled_inputs",
+    "dead_units",
+    "vanishing_gradients",
+    "undertrained",
+    "loss_output_mismatch",
+)
 
 SETTINGS = ProofSettings()
 

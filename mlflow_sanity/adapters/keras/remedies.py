@@ -44,6 +44,7 @@ class Remedy:
     standardise: bool = False
     epochs_factor: int = 1
     balanced: bool = False  # class_weight="balanced" (n / (k * count) per class)
+    loss: str | None = None  # the compiled loss replaced by this one
 
 
 def _lr_remedy(f: Finding, lr: float | None, default: float | None) -> Remedy | None:
@@ -54,6 +55,32 @@ def _lr_remedy(f: Finding, lr: float | None, default: float | None) -> Remedy | 
     low = "too low" in f.message or "below" in str(f.evidence.get("suspect", ""))
     new = lr * 10 if low else lr / 10
     return Remedy(f"the learning rate {lr:.3g} → {new:.3g}", new)
+
+
+def _matching_loss(f: Finding, lr: float | None, default: float | None) -> Remedy | None:
+    """The loss that fits a softmax or a one-unit sigmoid output and its labels (a
+    mismatch the rule grades ``warn``; a ``fail`` cannot train at all and is not tested)."""
+    e = f.evidence
+    act, units, encoding = (
+        e.get("output_activation"),
+        e.get("output_units"),
+        e.get("label_encoding"),
+    )
+    if f.severity is not Severity.WARN or e.get("from_logits"):
+        return None
+    if act == "softmax" and units and units > 1 and encoding in ("sparse", "one_hot", "binary"):
+        loss = (
+            "categorical_crossentropy"
+            if encoding == "one_hot"
+            else "sparse_categorical_crossentropy"
+        )
+    elif act == "sigmoid" and units == 1 and encoding in ("binary", "sparse"):
+        loss = "binary_crossentropy"
+    else:
+        return None
+    if loss == e.get("loss"):
+        return None
+    return Remedy(f"{loss} instead of {e.get('loss')} (the loss that fits the output)", loss=loss)
 
 
 def _relu_fix(cfg: dict[str, Any]) -> dict[str, Any] | None:
@@ -85,6 +112,7 @@ REMEDIES: dict[str, RemedyFn] = {
         "relu + he_normal for the sigmoid/tanh layers", layer_config=_saturating_fix
     ),
     "undertrained": lambda f, lr, d: Remedy("three times the epochs", epochs_factor=3),
+    "loss_output_mismatch": _matching_loss,
     REBALANCED: lambda f, lr, d: _BALANCED,
 }
 
