@@ -86,7 +86,7 @@ def test_a_repeated_gain_without_a_symptom_is_a_warning_that_says_what_the_model
     ctx.proofs = {"unscaled_inputs": _proof("unscaled_inputs", 0.80, 0.90, seeds=2, min_seeds=2)}
     f = Report(run_checks(ctx, CheckOptions())).get("unscaled_inputs")
     assert f.severity is Severity.WARN and f.evidence["proof"]["verdict"] == "confirmed"
-    assert f.message.startswith("The model works, but would gain from the fix (+0.10")
+    assert f.message.startswith("The model would gain from the fix (+0.10")
     one_seed = _proof("unscaled_inputs", 0.80, 0.90, min_seeds=2)
     assert one_seed["verdict"] == "inconclusive" and "needs 2 seeds" in one_seed["why"]
 
@@ -307,3 +307,45 @@ def test_a_symptom_no_cause_explains_gets_a_differential_diagnosis(keras, monkey
     f = out.get("learning_rate")
     assert f.severity is Severity.WARN and f.evidence["proof"]["verdict"] == "confirmed"
     assert "learning_rate" in out.get("prediction_collapse").evidence["caused_by"]
+
+
+def test_without_classes_the_held_out_loss_alone_decides():
+    """A regression (any task without classes) is judged on the relative fall of the
+    held-out loss: two seeds to confirm, and the same power rules to refute."""
+
+    def arm(name, losses, updates=100):
+        return Arm(name, tuple(Score(None, v, 2.0) for v in losses), 5, updates)
+
+    def proof(control, remedied, n_eval=200):
+        return Proof(
+            "unscaled_inputs",
+            "r",
+            arm("control", control),
+            arm("remedy", remedied),
+            800,
+            (),
+            "validation rows",
+            n_eval=n_eval,
+        )
+
+    gain = proof([1.0, 1.1], [0.4, 0.45])
+    assert gain.verdict == "confirmed" and gain.to_dict()["metric"] == "held_out_loss"
+    assert "held-out loss" in gain.summary and gain.to_dict()["control"] == pytest.approx(1.05)
+    assert proof([1.0], [0.4]).verdict == "inconclusive"  # one seed: noise unknown
+    assert proof([1.0, 1.02], [1.0, 1.01]).verdict == "refuted"
+    assert proof([1.0, 1.02], [1.0, 1.01], n_eval=10).verdict == "inconclusive"
+    flat = Proof(
+        "x", "r", arm("control", [2.0, 2.0]), arm("remedy", [2.0, 2.0]), 800, (), n_eval=200
+    )
+    assert flat.verdict == "inconclusive" and "did not learn" in flat.judgement.why
+
+
+def test_regression_rows_are_held_out_without_counting_classes():
+    from mlflow_sanity.adapters.keras.inputs import FitData
+    from mlflow_sanity.adapters.keras.remedies import experiment_rows
+
+    x = np.arange(400, dtype="float32").reshape(200, 2)
+    y = np.linspace(-1.5, 2.5, 200).astype("float32")
+    rows = experiment_rows(FitData(x_train=x, y_train=y, train_readable=True), classes=False)
+    assert rows is not None and not rows.classes and len(rows.y_eval) >= 40
+    assert not set(rows.y_eval.tolist()) & set(rows.y_train.tolist())  # never trained on

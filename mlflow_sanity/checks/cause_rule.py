@@ -94,9 +94,14 @@ def _graded(
         if explained:
             return Severity.worst(severity, Severity.WARN), f"Proven: {summary}. {message}"
         gain = proof.get("gain")
-        would = f" (+{gain:.2f} balanced accuracy)" if isinstance(gain, (int, float)) else ""
+        if not isinstance(gain, (int, float)):
+            would = ""
+        elif proof.get("metric") == "held_out_loss":
+            would = f" (held-out loss {-gain:+.0%})"
+        else:
+            would = f" (+{gain:.2f} balanced accuracy)"
         text = (
-            f"The model works, but would gain from the fix{would}; tested by experiment: "
+            f"The model would gain from the fix{would}; tested by experiment: "
             f"{summary}. {message}"
         )
         return Severity.worst(severity, Severity.WARN), text

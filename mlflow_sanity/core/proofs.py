@@ -20,6 +20,9 @@ Three outcomes, decided by power (an experiment too small to see an effect refut
   few rows or updates, an interval that straddles ``MIN_GAIN``, a loss that improved while
   balanced accuracy did not). ``why`` says which.
 
+Without classes (a regression) the held-out loss alone decides (``judge_loss``): the gain
+is its relative fall, confirmed from two seeds on at ``MIN_LOSS_GAIN``.
+
 ``"not_confirmed"`` (the name before the three outcomes) reads as ``refuted``.
 """
 
@@ -36,9 +39,12 @@ INCONCLUSIVE = "inconclusive"
 VERDICTS = (CONFIRMED, REFUTED, INCONCLUSIVE)
 _OLD_NAMES = {"not_confirmed": REFUTED}
 METRIC = "balanced_accuracy"
+LOSS_METRIC = "held_out_loss"  # the metric of an experiment without classes (a regression)
 MIN_GAIN = 0.02  # the smallest gain in balanced accuracy that matters, however many rows
 MIN_UPDATES = 50  # optimizer steps the remedied arm needs before "no effect" means anything
 MIN_EVAL_PER_CLASS = 10  # held-out rows a class (on average) to score a many-class model
+MIN_LOSS_GAIN = 0.05  # without classes: the smallest relative held-out loss gain that matters
+MIN_EVAL_ROWS = 30  # without classes: held-out rows to decide on
 MIN_LOSS_MOVE = 0.01  # the control "learned": its held-out loss moved this share
 LOSS_GAIN = 0.02  # the remedied held-out loss this share below the control's: an improvement
 
@@ -54,7 +60,7 @@ def verdict_of(value: Any) -> str | None:
 class Score:
     """One trained copy (one seed) scored on the held-out rows."""
 
-    balanced_accuracy: float
+    balanced_accuracy: float | None  # None: not a classification (judged on the loss)
     loss: float | None = None  # held-out loss after training
     loss_before: float | None = None  # held-out loss of the fresh copy, before training
     recalls: tuple[float, ...] = ()  # per class present in the held-out rows
@@ -170,6 +176,8 @@ def judge(
             return Judgement(INCONCLUSIVE, why="stopped: the safety clock ran out")
         if not arm.scored:
             return Judgement(INCONCLUSIVE, why=f"the {arm.name} arm has no score ({arm.error})")
+    if control.balanced_accuracy is None or remedied.balanced_accuracy is None:
+        return judge_loss(control, remedied, max(sum(counts), 0), min_seeds)
     gain, half = interval(control, remedied, counts)
     if gain >= MIN_GAIN and gain - half > 0:
         r = remedied.balanced_accuracy or 0.0
@@ -186,6 +194,43 @@ def judge(
     low = gain + half < MIN_GAIN
     lacking = _lacking(control, remedied, counts)
     why = lacking + _noisy(control, remedied, low)
+    if why:
+        return Judgement(INCONCLUSIVE, gain, half, "; ".join(why), more_seeds=not lacking)
+    return Judgement(REFUTED, gain, half)
+
+
+def judge_loss(control: Arm, remedied: Arm, n_eval: int, min_seeds: int = 1) -> Judgement:
+    """The verdict on the held-out loss alone (a regression: no classes to count). The
+    gain is the relative fall of the remedied loss below the control's, per seed pair;
+    its interval needs the seeds' spread, so a confirmation needs two seeds and at least
+    ``MIN_LOSS_GAIN``; a refutation also needs what ``_lacking`` asks for."""
+    pairs = list(zip(control.scores, remedied.scores, strict=False))
+    gains = [
+        (c.loss - r.loss) / abs(c.loss)
+        for c, r in pairs
+        if c.loss is not None
+        and r.loss is not None
+        and c.loss != 0
+        and math.isfinite(c.loss)
+        and math.isfinite(r.loss)
+    ]
+    if len(gains) < len(pairs) or not gains:
+        return Judgement(INCONCLUSIVE, why="an arm has no finite held-out loss")
+    s = len(gains)
+    gain = sum(gains) / s
+    half = 2 * math.sqrt(sum((g - gain) ** 2 for g in gains) / (s - 1) / s) if s > 1 else math.inf
+    if s >= max(2, min_seeds) and gain >= MIN_LOSS_GAIN and gain - half > 0:
+        return Judgement(CONFIRMED, gain, half)
+    lacking = _lacking(control, remedied, ())
+    if n_eval < MIN_EVAL_ROWS:
+        lacking.append(f"{n_eval} held-out rows are too few to decide (it needs {MIN_EVAL_ROWS})")
+    why = list(lacking)
+    if s < 2:
+        why.append("one seed cannot tell a change of the loss from seed noise")
+    elif gain + half >= MIN_LOSS_GAIN:
+        why.append(
+            f"the gain's interval reaches the smallest gain that matters ({MIN_LOSS_GAIN:.0%})"
+        )
     if why:
         return Judgement(INCONCLUSIVE, gain, half, "; ".join(why), more_seeds=not lacking)
     return Judgement(REFUTED, gain, half)
@@ -245,12 +290,15 @@ class Proof:
     note: str = ""
     min_seeds: int = 1
     reached: float | None = None  # the user's fit's own balanced accuracy (no symptom)
+    n_eval: int = 0  # held-out rows when there are no classes to count them by
     judgement: Judgement = field(init=False)
 
     def __post_init__(self) -> None:
-        verdict = judge(
-            self.control, self.remedied, self.class_counts, self.min_seeds, self.reached
-        )
+        counts = self.class_counts or ((self.n_eval,) if self.n_eval else ())
+        if not self.class_counts and self.n_eval:
+            verdict = judge_loss(self.control, self.remedied, self.n_eval, self.min_seeds)
+        else:
+            verdict = judge(self.control, self.remedied, counts, self.min_seeds, self.reached)
         object.__setattr__(self, "judgement", verdict)
 
     @property
@@ -263,7 +311,12 @@ class Proof:
 
     @property
     def eval_rows(self) -> int:
-        return sum(self.class_counts)
+        return sum(self.class_counts) or self.n_eval
+
+    @property
+    def on_loss(self) -> bool:
+        """Judged on the held-out loss alone (no classes)."""
+        return self.control.balanced_accuracy is None or self.remedied.balanced_accuracy is None
 
     @property
     def summary(self) -> str:
@@ -273,12 +326,23 @@ class Proof:
         if j.gain is None:
             return f"with {self.remedy}, no comparison ({j.why})"
         seeds = len(r.scores)
-        text = (
-            f"with {self.remedy}, balanced accuracy {_g(c.balanced_accuracy, 2)} → "
-            f"{_g(r.balanced_accuracy, 2)} ({j.gain:+.2f} ± {j.half_width:.2f})"
-        )
-        if c.loss is not None and r.loss is not None:
-            text += f", held-out loss {_g(c.loss)} → {_g(r.loss)}"
+        if self.on_loss:
+            spread = (
+                f" ± {j.half_width:.0%}"
+                if j.half_width is not None and math.isfinite(j.half_width)
+                else ""
+            )
+            text = (
+                f"with {self.remedy}, held-out loss {_g(c.loss)} → {_g(r.loss)} "
+                f"({-j.gain:+.0%}{spread})"
+            )
+        else:
+            text = (
+                f"with {self.remedy}, balanced accuracy {_g(c.balanced_accuracy, 2)} → "
+                f"{_g(r.balanced_accuracy, 2)} ({j.gain:+.2f} ± {j.half_width:.2f})"
+            )
+            if c.loss is not None and r.loss is not None:
+                text += f", held-out loss {_g(c.loss)} → {_g(r.loss)}"
         return (
             f"{text}, in {r.epochs} epochs ({seeds} seed{'s' if seeds > 1 else ''}, "
             f"{self.train_rows} training rows, {self.eval_rows} {self.eval_on})"
@@ -297,6 +361,7 @@ class Proof:
             note or self.note,
             self.min_seeds,
             self.reached,
+            self.n_eval,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -304,11 +369,12 @@ class Proof:
         remedied, verdict, runs; plus the losses, the gain, its interval, the sizes and,
         for an inconclusive one, why."""
         c, r, j = self.control, self.remedied, self.judgement
+        loss = self.on_loss
         data: dict[str, Any] = {
             "remedy": self.remedy,
-            "metric": METRIC,
-            "control": _round(c.balanced_accuracy),
-            "remedied": _round(r.balanced_accuracy),
+            "metric": LOSS_METRIC if loss else METRIC,
+            "control": _round(c.loss if loss else c.balanced_accuracy),
+            "remedied": _round(r.loss if loss else r.balanced_accuracy),
             "verdict": j.verdict,
             "runs": list(self.runs),
             "gain": _round(j.gain),

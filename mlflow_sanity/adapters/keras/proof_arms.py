@@ -89,7 +89,7 @@ def _copy(model: Any, remedy: Remedy | None, seed: int) -> Any:
     return clone
 
 
-def _held_out(clone: Any, x: Any, y: Any, batch_size: int, spec: Any) -> Score:
+def _held_out(clone: Any, x: Any, y: Any, batch_size: int, spec: Any, classes: bool) -> Score:
     """Balanced accuracy, per-class recall (classes present in ``y``, in order) and the
     loss on the held-out rows, from one eager forward pass (no tracing: cheap)."""
     from mlflow_sanity.adapters.keras.predict import predict_outputs
@@ -100,6 +100,8 @@ def _held_out(clone: Any, x: Any, y: Any, batch_size: int, spec: Any) -> Score:
     except Exception:  # a custom loss setup: Keras' own evaluate computes it
         value = clone.evaluate(x, y, batch_size=batch_size, verbose=0)
         loss = float(np.asarray(value[0] if isinstance(value, (list, tuple)) else value))
+    if not classes:
+        return Score(None, loss)  # no classes: the held-out loss alone
     proba = outputs_to_proba(outputs, spec.output_activation, from_logits=spec.outputs_logits)
     pred = np.asarray(proba).argmax(axis=1)
     idx = label_indices(y)
@@ -138,7 +140,7 @@ def train_arm(
             scale = standardiser(x_train)
             x_train, x_eval = scale(x_train), scale(x_eval)
         clone = _copy(model, remedy, seed)
-        before = _held_out(clone, x_eval, rows.y_eval, batch_size, spec).loss
+        before = _held_out(clone, x_eval, rows.y_eval, batch_size, spec, rows.classes).loss
         stop = _SafetyStop(deadline)
         weights = balanced_weights(rows.y_train) if remedy is not None and remedy.balanced else None
         clone.fit(  # rows shuffled once, by a private generator: the same order in both arms
@@ -153,11 +155,12 @@ def train_arm(
         )
         if stop.hit:
             return Trained(None, stop.updates, time.perf_counter() - start, stopped=True)
-        after = _held_out(clone, x_eval, rows.y_eval, batch_size, spec)
+        after = _held_out(clone, x_eval, rows.y_eval, batch_size, spec, rows.classes)
         if remedy is not None and remedy.loss is not None:  # losses compared in one unit
             before, after = None, replace(after, loss=_in_users_loss(model, clone, x_eval, rows))
         score = replace(after, loss_before=before)
-        score = score if math.isfinite(score.balanced_accuracy) else None
+        ba = score.balanced_accuracy
+        score = score if ba is None or math.isfinite(ba) else None
         return Trained(
             score, stop.updates, time.perf_counter() - start, "" if score else "no score"
         )

@@ -67,6 +67,7 @@ from mlflow_sanity.core.proofs import (
     not_run,
 )
 from mlflow_sanity.core.strict import strict
+from mlflow_sanity.core.task import SINGLE_LABEL
 
 _log = logging.getLogger(__name__)
 _say = logging.getLogger("mlflow_sanity")
@@ -114,7 +115,7 @@ def candidates(report: Report, call: FitCall | None = None) -> list[Finding]:
         symptom = any(s in flagged for s in chk.explains)
         if (f.explains and f.severity.flagged) or (symptom and f.evidence.get("suspect")):
             first.append(f)
-        elif f.evidence.get("graded") in ("warn", "fail") and not symptom:
+        elif (f.evidence.get("graded") in ("warn", "fail") and not symptom) or f.severity.flagged:
             later.append(f)
     return fix + first + later
 
@@ -142,6 +143,7 @@ class Trial:
             rows.eval_on,
             min_seeds=self.min_seeds,
             reached=self.reached,
+            n_eval=len(rows.y_eval),
         )
 
 
@@ -154,6 +156,8 @@ def _arm(name: str, trained: list[proof_arms.Trained], epochs: int) -> Arm:
 
 
 def _class_counts(rows: Rows) -> tuple[int, ...]:
+    if not rows.classes:
+        return ()
     idx = label_indices(rows.y_eval)
     return tuple(int(c) for c in np.unique(idx, return_counts=True)[1]) if idx is not None else ()
 
@@ -291,9 +295,10 @@ def _fit_units(call: FitCall, ctx: Context, params: int, batch: int) -> float | 
 def _bench(model: Any, call: FitCall, data: FitData | None, ctx: Context, settings: ProofSettings):
     """The shared state, or why no experiment can run."""
     why = _clonable(model)
-    rows = experiment_rows(data) if data is not None and not why else None
+    classes = ctx.task is None or ctx.task in SINGLE_LABEL
+    rows = experiment_rows(data, classes) if data is not None and not why else None
     if not why and rows is None:
-        why = "the training rows could not be read (or hold no class labels)"
+        why = "the training rows could not be read (or hold no labels the arms can score)"
     if why:
         return why
     batch = int(call.batch_size or 32)

@@ -187,28 +187,37 @@ class Rows:
     x_eval: Any
     y_eval: np.ndarray
     eval_on: str
+    classes: bool = True  # False: a regression, judged on the held-out loss alone
 
 
 def _spread(n: int, k: int) -> np.ndarray:
     return np.unique(np.linspace(0, n - 1, min(n, k)).astype(np.int64))
 
 
-def experiment_rows(data: FitData) -> Rows | None:
+def experiment_rows(data: FitData, classes: bool = True) -> Rows | None:
     """Capped training rows (shuffled once with a private generator) and the rows to score
     on (validation, else a spread slice of the training rows sized for the number of
     classes, never trained on)."""
-    rows = _experiment_rows(data)
+    rows = _experiment_rows(data, classes)
     if rows is not None:
         order = np.random.default_rng(SEED).permutation(len(rows.y_train))
         rows.x_train, rows.y_train = take_rows(rows.x_train, order), rows.y_train[order]
     return rows
 
 
-def _experiment_rows(data: FitData) -> Rows | None:
-    if not data.train_readable or data.y_train is None or label_indices(data.y_train) is None:
+def _labelled(y: Any, classes: bool) -> bool:
+    if y is None:
+        return False
+    if classes:
+        return label_indices(y) is not None
+    return np.asarray(y).dtype.kind in "biuf"
+
+
+def _experiment_rows(data: FitData, classes: bool = True) -> Rows | None:
+    if not data.train_readable or not _labelled(data.y_train, classes):
         return None
     n = n_rows(data.x_train)
-    if data.val_readable and data.y_val is not None and label_indices(data.y_val) is not None:
+    if data.val_readable and _labelled(data.y_val, classes):
         rows = _spread(n, TRAIN_ROWS)
         vrows = _spread(n_rows(data.x_val), EVAL_ROWS)
         return Rows(
@@ -217,15 +226,17 @@ def _experiment_rows(data: FitData) -> Rows | None:
             take_rows(data.x_val, vrows),
             np.asarray(data.y_val)[vrows],
             "validation rows",
+            classes,
         )
     if n < 50:
         return None
     # held out: a fifth of the sample, raised to MIN_EVAL_PER_CLASS rows a class where
     # the data allow (at most half of it); fewer rows make the verdict say "too few rows"
-    classes = len(np.unique(label_indices(data.y_train)))
-    n_eval = min(max(min(EVAL_ROWS, TRAIN_ROWS // 4), MIN_EVAL_PER_CLASS * classes), n // 2)
-    sample = _spread(n, TRAIN_ROWS + n_eval)
-    held_at = _spread(len(sample), round(n_eval * len(sample) / (TRAIN_ROWS + n_eval)))
+    k = len(np.unique(label_indices(data.y_train))) if classes else 1
+    want = min(max(min(EVAL_ROWS, TRAIN_ROWS // 4), MIN_EVAL_PER_CLASS * k), EVAL_ROWS)
+    sample = _spread(n, TRAIN_ROWS + want)
+    held_n = min(max(len(sample) // 5, MIN_EVAL_PER_CLASS * k), len(sample) // 2, want)
+    held_at = _spread(len(sample), held_n)
     mask = np.zeros(len(sample), dtype=bool)
     mask[held_at] = True
     held, train = sample[mask], sample[~mask]
@@ -236,6 +247,7 @@ def _experiment_rows(data: FitData) -> Rows | None:
         take_rows(data.x_train, held),
         y[held],
         "held-out training rows",
+        classes,
     )
 
 
