@@ -101,8 +101,7 @@ def _graded(
         else:
             would = f" (+{gain:.2f} balanced accuracy)"
         text = (
-            f"The model would gain from the fix{would}; tested by experiment: "
-            f"{summary}. {message}"
+            f"The model would gain from the fix{would}; tested by experiment: {summary}. {message}"
         )
         return Severity.worst(severity, Severity.WARN), text
     if verdict == REFUTED and alone:
