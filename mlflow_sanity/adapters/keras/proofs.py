@@ -295,6 +295,8 @@ def _fit_units(call: FitCall, ctx: Context, params: int, batch: int) -> float | 
 def _bench(model: Any, call: FitCall, data: FitData | None, ctx: Context, settings: ProofSettings):
     """The shared state, or why no experiment can run."""
     why = _clonable(model)
+    if not why and ctx.model is not None and (ctx.model.n_outputs or 1) > 1:
+        why = "the model has several outputs (an experiment scores one output; not run)"
     classes = ctx.task is None or ctx.task in SINGLE_LABEL
     rows = experiment_rows(data, classes) if data is not None and not why else None
     if not why and rows is None:
