@@ -116,8 +116,11 @@ def _graded(
         severity, message = Severity.INFO, f"{message} {NO_SYMPTOM}"
     if verdict == INCONCLUSIVE:
         why = proof.get("why") or summary
-        tried = "" if summary.startswith("not run") else f" {summary[:1].upper()}{summary[1:]}."
-        message = f"{message} (The experiment could not decide: {why}.{tried})"
+        if summary.startswith("not run"):
+            message = f"{message} (Not tested by experiment: {why}.)"
+        else:
+            tried = f" {summary[:1].upper()}{summary[1:]}."
+            message = f"{message} (The experiment could not decide: {why}.{tried})"
     return severity, message
 
 
