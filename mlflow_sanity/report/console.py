@@ -64,7 +64,18 @@ def summary_lines(report: Report, run_id: str, what: str, tracking_uri: str) -> 
             f"{first_sentence(f.message)}"
         )
     rest = f"{more} more finding(s), evidence and fixes" if more > 0 else "evidence and fixes"
-    return [*first, *reasons, f"  {rest}: {full}", *where]
+    tested = [f"  {experiments_line(report, run_id)}"] if report.inputs.get("experiments") else []
+    return [*first, *reasons, f"  {rest}: {full}", *tested, *where]
+
+
+def experiments_line(report: Report, run_id: str) -> str:
+    """The one line cause experiments get: ``2 cause experiments (3 child runs of run abc,
+    tag sanity.proof): unscaled_inputs confirmed, learning_rate inconclusive``."""
+    info = report.inputs.get("experiments") or {}
+    verdicts = ", ".join(f"{k} {v}" for k, v in (report.inputs.get("proofs") or {}).items())
+    runs = info.get("child_runs", 0)
+    where = f"{runs} child runs of run {run_id}, tag sanity.proof" if runs else "not logged"
+    return f"{info.get('count', 0)} cause experiments ({where}): {verdicts}"
 
 
 def announce(report: Report, run_id: str, what: str, tracking_uri: str) -> None:
