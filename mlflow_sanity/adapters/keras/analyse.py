@@ -37,7 +37,9 @@ from mlflow_sanity.adapters.keras.inputs import EvaluateCall, FitCall, FitData, 
 from mlflow_sanity.adapters.keras.memory import FitMemory
 from mlflow_sanity.adapters.keras.predict import Captured
 from mlflow_sanity.adapters.keras.probes import complete_probe
+from mlflow_sanity.adapters.keras.task_heads import task_files, with_mask
 from mlflow_sanity.checks import CheckOptions, Context
+from mlflow_sanity.core.boundary import Caught, Origin, attempt
 from mlflow_sanity.core.findings import Provenance, Report
 from mlflow_sanity.core.fingerprint import Fingerprint
 from mlflow_sanity.core.keras_spec import Predictions, summarize_labels
@@ -124,6 +126,7 @@ def analyse(
     files = fit_facts.learning_curves(history, first.fit)
     if not on_training:
         files.update(head_files({n: c.eval for n, c in contexts.items()}, prefix="validation_"))
+        files.update(task_files(contexts, prefix="validation_"))
     for role, fp in fingerprints.items():
         files.update(fp.to_files(role))
     digests = fit_facts.run_digests(model, first.model, first.fit, call, fingerprints)
@@ -142,11 +145,19 @@ def _fit_outputs(
     spec = heads.get(None)
     if not data.val_readable or (single and not (spec.n_outputs == 1 and tasks[None].judged)):
         return {}, False
-    try:
-        return head_outputs(model, heads, data.x_val, call.batch_size), False
-    except Exception as exc:  # the configuration and history checks still run
-        data.notes.append(f"the model's predictions could not be computed ({exc})")
-        return {}, True
+    return forward(model, heads, data.x_val, call.batch_size, data.notes)
+
+
+def forward(
+    model: Any, heads: Mapping[Any, Any], x: Any, batch_size: int | None, notes: list[str]
+) -> tuple[dict[Any, np.ndarray], bool]:
+    """Each head's outputs on ``x``, and whether the forward pass failed. The user's model
+    raising in our forward pass is missing evidence (a note; the configuration and history
+    checks still run), not our error (``core/boundary.py``, ``Origin.MODEL``)."""
+    with Caught(Origin.MODEL, "forward pass") as caught:
+        return head_outputs(model, heads, x, batch_size), False
+    notes.append(f"the model's predictions could not be computed ({caught.raised})")
+    return {}, True
 
 
 def _fit_head(
@@ -173,12 +184,14 @@ def _fit_head(
         if outputs is not None and one.y_val is not None
         else None
     )
+    preds = with_mask(model, data.x_val, preds) if name is None else preds
     train_preds = None
     if name is None:
-        try:
+        # the dropout note is optional; the other checks still count
+        with Caught(Origin.MODEL, "training sample") as caught:
             train_preds = fit_facts.training_sample(model, spec, data, call)
-        except Exception as exc:  # the dropout note is optional; the other checks still count
-            data.notes.append(f"the model's predictions could not be computed ({exc})")
+        if caught.failed:
+            data.notes.append(f"the model's predictions could not be computed ({caught.raised})")
     fit = fit_facts.fit_spec(call, one, spec, history, preds, train_preds)
     x_train = data.x_train if name is None else None  # input statistics: the whole model's
     fit = with_cause_data(fit, model, call, x_train, one.y_train)
@@ -280,6 +293,7 @@ def analyse_evaluate(
         out = outputs.get(name)
         weights = rows.sample_weight if rows is not None and name is None else None
         preds = Predictions(y, out, weights) if y is not None and out is not None else None
+        preds = with_mask(model, rows.x, preds) if rows is not None and single else preds
         labels = summarize_labels(y, None, spec.output_units) if preds is not None else None
         task = tasks[name]
         evaluation = evaluation_of(task.task, spec, preds, labels)
@@ -318,6 +332,7 @@ def analyse_evaluate(
     )
     judged = judge_heads(contexts, row_ctx, options=config, provenance=origin, inputs=inputs)
     files = head_files({n: c.eval for n, c in contexts.items()})
+    files.update(task_files(contexts))
     # the evaluated rows in the training columns, if the leakage checks computed them:
     # the fit's memory keeps them for the union of splits a later evaluate is compared with
     evaluated = judged.rows.shared.get("eval_fp")
@@ -345,11 +360,7 @@ def _evaluate_outputs(
         return {None: kept}, False
     if rows.y is None:
         return {}, False
-    try:
-        return head_outputs(model, heads, rows.x, call.batch_size), False
-    except Exception as exc:  # the configuration checks still run
-        notes.append(f"the model's predictions could not be computed ({exc})")
-        return {}, True
+    return forward(model, heads, rows.x, call.batch_size, notes)
 
 
 def _evaluate_head_missing(
@@ -379,10 +390,8 @@ def returned_metrics(model: Any, result: Any) -> dict[str, float]:
     The model's metric state after the call holds exactly the returned values under
     their names; Keras' flattened list order is only a fallback.
     """
-    try:
-        values = dict(model.get_metrics_result())
-    except Exception:  # an older or custom model: its return value still names the metrics
-        values = {}
+    # an older or custom model: its return value still names the metrics
+    values = attempt(lambda: dict(model.get_metrics_result()), {}, Origin.OUTSIDE)
     if not values and isinstance(result, Mapping):
         values = dict(result)
     if not values:

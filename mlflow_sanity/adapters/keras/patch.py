@@ -42,8 +42,8 @@ from mlflow_sanity.adapters.keras.predict import Captured, evaluate_outputs
 from mlflow_sanity.adapters.keras.probes import ProbeCallback, with_probe
 from mlflow_sanity.adapters.keras.record import check_and_log
 from mlflow_sanity.checks import CheckOptions, Thresholds
+from mlflow_sanity.core.boundary import Caught, Origin, attempt, on_error
 from mlflow_sanity.core.findings import Report
-from mlflow_sanity.core.strict import strict
 from mlflow_sanity.tracking import shim
 from mlflow_sanity.tracking.publish import Target, publish
 from mlflow_sanity.tracking.runs import OwnedRun, tracking_uri
@@ -169,10 +169,8 @@ class SanityCallback(keras.callbacks.Callback):
     def on_train_begin(self, logs: Mapping[str, Any] | None = None) -> None:
         self._training = True
         self._started = time.perf_counter()
-        try:
-            self._siblings = sibling_callbacks(self)
-        except Exception:  # introspection is best effort; the report just lacks monitors
-            self._siblings = []
+        # introspection is best effort; the report just lacks monitors
+        self._siblings = attempt(lambda: sibling_callbacks(self), [], Origin.OUTSIDE)
         self._probe = None
         if self._adopted is None:  # alone: probe what training_data shows (the wrapper's
             x, y = unpack_pair(self.training_data)  # probe serves an adopted fit)
@@ -304,16 +302,16 @@ def _fit_wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
     if guard.failure is not None:
         call = None
     started = time.perf_counter()
-    try:
-        with inside():
-            history = original(self, *args, **kwargs)
-    except BaseException:
+
+    def failed(_: BaseException) -> None:  # the user's own error passes through, untouched
         if adopter is not None:
             adopter.release()
         if run is not None:
-            with contextlib.suppress(Exception):  # the user's error is the one to see
+            with Caught(Origin.OUTSIDE, "ending the run"):  # the user's error is the one to see
                 finish_run(run, "FAILED")
-        raise
+
+    with on_error(failed), inside():
+        history = original(self, *args, **kwargs)
     if call is not None and run is not None:
         call.seconds = time.perf_counter() - started
         with guard.ours():
@@ -337,7 +335,7 @@ def _with_probe(
 ) -> tuple[tuple[Any, ...], dict[str, Any]]:
     """fit's arguments with our probe callback added to a new callbacks list (the user's
     list is never mutated); unchanged when that is not possible."""
-    try:
+    with Caught(Origin.OURS, "adding the probes"):  # optional; fit runs as called
         bound = _signature(original).bind(model, *args, **kwargs)
         probe = ProbeCallback(call)
         callbacks = with_probe(bound.arguments.get("callbacks"), probe)
@@ -346,11 +344,7 @@ def _with_probe(
         bound.arguments["callbacks"] = callbacks
         call.probe = probe
         return tuple(bound.args[1:]), dict(bound.kwargs)
-    except Exception as exc:  # the probes are optional; fit runs as called
-        if strict():
-            raise
-        _log.debug("mlflow-sanity probe not added: %s", exc)
-        return args, kwargs
+    return args, kwargs
 
 
 def _evaluate_wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
@@ -384,12 +378,8 @@ def _kept_outputs(model: Any, call: EvaluateCall | None) -> Iterator[Captured | 
     captured = None
     with contextlib.ExitStack() as stack:
         if call is not None:
-            try:
+            with Caught(Origin.OURS, "keeping the evaluate outputs"):  # strict: raises
                 captured = stack.enter_context(evaluate_outputs(model, call.x, call.steps))
-            except Exception as exc:
-                if strict():
-                    raise
-                _log.debug("mlflow-sanity keeps no evaluate outputs: %s", exc)
         yield captured
 
 

@@ -18,7 +18,9 @@ import keras
 import numpy as np
 import pandas as pd
 
+from mlflow_sanity.adapters.keras import shim
 from mlflow_sanity.adapters.keras.inputs import take_rows
+from mlflow_sanity.core.boundary import Caught, Origin, attempt
 from mlflow_sanity.core.metrics import InputError
 
 _log = logging.getLogger(__name__)
@@ -45,15 +47,33 @@ def predict_heads(model: Any, x: Any, batch_size: int | None) -> dict[str, np.nd
     return out
 
 
+def output_mask(model: Any, x: Any) -> np.ndarray | None:
+    """The mask Keras attaches to a single-output model's outputs on ``x`` (True: a real
+    token), None when the model masks nothing. Its own plain forward pass, so the
+    outputs' values still come from ``predict_outputs``."""
+    arrays = _as_arrays(x)
+    n = arrays.shape[0] if hasattr(arrays, "shape") else None
+    if n is None:
+        return None
+    masks = []
+    for start in range(0, n, _FORWARD_CHUNK_ROWS):
+        mask = shim.keras_mask(
+            model(take_rows(arrays, slice(start, start + _FORWARD_CHUNK_ROWS)), training=False)
+        )
+        if mask is None:
+            return None
+        masks.append(np.asarray(keras.ops.convert_to_numpy(mask)).astype(bool))
+    return np.concatenate(masks, axis=0)
+
+
 def _predict(model: Any, x: Any, batch_size: int | None) -> np.ndarray | dict[str, np.ndarray]:
     """Plain forward passes over large chunks when the model uses the standard predict step
     (no ``tf.function`` tracing: this runs once per call and must stay cheap); otherwise,
     or if that fails, ``model.predict``. Several outputs come back by output name."""
     if type(model).predict_step is keras.Model.predict_step:
-        try:
+        # unusual inputs: let Keras' data adapters handle them
+        with Caught(Origin.OUTSIDE, "direct forward pass (model.predict next)"):
             return _forward(model, x)
-        except Exception as exc:  # unusual inputs: let Keras' data adapters handle them
-            _log.debug("direct forward pass failed, using model.predict: %s", exc)
     batch = max(batch_size or 32, 256)
     return _by_name(model, model.predict(string_tensors(x), batch_size=batch, verbose=0))
 
@@ -97,13 +117,16 @@ def _chunk_rows(model: Any) -> int:
     ``_FORWARD_ACTIVATION_BYTES`` (fewer calls are cheaper: 50,000 rows of a small MLP in
     one eager call take about two thirds of the time of seven); 8,192 when the layer
     sizes are unknown."""
-    try:
-        widest = max(
+    widest = attempt(  # subclassed or unbuilt models: no symbolic outputs to measure
+        lambda: max(
             math.prod(int(d) for d in layer.output.shape[1:])
             for layer in model.layers
             if hasattr(layer, "output")
-        )
-    except Exception:  # subclassed or unbuilt models: no symbolic outputs to measure
+        ),
+        None,
+        Origin.OUTSIDE,
+    )
+    if widest is None:
         return _FORWARD_CHUNK_ROWS
     return int(max(1, min(_FORWARD_MAX_ROWS, _FORWARD_ACTIVATION_BYTES // (4 * max(1, widest)))))
 
@@ -178,8 +201,7 @@ def capturable(model: Any, x: Any, steps: Any) -> bool:
     return (
         type(model).test_step is keras.Model.test_step
         and "compute_metrics" not in vars(model)
-        and hasattr(model, "_make_function")
-        and getattr(model, "_distribute_strategy", None) is None
+        and shim.makes_step_functions(model)
         and int(getattr(model, "steps_per_execution", 1) or 1) == 1
     )
 
@@ -211,8 +233,7 @@ def _capturing_function(model: Any) -> Any:
     """Keras' ``_make_function`` around ``test_step`` that also returns the outputs, once
     per model and compile (``compile`` makes new loss and metric containers)."""
     token = (
-        getattr(model, "_compile_loss", None),
-        getattr(model, "_compile_metrics", None),
+        *shim.compiled_containers(model),
         model.jit_compile,
         model.run_eagerly,
     )
@@ -237,6 +258,6 @@ def _capturing_function(model: Any) -> Any:
             object.__delattr__(model, "compute_metrics")
         return logs, seen[-1]
 
-    function = model._make_function(step)
+    function = shim.make_step_function(model, step)
     _CAPTURING[model] = (token, function)
     return function

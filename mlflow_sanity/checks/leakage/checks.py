@@ -310,7 +310,9 @@ def preprocessing_leakage(ctx: Context, t: Mapping[str, float]) -> Outcome | Non
     fp = got[0]
     te = eval_fingerprint(ctx, fp)
     seen = seen_splits(ctx)  # every split the model saw: a scaler fitted before a 3-way split
-    data = scaling_from_data(fp, te, t, seen)
+    validation = ctx.test is not None and ctx.test.name.startswith("validation")  # at a fit
+    rows = "validation" if validation else "evaluation"
+    data = scaling_from_data(fp, te, t, seen, rows)
     norm = ctx.normalization
     model = normalization_from_model(fp, te, norm, t, seen) if norm else None
     ev: dict[str, Any] = {"data": data.evidence}
@@ -321,7 +323,7 @@ def preprocessing_leakage(ctx: Context, t: Mapping[str, float]) -> Outcome | Non
     if flagged:
         return Outcome(
             Severity.WARN,
-            " ".join(flagged) + " Information about the evaluation rows reached training, "
+            " ".join(flagged) + f" Information about the {rows} rows reached training, "
             "so the score is optimistic.",
             ev,
         )
