@@ -211,19 +211,26 @@ def test_a_working_model_on_unscaled_inputs_gets_a_confirmed_gain(keras, proving
 
 
 def test_the_console_summary_names_the_experiments_in_one_line():
+    """Read from the findings' proofs (the typed evidence), not from ``Report.inputs``: the
+    shared control run counts once."""
     from mlflow_sanity.report.console import summary_lines
 
-    report = Report([Finding("unscaled_inputs", Severity.WARN, "unscaled", {})])
-    report.inputs["proofs"] = {"unscaled_inputs": "confirmed", "learning_rate": "inconclusive"}
-    report.inputs["experiments"] = {"count": 2, "child_runs": 3}
+    confirmed = {"verdict": "confirmed", "runs": ["control", "remedy1"]}
+    inconclusive = {"verdict": "inconclusive", "runs": ["control", "remedy2"]}
+    report = Report(
+        [
+            Finding("unscaled_inputs", Severity.WARN, "unscaled", {"proof": confirmed}),
+            Finding("learning_rate", Severity.INFO, "rate", {"proof": inconclusive}),
+        ]
+    )
     lines = summary_lines(report, "abc", "fit", "sqlite:///mlflow.db")
     said = [line for line in lines if "cause experiments" in line]
     assert said == [
         "  2 cause experiments (3 child runs of run abc, tag sanity.proof): "
         "unscaled_inputs confirmed, learning_rate inconclusive"
     ]
-    del report.inputs["experiments"]
-    assert not [line for line in summary_lines(report, "abc", "fit", "x") if "experiments" in line]
+    untested = Report([Finding("unscaled_inputs", Severity.WARN, "unscaled", {})])
+    assert not [line for line in summary_lines(untested, "abc", "fit", "x") if "experim" in line]
 
 
 def test_the_loss_that_fits_the_output_is_the_mismatchs_remedy():
