@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import functools
 import warnings
 from pathlib import Path
 
@@ -165,7 +166,8 @@ NOT_KERAS = {
 }
 
 
-def _modules() -> dict[str, ast.Module]:
+@functools.cache
+def _modules() -> dict[str, ast.Module]:  # parsed once for the three tests that walk them
     return {
         p.relative_to(PACKAGE).as_posix(): ast.parse(p.read_text(encoding="utf-8"))
         for p in sorted(PACKAGE.rglob("*.py"))
