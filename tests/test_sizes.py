@@ -25,7 +25,6 @@ FUNCTIONS_OVER: dict[str, int] = {
     "adapters/evaluator.py:evaluate": 79,
     "adapters/keras/analyse.py:analyse_evaluate": 77,
     "adapters/keras/proofs.py:_run": 69,
-    "adapters/seeds/project.py:run_multiseed": 63,
     "adapters/seeds/sweep.py:seed_sweep": 86,
     "report/plots.py:_class_count_histogram_png": 80,
     "tracking/reports.py:log_report": 89,
