@@ -5,6 +5,7 @@ from mlflow_sanity.checks import (  # noqa: F401  (registers checks)
     imbalance,
     keras_config,
     leakage,
+    regression,
     training,
     variance,
 )

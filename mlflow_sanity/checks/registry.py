@@ -24,6 +24,7 @@ if TYPE_CHECKING:  # the check themes import these; the registry only names them
     from mlflow_sanity.core.keras_spec import FitSpec, ModelSpec, Predictions
     from mlflow_sanity.core.metrics import Classification
     from mlflow_sanity.core.multilabel import MultiLabel
+    from mlflow_sanity.core.regression import Regression
     from mlflow_sanity.core.seed_stats import SeedResults
     from mlflow_sanity.core.sequence import SequenceEval
     from mlflow_sanity.core.splits import ModelSelection, NormalizationStats, Split
@@ -33,6 +34,8 @@ _log = logging.getLogger(__name__)
 Thresholds = Mapping[str, Mapping[str, float]]
 TRAINING_ROWS_PREFIX = "On its training data (fit had no validation data): "
 CheckFn = Callable[["Context", Mapping[str, float]], "Outcome | None"]
+# The Context fields holding a model's predictions on the judged rows (``eval_on``).
+PREDICTIONS = frozenset({"eval", "regression", "multilabel"})
 
 
 @dataclass
@@ -53,6 +56,7 @@ class Context:
     # A tagger's sequence facts (``eval`` is then over its real tokens): how many
     # positions were masked, the entity-level scores of BIO/IOB tags.
     sequence: SequenceEval | None = None
+    regression: Regression | None = None  # a regressor's predictions on those rows
     # What is judged (``core.task.decide_task``): a check whose ``tasks`` leave it out does
     # not apply. None only for callers that predate the rule (``build_report`` then reads
     # it off ``eval``). An unsupported task's reason is ``missing["task"]``.
@@ -174,8 +178,9 @@ class Check:
 
     @property
     def judges_predictions(self) -> bool:
-        """It reads the evaluated predictions (``eval``, or a multi-label ``multilabel``)."""
-        return "eval" in self.requires or "eval" in self.one_of
+        """It reads the evaluated predictions (``eval``, a multi-label ``multilabel`` or a
+        regressor's ``regression``)."""
+        return bool(PREDICTIONS & {*self.requires, *self.one_of})
 
     def applies(self, ctx: Context) -> bool:
         if ctx.task is not None and ctx.task not in self.tasks:
@@ -298,7 +303,12 @@ class CheckOptions:
 
 # Findings that show accuracy is stuck without saying why; cause checks name them in
 # ``explains``.
-SYMPTOMS = ("accuracy_at_baseline", "loss_accuracy_divergence", "prediction_collapse")
+SYMPTOMS = (
+    "accuracy_at_baseline",
+    "loss_accuracy_divergence",
+    "prediction_collapse",
+    "regression_at_baseline",
+)
 
 
 def _first_sentence(text: str) -> str:
@@ -316,7 +326,7 @@ NO_SYMPTOM = (
 # Which symptom checks must have run to say "no symptom": the ones that judge the
 # predictions (without them a stuck accuracy cannot be ruled out, and the cause keeps
 # its own grade rather than pass as harmless).
-_SYMPTOM_WITNESSES = ("accuracy_at_baseline", "prediction_collapse")
+_SYMPTOM_WITNESSES = ("accuracy_at_baseline", "prediction_collapse", "regression_at_baseline")
 
 
 def judge_causes(
@@ -416,6 +426,9 @@ def lead_with_causes(
         acc = ctx.eval.metrics.get("accuracy") if ctx.eval is not None else None
         acc = f.evidence.get("accuracy", acc)
         stuck = f"Accuracy is stuck at {acc:.2f}" if isinstance(acc, float) else "Accuracy is stuck"
+        r2 = ctx.regression.metrics.get("r2") if ctx.regression is not None else None
+        if r2 is not None:  # a regressor's headline
+            stuck = f"R² is stuck at {r2:.2f}"
         reasons = "; and ".join(f"{because[c]} (`{c}`)" for c in causes)
         evidence = {**f.evidence, "caused_by": causes}
         where = TRAINING_ROWS_PREFIX if f.message.startswith(TRAINING_ROWS_PREFIX) else ""
