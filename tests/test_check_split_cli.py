@@ -95,11 +95,16 @@ def test_clear_errors_without_tracebacks(tmp_path: Path, change: str, message: s
 
 
 def test_log_records_findings_and_the_training_fingerprint(
-    tmp_path: Path, mlflow_experiment
+    tmp_path: Path, mlflow_experiment, monkeypatch
 ) -> None:
     from mlflow.tracking import MlflowClient
 
+    from mlflow_sanity.tracking import publish
     from mlflow_sanity.tracking.reports import read_training_evidence
+
+    published = []  # a new run too goes through publish, the one way reports are logged
+    real = publish.publish
+    monkeypatch.setattr(publish, "publish", lambda *a, **k: published.append(k) or real(*a, **k))
 
     train, test = _split(tmp_path, leak=40)
     exp_name = MlflowClient().get_experiment(mlflow_experiment).name
@@ -113,5 +118,6 @@ def test_log_records_findings_and_the_training_fingerprint(
     assert run.data.tags["sanity.status"] == "fail"
     assert run.data.tags["sanity.finding.train_test_overlap"] == "fail"
     assert run.info.status == "FINISHED"
+    assert [k["what"] for k in published] == ["check-split"]
     evidence = read_training_evidence(run_id)
     assert evidence.train is not None and evidence.train.n_rows == 400

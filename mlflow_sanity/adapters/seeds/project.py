@@ -83,15 +83,22 @@ def run_multiseed(
             higher=higher,
             thresholds=thresholds,
             disable=disable,
-            inputs={
-                "executor": f"mlflow.projects ({backend})",
-                "entry_point": entry_point,
-                "project_uri": project_uri,
-                "parameters": dict(parameters or {}),
-            },
+            inputs=_sweep_inputs(entry_point, project, parameters),
         )
 
     return run_parent(sweep, parent.end if parent.owned else None, bar, progress)
+
+
+def _sweep_inputs(
+    entry_point: str, project: Mapping[str, Any], parameters: Mapping[str, Any] | None
+) -> dict[str, Any]:
+    """What the sweep's report says it ran (for people reading report.json)."""
+    return {
+        "executor": f"mlflow.projects ({project['backend']})",
+        "entry_point": entry_point,
+        "project_uri": project["uri"],
+        "parameters": dict(parameters or {}),
+    }
 
 
 def _run_one(
