@@ -57,6 +57,8 @@ TABLE = [
     ("sparse_categorical_crossentropy", "softmax", 9, 3, TOKENS, {}, Task.SEQUENCE),
     ("categorical_crossentropy", "softmax", 9, 3, np.eye(9)[TOKENS], {}, Task.SEQUENCE),
     ("sparse_categorical_crossentropy", "softmax", 9, None, TOKENS, {}, Task.SEQUENCE),
+    # a symbolic rank-3 output with one target per row (TextVectorization inside the model)
+    ("binary_crossentropy", "sigmoid", 1, 3, BINARY, {}, Task.BINARY),
     # what the checks cannot judge
     ("mse", "linear", 8, 2, X, {"inputs_are_targets": True}, Task.UNSUPPORTED),
     ("binary_crossentropy", "sigmoid", 8, 2, X, {"inputs_are_targets": True}, Task.UNSUPPORTED),

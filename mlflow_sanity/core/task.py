@@ -131,7 +131,10 @@ def _classification(
 ) -> TaskDecision:
     """Which classification: per token, several labels per row, or one label per row."""
     said = f"{loss} loss" if loss else f"a {activation} output"
-    if (rank is not None and rank >= 3) or (y is not None and _token_targets(y, units)):
+    # a rank-3 output is per token only when the targets are too (a symbolic shape can
+    # carry an axis the predictions do not: strings vectorised inside the model)
+    per_token = rank is not None and rank >= 3 and (y is None or y.ndim >= 2)
+    if per_token or (y is not None and _token_targets(y, units)):
         return TaskDecision(Task.SEQUENCE, f"{said} on per-token outputs")
     encoding = label_encoding(y) if y is not None else "unknown"
     several_sigmoids = activation == "sigmoid" and (units or 1) > 1
