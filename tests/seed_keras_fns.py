@@ -40,3 +40,21 @@ def regressor_seed(seed: int) -> tuple:
     model.compile(optimizer=keras.optimizers.Adam(0.02), loss="mse")
     model.fit(_XR[:160], _YR[:160], epochs=8, batch_size=32, verbose=0)
     return model, _XR[160:], _YR[160:]
+
+
+_XM = _RNG.normal(size=(240, 6)).astype("float32")
+_YM = np.stack([_XM[:, i] > 0.3 for i in range(3)], axis=1).astype("float32")  # 3 labels
+
+
+def multilabel_seed(seed: int) -> tuple:
+    """A small multi-label model (three sigmoid units, binary cross-entropy): (model, x, y)."""
+    model = keras.Sequential(
+        [
+            keras.Input((6,)),
+            keras.layers.Dense(8, activation="relu"),
+            keras.layers.Dense(3, "sigmoid"),
+        ]
+    )
+    model.compile(optimizer=keras.optimizers.Adam(0.05), loss="binary_crossentropy")
+    model.fit(_XM[:160], _YM[:160], epochs=6, batch_size=32, verbose=0)
+    return model, _XM[160:], _YM[160:]

@@ -179,3 +179,16 @@ def test_fit_and_evaluate_say_their_task(sanity_on, keras):
     assert "autoencoder" in tags["sanity.coverage"]
     single_label = {cid for cid, c in REGISTRY.items() if c.tasks <= SINGLE_LABEL}
     assert not set(tags["sanity.findings"].split(",")) & single_label
+
+
+def test_seeds_judge_a_keras_model_by_the_task_rule(keras, mlflow_experiment):
+    """The seed worker reads a Keras model's outputs where autolog does (the task rule,
+    then ``evaluation_of``): a multi-label model's seeds are judged as multi-label."""
+    from seed_keras_fns import multilabel_seed
+
+    from mlflow_sanity import seed_sweep
+
+    summary = seed_sweep(multilabel_seed, 2, executor="sequential", progress=False)
+    assert summary.report.task == "multilabel"
+    f = summary.report.get("seed_variance")
+    assert f is not None and f.evidence["n_ok"] == 2, f

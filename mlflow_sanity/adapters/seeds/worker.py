@@ -179,6 +179,8 @@ def evaluate_model(model: Any, x: Any, y: Any) -> dict[str, float]:
     from mlflow_sanity.core.predictions import interpret_outputs, output_activation
 
     y = np.asarray(y)
+    if _is_keras(model):
+        return _keras_metrics(model, x, y)
     task = model_task(model, y)
     if task.task is Task.REGRESSION:
         return _regression_metrics(model, x, y)
@@ -216,6 +218,36 @@ def _regression_metrics(model: Any, x: Any, y: Any) -> dict[str, float]:
     return {k: m[k] for k in _REGRESSION_AGGREGATED if k in m}
 
 
+def _keras_metrics(model: Any, x: Any, y: Any) -> dict[str, float]:
+    """A Keras model's metrics read the way autolog reads them (the task rule, then
+    ``heads.evaluation_of``, a tagger's mask included), whatever its task."""
+    from mlflow_sanity.adapters.keras.describe import describe_model
+    from mlflow_sanity.adapters.keras.heads import evaluation_of, evidence_field, head_task
+    from mlflow_sanity.adapters.keras.predict import predict_outputs
+    from mlflow_sanity.adapters.keras.task_heads import with_mask
+    from mlflow_sanity.core.keras_spec import Predictions, summarize_labels
+
+    spec = describe_model(model)
+    task = head_task(spec, y)
+    if not task.judged:
+        raise InputError(f"seed sweeps cannot judge this model: {task.why}")
+    preds = with_mask(model, x, Predictions(y, predict_outputs(model, x, None)))
+    labels = summarize_labels(y, None, spec.output_units) if task.task in SINGLE_LABEL else None
+    evidence = evaluation_of(task.task, spec, preds, labels).get(evidence_field(task.task))
+    if evidence is None:
+        raise InputError(f"the seed's predictions could not be judged as {task.task.value}")
+    keep = _REGRESSION_AGGREGATED if task.task is Task.REGRESSION else None
+    return {
+        k: float(v)
+        for k, v in evidence.metrics.items()
+        if (k in keep if keep else k not in _NOT_AGGREGATED)
+    }
+
+
+def _is_keras(model: Any) -> bool:
+    return any(c.__module__.split(".")[0] == "keras" for c in type(model).__mro__)
+
+
 def evaluated(result: Any) -> tuple[dict[str, float], list[str], str]:
     """``to_metrics`` plus the task a ``(model, x, y)`` result was judged as ("" for a
     dict of metrics: the user's numbers, whatever they measure)."""
@@ -234,7 +266,7 @@ def model_task(model: Any, y: Any) -> TaskDecision:
     if isinstance(model, BaseEstimator) and (is_classifier(model) or is_regressor(model)):
         kind = "classifier" if is_classifier(model) else "regressor"
         return decide_task(model_type=kind, targets=y)
-    if any(c.__module__.split(".")[0] == "keras" for c in type(model).__mro__):
+    if _is_keras(model):
         from mlflow_sanity.adapters.keras.describe import describe_model
         from mlflow_sanity.adapters.keras.heads import head_task
 
