@@ -6,7 +6,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
-from mlflow_sanity.checks import CheckOptions, Context, Thresholds, run_checks, skipped_checks
+from mlflow_sanity.checks import CheckOptions, Context, Thresholds, check_all, skipped_checks
 from mlflow_sanity.checks.corrected import R2
 from mlflow_sanity.core.findings import Provenance, Report
 from mlflow_sanity.core.metrics import Classification, classify
@@ -43,15 +43,16 @@ def build_report(
     if ctx.task is None and ctx.regression is not None:
         ctx = replace(ctx, task=Task.REGRESSION)
     judged = c if c is not None else ctx.regression
+    checked = check_all(ctx, options, provenance.source, provenance.call)
     report = Report(
-        findings=run_checks(ctx, options, provenance.source),
+        findings=checked.findings,
         inputs=dict(inputs or {}),
         provenance=replace(
             provenance,
             evaluated_on=provenance.evaluated_on if judged is not None else None,
             rows=judged.n if judged is not None else None,
         ),
-        skipped=skipped_checks(ctx, options, provenance.call),
+        skipped=[*skipped_checks(ctx, options, provenance.call), *checked.crashed],
         task=ctx.task.value if ctx.task is not None else "",
     )
     if ctx.regression is not None:

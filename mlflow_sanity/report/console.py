@@ -10,40 +10,59 @@ second time, as plain text on stderr). Nothing is said for a clean pass.
 
 from __future__ import annotations
 
-import html
 import logging
+import re
 import sys
 
 from mlflow_sanity.core.findings import Report
+from mlflow_sanity.core.summary import html_block
+from mlflow_sanity.report.calls import call_of, corrected_line
 from mlflow_sanity.report.links import run_link
 
 _log = logging.getLogger("mlflow_sanity")
 PENDING_PREFIX = "pending-"  # a spooled report whose run is created by ``mlflow-sanity sync``
+MAX_REASONS = 4  # findings explained in the console; the rest are counted and pointed to
+# A sentence ends at ". " before a capital or a quote (not inside "0.90" or "e.g. x").
+_SENTENCE_END = re.compile(r"[.!?](?=\s+[A-Z\"'(`])")
+
+
+def first_sentence(message: str) -> str:
+    """The message's first sentence, whole: a reason is shortened by choosing what to say,
+    never by cutting a sentence (the rest is one ``mlflow-sanity report RUN_ID`` away)."""
+    found = _SENTENCE_END.search(message)
+    return message[: found.start() + 1] if found else message
 
 
 def summary_lines(report: Report, run_id: str, what: str, tracking_uri: str) -> list[str]:
-    """Status and flagged ids, the worst finding's reason, and where the run is."""
-    worst = report.flagged[0]
-    reason = worst.message if len(worst.message) <= 200 else worst.message[:199] + "…"
+    """Status, every flagged finding (its call and the first sentence of its reason, up to
+    ``MAX_REASONS`` of them), and where the run and the full report are."""
     if run_id.startswith(PENDING_PREFIX):
         where = [
             "  not logged yet (the tracking server could not be reached): upload it with "
             "mlflow-sanity sync"
         ]
+        full = "mlflow-sanity sync, then mlflow-sanity report RUN_ID"
     else:
-        where = [
-            f"  run {run_id}: mlflow-sanity report {run_id}",
-            f"  UI: {run_link(run_id, tracking_uri)}",
-        ]
+        where = [f"  UI: {run_link(run_id, tracking_uri)}"]
+        full = f"mlflow-sanity report {run_id}"
     status = f"this {what} is {report.status.upper()} ({', '.join(report.flagged_ids)})"
-    corrected = report.corrected_text
+    corrected = corrected_line(report)
     # the corrected figure leads: it is the number to read instead of the one just printed
     first = (
         [f"mlflow-sanity: {corrected}", f"  {status}"]
         if corrected
         else [f"mlflow-sanity: {status}"]
     )
-    return [*first, f"  {worst.id}: {reason}", *where]
+    reasons = []
+    for f in report.flagged[:MAX_REASONS]:
+        call = call_of(f, report)
+        reasons.append(
+            f"  [{f.severity.value}] {f.id}{f' ({call})' if call else ''}: "
+            f"{first_sentence(f.message)}"
+        )
+    more = len(report.flagged) - MAX_REASONS
+    rest = f"{more} more finding(s), evidence and fixes" if more > 0 else "evidence and fixes"
+    return [*first, *reasons, f"  {rest}: {full}", *where]
 
 
 def announce(report: Report, run_id: str, what: str, tracking_uri: str) -> None:
@@ -62,12 +81,7 @@ def announce(report: Report, run_id: str, what: str, tracking_uri: str) -> None:
 
 
 def _html(report: Report, lines: list[str]) -> str:
-    colour = "#b00020" if report.status == "fail" else "#8a6d00"
-    body = "<br>".join(html.escape(line) for line in lines)
-    return (
-        f'<div style="border-left:4px solid {colour};padding:4px 8px;'
-        f'font-family:monospace;font-size:90%">{body}</div>'
-    )
+    return html_block(lines, report.status)
 
 
 def _in_jupyter() -> bool:

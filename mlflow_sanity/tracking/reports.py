@@ -24,11 +24,13 @@ from mlflow.tracking import MlflowClient
 
 from mlflow_sanity._version import __version__
 from mlflow_sanity.core import tag_names
+from mlflow_sanity.core.boundary import on_error
 from mlflow_sanity.core.clock import now_ms
 from mlflow_sanity.core.findings import Report
 from mlflow_sanity.core.fingerprint import Fingerprint
 from mlflow_sanity.core.splits import ModelSelection
 from mlflow_sanity.report import render_html, render_json
+from mlflow_sanity.report.calls import corrected_line
 from mlflow_sanity.report.markdown import merge_note, note_section
 from mlflow_sanity.tracking import runs, shim, verdict
 
@@ -180,7 +182,7 @@ def _tags(report: Report, note: str) -> list[RunTag]:
     if report.task:
         tags[tag_names.TASK] = report.task
     tags.update({tag_names.finding(f.id): f.severity.value for f in flagged})
-    corrected = report.corrected_text
+    corrected = corrected_line(report)  # names the call when the run holds several
     if corrected:
         tags[CORRECTED_TAG] = corrected
     return [RunTag(k, clip_tag(v)) for k, v in tags.items()]
@@ -406,10 +408,7 @@ def log_to_new_run(
     if name:
         exp_id = runs.experiment_id(name, client)
     run_id = runs.create_run(client, exp_id, tags={}, run_name=run_name)
-    try:
+    with on_error(lambda _: runs.terminate(client, run_id, "FAILED")):
         log_report(run_id, report, files, client=client)
-    except BaseException:
-        runs.terminate(client, run_id, "FAILED")
-        raise
     runs.terminate(client, run_id)
     return run_id

@@ -320,7 +320,9 @@ def preprocessing_leakage(ctx: Context, t: Mapping[str, float]) -> Outcome | Non
         fp = got[0]
         te = eval_fingerprint(ctx, fp)
         seen = seen_splits(ctx)  # every split the model saw: a scaler fitted before a 3-way split
-        data = scaling_from_data(fp, te, t, seen)
+        validation = ctx.test is not None and ctx.test.name.startswith("validation")  # at a fit
+        rows = "validation" if validation else "evaluation"
+        data = scaling_from_data(fp, te, t, seen, rows)
         norm = ctx.normalization
         model = normalization_from_model(fp, te, norm, t, seen) if norm else None
     sources = [x for x in (data, model, target) if x is not None]
@@ -333,7 +335,7 @@ def preprocessing_leakage(ctx: Context, t: Mapping[str, float]) -> Outcome | Non
     if flagged:
         return Outcome(
             Severity.WARN,
-            " ".join(flagged) + " Information about the evaluation rows reached training, "
+            " ".join(flagged) + f" Information about the {rows} rows reached training, "
             "so the score is optimistic.",
             ev,
         )
@@ -382,7 +384,7 @@ def feature_target_leakage(ctx: Context, t: Mapping[str, float]) -> Outcome | No
     sample = scoring_sample(ctx, t)
     if sample is None:
         return None
-    frame, codes = sample
+    frame, codes, total = sample
     # numeric columns are screened on a balanced sample of ``screen_rows`` rows; those
     # within ``screen_margin`` of the warning level are scored again on all rows
     scores, method, skipped, screening = screened_scores(
@@ -402,6 +404,8 @@ def feature_target_leakage(ctx: Context, t: Mapping[str, float]) -> Outcome | No
         "rows_scored": int(frame.shape[0]),
         **screening.evidence(),
     }
+    if total > frame.shape[0]:  # a statistic: scored on a documented, seeded sample
+        ev["sample"] = {"rows": int(frame.shape[0]), "of_rows": total, "seed": SAMPLE_SEED}
     severity = Severity.PASSED
     if top:
         severity = grade(top[0][1], fail=t["fail_score"], warn=t["warn_score"], inclusive=True)
@@ -428,25 +432,45 @@ def feature_target_leakage(ctx: Context, t: Mapping[str, float]) -> Outcome | No
     return Outcome(severity, text, ev)
 
 
-def scoring_sample(ctx: Context, t: Mapping[str, float]) -> tuple[pd.DataFrame, np.ndarray] | None:
-    """The labelled evaluation rows to score (a fixed sample above ``max_rows``) and their
-    class codes; None when unlabelled, too small or with a class too rare to score."""
+SAMPLE_SEED = 0  # of the uniform sample feature_target_leakage scores above ``max_rows``
+
+
+def scoring_sample(
+    ctx: Context, t: Mapping[str, float]
+) -> tuple[pd.DataFrame, np.ndarray, int] | None:
+    """The labelled evaluation rows to score (a fixed sample of ``max_rows`` rows drawn
+    uniformly without replacement with ``SAMPLE_SEED`` above that), their class codes and
+    the number of rows they were drawn from; None when unlabelled, too small or with a
+    class too rare to score. The sample is drawn before any frame is built: no frame of
+    all the rows is ever made."""
     test = eval_split(ctx)
     if test.labels is None:
         return None
-    frame, _ = fpm.as_frame(test.features)
+    n = _row_count(test.features)
     y = labels_1d(test.labels)
-    if y.shape[0] != frame.shape[0]:
-        raise InputError(f"{frame.shape[0]} evaluation rows but {y.shape[0]} labels")
-    if reaches(frame.shape[0], t["max_rows"]):  # a fixed sample keeps the ranking cheap
-        keep = np.sort(np.random.default_rng(0).choice(frame.shape[0], int(t["max_rows"]), False))
-        frame, y = frame.iloc[keep], y[keep]
+    if y.shape[0] != n:
+        raise InputError(f"{n} evaluation rows but {y.shape[0]} labels")
+    features = test.features
+    if reaches(n, t["max_rows"]):  # a fixed sample keeps the ranking cheap
+        rng = np.random.default_rng(SAMPLE_SEED)
+        keep = np.sort(rng.choice(n, int(t["max_rows"]), False))
+        features, y = _rows(features, keep), y[keep]
+    frame, _ = fpm.as_frame(features)
     classes, codes = np.unique(y, return_inverse=True)
     counts = np.bincount(codes)
     too_small = reaches(frame.shape[0], t["min_rows"], below=True)
     if too_small or len(classes) < 2 or reaches(counts.min(), t["min_class_rows"], below=True):
         return None
-    return frame, codes
+    return frame, codes, n
+
+
+def _rows(features: Any, keep: np.ndarray) -> Any:
+    """The rows ``keep`` of a frame, a mapping of columns or an array."""
+    if isinstance(features, (pd.DataFrame, pd.Series)):
+        return features.iloc[keep]
+    if isinstance(features, Mapping):
+        return {name: np.asarray(values)[keep] for name, values in features.items()}
+    return np.asarray(features)[keep]
 
 
 def _continuous_leakage(ctx: Context, t: Mapping[str, float]) -> Outcome | None:
@@ -454,14 +478,14 @@ def _continuous_leakage(ctx: Context, t: Mapping[str, float]) -> Outcome | None:
     correlation with the (single) target, graded by the same ``warn_score``/``fail_score``."""
     test, r = eval_split(ctx), ctx.regression
     y = np.asarray(test.labels, dtype=np.float64) if test.labels is not None else r.y_true
-    frame, _ = fpm.as_frame(test.features)
-    y = y.reshape(y.shape[0], -1)
-    if y.shape[1] != 1 or y.shape[0] != frame.shape[0] or frame.shape[0] < t["min_rows"]:
+    y, n, features = y.reshape(y.shape[0], -1), _row_count(test.features), test.features
+    if y.shape[1] != 1 or y.shape[0] != n or reaches(n, t["min_rows"], below=True):
         return None
     y = y[:, 0]
-    if reaches(frame.shape[0], t["max_rows"]):
-        keep = np.sort(np.random.default_rng(0).choice(frame.shape[0], int(t["max_rows"]), False))
-        frame, y = frame.iloc[keep], y[keep]
+    if reaches(n, t["max_rows"]):  # the same fixed sample as the class scores
+        keep = np.sort(np.random.default_rng(SAMPLE_SEED).choice(n, int(t["max_rows"]), False))
+        features, y = _rows(features, keep), y[keep]
+    frame, _ = fpm.as_frame(features)
     scores, constant = correlation_scores(frame, y)
     top = sorted(scores.items(), key=lambda kv: -kv[1])[:N_TOP]
     ev = {

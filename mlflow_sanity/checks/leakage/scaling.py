@@ -81,6 +81,7 @@ class Splits:
     train: fpm.Fingerprint
     eval: fpm.Fingerprint
     others: tuple[tuple[str, fpm.Fingerprint], ...] = ()
+    eval_name: str = "evaluation"  # "validation" at a fit: the rows validation_split took
 
     @property
     def parts(self) -> list[fpm.Fingerprint]:
@@ -88,24 +89,39 @@ class Splits:
 
     @property
     def names(self) -> list[str]:
-        return ["training", "evaluation", *(name for name, _ in self.others)]
+        return ["training", self.eval_name, *(name for name, _ in self.others)]
 
     def said(self) -> str:
         """``the training and evaluation rows`` / ``the training, validation and ... rows``."""
         names = self.names
         if len(names) == 2:
-            return "the training and evaluation rows"
+            return f"the training and {self.eval_name} rows"
         return f"the {', '.join(names[:-1])} and {names[-1]} rows"
+
+    def saw(self) -> str:
+        """What a scaler fitted on the union saw, in the words of the user's split: at a fit
+        it saw the validation rows (split off after scaling, e.g. by ``validation_split``)."""
+        if self.eval_name == "validation" and not self.others:
+            return (
+                "the scaler saw the validation rows (it was fitted on all the rows given to "
+                "fit, before the validation rows were split off from them)"
+            )
+        rest = self.names[1:]
+        rows = rest[0] if len(rest) == 1 else f"{', '.join(rest[:-1])} and {rest[-1]}"
+        return f"the scaler was fitted before the split (it saw the {rows} rows)"
 
 
 def splits_to_try(
-    fp: fpm.Fingerprint, te: fpm.Fingerprint, seen: Sequence[tuple[str, fpm.Fingerprint]]
+    fp: fpm.Fingerprint,
+    te: fpm.Fingerprint,
+    seen: Sequence[tuple[str, fpm.Fingerprint]],
+    eval_name: str = "evaluation",
 ) -> list[Splits]:
     """Training + evaluation rows, then with each subset of the other splits the model saw
     (fewest first). A split whose rows are the training or evaluation rows, or another
     split's, counts once; one with other columns is left out."""
     if not seen:  # a fit, or a model seen only on these two splits: the pair
-        return [Splits(fp, te)]
+        return [Splits(fp, te, eval_name=eval_name)]
     have = [fp, te]
     others: list[tuple[str, fpm.Fingerprint]] = []
     for name, other in seen:
@@ -115,7 +131,7 @@ def splits_to_try(
         others.append((name, other))
     others = others[-MAX_OTHER_SPLITS:]
     return [
-        Splits(fp, te, tuple(subset))
+        Splits(fp, te, tuple(subset), eval_name)
         for k in range(len(others) + 1)
         for subset in itertools.combinations(others, k)
     ]
@@ -221,10 +237,11 @@ def scaling_from_data(
     te: fpm.Fingerprint,
     t: Mapping[str, float],
     seen: Sequence[tuple[str, fpm.Fingerprint]] = (),
+    eval_name: str = "evaluation",
 ) -> Scaling:
     """Do the statistics of train + eval (+ other splits the model saw) show a scaler
     fitted before the split? The first union that does wins; else the pair's verdict."""
-    tried = [_scaling_of(s, t) for s in splits_to_try(fp, te, seen)]
+    tried = [_scaling_of(s, t) for s in splits_to_try(fp, te, seen, eval_name)]
     return next((x for x in tried if x.leak), tried[0])
 
 
@@ -266,8 +283,7 @@ def _standardised_on_union(
             True,
             f"{s.said().capitalize()} together are exactly standardised (mean 0, "
             f"std 1) in {len(which)} of {len(c.names)} continuous columns (e.g. {which[0]!r}) "
-            f"while the training rows alone are not (|mean| up to {worst:.3g}): the scaler "
-            "was fitted before the split.",
+            f"while the training rows alone are not (|mean| up to {worst:.3g}): {s.saw()}.",
             ev,
         )
     if train_std.any():
