@@ -136,6 +136,13 @@ def test_an_entry_says_trigger_thresholds_how_to_change_them_remedy_and_an_examp
 def test_examples_come_from_running_the_checks_and_flag_each_one():
     examples = catalog.examples()
     assert {"prediction_collapse", "accuracy_at_baseline", "single_class_eval"} <= set(examples)
+    leakage = {
+        "train_test_overlap",
+        "eval_is_train",
+        "preprocessing_leakage",
+        "duplicate_eval_rows",
+    }
+    assert leakage <= set(examples)
     assert all(m.startswith(("[fail] ", "[warn] ", "[info] ")) for m in examples.values())
 
 
@@ -179,7 +186,7 @@ def test_render_rewrites_only_between_the_markers():
         "<!-- checks:details themes=variance -->\nold entries\n<!-- checks:end -->\nend\n"
     )
     out = catalog.render(text)
-    assert out.startswith("intro\n<!-- checks:begin themes=variance -->\n| id | flags |")
+    assert out.startswith("intro\n<!-- checks:begin themes=variance -->\n| id | tasks | flags |")
     assert "old table" not in out and "\nmiddle\n" in out and out.endswith("end\n")
     assert out.count("[`seed_variance`]") == 2  # the variance table and the full one
     assert "old entries" not in out and "### `nondeterminism`" in out
@@ -197,3 +204,13 @@ def test_check_command_fails_on_a_stale_readme_and_write_fixes_it(tmp_path, caps
     assert catalog.main(["--check", str(readme)]) == 0
     assert catalog.main(["--markdown", "--themes", "variance"]) == 0
     assert "`nondeterminism`" in capsys.readouterr().out
+
+
+def test_rows_and_entries_name_the_tasks_a_check_applies_to():
+    table = catalog.markdown_table(["imbalance", "keras_config"]).splitlines()
+    assert table[0] == "| id | theme | tasks | flags | needs | default thresholds |"
+    single = next(r for r in table if "[`single_class_eval`]" in r)
+    assert "| imbalance | binary, multiclass, sequence |" in single  # a tagger's real tokens
+    hidden = next(r for r in table if "[`hidden_softmax`]" in r)
+    assert "| every task |" in hidden
+    assert "tasks: binary, multiclass" in catalog.details(["imbalance"])

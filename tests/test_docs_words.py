@@ -125,6 +125,7 @@ def test_a_long_summary_counts_the_rest_and_points_to_the_report():
     findings = [Finding(f"f{i}", Severity.WARN, f"Reason {i}.", source="autolog") for i in range(6)]
     lines = summary_lines(Report(findings), "r1", "fit", "sqlite:///mlflow.db")
     assert sum(line.startswith("  [warn]") for line in lines) == MAX_REASONS
+    assert lines[0].endswith("is WARN (f0, f1, f2, f3, 2 more)")  # only explained ids named
     assert any("2 more finding(s)" in line and "mlflow-sanity report r1" in line for line in lines)
 
 

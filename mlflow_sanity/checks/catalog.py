@@ -34,6 +34,7 @@ import numpy as np
 from mlflow_sanity.checks import REGISTRY, Check, Context, run_checks
 from mlflow_sanity.core.findings import Severity
 from mlflow_sanity.core.metrics import classify
+from mlflow_sanity.core.splits import Split
 from mlflow_sanity.core.task import Task
 
 BEGIN = re.compile(r"<!-- checks:(?P<kind>begin|details)(?: themes=(?P<themes>[a-z_,]+))? -->")
@@ -124,6 +125,24 @@ def _scenarios() -> Iterable[Context]:
     yield Context(eval=classify(y, pred, np.where(pred == 1, 0.99, 0.01)))  # over-confident
     y = np.array([0] * 990 + [1] * 4 + [2] * 6)
     yield Context(eval=classify(y, y))  # a rare class
+    yield from _leaky_scenarios(rng)
+
+
+def _leaky_scenarios(rng: np.random.Generator) -> Iterable[Context]:
+    """Test rows copied from training and within the test set, a column that is the label;
+    a scaler fitted before the split; a test set that is the training set."""
+    y = rng.integers(0, 2, 400)
+    x = np.c_[y + rng.normal(0, 0.01, 400), rng.normal(5, 2, (400, 3))]
+    x = (x - x.mean(axis=0)) / x.std(axis=0)  # standardised before the split
+    test = np.r_[x[300:], x[:40], x[300:340]]  # 40 training rows, 40 repeated test rows
+    y_test = np.r_[y[300:], y[:40], y[300:340]]
+    yield Context(
+        eval=classify(y_test, y_test), train=Split(x[:300], y[:300]), test=Split(test, y_test)
+    )
+    yield Context(train=Split(x[:300], y[:300]), test=Split(x[300:], y[300:]))  # the scaler
+    yield Context(
+        eval=classify(y[:300], y[:300]), train=Split(x[:300], y[:300]), test=Split(x[:300], y[:300])
+    )
 
 
 @cache

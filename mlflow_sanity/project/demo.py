@@ -72,7 +72,7 @@ def _demo(epochs: int) -> None:
                 run_id = train_and_evaluate(l2=l2, epochs=epochs, seed=0)
             report = read_report(run_id)
             accuracy = report.metrics["accuracy"]
-            print(f"\n=== {name}: accuracy {accuracy:.3f}  (run {run_id})")
+            print(f"\n=== {name}: test accuracy {accuracy:.3f}  (run {run_id})")
             print(terminal_summary(report))
     uri = mlflow.get_tracking_uri()
     exp = parent.info.experiment_id
@@ -88,6 +88,24 @@ def _demo(epochs: int) -> None:
     print(f"(parent run {parent.info.run_id}, experiment {exp})")
 
 
+def _import_keras_quietly() -> None:
+    """Import TensorFlow and Keras with the process' stderr closed: their C++ start-up
+    notices (absl's "All log messages before absl::InitializeLog()", oneDNN's) ignore
+    ``TF_CPP_MIN_LOG_LEVEL`` and are written straight to file descriptor 2."""
+    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    try:
+        import keras  # noqa: F401
+        import tensorflow  # noqa: F401
+    except ImportError:  # the train step says what is missing
+        pass
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
 if __name__ == "__main__":
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow's C++ notices
+    _import_keras_quietly()
     main()

@@ -22,8 +22,8 @@ from mlflow_sanity.report.links import run_link
 _log = logging.getLogger("mlflow_sanity")
 PENDING_PREFIX = "pending-"  # a spooled report whose run is created by ``mlflow-sanity sync``
 MAX_REASONS = 4  # findings explained in the console; the rest are counted and pointed to
-# A sentence ends at ". " before a capital or a quote (not inside "0.90" or "e.g. x").
-_SENTENCE_END = re.compile(r"[.!?](?=\s+[A-Z\"'(`])")
+# A sentence ends at ". " before a capital or a quote (not inside "0.90", "e.g. 'x'", "vs.").
+_SENTENCE_END = re.compile(r"(?<!e\.g)(?<!i\.e)(?<!\bvs)[.!?](?=\s+[A-Z\"'(`])")
 
 
 def first_sentence(message: str) -> str:
@@ -45,7 +45,10 @@ def summary_lines(report: Report, run_id: str, what: str, tracking_uri: str) -> 
     else:
         where = [f"  UI: {run_link(run_id, tracking_uri)}"]
         full = f"mlflow-sanity report {run_id}"
-    status = f"this {what} is {report.status.upper()} ({', '.join(report.flagged_ids)})"
+    shown = report.flagged[:MAX_REASONS]
+    more = len(report.flagged) - len(shown)
+    ids = ", ".join(dict.fromkeys(f.id for f in shown)) + (f", {more} more" if more > 0 else "")
+    status = f"this {what} is {report.status.upper()} ({ids})"  # each id explained below
     corrected = corrected_line(report)
     # the corrected figure leads: it is the number to read instead of the one just printed
     first = (
@@ -54,13 +57,12 @@ def summary_lines(report: Report, run_id: str, what: str, tracking_uri: str) -> 
         else [f"mlflow-sanity: {status}"]
     )
     reasons = []
-    for f in report.flagged[:MAX_REASONS]:
+    for f in shown:
         call = call_of(f, report)
         reasons.append(
             f"  [{f.severity.value}] {f.id}{f' ({call})' if call else ''}: "
             f"{first_sentence(f.message)}"
         )
-    more = len(report.flagged) - MAX_REASONS
     rest = f"{more} more finding(s), evidence and fixes" if more > 0 else "evidence and fixes"
     return [*first, *reasons, f"  {rest}: {full}", *where]
 

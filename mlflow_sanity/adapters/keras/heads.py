@@ -22,6 +22,7 @@ import numpy as np
 from mlflow_sanity.adapters.keras.describe import describe_heads, describe_model
 from mlflow_sanity.adapters.keras.predict import predict_heads, predict_outputs
 from mlflow_sanity.adapters.keras.regression import regression_files, regression_of
+from mlflow_sanity.adapters.keras.task_heads import multilabel_evidence, sequence_evidence
 from mlflow_sanity.checks import CheckOptions, Context
 from mlflow_sanity.core.findings import Provenance, Report
 from mlflow_sanity.core.keras_spec import LabelSummary, ModelSpec, Predictions, label_indices
@@ -104,6 +105,7 @@ def head_task(spec: ModelSpec, y: Any, x: Any = None) -> TaskDecision:
         output_rank=spec.output_rank,
         targets=y,
         inputs_are_targets=_same_data(x, y),
+        custom_loop=bool(spec.custom_loop),
     )
 
 
@@ -143,6 +145,10 @@ def evaluation_of(
     if task is Task.REGRESSION:  # the baseline: the training targets' median (fit, memory)
         regression = regression_of(preds, train_targets)
         return {"regression": regression} if regression is not None else {}
+    if task is Task.MULTILABEL:
+        return multilabel_evidence(spec, preds)
+    if task is Task.SEQUENCE:
+        return sequence_evidence(spec, preds)
     return {}
 
 
