@@ -8,12 +8,16 @@ from typing import Any
 
 from mlflow_sanity.checks import CheckOptions, Context, Thresholds, check_all, skipped_checks
 from mlflow_sanity.checks.corrected import R2
+from mlflow_sanity.checks.leakage.scaling import evaluated_split
+from mlflow_sanity.core.boundary import Caught, Origin
 from mlflow_sanity.core.findings import Provenance, Report
+from mlflow_sanity.core.fingerprint import Fingerprint
 from mlflow_sanity.core.metrics import Classification, classify
 from mlflow_sanity.core.regression import regress
 from mlflow_sanity.core.task import Task, task_of_classes
 
-CORRECTED_METRIC = "corrected_accuracy"  # under the report's metric prefix (DESIGN, Metrics)
+# under the report's metric prefix (docs/architecture.md "Public contract")
+CORRECTED_METRIC = "corrected_accuracy"
 CORRECTED_R2 = "corrected_r2"  # a regressor's (R² on the rows not seen in training)
 
 
@@ -38,15 +42,14 @@ def build_report(
     options = options or CheckOptions.of(thresholds, disable)
     provenance = provenance or Provenance(source=source)
     c: Classification | None = ctx.eval
-    rows = c.n if c is not None else ctx.multilabel.n if ctx.multilabel is not None else None
+    judged = next((e for e in (c, ctx.multilabel, ctx.regression) if e is not None), None)
+    rows = judged.n if judged is not None else None
     if ctx.task is None and c is not None:  # a caller from before the task rule
         ctx = replace(ctx, task=task_of_classes(len(c.labels)))
-    if ctx.task is None and ctx.regression is not None:
-        ctx = replace(ctx, task=Task.REGRESSION)
     if ctx.task is None and ctx.multilabel is not None:
         ctx = replace(ctx, task=Task.MULTILABEL)
-    if rows is None and ctx.regression is not None:
-        rows = ctx.regression.n
+    if ctx.task is None and ctx.regression is not None:
+        ctx = replace(ctx, task=Task.REGRESSION)
     checked = check_all(ctx, options, provenance.source, provenance.call)
     report = Report(
         findings=checked.findings,
@@ -62,6 +65,7 @@ def build_report(
     if ctx.regression is not None:
         report.metrics.update(ctx.regression.metrics)
         report.inputs.setdefault("regression_baseline", ctx.regression.baseline_from)
+    report.evaluated_split = _evaluated_split(ctx)
     if c is not None:
         report.metrics.update(c.metrics)
         report.tables["per_class"] = c.per_class
@@ -88,6 +92,14 @@ def add_task_evidence(report: Report, ctx: Context) -> None:
         report.inputs["sequence"] = seq.to_dict()
         if seq.entity_table:
             report.tables["per_entity"] = seq.entity_table
+
+
+def _evaluated_split(ctx: Context) -> Fingerprint | None:
+    """The evaluated rows' fingerprint, for the report to carry (data a check could not
+    read is no split: None)."""
+    with Caught(Origin.OURS, "fingerprinting the evaluated rows"):
+        return evaluated_split(ctx)
+    return None
 
 
 def check_predictions(

@@ -113,9 +113,9 @@ def class_imbalance(ctx: Context, t: Mapping[str, float]) -> Outcome | None:
     flags=(
         "fail: every prediction is one class; warn: ≥ `warn_share` of predictions are one "
         "class and the others are predicted at < `min_rate_ratio` of their true rate; "
-        "multi-label: the same rule per label (a label never or always predicted); a "
-        "regressor: fail when every prediction is one value, warn when their std is < "
-        "`spread_ratio` × the targets'"
+        "multi-label: the same rule per label (a label never or always predicted); "
+        "a regressor: fail when every prediction is one value, warn when their std is "
+        "< `spread_ratio` × the targets'"
     ),
     requires=[],
     one_of=["eval", "multilabel", "regression"],

@@ -38,7 +38,7 @@ from mlflow_sanity.adapters.keras.memory import FitMemory
 from mlflow_sanity.adapters.keras.predict import Captured
 from mlflow_sanity.adapters.keras.probes import complete_probe
 from mlflow_sanity.adapters.keras.regression import target_stats
-from mlflow_sanity.adapters.keras.task_heads import task_files, with_mask
+from mlflow_sanity.adapters.keras.task_heads import with_mask
 from mlflow_sanity.checks import CheckOptions, Context
 from mlflow_sanity.core.boundary import Caught, Origin, attempt
 from mlflow_sanity.core.findings import Provenance, Report
@@ -116,18 +116,17 @@ def analyse(
         inputs["probes"] = probed.to_dict()
     if failure:
         inputs["fingerprint"] = failure
-    if first.fit.monitors:
-        inputs["model_selection"] = fit_facts.model_selection(first.fit).to_dict()
     on_training = any(c.eval_on == "training" for c in contexts.values())  # no validation
     where = "training data" if on_training else "validation data"
     origin = Provenance(source=call.source, call="fit", evaluated_on=where)
     judged = judge_heads(contexts, rows, options=config, provenance=origin, inputs=inputs)
     report = judged.report
+    if first.fit.monitors:  # carried to the model's evaluations (``FitMemory``)
+        report.model_selection = fit_facts.model_selection(first.fit)
     _add_training_metrics(report)
     files = fit_facts.learning_curves(history, first.fit)
     if not on_training:
         files.update(head_files(contexts, prefix="validation_"))
-        files.update(task_files(contexts, prefix="validation_"))
     for role, fp in fingerprints.items():
         files.update(fp.to_files(role))
     digests = fit_facts.run_digests(model, first.model, first.fit, call, fingerprints)
@@ -334,11 +333,10 @@ def analyse_evaluate(
     )
     judged = judge_heads(contexts, row_ctx, options=config, provenance=origin, inputs=inputs)
     files = head_files(contexts)
-    files.update(task_files(contexts))
     # the evaluated rows in the training columns, if the leakage checks computed them:
     # the fit's memory keeps them for the union of splits a later evaluate is compared with
-    evaluated = judged.rows.shared.get("eval_fp")
-    fingerprints = {"evaluate": evaluated} if isinstance(evaluated, Fingerprint) else {}
+    evaluated = judged.report.evaluated_split
+    fingerprints = {"evaluate": evaluated} if evaluated is not None else {}
     return Analysis(judged.report, files, fingerprints)
 
 

@@ -22,7 +22,11 @@ import numpy as np
 from mlflow_sanity.adapters.keras.describe import describe_heads, describe_model
 from mlflow_sanity.adapters.keras.predict import predict_heads, predict_outputs
 from mlflow_sanity.adapters.keras.regression import regression_files, regression_of
-from mlflow_sanity.adapters.keras.task_heads import multilabel_evidence, sequence_evidence
+from mlflow_sanity.adapters.keras.task_heads import (
+    multilabel_evidence,
+    multilabel_files,
+    sequence_evidence,
+)
 from mlflow_sanity.checks import CheckOptions, Context
 from mlflow_sanity.core.findings import Provenance, Report
 from mlflow_sanity.core.keras_spec import LabelSummary, ModelSpec, Predictions, label_indices
@@ -142,13 +146,13 @@ def evaluation_of(
     if task in SINGLE_LABEL:
         evaluation = classification_of(spec, preds, labels)
         return {"eval": evaluation} if evaluation is not None else {}
-    if task is Task.REGRESSION:  # the baseline: the training targets' median (fit, memory)
-        regression = regression_of(preds, train_targets)
-        return {"regression": regression} if regression is not None else {}
     if task is Task.MULTILABEL:
         return multilabel_evidence(spec, preds)
     if task is Task.SEQUENCE:
         return sequence_evidence(spec, preds)
+    if task is Task.REGRESSION:  # the baseline: the training targets' median (fit, memory)
+        regression = regression_of(preds, train_targets)
+        return {"regression": regression} if regression is not None else {}
     return {}
 
 
@@ -235,8 +239,9 @@ def name_findings(report: Report, head: str | None) -> Report:
 
 
 def head_files(contexts: Mapping[str | None, Context], prefix: str = "") -> dict[str, bytes]:
-    """The plots of each head that was evaluated: confusion matrix and per-class plots of a
-    classifier, predicted vs actual and residuals of a regressor."""
+    """The plots and tables of each head that was evaluated: confusion matrix and per-class
+    plots of a classifier (a tagger's real tokens too), predicted vs actual and residuals of
+    a regressor, the per-label table of a multi-label head."""
     from mlflow_sanity.report import classification_files
 
     files: dict[str, bytes] = {}
@@ -245,4 +250,5 @@ def head_files(contexts: Mapping[str | None, Context], prefix: str = "") -> dict
         if ctx.eval is not None:
             files.update(classification_files(ctx.eval, prefix=head))
         files.update(regression_files(ctx.regression, prefix=head))
+        files.update(multilabel_files(ctx.multilabel, prefix=head))
     return files

@@ -46,8 +46,7 @@ from mlflow_sanity.core.boundary import Caught, Origin, attempt, on_error
 from mlflow_sanity.core.findings import Report
 from mlflow_sanity.tracking import shim
 from mlflow_sanity.tracking.publish import Target, publish
-from mlflow_sanity.tracking.runs import OwnedRun, tracking_uri
-from mlflow_sanity.tracking.spool import finish_run, open_fit_run
+from mlflow_sanity.tracking.runs import OwnedRun, finish_run, open_fit_run, tracking_uri
 
 _log = logging.getLogger(__name__)
 
@@ -93,9 +92,9 @@ def autolog(
     ``silent=True`` keeps the console summary of flagged calls quiet, and
     ``disable=True`` removes the interception again. ``prove_causes`` (``"auto"``,
     ``True``, ``False``; default ``$MLFLOW_SANITY_PROVE_CAUSES`` or ``"auto"``) and
-    ``proof_budget=(share of the fit's time, seconds)`` (default ``(1.0, 60)``: at least
-    10 s, at most 60) decide when a cause of a stuck fit is tested by experiment
-    (``adapters/keras/proofs.py``).
+    ``proof_budget=(share of the fit's work, safety-stop seconds)`` (default
+    ``(1.0, 300)``; work counted in steps, rows and parameters, never in seconds) decide
+    when a cause is tested by experiment (``adapters/keras/proofs.py``).
     """
     if disable:
         _STATE.enabled = False

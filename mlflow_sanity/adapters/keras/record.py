@@ -12,7 +12,6 @@ from mlflow_sanity.adapters.keras.memory import FitMemory, remember
 from mlflow_sanity.checks import CheckOptions
 from mlflow_sanity.core.findings import Report
 from mlflow_sanity.core.regression import TargetStats
-from mlflow_sanity.core.splits import ModelSelection
 
 
 def _validation_accuracy(report: Report) -> float | None:
@@ -44,7 +43,6 @@ def check_and_log(
 
     found = analyse(model, history, call, config)
     found.report = prove(model, call, found.data, found.context, found.report, config, run_id)
-    selection = found.report.inputs.get("model_selection")
     model_id = fit_model_id(run_id)
     remember(
         model,
@@ -52,7 +50,7 @@ def check_and_log(
             run_id,
             found.fingerprints.get("train"),
             found.fingerprints.get("validation"),
-            ModelSelection.from_dict(selection) if selection else None,
+            found.report.model_selection,
             model_id,
             _validation_accuracy(found.report),
             targets=_training_targets(found),

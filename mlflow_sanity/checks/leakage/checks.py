@@ -33,7 +33,10 @@ from mlflow_sanity.checks.leakage.scaling import (
     seen_splits,
     target_scaling,
 )
-from mlflow_sanity.checks.leakage.univariate import labels_1d, screened_scores
+from mlflow_sanity.checks.leakage.univariate import (
+    labels_1d,
+    screened_scores,
+)
 from mlflow_sanity.checks.registry import Context, Outcome, check, grade, passed, reaches
 from mlflow_sanity.core import fingerprint as fpm
 from mlflow_sanity.core.findings import Severity

@@ -21,16 +21,18 @@ from mlflow_sanity.core.findings import Severity
 
 def continuous_leakage(ctx: Context, t: Mapping[str, float]) -> Outcome | None:
     """``feature_target_leakage`` for a regressor: one numeric column's absolute Spearman
-    correlation with the (single) target, graded by the same ``warn_score``/``fail_score``."""
+    correlation with the (single) target, graded by the same ``warn_score``/``fail_score``
+    (on the same seeded sample above ``max_rows``, drawn before any frame is built)."""
     from mlflow_sanity.checks.leakage.checks import N_TOP, SAMPLE_SEED, _row_count, _rows
 
     test, r = eval_split(ctx), ctx.regression
     y = np.asarray(test.labels, dtype=np.float64) if test.labels is not None else r.y_true
-    y, n, features = y.reshape(y.shape[0], -1), _row_count(test.features), test.features
-    if y.shape[1] != 1 or y.shape[0] != n or reaches(n, t["min_rows"], below=True):
+    n = _row_count(test.features)
+    y = y.reshape(y.shape[0], -1)
+    if y.shape[1] != 1 or y.shape[0] != n or n < t["min_rows"]:
         return None
-    y = y[:, 0]
-    if reaches(n, t["max_rows"]):  # the same fixed sample as the class scores
+    features, y = test.features, y[:, 0]
+    if reaches(n, t["max_rows"]):
         keep = np.sort(np.random.default_rng(SAMPLE_SEED).choice(n, int(t["max_rows"]), False))
         features, y = _rows(features, keep), y[keep]
     frame, _ = fpm.as_frame(features)
@@ -43,6 +45,8 @@ def continuous_leakage(ctx: Context, t: Mapping[str, float]) -> Outcome | None:
         "n_features_scored": len(scores),
         "rows_scored": int(frame.shape[0]),
     }
+    if n > frame.shape[0]:  # a statistic: scored on a documented, seeded sample
+        ev["sample"] = {"rows": int(frame.shape[0]), "of_rows": n, "seed": SAMPLE_SEED}
     if not top:
         return passed("No numeric feature to compare with the target.", ev)
     name, score = top[0]

@@ -69,6 +69,16 @@ def eval_fingerprint(ctx: Context, fp: fpm.Fingerprint) -> fpm.Fingerprint:
     return ctx.measure("eval_fp", compute)
 
 
+def evaluated_split(ctx: Context) -> fpm.Fingerprint | None:
+    """The evaluated rows in the columns of the training fingerprint an earlier run logged
+    (``ctx.fingerprint``): the split a later ``model.evaluate`` of the same model compares
+    with. Shared with ``preprocessing_leakage`` (computed once); None without both."""
+    if ctx.test is None or ctx.fingerprint is None:
+        return None
+    got = training_fingerprint(ctx)
+    return eval_fingerprint(ctx, got[0]) if got is not None else None
+
+
 def _within(x: np.ndarray, tol: float) -> np.ndarray:
     """``|x| <= tol`` elementwise: equal up to the tolerance."""
     return reaches(np.abs(x), tol, below=True, inclusive=True)
