@@ -231,6 +231,8 @@ def test_the_evaluator_flags_training_rows_in_a_regressors_test_set(
     tags = _tags(run.info.run_id)
     assert tags["sanity.task"] == "regression"
     assert tags["sanity.finding.train_test_overlap"] in ("warn", "fail")
+    assert tags["sanity.corrected"].startswith("r2 ")  # R² on the 60 rows not seen in training
+    assert any(k.endswith("corrected_r2") for k in result.metrics)
     assert "sanity/r2" in result.metrics or any(k.endswith("r2") for k in result.metrics)
     assert not CLASSIFICATION_ONLY & set(tags.get("sanity.findings", "").split(","))
 

@@ -109,14 +109,9 @@ class SanityEvaluator(ModelEvaluator):
             raise InputError("empty data: the evaluation set has no rows")
         leak = leakage_inputs(cfg, dataset, model, run_id, kwargs.get("model_id"))
         task = decide_task(model_type=model_type, targets=y_true).task
-        c = r = None
-        if task is Task.REGRESSION:
-            r = regression_of(y_true, model, features, dataset, leak.train)
-        else:
-            c = _classification(cfg, dataset, model, features, y_true, predictions)
+        judged = _judged(task, cfg, dataset, model, features, y_true, predictions, leak.train)
         ctx = Context(
-            eval=c,
-            regression=r,
+            **judged,
             task=task,
             test=Split(_model_features(features, dataset, cfg), y_true, "evaluation data"),
             train=leak.train,
@@ -130,7 +125,7 @@ class SanityEvaluator(ModelEvaluator):
             "dataset": getattr(dataset, "name", None),
             "dataset_digest": getattr(dataset, "digest", None),
             "n_features": int(features.shape[1]),
-            "has_probabilities": c is not None and c.proba is not None,
+            "has_probabilities": ctx.eval is not None and ctx.eval.proba is not None,
             "leakage": leak.summary,
         }
         provenance = Provenance(
@@ -148,7 +143,7 @@ class SanityEvaluator(ModelEvaluator):
         # An unreachable server spools the report (``mlflow-sanity sync`` uploads it later).
         merged = publish(
             report,
-            classification_files(c) if c is not None else regression_files(r),
+            classification_files(ctx.eval) if ctx.eval else regression_files(ctx.regression),
             Target(run_id, linked),
             what="mlflow.models.evaluate",
             dataset={"name": inputs["dataset"], "digest": inputs["dataset_digest"]},
@@ -164,6 +159,24 @@ class SanityEvaluator(ModelEvaluator):
             artifacts={},
             run_id=run_id,
         )
+
+
+def _judged(
+    task: Task,
+    cfg: EvalConfig,
+    dataset: Any,
+    model: Any,
+    features: pd.DataFrame,
+    y_true: np.ndarray,
+    predictions: str | None,
+    train: Split | None,
+) -> dict[str, Any]:
+    """The evidence the task is judged on, as the ``Context`` field that holds it: a
+    regressor's ``Regression`` (baseline: ``train_data``'s targets), else a classifier's
+    ``Classification``."""
+    if task is Task.REGRESSION:
+        return {"regression": regression_of(y_true, model, features, dataset, train)}
+    return {"eval": _classification(cfg, dataset, model, features, y_true, predictions)}
 
 
 def _classification(

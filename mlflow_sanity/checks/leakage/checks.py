@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from mlflow_sanity.checks.corrected import unseen_rows, validation_score
+from mlflow_sanity.checks.leakage.continuous import continuous_leakage
 from mlflow_sanity.checks.leakage.overlap import (
     Overlap,
     eval_split,
@@ -33,7 +34,6 @@ from mlflow_sanity.checks.leakage.scaling import (
     target_scaling,
 )
 from mlflow_sanity.checks.leakage.univariate import (
-    correlation_scores,
     labels_1d,
     screened_scores,
 )
@@ -380,7 +380,7 @@ def preprocessing_leakage(ctx: Context, t: Mapping[str, float]) -> Outcome | Non
 def feature_target_leakage(ctx: Context, t: Mapping[str, float]) -> Outcome | None:
     """A single feature predicts the label almost perfectly."""
     if ctx.regression is not None:
-        return _continuous_leakage(ctx, t)
+        return continuous_leakage(ctx, t)
     sample = scoring_sample(ctx, t)
     if sample is None:
         return None
@@ -471,44 +471,3 @@ def _rows(features: Any, keep: np.ndarray) -> Any:
     if isinstance(features, Mapping):
         return {name: np.asarray(values)[keep] for name, values in features.items()}
     return np.asarray(features)[keep]
-
-
-def _continuous_leakage(ctx: Context, t: Mapping[str, float]) -> Outcome | None:
-    """``feature_target_leakage`` for a regressor: one numeric column's absolute Spearman
-    correlation with the (single) target, graded by the same ``warn_score``/``fail_score``
-    (on the same seeded sample above ``max_rows``, drawn before any frame is built)."""
-    test, r = eval_split(ctx), ctx.regression
-    y = np.asarray(test.labels, dtype=np.float64) if test.labels is not None else r.y_true
-    n = _row_count(test.features)
-    y = y.reshape(y.shape[0], -1)
-    if y.shape[1] != 1 or y.shape[0] != n or n < t["min_rows"]:
-        return None
-    features, y = test.features, y[:, 0]
-    if reaches(n, t["max_rows"]):
-        keep = np.sort(np.random.default_rng(SAMPLE_SEED).choice(n, int(t["max_rows"]), False))
-        features, y = _rows(features, keep), y[keep]
-    frame, _ = fpm.as_frame(features)
-    scores, constant = correlation_scores(frame, y)
-    top = sorted(scores.items(), key=lambda kv: -kv[1])[:N_TOP]
-    ev = {
-        "method": "abs_spearman",
-        "top_features": {k: round(v, 4) for k, v in top},
-        "skipped_constant": constant[:20],
-        "n_features_scored": len(scores),
-        "rows_scored": int(frame.shape[0]),
-    }
-    if n > frame.shape[0]:  # a statistic: scored on a documented, seeded sample
-        ev["sample"] = {"rows": int(frame.shape[0]), "of_rows": n, "seed": SAMPLE_SEED}
-    if not top:
-        return passed("No numeric feature to compare with the target.", ev)
-    name, score = top[0]
-    severity = grade(score, fail=t["fail_score"], warn=t["warn_score"], inclusive=True)
-    if severity is Severity.PASSED:
-        return passed(f"No single feature tracks the target (best: {name!r} at {score:.3f}).", ev)
-    return Outcome(
-        severity,
-        f"Feature {name!r} alone tracks the target almost perfectly on the evaluation data "
-        f"(|Spearman correlation| {score:.4f}): a model can reach its score by reading this one "
-        "column. Check whether it is computed from the target or recorded after the outcome.",
-        ev,
-    )
