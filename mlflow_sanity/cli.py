@@ -6,7 +6,9 @@ tracking server that ``MLFLOW_TRACKING_URI`` points at.
 
 from __future__ import annotations
 
+import contextlib
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import click
@@ -14,9 +16,23 @@ import pandas as pd
 
 from mlflow_sanity._version import __version__
 from mlflow_sanity.core import tag_names
+from mlflow_sanity.core.boundary import Caught, Origin
 from mlflow_sanity.core.findings import Severity
 
 _KEY_METRICS = ("accuracy", "balanced_accuracy", "mcc", "min_class_recall")
+
+
+@contextlib.contextmanager
+def _outside(prefix: str, code: int = 1) -> Iterator[None]:
+    """An unreachable server, an unknown run...: ``prefix: why`` and exit ``code`` (1 or 2),
+    not a traceback. The command's own exits and messages pass through."""
+    with Caught(Origin.OUTSIDE, only=lambda e: not isinstance(e, click.ClickException)) as c:
+        yield
+    if c.error is not None:
+        if code == 1:
+            raise click.ClickException(f"{prefix}: {c.error}") from None
+        click.echo(f"error: {prefix}: {c.error}", err=True)
+        sys.exit(code)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -46,10 +62,8 @@ def runs(
         _list_groups(experiments, status)
         return
 
-    try:
+    with _outside("could not search runs"):  # unreachable server, bad experiment name
         found = search_checked_runs(experiments, status, max_results)
-    except Exception as exc:  # unreachable server, bad experiment name, ...
-        raise click.ClickException(f"could not search runs: {exc}") from None
     if found.empty:
         click.echo("no checked runs found")
         return
@@ -112,14 +126,12 @@ def gate(run_id: str, fail_on: str, require_full_coverage: bool) -> None:
     from mlflow_sanity.tracking.models import ModelLookupError, is_model_uri, verdict
 
     what = run_id if is_model_uri(run_id) else f"run {run_id}"
-    try:
-        found = verdict(run_id)
-    except ModelLookupError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(2)
-    except Exception as exc:  # unreachable server, ...
-        click.echo(f"error: cannot read {what}: {exc}", err=True)
-        sys.exit(2)
+    with _outside(f"cannot read {what}", code=2):
+        try:
+            found = verdict(run_id)
+        except ModelLookupError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(2)
     status = found.status
     if status not in ("pass", "warn", "fail"):
         never = "; ".join(found.sources) or "nothing to read"
@@ -155,14 +167,12 @@ def tag_version(model_uri: str) -> None:
     """
     from mlflow_sanity.tracking.models import ModelLookupError, tag_version
 
-    try:
-        found = tag_version(model_uri)
-    except ModelLookupError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(2)
-    except Exception as exc:  # unreachable server, ...: exit 2 with a message, no traceback
-        click.echo(f"error: cannot tag {model_uri}: {exc}", err=True)
-        sys.exit(2)
+    with _outside(f"cannot tag {model_uri}", code=2):
+        try:
+            found = tag_version(model_uri)
+        except ModelLookupError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(2)
     if found.status is None:
         click.echo(f"error: {model_uri} was never checked ({'; '.join(found.sources)})", err=True)
         sys.exit(2)
@@ -174,12 +184,11 @@ def tag_version(model_uri: str) -> None:
 def _list_models(experiments: tuple[str, ...], status: str | None, max_results: int) -> None:
     from mlflow_sanity.tracking.models import search_checked_models
 
-    try:
-        found = search_checked_models(experiments, status, max_results)
-    except LookupError as exc:  # an unknown experiment name
-        raise click.ClickException(str(exc)) from None
-    except Exception as exc:  # unreachable server, ...: a message, not a traceback
-        raise click.ClickException(f"could not search logged models: {exc}") from None
+    with _outside("could not search logged models"):
+        try:
+            found = search_checked_models(experiments, status, max_results)
+        except LookupError as exc:  # an unknown experiment name
+            raise click.ClickException(str(exc)) from None
     if not found:
         click.echo("no checked logged models found")
         return
@@ -206,10 +215,8 @@ def _list_groups(experiments: tuple[str, ...], status: str | None) -> None:
 
     if not experiments:
         raise click.UsageError("--group needs --experiment NAME")
-    try:
+    with _outside("could not search runs"):
         groups = find_groups(experiments)
-    except Exception as exc:  # unreachable server, ...: a message, not a traceback
-        raise click.ClickException(f"could not search runs: {exc}") from None
     rows = []
     for g in groups:
         for run in g.runs:
@@ -252,10 +259,8 @@ def variance(experiments: tuple[str, ...], metric: str, min_runs: int, log: bool
 
     if min_runs < 3:
         raise click.UsageError("--min-runs must be at least 3")
-    try:
+    with _outside("could not search runs"):
         groups = find_groups(experiments)
-    except Exception as exc:  # unreachable server, ...: a message, not a traceback
-        raise click.ClickException(f"could not search runs: {exc}") from None
     if not groups:
         click.echo("no runs with a sanity.config_digest tag (train with mlflow_sanity.autolog())")
         return
@@ -315,7 +320,7 @@ def _log_group(group, report) -> None:
     from mlflow_sanity.tracking.publish import Target, publish
 
     for run in group.runs:
-        try:
+        with _outside(f"could not log to run {run.run_id}"):  # unreachable, deleted run
             # the group grew since its last judgement: the new verdict replaces the old
             publish(
                 report,
@@ -325,8 +330,6 @@ def _log_group(group, report) -> None:
                 rejudged=["seed_variance"],
                 offline="raise",
             )
-        except Exception as exc:  # unreachable server, deleted run: say which run, exit 1
-            raise click.ClickException(f"could not log to run {run.run_id}: {exc}") from None
 
 
 @main.command()
@@ -379,10 +382,8 @@ def sync(spool_dir: Path | None, target_uri: str | None, list_only: bool) -> Non
 
 
 def _load(run_id: str, read_report):
-    try:
+    with _outside(f"cannot read run {run_id}"):  # unknown run, unreachable server
         rep = read_report(run_id)
-    except Exception as exc:  # unknown run, unreachable server: a message, not a traceback
-        raise click.ClickException(f"cannot read run {run_id}: {exc}") from None
     if rep is None:
         raise click.ClickException(f"run {run_id} has no sanity report (sanity/report.json)")
     return rep
@@ -557,13 +558,11 @@ def _log_split(ctx, report, run_id: str | None, experiment: str | None) -> str:
 
     fp = training_fingerprint(ctx)
     files = fp[0].to_files("train") if fp else {}
-    try:
+    with _outside("could not log to MLflow"):  # the verdict was printed; say why, exit 1
         if run_id:
             publish(report, files, Target(run_id), what="check-split", offline="raise")
             return run_id
         return log_to_new_run(report, files, experiment=experiment, run_name="check-split")
-    except Exception as exc:  # the verdict was printed; logging it failed: say why, exit 1
-        raise click.ClickException(f"could not log to MLflow: {exc}") from None
 
 
 class _UsageError(click.ClickException):

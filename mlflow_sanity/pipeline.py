@@ -6,7 +6,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
-from mlflow_sanity.checks import CheckOptions, Context, Thresholds, run_checks, skipped_checks
+from mlflow_sanity.checks import CheckOptions, Context, Thresholds, check_all, skipped_checks
 from mlflow_sanity.core.findings import Provenance, Report
 from mlflow_sanity.core.metrics import Classification, classify
 from mlflow_sanity.core.task import task_of_classes
@@ -37,15 +37,16 @@ def build_report(
     c: Classification | None = ctx.eval
     if ctx.task is None and c is not None:  # a caller from before the task rule
         ctx = replace(ctx, task=task_of_classes(len(c.labels)))
+    checked = check_all(ctx, options, provenance.source, provenance.call)
     report = Report(
-        findings=run_checks(ctx, options, provenance.source),
+        findings=checked.findings,
         inputs=dict(inputs or {}),
         provenance=replace(
             provenance,
             evaluated_on=provenance.evaluated_on if c is not None else None,
             rows=c.n if c is not None else None,
         ),
-        skipped=skipped_checks(ctx, options, provenance.call),
+        skipped=[*skipped_checks(ctx, options, provenance.call), *checked.crashed],
         task=ctx.task.value if ctx.task is not None else "",
     )
     if c is not None:

@@ -160,11 +160,12 @@ def _break_uncalibrated(monkeypatch):
     )
 
 
-def test_crashing_check_becomes_info_not_an_exception(monkeypatch, lenient):
+def test_crashing_check_is_not_checked_not_an_exception(monkeypatch, lenient):
     _break_uncalibrated(monkeypatch)
     y, pred, proba = healthy()
-    f = check_predictions(y, pred, proba).get("uncalibrated")
-    assert f.severity is Severity.INFO and "kaput" in f.message
+    report = check_predictions(y, pred, proba)
+    assert report.get("uncalibrated") is None
+    assert report.coverage == "partial: uncalibrated (crashed: RuntimeError: kaput)"
 
 
 def test_crashing_check_raises_in_strict_mode(monkeypatch):

@@ -20,6 +20,7 @@ from mlflow.models.evaluation import EvaluationResult, ModelEvaluator
 
 from mlflow_sanity.adapters.rng import keeps_random_state
 from mlflow_sanity.checks import CheckOptions, Context
+from mlflow_sanity.core.boundary import Caught, Origin, attempt
 from mlflow_sanity.core.findings import Provenance
 from mlflow_sanity.core.metrics import InputError, classify
 from mlflow_sanity.core.predictions import (
@@ -197,10 +198,10 @@ def leakage_inputs(
             source = model_source_run(model, model_id)
         runs = [r for r in (source, run_id) if r]
     for rid in dict.fromkeys(runs):
-        try:
-            with budget.bounded():  # a dead server: fail fast, not after minutes of retries
-                evidence = read_training_evidence(rid)
-        except Exception as exc:  # an unreadable run must not stop the evaluation
+        # an unreadable run must not stop the evaluation; a dead server fails fast
+        with Caught(Origin.OUTSIDE) as caught, budget.bounded():
+            evidence = read_training_evidence(rid)
+        if (exc := caught.error) is not None:
             if cfg.training_run_id:
                 raise InputError(f"cannot read training_run_id {rid!r}: {exc}") from None
             _log.warning("mlflow-sanity: cannot read leakage evidence of run %s: %s", rid, exc)
@@ -303,10 +304,7 @@ def model_outputs(
 
 
 def _raw_model(model: Any) -> Any:
-    try:
-        return model.get_raw_model()
-    except Exception:  # not every pyfunc flavour can unwrap
-        return None
+    return attempt(lambda: model.get_raw_model(), None, Origin.OUTSIDE)  # not every flavour unwraps
 
 
 def _is_keras(obj: Any) -> bool:

@@ -312,6 +312,7 @@ def learning_rate(ctx: Context, t: Mapping[str, float]) -> Outcome | None:
     evidence, lr, finite = dict(m.evidence), m.lr, m.finite
     high = _too_high(m, t)
     if high:
+        evidence["direction"] = "high"  # what the remedy reads: divide, or multiply
         fix = f"; try {lr / 10:.3g}" if lr else ""
         text = f"The {m.label} is too high: {'; '.join(high)}{fix}."
         return Outcome(Severity.WARN, text, evidence, f"the {m.label} is too high")
@@ -321,6 +322,7 @@ def learning_rate(ctx: Context, t: Mapping[str, float]) -> Outcome | None:
         )
     evidence["loss_drop"] = rounded(m.drop) if m.drop is not None else None
     if _too_low(m, t):
+        evidence["direction"] = "low"
         fix = f"; try {lr * 10:.3g}" if lr else ""
         text = (
             f"The {m.label} is too low: the loss moved {m.drop:.2%} in {finite.size} epochs "
@@ -332,6 +334,7 @@ def learning_rate(ctx: Context, t: Mapping[str, float]) -> Outcome | None:
     if suspect is not None:
         evidence["default_learning_rate"] = m.default
         evidence["suspect"] = suspect
+        evidence["direction"] = "low" if lr is not None and lr < m.default else "high"
         whose = f"{m.optimizer}'s" if m.optimizer else "the optimizer's"
         text = (
             f"The {m.label} is {suspect} {whose} default ({_g(m.default)}); the loss curve "

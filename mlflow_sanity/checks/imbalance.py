@@ -7,14 +7,12 @@ from collections.abc import Mapping
 import numpy as np
 
 from mlflow_sanity.checks.corrected import balanced
+from mlflow_sanity.checks.leakage_verdict import leakage_clean, leakage_verdict
 from mlflow_sanity.checks.registry import (
     Context,
     Outcome,
     check,
-    checks_in,
     grade,
-    is_disabled,
-    outcome_of,
     passed,
     reaches,
 )
@@ -301,7 +299,7 @@ def small_eval_set(ctx: Context, t: Mapping[str, float]) -> Outcome:
     low, high = m["accuracy_ci_low"], m["accuracy_ci_high"]
     evidence = {"n_rows": c.n, "accuracy": m["accuracy"], "ci_low": low, "ci_high": high}
     if m["accuracy"] == 1.0 and grade(c.n, warn=t["min_rows_for_perfect"], below=True).flagged:
-        clean = _leakage_clean(leakage_verdict(ctx))
+        clean = leakage_clean(leakage_verdict(ctx))
         return Outcome(
             Severity.INFO if clean else Severity.WARN,
             f"A perfect score on only {c.n} rows: the 95% interval still reaches down to "
@@ -352,23 +350,22 @@ def perfect_score(ctx: Context, t: Mapping[str, float]) -> Outcome | None:
     margin = separation_margin(c)
     verdict = leakage_verdict(ctx)
     evidence = {**scores, "separation_margin": None if margin is None else round(margin, 4)}
-    evidence["leakage_checks"] = verdict
+    evidence["leakage_checks"] = verdict.evidence() if verdict is not None else None
     wide = margin is not None and reaches(margin, t["min_margin"], inclusive=True)
-    if _leakage_clean(verdict) and wide:
+    if leakage_clean(verdict) and wide:
         return Outcome(
             Severity.INFO,
             f"{said}, and the leakage checks found nothing; the classes' scores are "
             f"separated by {margin:.2f}: an easy task, honestly scored.",
             evidence,
         )
-    flagged = _leakage_flagged(verdict)
     why = (
         "the leakage checks could not run (no training data or training fingerprint)"
-        if not verdict
-        else f"leakage check(s) flagged this data ({', '.join(flagged)})"
-        if flagged
-        else f"the leakage checks did not clear it ({'; '.join(_leakage_gaps(verdict))})"
-        if not _leakage_clean(verdict)
+        if verdict is None
+        else f"leakage check(s) flagged this data ({', '.join(verdict.flagged)})"
+        if verdict.flagged
+        else f"the leakage checks did not clear it ({'; '.join(verdict.gaps)})"
+        if not verdict.clean
         else f"the classes' scores are separated by only {margin:.2g} (< {t['min_margin']:g})"
         if margin is not None
         else "there are no probabilities to measure the margin"
@@ -396,53 +393,6 @@ def separation_margin(c: Classification) -> float | None:
             continue
         gaps.append(float(c.proba[own, k].min() - c.proba[~own, k].max()))
     return min(gaps) if gaps else None
-
-
-def leakage_verdict(ctx: Context) -> dict[str, str] | None:
-    """The leakage checks' severities on this evaluation set, as the report grades them
-    (the user's thresholds; computed once, shared with the report's own findings);
-    ``disabled`` or ``could not run: …`` for those that did not judge the data.
-
-    None when they cannot judge the data: no evaluation features, or neither training
-    data nor a training fingerprint to compare them with.
-    """
-    if ctx.test is None or (ctx.train is None and ctx.fingerprint is None):
-        return None
-    verdict: dict[str, str] = {}
-    for check_id in checks_in("leakage"):
-        if is_disabled(ctx, check_id):
-            verdict[check_id] = "disabled"
-            continue
-        try:
-            outcome = outcome_of(ctx, check_id)
-        except Exception as exc:  # a check that cannot run has not cleared the data
-            verdict[check_id] = f"could not run: {exc}"
-            continue
-        if outcome is not None:
-            verdict[check_id] = outcome.severity.value
-    return verdict
-
-
-_QUIET = (Severity.PASSED.value, Severity.INFO.value)
-
-
-def _leakage_flagged(verdict: Mapping[str, str] | None) -> list[str]:
-    return sorted(k for k, v in (verdict or {}).items() if v in ("warn", "fail"))
-
-
-def _leakage_gaps(verdict: Mapping[str, str]) -> list[str]:
-    """What kept the leakage checks from clearing the data: a check that could not run,
-    or the train/test overlap (the core of the question) not measured."""
-    gaps = [f"{k} {v}" for k, v in verdict.items() if v.startswith("could not run")]
-    overlap = verdict.get("train_test_overlap", "did not apply")
-    if overlap not in _QUIET and not overlap.startswith("could not run"):
-        gaps.append(f"train_test_overlap {overlap}")
-    return gaps
-
-
-def _leakage_clean(verdict: Mapping[str, str] | None) -> bool:
-    """The overlap with the training data was measured and no leakage check flagged."""
-    return bool(verdict) and not _leakage_flagged(verdict) and not _leakage_gaps(verdict)
 
 
 @check(

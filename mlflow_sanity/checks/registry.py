@@ -16,9 +16,9 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from mlflow_sanity.core.findings import Corrected, Finding, NotChecked, Severity
+from mlflow_sanity.core.boundary import Caught, Origin, describe
+from mlflow_sanity.core.findings import CRASHED, MISSING, Corrected, Finding, NotChecked, Severity
 from mlflow_sanity.core.metrics import InputError
-from mlflow_sanity.core.strict import strict
 from mlflow_sanity.core.task import Task
 
 if TYPE_CHECKING:  # the check themes import these; the registry only names them
@@ -288,13 +288,34 @@ class CheckOptions:
 _OPTIONS_KEY = "check_options"
 
 
-def outcome_of(ctx: Context, check_id: str) -> Outcome | None:
-    """Check ``check_id``'s outcome on ``ctx`` under the report's options, computed once.
+@dataclass(frozen=True)
+class Crash:
+    """A check that raised: what ``outcome_of`` keeps instead of an outcome, and what
+    ``run_checks`` turns into a ``crashed`` ``NotChecked`` record."""
+
+    check: str
+    error: Exception
+
+    @property
+    def reason(self) -> str:
+        return describe(self.error)
+
+    def record(self, call: str = "") -> NotChecked:
+        """A bad-data error (``InputError``) is data the check could not use: missing
+        evidence; anything else is a crash."""
+        kind = MISSING if isinstance(self.error, InputError) else CRASHED
+        reason = self.reason if kind == CRASHED else f"{self.check}: {self.error}"
+        return NotChecked(self.check, reason, call, kind)
+
+
+def attempt_check(ctx: Context, check_id: str) -> Outcome | Crash | None:
+    """Check ``check_id``'s outcome on ``ctx`` under the report's options, computed once;
+    a ``Crash`` when it raised (strict mode re-raises a bug, see ``core/boundary.py``).
 
     For checks graded on another check's verdict (``perfect_score`` on the leakage
     checks): they see what the report says, with the user's thresholds, and the work is
     not repeated when the registry reaches that check. None when the check is disabled or
-    does not apply; raises what the check raised.
+    does not apply.
     """
     options = _options(ctx)
     chk = REGISTRY[check_id]
@@ -303,13 +324,18 @@ def outcome_of(ctx: Context, check_id: str) -> Outcome | None:
     limits = options.limits(check_id)
     key = f"outcome:{check_id}:{sorted(limits.items())}"
     if key not in ctx.shared:
-        try:
+        with Caught(Origin.OURS, f"check {check_id}") as caught:
             ctx.shared[key] = chk.fn(ctx, limits)
-        except Exception as exc:  # kept and re-raised to each caller: run_checks decides
-            ctx.shared[key] = exc
-    result = ctx.shared[key]
-    if isinstance(result, Exception):
-        raise result
+        if caught.error is not None:
+            ctx.shared[key] = Crash(check_id, caught.error)
+    return ctx.shared[key]
+
+
+def outcome_of(ctx: Context, check_id: str) -> Outcome | None:
+    """``attempt_check``'s outcome; raises what the check raised."""
+    result = attempt_check(ctx, check_id)
+    if isinstance(result, Crash):
+        raise result.error
     return result
 
 
@@ -323,50 +349,65 @@ def _options(ctx: Context) -> CheckOptions:
     return ctx.shared.get(_OPTIONS_KEY) or CheckOptions()
 
 
+@dataclass
+class Checked:
+    """What one pass of the registry produced: findings, and the checks that crashed."""
+
+    findings: list[Finding]
+    crashed: list[NotChecked]
+
+
 def run_checks(
     ctx: Context, options: CheckOptions | None = None, source: str = ""
 ) -> list[Finding]:
-    """Run every applicable, enabled check. A crashing check becomes an ``info`` finding."""
+    """Run every applicable, enabled check (see ``check_all``); the findings only."""
+    return check_all(ctx, options, source).findings
+
+
+def check_all(
+    ctx: Context, options: CheckOptions | None = None, source: str = "", call: str = ""
+) -> Checked:
+    """Run every applicable, enabled check. A check that raises does not hide the others:
+    it becomes a ``crashed`` record (coverage partial; ``InputError``: missing evidence)."""
     options = options or CheckOptions()
     ctx.shared[_OPTIONS_KEY] = options
     results: list[Finding] = []
+    crashed: list[NotChecked] = []
     because: dict[str, str] = {}
     alone: set[str] = set()
     for check_id, chk in REGISTRY.items():
-        if check_id in options.disable or not chk.applies(ctx):
+        outcome = attempt_check(ctx, check_id)
+        if isinstance(outcome, Crash):
+            _log.warning("mlflow-sanity check %s failed: %s", check_id, outcome.reason)
+            crashed.append(outcome.record(call))
             continue
-        limits = options.limits(check_id)
-        try:
-            outcome = outcome_of(ctx, check_id)
-        except Exception as exc:  # a broken check must not hide the others
-            if strict() and not isinstance(exc, InputError):  # bad user data is not a bug
-                raise
-            _log.warning("mlflow-sanity check %s failed: %s", check_id, exc, exc_info=True)
-            outcome = Outcome(Severity.INFO, f"check could not run: {exc}")
         if outcome is None:
             continue
-        evidence = dict(outcome.evidence)
-        if limits:
-            evidence["thresholds"] = limits
-        message = outcome.message
-        if ctx.eval_on == "training" and "eval" in chk.requires:
-            evidence["evaluated_on"] = "training data"
-            message = f"{TRAINING_ROWS_PREFIX}{message}"
-        corrected = outcome.corrected
-        if corrected is not None and outcome.severity is not Severity.PASSED:
-            corrected = replace(corrected, finding=check_id)
-        else:
-            corrected = None
-        results.append(
-            Finding(
-                check_id, outcome.severity, message, evidence, chk.remedy, source, (), corrected
-            )
-        )
+        results.append(_stamp(ctx, chk, outcome, options.limits(check_id), source))
         because[check_id] = outcome.because or _first_sentence(outcome.message)
         if outcome.alone:
             alone.add(check_id)
     results = judge_causes(results, alone, ctx.proofs or {})
-    return lead_with_causes(results, because, ctx)
+    return Checked(lead_with_causes(results, because, ctx), crashed)
+
+
+def _stamp(
+    ctx: Context, chk: Check, outcome: Outcome, limits: Mapping[str, float], source: str
+) -> Finding:
+    """The finding of one check's outcome: its id, thresholds, remedy and source."""
+    evidence = dict(outcome.evidence)
+    if limits:
+        evidence["thresholds"] = limits
+    message = outcome.message
+    if ctx.eval_on == "training" and "eval" in chk.requires:
+        evidence["evaluated_on"] = "training data"
+        message = f"{TRAINING_ROWS_PREFIX}{message}"
+    corrected = outcome.corrected
+    if corrected is not None and outcome.severity is not Severity.PASSED:
+        corrected = replace(corrected, finding=chk.id)
+    else:
+        corrected = None
+    return Finding(chk.id, outcome.severity, message, evidence, chk.remedy, source, (), corrected)
 
 
 def skipped_checks(

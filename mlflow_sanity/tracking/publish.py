@@ -27,8 +27,8 @@ from typing import Any, Literal
 import mlflow
 from mlflow.tracking import MlflowClient
 
+from mlflow_sanity.core.boundary import Caught, Origin
 from mlflow_sanity.core.findings import Report
-from mlflow_sanity.core.strict import strict
 from mlflow_sanity.tracking import budget, spool
 
 _log = logging.getLogger(__name__)
@@ -111,13 +111,10 @@ def publish(
     elif not budget.reachable(uri):
         reason = "the server did not answer"
     else:
-        try:
-            with budget.bounded():
-                return _log_all(report, files, target, how, client)
-        except Exception as exc:  # only an unreachable server is spooled; the rest raises
-            if not budget.is_connection_error(exc):
-                raise
-            reason = f"logging failed: {type(exc).__name__}"
+        # only an unreachable server is spooled; the rest raises
+        with Caught(Origin.OUTSIDE, only=budget.is_connection_error) as caught, budget.bounded():
+            return _log_all(report, files, target, how, client)
+        reason = f"logging failed: {type(caught.error).__name__}"
     path = spool.write_entry(
         target.run_id,
         report,
@@ -203,12 +200,13 @@ def _extras(
     from mlflow_sanity.tracking.groups import tag_digests
     from mlflow_sanity.tracking.models import tag_model
 
-    try:
+    # the run carries the verdict: the extras never cost it (a bug of ours: strict raises)
+    with Caught(Origin.OURS, outside=budget.is_tracking_error) as caught:
         if target.model_id:
             tag_model(target.model_id, report, client=client, run_id=target.run_id)
         if digests:
             tag_digests(target.run_id, digests, client=client)
-    except Exception as exc:  # the run carries the verdict: the extras never cost it
-        if strict() and not budget.is_tracking_error(exc):
-            raise
-        _log.warning("mlflow-sanity: logged the %s report, but not its extras: %s", what, exc)
+    if caught.error is not None:
+        _log.warning(
+            "mlflow-sanity: logged the %s report, but not its extras: %s", what, caught.error
+        )

@@ -24,6 +24,7 @@ from mlflow.tracking import MlflowClient
 
 from mlflow_sanity._version import __version__
 from mlflow_sanity.core import tag_names
+from mlflow_sanity.core.boundary import on_error
 from mlflow_sanity.core.clock import now_ms
 from mlflow_sanity.core.findings import Report
 from mlflow_sanity.core.fingerprint import Fingerprint
@@ -407,10 +408,7 @@ def log_to_new_run(
     if name:
         exp_id = runs.experiment_id(name, client)
     run_id = runs.create_run(client, exp_id, tags={}, run_name=run_name)
-    try:
+    with on_error(lambda _: runs.terminate(client, run_id, "FAILED")):
         log_report(run_id, report, files, client=client)
-    except BaseException:
-        runs.terminate(client, run_id, "FAILED")
-        raise
     runs.terminate(client, run_id)
     return run_id

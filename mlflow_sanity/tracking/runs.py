@@ -17,6 +17,7 @@ from mlflow.entities import Metric, Param, RunTag
 from mlflow.tracking import MlflowClient
 
 from mlflow_sanity.core import tag_names
+from mlflow_sanity.core.boundary import Caught, Origin
 from mlflow_sanity.core.clock import now_ms
 from mlflow_sanity.tracking import shim
 
@@ -46,14 +47,11 @@ class OwnedRun:
         """End the run if we started it and it is still the active one."""
         if not self.owned:
             return
-        try:
+        # quiet: ending our run must not hide the user's own error
+        with Caught(Origin.OUTSIDE, f"ending run {self.run_id}", only=lambda e: quiet):
             active = mlflow.active_run()
             if active is not None and active.info.run_id == self.run_id:
                 mlflow.end_run(status)
-        except Exception:  # quiet: ending our run must not hide the user's own error
-            if not quiet:
-                raise
-            _log.debug("could not end run %s", self.run_id, exc_info=True)
 
 
 @contextlib.contextmanager

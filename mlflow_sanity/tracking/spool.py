@@ -50,6 +50,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from mlflow_sanity.core import state, tag_names
+from mlflow_sanity.core.boundary import Caught, Origin, attempt, describe
 from mlflow_sanity.core.clock import now_ms
 from mlflow_sanity.core.findings import Report
 from mlflow_sanity.report import console
@@ -97,12 +98,9 @@ def open_fit_run() -> OwnedRun:
         return OwnedRun(active.info.run_id, False)
     uri = mlflow.get_tracking_uri()
     if budget.reachable(uri):
-        try:
-            with budget.bounded():
-                return OwnedRun.ensure()
-        except Exception as exc:  # only an unreachable server is absorbed; the rest raises
-            if not budget.is_connection_error(exc):
-                raise
+        # only an unreachable server is absorbed; the rest raises
+        with Caught(Origin.OUTSIDE, only=budget.is_connection_error), budget.bounded():
+            return OwnedRun.ensure()
     if os.environ.get("MLFLOW_RUN_ID"):
         return OwnedRun(os.environ["MLFLOW_RUN_ID"], False)
     return OwnedRun(_new_pending(uri), False)
@@ -113,12 +111,10 @@ def finish_run(run: OwnedRun, status: str = "FINISHED") -> None:
     the status at sync time (the run stays RUNNING on the server until then)."""
     if not run.owned:
         return
-    try:
-        with budget.bounded():
-            run.end(status)
-    except Exception as exc:  # only an unreachable server is absorbed; the rest raises
-        if not budget.is_connection_error(exc):
-            raise
+    # only an unreachable server is absorbed; the rest raises
+    with Caught(Origin.OUTSIDE, only=budget.is_connection_error) as caught, budget.bounded():
+        run.end(status)
+    if caught.error is not None:
         meta = _read_run_meta(spool_root() / run.run_id) or _run_meta(run.run_id)
         meta["end_status"] = status
         meta.setdefault("end_ms", now_ms())
@@ -144,10 +140,8 @@ def _new_pending(uri: str) -> str:
 
 
 def _context_tags() -> dict[str, str]:
-    try:
-        return {str(k): str(v) for k, v in shim.context_tags({}).items()}
-    except Exception:  # the source/user tags are a nicety
-        return {}
+    tags = attempt(lambda: shim.context_tags({}), {}, Origin.OUTSIDE)  # a nicety
+    return {str(k): str(v) for k, v in tags.items()}
 
 
 def _run_meta(run_id: str | None, uri: str | None = None) -> dict[str, Any]:
@@ -282,11 +276,11 @@ def sync(root: Path | None = None, tracking_uri: str | None = None) -> list[Sync
         if not budget.reachable(uri):
             result.error = f"tracking server {uri} did not answer"
             continue
-        try:
-            with budget.bounded():
-                _sync_one(item, MlflowClient(tracking_uri=uri), result)
-        except Exception as exc:  # one key's failure keeps it spooled (and said), not the rest
-            result.error = f"{type(exc).__name__}: {exc}"
+        # one key's failure keeps it spooled (and said), not the rest
+        with Caught(Origin.OUTSIDE) as caught, budget.bounded():
+            _sync_one(item, MlflowClient(tracking_uri=uri), result)
+        if caught.error is not None:
+            result.error = describe(caught.error)
     return results
 
 

@@ -35,8 +35,10 @@ from mlflow_sanity.adapters.keras.heads import (
 )
 from mlflow_sanity.adapters.keras.inputs import EvaluateCall, FitCall, FitData, n_rows, read_rows
 from mlflow_sanity.adapters.keras.memory import FitMemory
+from mlflow_sanity.adapters.keras.predict import Captured
 from mlflow_sanity.adapters.keras.probes import complete_probe
 from mlflow_sanity.checks import CheckOptions, Context
+from mlflow_sanity.core.boundary import Caught, Origin, attempt
 from mlflow_sanity.core.findings import Provenance, Report
 from mlflow_sanity.core.fingerprint import Fingerprint
 from mlflow_sanity.core.keras_spec import Predictions, summarize_labels
@@ -141,11 +143,19 @@ def _fit_outputs(
     spec = heads.get(None)
     if not data.val_readable or (single and not (spec.n_outputs == 1 and tasks[None].judged)):
         return {}, False
-    try:
-        return head_outputs(model, heads, data.x_val, call.batch_size), False
-    except Exception as exc:  # the configuration and history checks still run
-        data.notes.append(f"the model's predictions could not be computed ({exc})")
-        return {}, True
+    return forward(model, heads, data.x_val, call.batch_size, data.notes)
+
+
+def forward(
+    model: Any, heads: Mapping[Any, Any], x: Any, batch_size: int | None, notes: list[str]
+) -> tuple[dict[Any, np.ndarray], bool]:
+    """Each head's outputs on ``x``, and whether the forward pass failed. The user's model
+    raising in our forward pass is missing evidence (a note; the configuration and history
+    checks still run), not our error (``core/boundary.py``, ``Origin.MODEL``)."""
+    with Caught(Origin.MODEL, "forward pass") as caught:
+        return head_outputs(model, heads, x, batch_size), False
+    notes.append(f"the model's predictions could not be computed ({caught.raised})")
+    return {}, True
 
 
 def _fit_head(
@@ -174,10 +184,11 @@ def _fit_head(
     )
     train_preds = None
     if name is None:
-        try:
+        # the dropout note is optional; the other checks still count
+        with Caught(Origin.MODEL, "training sample") as caught:
             train_preds = fit_facts.training_sample(model, spec, data, call)
-        except Exception as exc:  # the dropout note is optional; the other checks still count
-            data.notes.append(f"the model's predictions could not be computed ({exc})")
+        if caught.failed:
+            data.notes.append(f"the model's predictions could not be computed ({caught.raised})")
     fit = fit_facts.fit_spec(call, one, spec, history, preds, train_preds)
     x_train = data.x_train if name is None else None  # input statistics: the whole model's
     fit = with_cause_data(fit, model, call, x_train, one.y_train)
@@ -253,15 +264,15 @@ def analyse_evaluate(
     returned: Mapping[str, float],
     config: CheckOptions,
     memory: FitMemory | None,
+    captured: Captured | None = None,
 ) -> Analysis:
     """One ``model.evaluate``: the evaluation-set checks on the evaluated rows, Keras'
-    returned metrics against scikit-learn, and leakage against what ``fit`` remembered."""
+    returned metrics against scikit-learn, and leakage against what ``fit`` remembered.
+    ``captured``: the outputs of Keras' own pass, when kept (no second forward pass)."""
     rows, note = read_rows(call.x, call.y, call.sample_weight)
     notes = [note] if note else []
     memory = memory or FitMemory(None)
     heads = model_heads(model)
-    outputs: dict[Any, np.ndarray] = {}
-    failed = False
     single = is_single(heads)
     tasks = {
         name: head_task(
@@ -271,13 +282,7 @@ def analyse_evaluate(
         )
         for name, spec in heads.items()
     }
-    wanted = not single or (tasks[None].judged and heads[None].n_outputs == 1)
-    if rows is not None and rows.y is not None and wanted:
-        try:
-            outputs = head_outputs(model, heads, rows.x, call.batch_size)
-        except Exception as exc:  # the configuration checks still run
-            notes.append(f"the model's predictions could not be computed ({exc})")
-            failed = True
+    outputs, failed = _evaluate_outputs(model, heads, tasks, rows, call, captured, notes)
     contexts = {}
     for name, spec in heads.items():
         y = head_labels(rows.y, name) if rows is not None else None
@@ -329,6 +334,30 @@ def analyse_evaluate(
     return Analysis(judged.report, files, fingerprints)
 
 
+def _evaluate_outputs(
+    model: Any,
+    heads: Heads,
+    tasks: Mapping[Any, TaskDecision],
+    rows: Any,
+    call: EvaluateCall,
+    captured: Captured | None,
+    notes: list[str],
+) -> tuple[dict[Any, np.ndarray], bool]:
+    """Each head's outputs on the evaluated rows: those of Keras' own pass when they were
+    kept (one forward pass), else our own pass; and whether that pass failed. None for a
+    single output whose task is not judged: nothing would read them."""
+    single = is_single(heads)
+    wanted = not single or (tasks[None].judged and heads[None].n_outputs == 1)
+    if rows is None or not wanted:
+        return {}, False
+    kept = captured.outputs(n_rows(rows.x)) if captured is not None and single else None
+    if kept is not None:
+        return {None: kept}, False
+    if rows.y is None:
+        return {}, False
+    return forward(model, heads, rows.x, call.batch_size, notes)
+
+
 def _evaluate_head_missing(
     unreadable: bool, failed: bool, evaluation: Any, single: bool
 ) -> dict[str, str]:
@@ -356,10 +385,8 @@ def returned_metrics(model: Any, result: Any) -> dict[str, float]:
     The model's metric state after the call holds exactly the returned values under
     their names; Keras' flattened list order is only a fallback.
     """
-    try:
-        values = dict(model.get_metrics_result())
-    except Exception:  # an older or custom model: its return value still names the metrics
-        values = {}
+    # an older or custom model: its return value still names the metrics
+    values = attempt(lambda: dict(model.get_metrics_result()), {}, Origin.OUTSIDE)
     if not values and isinstance(result, Mapping):
         values = dict(result)
     if not values:

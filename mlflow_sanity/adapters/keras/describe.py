@@ -11,6 +11,7 @@ import keras
 import numpy as np
 
 from mlflow_sanity.adapters.keras import shim
+from mlflow_sanity.core.boundary import Origin, attempt
 from mlflow_sanity.core.keras_spec import (
     CallbackSpec,
     LayerSpec,
@@ -55,10 +56,7 @@ def describe_model(model: Any, output_shape: tuple[int | None, ...] | None = Non
     output_layer, activation = _output_activation(layers)
     loss, from_logits = _loss(model)
     optimizer = getattr(model, "optimizer", None)
-    try:
-        lr = _scalar(optimizer.learning_rate)
-    except Exception:  # schedules, missing optimizer
-        lr = None
+    lr = attempt(lambda: _scalar(optimizer.learning_rate), None, Origin.OUTSIDE)  # schedules
     return ModelSpec(
         layers=layers,
         output_units=units,
@@ -121,9 +119,8 @@ def describe_heads(model: Any) -> dict[str, ModelSpec]:
 
 
 def _head_losses(model: Any) -> dict[str, tuple[str | None, bool]]:
-    compiled = getattr(model, "_compile_loss", None)
     found = {}
-    for flat in getattr(compiled, "_flat_losses", None) or []:
+    for flat in shim.compiled_losses(model):
         name = getattr(flat, "name", None)
         if name:
             found[str(name)] = _loss_of(flat.loss)
@@ -151,8 +148,7 @@ def _output_activation(layers: tuple[LayerSpec, ...]) -> tuple[str | None, str |
 
 
 def _loss(model: Any) -> tuple[str | None, bool]:
-    compiled = getattr(model, "_compile_loss", None)
-    flat = getattr(compiled, "_flat_losses", None) or []
+    flat = shim.compiled_losses(model)
     return _loss_of(flat[0].loss if len(flat) == 1 else getattr(model, "loss", None))
 
 
@@ -172,7 +168,7 @@ def _loss_of(obj: Any) -> tuple[str | None, bool]:
 
 
 def _metric_variant(metric: Any) -> str | None:
-    fn = getattr(metric, "_fn", None)
+    fn = shim.metric_function(metric)
     return canonical_name(getattr(fn, "__name__", None) or type(metric).__name__)
 
 
@@ -214,7 +210,7 @@ def _metric_specs(model: Any) -> Iterable[MetricSpec]:
                         variant=_metric_variant(m),
                         weighted=weighted,
                         threshold=_metric_threshold(m),
-                        from_logits=bool(getattr(m, "_from_logits", False)),
+                        from_logits=shim.metric_from_logits(m),
                     )
                 )
     return specs

@@ -61,12 +61,12 @@ from mlflow_sanity.adapters.keras.remedies import (
 )
 from mlflow_sanity.adapters.rng import preserved_random_state
 from mlflow_sanity.checks import REGISTRY, CheckOptions, Context, run_checks
+from mlflow_sanity.core.boundary import Caught, Origin
 from mlflow_sanity.core.findings import Finding, Report
 from mlflow_sanity.core.keras_spec import label_indices
 from mlflow_sanity.core.metrics import classify
 from mlflow_sanity.core.predictions import outputs_to_proba
 from mlflow_sanity.core.proofs import Arm, Proof, not_run
-from mlflow_sanity.core.strict import strict
 
 _log = logging.getLogger(__name__)
 
@@ -210,7 +210,8 @@ def train_arm(
 ) -> Arm:
     """Train one copy and score it; any failure is the arm's ``error``, never raised."""
     start = time.perf_counter()
-    try:
+    # a copy the user's model cannot train: the arm says so, fit stands
+    with Caught(Origin.MODEL, f"experiment arm {name}") as caught:
         x_train, x_eval = as_float_arrays(rows.x_train), as_float_arrays(rows.x_eval)
         if remedy is not None and remedy.standardise:
             scale = standardiser(x_train)
@@ -242,9 +243,9 @@ def train_arm(
         loss = float(np.asarray(loss[0] if isinstance(loss, (list, tuple)) else loss))
         ba = float(scored.metrics.get("balanced_accuracy", math.nan))
         return Arm(name, ba, loss, epochs, time.perf_counter() - start)
-    except Exception as exc:  # a copy the user's model cannot train: the arm says so, fit stands
-        _log.info("mlflow-sanity: experiment arm %s failed: %s", name, exc, exc_info=True)
-        return Arm(name, epochs=epochs, seconds=time.perf_counter() - start, error=str(exc)[:200])
+    exc = caught.raised
+    _log.info("mlflow-sanity: experiment arm %s failed: %s", name, exc, exc_info=exc)
+    return Arm(name, epochs=epochs, seconds=time.perf_counter() - start, error=str(exc)[:200])
 
 
 # -- the whole step -----------------------------------------------------------------------
@@ -252,11 +253,11 @@ def train_arm(
 
 def _clonable(model: Any) -> str:
     """Why ``model`` cannot be copied for an experiment ('' when it can)."""
-    try:
+    with Caught(Origin.OUTSIDE) as caught:  # cannot serialise: no experiment, said so
         model.get_config()
         model.get_compile_config()
-    except Exception as exc:  # any failure to serialise means: no experiment, said in the report
-        name = type(exc).__name__
+    if caught.raised is not None:
+        name = type(caught.raised).__name__
         return f"the model cannot be cloned ({name}: a subclassed model without get_config)"
     if getattr(model, "optimizer", None) is None:
         return "the model is not compiled"
@@ -283,13 +284,11 @@ def prove(
     todo = candidates(report, call)
     if not todo or ctx is None or settings.mode is False:
         return report
-    try:
-        with preserved_random_state():
-            proofs = _run(model, call, data, ctx, todo, run_id, settings)
-    except Exception as exc:  # the report stands without its experiments
-        if strict():
-            raise
-        _log.warning("mlflow-sanity: cause experiments failed: %s", exc, exc_info=True)
+    # the report stands without its experiments (a bug of ours: strict re-raises)
+    with Caught(Origin.OURS, "cause experiments") as caught, preserved_random_state():
+        proofs = _run(model, call, data, ctx, todo, run_id, settings)
+    if (exc := caught.error) is not None:
+        _log.warning("mlflow-sanity: cause experiments failed: %s", exc, exc_info=exc)
         proofs = {
             f.id: not_run(f.id, f"the experiment failed ({type(exc).__name__})") for f in todo
         }

@@ -50,7 +50,7 @@ def _lr_remedy(f: Finding, lr: float | None, default: float | None) -> Remedy | 
         return None
     if default and (lr / default >= 10 or default / lr >= 10):
         return Remedy(f"the learning rate {lr:.3g} → {default:.3g} (the default)", default)
-    low = "too low" in f.message or "below" in str(f.evidence.get("suspect", ""))
+    low = f.evidence.get("direction") == "low"  # the learning_rate check's typed evidence
     new = lr * 10 if low else lr / 10
     return Remedy(f"the learning rate {lr:.3g} → {new:.3g}", new)
 

@@ -23,6 +23,7 @@ from mlflow_sanity.adapters.seeds.executors import make_runner
 from mlflow_sanity.adapters.seeds.progress import SweepProgress, display_metrics, seed_table
 from mlflow_sanity.adapters.seeds.worker import SeedOutcome, WorkerConfig
 from mlflow_sanity.checks import Context
+from mlflow_sanity.core.boundary import on_error
 from mlflow_sanity.core.findings import Report
 from mlflow_sanity.core.seed_stats import (
     SeedResults,
@@ -230,18 +231,14 @@ def run_parent(
     Ctrl-C leaves it KILLED and an error FAILED, never RUNNING; a sweep where every
     seed failed is FAILED too. The summary table goes to the terminal with ``progress``.
     """
-    try:
+
+    def abort(exc: BaseException) -> None:
+        bar.close()
+        if end:
+            end("KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED")
+
+    with on_error(abort):
         summary = sweep()
-    except KeyboardInterrupt:
-        bar.close()
-        if end:
-            end("KILLED")
-        raise
-    except BaseException:
-        bar.close()
-        if end:
-            end("FAILED")
-        raise
     if end:
         end("FINISHED" if summary.n_ok else "FAILED")
     if progress:

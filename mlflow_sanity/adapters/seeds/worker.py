@@ -22,6 +22,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from mlflow_sanity.core.boundary import Caught, Origin, UserModelError, describe
 from mlflow_sanity.core.clock import now_ms
 from mlflow_sanity.core.metrics import InputError
 from mlflow_sanity.core.task import SINGLE_LABEL, TaskDecision, decide_task
@@ -134,13 +135,14 @@ def run_seed(
     """Seed, train, evaluate; an exception becomes a failed outcome instead of propagating."""
     out = SeedOutcome(seed=seed, repeat=repeat, pid=os.getpid(), start_ms=now_ms())
     t0 = None
-    try:
+    # the user's train_fn failed: a failed seed (its error is the seed's data), the rest go on
+    with Caught(Origin.MODEL) as caught:
         seed_everything(seed, cfg)
         t0 = time.perf_counter()
         out.metrics, out.ignored = to_metrics(fn(seed))
-    except Exception as exc:  # the user's train_fn failed: a failed seed, the others go on
-        out.error = f"{type(exc).__name__}: {exc}"
-        out.traceback = traceback.format_exc()
+    if isinstance(caught.error, UserModelError):
+        out.error = describe(caught.error)
+        out.traceback = "".join(traceback.format_exception(caught.error.error))
     out.train_s = time.perf_counter() - t0 if t0 is not None else 0.0
     out.end_ms = now_ms()
     return out
@@ -197,8 +199,10 @@ def model_task(model: Any, y: Any) -> TaskDecision:
     """The task a seed's fitted model is judged on (``core.task.decide_task``): a
     scikit-learn estimator says its type, a Keras model its compiled loss and output
     (read as autolog reads them), anything else its targets."""
-    kind = getattr(model, "_estimator_type", None)
-    if kind in ("classifier", "regressor"):
+    from sklearn.base import BaseEstimator, is_classifier, is_regressor
+
+    if isinstance(model, BaseEstimator) and (is_classifier(model) or is_regressor(model)):
+        kind = "classifier" if is_classifier(model) else "regressor"
         return decide_task(model_type=kind, targets=y)
     if any(c.__module__.split(".")[0] == "keras" for c in type(model).__mro__):
         from mlflow_sanity.adapters.keras.describe import describe_model
@@ -251,12 +255,12 @@ def _load(fn_bytes: bytes, cfg: WorkerConfig) -> None:
     Raising here instead would only surface as a "broken pool" without the cause.
     """
     _STATE.update(fn=None, error=None)
-    try:
+    with Caught(Origin.OUTSIDE) as caught:
         _STATE["fn"] = pickle.loads(fn_bytes)
         if uses_keras(cfg.keras):
             prepare_keras(cfg.threads, cfg.deterministic)
-    except BaseException as exc:
-        _STATE["error"] = _load_error(exc)
+    if caught.error is not None:
+        _STATE["error"] = _load_error(caught.error)
 
 
 def _run_loaded(seed: int, repeat: bool, cfg: WorkerConfig) -> SeedOutcome:

@@ -369,7 +369,7 @@ def feature_target_leakage(ctx: Context, t: Mapping[str, float]) -> Outcome | No
     sample = scoring_sample(ctx, t)
     if sample is None:
         return None
-    frame, codes = sample
+    frame, codes, total = sample
     # numeric columns are screened on a balanced sample of ``screen_rows`` rows; those
     # within ``screen_margin`` of the warning level are scored again on all rows
     scores, method, skipped, screening = screened_scores(
@@ -389,6 +389,8 @@ def feature_target_leakage(ctx: Context, t: Mapping[str, float]) -> Outcome | No
         "rows_scored": int(frame.shape[0]),
         **screening.evidence(),
     }
+    if total > frame.shape[0]:  # a statistic: scored on a documented, seeded sample
+        ev["sample"] = {"rows": int(frame.shape[0]), "of_rows": total, "seed": SAMPLE_SEED}
     severity = Severity.PASSED
     if top:
         severity = grade(top[0][1], fail=t["fail_score"], warn=t["warn_score"], inclusive=True)
@@ -415,22 +417,42 @@ def feature_target_leakage(ctx: Context, t: Mapping[str, float]) -> Outcome | No
     return Outcome(severity, text, ev)
 
 
-def scoring_sample(ctx: Context, t: Mapping[str, float]) -> tuple[pd.DataFrame, np.ndarray] | None:
-    """The labelled evaluation rows to score (a fixed sample above ``max_rows``) and their
-    class codes; None when unlabelled, too small or with a class too rare to score."""
+SAMPLE_SEED = 0  # of the uniform sample feature_target_leakage scores above ``max_rows``
+
+
+def scoring_sample(
+    ctx: Context, t: Mapping[str, float]
+) -> tuple[pd.DataFrame, np.ndarray, int] | None:
+    """The labelled evaluation rows to score (a fixed sample of ``max_rows`` rows drawn
+    uniformly without replacement with ``SAMPLE_SEED`` above that), their class codes and
+    the number of rows they were drawn from; None when unlabelled, too small or with a
+    class too rare to score. The sample is drawn before any frame is built: no frame of
+    all the rows is ever made."""
     test = eval_split(ctx)
     if test.labels is None:
         return None
-    frame, _ = fpm.as_frame(test.features)
+    n = _row_count(test.features)
     y = labels_1d(test.labels)
-    if y.shape[0] != frame.shape[0]:
-        raise InputError(f"{frame.shape[0]} evaluation rows but {y.shape[0]} labels")
-    if reaches(frame.shape[0], t["max_rows"]):  # a fixed sample keeps the ranking cheap
-        keep = np.sort(np.random.default_rng(0).choice(frame.shape[0], int(t["max_rows"]), False))
-        frame, y = frame.iloc[keep], y[keep]
+    if y.shape[0] != n:
+        raise InputError(f"{n} evaluation rows but {y.shape[0]} labels")
+    features = test.features
+    if reaches(n, t["max_rows"]):  # a fixed sample keeps the ranking cheap
+        rng = np.random.default_rng(SAMPLE_SEED)
+        keep = np.sort(rng.choice(n, int(t["max_rows"]), False))
+        features, y = _rows(features, keep), y[keep]
+    frame, _ = fpm.as_frame(features)
     classes, codes = np.unique(y, return_inverse=True)
     counts = np.bincount(codes)
     too_small = reaches(frame.shape[0], t["min_rows"], below=True)
     if too_small or len(classes) < 2 or reaches(counts.min(), t["min_class_rows"], below=True):
         return None
-    return frame, codes
+    return frame, codes, n
+
+
+def _rows(features: Any, keep: np.ndarray) -> Any:
+    """The rows ``keep`` of a frame, a mapping of columns or an array."""
+    if isinstance(features, (pd.DataFrame, pd.Series)):
+        return features.iloc[keep]
+    if isinstance(features, Mapping):
+        return {name: np.asarray(values)[keep] for name, values in features.items()}
+    return np.asarray(features)[keep]
