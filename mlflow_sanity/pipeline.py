@@ -9,7 +9,7 @@ from typing import Any
 from mlflow_sanity.checks import CheckOptions, Context, Thresholds, check_all, skipped_checks
 from mlflow_sanity.core.findings import Provenance, Report
 from mlflow_sanity.core.metrics import Classification, classify
-from mlflow_sanity.core.task import task_of_classes
+from mlflow_sanity.core.task import Task, task_of_classes
 
 CORRECTED_METRIC = "corrected_accuracy"  # under the report's metric prefix (DESIGN, Metrics)
 
@@ -35,16 +35,19 @@ def build_report(
     options = options or CheckOptions.of(thresholds, disable)
     provenance = provenance or Provenance(source=source)
     c: Classification | None = ctx.eval
+    rows = c.n if c is not None else ctx.multilabel.n if ctx.multilabel is not None else None
     if ctx.task is None and c is not None:  # a caller from before the task rule
         ctx = replace(ctx, task=task_of_classes(len(c.labels)))
+    if ctx.task is None and ctx.multilabel is not None:
+        ctx = replace(ctx, task=Task.MULTILABEL)
     checked = check_all(ctx, options, provenance.source, provenance.call)
     report = Report(
         findings=checked.findings,
         inputs=dict(inputs or {}),
         provenance=replace(
             provenance,
-            evaluated_on=provenance.evaluated_on if c is not None else None,
-            rows=c.n if c is not None else None,
+            evaluated_on=provenance.evaluated_on if rows is not None else None,
+            rows=rows,
         ),
         skipped=[*skipped_checks(ctx, options, provenance.call), *checked.crashed],
         task=ctx.task.value if ctx.task is not None else "",
@@ -53,10 +56,27 @@ def build_report(
         report.metrics.update(c.metrics)
         report.tables["per_class"] = c.per_class
         report.inputs.setdefault("labels", [str(x) for x in c.labels])
+    add_task_evidence(report, ctx)
     corrected = report.corrected
     if corrected is not None:  # the figure beside the headline, charted like the others
         report.metrics[CORRECTED_METRIC] = corrected.value
     return report
+
+
+def add_task_evidence(report: Report, ctx: Context) -> None:
+    """A multi-label head's metrics and per-label table (the ``per_class`` table: one row
+    per label); a tagger's masked-position count and entity scores."""
+    ml = ctx.multilabel
+    if ml is not None:
+        report.metrics.update(ml.metrics)
+        report.tables["per_class"] = ml.per_label
+        report.inputs.setdefault("labels", list(ml.labels))
+    seq = ctx.sequence
+    if seq is not None:
+        report.metrics.update(seq.entity or {})
+        report.inputs["sequence"] = seq.to_dict()
+        if seq.entity_table:
+            report.tables["per_entity"] = seq.entity_table
 
 
 def check_predictions(

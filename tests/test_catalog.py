@@ -210,7 +210,7 @@ def test_rows_and_entries_name_the_tasks_a_check_applies_to():
     table = catalog.markdown_table(["imbalance", "keras_config"]).splitlines()
     assert table[0] == "| id | theme | tasks | flags | needs | default thresholds |"
     single = next(r for r in table if "[`single_class_eval`]" in r)
-    assert "| imbalance | binary, multiclass |" in single
+    assert "| imbalance | binary, multiclass, sequence |" in single  # a tagger's real tokens
     hidden = next(r for r in table if "[`hidden_softmax`]" in r)
     assert "| every task |" in hidden
     assert "tasks: binary, multiclass" in catalog.details(["imbalance"])

@@ -321,6 +321,13 @@ def learning_rate(ctx: Context, t: Mapping[str, float]) -> Outcome | None:
             "No finite loss to judge the learning rate on (see non_finite_loss).", evidence
         )
     evidence["loss_drop"] = rounded(m.drop) if m.drop is not None else None
+    custom = ctx.model.custom_loop if ctx.model is not None else ""
+    if custom and _too_low(m, t):  # a flat logged loss says nothing about a custom loop
+        text = (
+            f"The logged loss barely moved, but {custom}: the history may not hold its "
+            "training loss, so the learning rate is not judged on it."
+        )
+        return Outcome(Severity.INFO, text, {**evidence, "custom_loop": custom})
     if _too_low(m, t):
         evidence["direction"] = "low"
         fix = f"; try {lr * 10:.3g}" if lr else ""

@@ -6,20 +6,16 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from mlflow_sanity.checks import multilabel
 from mlflow_sanity.checks.corrected import balanced
 from mlflow_sanity.checks.leakage_verdict import leakage_clean, leakage_verdict
-from mlflow_sanity.checks.registry import (
-    Context,
-    Outcome,
-    check,
-    grade,
-    passed,
-    reaches,
-)
+from mlflow_sanity.checks.registry import Context, Outcome, check, grade, passed, reaches
 from mlflow_sanity.core.findings import Severity
-from mlflow_sanity.core.metrics import Classification, calibration_gap
-from mlflow_sanity.core.task import SINGLE_LABEL
+from mlflow_sanity.core.metrics import Classification, calibration_gap, top_confidence
+from mlflow_sanity.core.task import CLASS_TASKS, SINGLE_LABEL, Task
 
+# A tagger's real tokens are one classification: every single-label check holds for them.
+TOKEN_OR_SINGLE = SINGLE_LABEL | {Task.SEQUENCE}
 _WATCH = "Report balanced accuracy, MCC, macro F1 and per-class recall instead of accuracy."
 
 
@@ -29,7 +25,7 @@ def _share(c: Classification, counts: np.ndarray) -> dict[str, float]:
 
 @check(
     "single_class_eval",
-    tasks=SINGLE_LABEL,
+    tasks=TOKEN_OR_SINGLE,
     flags=("fail: the evaluation labels hold one class"),
     requires=["eval"],
     remedy="Split with stratification (train_test_split(..., stratify=y) or StratifiedKFold) "
@@ -52,13 +48,15 @@ def single_class_eval(ctx: Context, t: Mapping[str, float]) -> Outcome:
 
 @check(
     "class_imbalance",
-    tasks=SINGLE_LABEL,
+    tasks=CLASS_TASKS,
     flags=(
         "info when the rarest class's share × k (k classes present; 1.0 = a fair 1/k share) "
         "is < 2 × `info_share`; warn below 2 × `warn_share` (the thresholds are binary-task "
-        'shares: with 2 classes the rule is "rarest < 10% / 1% of rows")'
+        'shares: with 2 classes the rule is "rarest < 10% / 1% of rows"); multi-label: '
+        "each label's positive share, the same rule"
     ),
-    requires=["eval"],
+    requires=[],
+    one_of=["eval", "multilabel"],
     remedy="Use class_weight or resampling on the training data and tune the decision "
     "threshold. " + _WATCH,
     info_share=0.10,
@@ -76,6 +74,8 @@ def class_imbalance(ctx: Context, t: Mapping[str, float]) -> Outcome | None:
     ``prediction_collapse``, ``minority_class_missed`` and ``accuracy_at_baseline``.
     Only an extreme share is a warning, because then accuracy cannot move at all.
     """
+    if ctx.multilabel is not None:
+        return multilabel.per_label(ctx, t, class_imbalance, "class_imbalance")
     c: Classification = ctx.eval
     if len(c.present) < 2:
         return None
@@ -108,12 +108,14 @@ def class_imbalance(ctx: Context, t: Mapping[str, float]) -> Outcome | None:
 
 @check(
     "prediction_collapse",
-    tasks=SINGLE_LABEL,
+    tasks=CLASS_TASKS,
     flags=(
         "fail: every prediction is one class; warn: ≥ `warn_share` of predictions are one "
-        "class and the others are predicted at < `min_rate_ratio` of their true rate"
+        "class and the others are predicted at < `min_rate_ratio` of their true rate; "
+        "multi-label: the same rule per label (a label never or always predicted)"
     ),
-    requires=["eval"],
+    requires=[],
+    one_of=["eval", "multilabel"],
     judges_training_rows=True,
     remedy="Rebalance training (class_weight, resampling), check the output activation and loss, "
     "and lower the learning rate if the model collapsed during training.",
@@ -122,6 +124,8 @@ def class_imbalance(ctx: Context, t: Mapping[str, float]) -> Outcome | None:
 )
 def prediction_collapse(ctx: Context, t: Mapping[str, float]) -> Outcome | None:
     """(Nearly) all predictions are one class while labels have several."""
+    if ctx.multilabel is not None:
+        return multilabel.per_label(ctx, t, prediction_collapse, "prediction_collapse")
     c: Classification = ctx.eval
     if len(c.present) < 2:
         return None
@@ -160,11 +164,13 @@ def prediction_collapse(ctx: Context, t: Mapping[str, float]) -> Outcome | None:
 
 @check(
     "minority_class_missed",
-    tasks=SINGLE_LABEL,
+    tasks=CLASS_TASKS,
     flags=(
-        "fail/warn: a class with ≥ `min_support` rows has recall ≤ `fail_recall` / `warn_recall`"
+        "fail/warn: a class with ≥ `min_support` rows has recall ≤ `fail_recall` / "
+        "`warn_recall` (multi-label: per label)"
     ),
-    requires=["eval"],
+    requires=[],
+    one_of=["eval", "multilabel"],
     judges_training_rows=True,
     remedy="Use class_weight or resampling and tune the decision threshold on validation "
     "data. " + _WATCH,
@@ -174,6 +180,8 @@ def prediction_collapse(ctx: Context, t: Mapping[str, float]) -> Outcome | None:
 )
 def minority_class_missed(ctx: Context, t: Mapping[str, float]) -> Outcome | None:
     """Some class has recall at or near 0."""
+    if ctx.multilabel is not None:
+        return multilabel.per_label(ctx, t, minority_class_missed, "minority_class_missed")
     c: Classification = ctx.eval
     if len(c.present) < 2:
         return None
@@ -210,14 +218,16 @@ def minority_class_missed(ctx: Context, t: Mapping[str, float]) -> Outcome | Non
 
 @check(
     "accuracy_at_baseline",
-    tasks=SINGLE_LABEL,
+    tasks=CLASS_TASKS,
     flags=(
         "fail: accuracy ≤ majority-class share and the predictions carry no information "
         "about the labels (chi-square test on the confusion matrix, p ≥ `alpha`); warn: "
         "accuracy ≤ the share although the predictions are informative (accuracy is the "
-        "wrong headline), or above it but a one-sided binomial test gives p ≥ `alpha`"
+        "wrong headline), or above it but a one-sided binomial test gives p ≥ `alpha`; "
+        "multi-label: binary accuracy over the (row, label) cells against predicting no label"
     ),
-    requires=["eval"],
+    requires=[],
+    one_of=["eval", "multilabel"],
     judges_training_rows=True,
     remedy="Compare against the majority-class baseline (sklearn DummyClassifier). " + _WATCH,
     alpha=0.05,
@@ -229,6 +239,8 @@ def accuracy_at_baseline(ctx: Context, t: Mapping[str, float]) -> Outcome | None
     about the labels (chi-square test); a model that trades majority accuracy for
     minority recall (oversampling, class weights) is informative, and gets a warning.
     """
+    if ctx.multilabel is not None:
+        return multilabel.at_baseline(ctx, t, accuracy_at_baseline)
     c: Classification = ctx.eval
     m = c.metrics
     if "accuracy_vs_baseline_p_value" not in m:
@@ -276,7 +288,7 @@ def accuracy_at_baseline(ctx: Context, t: Mapping[str, float]) -> Outcome | None
 
 @check(
     "small_eval_set",
-    tasks=SINGLE_LABEL,
+    tasks=TOKEN_OR_SINGLE,
     flags=(
         "warn: Wilson 95% interval wider than `max_ci_width`, or a perfect score on < "
         "`min_rows_for_perfect` rows (info when the leakage checks ran clean, as for "
@@ -318,7 +330,7 @@ def small_eval_set(ctx: Context, t: Mapping[str, float]) -> Outcome:
 
 @check(
     "perfect_score",
-    tasks=SINGLE_LABEL,
+    tasks=TOKEN_OR_SINGLE,
     flags=(
         "warn: accuracy or ROC-AUC ≥ `score`; info instead when the leakage checks ran on "
         "this data (training data or a logged fingerprint) and flagged nothing **and** the "
@@ -397,7 +409,7 @@ def separation_margin(c: Classification) -> float | None:
 
 @check(
     "uncalibrated",
-    tasks=SINGLE_LABEL,
+    tasks=TOKEN_OR_SINGLE,
     flags=(
         "on ≥ `min_rows` rows with expected calibration error (15 bins) > `max_ece`: warn "
         "when the over-confident part alone is > `max_ece`, else info (under-confident); the "
@@ -429,7 +441,7 @@ def uncalibrated(ctx: Context, t: Mapping[str, float]) -> Outcome | None:
         "overconfidence": round(over, 4),
         "underconfidence": round(under, 4),
         "direction": direction,
-        "mean_confidence": round(float(c.proba.max(axis=1).mean()), 4),
+        "mean_confidence": round(float(top_confidence(c.proba).mean()), 4),
         "accuracy": c.metrics["accuracy"],
         "brier_score": c.metrics.get("brier_score"),
         "n_rows": c.n,

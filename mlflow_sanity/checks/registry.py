@@ -25,7 +25,9 @@ if TYPE_CHECKING:  # the check themes import these; the registry only names them
     from mlflow_sanity.core.fingerprint import Fingerprint
     from mlflow_sanity.core.keras_spec import FitSpec, ModelSpec, Predictions
     from mlflow_sanity.core.metrics import Classification
+    from mlflow_sanity.core.multilabel import MultiLabel
     from mlflow_sanity.core.seed_stats import SeedResults
+    from mlflow_sanity.core.sequence import SequenceEval
     from mlflow_sanity.core.splits import ModelSelection, NormalizationStats, Split
 
 _log = logging.getLogger(__name__)
@@ -47,6 +49,12 @@ class Context:
     # rows (a fit without validation data); on training rows only the checks that say
     # so (``judges_training_rows``) run, and their messages say where they looked.
     eval_on: str = "evaluation"
+    # A multi-label head's evaluation (``eval`` stays None): the imbalance checks judge it
+    # per label (``checks/multilabel.py``).
+    multilabel: MultiLabel | None = None
+    # A tagger's sequence facts (``eval`` is then over its real tokens): how many
+    # positions were masked, the entity-level scores of BIO/IOB tags.
+    sequence: SequenceEval | None = None
     # What is judged (``core.task.decide_task``): a check whose ``tasks`` leave it out does
     # not apply. None only for callers that predate the rule (``build_report`` then reads
     # it off ``eval``). An unsupported task's reason is ``missing["task"]``.
@@ -166,10 +174,15 @@ class Check:
     # ``summary`` (the function's first docstring line) stands in.
     flags: str = ""
 
+    @property
+    def judges_predictions(self) -> bool:
+        """It reads the evaluated predictions (``eval``, or a multi-label ``multilabel``)."""
+        return "eval" in self.requires or "eval" in self.one_of
+
     def applies(self, ctx: Context) -> bool:
         if ctx.task is not None and ctx.task not in self.tasks:
             return False
-        if ctx.eval_on == "training" and "eval" in self.requires and not self.judges_training_rows:
+        if ctx.eval_on == "training" and self.judges_predictions and not self.judges_training_rows:
             return False  # e.g. a perfect score or a wide interval mean nothing on training rows
         return not self.absent(ctx)
 
@@ -399,7 +412,7 @@ def _stamp(
     if limits:
         evidence["thresholds"] = limits
     message = outcome.message
-    if ctx.eval_on == "training" and "eval" in chk.requires:
+    if ctx.eval_on == "training" and chk.judges_predictions:
         evidence["evaluated_on"] = "training data"
         message = f"{TRAINING_ROWS_PREFIX}{message}"
     corrected = outcome.corrected

@@ -132,6 +132,11 @@ class ModelSpec:
     # The optimizer class's own default rate (Adam: 0.001): a rate far from it is a
     # suspect when accuracy is stuck (``learning_rate``).
     default_learning_rate: float | None = None
+    # Why Keras' logged loss may not be the training loss: the model trains through its
+    # own ``train_step`` (or adds its loss in ``call``); empty for a standard fit.
+    custom_loop: str = ""
+    # How padded positions are masked in a tagger (``"a mask_zero Embedding"``), if at all.
+    mask: str = ""
 
     def __post_init__(self) -> None:
         # "mse", "MeanSquaredError" and "mean_squared_error" are one loss to the checks.
@@ -224,6 +229,8 @@ class Predictions:
     y_true: np.ndarray
     outputs: np.ndarray
     sample_weight: np.ndarray | None = None
+    # Per-position mask of a tagger's outputs, True for real tokens (the model's own mask).
+    mask: np.ndarray | None = None
 
     @property
     def n(self) -> int:

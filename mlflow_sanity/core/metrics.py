@@ -274,14 +274,21 @@ def calibration_gap(proba: np.ndarray, y_true: np.ndarray, n_bins: int = 15) -> 
     return float(gap[gap > 0].sum() / n), float(-gap[gap < 0].sum() / n)
 
 
+def top_confidence(proba: np.ndarray) -> np.ndarray:
+    """Each row's highest probability (``proba.max(axis=1)``); for two columns an
+    element-wise maximum, several times faster than NumPy's reduction across 2 values."""
+    if proba.ndim == 2 and proba.shape[1] == 2:
+        return np.maximum(proba[:, 0], proba[:, 1])
+    return proba.max(axis=1)
+
+
 def _calibration_bins(proba: np.ndarray, y_true: np.ndarray, n_bins: int) -> tuple[np.ndarray, int]:
     """Per confidence bin, the sum of (confidence - correct) over its rows; and the rows.
     Exact on every row: one pass (a bincount), cheaper than any sample would be."""
-    if proba.shape[1] == 2:  # same values as max/argmax(axis=1), without a 2-wide reduction
-        confidence = np.maximum(proba[:, 0], proba[:, 1])
+    confidence = top_confidence(proba)
+    if proba.shape[1] == 2:  # same values as argmax(axis=1), without a 2-wide reduction
         correct = (proba[:, 1] > proba[:, 0]) == y_true
     else:
-        confidence = proba.max(axis=1)
         correct = proba.argmax(axis=1) == y_true
     bins = np.minimum((confidence * n_bins).astype(np.intp), n_bins - 1)
     gap = np.bincount(bins, weights=confidence - correct, minlength=n_bins)

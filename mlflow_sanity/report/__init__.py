@@ -57,10 +57,15 @@ def render_html(report: Report, images: Mapping[str, bytes] | None = None) -> st
 
 
 def per_class_csv(c: Classification) -> str:
+    return per_label_csv(c.per_class)
+
+
+def per_label_csv(rows: list[dict]) -> str:
+    """A per-class (or, multi-label, per-label) table as CSV; an empty cell for None."""
     buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=list(c.per_class[0]))
+    writer = csv.DictWriter(buf, fieldnames=list(rows[0]))
     writer.writeheader()
-    writer.writerows(c.per_class)
+    writer.writerows(rows)
     return buf.getvalue()
 
 

@@ -5,8 +5,9 @@ runner, the CLI) hands its finished report here, with its files and a ``Target``
 
 1. ``log_report`` merges it into the run's earlier report and logs tags, metrics, the
    description and ``sanity/report.{json,html}`` (``tracking/reports.py``);
-2. the LoggedModel it is about gets the merged verdict (``models.tag_model``), and a fit's
-   run its configuration/data digests (``groups.tag_digests``);
+2. the LoggedModel it is about gets the merged verdict (``models.tag_model``); a fit's
+   configuration/data digests (``groups.digest_tags``) ride in step 1's one ``log_batch``
+   with the verdict's tags and metrics, and the files go up in one ``log_artifacts``;
 3. from inside the user's call (``offline="spool"``) all of it runs under the short HTTP
    budget (``tracking/budget.py``), and when the server cannot be reached the report, its
    files and the target are saved to the spool (``tracking/spool.py``) instead; ``mlflow-sanity
@@ -171,8 +172,10 @@ def _log_all(
     how: _How,
     client: MlflowClient | None,
 ) -> Report:
+    from mlflow_sanity.tracking.groups import digest_tags
     from mlflow_sanity.tracking.reports import log_report
 
+    # one log_batch carries the run's verdict tags, its metrics and a fit's digest tags
     merged = log_report(
         target.run_id,
         report,
@@ -184,28 +187,20 @@ def _log_all(
         dataset=how.dataset,
         log_metrics=how.log_metrics,
         rejudged=how.rejudged,
+        extra_tags=digest_tags(how.digests or {}),
     )
-    _extras(report, target, how.digests, client, how.what)
+    _extras(report, target, client, how.what)
     return merged
 
 
-def _extras(
-    report: Report,
-    target: Target,
-    digests: Mapping[str, str] | None,
-    client: MlflowClient | None,
-    what: str,
-) -> None:
-    """The LoggedModel's tags and the run's digests, after the run has the verdict."""
-    from mlflow_sanity.tracking.groups import tag_digests
+def _extras(report: Report, target: Target, client: MlflowClient | None, what: str) -> None:
+    """The LoggedModel's tags and verdict metrics, after the run has the verdict."""
     from mlflow_sanity.tracking.models import tag_model
 
     # the run carries the verdict: the extras never cost it (a bug of ours: strict raises)
     with Caught(Origin.OURS, outside=budget.is_tracking_error) as caught:
         if target.model_id:
             tag_model(target.model_id, report, client=client, run_id=target.run_id)
-        if digests:
-            tag_digests(target.run_id, digests, client=client)
     if caught.error is not None:
         _log.warning(
             "mlflow-sanity: logged the %s report, but not its extras: %s", what, caught.error

@@ -56,6 +56,7 @@ def log_report(
     dataset: Mapping[str, str | None] | None = None,
     log_metrics: bool = True,
     rejudged: Iterable[str] = (),
+    extra_tags: Mapping[str, str] | None = None,
 ) -> Report:
     """Log ``report`` (and extra artifact ``files``) to ``run_id``; return the merged report.
 
@@ -74,7 +75,8 @@ def log_report(
 
     ``rejudged`` names findings this report judges again on grown evidence (a run group's
     ``seed_variance``): their earlier verdicts are replaced, not merged, so a warning the
-    new evidence clears goes away, tag included.
+    new evidence clears goes away, tag included. ``extra_tags`` (a fit's digests) go in
+    the same ``log_batch`` as the verdict's tags and metrics: one write for all of them.
     """
     from mlflow_sanity.tracking import metric_names
 
@@ -116,7 +118,7 @@ def log_report(
         own = verdict.rows(verdict.of_report(merged))
         if mlflow.get_active_model_id() is None:  # nothing to link them to: one call
             metrics, own = metrics + own, []
-        tags = _tags(merged, note)
+        tags = _tags(merged, note) + [RunTag(k, v) for k, v in (extra_tags or {}).items()]
         key = _written_key(client, run_id)
         _WRITTEN.pop(key, None)  # until the upload is complete, the run is read back
         _log_batch(client, run_id, tags, metrics)

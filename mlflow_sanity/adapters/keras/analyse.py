@@ -37,6 +37,7 @@ from mlflow_sanity.adapters.keras.inputs import EvaluateCall, FitCall, FitData, 
 from mlflow_sanity.adapters.keras.memory import FitMemory
 from mlflow_sanity.adapters.keras.predict import Captured
 from mlflow_sanity.adapters.keras.probes import complete_probe
+from mlflow_sanity.adapters.keras.task_heads import task_files, with_mask
 from mlflow_sanity.checks import CheckOptions, Context
 from mlflow_sanity.core.boundary import Caught, Origin, attempt
 from mlflow_sanity.core.findings import Provenance, Report
@@ -125,6 +126,7 @@ def analyse(
     files = fit_facts.learning_curves(history, first.fit)
     if not on_training:
         files.update(head_files({n: c.eval for n, c in contexts.items()}, prefix="validation_"))
+        files.update(task_files(contexts, prefix="validation_"))
     for role, fp in fingerprints.items():
         files.update(fp.to_files(role))
     digests = fit_facts.run_digests(model, first.model, first.fit, call, fingerprints)
@@ -182,6 +184,7 @@ def _fit_head(
         if outputs is not None and one.y_val is not None
         else None
     )
+    preds = with_mask(model, data.x_val, preds) if name is None else preds
     train_preds = None
     if name is None:
         # the dropout note is optional; the other checks still count
@@ -282,13 +285,15 @@ def analyse_evaluate(
         )
         for name, spec in heads.items()
     }
-    outputs, failed = _evaluate_outputs(model, heads, tasks, rows, call, captured, notes)
+    wanted = not single or (tasks[None].judged and heads[None].n_outputs == 1)
+    outputs, failed = _evaluate_outputs(model, heads, rows, call, captured, notes, wanted)
     contexts = {}
     for name, spec in heads.items():
         y = head_labels(rows.y, name) if rows is not None else None
         out = outputs.get(name)
         weights = rows.sample_weight if rows is not None and name is None else None
         preds = Predictions(y, out, weights) if y is not None and out is not None else None
+        preds = with_mask(model, rows.x, preds) if rows is not None and single else preds
         labels = summarize_labels(y, None, spec.output_units) if preds is not None else None
         task = tasks[name]
         evaluation = evaluation_of(task.task, spec, preds, labels)
@@ -327,6 +332,7 @@ def analyse_evaluate(
     )
     judged = judge_heads(contexts, row_ctx, options=config, provenance=origin, inputs=inputs)
     files = head_files({n: c.eval for n, c in contexts.items()})
+    files.update(task_files(contexts))
     # the evaluated rows in the training columns, if the leakage checks computed them:
     # the fit's memory keeps them for the union of splits a later evaluate is compared with
     evaluated = judged.rows.shared.get("eval_fp")
@@ -337,17 +343,16 @@ def analyse_evaluate(
 def _evaluate_outputs(
     model: Any,
     heads: Heads,
-    tasks: Mapping[Any, TaskDecision],
     rows: Any,
     call: EvaluateCall,
     captured: Captured | None,
     notes: list[str],
+    wanted: bool,
 ) -> tuple[dict[Any, np.ndarray], bool]:
-    """Each head's outputs on the evaluated rows: those of Keras' own pass when they were
-    kept (one forward pass), else our own pass; and whether that pass failed. None for a
-    single output whose task is not judged: nothing would read them."""
+    """Each head's outputs on the evaluated rows (``wanted``: some check reads them):
+    those of Keras' own pass when they were kept (one forward pass), else our own pass;
+    and whether that pass failed."""
     single = is_single(heads)
-    wanted = not single or (tasks[None].judged and heads[None].n_outputs == 1)
     if rows is None or not wanted:
         return {}, False
     kept = captured.outputs(n_rows(rows.x)) if captured is not None and single else None

@@ -70,7 +70,36 @@ def describe_model(model: Any, output_shape: tuple[int | None, ...] | None = Non
         optimizer=type(optimizer).__name__ if optimizer is not None else None,
         learning_rate=lr if lr is None or math.isfinite(lr) else None,
         default_learning_rate=default_learning_rate(optimizer),
+        custom_loop=custom_loop(model, loss),
+        mask=mask_layer(model),
     )
+
+
+def custom_loop(model: Any, loss: str | None) -> str:
+    """Why the history's ``loss`` may not be the training loss (empty: a standard fit).
+
+    A model whose class overrides ``train_step`` reports whatever that step returns or
+    updates (Keras' loss tracker only when the step updates it); one without a compiled
+    loss trains on what ``call`` adds with ``add_loss``."""
+    for method in ("train_step", "compute_loss"):
+        if shim.overrides(model, keras.Model, method):
+            return f"the model overrides {method}"
+    # an unbuilt or unusual model raising here: no evidence of an added loss
+    added = attempt(lambda: bool(model.losses), False, Origin.MODEL)
+    if loss is None and added:
+        return "the loss is added in call (add_loss), not compiled"
+    return ""
+
+
+def mask_layer(model: Any) -> str:
+    """The layer that masks padded positions, in words ("" when there is none)."""
+    for layer in shim.all_layers(model):
+        name = type(layer).__name__
+        if name == "Embedding" and getattr(layer, "mask_zero", False):
+            return "a mask_zero Embedding"
+        if name == "Masking":
+            return "a Masking layer"
+    return ""
 
 
 def default_learning_rate(optimizer: Any) -> float | None:

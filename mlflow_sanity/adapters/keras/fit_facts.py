@@ -64,13 +64,17 @@ def training_evaluation(
         return {}
     n = n_rows(data.x_train)
     rows = np.unique(np.linspace(0, n - 1, min(n, TRAIN_CHECK_ROWS)).astype(np.int64))
+    x = take_rows(data.x_train, rows)
     # the user's model failing on its training rows: the other checks still run
     with Caught(Origin.MODEL, "training predictions") as caught:
-        outputs = predict_outputs(model, take_rows(data.x_train, rows), call.batch_size)
+        outputs = predict_outputs(model, x, call.batch_size)
     if caught.failed:
         _log.info("mlflow-sanity: training predictions not checked: %s", caught.raised)
         return {}
-    return evaluation_of(task, spec, Predictions(data.y_train[rows], outputs), fit.labels)
+    from mlflow_sanity.adapters.keras.task_heads import with_mask  # a tagger's own mask
+
+    preds = with_mask(model, x, Predictions(data.y_train[rows], outputs))
+    return evaluation_of(task, spec, preds, fit.labels)
 
 
 def label_summary(data: FitData, spec: ModelSpec) -> LabelSummary | None:

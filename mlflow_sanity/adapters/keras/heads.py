@@ -21,6 +21,7 @@ import numpy as np
 
 from mlflow_sanity.adapters.keras.describe import describe_heads, describe_model
 from mlflow_sanity.adapters.keras.predict import predict_heads, predict_outputs
+from mlflow_sanity.adapters.keras.task_heads import multilabel_evidence, sequence_evidence
 from mlflow_sanity.checks import CheckOptions, Context
 from mlflow_sanity.core.findings import Provenance, Report
 from mlflow_sanity.core.keras_spec import LabelSummary, ModelSpec, Predictions, label_indices
@@ -102,6 +103,7 @@ def head_task(spec: ModelSpec, y: Any, x: Any = None) -> TaskDecision:
         output_rank=spec.output_rank,
         targets=y,
         inputs_are_targets=_same_data(x, y),
+        custom_loop=bool(spec.custom_loop),
     )
 
 
@@ -134,6 +136,10 @@ def evaluation_of(
     if task in SINGLE_LABEL:
         evaluation = classification_of(spec, preds, labels)
         return {"eval": evaluation} if evaluation is not None else {}
+    if task is Task.MULTILABEL:
+        return multilabel_evidence(spec, preds)
+    if task is Task.SEQUENCE:
+        return sequence_evidence(spec, preds)
     return {}
 
 

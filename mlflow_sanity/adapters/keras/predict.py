@@ -47,6 +47,25 @@ def predict_heads(model: Any, x: Any, batch_size: int | None) -> dict[str, np.nd
     return out
 
 
+def output_mask(model: Any, x: Any) -> np.ndarray | None:
+    """The mask Keras attaches to a single-output model's outputs on ``x`` (True: a real
+    token), None when the model masks nothing. Its own plain forward pass, so the
+    outputs' values still come from ``predict_outputs``."""
+    arrays = _as_arrays(x)
+    n = arrays.shape[0] if hasattr(arrays, "shape") else None
+    if n is None:
+        return None
+    masks = []
+    for start in range(0, n, _FORWARD_CHUNK_ROWS):
+        mask = shim.keras_mask(
+            model(take_rows(arrays, slice(start, start + _FORWARD_CHUNK_ROWS)), training=False)
+        )
+        if mask is None:
+            return None
+        masks.append(np.asarray(keras.ops.convert_to_numpy(mask)).astype(bool))
+    return np.concatenate(masks, axis=0)
+
+
 def _predict(model: Any, x: Any, batch_size: int | None) -> np.ndarray | dict[str, np.ndarray]:
     """Plain forward passes over large chunks when the model uses the standard predict step
     (no ``tf.function`` tracing: this runs once per call and must stay cheap); otherwise,

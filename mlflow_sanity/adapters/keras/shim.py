@@ -40,6 +40,23 @@ def compiled_metric_groups(model: Any) -> tuple[tuple[bool, Any, Any], ...] | No
     )
 
 
+def keras_mask(tensor: Any) -> Any:
+    """The mask Keras propagated to a layer's output (a ``mask_zero`` Embedding, a
+    ``Masking`` layer), None when there is none: ``keras.src.backend.get_keras_mask``
+    where it exists, else the ``_keras_mask`` attribute it sets on tensors."""
+    try:
+        from keras.src.backend import get_keras_mask
+    except ImportError:  # older Keras 3: the attribute only
+        return getattr(tensor, "_keras_mask", None)
+    return get_keras_mask(tensor)
+
+
+def overrides(model: Any, base: Any, method: str) -> bool:
+    """Whether ``model``'s class defines its own ``method`` instead of ``base``'s (a custom
+    ``train_step`` on a ``keras.Model`` subclass). Public attributes, compared by identity."""
+    return getattr(type(model), method, None) is not getattr(base, method, None)
+
+
 def function_kwargs(obj: Any) -> dict[str, Any]:
     """The keyword arguments a Keras loss or metric wrapper passes to its function
     (``from_logits``, ``threshold``, ...)."""
