@@ -22,6 +22,7 @@ from mlflow_sanity.checks import CheckOptions, Context, run_checks, skipped_chec
 from mlflow_sanity.core.keras_spec import FitSpec, LayerSpec, ModelSpec, ProbeSpec
 from mlflow_sanity.core.metrics import classify
 from mlflow_sanity.core.splits import Split
+from mlflow_sanity.core.task import task_of_classes
 
 
 def _model(r: np.random.Generator, k: int) -> ModelSpec:
@@ -69,7 +70,7 @@ def context(seed: int) -> Context:
     pred = np.where(right, y, (y + r.integers(1, k, n)) % k)
     proba = r.dirichlet(np.ones(k), n) * 0.5
     proba[np.arange(n), pred] += 0.5
-    ctx = Context(eval=classify(y, pred, proba, labels=list(range(k))))
+    ctx = Context(eval=classify(y, pred, proba, labels=list(range(k))), task=task_of_classes(k))
     if r.random() < 0.6:
         ctx.model = _model(r, k)
         probes = ProbeSpec(learning_rate_start=float(10 ** r.uniform(-6, 1)), updates=50)

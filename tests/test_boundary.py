@@ -240,3 +240,63 @@ def test_private_keras_and_tensorflow_names_only_in_the_shims():
                 if node.attr not in own:
                     found.append(f"{path}:{node.lineno} .{node.attr}")
     assert not found, f"private Keras/TensorFlow names outside the shims: {found}"
+
+
+# -- typed carried state -------------------------------------------------------------------
+
+
+def test_no_code_decides_on_report_inputs():
+    """``Report.inputs`` is for people; what code reads is a typed section (``provenance``,
+    ``skipped``, ``state``, ``model_selection``...). Only the loaders of old report.json
+    files (``core/findings.py``, ``core/state.py``) read old keys out of it."""
+    found = []
+    for path, tree in _modules().items():
+        if path in ("core/findings.py", "core/state.py"):
+            continue
+        for node in ast.walk(tree):
+            read = (
+                isinstance(node, ast.Subscript)
+                and isinstance(node.ctx, ast.Load)
+                and getattr(node.value, "attr", None) == "inputs"
+            ) or (
+                isinstance(node, ast.Attribute)
+                and node.attr == "get"
+                and getattr(node.value, "attr", None) == "inputs"
+            )
+            if read:
+                found.append(f"{path}:{node.lineno}")
+    assert not found, f"code reading Report.inputs: {found}"
+
+
+def test_model_selection_is_a_typed_section_and_old_reports_still_load():
+    from mlflow_sanity.core.splits import ModelSelection
+
+    selection = ModelSelection(("val_loss",), ("EarlyStopping",))
+    report = Report(model_selection=selection)
+    assert Report.from_dict(report.to_dict()).model_selection == selection
+    old = {"findings": [], "inputs": {"model_selection": selection.to_dict()}}
+    assert Report.from_dict(old).model_selection == selection
+    older = {"findings": [], "inputs": {"monitored": ["val_loss"]}}
+    assert Report.from_dict(older).model_selection.monitors == ("val_loss",)
+    assert Report.from_dict({"findings": []}).model_selection is None
+    merged = Report(model_selection=selection).merge(Report())
+    assert merged.model_selection == selection
+
+
+def test_the_evaluated_split_is_the_reports_whether_or_not_the_check_ran():
+    import pandas as pd
+
+    from mlflow_sanity.core.fingerprint import compute
+    from mlflow_sanity.core.splits import Split
+
+    r = np.random.default_rng(1)
+    train = pd.DataFrame({"a": r.normal(size=300), "b": r.normal(size=300)})
+    test = pd.DataFrame({"a": r.normal(size=80), "b": r.normal(size=80)})
+    ctx = {"test": Split(test), "fingerprint": compute(train)}
+    ran = build_report(Context(**ctx))
+    off = build_report(Context(**ctx), disable=["preprocessing_leakage"])
+    assert ran.get("preprocessing_leakage") is not None
+    assert off.get("preprocessing_leakage") is None
+    assert ran.evaluated_split is not None and off.evaluated_split is not None
+    assert ran.evaluated_split.digest == off.evaluated_split.digest
+    assert build_report(Context(test=Split(test))).evaluated_split is None

@@ -35,10 +35,12 @@ from mlflow_sanity.checks import REGISTRY, Check, Context, run_checks
 from mlflow_sanity.core.findings import Severity
 from mlflow_sanity.core.metrics import classify
 from mlflow_sanity.core.splits import Split
+from mlflow_sanity.core.task import Task
 
 BEGIN = re.compile(r"<!-- checks:(?P<kind>begin|details)(?: themes=(?P<themes>[a-z_,]+))? -->")
 END = "<!-- checks:end -->"
 PAGE = Path("docs") / "checks.md"
+PAGES = (PAGE, Path("docs") / "tasks.md")  # every generated page: --write/--check by default
 REGENERATE = "make docs  (python -m mlflow_sanity.checks.catalog --write)"
 # Appended to every ``needs_symptom`` cause: the registry's one rule (``judge_causes``).
 NEEDS_SYMPTOM = (
@@ -198,7 +200,35 @@ def render(text: str) -> str:
         out += [text[pos : begin.end()], "\n", block, "\n"]
         pos = end
     out.append(text[pos:])
-    return "".join(out)
+    return render_tasks("".join(out))
+
+
+TASKS_BEGIN = "<!-- tasks:begin -->"
+TASKS_END = "<!-- tasks:end -->"
+
+
+def tasks_table() -> str:
+    """Which checks run for which task (``docs/tasks.md``): a row per check, a ✓ in the
+    column of each task its ``tasks`` hold."""
+    order = list(Task)
+    head = ["check", "theme", *(f"`{t.value}`" for t in order)]
+    lines = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
+    for chk in REGISTRY.values():
+        marks = ["✓" if t in chk.tasks else "" for t in order]
+        lines.append("| " + " | ".join([f"`{chk.id}`", chk.theme, *marks]) + " |")
+    return "\n".join(lines)
+
+
+def render_tasks(text: str) -> str:
+    """``text`` with the table between ``TASKS_BEGIN``/``TASKS_END`` regenerated."""
+    begin = text.find(TASKS_BEGIN)
+    if begin < 0:
+        return text
+    end = text.find(TASKS_END, begin)
+    if end < 0:
+        raise ValueError(f"{TASKS_BEGIN} has no {TASKS_END}")
+    head = text[: begin + len(TASKS_BEGIN)]
+    return f"{head}\n{tasks_table()}\n{text[end:]}"
 
 
 def target(path: Path) -> Path:
@@ -218,29 +248,31 @@ def stale_tables(path: Path) -> bool:
 def main(argv: Iterable[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m mlflow_sanity.checks.catalog",
-        description="docs/checks.md's tables of checks, generated from the check registry.",
+        description="The generated pages (docs/checks.md, docs/tasks.md), from the check registry.",
     )
     action = parser.add_mutually_exclusive_group(required=True)
     action.add_argument("--markdown", action="store_true", help="print a table")
     action.add_argument(
-        "--write", type=Path, nargs="?", const=PAGE, metavar="FILE", help="regenerate FILE"
+        "--write", type=Path, nargs="?", const=PAGES, metavar="FILE", help="regenerate FILE"
     )
     action.add_argument(
-        "--check", type=Path, nargs="?", const=PAGE, metavar="FILE", help="exit 1 if stale"
+        "--check", type=Path, nargs="?", const=PAGES, metavar="FILE", help="exit 1 if stale"
     )
     parser.add_argument("--themes", default="", help="comma-separated themes (--markdown)")
     args = parser.parse_args(list(argv) if argv is not None else None)
     if args.markdown:
         print(markdown_table([t for t in args.themes.split(",") if t] or None))
         return 0
+    given = args.write or args.check
+    paths = [target(p) for p in (given if isinstance(given, tuple) else (given,))]
     if args.write:
-        path = target(args.write)
-        path.write_text(render(path.read_text(encoding="utf-8")), encoding="utf-8")
+        for path in paths:
+            path.write_text(render(path.read_text(encoding="utf-8")), encoding="utf-8")
         return 0
-    if stale_tables(args.check):
-        print(f"{target(args.check)}: the checks are stale; run {REGENERATE}", file=sys.stderr)
-        return 1
-    return 0
+    stale = [path for path in paths if stale_tables(path)]
+    for path in stale:
+        print(f"{path}: the checks are stale; run {REGENERATE}", file=sys.stderr)
+    return 1 if stale else 0
 
 
 if __name__ == "__main__":

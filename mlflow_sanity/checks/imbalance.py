@@ -10,6 +10,7 @@ from mlflow_sanity.checks import multilabel
 from mlflow_sanity.checks.corrected import balanced
 from mlflow_sanity.checks.leakage_verdict import leakage_clean, leakage_verdict
 from mlflow_sanity.checks.registry import Context, Outcome, check, grade, passed, reaches
+from mlflow_sanity.checks.regression import regression_collapse
 from mlflow_sanity.core.findings import Severity
 from mlflow_sanity.core.metrics import Classification, calibration_gap, top_confidence
 from mlflow_sanity.core.task import CLASS_TASKS, SINGLE_LABEL, Task
@@ -108,24 +109,29 @@ def class_imbalance(ctx: Context, t: Mapping[str, float]) -> Outcome | None:
 
 @check(
     "prediction_collapse",
-    tasks=CLASS_TASKS,
+    tasks=CLASS_TASKS | {Task.REGRESSION},
     flags=(
         "fail: every prediction is one class; warn: ≥ `warn_share` of predictions are one "
         "class and the others are predicted at < `min_rate_ratio` of their true rate; "
-        "multi-label: the same rule per label (a label never or always predicted)"
+        "multi-label: the same rule per label (a label never or always predicted); "
+        "a regressor: fail when every prediction is one value, warn when their std is "
+        "< `spread_ratio` × the targets'"
     ),
     requires=[],
-    one_of=["eval", "multilabel"],
+    one_of=["eval", "multilabel", "regression"],
     judges_training_rows=True,
     remedy="Rebalance training (class_weight, resampling), check the output activation and loss, "
     "and lower the learning rate if the model collapsed during training.",
     warn_share=0.95,
     min_rate_ratio=0.1,
+    spread_ratio=0.05,
 )
 def prediction_collapse(ctx: Context, t: Mapping[str, float]) -> Outcome | None:
     """(Nearly) all predictions are one class while labels have several."""
     if ctx.multilabel is not None:
         return multilabel.per_label(ctx, t, prediction_collapse, "prediction_collapse")
+    if ctx.eval is None:  # a regressor: (nearly) constant predictions
+        return regression_collapse(ctx.regression, t)
     c: Classification = ctx.eval
     if len(c.present) < 2:
         return None

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from mlflow_sanity.checks.registry import Context, Crash, attempt_check, checks_in, is_disabled
+from mlflow_sanity.checks.registry import Context, checks_in
+from mlflow_sanity.checks.running import Crash, attempt_check, is_disabled
 from mlflow_sanity.core.findings import Severity
 
 _QUIET = (Severity.PASSED.value, Severity.INFO.value)

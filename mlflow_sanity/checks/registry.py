@@ -16,9 +16,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from mlflow_sanity.core.boundary import Caught, Origin, describe
-from mlflow_sanity.core.findings import CRASHED, MISSING, Corrected, Finding, NotChecked, Severity
-from mlflow_sanity.core.metrics import InputError
+from mlflow_sanity.core.findings import Corrected, Finding, Severity
 from mlflow_sanity.core.task import Task
 
 if TYPE_CHECKING:  # the check themes import these; the registry only names them
@@ -26,6 +24,7 @@ if TYPE_CHECKING:  # the check themes import these; the registry only names them
     from mlflow_sanity.core.keras_spec import FitSpec, ModelSpec, Predictions
     from mlflow_sanity.core.metrics import Classification
     from mlflow_sanity.core.multilabel import MultiLabel
+    from mlflow_sanity.core.regression import Regression
     from mlflow_sanity.core.seed_stats import SeedResults
     from mlflow_sanity.core.sequence import SequenceEval
     from mlflow_sanity.core.splits import ModelSelection, NormalizationStats, Split
@@ -35,6 +34,8 @@ _log = logging.getLogger(__name__)
 Thresholds = Mapping[str, Mapping[str, float]]
 TRAINING_ROWS_PREFIX = "On its training data (fit had no validation data): "
 CheckFn = Callable[["Context", Mapping[str, float]], "Outcome | None"]
+# The Context fields holding a model's predictions on the judged rows (``eval_on``).
+PREDICTIONS = frozenset({"eval", "regression", "multilabel"})
 
 
 @dataclass
@@ -55,6 +56,7 @@ class Context:
     # A tagger's sequence facts (``eval`` is then over its real tokens): how many
     # positions were masked, the entity-level scores of BIO/IOB tags.
     sequence: SequenceEval | None = None
+    regression: Regression | None = None  # a regressor's predictions on those rows
     # What is judged (``core.task.decide_task``): a check whose ``tasks`` leave it out does
     # not apply. None only for callers that predate the rule (``build_report`` then reads
     # it off ``eval``). An unsupported task's reason is ``missing["task"]``.
@@ -176,8 +178,9 @@ class Check:
 
     @property
     def judges_predictions(self) -> bool:
-        """It reads the evaluated predictions (``eval``, or a multi-label ``multilabel``)."""
-        return "eval" in self.requires or "eval" in self.one_of
+        """It reads the evaluated predictions (``eval``, a multi-label ``multilabel`` or a
+        regressor's ``regression``)."""
+        return bool(PREDICTIONS & {*self.requires, *self.one_of})
 
     def applies(self, ctx: Context) -> bool:
         if ctx.task is not None and ctx.task not in self.tasks:
@@ -298,165 +301,14 @@ class CheckOptions:
         return {**REGISTRY[check_id].defaults, **self.thresholds.get(check_id, {})}
 
 
-_OPTIONS_KEY = "check_options"
-
-
-@dataclass(frozen=True)
-class Crash:
-    """A check that raised: what ``outcome_of`` keeps instead of an outcome, and what
-    ``run_checks`` turns into a ``crashed`` ``NotChecked`` record."""
-
-    check: str
-    error: Exception
-
-    @property
-    def reason(self) -> str:
-        return describe(self.error)
-
-    def record(self, call: str = "") -> NotChecked:
-        """A bad-data error (``InputError``) is data the check could not use: missing
-        evidence; anything else is a crash."""
-        kind = MISSING if isinstance(self.error, InputError) else CRASHED
-        reason = self.reason if kind == CRASHED else f"{self.check}: {self.error}"
-        return NotChecked(self.check, reason, call, kind)
-
-
-def attempt_check(ctx: Context, check_id: str) -> Outcome | Crash | None:
-    """Check ``check_id``'s outcome on ``ctx`` under the report's options, computed once;
-    a ``Crash`` when it raised (strict mode re-raises a bug, see ``core/boundary.py``).
-
-    For checks graded on another check's verdict (``perfect_score`` on the leakage
-    checks): they see what the report says, with the user's thresholds, and the work is
-    not repeated when the registry reaches that check. None when the check is disabled or
-    does not apply.
-    """
-    options = _options(ctx)
-    chk = REGISTRY[check_id]
-    if check_id in options.disable or not chk.applies(ctx):
-        return None
-    limits = options.limits(check_id)
-    key = f"outcome:{check_id}:{sorted(limits.items())}"
-    if key not in ctx.shared:
-        with Caught(Origin.OURS, f"check {check_id}") as caught:
-            ctx.shared[key] = chk.fn(ctx, limits)
-        if caught.error is not None:
-            ctx.shared[key] = Crash(check_id, caught.error)
-    return ctx.shared[key]
-
-
-def outcome_of(ctx: Context, check_id: str) -> Outcome | None:
-    """``attempt_check``'s outcome; raises what the check raised."""
-    result = attempt_check(ctx, check_id)
-    if isinstance(result, Crash):
-        raise result.error
-    return result
-
-
-def is_disabled(ctx: Context, check_id: str) -> bool:
-    """Whether the report's options switch ``check_id`` off."""
-    return check_id in _options(ctx).disable
-
-
-def _options(ctx: Context) -> CheckOptions:
-    """The options ``run_checks`` is running ``ctx`` under (defaults outside a run)."""
-    return ctx.shared.get(_OPTIONS_KEY) or CheckOptions()
-
-
-@dataclass
-class Checked:
-    """What one pass of the registry produced: findings, and the checks that crashed."""
-
-    findings: list[Finding]
-    crashed: list[NotChecked]
-
-
-def run_checks(
-    ctx: Context, options: CheckOptions | None = None, source: str = ""
-) -> list[Finding]:
-    """Run every applicable, enabled check (see ``check_all``); the findings only."""
-    return check_all(ctx, options, source).findings
-
-
-def check_all(
-    ctx: Context, options: CheckOptions | None = None, source: str = "", call: str = ""
-) -> Checked:
-    """Run every applicable, enabled check. A check that raises does not hide the others:
-    it becomes a ``crashed`` record (coverage partial; ``InputError``: missing evidence)."""
-    options = options or CheckOptions()
-    ctx.shared[_OPTIONS_KEY] = options
-    results: list[Finding] = []
-    crashed: list[NotChecked] = []
-    because: dict[str, str] = {}
-    alone: set[str] = set()
-    for check_id, chk in REGISTRY.items():
-        outcome = attempt_check(ctx, check_id)
-        if isinstance(outcome, Crash):
-            _log.warning("mlflow-sanity check %s failed: %s", check_id, outcome.reason)
-            crashed.append(outcome.record(call))
-            continue
-        if outcome is None:
-            continue
-        results.append(_stamp(ctx, chk, outcome, options.limits(check_id), source))
-        because[check_id] = outcome.because or _first_sentence(outcome.message)
-        if outcome.alone:
-            alone.add(check_id)
-    results = judge_causes(results, alone, ctx.proofs or {})
-    return Checked(lead_with_causes(results, because, ctx), crashed)
-
-
-def _stamp(
-    ctx: Context, chk: Check, outcome: Outcome, limits: Mapping[str, float], source: str
-) -> Finding:
-    """The finding of one check's outcome: its id, thresholds, remedy and source."""
-    evidence = dict(outcome.evidence)
-    if limits:
-        evidence["thresholds"] = limits
-    message = outcome.message
-    if ctx.eval_on == "training" and chk.judges_predictions:
-        evidence["evaluated_on"] = "training data"
-        message = f"{TRAINING_ROWS_PREFIX}{message}"
-    corrected = outcome.corrected
-    if corrected is not None and outcome.severity is not Severity.PASSED:
-        corrected = replace(corrected, finding=chk.id)
-    else:
-        corrected = None
-    return Finding(chk.id, outcome.severity, message, evidence, chk.remedy, source, (), corrected)
-
-
-def skipped_checks(
-    ctx: Context, options: CheckOptions | None = None, call: str = ""
-) -> list[NotChecked]:
-    """The enabled checks that did not run because evidence they require is missing for a
-    reason the adapter gave (``ctx.missing``): one record per check, naming the first
-    reason. A check also lacking evidence nobody promised (a fit without validation data
-    has no test rows) would not have run anyway: no record. Coverage is made of these, so
-    it cannot drift from what actually ran."""
-    if not ctx.missing:
-        return []
-    options = options or CheckOptions()
-    out = []
-    for check_id, chk in REGISTRY.items():
-        if check_id in options.disable or chk.applies(ctx):
-            continue
-        if ctx.task is not None and ctx.task not in chk.tasks:
-            # another task's check is not a gap; an unsupported task's are (the reason
-            # says what the model was taken for), unless their evidence is not this call's
-            reason = ctx.missing.get("task")
-            if reason and all(set(g) <= EVALUATION_FIELDS for g in chk.absent(ctx)):
-                out.append(NotChecked(check_id, reason, call))
-            continue
-        reasons = [
-            next((ctx.missing[n] for n in group if n in ctx.missing), None)
-            for group in chk.absent(ctx)
-        ]
-        if reasons and all(reasons):
-            out.append(NotChecked(check_id, str(reasons[0]), call))
-    return out
-
-
 # Findings that show accuracy is stuck without saying why; cause checks name them in
 # ``explains``.
-SYMPTOMS = ("accuracy_at_baseline", "loss_accuracy_divergence", "prediction_collapse")
+SYMPTOMS = (
+    "accuracy_at_baseline",
+    "loss_accuracy_divergence",
+    "prediction_collapse",
+    "regression_at_baseline",
+)
 
 
 def _first_sentence(text: str) -> str:
@@ -474,7 +326,7 @@ NO_SYMPTOM = (
 # Which symptom checks must have run to say "no symptom": the ones that judge the
 # predictions (without them a stuck accuracy cannot be ruled out, and the cause keeps
 # its own grade rather than pass as harmless).
-_SYMPTOM_WITNESSES = ("accuracy_at_baseline", "prediction_collapse")
+_SYMPTOM_WITNESSES = ("accuracy_at_baseline", "prediction_collapse", "regression_at_baseline")
 
 
 def judge_causes(
@@ -574,6 +426,9 @@ def lead_with_causes(
         acc = ctx.eval.metrics.get("accuracy") if ctx.eval is not None else None
         acc = f.evidence.get("accuracy", acc)
         stuck = f"Accuracy is stuck at {acc:.2f}" if isinstance(acc, float) else "Accuracy is stuck"
+        r2 = ctx.regression.metrics.get("r2") if ctx.regression is not None else None
+        if r2 is not None:  # a regressor's headline
+            stuck = f"R² is stuck at {r2:.2f}"
         reasons = "; and ".join(f"{because[c]} (`{c}`)" for c in causes)
         evidence = {**f.evidence, "caused_by": causes}
         where = TRAINING_ROWS_PREFIX if f.message.startswith(TRAINING_ROWS_PREFIX) else ""

@@ -10,10 +10,14 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from enum import Enum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mlflow_sanity.core import summary
+from mlflow_sanity.core.splits import ModelSelection
 from mlflow_sanity.core.state import CarriedState
+
+if TYPE_CHECKING:  # the evaluated split's type only; fingerprints are computed elsewhere
+    from mlflow_sanity.core.fingerprint import Fingerprint
 
 
 class Severity(str, Enum):
@@ -288,7 +292,9 @@ class Report:
     findings: list[Finding] = field(default_factory=list)
     metrics: dict[str, float] = field(default_factory=dict)
     # What the checks were told about the model, the fit and the data: for people reading
-    # report.json; no code decides anything from it (that is ``provenance`` and ``skipped``).
+    # report.json; no code decides anything from it. What code reads has its own typed
+    # section: ``provenance``, ``skipped``, ``state``, ``task``, ``model_selection`` and
+    # ``evaluated_split`` (a test keeps ``inputs`` write-only).
     inputs: dict[str, Any] = field(default_factory=dict)
     tables: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     provenance: Provenance = field(default_factory=Provenance)
@@ -298,6 +304,13 @@ class Report:
     # What was judged (``core.task.Task`` values, the ``sanity.task`` tag); reports of
     # several heads or calls that judged different tasks list each, comma-separated.
     task: str = ""
+    # What the fit's EarlyStopping/best-only checkpoint monitored: carried to the later
+    # evaluations of its model (``validation_reuse``); ``report.json`` "model_selection".
+    model_selection: ModelSelection | None = None
+    # The evaluated rows, fingerprinted in the training data's columns (``build_report``):
+    # the split a later ``model.evaluate`` of the same model compares with, whether or not
+    # a check computed it. In memory only: it holds arrays.
+    evaluated_split: Fingerprint | None = field(default=None, repr=False, compare=False)
 
     @property
     def flagged(self) -> list[Finding]:
@@ -411,6 +424,10 @@ class Report:
             skipped=list(dict.fromkeys([*self.skipped, *other.skipped])),
             state=self.state.merge(other.state),
             task=merge_tasks(self.task, other.task),
+            model_selection=other.model_selection or self.model_selection,
+            evaluated_split=(
+                other.evaluated_split if other.evaluated_split is not None else self.evaluated_split
+            ),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -434,6 +451,9 @@ class Report:
             "inputs": _jsonable(self.inputs),
             "tables": _jsonable(self.tables),
             "state": _jsonable(self.state.to_dict()),
+            "model_selection": (
+                self.model_selection.to_dict() if self.model_selection is not None else None
+            ),
         }
 
     @classmethod
@@ -455,7 +475,18 @@ class Report:
             skipped=[NotChecked.from_dict(r) for r in records if isinstance(r, (str, dict))],
             state=state,
             task=str(data.get("task") or ""),
+            model_selection=_selection(data.get("model_selection"), inputs),
         )
+
+
+def _selection(data: Any, inputs: dict[str, Any]) -> ModelSelection | None:
+    """The ``model_selection`` section, or for a report written before it, what its
+    ``inputs`` held (``model_selection``, or the older ``monitored`` list)."""
+    if not isinstance(data, dict):
+        data = inputs.get("model_selection")
+    if not isinstance(data, dict) and inputs.get("monitored"):
+        data = {"monitors": list(inputs["monitored"])}
+    return ModelSelection.from_dict(data) if isinstance(data, dict) and data else None
 
 
 def merge_tasks(*tasks: str) -> str:

@@ -90,8 +90,8 @@ class Proof:
         )
 
     def to_dict(self) -> dict[str, Any]:
-        """The contract form (DESIGN: ``evidence.proof``): remedy, metric, control,
-        remedied, verdict, runs; plus the losses, the gain and the sizes."""
+        """The contract form (``evidence["proof"]``, docs/architecture.md "Public contract"):
+        remedy, metric, control, remedied, verdict, runs; plus the losses, gain and sizes."""
         data: dict[str, Any] = {
             "remedy": self.remedy,
             "metric": METRIC,

@@ -28,9 +28,9 @@ from typing import Any, Literal
 import mlflow
 from mlflow.tracking import MlflowClient
 
-from mlflow_sanity.core.boundary import Caught, Origin
+from mlflow_sanity.core.boundary import Caught, Origin, on_error
 from mlflow_sanity.core.findings import Report
-from mlflow_sanity.tracking import budget, spool
+from mlflow_sanity.tracking import budget, runs, spool
 
 _log = logging.getLogger(__name__)
 
@@ -116,23 +116,56 @@ def publish(
         with Caught(Origin.OUTSIDE, only=budget.is_connection_error) as caught, budget.bounded():
             return _log_all(report, files, target, how, client)
         reason = f"logging failed: {type(caught.error).__name__}"
+    _spool(report, files, target, how, uri, reason)
+    return report
+
+
+def _spool(
+    report: Report,
+    files: Mapping[str, bytes] | None,
+    target: Target,
+    how: _How,
+    uri: str,
+    reason: str,
+) -> None:
+    """Keep the report for ``mlflow-sanity sync``, and say where, once."""
     path = spool.write_entry(
         target.run_id,
         report,
         files,
-        scope=scope,
-        step=step,
-        what=what,
+        scope=how.scope,
+        step=how.step,
+        what=how.what,
         uri=uri,
         replay=how.replay(target),
     )
     warnings.warn(
         f"mlflow-sanity: the tracking server {uri} could not be reached ({reason}); "
-        f"this {what}'s report was saved to {path}. Upload it later with `mlflow-sanity sync`.",
+        f"this {how.what}'s report was saved to {path}. Upload it later with "
+        "`mlflow-sanity sync`.",
         spool.SpoolWarning,
-        stacklevel=2,
+        stacklevel=3,  # publish's caller, as before
     )
-    return report
+
+
+def publish_to_new_run(
+    report: Report,
+    files: Mapping[str, bytes] | None,
+    *,
+    what: str,
+    experiment: str | None = None,
+    run_name: str | None = None,
+) -> str:
+    """``publish`` into a fresh run, for results that have no training run (``check-split
+    --log``); the run id. ``experiment`` is a name (created when missing); by default the
+    one ``MLFLOW_EXPERIMENT_ID``/``MLFLOW_EXPERIMENT_NAME`` names, else the default one.
+    MLflow's errors propagate; the run is then ended as FAILED."""
+    client = MlflowClient()
+    run_id = runs.new_run(client, experiment, run_name)
+    with on_error(lambda _: runs.terminate(client, run_id, "FAILED")):
+        publish(report, files, Target(run_id), what=what, offline="raise", client=client)
+    runs.terminate(client, run_id)
+    return run_id
 
 
 def replay(
@@ -142,7 +175,7 @@ def replay(
     manifest: Mapping[str, Any],
     client: MlflowClient,
 ) -> Report:
-    """Publish one spooled entry (``spool.sync``) to ``run_id`` as ``publish`` would have
+    """Publish one spooled entry (``sync.sync``) to ``run_id`` as ``publish`` would have
     when the server answered; entries spooled before the manifest had ``replay`` log the
     report only, as they did then."""
     extra = manifest.get("replay")

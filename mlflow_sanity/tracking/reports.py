@@ -24,7 +24,6 @@ from mlflow.tracking import MlflowClient
 
 from mlflow_sanity._version import __version__
 from mlflow_sanity.core import tag_names
-from mlflow_sanity.core.boundary import on_error
 from mlflow_sanity.core.clock import now_ms
 from mlflow_sanity.core.findings import Report
 from mlflow_sanity.core.fingerprint import Fingerprint
@@ -32,7 +31,7 @@ from mlflow_sanity.core.splits import ModelSelection
 from mlflow_sanity.report import render_html, render_json
 from mlflow_sanity.report.calls import corrected_line
 from mlflow_sanity.report.markdown import merge_note, note_section
-from mlflow_sanity.tracking import runs, shim, verdict
+from mlflow_sanity.tracking import shim, verdict
 
 ARTIFACT_DIR = "sanity"
 METRIC_PREFIX = "sanity/"
@@ -365,11 +364,8 @@ def read_training_evidence(run_id: str, client: MlflowClient | None = None) -> T
             files = {name: artifacts.read(name, tmp) for name in pair}
             setattr(found, role, Fingerprint.from_files(files, role=role))
         if "report.json" in names:
-            inputs = json.loads(artifacts.read("report.json", tmp)).get("inputs") or {}
-            selection = inputs.get("model_selection") or {}
-            if not selection and inputs.get("monitored"):
-                selection = {"monitors": list(inputs["monitored"])}
-            found.model_selection = ModelSelection.from_dict(selection)
+            logged = Report.from_dict(json.loads(artifacts.read("report.json", tmp)))
+            found.model_selection = logged.model_selection or ModelSelection.from_dict({})
     return found
 
 
@@ -389,28 +385,3 @@ def model_source_run(
         except MlflowException:
             return None
     return None
-
-
-def log_to_new_run(
-    report: Report,
-    files: Mapping[str, bytes] | None = None,
-    *,
-    experiment: str | None = None,
-    run_name: str | None = None,
-) -> str:
-    """Log ``report`` to a fresh run, for results that have no training run (such as
-    ``mlflow-sanity check-split --log``); returns the run id.
-
-    ``experiment`` is a name (created when missing); by default the experiment named by
-    ``MLFLOW_EXPERIMENT_ID``/``MLFLOW_EXPERIMENT_NAME``, else the default experiment.
-    """
-    client = MlflowClient()
-    exp_id = os.environ.get("MLFLOW_EXPERIMENT_ID") or "0"
-    name = experiment or os.environ.get("MLFLOW_EXPERIMENT_NAME")
-    if name:
-        exp_id = runs.experiment_id(name, client)
-    run_id = runs.create_run(client, exp_id, tags={}, run_name=run_name)
-    with on_error(lambda _: runs.terminate(client, run_id, "FAILED")):
-        log_report(run_id, report, files, client=client)
-    runs.terminate(client, run_id)
-    return run_id

@@ -37,14 +37,15 @@ from mlflow_sanity.adapters.keras.inputs import EvaluateCall, FitCall, FitData, 
 from mlflow_sanity.adapters.keras.memory import FitMemory
 from mlflow_sanity.adapters.keras.predict import Captured
 from mlflow_sanity.adapters.keras.probes import complete_probe
-from mlflow_sanity.adapters.keras.task_heads import task_files, with_mask
+from mlflow_sanity.adapters.keras.regression import target_stats
+from mlflow_sanity.adapters.keras.task_heads import with_mask
 from mlflow_sanity.checks import CheckOptions, Context
 from mlflow_sanity.core.boundary import Caught, Origin, attempt
 from mlflow_sanity.core.findings import Provenance, Report
 from mlflow_sanity.core.fingerprint import Fingerprint
 from mlflow_sanity.core.keras_spec import Predictions, summarize_labels
 from mlflow_sanity.core.splits import Split
-from mlflow_sanity.core.task import TaskDecision, task_gap
+from mlflow_sanity.core.task import Task, TaskDecision, task_gap
 
 # Not-checked reasons (``Context.missing``): what the coverage tag says, per call.
 VALIDATION_UNKNOWN = "validation data (a kind that cannot be read without consuming it)"
@@ -115,18 +116,17 @@ def analyse(
         inputs["probes"] = probed.to_dict()
     if failure:
         inputs["fingerprint"] = failure
-    if first.fit.monitors:
-        inputs["model_selection"] = fit_facts.model_selection(first.fit).to_dict()
     on_training = any(c.eval_on == "training" for c in contexts.values())  # no validation
     where = "training data" if on_training else "validation data"
     origin = Provenance(source=call.source, call="fit", evaluated_on=where)
     judged = judge_heads(contexts, rows, options=config, provenance=origin, inputs=inputs)
     report = judged.report
+    if first.fit.monitors:  # carried to the model's evaluations (``FitMemory``)
+        report.model_selection = fit_facts.model_selection(first.fit)
     _add_training_metrics(report)
     files = fit_facts.learning_curves(history, first.fit)
     if not on_training:
-        files.update(head_files({n: c.eval for n, c in contexts.items()}, prefix="validation_"))
-        files.update(task_files(contexts, prefix="validation_"))
+        files.update(head_files(contexts, prefix="validation_"))
     for role, fp in fingerprints.items():
         files.update(fp.to_files(role))
     digests = fit_facts.run_digests(model, first.model, first.fit, call, fingerprints)
@@ -195,10 +195,11 @@ def _fit_head(
     fit = fit_facts.fit_spec(call, one, spec, history, preds, train_preds)
     x_train = data.x_train if name is None else None  # input statistics: the whole model's
     fit = with_cause_data(fit, model, call, x_train, one.y_train)
-    evaluation = evaluation_of(task.task, spec, preds, fit.labels)
+    targets = target_stats(one.y_train) if task.task is Task.REGRESSION else None
+    evaluation = evaluation_of(task.task, spec, preds, fit.labels, targets)
     eval_on = "validation"
     if name is None and not evaluation and data.validation == "none" and task.judged:
-        evaluation = fit_facts.training_evaluation(model, spec, task.task, fit, data, call)
+        evaluation = fit_facts.training_evaluation(model, spec, task.task, fit, data, call, targets)
         eval_on = "training"
     missing = _fit_head_missing(data, name, failed, evaluation if task.judged else True)
     missing = {evidence_field(task.task) if k == "eval" else k: v for k, v in missing.items()}
@@ -296,7 +297,7 @@ def analyse_evaluate(
         preds = with_mask(model, rows.x, preds) if rows is not None and single else preds
         labels = summarize_labels(y, None, spec.output_units) if preds is not None else None
         task = tasks[name]
-        evaluation = evaluation_of(task.task, spec, preds, labels)
+        evaluation = evaluation_of(task.task, spec, preds, labels, memory.targets)
         judged = evaluation if task.judged else True
         contexts[name] = Context(
             **evaluation,
@@ -331,12 +332,11 @@ def analyse_evaluate(
         source="model.evaluate", call="model.evaluate", evaluated_on="model.evaluate data"
     )
     judged = judge_heads(contexts, row_ctx, options=config, provenance=origin, inputs=inputs)
-    files = head_files({n: c.eval for n, c in contexts.items()})
-    files.update(task_files(contexts))
+    files = head_files(contexts)
     # the evaluated rows in the training columns, if the leakage checks computed them:
     # the fit's memory keeps them for the union of splits a later evaluate is compared with
-    evaluated = judged.rows.shared.get("eval_fp")
-    fingerprints = {"evaluate": evaluated} if isinstance(evaluated, Fingerprint) else {}
+    evaluated = judged.report.evaluated_split
+    fingerprints = {"evaluate": evaluated} if evaluated is not None else {}
     return Analysis(judged.report, files, fingerprints)
 
 

@@ -26,6 +26,7 @@ from mlflow_sanity.core.keras_spec import (
     Predictions,
     summarize_labels,
 )
+from mlflow_sanity.core.regression import TargetStats
 from mlflow_sanity.core.splits import ModelSelection
 from mlflow_sanity.core.task import Task
 
@@ -55,7 +56,13 @@ def model_selection(fit: FitSpec) -> ModelSelection:
 
 
 def training_evaluation(
-    model: Any, spec: ModelSpec, task: Task, fit: FitSpec, data: FitData, call: FitCall
+    model: Any,
+    spec: ModelSpec,
+    task: Task,
+    fit: FitSpec,
+    data: FitData,
+    call: FitCall,
+    train_targets: TargetStats | None = None,
 ) -> dict[str, Any]:
     """Without validation data, the model's predictions on (a sample of) its own training
     rows, as its task's evidence (``heads.evaluation_of``): a model that predicts one class
@@ -74,7 +81,7 @@ def training_evaluation(
     from mlflow_sanity.adapters.keras.task_heads import with_mask  # a tagger's own mask
 
     preds = with_mask(model, x, Predictions(data.y_train[rows], outputs))
-    return evaluation_of(task, spec, preds, fit.labels)
+    return evaluation_of(task, spec, preds, fit.labels, train_targets)
 
 
 def label_summary(data: FitData, spec: ModelSpec) -> LabelSummary | None:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from mlflow_sanity.core.fingerprint import Fingerprint
+from mlflow_sanity.core.regression import TargetStats
 from mlflow_sanity.core.splits import ModelSelection
 
 
@@ -27,6 +28,8 @@ class FitMemory:
     validation_accuracy: float | None = None  # the fit's accuracy on its validation rows
     # The rows of each later model.evaluate, fingerprinted in the training columns.
     evaluated: tuple[tuple[str, Fingerprint], ...] = ()
+    # A regressor's training targets (their median is the baseline of a later evaluate).
+    targets: TargetStats | None = None
 
     def seen_splits(self) -> dict[str, Fingerprint]:
         """The splits other than the training rows: validation data, then each evaluate."""

@@ -46,8 +46,7 @@ from mlflow_sanity.core.boundary import Caught, Origin, attempt, on_error
 from mlflow_sanity.core.findings import Report
 from mlflow_sanity.tracking import shim
 from mlflow_sanity.tracking.publish import Target, publish
-from mlflow_sanity.tracking.runs import OwnedRun, tracking_uri
-from mlflow_sanity.tracking.spool import finish_run, open_fit_run
+from mlflow_sanity.tracking.runs import OwnedRun, finish_run, open_fit_run, tracking_uri
 
 _log = logging.getLogger(__name__)
 

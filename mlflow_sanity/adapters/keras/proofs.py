@@ -67,6 +67,7 @@ from mlflow_sanity.core.keras_spec import label_indices
 from mlflow_sanity.core.metrics import classify
 from mlflow_sanity.core.predictions import outputs_to_proba
 from mlflow_sanity.core.proofs import Arm, Proof, not_run
+from mlflow_sanity.core.task import SINGLE_LABEL
 
 _log = logging.getLogger(__name__)
 
@@ -284,6 +285,8 @@ def prove(
     todo = candidates(report, call)
     if not todo or ctx is None or settings.mode is False:
         return report
+    if ctx.task is not None and ctx.task not in SINGLE_LABEL:
+        return report  # the arms are scored by balanced accuracy: single-label fits only
     # the report stands without its experiments (a bug of ours: strict re-raises)
     with Caught(Origin.OURS, "cause experiments") as caught, preserved_random_state():
         proofs = _run(model, call, data, ctx, todo, run_id, settings)

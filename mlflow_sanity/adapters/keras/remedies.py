@@ -43,6 +43,9 @@ class Remedy:
     standardise: bool = False
     epochs_factor: int = 1
     balanced: bool = False  # class_weight="balanced" (n / (k * count) per class)
+    # The regression targets standardised on the training rows (predictions mapped back
+    # with the same mean/std before scoring), for ``unscaled_targets``.
+    standardise_targets: bool = False
 
 
 def _lr_remedy(f: Finding, lr: float | None, default: float | None) -> Remedy | None:
@@ -83,6 +86,10 @@ def remedy_for(f: Finding, model: Any, spec_lr: float | None) -> Remedy | None:
         return Remedy("he_normal + leaky_relu for the ReLU layers", layer_config=_relu_fix)
     if f.id == "vanishing_gradients":
         return Remedy("relu + he_normal for the sigmoid/tanh layers", layer_config=_saturating_fix)
+    if f.id == "unscaled_targets":
+        return Remedy(
+            "standardised targets (the training targets' mean and std)", standardise_targets=True
+        )
     if f.id == "undertrained":
         return Remedy("three times the epochs", epochs_factor=3)
     if f.id == REBALANCED:

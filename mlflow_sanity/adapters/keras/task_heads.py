@@ -11,7 +11,6 @@ is the model's own (a ``mask_zero`` Embedding, a ``Masking`` layer) or a
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -97,15 +96,10 @@ def _sequence(spec: ModelSpec, preds: Predictions) -> dict[str, Any]:
     return {"eval": c, "sequence": facts}
 
 
-def task_files(contexts: Mapping[str | None, Any], prefix: str = "") -> dict[str, bytes]:
-    """``per_class.csv`` of each multi-label head: one row per label (the single-label
-    and tagger heads' files come with their ``eval``)."""
+def multilabel_files(ml: Any, prefix: str = "") -> dict[str, bytes]:
+    """``per_class.csv`` of a multi-label head: one row per label (empty for any other)."""
     from mlflow_sanity.report import per_label_csv
 
-    files: dict[str, bytes] = {}
-    for name, ctx in contexts.items():
-        ml = getattr(ctx, "multilabel", None)
-        if ml is not None:
-            head = f"{name}_" if name is not None else ""
-            files[f"{prefix}{head}per_class.csv"] = per_label_csv(ml.per_label).encode()
-    return files
+    if ml is None:
+        return {}
+    return {f"{prefix}per_class.csv": per_label_csv(ml.per_label).encode()}

@@ -32,6 +32,7 @@ from mlflow_sanity.core.seed_stats import (
     higher_is_better,
     shared_metrics,
 )
+from mlflow_sanity.core.task import Task
 from mlflow_sanity.pipeline import build_report
 from mlflow_sanity.report.markdown import terminal_summary
 from mlflow_sanity.tracking import runs
@@ -286,8 +287,9 @@ def finish_sweep(
     """Aggregate the seeds, judge them and log the parent's report (metrics, tags, plot)."""
     results = seed_results(outcomes, repeat, metric, reference, higher, deterministic)
     metric, seeds = results.metric, [o.seed for o in outcomes]
+    judged = next((o.task for o in outcomes if o.task), "")  # a (model, x, y) sweep's task
     report = build_report(
-        Context(seeds=results),
+        Context(seeds=results, task=Task(judged) if judged else None),
         thresholds=thresholds,
         disable=disable,
         source="seeds",

@@ -35,6 +35,7 @@ from mlflow_sanity.checks.leakage.overlap import (
 )
 from mlflow_sanity.checks.registry import Context, reaches
 from mlflow_sanity.core import fingerprint as fpm
+from mlflow_sanity.core.regression import Regression
 from mlflow_sanity.core.splits import NormalizationStats
 
 MAX_NAMED = 10  # column names kept in the evidence
@@ -66,6 +67,16 @@ def eval_fingerprint(ctx: Context, fp: fpm.Fingerprint) -> fpm.Fingerprint:
         return guarded(lambda: fpm.rows_fingerprint(fp, features, found))
 
     return ctx.measure("eval_fp", compute)
+
+
+def evaluated_split(ctx: Context) -> fpm.Fingerprint | None:
+    """The evaluated rows in the columns of the training fingerprint an earlier run logged
+    (``ctx.fingerprint``): the split a later ``model.evaluate`` of the same model compares
+    with. Shared with ``preprocessing_leakage`` (computed once); None without both."""
+    if ctx.test is None or ctx.fingerprint is None:
+        return None
+    got = training_fingerprint(ctx)
+    return eval_fingerprint(ctx, got[0]) if got is not None else None
 
 
 def _within(x: np.ndarray, tol: float) -> np.ndarray:
@@ -396,3 +407,40 @@ def _normalization_distances(
 
 def _named(norm: NormalizationStats) -> str:
     return f" {norm.layer!r}" if norm.layer else ""
+
+
+def target_scaling(r: Regression | None, t: Mapping[str, float]) -> Scaling | None:
+    """Were a regressor's targets scaled before the split? The training and evaluation
+    targets together exactly standardised (or spanning [0, 1] / [-1, 1]) while the
+    training targets alone are not. None without the training targets' statistics."""
+    if r is None or r.train is None:
+        return None
+    tr, y, tol = r.train, r.y_true, t["exact_tol"]
+    n = tr.n + y.shape[0]
+    mean = (tr.n * tr.mean + y.sum(axis=0)) / n
+    second = (tr.n * (tr.std**2 + tr.mean**2) + (y**2).sum(axis=0)) / n
+    std = np.sqrt(np.maximum(second - mean**2, 0.0))
+    lo, hi = np.fmin(tr.min, y.min(axis=0)), np.fmax(tr.max, y.max(axis=0))
+    ev = {"target_union_mean": mean.tolist(), "target_union_std": std.tolist()}
+    union_std = _standardised(mean, std, np.full_like(mean, n), tol)
+    train_std = _standardised(tr.mean, tr.std, np.full_like(mean, tr.n), tol)
+    if (union_std & ~train_std & reaches(np.abs(tr.mean), 10 * tol)).any():
+        return Scaling(
+            True,
+            "The training and evaluation targets together are exactly standardised (mean 0, "
+            f"std 1) while the training targets alone are not (mean {tr.mean[0]:.3g}): the "
+            "target scaler was fitted before the split.",
+            ev,
+        )
+    for a, b in _MINMAX_RANGES:
+        union = _within(lo - a, tol) & _within(hi - b, tol)
+        train = _within(tr.min - a, tol) & _within(tr.max - b, tol)
+        if (union & ~train).any():
+            return Scaling(
+                True,
+                f"The training and evaluation targets together span exactly [{a:g}, {b:g}], "
+                "but that minimum or maximum occurs only in the evaluation targets: the target "
+                "scaler saw them.",
+                {**ev, "target_minmax_range": [a, b]},
+            )
+    return Scaling(evidence=ev)
