@@ -74,6 +74,10 @@ def test_each_finding_names_its_call_and_data():
         provenance=Provenance(source="evaluator", call="mlflow.models.evaluate", dataset="eval"),
     )
     assert call_of(evaluator.findings[0], evaluator) == "mlflow.models.evaluate on 'eval'"
+    unnamed = Report(
+        evaluator.findings, provenance=Provenance(source="evaluator", dataset="dataset")
+    )
+    assert call_of(unnamed.findings[0], unnamed) == "mlflow.models.evaluate on its dataset"
     assert call_of(Finding("x", Severity.WARN, "m", source="python")) == ""
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 from enum import Enum
 from typing import TYPE_CHECKING, Any
 
+from mlflow_sanity.core import summary
 from mlflow_sanity.core.not_checked import CRASHED, MISSING, NotChecked  # noqa: F401  (re-exported)
 from mlflow_sanity.core.splits import ModelSelection
 from mlflow_sanity.core.state import CarriedState
@@ -341,28 +342,14 @@ class Report:
             text = f"{text[:-1]}; {f.source})"
         return text
 
-    def summary_lines(self) -> list[str]:
-        """What ``print(report)`` shows (``core/summary.py``)."""
-        from mlflow_sanity.core.summary import text_lines
-
-        return text_lines(
-            self.status, self.corrected_text, self.flagged, self.not_checked, len(self.findings)
-        )
-
-    def __str__(self) -> str:
-        return "\n".join(self.summary_lines())
+    def __str__(self) -> str:  # print(report): the console's summary (core/summary.py)
+        return summary.text(self)
 
     def __repr__(self) -> str:
-        return (
-            f"Report(status={self.status!r}, flagged={self.flagged_ids!r}, "
-            f"findings={len(self.findings)}, metrics={len(self.metrics)})"
-        )
+        return summary.short(self)
 
-    def _repr_html_(self) -> str:
-        """A notebook shows a report as the console's HTML summary."""
-        from mlflow_sanity.core.summary import html_block
-
-        return html_block(self.summary_lines(), self.status)
+    def _repr_html_(self) -> str:  # a notebook cell's result: the console's HTML block
+        return summary.html(self)
 
     def get(self, finding_id: str) -> Finding | None:
         return next((f for f in self.findings if f.id == finding_id), None)

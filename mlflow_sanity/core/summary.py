@@ -9,9 +9,9 @@ Plain text in, text out: no renderer, no MLflow.
 
 from __future__ import annotations
 
-import html
 from collections.abc import Iterable, Sequence
-from typing import Protocol
+from html import escape
+from typing import Any, Protocol
 
 
 class _FindingLike(Protocol):
@@ -45,10 +45,38 @@ def text_lines(
     return lines
 
 
+def text(report: Any) -> str:
+    """A ``Report`` as its summary lines."""
+    return "\n".join(lines_of(report))
+
+
+def lines_of(report: Any) -> list[str]:
+    return text_lines(
+        report.status,
+        report.corrected_text,
+        report.flagged,
+        report.not_checked,
+        len(report.findings),
+    )
+
+
+def short(report: Any) -> str:
+    """One line for ``repr``: the verdict and the sizes, not every field."""
+    return (
+        f"Report(status={report.status!r}, flagged={report.flagged_ids!r}, "
+        f"findings={len(report.findings)}, metrics={len(report.metrics)})"
+    )
+
+
+def html(report: Any) -> str:
+    """A ``Report`` as the HTML block the console shows under a Jupyter cell."""
+    return html_block(lines_of(report), report.status)
+
+
 def html_block(lines: Sequence[str], status: str) -> str:
     """``lines`` as one escaped block with a border in the status' colour."""
     colour = {"fail": "#b00020", "warn": "#8a6d00"}.get(status, "#2e7d32")
-    body = "<br>".join(html.escape(line) for line in lines)
+    body = "<br>".join(escape(line) for line in lines)
     return (
         f'<div style="border-left:4px solid {colour};padding:4px 8px;'
         f'font-family:monospace;font-size:90%">{body}</div>'

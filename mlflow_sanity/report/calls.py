@@ -26,6 +26,13 @@ _WORDS = {
     "check-split": "check-split",
 }
 _ROW_EVIDENCE = frozenset({"eval", "test", "train"})  # checks that judge rows, not settings
+UNNAMED = "dataset"  # what MLflow names a DataFrame evaluated without a name
+
+
+def _evaluator_label(dataset: str | None) -> str:
+    if not dataset or dataset == UNNAMED:
+        return "mlflow.models.evaluate on its dataset"
+    return f"mlflow.models.evaluate on '{dataset}'"
 
 
 def evaluator_dataset(report: Report | None) -> str | None:
@@ -57,8 +64,7 @@ def call_of(f: Finding, report: Report | None = None) -> str:
     if source.startswith("model.evaluate"):
         return source  # "model.evaluate #2": the rows given to that call
     if source.startswith(EVALUATOR):
-        dataset = evaluator_dataset(report)
-        return f"mlflow.models.evaluate on '{dataset}'" if dataset else "mlflow.models.evaluate"
+        return _evaluator_label(evaluator_dataset(report))
     return _WORDS.get(source, source)
 
 
@@ -70,8 +76,7 @@ def headline_of(origin: Provenance, report: Report | None = None) -> str:
     if origin.call.startswith("model.evaluate"):
         return origin.call
     if origin.source == EVALUATOR:
-        dataset = origin.dataset or evaluator_dataset(report)
-        return f"mlflow.models.evaluate on '{dataset}'" if dataset else "mlflow.models.evaluate"
+        return _evaluator_label(origin.dataset or evaluator_dataset(report))
     return _WORDS.get(origin.source, origin.call or origin.source)
 
 
