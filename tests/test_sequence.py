@@ -186,6 +186,9 @@ def test_the_o_everywhere_tagger_is_flagged_on_its_real_tokens(taggers):
     assert metrics["sanity/evaluate/1/accuracy"] == pytest.approx(real, abs=1e-6)
     assert report.inputs["sequence"]["masked_positions"] == int((~mask).sum())
     assert report.inputs["sequence"]["mask_source"] == "a mask_zero Embedding"
+    # the findings count what they judged: a tagger's real tokens, not rows
+    said = report.get("prediction_collapse").message
+    assert f"for all {int(mask.sum())} tokens" in said, said
 
 
 def test_a_tagger_that_learned_with_masked_padding_passes(taggers):
