@@ -105,5 +105,6 @@ def test_stuck_accuracy_shows_a_proven_cause_and_its_child_runs(gallery, mlflow_
     arms: dict[str, set[str]] = {}
     for child in children:
         tags = {t["key"]: t["value"] for t in child["data"].get("tags", [])}
-        arms.setdefault(tags.get("sanity.proof", ""), set()).add(tags.get("sanity.proof.arm", ""))
+        for finding in tags.get("sanity.proof", "").split(","):  # a shared control: several
+            arms.setdefault(finding, set()).add(tags.get("sanity.proof.arm", ""))
     assert arms.get("unscaled_inputs") == {"control", "remedy"}, arms

@@ -9,6 +9,7 @@ for at most 5 epochs an arm.
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -18,7 +19,7 @@ from mlflow_sanity.checks import REGISTRY, CheckOptions, Context, run_checks
 from mlflow_sanity.core.findings import Report, Severity
 from mlflow_sanity.core.keras_spec import ColumnStats, DeadUnits, InputStats, ProbeSpec
 from mlflow_sanity.core.metrics import classify
-from mlflow_sanity.core.proofs import Arm, Proof, judge, not_run
+from mlflow_sanity.core.proofs import Arm, Proof, Score, not_run, verdict_of
 
 # -- the one rule: no symptom, no alarm ---------------------------------------------------
 
@@ -91,27 +92,59 @@ def test_a_cause_still_alarms_with_its_symptom_or_alone():
     assert _report(ctx).get("dead_units").severity is Severity.WARN
 
 
-def _proof(control: float, remedied: float, n: int = 200, finding: str = "learning_rate"):
+def _arm(name, ba, loss, seeds=1, updates=100, before=2.3, counts=(100, 100)):
+    """An arm of ``seeds`` identical scores, per-class recall ``ba`` in every class."""
+    score = Score(ba, loss, before, tuple(ba for _ in counts))
+    return Arm(name, (score,) * seeds, 5, updates)
+
+
+def _proof(control, remedied, n=200, finding="learning_rate", seeds=1, **kw):
+    counts = (n // 2, n - n // 2)
     return Proof(
         finding,
         "the learning rate 1e-07 → 0.001",
-        Arm("control", control, 2.3, 5),
-        Arm("remedy", remedied, 0.4, 5),
+        _arm("control", control, kw.pop("control_loss", 2.0), seeds, counts=counts),
+        _arm("remedy", remedied, kw.pop("remedied_loss", 2.0), seeds, counts=counts, **kw),
         720,
-        n,
+        counts,
     )
 
 
-def test_verdicts_weigh_the_gain_against_the_noise_of_the_rows():
+def test_three_outcomes_weigh_the_gain_against_the_noise_and_the_power():
     assert _proof(0.10, 0.83).verdict == "confirmed"
-    assert _proof(0.80, 0.82).verdict == "not_confirmed"  # within two standard errors
-    assert _proof(0.50, 0.60, n=20).verdict == "not_confirmed"  # 20 rows: too noisy
     assert _proof(0.50, 0.60, n=2000).verdict == "confirmed"
-    assert judge(Arm("control", 0.5), Arm("remedy", error="time budget"), 100)[0] == "inconclusive"
+    # a real null: two seeds, enough rows and updates, the control learned, the interval
+    # of the gain below the smallest gain that matters, the loss no better
+    null = _proof(0.80, 0.80, n=4000, seeds=2)
+    assert null.verdict == "refuted", null.judgement.why
+    # absence of evidence is not evidence of absence: each missing piece -> inconclusive
+    assert _proof(0.80, 0.80, n=4000).verdict == "inconclusive"  # one seed
+    assert _proof(0.50, 0.60, n=20, seeds=2).verdict == "inconclusive"  # 20 rows: too noisy
+    few = _proof(0.80, 0.80, n=4000, seeds=2, updates=5)
+    assert few.verdict == "inconclusive" and "5 updates" in few.judgement.why
+    flat = Proof(
+        "x", "r", _arm("control", 0.5, 2.3, 2), _arm("remedy", 0.5, 2.3, 2), 10, (2000, 2000)
+    )
+    assert flat.verdict == "inconclusive" and "did not learn" in flat.judgement.why
+    lossy = _proof(0.50, 0.50, n=4000, seeds=2, control_loss=0.722, remedied_loss=0.60)
+    assert lossy.verdict == "inconclusive" and "held-out loss improved" in lossy.judgement.why
+    many = Proof(
+        "x",
+        "r",
+        _arm("control", 0.02, 2, 2, counts=(3,) * 69),
+        _arm("remedy", 0.03, 2, 2, counts=(3,) * 69),
+        500,
+        (3,) * 69,
+    )
+    assert many.verdict == "inconclusive" and "69 classes are too few" in many.judgement.why
+    halted = replace(_arm("remedy", 0.9, 1), stopped=True)
+    stopped = Proof("x", "r", _arm("control", 0.5, 1), halted)
+    assert stopped.verdict == "inconclusive" and "stopped" in stopped.judgement.why
     d = _proof(0.10, 0.83).to_dict()
     assert {"remedy", "metric", "control", "remedied", "verdict", "runs"} <= set(d)
     assert d["summary"].startswith("with the learning rate 1e-07 → 0.001, balanced accuracy 0.10")
-    assert not_run("dead_units", "x")["verdict"] == "inconclusive"
+    assert "why" in few.to_dict() and not_run("dead_units", "x")["verdict"] == "inconclusive"
+    assert verdict_of("not_confirmed") == "refuted"  # what older reports stored
 
 
 def test_a_proof_decides_the_grade_and_the_lead():
@@ -127,14 +160,23 @@ def test_a_proof_decides_the_grade_and_the_lead():
         return _report(ctx)
 
     confirmed = _proof(0.33, 0.90, finding="dead_units").to_dict()
-    refuted = _proof(0.33, 0.34, finding="dead_units").to_dict()
+    refuted = _proof(0.33, 0.33, n=4000, seeds=2, finding="dead_units").to_dict()
+    assert refuted["verdict"] == "refuted"
     r = report({"dead_units": confirmed})
     assert r.get("dead_units").message.startswith("Proven: with")
     assert r.get("dead_units").evidence["proof"]["verdict"] == "confirmed"
     r = report({"dead_units": refuted})
     f = r.get("dead_units")
-    assert f.severity is Severity.INFO and f.message.startswith("Not confirmed by experiment")
+    assert f.severity is Severity.INFO and f.message.startswith("Refuted by experiment")
     assert "dead_units" not in r.get("accuracy_at_baseline").evidence.get("caused_by", [])
+    # an experiment that could not decide leaves the grade to the rule, and says why
+    weak = _proof(0.33, 0.34, n=40, finding="dead_units").to_dict()
+    f = report({"dead_units": weak}).get("dead_units")
+    assert f.severity is Severity.WARN and "could not decide" in f.message
+    assert f.evidence["proof"]["verdict"] == "inconclusive"
+    # an older report's "not_confirmed" reads as refuted
+    old = {**refuted, "verdict": "not_confirmed"}
+    assert report({"dead_units": old}).get("dead_units").severity is Severity.INFO
 
 
 def test_a_symptoms_tested_fix_annotates_it_and_never_changes_its_grade():
@@ -150,7 +192,7 @@ def test_a_symptoms_tested_fix_annotates_it_and_never_changes_its_grade():
 
     helped = collapse(_proof(0.50, 0.87, finding="prediction_collapse"))
     assert helped.severity is Severity.FAIL and "Proven fix: with" in helped.message
-    useless = collapse(_proof(0.50, 0.51, finding="prediction_collapse"))
+    useless = collapse(_proof(0.50, 0.50, n=4000, seeds=2, finding="prediction_collapse"))
     assert useless.severity is Severity.FAIL and "did not help" in useless.message
 
 
@@ -165,14 +207,23 @@ def test_a_collapse_is_tested_only_when_the_fit_weighted_nothing():
     assert candidates(Report([Finding("prediction_collapse", Severity.PASSED, "m")])) == []
 
 
-def test_proof_settings_and_budget():
-    from mlflow_sanity.adapters.keras.proofs import MIN_SECONDS, ProofSettings
+def test_the_budget_is_counted_in_work_not_seconds():
+    from mlflow_sanity.core.proof_budget import (
+        MAX_UNITS,
+        MIN_UNITS,
+        ProofSettings,
+        arm_units,
+        step_units,
+    )
 
     auto = ProofSettings.of("auto", (1.0, 60))
-    assert auto.allowed(100) == 60 and auto.allowed(2) == MIN_SECONDS
-    assert auto.allowed(None) == 0  # the fit's own time unknown: auto cannot size it
-    assert ProofSettings.of(True, (0.0, 30)).allowed(None) == 30
-    assert ProofSettings.of(False).allowed(1000) == 0
+    assert auto.allowed(10 * MAX_UNITS) == MAX_UNITS and auto.allowed(10) == MIN_UNITS
+    assert auto.allowed(None) == 0  # the fit's own work unknown: auto cannot size it
+    assert ProofSettings.of(True, (0.0, 30)).allowed(None) == MAX_UNITS
+    assert ProofSettings.of(False).allowed(1e9) == 0
+    # a big model's step costs more than a small one's; the same fit, the same budget
+    assert step_units(10_000_000, 64) > 100 * step_units(1_000, 64)
+    assert arm_units(100, 5_000, 32) == arm_units(100, 5_000, 32)
     with pytest.raises(ValueError):
         ProofSettings.of("sometimes")
 
@@ -278,7 +329,9 @@ def test_an_injected_fault_names_its_cause_confirmed_by_experiment(keras, provin
     symptom = next(s for s in report.flagged if "caused_by" in s.evidence)
     assert cause in symptom.evidence["caused_by"]
     arms = {
-        c.data.tags["sanity.proof.arm"]: c for c in children if c.data.tags["sanity.proof"] == cause
+        c.data.tags["sanity.proof.arm"]: c
+        for c in children
+        if cause in c.data.tags["sanity.proof"].split(",")
     }
     assert set(arms) == {"control", "remedy"} and set(proof["runs"]) == {
         c.info.run_id for c in arms.values()
@@ -308,7 +361,7 @@ def test_a_collapse_on_imbalanced_rows_is_proven_fixed_by_balanced_class_weights
     assert proof["remedy"] == 'class_weight="balanced"' and proof["verdict"] == "confirmed"
     assert proof["remedied"] >= proof["control"] + 0.2
     assert "Proven fix: with class_weight" in f.message
-    assert "prediction_collapse" in {c.data.tags["sanity.proof"] for c in children}
+    assert any("prediction_collapse" in c.data.tags["sanity.proof"] for c in children)
 
 
 def test_a_healthy_fit_runs_no_experiment(keras, proving, digits, monkeypatch):
@@ -317,7 +370,7 @@ def test_a_healthy_fit_runs_no_experiment(keras, proving, digits, monkeypatch):
     def boom(*args, **kwargs):
         raise AssertionError("an experiment ran on a healthy fit")
 
-    monkeypatch.setattr(proofs, "train_arm", boom)
+    monkeypatch.setattr(proofs.proof_arms, "train_arm", boom)
     x, y = digits
     report, children = proving(_digits_mlp(keras, 1e-2), x, y, epochs=8, validation_split=0.2)
     assert report.status == "pass" or not report.flagged_ids
@@ -396,14 +449,14 @@ def test_child_runs_are_skipped_not_waited_for_when_the_server_is_down(monkeypat
 
     from mlflow_sanity.tracking.proofs import log_arms
 
-    arms = [("control", {"epochs": "5"}, {"balanced_accuracy": 0.1})]
-    runs, note = log_arms("pending-abc", "learning_rate", arms)
+    arms = [("learning_rate", "control", {"epochs": "5"}, {"balanced_accuracy": [0.1]})]
+    runs, note = log_arms("pending-abc", arms)
     assert runs == () and "spooled" in note
     monkeypatch.setenv("MLFLOW_SANITY_PROBE_TIMEOUT", "0.5")
     previous = mlflow.get_tracking_uri()
     mlflow.set_tracking_uri("http://127.0.0.1:9")  # nothing listens on the discard port
     try:
-        runs, note = log_arms("0123456789abcdef", "learning_rate", arms)
+        runs, note = log_arms("0123456789abcdef", arms)
     finally:
         mlflow.set_tracking_uri(previous)
     assert runs == () and "did not answer" in note

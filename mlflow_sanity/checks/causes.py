@@ -274,7 +274,9 @@ def _last_layer_grad(probes: ProbeSpec | None) -> float | None:
         "became NaN, jumped in the first epoch to ≥ `jump_ratio` × its value before training "
         "and never got `min_progress` below it, oscillates (rose in ≥ `oscillation_share` of "
         "the epochs by ≥ `min_rise`, no net progress), or the kernels grew ≥ "
-        "`max_weight_growth`-fold; warn, too low: the loss fell < `min_drop` over ≥ "
+        "`max_weight_growth`-fold, or the rate is ≥ `suspect_factor`-fold above the "
+        "optimizer's default and ≥ `dead_share` of a ReLU layer's units died; warn, too low: "
+        "the loss fell < `min_drop` over ≥ "
         "`min_epochs` epochs while the last layer's gradient norm is ≥ `healthy_grad`; "
         "evidence: the learning rate at start and end (schedules resolved), loss trajectory "
         "statistics, a suggested rate (÷10 / ×10); info: a rate ≥ `suspect_factor`-fold off "
@@ -297,6 +299,7 @@ def _last_layer_grad(probes: ProbeSpec | None) -> float | None:
     healthy_grad=1e-3,
     min_epochs=3,
     suspect_factor=10.0,
+    dead_share=0.5,
 )
 def learning_rate(ctx: Context, t: Mapping[str, float]) -> Outcome | None:
     """The learning rate is too high (loss diverges or oscillates, weights blow up) or too
@@ -363,6 +366,7 @@ class RateMeasurement:
     trajectory: Mapping[str, Any]  # ``_loss_trajectory`` of the whole curve
     start: float | None  # the probe batch's loss before the first update
     growth: float | None  # last / first weight norm over the probes
+    dead: tuple[str, float] | None  # the ReLU layer with the largest dead share, and it
     grad: float | None  # the last layer's gradient norm at the last probe
     drop: float | None  # how far the loss fell below its first epoch, relative
     evidence: Mapping[str, Any]
@@ -400,8 +404,11 @@ def _measure_rate(ctx: Context) -> RateMeasurement | None:
         "loss_before_training": rounded(start, 6) if start is not None else None,
     }
     default = spec.default_learning_rate if spec is not None else None
+    dead_layers = [d for d in (probes.dead_units or ()) if d.units] if probes else []
+    worst = max(dead_layers, key=lambda d: d.share, default=None)
+    dead = (worst.layer, worst.share) if worst is not None else None
     return RateMeasurement(
-        lr, optimizer, default, finite, traj, start, growth, grad, drop, evidence
+        lr, optimizer, default, finite, traj, start, growth, dead, grad, drop, evidence
     )
 
 
@@ -435,6 +442,14 @@ def _too_high(m: RateMeasurement, t: Mapping[str, float]) -> list[str]:
         )
     if m.growth is not None and reaches(m.growth, t["max_weight_growth"], inclusive=True):
         high.append(f"the weights grew {m.growth:.3g}-fold")
+    far = _far_from_default(m.lr, m.default, t["suspect_factor"])
+    if not high and far and "above" in far and m.dead is not None:
+        layer, share = m.dead
+        if reaches(share, t["dead_share"], inclusive=True):
+            high.append(
+                f"it is {far} the optimizer's default and {share:.0%} of the ReLU units of "
+                f"{layer} died (large steps push their inputs below zero for good)"
+            )
     return high
 
 

@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from mlflow_sanity.core.findings import Corrected, Finding, Severity
+from mlflow_sanity.core.findings import Corrected, Severity
 from mlflow_sanity.core.labels import LabelNames, label_names_of
 from mlflow_sanity.core.task import Task
 
@@ -324,122 +324,3 @@ def _first_sentence(text: str) -> str:
     if head[:1].isupper() and not head[1:2].isupper():
         head = head[:1].lower() + head[1:]
     return head
-
-
-NO_SYMPTOM = (
-    "Info, not a warning: nothing in this report shows a symptom it would explain "
-    "(accuracy above the majority baseline, no collapse onto one class, loss and accuracy "
-    "moving together), so this is advice, not an alarm."
-)
-# Which symptom checks must have run to say "no symptom": the ones that judge the
-# predictions (without them a stuck accuracy cannot be ruled out, and the cause keeps
-# its own grade rather than pass as harmless).
-_SYMPTOM_WITNESSES = ("accuracy_at_baseline", "prediction_collapse", "regression_at_baseline")
-
-
-def judge_causes(
-    findings: list[Finding], alone: Iterable[str], proofs: Mapping[str, Mapping[str, Any]]
-) -> list[Finding]:
-    """The one rule for cause findings: a cause alarms only when it explains something.
-
-    A ``needs_symptom`` cause stays ``warn``/``fail`` when the same report flags a symptom
-    it ``explains``, when it breaks training by itself (``Outcome.alone``: every unit of
-    a layer dead), or when the symptoms could not be judged (no predictions: not checked
-    is not a pass). Otherwise it becomes ``info`` and says why (``evidence["graded"]``
-    keeps what the check alone said). An experiment (``proofs``, see
-    ``core/proofs.py``) overrides both ways: a confirmed remedy makes the cause a
-    warning whatever its own thresholds said (a suspect the rules could not pin down),
-    one that did not help demotes it to ``info``; an inconclusive one changes nothing.
-    """
-    alone = set(alone)
-    ids = {f.id for f in findings}
-    flagged = {f.id for f in findings if f.severity.flagged}
-    witnessed = any(s in ids for s in _SYMPTOM_WITNESSES)
-    out = []
-    for f in findings:
-        chk = REGISTRY.get(f.id)
-        proof = proofs.get(f.id)
-        if chk is None or not (chk.needs_symptom or proof):
-            out.append(f)
-            continue
-        explained = [s for s in chk.explains if s in flagged]
-        severity, message, evidence = f.severity, f.message, dict(f.evidence)
-        verdict = proof.get("verdict") if proof else None
-        if proof:
-            evidence["proof"] = dict(proof)
-        if proof and not chk.explains:  # a symptom's fix tested: it happened either way
-            out.append(replace(f, message=_tested_fix(message, verdict, proof), evidence=evidence))
-            continue
-        if verdict == "confirmed" and explained:
-            severity = Severity.worst(severity, Severity.WARN)
-            message = f"Proven: {proof.get('summary', '')}. {message}"
-        elif verdict == "not_confirmed" and f.id not in alone:
-            evidence.setdefault("graded", severity.value)
-            severity = Severity.INFO if severity.rank > Severity.INFO.rank else severity
-            message = f"Not confirmed by experiment: {proof.get('summary', '')}. {message}"
-        elif (
-            chk.needs_symptom
-            and severity.flagged
-            and f.id not in alone
-            and witnessed
-            and not explained
-        ):
-            evidence["graded"] = severity.value
-            severity = Severity.INFO
-            message = f"{message} {NO_SYMPTOM}"
-        elif verdict == "inconclusive":
-            message = f"{message} (Experiment inconclusive: {proof.get('summary', '')}.)"
-        out.append(replace(f, severity=severity, message=message, evidence=evidence))
-    return out
-
-
-def _tested_fix(message: str, verdict: str | None, proof: Mapping[str, Any]) -> str:
-    """A symptom's message with what its experiment showed about the fix."""
-    summary = proof.get("summary", "")
-    if verdict == "confirmed":
-        return f"{message} Proven fix: {summary}."
-    if verdict == "not_confirmed":
-        return f"{message} Tried by experiment, did not help: {summary}."
-    return f"{message} (Experiment inconclusive: {summary}.)"
-
-
-def lead_with_causes(
-    findings: list[Finding], because: Mapping[str, str], ctx: Context
-) -> list[Finding]:
-    """Link flagged symptoms to the flagged causes that explain them.
-
-    A cause gets ``explains`` (``Report.flagged`` puts it first); the symptom's message
-    starts with "Accuracy is stuck at 0.54 because ..." and its evidence lists ``caused_by``.
-    """
-    flagged = {f.id for f in findings if f.severity.flagged}
-    links = {
-        f.id: tuple(s for s in REGISTRY[f.id].explains if s in flagged)
-        for f in findings
-        if f.severity.flagged and f.id in REGISTRY
-    }
-    links = {cause: symptoms for cause, symptoms in links.items() if symptoms}
-    if not links:
-        return findings
-    out = []
-    for f in findings:
-        if f.id in links:
-            out.append(replace(f, explains=links[f.id]))
-            continue
-        causes = [cause for cause, symptoms in links.items() if f.id in symptoms]
-        gains = {g.id: g.proven_gain for g in findings if g.id in causes}
-        causes.sort(key=lambda c: -gains.get(c, 0.0))
-        if not causes:
-            out.append(f)
-            continue
-        acc = ctx.eval.metrics.get("accuracy") if ctx.eval is not None else None
-        acc = f.evidence.get("accuracy", acc)
-        stuck = f"Accuracy is stuck at {acc:.2f}" if isinstance(acc, float) else "Accuracy is stuck"
-        r2 = ctx.regression.metrics.get("r2") if ctx.regression is not None else None
-        if r2 is not None:  # a regressor's headline
-            stuck = f"R² is stuck at {r2:.2f}"
-        reasons = "; and ".join(f"{because[c]} (`{c}`)" for c in causes)
-        evidence = {**f.evidence, "caused_by": causes}
-        where = TRAINING_ROWS_PREFIX if f.message.startswith(TRAINING_ROWS_PREFIX) else ""
-        text = f"{where}{stuck} because {reasons}. {f.message.removeprefix(where)}"
-        out.append(replace(f, message=text, evidence=evidence))
-    return out

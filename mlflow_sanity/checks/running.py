@@ -13,6 +13,7 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
+from mlflow_sanity.checks.cause_rule import judge_causes, lead_with_causes
 from mlflow_sanity.checks.registry import (
     EVALUATION_FIELDS,
     REGISTRY,
@@ -22,8 +23,6 @@ from mlflow_sanity.checks.registry import (
     Context,
     Outcome,
     _first_sentence,
-    judge_causes,
-    lead_with_causes,
 )
 from mlflow_sanity.core.boundary import Caught, Origin, describe
 from mlflow_sanity.core.findings import CRASHED, MISSING, Finding, NotChecked, Severity

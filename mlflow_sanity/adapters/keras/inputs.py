@@ -53,7 +53,7 @@ class FitCall:
     note: str = ""
     config: CheckOptions | None = None
     probe: Any = None  # the ProbeCallback the fit wrapper added, if any
-    seconds: float | None = None  # how long the user's fit took (sizes the experiments)
+    seconds: float | None = None  # how long the user's fit took (benchmarks; never a verdict)
 
     @classmethod
     def from_arguments(

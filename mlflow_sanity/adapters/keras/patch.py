@@ -95,11 +95,12 @@ def autolog(
     ``silent=True`` keeps the console summary of flagged calls quiet, and
     ``disable=True`` removes the interception again. ``prove_causes`` (``"auto"``,
     ``True``, ``False``; default ``$MLFLOW_SANITY_PROVE_CAUSES`` or ``"auto"``) and
-    ``proof_budget=(share of the fit's time, seconds)`` (default ``(1.0, 60)``: at least
-    10 s, at most 60) decide when a cause of a stuck fit is tested by experiment
-    (``adapters/keras/proofs.py``). ``label_names`` names the classes/tags (index i ->
-    ``names[i]``; output name -> names for a multi-output model): a tagger with BIO/IOB
-    names gets its entity F1 (``sanity/entity_f1``). Validated here: a wrong value raises.
+    ``proof_budget=(share of the fit's work, safety-stop seconds)`` (default
+    ``(1.0, 300)``; work counted in steps, rows and parameters, never in seconds) decide
+    when a cause is tested by experiment (``adapters/keras/proofs.py``). ``label_names``
+    names the classes/tags (index i -> ``names[i]``; output name -> names for a
+    multi-output model): a tagger with BIO/IOB names gets its entity F1
+    (``sanity/entity_f1``). Validated here: a wrong value raises.
     """
     if disable:
         _STATE.enabled = False

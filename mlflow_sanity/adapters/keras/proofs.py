@@ -1,31 +1,26 @@
-"""Causes proven by experiment: train the model again with the named fix, and without it.
+"""Causes tested by experiment: train the model again with the named fix, and without it.
 
-When a fit's report flags a symptom (accuracy at the baseline, a collapse, a flat
-accuracy curve) and a cause finding explains it (or the learning rate is far from its
-optimizer's default: a suspect the loss curve alone could not pin down), one bounded
-counterfactual per cause decides: two fresh copies of the model (``clone_model``, new
-weights, an optimizer rebuilt from the compile config) are trained with the same seed,
-batch size and epochs on the same capped training rows, one unchanged (the control) and
-one with the remedy the finding names, and both are scored by balanced accuracy on the
-validation rows (or a held-out slice of the training rows). ``core/proofs.py`` turns the
-two scores into a verdict; the registry (``judge_causes``) grades the finding by it, so a
-confirmed cause leads with ``Proven: with <remedy>, balanced accuracy 0.50 → 0.91 ...``
-and one that did not help drops to ``info``.
+Which experiments a fit gets (``plan``), in order:
 
-Remedies: ``unscaled_inputs``: the inputs standardised with the training rows' mean and
-standard deviation (what a ``Normalization`` layer adapted on them does);
-``learning_rate``: the optimizer's default rate when the rate is 10-fold or more off it,
-else 10x in the direction the finding says; ``dead_units``: ``he_normal`` kernels and
-``leaky_relu`` for the ReLU layers; ``vanishing_gradients``: ``relu`` with ``he_normal``
-for the saturating hidden layers; ``undertrained``: three times the epochs.
+1. a flagged cause that explains a flagged symptom, and a suspect learning rate (far from
+   its optimizer's default) next to a flagged symptom; a collapse onto one class when the
+   fit weighted nothing (``class_weight="balanced"`` is the fix to test);
+2. a cause whose rule fired without a symptom (the registry graded it ``info``): a model
+   that works may still gain from the fix; only a confirmed gain makes it a warning;
+3. a flagged symptom no cause explains, or whose causes were all not confirmed: a short
+   differential diagnosis of the standard remedies (``remedies.differential``), and the
+   cause whose remedy is confirmed is named.
 
-Budget (``autolog(prove_causes=..., proof_budget=(share, seconds))``, or the variables
-``MLFLOW_SANITY_PROVE_CAUSES`` = ``auto``/``true``/``false``, ``MLFLOW_SANITY_PROOF_SHARE``,
-``MLFLOW_SANITY_PROOF_SECONDS``): ``auto`` runs the experiments while their estimated
-cost fits ``min(max(share x the fit's own time, MIN_SECONDS), seconds)`` (defaults: share
-1.0, ``MIN_SECONDS`` 10 s so that a short stuck fit still gets its answer, cap 60 s),
-``True`` runs them within ``seconds`` alone, ``False`` never. A healthy fit runs none (nothing
-to explain), so its cost is unchanged.
+Each experiment trains fresh copies of the model (``proof_arms.py``) on the same capped
+training rows with the same seeds: one control per seed, shared by every experiment of
+the fit, and one remedied copy per seed and experiment, interleaved seed by seed; a
+second and third seed run only while a verdict is undecided. ``core/proofs.py`` decides
+``confirmed``/``refuted``/``inconclusive``; the registry grades the findings by it.
+
+Budget: in work units counted from the fit itself (``core/proof_budget.py``: steps,
+batch size, parameters), never from the clock, so a busy machine gets the same
+experiments; the clock (``proof_budget``'s seconds) only stops a runaway experiment,
+which is then ``inconclusive (stopped)``. A healthy fit runs none.
 
 Nothing of the user's is touched: the copies get their own weights and optimizer, the
 data are read (capped copies), the user's callbacks are not passed, MLflow autologging
@@ -35,100 +30,64 @@ and the tool's own wrappers are off for these fits, and the global random state
 
 from __future__ import annotations
 
-import copy
 import logging
 import math
-import os
-import random
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-import keras
 import numpy as np
 
+from mlflow_sanity.adapters.keras import proof_arms
 from mlflow_sanity.adapters.keras.inputs import FitCall, FitData, n_rows
 from mlflow_sanity.adapters.keras.remedies import (
     REBALANCED,
     SEED,
     Remedy,
     Rows,
-    as_float_arrays,
     balanced_weights,
+    differential,
     experiment_rows,
     remedy_for,
-    standardiser,
 )
 from mlflow_sanity.adapters.rng import preserved_random_state
 from mlflow_sanity.checks import REGISTRY, CheckOptions, Context, run_checks
+from mlflow_sanity.checks.cause_rule import CONSEQUENCE_OF
+from mlflow_sanity.checks.registry import SYMPTOMS
+from mlflow_sanity.core import proof_budget as pb
 from mlflow_sanity.core.boundary import Caught, Origin
 from mlflow_sanity.core.findings import Finding, Report
 from mlflow_sanity.core.keras_spec import label_indices
-from mlflow_sanity.core.metrics import classify
-from mlflow_sanity.core.predictions import outputs_to_proba
-from mlflow_sanity.core.proofs import Arm, Proof, not_run
+from mlflow_sanity.core.proof_budget import MODE_ENV, ProofSettings  # noqa: F401 (API)
+from mlflow_sanity.core.proofs import (
+    CONFIRMED,
+    MIN_UPDATES,
+    Arm,
+    Proof,
+    Score,
+    not_run,
+)
 from mlflow_sanity.core.task import SINGLE_LABEL
 
 _log = logging.getLogger(__name__)
+_say = logging.getLogger("mlflow_sanity")
 
-MODE_ENV = "MLFLOW_SANITY_PROVE_CAUSES"
-SHARE_ENV = "MLFLOW_SANITY_PROOF_SHARE"
-SECONDS_ENV = "MLFLOW_SANITY_PROOF_SECONDS"
 MAX_EPOCHS = 5  # epochs per arm (undertrained's remedy: 3x)
-MIN_SECONDS = 10.0  # "auto" allows at least this much (tracing alone costs ~1 s an arm)
-_ARM_OVERHEAD_S = 1.0  # building, compiling and tracing one copy (measured on CPU)
-PROVABLE = ("learning_rate", "unscaled_inputs", "dead_units", "vanishing_gradients", "undertrained")
-
-
-@dataclass(frozen=True)
-class ProofSettings:
-    """When experiments run: ``mode`` ``"auto"``/True/False, and the budget."""
-
-    mode: str | bool = "auto"
-    share: float = 1.0
-    seconds: float = 60.0
-
-    @classmethod
-    def of(
-        cls, mode: str | bool | None = None, budget: tuple[float, float] | None = None
-    ) -> ProofSettings:
-        """From ``autolog``'s arguments, falling back on the environment, then defaults;
-        invalid values raise at once (before any training)."""
-        if mode is None:
-            env = os.environ.get(MODE_ENV, "auto").strip().lower()
-            mode = {"1": True, "true": True, "0": False, "false": False}.get(env, env)
-        if mode not in ("auto", True, False):
-            raise ValueError(f'prove_causes must be "auto", True or False, got {mode!r}')
-        if budget is None:
-            budget = (_env_float(SHARE_ENV, cls.share), _env_float(SECONDS_ENV, cls.seconds))
-        share, seconds = (float(v) for v in budget)
-        if not (share >= 0 and seconds >= 0):
-            raise ValueError("proof_budget must be (share >= 0, seconds >= 0)")
-        return cls(mode, share, seconds)
-
-    def allowed(self, fit_seconds: float | None) -> float:
-        """Seconds the experiments of one fit may take (0: none)."""
-        if self.mode is False:
-            return 0.0
-        if self.mode is True:
-            return self.seconds
-        if fit_seconds is None:
-            return 0.0  # the fit's own time unknown: auto cannot size the share
-        return min(max(self.share * fit_seconds, MIN_SECONDS), self.seconds)
-
-
-def _env_float(name: str, default: float) -> float:
-    try:
-        return float(os.environ.get(name, default))
-    except ValueError:
-        return default
-
+MAX_SEEDS = 3  # pairs of arms an undecided experiment may get
+PROVABLE = (
+    "learning_rate",
+    "unscaled_inputs",
+    "dead_units",
+    "vanishing_gradients",
+    "undertrained",
+    "loss_output_mismatch",
+)
 
 SETTINGS = ProofSettings()
 
 
 def configure(mode: str | bool | None = None, budget: tuple[float, float] | None = None) -> None:
-    """Set how ``autolog`` proves causes (see the module docstring)."""
+    """Set how ``autolog`` proves causes (see ``core/proof_budget.py``)."""
     global SETTINGS
     SETTINGS = ProofSettings.of(mode, budget)
 
@@ -136,117 +95,97 @@ def configure(mode: str | bool | None = None, budget: tuple[float, float] | None
 # -- which causes to test ----------------------------------------------------------------
 
 
+def _weighted(call: FitCall | None) -> bool:
+    return call is not None and (call.class_weight is not None or call.sample_weight is not None)
+
+
 def candidates(report: Report, call: FitCall | None = None) -> list[Finding]:
-    """Cause findings worth an experiment: a flagged cause that explains a flagged symptom,
-    and a suspect learning rate (far from the default) next to a flagged symptom; and a
-    collapse onto one class when the fit weighted nothing (``class_weight``/
-    ``sample_weight``), where rebalancing is the fix to test."""
+    """Cause findings worth an experiment, most pressing first: causes of a flagged
+    symptom (and a collapse the fit did not weight), then causes whose rule fired without
+    a symptom (graded ``info`` by the registry, ``evidence["graded"]`` flagged)."""
     flagged = {f.id for f in report.findings if f.severity.flagged}
-    weighted = call is not None and (
-        call.class_weight is not None or call.sample_weight is not None
-    )
-    out = []
+    fix, first, later = [], [], []
     for f in report.findings:
-        if f.id == REBALANCED and f.severity.flagged and not weighted:
-            out.append(f)
+        if f.id == REBALANCED and f.severity.flagged and not _weighted(call):
+            fix.append(f)
             continue
         chk = REGISTRY.get(f.id)
         if f.id not in PROVABLE or chk is None:
             continue
         symptom = any(s in flagged for s in chk.explains)
         if (f.explains and f.severity.flagged) or (symptom and f.evidence.get("suspect")):
-            out.append(f)
-    return out
+            first.append(f)
+        elif (f.evidence.get("graded") in ("warn", "fail") and not symptom) or f.severity.flagged:
+            later.append(f)
+    return fix + first + later
 
 
-# -- training one arm ---------------------------------------------------------------------
+@dataclass
+class Trial:
+    """One experiment: the cause it would name, the remedy, the seeds' remedied scores."""
 
+    cause: str
+    remedy: Remedy
+    min_seeds: int = 1  # a confirmation without a symptom needs two seeds
+    reached: float | None = None  # without a symptom: what the user's fit reached
+    trained: list[proof_arms.Trained] = field(default_factory=list)
+    why_not: str = ""
 
-class _Deadline(keras.callbacks.Callback):
-    def __init__(self, deadline: float) -> None:
-        super().__init__()
-        self.deadline = deadline
-        self.hit = False
-
-    def on_train_batch_end(self, batch: int, logs: Any = None) -> None:
-        if time.perf_counter() > self.deadline:
-            self.hit = True
-            self.model.stop_training = True
-
-
-def _copy(model: Any, remedy: Remedy | None) -> Any:
-    """A fresh copy of ``model`` (new weights), compiled like it, with ``remedy`` applied."""
-    clone_fn = None
-    if remedy is not None and remedy.layer_config is not None:
-        change = remedy.layer_config
-
-        def clone_fn(layer: Any) -> Any:
-            cfg = layer.get_config()
-            new = change(dict(cfg))
-            return type(layer).from_config(new if new is not None else cfg)
-
-    # Both arms start from the same draw: initializers built without a seed (and dropout's
-    # seed generators) draw from Python's `random`. Not keras.utils.set_random_seed: it
-    # would also set TensorFlow's global seed and Keras' seed attribute, which the
-    # user's program may read afterwards (`preserved_random_state` restores the rest).
-    random.seed(SEED)
-    np.random.seed(SEED)
-    clone = keras.models.clone_model(model, clone_function=clone_fn)
-    config = copy.deepcopy(model.get_compile_config())
-    if remedy is not None and remedy.learning_rate is not None:
-        config["optimizer"]["config"]["learning_rate"] = float(remedy.learning_rate)
-    clone.compile_from_config(config)
-    return clone
-
-
-def train_arm(
-    name: str,
-    model: Any,
-    rows: Rows,
-    remedy: Remedy | None,
-    epochs: int,
-    batch_size: int,
-    deadline: float,
-    spec: Any,
-) -> Arm:
-    """Train one copy and score it; any failure is the arm's ``error``, never raised."""
-    start = time.perf_counter()
-    # a copy the user's model cannot train: the arm says so, fit stands
-    with Caught(Origin.MODEL, f"experiment arm {name}") as caught:
-        x_train, x_eval = as_float_arrays(rows.x_train), as_float_arrays(rows.x_eval)
-        if remedy is not None and remedy.standardise:
-            scale = standardiser(x_train)
-            x_train, x_eval = scale(x_train), scale(x_eval)
-        clone = _copy(model, remedy)
-        stop = _Deadline(deadline)
-        weights = balanced_weights(rows.y_train) if remedy is not None and remedy.balanced else None
-        clone.fit(  # rows shuffled once, by a private generator: the same order in both arms
-            x_train,
-            rows.y_train,
-            epochs=epochs,
-            batch_size=batch_size,
-            verbose=0,
-            shuffle=False,
-            callbacks=[stop],
-            class_weight=weights,
+    def proof(self, controls: list[proof_arms.Trained], epochs: int, rows: Rows) -> Proof:
+        seeds = len(self.trained)
+        return Proof(
+            self.cause,
+            self.remedy.text,
+            _arm("control", controls[:seeds], epochs),
+            _arm("remedy", self.trained, epochs * self.remedy.epochs_factor),
+            n_rows(rows.x_train),
+            _class_counts(rows),
+            rows.eval_on,
+            min_seeds=self.min_seeds,
+            reached=self.reached,
+            n_eval=len(rows.y_eval),
         )
-        if stop.hit:
-            return Arm(
-                name, epochs=epochs, seconds=time.perf_counter() - start, error="time budget"
-            )
-        from mlflow_sanity.adapters.keras.predict import predict_outputs
 
-        outputs = predict_outputs(clone, x_eval, batch_size)
-        proba = outputs_to_proba(outputs, spec.output_activation, from_logits=spec.outputs_logits)
-        y = label_indices(rows.y_eval)
-        scored = classify(y, proba=proba, labels=list(range(proba.shape[1])))
-        loss = clone.evaluate(x_eval, rows.y_eval, batch_size=batch_size, verbose=0)
-        loss = float(np.asarray(loss[0] if isinstance(loss, (list, tuple)) else loss))
-        ba = float(scored.metrics.get("balanced_accuracy", math.nan))
-        return Arm(name, ba, loss, epochs, time.perf_counter() - start)
-    exc = caught.raised
-    _log.info("mlflow-sanity: experiment arm %s failed: %s", name, exc, exc_info=exc)
-    return Arm(name, epochs=epochs, seconds=time.perf_counter() - start, error=str(exc)[:200])
+
+def _arm(name: str, trained: list[proof_arms.Trained], epochs: int) -> Arm:
+    scores = tuple(t.score for t in trained if t.score is not None)
+    error = next((t.error for t in trained if t.error), "")
+    stopped = any(t.stopped for t in trained)
+    updates = min((t.updates for t in trained), default=0)
+    return Arm(name, scores, epochs, updates, error, stopped)
+
+
+def _class_counts(rows: Rows) -> tuple[int, ...]:
+    if not rows.classes:
+        return ()
+    idx = label_indices(rows.y_eval)
+    return tuple(int(c) for c in np.unique(idx, return_counts=True)[1]) if idx is not None else ()
+
+
+def plan(report: Report, call: FitCall | None, model: Any, lr: float | None) -> list[Trial]:
+    """The experiments the report calls for (the first two groups of the module docstring)."""
+    trials = []
+    reached = report.metrics.get("balanced_accuracy")
+    reached = float(reached) if isinstance(reached, (int, float)) else None
+    flagged = {f.id for f in report.findings if f.severity.flagged}
+    for f in candidates(report, call):
+        chk = REGISTRY.get(f.id)
+        symptom = chk is None or not chk.explains or any(s in flagged for s in chk.explains)
+        remedy = remedy_for(f, model, lr)
+        if remedy is None:
+            trials.append(Trial(f.id, Remedy(""), why_not="no remedy the experiment can apply"))
+        elif symptom:
+            trials.append(Trial(f.id, remedy))
+        else:  # no symptom: a gain that repeats, beyond what the fit itself reached
+            trials.append(Trial(f.id, remedy, 2, reached))
+    return trials
+
+
+def _unexplained(report: Report) -> bool:
+    """A flagged symptom that no flagged cause explains."""
+    flagged = {f.id for f in report.findings if f.severity.flagged}
+    explained = {s for f in report.findings if f.severity.flagged for s in f.explains}
+    return any(s in flagged and s not in explained for s in SYMPTOMS)
 
 
 # -- the whole step -----------------------------------------------------------------------
@@ -254,10 +193,11 @@ def train_arm(
 
 def _clonable(model: Any) -> str:
     """Why ``model`` cannot be copied for an experiment ('' when it can)."""
-    with Caught(Origin.OUTSIDE) as caught:  # cannot serialise: no experiment, said so
+    # any failure to serialise means: no experiment, said in the report
+    with Caught(Origin.MODEL) as caught:
         model.get_config()
         model.get_compile_config()
-    if caught.raised is not None:
+    if caught.failed:
         name = type(caught.raised).__name__
         return f"the model cannot be cloned ({name}: a subclassed model without get_config)"
     if getattr(model, "optimizer", None) is None:
@@ -277,30 +217,102 @@ def prove(
 ) -> Report:
     """Run the experiments the report calls for, and re-judge its findings by them.
 
-    Returns ``report`` untouched when there is nothing to prove (a healthy fit) or the
+    Returns ``report`` untouched when there is nothing to test (a healthy fit) or the
     budget allows nothing; otherwise a report whose cause findings carry
     ``evidence["proof"]``. The user's random state is restored whatever happens.
     """
     settings = settings or SETTINGS
-    todo = candidates(report, call)
-    if not todo or ctx is None or settings.mode is False:
+    wanted = candidates(report, call) or _unexplained(report)
+    if not wanted or ctx is None or settings.mode is False:
         return report
-    if ctx.task is not None and ctx.task not in SINGLE_LABEL:
-        return report  # the arms are scored by balanced accuracy: single-label fits only
     # the report stands without its experiments (a bug of ours: strict re-raises)
     with Caught(Origin.OURS, "cause experiments") as caught, preserved_random_state():
-        proofs = _run(model, call, data, ctx, todo, run_id, settings)
+        proofs, runs = _run(model, call, data, ctx, report, run_id, settings)
     if (exc := caught.error) is not None:
         _log.warning("mlflow-sanity: cause experiments failed: %s", exc, exc_info=exc)
-        proofs = {
-            f.id: not_run(f.id, f"the experiment failed ({type(exc).__name__})") for f in todo
-        }
+        why = f"the experiment failed ({type(exc).__name__})"
+        proofs, runs = {f.id: not_run(f.id, why) for f in candidates(report, call)}, {}
     if not proofs:
         return report
     ctx.proofs = proofs
     report.findings = run_checks(ctx, config, "autolog")
     report.inputs["proofs"] = {fid: p.get("verdict") for fid, p in proofs.items()}
+    _announce(report, proofs, runs, run_id)
     return report
+
+
+def _announce(
+    report: Report, proofs: dict[str, dict[str, Any]], runs: dict[str, int], run_id: str | None
+) -> None:
+    """Record what ran for the console summary's one line (``report.console``); a report
+    with nothing flagged has no summary, so the line goes to the log at INFO."""
+    report.inputs["experiments"] = {"count": len(proofs), "child_runs": 0, **runs}
+    if not report.flagged:
+        from mlflow_sanity.report.console import experiments_line
+
+        _say.info("mlflow-sanity: %s", experiments_line(report, run_id or ""))
+
+
+@dataclass
+class _Bench:
+    """The shared state of one fit's experiments: rows, controls, the work spent."""
+
+    model: Any
+    rows: Rows
+    spec: Any
+    epochs: int
+    batch: int
+    params: int
+    allowed: float
+    deadline: float
+    spent: float = 0.0
+    controls: list[proof_arms.Trained] = field(default_factory=list)
+
+    def cost(self, epochs: int) -> float:
+        steps = pb.steps_of(n_rows(self.rows.x_train), self.batch, epochs)
+        return pb.arm_units(steps, self.params, self.batch)
+
+    def train(self, remedy: Remedy | None, epochs: int, seed: int) -> proof_arms.Trained:
+        self.spent += self.cost(epochs)
+        return proof_arms.train_arm(
+            self.model, self.rows, remedy, epochs, self.batch, seed, self.deadline, self.spec
+        )
+
+    def stopped(self) -> bool:
+        return any(t.stopped for t in self.controls)
+
+
+def _fit_units(call: FitCall, ctx: Context, params: int, batch: int) -> float | None:
+    """The fit's own work: its optimizer steps (epochs x batches) at its batch size."""
+    epochs = len((ctx.history or {}).get("loss", []))
+    n_train = ctx.fit.n_train if ctx.fit is not None else None
+    if not epochs or not n_train:
+        return None
+    return pb.arm_units(pb.steps_of(n_train, batch, epochs), params, batch)
+
+
+def _bench(model: Any, call: FitCall, data: FitData | None, ctx: Context, settings: ProofSettings):
+    """The shared state, or why no experiment can run."""
+    why = _clonable(model)
+    if not why and ctx.model is not None and (ctx.model.n_outputs or 1) > 1:
+        why = "the model has several outputs (an experiment scores one output; not run)"
+    classes = ctx.task is None or ctx.task in SINGLE_LABEL
+    rows = experiment_rows(data, classes) if data is not None and not why else None
+    if not why and rows is None:
+        why = "the training rows could not be read (or hold no labels the arms can score)"
+    if why:
+        return why
+    batch = int(call.batch_size or 32)
+    params = int(model.count_params())
+    allowed = settings.allowed(_fit_units(call, ctx, params, batch))
+    if allowed <= 0:
+        return "the fit's own work is unknown" if settings.mode == "auto" else "the budget is 0"
+    per_epoch = max(1, math.ceil(n_rows(rows.x_train) / batch))
+    epochs_run = len((ctx.history or {}).get("loss", [])) or 1
+    # at least the updates an effect needs (MIN_UPDATES), at most MAX_EPOCHS
+    epochs = max(1, min(max(epochs_run, math.ceil(MIN_UPDATES / per_epoch)), MAX_EPOCHS))
+    deadline = time.perf_counter() + settings.seconds
+    return _Bench(model, rows, ctx.model, epochs, batch, params, allowed, deadline)
 
 
 def _run(
@@ -308,89 +320,136 @@ def _run(
     call: FitCall,
     data: FitData | None,
     ctx: Context,
-    todo: list[Finding],
+    report: Report,
     run_id: str | None,
     settings: ProofSettings,
-) -> dict[str, dict[str, Any]]:
-    from mlflow_sanity.tracking.proofs import log_arms, quiet_autologging
+) -> tuple[dict[str, dict[str, Any]], dict[str, int]]:
+    from mlflow_sanity.tracking.proofs import quiet_autologging
 
-    fit_seconds = getattr(call, "seconds", None)
-    allowed = settings.allowed(fit_seconds)
-    why = _clonable(model)
-    rows = experiment_rows(data) if data is not None and not why else None
-    if not why and rows is None:
-        why = "the training rows could not be read (or hold no class labels)"
-    if not why and allowed <= 0:
-        why = "the fit's own time is unknown" if fit_seconds is None else "the time budget is 0"
-    if why:
-        return {f.id: not_run(f.id, why) for f in todo}
-    spec = ctx.model
-    epochs_run = len((ctx.history or {}).get("loss", [])) or 1
-    epochs = max(1, min(epochs_run, MAX_EPOCHS))
-    batch = int(call.batch_size or 32)
-    n_train = n_rows(rows.x_train)
-    per_epoch = None
-    if fit_seconds and ctx.fit is not None and ctx.fit.n_train:
-        per_epoch = fit_seconds / epochs_run * min(1.0, n_train / ctx.fit.n_train)
-    start = time.perf_counter()
-    deadline = start + allowed
-    lr = spec.learning_rate if spec is not None else None
-
-    def estimate(e: int) -> float:
-        return _ARM_OVERHEAD_S + (per_epoch or 0.0) * e
-
-    out: dict[str, dict[str, Any]] = {}
-    control: Arm | None = None
+    lr = ctx.model.learning_rate if ctx.model is not None else None
+    trials = plan(report, call, model, lr)
+    bench = _bench(model, call, data, ctx, settings)
+    if isinstance(bench, str):
+        return {t.cause: not_run(t.cause, bench) for t in trials}, {}
+    for t in trials:
+        if t.cause == REBALANCED and _balanced(bench.rows):
+            t.why_not = "the classes are balanced already: class weights would change nothing"
     with quiet_autologging():
-        for f in todo:
-            remedy = remedy_for(f, model, lr)
-            if remedy is None:
-                out[f.id] = not_run(f.id, "no remedy the experiment can apply")
+        _trial_seeds(bench, [t for t in trials if not t.why_not])
+        # a symptom's fix that did not run says nothing about the symptom: left out
+        done = {t.cause: t for t in trials if t.trained or t.cause != REBALANCED}
+        if _unexplained(report) and not any(_confirmed(bench, t) for t in trials):
+            tried = {(t.cause, t.remedy.text) for t in trials}
+            present = {f.id: f for f in report.findings}
+            extra = [
+                Trial(cause, remedy)
+                for cause, remedy in differential(lr, present, _weighted(call))
+                if (cause, remedy.text) not in tried
+            ]
+            _trial_seeds(bench, extra, stop_at_first=True)
+            for t in extra:  # only a confirmed remedy names a cause the rules missed
+                if _confirmed(bench, t) and not _confirmed(bench, done.get(t.cause)):
+                    done[t.cause] = t
+    proofs = {cause: _proof_of(bench, t) for cause, t in done.items()}
+    return _log_runs(run_id, bench, done, proofs)
+
+
+def _balanced(rows: Rows) -> bool:
+    weights = balanced_weights(rows.y_train) or {}
+    return bool(weights) and max(weights.values()) < 1.5 * min(weights.values())
+
+
+def _confirmed(bench: _Bench, t: Trial | None) -> bool:
+    return t is not None and bool(t.trained) and _verdict(bench, t) == CONFIRMED
+
+
+def _verdict(bench: _Bench, t: Trial) -> str:
+    return t.proof(bench.controls, bench.epochs, bench.rows).verdict
+
+
+def _proof_of(bench: _Bench, t: Trial) -> dict[str, Any]:
+    if t.why_not and not t.trained:
+        return not_run(t.cause, t.why_not)
+    if not t.trained:
+        return not_run(t.cause, "the work budget (see proof_budget) is too small for it")
+    return t.proof(bench.controls, bench.epochs, bench.rows).to_dict()
+
+
+def _trial_seeds(bench: _Bench, trials: list[Trial], stop_at_first: bool = False) -> None:
+    """Seed by seed, interleaved: the shared control of a seed, then each undecided
+    trial's remedied copy, while the work budget allows and nothing was stopped."""
+    for seed in range(MAX_SEEDS):
+        for t in trials:
+            if bench.stopped() or (seed and not _undecided(bench, t)) or len(t.trained) < seed:
                 continue
-            r_epochs = epochs * remedy.epochs_factor
-            cost = estimate(r_epochs) + (0 if control is not None else estimate(epochs))
-            left = deadline - time.perf_counter()
-            if cost > left:
-                out[f.id] = not_run(
-                    f.id,
-                    f"the time budget ({allowed:.1f} s, {max(left, 0):.1f} s left) is too "
-                    f"small for it (estimated {cost:.1f} s; see proof_budget)",
-                )
+            if _follows_proven(bench, t, trials) and not (t.cause == REBALANCED and t.trained):
+                t.why_not = t.why_not or "a consequence of a cause this fit's experiments proved"
                 continue
-            if control is None:
-                control = train_arm("control", model, rows, None, epochs, batch, deadline, spec)
-            remedied = train_arm("remedy", model, rows, remedy, r_epochs, batch, deadline, spec)
-            proof = Proof(
-                f.id,
-                remedy.text,
-                control,
-                remedied,
-                n_train,
-                len(rows.y_eval),
-                rows.eval_on,
+            epochs = bench.epochs * t.remedy.epochs_factor
+            need = bench.cost(epochs) + (
+                bench.cost(bench.epochs) if len(bench.controls) <= seed else 0
             )
-            runs, note = log_arms(run_id, f.id, _arm_records(proof, batch))
-            out[f.id] = proof.with_runs(runs, note).to_dict()
-    return out
+            if bench.spent + need > bench.allowed:
+                continue
+            if len(bench.controls) <= seed:
+                bench.controls.append(bench.train(None, bench.epochs, seed))
+            t.trained.append(bench.train(t.remedy, epochs, seed))
+            if stop_at_first and _confirmed(bench, t):
+                return
 
 
-def _arm_records(proof: Proof, batch: int) -> list[tuple[str, dict[str, str], dict[str, float]]]:
-    records = []
-    for arm in (proof.control, proof.remedied):
-        params = {
-            "remedy": "none (control)" if arm is proof.control else proof.remedy,
-            "epochs": str(arm.epochs),
-            "batch_size": str(batch),
-            "train_rows": str(proof.train_rows),
-            "eval_rows": str(proof.eval_rows),
-            "eval_on": proof.eval_on,
-            "seed": str(SEED),
-        }
-        metrics = {
-            k: v
-            for k, v in (("balanced_accuracy", arm.balanced_accuracy), ("loss", arm.loss))
-            if v is not None and math.isfinite(v)
-        }
-        metrics["seconds"] = round(arm.seconds, 3)
-        records.append((arm.name, params, metrics))
-    return records
+def _undecided(bench: _Bench, t: Trial) -> bool:
+    """Another seed could still change the verdict (``Judgement.more_seeds``)."""
+    if not t.trained:
+        return False
+    return t.proof(bench.controls, bench.epochs, bench.rows).judgement.more_seeds
+
+
+def _follows_proven(bench: _Bench, t: Trial, trials: list[Trial]) -> bool:
+    """``t`` tests a consequence of a cause already confirmed here (or rebalances a
+    collapse a confirmed cause explains): not worth the work."""
+    causes = CONSEQUENCE_OF.get(t.cause, ()) if t.cause != REBALANCED else PROVABLE
+    return any(o.cause in causes and _confirmed(bench, o) for o in trials if o is not t)
+
+
+def _log_runs(
+    run_id: str | None, bench: _Bench, done: dict[str, Trial], proofs: dict[str, dict[str, Any]]
+) -> tuple[dict[str, dict[str, Any]], dict[str, int]]:
+    """One child run for the shared control, one per remedied arm; their ids into the
+    proofs that used them."""
+    from mlflow_sanity.tracking.proofs import log_arms
+
+    used = [t for t in done.values() if t.trained]
+    work = {"work_units": round(bench.spent), "allowed_units": round(bench.allowed)}
+    if not used:
+        return proofs, work
+    records = [_record(",".join(t.cause for t in used), "control", None, bench, bench.controls)]
+    records += [_record(t.cause, "remedy", t.remedy, bench, t.trained) for t in used]
+    ids, note = log_arms(run_id, records)
+    for i, t in enumerate(used):
+        runs = [ids[0], ids[i + 1]] if len(ids) > i + 1 else []
+        proofs[t.cause] = {**proofs[t.cause], "runs": runs, **({"note": note} if note else {})}
+    return proofs, {"child_runs": len(ids), **work}
+
+
+def _record(
+    finding: str, arm: str, remedy: Remedy | None, bench: _Bench, trained: list[proof_arms.Trained]
+) -> tuple[str, str, dict[str, str], dict[str, list[float]]]:
+    epochs = bench.epochs * (remedy.epochs_factor if remedy is not None else 1)
+    params = {
+        "remedy": remedy.text if remedy is not None else "none (control)",
+        "epochs": str(epochs),
+        "batch_size": str(bench.batch),
+        "train_rows": str(n_rows(bench.rows.x_train)),
+        "eval_rows": str(len(bench.rows.y_eval)),
+        "eval_on": bench.rows.eval_on,
+        "seeds": ",".join(str(SEED + s) for s in range(len(trained))),
+    }
+    scores: list[Score] = [t.score for t in trained if t.score is not None]
+    metrics: dict[str, list[float]] = {
+        "balanced_accuracy": [s.balanced_accuracy for s in scores],
+        "loss": [s.loss for s in scores if s.loss is not None and math.isfinite(s.loss)],
+        "seconds": [round(t.seconds, 3) for t in trained],
+        "updates": [float(t.updates) for t in trained],
+    }
+    return finding, arm, params, metrics

@@ -16,8 +16,9 @@ from typing import Any
 import numpy as np
 
 from mlflow_sanity.adapters.keras.inputs import FitData, n_rows, take_rows
-from mlflow_sanity.core.findings import Finding
+from mlflow_sanity.core.findings import Finding, Severity
 from mlflow_sanity.core.keras_spec import label_indices
+from mlflow_sanity.core.proofs import MIN_EVAL_PER_CLASS
 
 _log = logging.getLogger(__name__)
 
@@ -43,8 +44,9 @@ class Remedy:
     standardise: bool = False
     epochs_factor: int = 1
     balanced: bool = False  # class_weight="balanced" (n / (k * count) per class)
-    # The regression targets standardised on the training rows (predictions mapped back
-    # with the same mean/std before scoring), for ``unscaled_targets``.
+    loss: str | None = None  # the compiled loss replaced by this one
+    # The regression targets standardised on the training rows (outputs mapped back with
+    # the same mean/std before the held-out loss is measured), for ``unscaled_targets``.
     standardise_targets: bool = False
 
 
@@ -53,9 +55,35 @@ def _lr_remedy(f: Finding, lr: float | None, default: float | None) -> Remedy | 
         return None
     if default and (lr / default >= 10 or default / lr >= 10):
         return Remedy(f"the learning rate {lr:.3g} → {default:.3g} (the default)", default)
-    low = f.evidence.get("direction") == "low"  # the learning_rate check's typed evidence
+    low = "too low" in f.message or "below" in str(f.evidence.get("suspect", ""))
     new = lr * 10 if low else lr / 10
     return Remedy(f"the learning rate {lr:.3g} → {new:.3g}", new)
+
+
+def _matching_loss(f: Finding, lr: float | None, default: float | None) -> Remedy | None:
+    """The loss that fits a softmax or a one-unit sigmoid output and its labels (a
+    mismatch the rule grades ``warn``; a ``fail`` cannot train at all and is not tested)."""
+    e = f.evidence
+    act, units, encoding = (
+        e.get("output_activation"),
+        e.get("output_units"),
+        e.get("label_encoding"),
+    )
+    if f.severity is not Severity.WARN or e.get("from_logits"):
+        return None
+    if act == "softmax" and units and units > 1 and encoding in ("sparse", "one_hot", "binary"):
+        loss = (
+            "categorical_crossentropy"
+            if encoding == "one_hot"
+            else "sparse_categorical_crossentropy"
+        )
+    elif act == "sigmoid" and units == 1 and encoding in ("binary", "sparse"):
+        loss = "binary_crossentropy"
+    else:
+        return None
+    if loss == e.get("loss"):
+        return None
+    return Remedy(f"{loss} instead of {e.get('loss')} (the loss that fits the output)", loss=loss)
 
 
 def _relu_fix(cfg: dict[str, Any]) -> dict[str, Any] | None:
@@ -70,31 +98,77 @@ def _saturating_fix(cfg: dict[str, Any]) -> dict[str, Any] | None:
     return None
 
 
+_STANDARDISED = Remedy(
+    "the inputs standardised on the training rows (a Normalization layer)", standardise=True
+)
+_BALANCED = Remedy('class_weight="balanced"', balanced=True)
+# finding id -> (finding, learning rate, the optimizer's default) -> the remedy it names.
+# One entry a cause: adding a remedy is adding a line.
+RemedyFn = Callable[[Finding, "float | None", "float | None"], "Remedy | None"]
+REMEDIES: dict[str, RemedyFn] = {
+    "learning_rate": _lr_remedy,
+    "unscaled_inputs": lambda f, lr, d: _STANDARDISED,
+    "dead_units": lambda f, lr, d: Remedy(
+        "he_normal + leaky_relu for the ReLU layers", layer_config=_relu_fix
+    ),
+    "vanishing_gradients": lambda f, lr, d: Remedy(
+        "relu + he_normal for the sigmoid/tanh layers", layer_config=_saturating_fix
+    ),
+    "undertrained": lambda f, lr, d: Remedy("three times the epochs", epochs_factor=3),
+    "loss_output_mismatch": _matching_loss,
+    "unscaled_targets": lambda f, lr, d: Remedy(
+        "standardised targets (the training targets' mean and std)", standardise_targets=True
+    ),
+    REBALANCED: lambda f, lr, d: _BALANCED,
+}
+
+
 def remedy_for(f: Finding, model: Any, spec_lr: float | None) -> Remedy | None:
     """The fix finding ``f`` names, as something the experiment can apply (None: none)."""
     from mlflow_sanity.adapters.keras.describe import default_learning_rate
 
-    default = default_learning_rate(getattr(model, "optimizer", None))
-    if f.id == "learning_rate":
-        return _lr_remedy(f, spec_lr, default)
-    if f.id == "unscaled_inputs":
-        return Remedy(
-            "the inputs standardised on the training rows (a Normalization layer)",
-            standardise=True,
+    make = REMEDIES.get(f.id)
+    if make is None:
+        return None
+    return make(f, spec_lr, default_learning_rate(getattr(model, "optimizer", None)))
+
+
+def differential(
+    lr: float | None, present: Mapping[str, Finding], weighted: bool
+) -> list[tuple[str, Remedy]]:
+    """The standard remedies for a symptom no cause explains, most likely first:
+    ``(the cause it would name, remedy)``. A prior of the findings at hand orders them: a
+    rate the rules call far above (below) its default tries ÷10 (×10) first; inputs the
+    rules graded unscaled try standardising early; inputs already scaled are not tried,
+    nor class weights on a fit that weighted its rows."""
+    tries: list[tuple[float, str, Remedy]] = []
+    rate = present.get("learning_rate")
+    suspect = str(rate.evidence.get("suspect", "")) if rate is not None else ""
+    if lr and lr > 0:
+        tries.append(
+            (
+                3 if "above" in suspect else 2,
+                "learning_rate",
+                Remedy(f"the learning rate {lr:.3g} → {lr / 10:.3g}", lr / 10),
+            )
         )
-    if f.id == "dead_units":
-        return Remedy("he_normal + leaky_relu for the ReLU layers", layer_config=_relu_fix)
-    if f.id == "vanishing_gradients":
-        return Remedy("relu + he_normal for the sigmoid/tanh layers", layer_config=_saturating_fix)
-    if f.id == "unscaled_targets":
-        return Remedy(
-            "standardised targets (the training targets' mean and std)", standardise_targets=True
+        tries.append(
+            (
+                3 if "below" in suspect else 1.5,
+                "learning_rate",
+                Remedy(f"the learning rate {lr:.3g} → {lr * 10:.3g}", lr * 10),
+            )
         )
-    if f.id == "undertrained":
-        return Remedy("three times the epochs", epochs_factor=3)
-    if f.id == REBALANCED:
-        return Remedy('class_weight="balanced"', balanced=True)
-    return None
+    inputs = present.get("unscaled_inputs")
+    if inputs is None or inputs.severity is not Severity.PASSED:
+        prior = 2.5 if inputs is not None and inputs.evidence.get("graded") else 1
+        tries.append((prior, "unscaled_inputs", _STANDARDISED))
+    collapse = present.get(REBALANCED)
+    if collapse is not None and collapse.severity.flagged and not weighted:
+        tries.append((2, REBALANCED, _BALANCED))
+    tries.append((1, "undertrained", Remedy("three times the epochs", epochs_factor=3)))
+    tries.sort(key=lambda t: -t[0])  # stable: equal priors keep the order above
+    return [(cause, remedy) for _, cause, remedy in tries if remedy is not None]
 
 
 def balanced_weights(y: Any) -> dict[int, float] | None:
@@ -119,28 +193,37 @@ class Rows:
     x_eval: Any
     y_eval: np.ndarray
     eval_on: str
+    classes: bool = True  # False: a regression, judged on the held-out loss alone
 
 
 def _spread(n: int, k: int) -> np.ndarray:
     return np.unique(np.linspace(0, n - 1, min(n, k)).astype(np.int64))
 
 
-def experiment_rows(data: FitData) -> Rows | None:
+def experiment_rows(data: FitData, classes: bool = True) -> Rows | None:
     """Capped training rows (shuffled once with a private generator) and the rows to score
-    on (validation, else every fifth row of a spread sample of the training rows, never
-    trained on)."""
-    rows = _experiment_rows(data)
+    on (validation, else a spread slice of the training rows sized for the number of
+    classes, never trained on)."""
+    rows = _experiment_rows(data, classes)
     if rows is not None:
         order = np.random.default_rng(SEED).permutation(len(rows.y_train))
         rows.x_train, rows.y_train = take_rows(rows.x_train, order), rows.y_train[order]
     return rows
 
 
-def _experiment_rows(data: FitData) -> Rows | None:
-    if not data.train_readable or data.y_train is None or label_indices(data.y_train) is None:
+def _labelled(y: Any, classes: bool) -> bool:
+    if y is None:
+        return False
+    if classes:
+        return label_indices(y) is not None
+    return np.asarray(y).dtype.kind in "biuf"
+
+
+def _experiment_rows(data: FitData, classes: bool = True) -> Rows | None:
+    if not data.train_readable or not _labelled(data.y_train, classes):
         return None
     n = n_rows(data.x_train)
-    if data.val_readable and data.y_val is not None and label_indices(data.y_val) is not None:
+    if data.val_readable and _labelled(data.y_val, classes):
         rows = _spread(n, TRAIN_ROWS)
         vrows = _spread(n_rows(data.x_val), EVAL_ROWS)
         return Rows(
@@ -149,12 +232,20 @@ def _experiment_rows(data: FitData) -> Rows | None:
             take_rows(data.x_val, vrows),
             np.asarray(data.y_val)[vrows],
             "validation rows",
+            classes,
         )
     if n < 50:
         return None
-    sample = _spread(n, TRAIN_ROWS + min(EVAL_ROWS, TRAIN_ROWS // 4))
-    held = sample[np.arange(len(sample)) % 5 == 4]
-    train = sample[np.arange(len(sample)) % 5 != 4]
+    # held out: a fifth of the sample, raised to MIN_EVAL_PER_CLASS rows a class where
+    # the data allow (at most half of it); fewer rows make the verdict say "too few rows"
+    k = len(np.unique(label_indices(data.y_train))) if classes else 1
+    want = min(max(min(EVAL_ROWS, TRAIN_ROWS // 4), MIN_EVAL_PER_CLASS * k), EVAL_ROWS)
+    sample = _spread(n, TRAIN_ROWS + want)
+    held_n = min(max(len(sample) // 5, MIN_EVAL_PER_CLASS * k), len(sample) // 2, want)
+    held_at = _spread(len(sample), held_n)
+    mask = np.zeros(len(sample), dtype=bool)
+    mask[held_at] = True
+    held, train = sample[mask], sample[~mask]
     y = np.asarray(data.y_train)
     return Rows(
         take_rows(data.x_train, train),
@@ -162,6 +253,7 @@ def _experiment_rows(data: FitData) -> Rows | None:
         take_rows(data.x_train, held),
         y[held],
         "held-out training rows",
+        classes,
     )
 
 
