@@ -258,14 +258,15 @@ def test_label_names_are_matched_to_the_outputs_by_name():
 
     two = {"tags": ModelSpec(output_units=5), "intent": ModelSpec(output_units=3)}
     options = CheckOptions.of(label_names={"tags": TAGS, "intent": ["a", "b"], "x": ["a"]})
-    names, notes = head_names(options, two, model=None)
+    notes: list[str] = []
+    names = head_names(options, two, None, notes)
     assert names == {"tags": tuple(TAGS)}
     assert any("label_names['intent'] has 2 names but the output has 3" in n for n in notes)
     assert any("output 'x'" in n and "ignored" in n for n in notes)
-    names, notes = head_names(CheckOptions.of(label_names=TAGS), two, model=None)
-    assert names == {} and "one list but the model has 2 outputs" in notes[0]
+    notes = []
+    assert head_names(CheckOptions.of(label_names=TAGS), two, None, notes) == {}
+    assert "one list but the model has 2 outputs" in notes[0]
     one = {None: ModelSpec(output_units=5)}
     model = type("M", (), {"output_names": ["tags"]})()
-    assert head_names(CheckOptions.of(label_names={"tags": TAGS}), one, model)[0] == {
-        None: tuple(TAGS)
-    }
+    named = CheckOptions.of(label_names={"tags": TAGS})
+    assert head_names(named, one, model, []) == {None: tuple(TAGS)}

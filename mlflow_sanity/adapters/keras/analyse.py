@@ -9,6 +9,7 @@ report's not-checked records. Tracking, memory and experiments are ``record.py``
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -90,22 +91,11 @@ def analyse(
         for name, spec in heads.items()
     }
     outputs, failed = _fit_outputs(model, heads, tasks, data, call)
-    names, name_notes = head_names(config, heads, model)
-    data.notes.extend(name_notes)
+    names = head_names(config, heads, model, data.notes)
+    head = functools.partial(_fit_head, model, history=history, call=call, data=data)
     contexts = {
-        name: _fit_head(
-            model,
-            name,
-            spec,
-            tasks[name],
-            outputs.get(name),
-            history,
-            call,
-            data,
-            failed,
-            names.get(name),
-        )
-        for name, spec in heads.items()
+        n: head(n, spec, tasks[n], outputs.get(n), failed=failed, names=names.get(n))
+        for n, spec in heads.items()
     }
     first = next(iter(contexts.values()))
     keyed = replace(
@@ -303,8 +293,7 @@ def analyse_evaluate(
     }
     wanted = not single or (tasks[None].judged and heads[None].n_outputs == 1)
     outputs, failed = _evaluate_outputs(model, heads, rows, call, captured, notes, wanted)
-    names, name_notes = head_names(config, heads, model)
-    notes.extend(name_notes)
+    names = head_names(config, heads, model, notes)
     contexts = {}
     for name, spec in heads.items():
         y = head_labels(rows.y, name) if rows is not None else None

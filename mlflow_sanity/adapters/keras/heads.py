@@ -159,30 +159,32 @@ def evaluation_of(
 
 
 def head_names(
-    options: CheckOptions, heads: Heads, model: Any
-) -> tuple[dict[str | None, tuple[str, ...]], list[str]]:
-    """Each head's ``label_names`` (``autolog(label_names=...)``) and, for names that do
-    not fit the model, a note saying why they were ignored (never an error after fit)."""
+    options: CheckOptions, heads: Heads, model: Any, notes: list[str]
+) -> dict[str | None, tuple[str, ...]]:
+    """Each head's ``label_names`` (``autolog(label_names=...)``); names that do not fit
+    the model add a note to ``notes`` saying why they were ignored (never an error after
+    fit)."""
     given = dict(options.label_names)
     if not given:
-        return {}, []
+        return {}
     if is_single(heads) and None not in given:
         own = [n for n in (getattr(model, "output_names", None) or []) if n in given]
         given = {None: given[own[0]]} if own else given
-    notes = [_ignored(key, heads) for key in given if key not in heads]
+    ignored = [_ignored(key, heads) for key in given if key not in heads]
     names = {key: given[key] for key in given if key in heads}
     for key, spec in list(heads.items()):
         units = spec.output_units
         if key in names and units and units > 1 and len(names[key]) != units:
             where = "label_names" if key is None else f"label_names[{key!r}]"
-            notes.append(
+            ignored.append(
                 f"{where} has {len(names[key])} names but the output has {units} "
                 "classes/tags: the names were ignored"
             )
             del names[key]
-    for note in notes:
+    for note in ignored:
         _log.warning("mlflow-sanity: %s", note)
-    return names, notes
+    notes.extend(ignored)
+    return names
 
 
 def _ignored(key: str | None, heads: Heads) -> str:
