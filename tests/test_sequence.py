@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 
 import numpy as np
@@ -125,7 +126,7 @@ def taggers(keras, tracking_uri):
     with pytest.MonkeyPatch.context() as mp:
         for name in ("learning_curves_png", "confusion_matrix_png", "class_balance_png"):
             mp.setattr(plots, name, lambda *a, **k: b"\x89PNG\r\n\x1a\n")
-        mlflow_sanity.autolog(silent=True)
+        mlflow_sanity.autolog(silent=True, label_names=TAGS)  # named tags: entity F1
         try:
             for name, optimizer, epochs in (
                 ("all_o", keras.optimizers.SGD(0.05), 2),
@@ -144,6 +145,17 @@ def taggers(keras, tracking_uri):
                     model.evaluate(tok[350:], tags[350:], verbose=0)
                 pred = np.asarray(model(tok[350:], training=False)).argmax(-1)
                 out[name] = (run.info.run_id, pred)
+            # the healthy recipe again, explicit callback, names that do not fit the output
+            model = _tagger(keras, keras.optimizers.Adam(0.02))
+            mlflow_sanity.autolog(disable=True)
+            callback = mlflow_sanity.SanityCallback(
+                (tok[350:], tags[350:]), (tok[:350], tags[:350]), label_names=TAGS[:4]
+            )
+            with mlflow.start_run() as run:
+                model.fit(
+                    tok[:350], tags[:350], epochs=6, batch_size=32, verbose=0, callbacks=[callback]
+                )
+            out["mismatch"] = (run.info.run_id, None)
         finally:
             mlflow_sanity.autolog(disable=True)
     return out, tok[350:], tags[350:]
@@ -174,6 +186,9 @@ def test_the_o_everywhere_tagger_is_flagged_on_its_real_tokens(taggers):
     assert metrics["sanity/evaluate/1/accuracy"] == pytest.approx(real, abs=1e-6)
     assert report.inputs["sequence"]["masked_positions"] == int((~mask).sum())
     assert report.inputs["sequence"]["mask_source"] == "a mask_zero Embedding"
+    # the findings count what they judged: a tagger's real tokens, not rows
+    said = report.get("prediction_collapse").message
+    assert f"for all {int(mask.sum())} tokens" in said, said
 
 
 def test_a_tagger_that_learned_with_masked_padding_passes(taggers):
@@ -184,3 +199,74 @@ def test_a_tagger_that_learned_with_masked_padding_passes(taggers):
     assert metrics["sanity/accuracy"] == pytest.approx((pred == tags)[mask].mean(), abs=1e-6)
     rows = {str(r["label"]): r for r in report.tables["per_class"]}
     assert set(rows) == {"0", "1", "2", "3", "4"} and min(r["recall"] for r in rows.values()) > 0.5
+
+
+def _seqeval_f1(pred: np.ndarray, tok: np.ndarray, tags: np.ndarray) -> float:
+    """seqeval's entity F1 on the real tokens, computed here from the model's predictions."""
+    from seqeval.metrics import f1_score
+
+    names = np.asarray(TAGS, dtype=object)
+    mask = tok != 0
+    truth = [list(names[t[m]]) for t, m in zip(tags, mask, strict=True)]
+    guess = [list(names[p[m]]) for p, m in zip(pred, mask, strict=True)]
+    return float(f1_score(truth, guess, zero_division=0))
+
+
+def test_label_names_give_the_entity_f1_through_autolog(taggers):
+    _, metrics, report, pred, tok, tags = _run(taggers, "healthy")
+    expected = _seqeval_f1(pred, tok, tags)
+    assert expected > 0.5  # the tagger learned the entities: the figure is not a trivial 0
+    assert metrics["sanity/entity_f1"] == pytest.approx(expected, abs=1e-6)
+    assert metrics["sanity/evaluate/1/entity_f1"] == pytest.approx(expected, abs=1e-6)
+    assert {row["entity"] for row in report.tables["per_entity"]} == {"PER", "LOC"}
+    _, metrics, report, pred, tok, tags = _run(taggers, "all_o")
+    assert metrics["sanity/entity_f1"] == _seqeval_f1(pred, tok, tags) == 0.0
+
+
+def test_label_names_that_do_not_fit_the_output_are_a_note_not_a_crash(taggers):
+    tags_, metrics, report, *_ = _run(taggers, "mismatch")
+    assert tags_["sanity.status"] == "pass", tags_["sanity.findings"]
+    assert tags_["sanity.coverage"] == "full" and tags_["sanity.task"] == "sequence"
+    assert "sanity/entity_f1" not in metrics and "sanity/accuracy" in metrics
+    notes = " ".join(report.inputs["notes"])
+    assert "label_names has 4 names but the output has 5" in notes and "ignored" in notes
+
+
+@pytest.mark.parametrize(
+    ("bad", "says"),
+    [
+        ("O B-PER I-PER", "must be a list of class/tag names"),
+        ([], "is empty"),
+        (["O", "B-PER", "O"], "['O'] more than once"),
+        (["O", 3], "label_names[1] is 3"),
+        ({"tags": []}, "label_names['tags'] is empty"),
+    ],
+)
+def test_a_bad_label_names_fails_at_once_naming_the_problem(keras, bad, says):
+    import mlflow_sanity
+
+    with pytest.raises(ValueError, match=re.escape(says)):
+        mlflow_sanity.autolog(label_names=bad)
+    with pytest.raises(ValueError, match=re.escape(says)):
+        mlflow_sanity.SanityCallback(label_names=bad)
+
+
+def test_label_names_are_matched_to_the_outputs_by_name():
+    from mlflow_sanity.adapters.keras.heads import head_names
+    from mlflow_sanity.checks import CheckOptions
+    from mlflow_sanity.core.keras_spec import ModelSpec
+
+    two = {"tags": ModelSpec(output_units=5), "intent": ModelSpec(output_units=3)}
+    options = CheckOptions.of(label_names={"tags": TAGS, "intent": ["a", "b"], "x": ["a"]})
+    notes: list[str] = []
+    names = head_names(options, two, None, notes)
+    assert names == {"tags": tuple(TAGS)}
+    assert any("label_names['intent'] has 2 names but the output has 3" in n for n in notes)
+    assert any("output 'x'" in n and "ignored" in n for n in notes)
+    notes = []
+    assert head_names(CheckOptions.of(label_names=TAGS), two, None, notes) == {}
+    assert "one list but the model has 2 outputs" in notes[0]
+    one = {None: ModelSpec(output_units=5)}
+    model = type("M", (), {"output_names": ["tags"]})()
+    named = CheckOptions.of(label_names={"tags": TAGS})
+    assert head_names(named, one, model, []) == {None: tuple(TAGS)}

@@ -40,7 +40,7 @@ def single_class_eval(ctx: Context, t: Mapping[str, float]) -> Outcome:
     if len(present) == 1:
         return Outcome(
             Severity.FAIL,
-            f"Every one of the {c.n} evaluation rows has label {present[0]!r}: any model that "
+            f"Every one of the {c.n} evaluation {c.unit} has label {present[0]!r}: any model that "
             f"predicts {present[0]!r} scores 100%, so accuracy says nothing.",
             evidence,
         )
@@ -94,7 +94,7 @@ def class_imbalance(ctx: Context, t: Mapping[str, float]) -> Outcome | None:
         "rarest_recall": round(c.per_class[rare]["recall"], 4),
     }
     text = (
-        f"Class {c.label_str(rare)!r} is only {share:.1%} of the evaluation rows "
+        f"Class {c.label_str(rare)!r} is only {share:.1%} of the evaluation {c.unit} "
         f"({ratio:.2f} x the 1/{k} of {k} balanced classes): accuracy "
         f"mostly measures the other classes; watch balanced accuracy "
         f"({c.metrics.get('balanced_accuracy', 0):.3f}) and MCC instead."
@@ -150,7 +150,7 @@ def prediction_collapse(ctx: Context, t: Mapping[str, float]) -> Outcome | None:
     if (pred > 0).sum() == 1:
         return Outcome(
             Severity.FAIL,
-            f"The model predicts {c.label_str(top)!r} for all {c.n} rows although the labels "
+            f"The model predicts {c.label_str(top)!r} for all {c.n} {c.unit} although the labels "
             f"hold {len(c.present)} classes: it has learned the class prior, not the task.",
             evidence,
             corrected=balanced(ctx),
@@ -211,14 +211,14 @@ def minority_class_missed(ctx: Context, t: Mapping[str, float]) -> Outcome | Non
     recall, support = c.per_class[shown]["recall"], c.per_class[shown]["support"]
     evidence = {"recall_per_class": recalls, "worst_class": c.label_str(shown), "support": support}
     text = (
-        f"Recall of class {c.label_str(shown)!r} is {recall:.2f} ({support} rows): the model "
+        f"Recall of class {c.label_str(shown)!r} is {recall:.2f} ({support} {c.unit}): the model "
         f"misses {1 - recall:.0%} of it while accuracy is {c.metrics['accuracy']:.2f}."
     )
     verdict = severity(shown)
     if not verdict.flagged:
         return passed(f"Lowest class recall is {recall:.2f}.", evidence)
     if shown != judged:
-        return Outcome(Severity.INFO, f"{text} Too few rows to judge.", evidence)
+        return Outcome(Severity.INFO, f"{text} Too few {c.unit} to judge.", evidence)
     return Outcome(verdict, text, evidence)
 
 
@@ -283,7 +283,7 @@ def accuracy_at_baseline(ctx: Context, t: Mapping[str, float]) -> Outcome | None
         return Outcome(
             Severity.WARN,
             f"Accuracy {acc:.3f} is above the majority baseline {base:.3f}, but not "
-            f"significantly (binomial test p={p:.3g}, {c.n} rows).",
+            f"significantly (binomial test p={p:.3g}, {c.n} {c.unit}).",
             evidence,
             corrected=balanced(ctx),
         )
@@ -320,18 +320,18 @@ def small_eval_set(ctx: Context, t: Mapping[str, float]) -> Outcome:
         clean = leakage_clean(leakage_verdict(ctx))
         return Outcome(
             Severity.INFO if clean else Severity.WARN,
-            f"A perfect score on only {c.n} rows: the 95% interval still reaches down to "
+            f"A perfect score on only {c.n} {c.unit}: the 95% interval still reaches down to "
             f"{low:.2f}" + (" (the leakage checks found nothing)." if clean else "."),
             evidence,
         )
     if grade(high - low, warn=t["max_ci_width"]).flagged:
         return Outcome(
             Severity.WARN,
-            f"With {c.n} rows the 95% interval of accuracy is [{low:.2f}, {high:.2f}], "
+            f"With {c.n} {c.unit} the 95% interval of accuracy is [{low:.2f}, {high:.2f}], "
             f"{high - low:.2f} wide: the score cannot tell good models from bad.",
             evidence,
         )
-    return passed(f"{c.n} rows; accuracy 95% interval [{low:.3f}, {high:.3f}].", evidence)
+    return passed(f"{c.n} {c.unit}; accuracy 95% interval [{low:.3f}, {high:.3f}].", evidence)
 
 
 @check(
@@ -364,7 +364,7 @@ def perfect_score(ctx: Context, t: Mapping[str, float]) -> Outcome | None:
     if not perfect:
         return passed(f"No score at or above {t['score']:g}.", scores)
     said = " and ".join(f"{k} = {v:.4g}" for k, v in perfect.items())
-    said = f"{said} on {c.n} rows (at or above {t['score']:g})"
+    said = f"{said} on {c.n} {c.unit} (at or above {t['score']:g})"
     margin = separation_margin(c)
     verdict = leakage_verdict(ctx)
     evidence = {**scores, "separation_margin": None if margin is None else round(margin, 4)}

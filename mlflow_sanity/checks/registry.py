@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from mlflow_sanity.core.findings import Corrected, Severity
+from mlflow_sanity.core.labels import LabelNames, label_names_of
 from mlflow_sanity.core.task import Task
 
 if TYPE_CHECKING:  # the check themes import these; the registry only names them
@@ -274,9 +275,16 @@ class CheckOptions:
 
     thresholds: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
     disable: tuple[str, ...] = ()
+    # the user's class/tag names by output (``core.labels.label_names_of``)
+    label_names: LabelNames = field(default_factory=dict)
 
     @classmethod
-    def of(cls, thresholds: Thresholds | None = None, disable: Iterable[str] = ()) -> CheckOptions:
+    def of(
+        cls,
+        thresholds: Thresholds | None = None,
+        disable: Iterable[str] = (),
+        label_names: Any = None,
+    ) -> CheckOptions:
         if thresholds is not None and (
             not isinstance(thresholds, Mapping)
             or not all(isinstance(v, Mapping) for v in thresholds.values())
@@ -295,7 +303,7 @@ class CheckOptions:
                     f"unknown threshold(s) {sorted(bad)} for {check_id}; "
                     f"known: {sorted(known) or 'none (this check has no thresholds)'}"
                 )
-        return cls(limits, off)
+        return cls(limits, off, label_names_of(label_names))
 
     def limits(self, check_id: str) -> dict[str, float]:
         return {**REGISTRY[check_id].defaults, **self.thresholds.get(check_id, {})}

@@ -126,3 +126,44 @@ def class_weight_keys(class_weight: Mapping[Any, float]) -> tuple[list[Any], lis
         else:
             unusable.append(key)
     return unusable, usable
+
+
+# The names a user gives a model's classes or tags (``autolog(label_names=...)``), by output:
+# ``None`` for the one output of a single-output model.
+LabelNames = Mapping["str | None", tuple[str, ...]]
+
+
+def label_names_of(value: Any) -> dict[str | None, tuple[str, ...]]:
+    """``label_names`` as given (index i -> ``names[i]``, or output name -> such a list),
+    validated when the option is set so a typo fails before training, not after it."""
+    if value is None:
+        return {}
+    if isinstance(value, Mapping):
+        if not value:
+            raise ValueError("label_names is an empty mapping: give output name -> names")
+        out: dict[str | None, tuple[str, ...]] = {}
+        for key, names in value.items():
+            if not isinstance(key, str):
+                raise ValueError(f"label_names keys must be output names (str), got {key!r}")
+            out[key] = _names(names, f"label_names[{key!r}]")
+        return out
+    return {None: _names(value, "label_names")}
+
+
+def _names(value: Any, where: str) -> tuple[str, ...]:
+    if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple)):
+        raise ValueError(
+            f"{where} must be a list of class/tag names (index i -> name), "
+            f"got {type(value).__name__} {value!r:.60}"
+        )
+    if not value:
+        raise ValueError(f"{where} is empty: give one name per class/tag")
+    bad = [(i, v) for i, v in enumerate(value) if not isinstance(v, str) or not v]
+    if bad:
+        i, v = bad[0]
+        raise ValueError(f"{where}[{i}] is {v!r}: every name must be a non-empty string")
+    seen: set[str] = set()
+    dupes = sorted({v for v in value if v in seen or seen.add(v)})
+    if dupes:
+        raise ValueError(f"{where} names {dupes} more than once: each index needs its own name")
+    return tuple(value)

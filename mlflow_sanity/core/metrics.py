@@ -37,6 +37,8 @@ class Classification:
     metrics: dict[str, float] = field(default_factory=dict)
     per_class: list[dict[str, Any]] = field(default_factory=list)
     confusion: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=np.int64))
+    # what one evaluated row is, as the findings say it: "tokens" for a tagger's real tokens
+    unit: str = "rows"
 
     @property
     def n(self) -> int:

@@ -13,7 +13,7 @@ often "O", is the baseline). For BIO/IOB tag sets the entity-level F1 comes from
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -105,7 +105,7 @@ def evaluate_sequence(
     if not keep.any():
         raise InputError("every position is masked: no real token to evaluate")
     n_tags = probs.shape[-1]
-    c = classify(truth[keep], proba=probs[keep], labels=list(range(n_tags)))
+    c = replace(classify(truth[keep], proba=probs[keep], labels=list(range(n_tags))), unit="tokens")
     entity, note, table = entity_scores(truth, _predicted_tags(probs), keep, tags)
     facts = SequenceEval(
         n_sequences=int(truth.shape[0]),

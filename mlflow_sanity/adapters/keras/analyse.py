@@ -9,6 +9,7 @@ report's not-checked records. Tracking, memory and experiments are ``record.py``
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -26,6 +27,7 @@ from mlflow_sanity.adapters.keras.heads import (
     evidence_field,
     head_files,
     head_labels,
+    head_names,
     head_outputs,
     head_task,
     is_single,
@@ -89,11 +91,11 @@ def analyse(
         for name, spec in heads.items()
     }
     outputs, failed = _fit_outputs(model, heads, tasks, data, call)
+    names = head_names(config, heads, model, data.notes)
+    head = functools.partial(_fit_head, model, history=history, call=call, data=data)
     contexts = {
-        name: _fit_head(
-            model, name, spec, tasks[name], outputs.get(name), history, call, data, failed
-        )
-        for name, spec in heads.items()
+        n: head(n, spec, tasks[n], outputs.get(n), failed=failed, names=names.get(n))
+        for n, spec in heads.items()
     }
     first = next(iter(contexts.values()))
     keyed = replace(
@@ -170,6 +172,7 @@ def _fit_head(
     call: FitCall,
     data: FitData,
     failed: bool,
+    names: tuple[str, ...] | None = None,
 ) -> Context:
     """One head of a fit: its labels, its validation predictions, its FitSpec with the
     cause evidence, and its evaluation (on the training rows when fit had no validation)."""
@@ -196,10 +199,12 @@ def _fit_head(
     x_train = data.x_train if name is None else None  # input statistics: the whole model's
     fit = with_cause_data(fit, model, call, x_train, one.y_train)
     targets = target_stats(one.y_train) if task.task is Task.REGRESSION else None
-    evaluation = evaluation_of(task.task, spec, preds, fit.labels, targets)
+    evaluation = evaluation_of(task.task, spec, preds, fit.labels, targets, names)
     eval_on = "validation"
     if name is None and not evaluation and data.validation == "none" and task.judged:
-        evaluation = fit_facts.training_evaluation(model, spec, task.task, fit, data, call, targets)
+        evaluation = fit_facts.training_evaluation(
+            model, spec, task.task, fit, data, call, targets, names
+        )
         eval_on = "training"
     missing = _fit_head_missing(data, name, failed, evaluation if task.judged else True)
     missing = {evidence_field(task.task) if k == "eval" else k: v for k, v in missing.items()}
@@ -288,6 +293,7 @@ def analyse_evaluate(
     }
     wanted = not single or (tasks[None].judged and heads[None].n_outputs == 1)
     outputs, failed = _evaluate_outputs(model, heads, rows, call, captured, notes, wanted)
+    names = head_names(config, heads, model, notes)
     contexts = {}
     for name, spec in heads.items():
         y = head_labels(rows.y, name) if rows is not None else None
@@ -297,7 +303,7 @@ def analyse_evaluate(
         preds = with_mask(model, rows.x, preds) if rows is not None and single else preds
         labels = summarize_labels(y, None, spec.output_units) if preds is not None else None
         task = tasks[name]
-        evaluation = evaluation_of(task.task, spec, preds, labels, memory.targets)
+        evaluation = evaluation_of(task.task, spec, preds, labels, memory.targets, names.get(name))
         judged = evaluation if task.judged else True
         contexts[name] = Context(
             **evaluation,

@@ -63,6 +63,7 @@ def training_evaluation(
     data: FitData,
     call: FitCall,
     train_targets: TargetStats | None = None,
+    names: tuple[str, ...] | None = None,
 ) -> dict[str, Any]:
     """Without validation data, the model's predictions on (a sample of) its own training
     rows, as its task's evidence (``heads.evaluation_of``): a model that predicts one class
@@ -81,7 +82,7 @@ def training_evaluation(
     from mlflow_sanity.adapters.keras.task_heads import with_mask  # a tagger's own mask
 
     preds = with_mask(model, x, Predictions(data.y_train[rows], outputs))
-    return evaluation_of(task, spec, preds, fit.labels, train_targets)
+    return evaluation_of(task, spec, preds, fit.labels, train_targets, names)
 
 
 def label_summary(data: FitData, spec: ModelSpec) -> LabelSummary | None:

@@ -136,11 +136,13 @@ def evaluation_of(
     preds: Predictions | None,
     labels: LabelSummary | None,
     train_targets: TargetStats | None = None,
+    names: tuple[str, ...] | None = None,
 ) -> dict[str, Any]:
     """The one place a head's outputs become the evidence its task is judged on, as the
     ``Context`` fields that hold it (``{"eval": Classification}`` for a single-label
     classifier); empty when there is nothing to judge. Fit, ``model.evaluate`` and the
-    training-rows fallback all come through here."""
+    training-rows fallback all come through here. ``names``: the user's tag names (a
+    tagger's entity F1, ``head_names``)."""
     if preds is None:
         return {}
     if task in SINGLE_LABEL:
@@ -149,11 +151,50 @@ def evaluation_of(
     if task is Task.MULTILABEL:
         return multilabel_evidence(spec, preds)
     if task is Task.SEQUENCE:
-        return sequence_evidence(spec, preds)
+        return sequence_evidence(spec, preds, names)
     if task is Task.REGRESSION:  # the baseline: the training targets' median (fit, memory)
         regression = regression_of(preds, train_targets)
         return {"regression": regression} if regression is not None else {}
     return {}
+
+
+def head_names(
+    options: CheckOptions, heads: Heads, model: Any, notes: list[str]
+) -> dict[str | None, tuple[str, ...]]:
+    """Each head's ``label_names`` (``autolog(label_names=...)``); names that do not fit
+    the model add a note to ``notes`` saying why they were ignored (never an error after
+    fit)."""
+    given = dict(options.label_names)
+    if not given:
+        return {}
+    if is_single(heads) and None not in given:
+        own = [n for n in (getattr(model, "output_names", None) or []) if n in given]
+        given = {None: given[own[0]]} if own else given
+    ignored = [_ignored(key, heads) for key in given if key not in heads]
+    names = {key: given[key] for key in given if key in heads}
+    for key, spec in list(heads.items()):
+        units = spec.output_units
+        if key in names and units and units > 1 and len(names[key]) != units:
+            where = "label_names" if key is None else f"label_names[{key!r}]"
+            ignored.append(
+                f"{where} has {len(names[key])} names but the output has {units} "
+                "classes/tags: the names were ignored"
+            )
+            del names[key]
+    for note in ignored:
+        _log.warning("mlflow-sanity: %s", note)
+    notes.extend(ignored)
+    return names
+
+
+def _ignored(key: str | None, heads: Heads) -> str:
+    if key is None:
+        return (
+            f"label_names is one list but the model has {len(heads)} outputs "
+            f"({', '.join(map(str, heads))}): give output name -> names; ignored"
+        )
+    outputs = "one output" if is_single(heads) else f"outputs {', '.join(map(str, heads))}"
+    return f"label_names names output {key!r}, but the model has {outputs}: ignored"
 
 
 def classification_of(

@@ -20,7 +20,7 @@ import contextlib
 import functools
 import logging
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -70,6 +70,8 @@ class _State:
 
 
 _STATE = _State()
+# ``label_names``: names by class/tag index, or output name -> such names
+LabelNamesArg = Sequence[str] | Mapping[str, Sequence[str]]
 
 
 # -- public API --------------------------------------------------------------------------
@@ -83,6 +85,7 @@ def autolog(
     silent: bool = False,
     prove_causes: str | bool | None = None,
     proof_budget: tuple[float, float] | None = None,
+    label_names: LabelNamesArg | None = None,
 ) -> None:
     """Check every Keras ``fit`` and ``evaluate`` and log the verdict to the model's run.
 
@@ -94,14 +97,17 @@ def autolog(
     ``True``, ``False``; default ``$MLFLOW_SANITY_PROVE_CAUSES`` or ``"auto"``) and
     ``proof_budget=(share of the fit's work, safety-stop seconds)`` (default
     ``(1.0, 300)``; work counted in steps, rows and parameters, never in seconds) decide
-    when a cause is tested by experiment (``adapters/keras/proofs.py``).
+    when a cause is tested by experiment (``adapters/keras/proofs.py``). ``label_names``
+    names the classes/tags (index i -> ``names[i]``; output name -> names for a
+    multi-output model): a tagger with BIO/IOB names gets its entity F1
+    (``sanity/entity_f1``). Validated here: a wrong value raises.
     """
     if disable:
         _STATE.enabled = False
         _uninstall()
         shim.reapply_mlflow_keras_autolog(keras.Model)
         return
-    _STATE.config = CheckOptions.of(thresholds, disable_checks)
+    _STATE.config = CheckOptions.of(thresholds, disable_checks, label_names)
     proofs.configure(prove_causes, proof_budget)
     _STATE.silent = silent
     _install()
@@ -121,6 +127,7 @@ class SanityCallback(keras.callbacks.Callback):
     Passed to ``model.evaluate(..., callbacks=[SanityCallback((x, y))])`` it checks that
     evaluation (the rows given as ``validation_data``; with ``autolog()`` active, the rows
     ``evaluate`` received), in ``on_test_end``; validation inside ``fit`` is left to fit.
+    ``thresholds``, ``disable_checks`` and ``label_names`` are ``autolog()``'s options.
     """
 
     def __init__(
@@ -130,12 +137,14 @@ class SanityCallback(keras.callbacks.Callback):
         *,
         thresholds: Thresholds | None = None,
         disable_checks: Iterable[str] = (),
+        label_names: LabelNamesArg | None = None,
     ) -> None:
         super().__init__()
         self.validation_data = validation_data
         self.training_data = training_data
-        self._config = CheckOptions.of(thresholds, disable_checks)
-        self._explicit_config = bool(self._config.thresholds or self._config.disable)
+        self._config = CheckOptions.of(thresholds, disable_checks, label_names)
+        c = self._config
+        self._explicit_config = bool(c.thresholds or c.disable or c.label_names)
         self._adopted: FitCall | None = None
         self._siblings: list[Any] = []
         self._probe: ProbeCallback | None = None

@@ -58,13 +58,16 @@ def multilabel_evidence(spec: ModelSpec, preds: Predictions) -> dict[str, Any]:
         return {}
 
 
-def sequence_evidence(spec: ModelSpec, preds: Predictions) -> dict[str, Any]:
+def sequence_evidence(
+    spec: ModelSpec, preds: Predictions, names: tuple[str, ...] | None = None
+) -> dict[str, Any]:
     """A tagger's ``Context.eval`` over its real tokens and ``Context.sequence`` (empty when
-    the outputs are not ``(batch, time, tags)`` scores for per-token labels)."""
+    the outputs are not ``(batch, time, tags)`` scores for per-token labels). ``names``:
+    the user's tag names, index i -> ``names[i]`` (BIO/IOB names give the entity F1)."""
     if not is_sequence(preds.outputs):
         return {}
     try:
-        return _sequence(spec, preds)
+        return _sequence(spec, preds, names)
     except InputError as exc:
         _log.info("predictions not checked: %s", exc)
         return {}
@@ -79,9 +82,14 @@ def _unit(outputs: Any, spec: ModelSpec) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-out)) if logits else out
 
 
-def _sequence(spec: ModelSpec, preds: Predictions) -> dict[str, Any]:
+def _sequence(spec: ModelSpec, preds: Predictions, names: tuple[str, ...] | None) -> dict[str, Any]:
     out = np.asarray(preds.outputs)
     n, steps, width = out.shape
+    ignored = ""
+    if names is not None and len(names) != width:  # a subclassed model's width shows here
+        ignored = f"label_names has {len(names)} names but the tagger has {width} tags: ignored"
+        _log.warning("mlflow-sanity: %s", ignored)
+        names = None
     flat = outputs_to_proba(
         out.reshape(n * steps, width), spec.output_activation, from_logits=spec.outputs_logits
     )
@@ -92,7 +100,10 @@ def _sequence(spec: ModelSpec, preds: Predictions) -> dict[str, Any]:
         mask=preds.mask,
         sample_weight=preds.sample_weight,
         mask_source=source,
+        tags=names,
     )
+    if ignored:
+        facts = replace(facts, entity_note=f"{ignored}; {facts.entity_note}")
     return {"eval": c, "sequence": facts}
 
 
