@@ -349,3 +349,34 @@ def test_regression_rows_are_held_out_without_counting_classes():
     rows = experiment_rows(FitData(x_train=x, y_train=y, train_readable=True), classes=False)
     assert rows is not None and not rows.classes and len(rows.y_eval) >= 40
     assert not set(rows.y_eval.tolist()) & set(rows.y_train.tolist())  # never trained on
+
+
+def test_a_symptom_first_seen_in_a_later_evaluate_relinks_the_fits_cause():
+    """The fit worked on its validation rows (the cause was advice); a later
+    ``model.evaluate`` of the same model is stuck: the fit's cause leads it there, a
+    refuted one stays out."""
+    from mlflow_sanity.checks.cause_rule import NO_SYMPTOM, relink_fit_causes
+
+    advice = Finding(
+        "unscaled_inputs",
+        Severity.INFO,
+        f"The inputs are unscaled. {NO_SYMPTOM}",
+        {"graded": "warn"},
+    )
+    refuted = Finding(
+        "learning_rate",
+        Severity.INFO,
+        "Refuted by experiment: …",
+        {"graded": "warn", "proof": {"verdict": "refuted"}},
+    )
+    stuck = Finding("accuracy_at_baseline", Severity.FAIL, "Accuracy 0.10 is the baseline.")
+    out = Report(relink_fit_causes([stuck], [advice, refuted]))
+    cause = out.get("unscaled_inputs")
+    assert cause.severity is Severity.WARN and cause.evidence["from_fit"]
+    assert cause.message == "From the fit: The inputs are unscaled."
+    assert out.get("learning_rate") is None
+    assert out.get("accuracy_at_baseline").evidence["caused_by"] == ["unscaled_inputs"]
+    assert out.flagged[0].id == "unscaled_inputs"
+    # nothing stuck at evaluate: nothing comes back
+    fine = Finding("accuracy_at_baseline", Severity.PASSED, "fine")
+    assert relink_fit_causes([fine], [advice]) == [fine]
