@@ -102,7 +102,9 @@ def _weighted(call: FitCall | None) -> bool:
 def candidates(report: Report, call: FitCall | None = None) -> list[Finding]:
     """Cause findings worth an experiment, most pressing first: causes of a flagged
     symptom (and a collapse the fit did not weight), then causes whose rule fired without
-    a symptom (graded ``info`` by the registry, ``evidence["graded"]`` flagged)."""
+    a symptom (graded ``info`` by the registry, ``evidence["graded"]`` flagged, or left
+    flagged where no symptom check could judge). A configuration cause
+    (``loss_output_mismatch``) is tested only next to a symptom it explains."""
     flagged = {f.id for f in report.findings if f.severity.flagged}
     fix, first, later = [], [], []
     for f in report.findings:
@@ -115,7 +117,11 @@ def candidates(report: Report, call: FitCall | None = None) -> list[Finding]:
         symptom = any(s in flagged for s in chk.explains)
         if (f.explains and f.severity.flagged) or (symptom and f.evidence.get("suspect")):
             first.append(f)
-        elif (f.evidence.get("graded") in ("warn", "fail") and not symptom) or f.severity.flagged:
+        elif not chk.needs_symptom:  # a configuration error alarms by itself: not re-graded
+            continue
+        elif f.evidence.get("graded") in ("warn", "fail") and not symptom:
+            later.append(f)  # graded info for want of a symptom: a model that may gain
+        elif f.severity.flagged:  # flagged, no symptom check could judge (a regression)
             later.append(f)
     return fix + first + later
 
