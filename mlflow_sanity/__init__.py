@@ -15,6 +15,7 @@ from mlflow_sanity._version import __version__
 
 _LAZY = {
     "check_predictions": "mlflow_sanity.pipeline",
+    "check_regression": "mlflow_sanity.pipeline",
     "Finding": "mlflow_sanity.core.findings",
     "Report": "mlflow_sanity.core.findings",
     "Severity": "mlflow_sanity.core.findings",
@@ -37,6 +38,7 @@ __all__ = [
     "__version__",
     "autolog",
     "check_predictions",
+    "check_regression",
     "seed_sweep",
 ]
 
@@ -45,7 +47,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
     from mlflow_sanity.adapters.seeds.sweep import SweepSummary, seed_sweep
     from mlflow_sanity.core.findings import Finding, Report, Severity
     from mlflow_sanity.core.metrics import InputError
-    from mlflow_sanity.pipeline import check_predictions
+    from mlflow_sanity.pipeline import check_predictions, check_regression
 
 
 def __getattr__(name: str) -> Any:

@@ -26,3 +26,17 @@ def train_small(seed: int) -> dict:
     model.fit(X[:192], Y[:192], epochs=3, batch_size=32, shuffle=True, verbose=0)
     loss, accuracy = model.evaluate(X[192:], Y[192:], verbose=0)
     return {"accuracy": accuracy, "loss": loss}
+
+
+_XR = _RNG.normal(size=(240, 5)).astype("float32")
+_YR = _XR @ np.array([1.0, -2.0, 0.5, 0.0, 1.5], dtype="float32") + _RNG.normal(size=240)
+
+
+def regressor_seed(seed: int) -> tuple:
+    """A small Keras regressor (MSE on a linear output), returned as (model, x, y)."""
+    model = keras.Sequential(
+        [keras.Input((5,)), keras.layers.Dense(8, activation="relu"), keras.layers.Dense(1)]
+    )
+    model.compile(optimizer=keras.optimizers.Adam(0.02), loss="mse")
+    model.fit(_XR[:160], _YR[:160], epochs=8, batch_size=32, verbose=0)
+    return model, _XR[160:], _YR[160:]

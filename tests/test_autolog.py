@@ -308,7 +308,7 @@ def test_sanity_callback_judges_weights_early_stopping_restores_after_it(
         epochs=40,
         callbacks=[cb, stop],  # EarlyStopping restores only after SanityCallback.on_train_end
     )
-    assert report.inputs["model_selection"]["monitors"] == ["val_loss"]
+    assert report.model_selection.monitors == ("val_loss",)
     best = int(np.argmin(history.history["val_loss"]))
     evidence = report.get("metric_disagreement").evidence
     assert evidence["judged_epoch"] == best + 1
@@ -426,7 +426,7 @@ def test_pandas_inputs_and_early_stopping(keras, sanity_on, fast_plots):
     history, _, report = _fit_and_read(
         m, frame, pd.Series(y), validation_split=0.3, epochs=40, callbacks=[stop]
     )
-    assert report.inputs["model_selection"] == {
+    assert report.model_selection.to_dict() == {
         "monitors": ["val_loss"],
         "callbacks": ["EarlyStopping"],
     }

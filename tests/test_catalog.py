@@ -1,5 +1,5 @@
-"""The registry is the one list of checks: the contract ids it must hold, the README's
-tables generated from it, and the shape every check keeps (measure, then grade, in at most
+"""The registry is the one list of checks: the contract ids it must hold, the checks page
+(docs/checks.md) generated from it, and the shape every check keeps (measure, then grade, in at most
 60 lines). No Keras, no MLflow."""
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ import pytest
 from mlflow_sanity.checks import REGISTRY, catalog
 from mlflow_sanity.checks.registry import Check
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+ROOT = Path(__file__).resolve().parents[1]
+PAGE = ROOT / "docs" / "checks.md"
 MAX_CHECK_LINES = 60
 
 # The finding ids of DESIGN.md's "Finding ids" table, in its order: a public contract
@@ -95,14 +96,54 @@ def test_the_line_count_reads_the_function_not_the_decorator():
     assert node.end_lineno - node.lineno + 1 == 4
 
 
-def test_readme_tables_are_what_the_registry_generates():
-    text = README.read_text(encoding="utf-8")
-    assert text.count("<!-- checks:begin") == text.count(catalog.END) >= 1
-    assert not catalog.stale_tables(README), (
-        f"README.md's tables of checks are stale: run {catalog.REGENERATE}"
-    )
-    listed = {cid for cid in REGISTRY if f"| `{cid}` |" in text}
-    assert listed == set(REGISTRY), f"checks missing from README: {set(REGISTRY) - listed}"
+def test_the_checks_page_is_what_the_registry_generates():
+    text = PAGE.read_text(encoding="utf-8")
+    assert text.count("<!-- checks:") == 2 * text.count(catalog.END) >= 4
+    assert not catalog.stale_tables(PAGE), f"docs/checks.md is stale: run {catalog.REGENERATE}"
+    listed = {cid for cid in REGISTRY if f"| [`{cid}`](#{cid}) |" in text}
+    assert listed == set(REGISTRY), f"checks missing from the table: {set(REGISTRY) - listed}"
+    entries = {cid for cid in REGISTRY if f"### `{cid}`" in text}
+    assert entries == set(REGISTRY), f"checks without an entry: {set(REGISTRY) - entries}"
+
+
+def test_the_readme_without_tables_stands_for_the_checks_page(tmp_path):
+    """Helpers and scripts still run ``--check README.md``: the tables moved to the site."""
+    (tmp_path / "docs").mkdir()
+    readme = tmp_path / "README.md"
+    readme.write_text("# a front door, no tables\n")
+    page = tmp_path / "docs" / "checks.md"
+    page.write_text("<!-- checks:begin themes=variance -->\n| stale |\n<!-- checks:end -->\n")
+    assert catalog.target(readme) == page
+    assert catalog.main(["--check", str(readme)]) == 1
+    assert catalog.main(["--write", str(readme)]) == 0
+    assert "`nondeterminism`" in page.read_text() and readme.read_text().startswith("# a front")
+    assert catalog.main(["--check", str(readme)]) == 0
+
+
+def test_an_entry_says_trigger_thresholds_how_to_change_them_remedy_and_an_example():
+    entry = catalog.details(["imbalance"]).split("### ")
+    collapse = next(e for e in entry if e.startswith("`prediction_collapse`"))
+    chk = REGISTRY["prediction_collapse"]
+    assert chk.flags in collapse and chk.remedy in collapse
+    assert '`thresholds={"prediction_collapse": {"warn_share": 0.95}}`' in collapse
+    assert "`--threshold prediction_collapse.warn_share=0.95`" in collapse
+    # the example is a real message of the check, produced by running it
+    assert "```text\n[fail] The model predicts '0' for all 200 rows" in collapse
+    single = next(e for e in entry if e.startswith("`single_class_eval`"))
+    assert "Default thresholds" not in single  # it has none
+
+
+def test_examples_come_from_running_the_checks_and_flag_each_one():
+    examples = catalog.examples()
+    assert {"prediction_collapse", "accuracy_at_baseline", "single_class_eval"} <= set(examples)
+    leakage = {
+        "train_test_overlap",
+        "eval_is_train",
+        "preprocessing_leakage",
+        "duplicate_eval_rows",
+    }
+    assert leakage <= set(examples)
+    assert all(m.startswith(("[fail] ", "[warn] ", "[info] ")) for m in examples.values())
 
 
 def test_every_check_says_what_it_flags():
@@ -126,11 +167,13 @@ def test_a_row_shows_flags_needs_thresholds_and_the_cause_rule():
 
 def test_tables_follow_the_theme_order_and_add_a_theme_column_for_several():
     one = catalog.markdown_table(["variance"]).splitlines()
-    assert one[0] == "| id | flags | needs | default thresholds |"
-    assert [r.split(" | ")[0] for r in one[2:]] == ["| `seed_variance`", "| `nondeterminism`"]
+    assert one[0].startswith("| id |") and one[0].endswith("| flags | needs | default thresholds |")
+    assert "theme" not in one[0]
+    ids = [r.split(" | ")[0] for r in one[2:]]
+    assert ids == ["| [`seed_variance`](#seed_variance)", "| [`nondeterminism`](#nondeterminism)"]
     two = catalog.markdown_table(["variance", "imbalance"]).splitlines()
     assert two[0].startswith("| id | theme |")
-    assert two[2].startswith("| `seed_variance` | variance |")
+    assert two[2].startswith("| [`seed_variance`](#seed_variance) | variance |")
     assert len(catalog.markdown_table().splitlines()) == len(REGISTRY) + 2
     with pytest.raises(ValueError, match="unknown check theme"):
         catalog.markdown_table(["nope"])
@@ -139,12 +182,14 @@ def test_tables_follow_the_theme_order_and_add_a_theme_column_for_several():
 def test_render_rewrites_only_between_the_markers():
     text = (
         "intro\n<!-- checks:begin themes=variance -->\nold table\n<!-- checks:end -->\n"
-        "middle\n<!-- checks:begin -->\n<!-- checks:end -->\nend\n"
+        "middle\n<!-- checks:begin -->\n<!-- checks:end -->\n"
+        "<!-- checks:details themes=variance -->\nold entries\n<!-- checks:end -->\nend\n"
     )
     out = catalog.render(text)
-    assert out.startswith("intro\n<!-- checks:begin themes=variance -->\n| id | flags |")
+    assert out.startswith("intro\n<!-- checks:begin themes=variance -->\n| id | tasks | flags |")
     assert "old table" not in out and "\nmiddle\n" in out and out.endswith("end\n")
-    assert out.count("`seed_variance`") == 2  # the variance table and the full one
+    assert out.count("[`seed_variance`]") == 2  # the variance table and the full one
+    assert "old entries" not in out and "### `nondeterminism`" in out
     assert catalog.render(out) == out
     with pytest.raises(ValueError, match="has no"):
         catalog.render("<!-- checks:begin -->\nno end")
@@ -159,3 +204,13 @@ def test_check_command_fails_on_a_stale_readme_and_write_fixes_it(tmp_path, caps
     assert catalog.main(["--check", str(readme)]) == 0
     assert catalog.main(["--markdown", "--themes", "variance"]) == 0
     assert "`nondeterminism`" in capsys.readouterr().out
+
+
+def test_rows_and_entries_name_the_tasks_a_check_applies_to():
+    table = catalog.markdown_table(["imbalance", "keras_config"]).splitlines()
+    assert table[0] == "| id | theme | tasks | flags | needs | default thresholds |"
+    single = next(r for r in table if "[`single_class_eval`]" in r)
+    assert "| imbalance | binary, multiclass, sequence |" in single  # a tagger's real tokens
+    hidden = next(r for r in table if "[`hidden_softmax`]" in r)
+    assert "| every task |" in hidden
+    assert "tasks: binary, multiclass" in catalog.details(["imbalance"])

@@ -154,11 +154,12 @@ def test_evaluators_none_runs_the_plugin(collapsed):
     assert "sanity/accuracy" in result.metrics
 
 
-def test_regressor_is_not_ours():
+def test_classifiers_and_regressors_are_ours_other_model_types_are_not():
     from mlflow_sanity.adapters.evaluator import SanityEvaluator
 
     assert SanityEvaluator.can_evaluate(model_type="classifier", evaluator_config={})
-    assert not SanityEvaluator.can_evaluate(model_type="regressor", evaluator_config={})
+    assert SanityEvaluator.can_evaluate(model_type="regressor", evaluator_config={})
+    assert not SanityEvaluator.can_evaluate(model_type="question-answering", evaluator_config={})
 
 
 @pytest.mark.parametrize(

@@ -213,16 +213,22 @@ def test_a_working_model_on_unscaled_inputs_gets_a_confirmed_gain(keras, proving
 def test_the_console_summary_names_the_experiments_in_one_line():
     from mlflow_sanity.report.console import summary_lines
 
-    report = Report([Finding("unscaled_inputs", Severity.WARN, "unscaled", {})])
-    report.inputs["proofs"] = {"unscaled_inputs": "confirmed", "learning_rate": "inconclusive"}
-    report.inputs["experiments"] = {"count": 2, "child_runs": 3}
+    def proof(verdict, runs):
+        return {"proof": {"remedy": "r", "verdict": verdict, "runs": runs}}
+
+    report = Report(
+        [
+            Finding("unscaled_inputs", Severity.WARN, "unscaled", proof("confirmed", ["c", "a"])),
+            Finding("learning_rate", Severity.WARN, "too high", proof("inconclusive", ["c", "b"])),
+        ]
+    )
     lines = summary_lines(report, "abc", "fit", "sqlite:///mlflow.db")
     said = [line for line in lines if "cause experiments" in line]
-    assert said == [
+    assert said == [  # one shared control: three child runs
         "  2 cause experiments (3 child runs of run abc, tag sanity.proof): "
         "unscaled_inputs confirmed, learning_rate inconclusive"
     ]
-    del report.inputs["experiments"]
+    report = Report([Finding("unscaled_inputs", Severity.WARN, "unscaled")])
     assert not [line for line in summary_lines(report, "abc", "fit", "x") if "experiments" in line]
 
 

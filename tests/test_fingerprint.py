@@ -213,8 +213,8 @@ def test_small_chunks_give_the_same_hashes(monkeypatch: pytest.MonkeyPatch) -> N
     rng = np.random.default_rng(10)
     frame = _frame(rng, 1000).assign(s=rng.choice(["u", "v", "w"], 1000))
     whole = compute(frame)
-    monkeypatch.setattr(fpm, "CHUNK_ROWS", 97)
-    monkeypatch.setattr(fpm, "COLLISION_SAMPLE", 300)
+    monkeypatch.setattr(fpm.encode, "CHUNK_ROWS", 97)
+    monkeypatch.setattr(fpm.encode, "COLLISION_SAMPLE", 300)
     chunked = compute(frame)
     np.testing.assert_array_equal(whole.hashes, chunked.hashes)
     m = chunked.match(frame)
@@ -270,3 +270,23 @@ def test_strings_as_bytes_equal_strings_and_numbers_beside_them_stay_numeric() -
     assert fp.match(other).in_train.tolist() == (colors != "red").tolist()
     fixed = {"color": np.char.encode(colors, "utf-8")[:, None], "size": size}  # dtype S
     assert fp.match(fixed).in_train.all()
+
+
+def test_a_lookup_computes_the_rows_statistics_on_its_way() -> None:
+    """A plain array looked up in a fingerprint gets its column statistics from the same
+    pass (no second read of the rows), bit for bit those of a pass of their own; the row
+    hashes are pandas' own routine (``hash_array``) summed over the columns."""
+    rng = np.random.default_rng(30)
+    train = rng.normal(size=(3000, 4)).astype("float32")
+    test = rng.normal(loc=2.0, size=(20_000, 4)).astype("float32")
+    test[5, 1] = np.nan
+    fp = compute(train)
+    m = fp.match(test)
+    assert m.stats is not None
+    rows = fpm.rows_fingerprint(fp, test, m)
+    own = compute(test, rates=False)
+    for name in ("mean", "std", "min", "max", "n_missing"):
+        assert np.array_equal(getattr(rows, name), getattr(own, name), equal_nan=True), name
+    codes = np.arange(1000, dtype=np.uint64)
+    ours = fpm.hashing._mix(codes.copy())
+    np.testing.assert_array_equal(ours, pd.util.hash_array(codes, categorize=False))

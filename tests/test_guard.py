@@ -81,11 +81,11 @@ def test_publish_extras_bug_raises_under_strict_and_warns_without(monkeypatch, c
     """A bug in tagging the LoggedModel is red in the suite; for users the run keeps its
     verdict and the log says what was not tagged."""
     from mlflow_sanity.core.findings import Report
-    from mlflow_sanity.tracking import groups, publish
+    from mlflow_sanity.tracking import models, publish
 
-    monkeypatch.setattr(groups, "tag_digests", lambda *a, **k: _raise("digest bug"))
-    with pytest.raises(RuntimeError, match="digest bug"):
-        publish._extras(Report(), publish.Target("r"), {"config": "c"}, None, "fit")
+    monkeypatch.setattr(models, "tag_model", lambda *a, **k: _raise("model tag bug"))
+    with pytest.raises(RuntimeError, match="model tag bug"):
+        publish._extras(Report(), publish.Target("r", "m-1"), None, "fit")
     monkeypatch.delenv("MLFLOW_SANITY_STRICT")  # what users get
-    publish._extras(Report(), publish.Target("r"), {"config": "c"}, None, "fit")
-    assert "logged the fit report, but not its extras: digest bug" in caplog.text
+    publish._extras(Report(), publish.Target("r", "m-1"), None, "fit")
+    assert "logged the fit report, but not its extras: model tag bug" in caplog.text

@@ -50,7 +50,9 @@ def test_healthy_model_passes_every_check(k):
     assert report.status == "pass", report.flagged
     assert report.flagged_ids == []
     ran = {f.id for f in report.findings}
-    assert ran == {c for c, chk in REGISTRY.items() if chk.requires == ("eval",)}
+    assert ran == {
+        c for c, chk in REGISTRY.items() if chk.judges_predictions and set(chk.requires) <= {"eval"}
+    }
     assert all(f.evidence for f in report.findings)  # measured even when passing
 
 
@@ -160,11 +162,12 @@ def _break_uncalibrated(monkeypatch):
     )
 
 
-def test_crashing_check_becomes_info_not_an_exception(monkeypatch, lenient):
+def test_crashing_check_is_not_checked_not_an_exception(monkeypatch, lenient):
     _break_uncalibrated(monkeypatch)
     y, pred, proba = healthy()
-    f = check_predictions(y, pred, proba).get("uncalibrated")
-    assert f.severity is Severity.INFO and "kaput" in f.message
+    report = check_predictions(y, pred, proba)
+    assert report.get("uncalibrated") is None
+    assert report.coverage == "partial: uncalibrated (crashed: RuntimeError: kaput)"
 
 
 def test_crashing_check_raises_in_strict_mode(monkeypatch):

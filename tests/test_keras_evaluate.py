@@ -355,7 +355,7 @@ def test_a_failed_forward_pass_is_reported_per_check_not_passed(keras, sanity_on
     _, report = _last_report()
     skipped = {r.check for r in report.skipped}
     assert {"accuracy_at_baseline", "prediction_collapse"} <= skipped
-    assert all("eval" in REGISTRY[c].requires for c in skipped)
+    assert all(REGISTRY[c].judges_predictions for c in skipped)
     assert report.not_checked == ["model.evaluate #1: the model's predictions (they failed)"]
     assert report.coverage.startswith("partial: model.evaluate #1: the model's predictions")
     assert report.get("train_test_overlap") is not None  # the rows were still checked

@@ -478,12 +478,14 @@ def test_feature_target_check_skips_tiny_or_unlabelled_sets() -> None:
     assert _report(test=Split(_frame(rng, 100))).get("feature_target_leakage") is None
 
 
-def test_column_mismatch_becomes_a_clear_info_finding() -> None:
+def test_column_mismatch_is_a_clear_not_checked_record() -> None:
+    """Data the check cannot use is not a pass: coverage says what kept it from running."""
     rng = np.random.default_rng(23)
     report = _report(Split(_frame(rng, 50)), Split(_frame(rng, 50).drop(columns="f1")))
-    found = report.get("train_test_overlap")
-    assert found.severity is Severity.INFO
-    assert "lacks fingerprinted columns ['f1']" in found.message
+    assert report.get("train_test_overlap") is None
+    gaps = report.skipped_by_gap
+    gap = next(g for g, ids in gaps.items() if "train_test_overlap" in ids)
+    assert "lacks fingerprinted columns ['f1']" in gap and report.coverage.startswith("partial")
 
 
 @pytest.mark.parametrize("labels", [None, "eval"])

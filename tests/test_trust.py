@@ -16,7 +16,7 @@ import pytest
 from conftest import start_mlflow_server, stop_mlflow_server
 from keras_data import blobs, mlp
 
-from mlflow_sanity.tracking import budget, spool
+from mlflow_sanity.tracking import budget, spool, sync
 
 DEAD_URI = "http://127.0.0.1:9"
 
@@ -234,7 +234,7 @@ def test_sync_stopped_before_removing_an_entry_does_not_upload_it_twice(
     for pred in ([0] * 200, [0] * 180 + [1] * 20):
         report = check_predictions([0] * 180 + [1] * 20, pred)
         spool.write_entry(run_id, report, scope="evaluate", what="evaluate")
-    remove = spool._remove
+    remove = spool.remove
     calls = []
 
     def stopped_once(path):
@@ -243,10 +243,10 @@ def test_sync_stopped_before_removing_an_entry_does_not_upload_it_twice(
             raise KeyboardInterrupt  # the process dies after the first upload
         remove(path)
 
-    monkeypatch.setattr(spool, "_remove", stopped_once)
+    monkeypatch.setattr(spool, "remove", stopped_once)
     with pytest.raises(KeyboardInterrupt):
-        spool.sync(spool_dir)
-    [first] = spool.sync(spool_dir)
+        sync.sync(spool_dir)
+    [first] = sync.sync(spool_dir)
     assert first.error == "" and first.uploaded == 1  # only the entry not yet uploaded
     assert not spool.pending(spool_dir)
     calls_logged = read_report(run_id).state.calls["evaluate"]
@@ -298,7 +298,7 @@ def test_dead_server_evaluator_spools_its_verdict_and_sync_delivers_it(
     assert manifest["replay"]["dataset"]["name"] == "holdout"
     assert "confusion_matrix.png" in " ".join(manifest["files"])
 
-    [synced] = spool.sync(spool_dir, tracking_uri)  # the server is back (here: the local store)
+    [synced] = sync.sync(spool_dir, tracking_uri)  # the server is back (here: the local store)
     assert synced.error == "" and synced.uploaded == 1
     logged = mlflow.MlflowClient().get_run(run_id).data
     assert logged.tags["sanity.status"] == "fail"
@@ -359,7 +359,7 @@ def test_server_dying_mid_fit_keeps_the_report(
         assert item.meta["end_status"] == "FINISHED"
         assert len(item.entries) == 1
         proc = _start_server(tmp_path, port)
-        [result] = spool.sync(spool_dir)
+        [result] = sync.sync(spool_dir)
         assert not result.error and result.uploaded == 1
         run = MlflowClient(uri).get_run(run_id)
         assert run.info.status == "FINISHED"

@@ -18,10 +18,12 @@ import numpy as np
 import pandas as pd
 from mlflow.models.evaluation import EvaluationResult, ModelEvaluator
 
+from mlflow_sanity.adapters.regressor import regression_of
 from mlflow_sanity.adapters.rng import keeps_random_state
 from mlflow_sanity.checks import CheckOptions, Context
+from mlflow_sanity.core.boundary import Caught, Origin, attempt
 from mlflow_sanity.core.findings import Provenance
-from mlflow_sanity.core.metrics import InputError, classify
+from mlflow_sanity.core.metrics import Classification, InputError, classify
 from mlflow_sanity.core.predictions import (
     class_order_for_indices,
     interpret_outputs,
@@ -29,9 +31,10 @@ from mlflow_sanity.core.predictions import (
     outputs_to_proba,
 )
 from mlflow_sanity.core.splits import ModelSelection, NormalizationStats, Split
-from mlflow_sanity.core.task import decide_task
+from mlflow_sanity.core.task import Task, decide_task
 from mlflow_sanity.pipeline import build_report
 from mlflow_sanity.report import classification_files
+from mlflow_sanity.report.regression_plots import regression_files
 
 _log = logging.getLogger(__name__)
 
@@ -77,7 +80,7 @@ class SanityEvaluator(ModelEvaluator):
 
     @classmethod
     def can_evaluate(cls, *, model_type: str, evaluator_config: Any = None, **kwargs: Any) -> bool:
-        return model_type == "classifier"
+        return model_type in ("classifier", "regressor")
 
     @keeps_random_state
     def evaluate(
@@ -104,15 +107,17 @@ class SanityEvaluator(ModelEvaluator):
         y_true = np.asarray(dataset.labels_data)
         if y_true.size == 0:
             raise InputError("empty data: the evaluation set has no rows")
-        if model is not None:
-            y_pred, proba, labels = model_outputs(model, features, y_true, predictions)
-        else:
-            y_pred, proba, labels = static_outputs(dataset, cfg.probability_columns)
-        c = classify(y_true, y_pred, proba, labels=labels, pos_label=cfg.pos_label)
         leak = leakage_inputs(cfg, dataset, model, run_id, kwargs.get("model_id"))
+        task = decide_task(model_type=model_type, targets=y_true).task
+        c = r = None
+        if task is Task.REGRESSION:
+            r = regression_of(y_true, model, features, dataset, leak.train)
+        else:
+            c = _classification(cfg, dataset, model, features, y_true, predictions)
         ctx = Context(
             eval=c,
-            task=decide_task(model_type=model_type, targets=y_true).task,
+            regression=r,
+            task=task,
             test=Split(_model_features(features, dataset, cfg), y_true, "evaluation data"),
             train=leak.train,
             fingerprint=leak.fingerprint,
@@ -125,7 +130,7 @@ class SanityEvaluator(ModelEvaluator):
             "dataset": getattr(dataset, "name", None),
             "dataset_digest": getattr(dataset, "digest", None),
             "n_features": int(features.shape[1]),
-            "has_probabilities": proba is not None,
+            "has_probabilities": c is not None and c.proba is not None,
             "leakage": leak.summary,
         }
         provenance = Provenance(
@@ -143,7 +148,7 @@ class SanityEvaluator(ModelEvaluator):
         # An unreachable server spools the report (``mlflow-sanity sync`` uploads it later).
         merged = publish(
             report,
-            classification_files(c),
+            classification_files(c) if c is not None else regression_files(r),
             Target(run_id, linked),
             what="mlflow.models.evaluate",
             dataset={"name": inputs["dataset"], "digest": inputs["dataset_digest"]},
@@ -159,6 +164,22 @@ class SanityEvaluator(ModelEvaluator):
             artifacts={},
             run_id=run_id,
         )
+
+
+def _classification(
+    cfg: EvalConfig,
+    dataset: Any,
+    model: Any,
+    features: pd.DataFrame,
+    y_true: np.ndarray,
+    predictions: str | None,
+) -> Classification:
+    """A classifier's evaluation: the model's labels/probabilities, or the static columns."""
+    if model is not None:
+        y_pred, proba, labels = model_outputs(model, features, y_true, predictions)
+    else:
+        y_pred, proba, labels = static_outputs(dataset, cfg.probability_columns)
+    return classify(y_true, y_pred, proba, labels=labels, pos_label=cfg.pos_label)
 
 
 @dataclass
@@ -197,10 +218,10 @@ def leakage_inputs(
             source = model_source_run(model, model_id)
         runs = [r for r in (source, run_id) if r]
     for rid in dict.fromkeys(runs):
-        try:
-            with budget.bounded():  # a dead server: fail fast, not after minutes of retries
-                evidence = read_training_evidence(rid)
-        except Exception as exc:  # an unreadable run must not stop the evaluation
+        # an unreadable run must not stop the evaluation; a dead server fails fast
+        with Caught(Origin.OUTSIDE) as caught, budget.bounded():
+            evidence = read_training_evidence(rid)
+        if (exc := caught.error) is not None:
             if cfg.training_run_id:
                 raise InputError(f"cannot read training_run_id {rid!r}: {exc}") from None
             _log.warning("mlflow-sanity: cannot read leakage evidence of run %s: %s", rid, exc)
@@ -303,10 +324,7 @@ def model_outputs(
 
 
 def _raw_model(model: Any) -> Any:
-    try:
-        return model.get_raw_model()
-    except Exception:  # not every pyfunc flavour can unwrap
-        return None
+    return attempt(lambda: model.get_raw_model(), None, Origin.OUTSIDE)  # not every flavour unwraps
 
 
 def _is_keras(obj: Any) -> bool:

@@ -23,6 +23,8 @@ from typing import Any
 
 import numpy as np
 
+from mlflow_sanity.core.boundary import Caught, Origin
+
 Restore = Callable[[], None]
 
 
@@ -99,7 +101,7 @@ def _saved() -> list[Restore]:
     for source in _SOURCES:
         # A framework internal that moved in a new release costs that framework's
         # guarantee, never the user's fit: the others are still saved.
-        with contextlib.suppress(Exception):
+        with Caught(Origin.OUTSIDE, "saving a random state"):
             restore = source()
             if restore is not None:
                 restores.append(restore)
@@ -115,7 +117,7 @@ def preserved_random_state() -> Iterator[None]:
         yield
     finally:
         for restore in restores:
-            with contextlib.suppress(Exception):
+            with Caught(Origin.OUTSIDE, "restoring a random state"):
                 restore()
 
 

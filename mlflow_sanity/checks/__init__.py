@@ -5,6 +5,7 @@ from mlflow_sanity.checks import (  # noqa: F401  (registers checks)
     imbalance,
     keras_config,
     leakage,
+    regression,
     training,
     variance,
 )
@@ -21,9 +22,8 @@ from mlflow_sanity.checks.registry import (
     grade,
     passed,
     reaches,
-    run_checks,
-    skipped_checks,
 )
+from mlflow_sanity.checks.running import check_all, run_checks, skipped_checks
 
 __all__ = [
     "REGISTRY",
@@ -33,6 +33,7 @@ __all__ = [
     "Outcome",
     "Thresholds",
     "check",
+    "check_all",
     "checks_in",
     "finding",
     "grade",

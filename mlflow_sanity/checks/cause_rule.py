@@ -29,7 +29,7 @@ NO_SYMPTOM = (
 # Which symptom checks must have run to say "no symptom": the ones that judge the
 # predictions (without them a stuck accuracy cannot be ruled out, and the cause keeps
 # its own grade rather than pass as harmless).
-_SYMPTOM_WITNESSES = ("accuracy_at_baseline", "prediction_collapse")
+_SYMPTOM_WITNESSES = ("accuracy_at_baseline", "prediction_collapse", "regression_at_baseline")
 # A cause that is often the consequence of another (ReLUs die and gradients vanish when
 # raw inputs or a wild learning rate push the pre-activations far out; a fit stops short
 # of converging when the rate is off): graded as that cause's consequence once the other
@@ -200,6 +200,9 @@ def lead_with_causes(
         acc = ctx.eval.metrics.get("accuracy") if ctx.eval is not None else None
         acc = f.evidence.get("accuracy", acc)
         stuck = f"Accuracy is stuck at {acc:.2f}" if isinstance(acc, float) else "Accuracy is stuck"
+        r2 = ctx.regression.metrics.get("r2") if ctx.regression is not None else None
+        if r2 is not None:  # a regressor's headline
+            stuck = f"R² is stuck at {r2:.2f}"
         reasons = "; and ".join(f"{because[c]} (`{c}`)" for c in causes)
         evidence = {**f.evidence, "caused_by": causes}
         where = TRAINING_ROWS_PREFIX if f.message.startswith(TRAINING_ROWS_PREFIX) else ""
@@ -213,7 +216,6 @@ def relink_fit_causes(findings: list[Finding], fit_causes: Iterable[Finding]) ->
     the fit's causes that explain it come back, at the grade their rule gave before the
     fit's "no symptom" demoted them (a refuted cause stays out; a confirmed one warns),
     marked ``evidence["from_fit"]``, and lead the symptom as they would have in the fit."""
-    flagged = {f.id for f in findings if f.severity.flagged}
     present = {f.id for f in findings}
     added = []
     for c in fit_causes:
@@ -222,7 +224,8 @@ def relink_fit_causes(findings: list[Finding], fit_causes: Iterable[Finding]) ->
         verdict = verdict_of(proof.get("verdict"))
         if c.id in present or chk is None or verdict == REFUTED:
             continue
-        if not any(s in flagged for s in chk.explains):
+        shown = [f for f in findings if f.severity.flagged and f.id in chk.explains]
+        if not shown:
             continue
         graded = c.evidence.get("graded")
         severity = Severity(graded) if graded else c.severity
@@ -232,8 +235,9 @@ def relink_fit_causes(findings: list[Finding], fit_causes: Iterable[Finding]) ->
             continue
         message = c.message.replace(f" {NO_SYMPTOM}", "")
         evidence = {**c.evidence, "from_fit": True}
+        text = f"From the fit: {message}"  # reported by (and about) the call that shows it
         added.append(
-            replace(c, severity=severity, message=f"From the fit: {message}", evidence=evidence)
+            replace(c, severity=severity, message=text, evidence=evidence, source=shown[0].source)
         )
     if not added:
         return findings

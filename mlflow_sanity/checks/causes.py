@@ -315,6 +315,7 @@ def learning_rate(ctx: Context, t: Mapping[str, float]) -> Outcome | None:
     evidence, lr, finite = dict(m.evidence), m.lr, m.finite
     high = _too_high(m, t)
     if high:
+        evidence["direction"] = "high"  # what the remedy reads: divide, or multiply
         fix = f"; try {lr / 10:.3g}" if lr else ""
         text = f"The {m.label} is too high: {'; '.join(high)}{fix}."
         return Outcome(Severity.WARN, text, evidence, f"the {m.label} is too high")
@@ -323,7 +324,15 @@ def learning_rate(ctx: Context, t: Mapping[str, float]) -> Outcome | None:
             "No finite loss to judge the learning rate on (see non_finite_loss).", evidence
         )
     evidence["loss_drop"] = rounded(m.drop) if m.drop is not None else None
+    custom = ctx.model.custom_loop if ctx.model is not None else ""
+    if custom and _too_low(m, t):  # a flat logged loss says nothing about a custom loop
+        text = (
+            f"The logged loss barely moved, but {custom}: the history may not hold its "
+            "training loss, so the learning rate is not judged on it."
+        )
+        return Outcome(Severity.INFO, text, {**evidence, "custom_loop": custom})
     if _too_low(m, t):
+        evidence["direction"] = "low"
         fix = f"; try {lr * 10:.3g}" if lr else ""
         text = (
             f"The {m.label} is too low: the loss moved {m.drop:.2%} in {finite.size} epochs "
@@ -335,6 +344,7 @@ def learning_rate(ctx: Context, t: Mapping[str, float]) -> Outcome | None:
     if suspect is not None:
         evidence["default_learning_rate"] = m.default
         evidence["suspect"] = suspect
+        evidence["direction"] = "low" if lr is not None and lr < m.default else "high"
         whose = f"{m.optimizer}'s" if m.optimizer else "the optimizer's"
         text = (
             f"The {m.label} is {suspect} {whose} default ({_g(m.default)}); the loss curve "

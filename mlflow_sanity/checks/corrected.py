@@ -13,10 +13,14 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 import numpy as np
+from sklearn.metrics import r2_score
 
 from mlflow_sanity.checks.registry import Context
 from mlflow_sanity.core.findings import Corrected
 from mlflow_sanity.core.metrics import Classification
+from mlflow_sanity.core.regression import Regression
+
+R2 = "r2"  # a regressor's corrected figure: ``corrected_r2`` under the report's prefix
 
 # An accuracy over fewer rows moves by 0.1 or more per row: no figure to put beside a
 # headline. The reason text always says how many rows a corrected figure rests on.
@@ -40,6 +44,8 @@ def accuracy_on_rows(ctx: Context, keep: np.ndarray, reason: str) -> Corrected |
     """
     c = ctx.eval
     keep = np.asarray(keep, dtype=bool)
+    if c is None and ctx.regression is not None:
+        return r2_on_rows(ctx.regression, keep, reason)
     if not _rows_match(c, keep.shape[0]):
         return None
     n = int(keep.sum())
@@ -47,6 +53,19 @@ def accuracy_on_rows(ctx: Context, keep: np.ndarray, reason: str) -> Corrected |
         return None
     value = float(np.mean(c.y_true[keep] == c.y_pred[keep]))
     return Corrected(headline_name(ctx), float(c.metrics["accuracy"]), value, reason.format(n=n), n)
+
+
+def r2_on_rows(r: Regression, keep: np.ndarray, reason: str) -> Corrected | None:
+    """A regressor's R² on the rows ``keep`` marks (``corrected_r2``), beside
+    ``accuracy_on_rows``'s rule: enough rows, and not all of them."""
+    n = int(keep.sum())
+    if keep.shape[0] != r.n or "r2" not in r.metrics or n < MIN_ROWS or n == r.n:
+        return None
+    y = r.y_true[keep]
+    if np.any(np.ptp(y, axis=0) == 0):  # R² undefined on constant targets
+        return None
+    value = float(r2_score(y, r.y_pred[keep]))
+    return Corrected(R2, float(r.metrics["r2"]), value, reason.format(n=n), n)
 
 
 def unseen_rows(ctx: Context, in_train: np.ndarray) -> Corrected | None:
@@ -76,7 +95,7 @@ def validation_score(ctx: Context) -> Corrected | None:
 def unique_rows(ctx: Context, first: np.ndarray) -> Corrected | None:
     """``duplicate_eval_rows``: the accuracy with each distinct row counted once
     (``first``: the position of each distinct row's first occurrence)."""
-    c = ctx.eval
+    c = ctx.eval if ctx.eval is not None else ctx.regression
     if c is None:
         return None
     keep = np.zeros(c.n, dtype=bool)

@@ -6,22 +6,17 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from mlflow_sanity.checks import multilabel
 from mlflow_sanity.checks.corrected import balanced
-from mlflow_sanity.checks.registry import (
-    Context,
-    Outcome,
-    check,
-    checks_in,
-    grade,
-    is_disabled,
-    outcome_of,
-    passed,
-    reaches,
-)
+from mlflow_sanity.checks.leakage_verdict import leakage_clean, leakage_verdict
+from mlflow_sanity.checks.registry import Context, Outcome, check, grade, passed, reaches
+from mlflow_sanity.checks.regression import regression_collapse
 from mlflow_sanity.core.findings import Severity
-from mlflow_sanity.core.metrics import Classification, calibration_gap
-from mlflow_sanity.core.task import SINGLE_LABEL
+from mlflow_sanity.core.metrics import Classification, calibration_gap, top_confidence
+from mlflow_sanity.core.task import CLASS_TASKS, SINGLE_LABEL, Task
 
+# A tagger's real tokens are one classification: every single-label check holds for them.
+TOKEN_OR_SINGLE = SINGLE_LABEL | {Task.SEQUENCE}
 _WATCH = "Report balanced accuracy, MCC, macro F1 and per-class recall instead of accuracy."
 
 
@@ -31,7 +26,7 @@ def _share(c: Classification, counts: np.ndarray) -> dict[str, float]:
 
 @check(
     "single_class_eval",
-    tasks=SINGLE_LABEL,
+    tasks=TOKEN_OR_SINGLE,
     flags=("fail: the evaluation labels hold one class"),
     requires=["eval"],
     remedy="Split with stratification (train_test_split(..., stratify=y) or StratifiedKFold) "
@@ -54,13 +49,15 @@ def single_class_eval(ctx: Context, t: Mapping[str, float]) -> Outcome:
 
 @check(
     "class_imbalance",
-    tasks=SINGLE_LABEL,
+    tasks=CLASS_TASKS,
     flags=(
         "info when the rarest class's share × k (k classes present; 1.0 = a fair 1/k share) "
         "is < 2 × `info_share`; warn below 2 × `warn_share` (the thresholds are binary-task "
-        'shares: with 2 classes the rule is "rarest < 10% / 1% of rows")'
+        'shares: with 2 classes the rule is "rarest < 10% / 1% of rows"); multi-label: '
+        "each label's positive share, the same rule"
     ),
-    requires=["eval"],
+    requires=[],
+    one_of=["eval", "multilabel"],
     remedy="Use class_weight or resampling on the training data and tune the decision "
     "threshold. " + _WATCH,
     info_share=0.10,
@@ -78,6 +75,8 @@ def class_imbalance(ctx: Context, t: Mapping[str, float]) -> Outcome | None:
     ``prediction_collapse``, ``minority_class_missed`` and ``accuracy_at_baseline``.
     Only an extreme share is a warning, because then accuracy cannot move at all.
     """
+    if ctx.multilabel is not None:
+        return multilabel.per_label(ctx, t, class_imbalance, "class_imbalance")
     c: Classification = ctx.eval
     if len(c.present) < 2:
         return None
@@ -110,20 +109,29 @@ def class_imbalance(ctx: Context, t: Mapping[str, float]) -> Outcome | None:
 
 @check(
     "prediction_collapse",
-    tasks=SINGLE_LABEL,
+    tasks=CLASS_TASKS | {Task.REGRESSION},
     flags=(
         "fail: every prediction is one class; warn: ≥ `warn_share` of predictions are one "
-        "class and the others are predicted at < `min_rate_ratio` of their true rate"
+        "class and the others are predicted at < `min_rate_ratio` of their true rate; "
+        "multi-label: the same rule per label (a label never or always predicted); "
+        "a regressor: fail when every prediction is one value, warn when their std is "
+        "< `spread_ratio` × the targets'"
     ),
-    requires=["eval"],
+    requires=[],
+    one_of=["eval", "multilabel", "regression"],
     judges_training_rows=True,
     remedy="Rebalance training (class_weight, resampling), check the output activation and loss, "
     "and lower the learning rate if the model collapsed during training.",
     warn_share=0.95,
     min_rate_ratio=0.1,
+    spread_ratio=0.05,
 )
 def prediction_collapse(ctx: Context, t: Mapping[str, float]) -> Outcome | None:
     """(Nearly) all predictions are one class while labels have several."""
+    if ctx.multilabel is not None:
+        return multilabel.per_label(ctx, t, prediction_collapse, "prediction_collapse")
+    if ctx.eval is None:  # a regressor: (nearly) constant predictions
+        return regression_collapse(ctx.regression, t)
     c: Classification = ctx.eval
     if len(c.present) < 2:
         return None
@@ -162,11 +170,13 @@ def prediction_collapse(ctx: Context, t: Mapping[str, float]) -> Outcome | None:
 
 @check(
     "minority_class_missed",
-    tasks=SINGLE_LABEL,
+    tasks=CLASS_TASKS,
     flags=(
-        "fail/warn: a class with ≥ `min_support` rows has recall ≤ `fail_recall` / `warn_recall`"
+        "fail/warn: a class with ≥ `min_support` rows has recall ≤ `fail_recall` / "
+        "`warn_recall` (multi-label: per label)"
     ),
-    requires=["eval"],
+    requires=[],
+    one_of=["eval", "multilabel"],
     judges_training_rows=True,
     remedy="Use class_weight or resampling and tune the decision threshold on validation "
     "data. " + _WATCH,
@@ -176,6 +186,8 @@ def prediction_collapse(ctx: Context, t: Mapping[str, float]) -> Outcome | None:
 )
 def minority_class_missed(ctx: Context, t: Mapping[str, float]) -> Outcome | None:
     """Some class has recall at or near 0."""
+    if ctx.multilabel is not None:
+        return multilabel.per_label(ctx, t, minority_class_missed, "minority_class_missed")
     c: Classification = ctx.eval
     if len(c.present) < 2:
         return None
@@ -212,14 +224,16 @@ def minority_class_missed(ctx: Context, t: Mapping[str, float]) -> Outcome | Non
 
 @check(
     "accuracy_at_baseline",
-    tasks=SINGLE_LABEL,
+    tasks=CLASS_TASKS,
     flags=(
         "fail: accuracy ≤ majority-class share and the predictions carry no information "
         "about the labels (chi-square test on the confusion matrix, p ≥ `alpha`); warn: "
         "accuracy ≤ the share although the predictions are informative (accuracy is the "
-        "wrong headline), or above it but a one-sided binomial test gives p ≥ `alpha`"
+        "wrong headline), or above it but a one-sided binomial test gives p ≥ `alpha`; "
+        "multi-label: binary accuracy over the (row, label) cells against predicting no label"
     ),
-    requires=["eval"],
+    requires=[],
+    one_of=["eval", "multilabel"],
     judges_training_rows=True,
     remedy="Compare against the majority-class baseline (sklearn DummyClassifier). " + _WATCH,
     alpha=0.05,
@@ -231,6 +245,8 @@ def accuracy_at_baseline(ctx: Context, t: Mapping[str, float]) -> Outcome | None
     about the labels (chi-square test); a model that trades majority accuracy for
     minority recall (oversampling, class weights) is informative, and gets a warning.
     """
+    if ctx.multilabel is not None:
+        return multilabel.at_baseline(ctx, t, accuracy_at_baseline)
     c: Classification = ctx.eval
     m = c.metrics
     if "accuracy_vs_baseline_p_value" not in m:
@@ -278,7 +294,7 @@ def accuracy_at_baseline(ctx: Context, t: Mapping[str, float]) -> Outcome | None
 
 @check(
     "small_eval_set",
-    tasks=SINGLE_LABEL,
+    tasks=TOKEN_OR_SINGLE,
     flags=(
         "warn: Wilson 95% interval wider than `max_ci_width`, or a perfect score on < "
         "`min_rows_for_perfect` rows (info when the leakage checks ran clean, as for "
@@ -301,7 +317,7 @@ def small_eval_set(ctx: Context, t: Mapping[str, float]) -> Outcome:
     low, high = m["accuracy_ci_low"], m["accuracy_ci_high"]
     evidence = {"n_rows": c.n, "accuracy": m["accuracy"], "ci_low": low, "ci_high": high}
     if m["accuracy"] == 1.0 and grade(c.n, warn=t["min_rows_for_perfect"], below=True).flagged:
-        clean = _leakage_clean(leakage_verdict(ctx))
+        clean = leakage_clean(leakage_verdict(ctx))
         return Outcome(
             Severity.INFO if clean else Severity.WARN,
             f"A perfect score on only {c.n} rows: the 95% interval still reaches down to "
@@ -320,7 +336,7 @@ def small_eval_set(ctx: Context, t: Mapping[str, float]) -> Outcome:
 
 @check(
     "perfect_score",
-    tasks=SINGLE_LABEL,
+    tasks=TOKEN_OR_SINGLE,
     flags=(
         "warn: accuracy or ROC-AUC ≥ `score`; info instead when the leakage checks ran on "
         "this data (training data or a logged fingerprint) and flagged nothing **and** the "
@@ -352,23 +368,22 @@ def perfect_score(ctx: Context, t: Mapping[str, float]) -> Outcome | None:
     margin = separation_margin(c)
     verdict = leakage_verdict(ctx)
     evidence = {**scores, "separation_margin": None if margin is None else round(margin, 4)}
-    evidence["leakage_checks"] = verdict
+    evidence["leakage_checks"] = verdict.evidence() if verdict is not None else None
     wide = margin is not None and reaches(margin, t["min_margin"], inclusive=True)
-    if _leakage_clean(verdict) and wide:
+    if leakage_clean(verdict) and wide:
         return Outcome(
             Severity.INFO,
             f"{said}, and the leakage checks found nothing; the classes' scores are "
             f"separated by {margin:.2f}: an easy task, honestly scored.",
             evidence,
         )
-    flagged = _leakage_flagged(verdict)
     why = (
         "the leakage checks could not run (no training data or training fingerprint)"
-        if not verdict
-        else f"leakage check(s) flagged this data ({', '.join(flagged)})"
-        if flagged
-        else f"the leakage checks did not clear it ({'; '.join(_leakage_gaps(verdict))})"
-        if not _leakage_clean(verdict)
+        if verdict is None
+        else f"leakage check(s) flagged this data ({', '.join(verdict.flagged)})"
+        if verdict.flagged
+        else f"the leakage checks did not clear it ({'; '.join(verdict.gaps)})"
+        if not verdict.clean
         else f"the classes' scores are separated by only {margin:.2g} (< {t['min_margin']:g})"
         if margin is not None
         else "there are no probabilities to measure the margin"
@@ -398,56 +413,9 @@ def separation_margin(c: Classification) -> float | None:
     return min(gaps) if gaps else None
 
 
-def leakage_verdict(ctx: Context) -> dict[str, str] | None:
-    """The leakage checks' severities on this evaluation set, as the report grades them
-    (the user's thresholds; computed once, shared with the report's own findings);
-    ``disabled`` or ``could not run: …`` for those that did not judge the data.
-
-    None when they cannot judge the data: no evaluation features, or neither training
-    data nor a training fingerprint to compare them with.
-    """
-    if ctx.test is None or (ctx.train is None and ctx.fingerprint is None):
-        return None
-    verdict: dict[str, str] = {}
-    for check_id in checks_in("leakage"):
-        if is_disabled(ctx, check_id):
-            verdict[check_id] = "disabled"
-            continue
-        try:
-            outcome = outcome_of(ctx, check_id)
-        except Exception as exc:  # a check that cannot run has not cleared the data
-            verdict[check_id] = f"could not run: {exc}"
-            continue
-        if outcome is not None:
-            verdict[check_id] = outcome.severity.value
-    return verdict
-
-
-_QUIET = (Severity.PASSED.value, Severity.INFO.value)
-
-
-def _leakage_flagged(verdict: Mapping[str, str] | None) -> list[str]:
-    return sorted(k for k, v in (verdict or {}).items() if v in ("warn", "fail"))
-
-
-def _leakage_gaps(verdict: Mapping[str, str]) -> list[str]:
-    """What kept the leakage checks from clearing the data: a check that could not run,
-    or the train/test overlap (the core of the question) not measured."""
-    gaps = [f"{k} {v}" for k, v in verdict.items() if v.startswith("could not run")]
-    overlap = verdict.get("train_test_overlap", "did not apply")
-    if overlap not in _QUIET and not overlap.startswith("could not run"):
-        gaps.append(f"train_test_overlap {overlap}")
-    return gaps
-
-
-def _leakage_clean(verdict: Mapping[str, str] | None) -> bool:
-    """The overlap with the training data was measured and no leakage check flagged."""
-    return bool(verdict) and not _leakage_flagged(verdict) and not _leakage_gaps(verdict)
-
-
 @check(
     "uncalibrated",
-    tasks=SINGLE_LABEL,
+    tasks=TOKEN_OR_SINGLE,
     flags=(
         "on ≥ `min_rows` rows with expected calibration error (15 bins) > `max_ece`: warn "
         "when the over-confident part alone is > `max_ece`, else info (under-confident); the "
@@ -479,7 +447,7 @@ def uncalibrated(ctx: Context, t: Mapping[str, float]) -> Outcome | None:
         "overconfidence": round(over, 4),
         "underconfidence": round(under, 4),
         "direction": direction,
-        "mean_confidence": round(float(c.proba.max(axis=1).mean()), 4),
+        "mean_confidence": round(float(top_confidence(c.proba).mean()), 4),
         "accuracy": c.metrics["accuracy"],
         "brier_score": c.metrics.get("brier_score"),
         "n_rows": c.n,

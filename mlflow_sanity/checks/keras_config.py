@@ -23,6 +23,7 @@ from mlflow_sanity.core.keras_spec import (
     SPARSE_CE,
     FitSpec,
     LabelSummary,
+    LabelValues,
     ModelSpec,
     Predictions,
     class_weight_keys,
@@ -156,6 +157,35 @@ def _logit_and_label_misfits(spec: ModelSpec, labels: LabelSummary | None) -> li
     return problems
 
 
+def _regression_misfits(spec: ModelSpec, values: LabelValues | None) -> list[str]:
+    """An output that cannot reach the regression targets, or a classification loss on
+    continuous targets (fail): the loss can never reach its minimum."""
+    if values is None:
+        return []
+    act, loss, lo, hi = spec.output_activation, spec.loss, values.min, values.max
+    continuous = not values.integer and values.n_distinct > _CONTINUOUS_VALUES
+    if loss in REGRESSION_LOSSES and act == "sigmoid" and (lo < 0 or hi > 1):
+        return [
+            f"{loss} with a sigmoid output on targets {lo:.4g}..{hi:.4g}: a sigmoid only "
+            "reaches (0, 1), so those targets are out of reach; use a linear output"
+        ]
+    if loss in REGRESSION_LOSSES and act in ("relu", "softplus", "exponential") and lo < 0:
+        return [
+            f"{loss} with a {act} output on targets down to {lo:.4g}: the output cannot be "
+            "negative, so the negative targets are out of reach; use a linear output"
+        ]
+    if loss in CROSSENTROPY and continuous and (loss not in BINARY_CE or lo < 0 or hi > 1):
+        return [
+            f"{loss} on continuous targets ({values.n_distinct} distinct non-integer values, "
+            f"{lo:.4g}..{hi:.4g}): this is a regression; use a regression loss (mse, mae, "
+            "huber) on a linear output"
+        ]
+    return []
+
+
+_CONTINUOUS_VALUES = 20  # more distinct non-integer values than any class coding has
+
+
 @check(
     "loss_output_mismatch",
     tasks=JUDGED_TASKS,
@@ -165,7 +195,9 @@ def _logit_and_label_misfits(spec: ModelSpec, labels: LabelSummary | None) -> li
         "multi-unit sigmoid output, binary CE on a multi-unit softmax, categorical CE on a "
         "multi-unit sigmoid output, a ReLU/tanh/… output with a cross-entropy without "
         "`from_logits=True` (linear too), `from_logits` that does not fit the output, "
-        "1-based labels"
+        "1-based labels; a regression: fail when a sigmoid output meets targets outside "
+        "[0, 1], a ReLU/softplus/exponential output negative targets, or a cross-entropy "
+        "continuous targets"
     ),
     requires=["model"],
     reads=["fit"],
@@ -179,9 +211,11 @@ def loss_output_mismatch(ctx: Context, t: Mapping[str, float]) -> Outcome | None
     """The loss does not fit the output layer and labels (MSE on classes, CE on one unit, ...)."""
     spec: ModelSpec = ctx.model
     labels = _labels(ctx)
-    if spec.n_outputs != 1 or spec.loss is None or not spec.is_classifier:
-        return None  # several outputs, no loss, or a regression model: nothing to judge here
-    fails = _cannot_learn(spec, labels)
+    values = ctx.fit.label_values if ctx.fit is not None else None
+    regression = _regression_misfits(spec, values) if spec.n_outputs == 1 else []
+    if spec.n_outputs != 1 or spec.loss is None or not (spec.is_classifier or regression):
+        return None  # several outputs, no loss, or a sound regression model
+    fails = regression + _cannot_learn(spec, labels)
     warns = _loss_misfits(spec, labels) + _logit_and_label_misfits(spec, labels)
     evidence = {**_config(spec, labels), "problems": fails + warns}
     if fails:

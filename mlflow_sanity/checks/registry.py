@@ -13,19 +13,20 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from mlflow_sanity.core.findings import Corrected, Finding, NotChecked, Severity
-from mlflow_sanity.core.metrics import InputError
-from mlflow_sanity.core.strict import strict
+from mlflow_sanity.core.findings import Corrected, Severity
 from mlflow_sanity.core.task import Task
 
 if TYPE_CHECKING:  # the check themes import these; the registry only names them
     from mlflow_sanity.core.fingerprint import Fingerprint
     from mlflow_sanity.core.keras_spec import FitSpec, ModelSpec, Predictions
     from mlflow_sanity.core.metrics import Classification
+    from mlflow_sanity.core.multilabel import MultiLabel
+    from mlflow_sanity.core.regression import Regression
     from mlflow_sanity.core.seed_stats import SeedResults
+    from mlflow_sanity.core.sequence import SequenceEval
     from mlflow_sanity.core.splits import ModelSelection, NormalizationStats, Split
 
 _log = logging.getLogger(__name__)
@@ -33,6 +34,8 @@ _log = logging.getLogger(__name__)
 Thresholds = Mapping[str, Mapping[str, float]]
 TRAINING_ROWS_PREFIX = "On its training data (fit had no validation data): "
 CheckFn = Callable[["Context", Mapping[str, float]], "Outcome | None"]
+# The Context fields holding a model's predictions on the judged rows (``eval_on``).
+PREDICTIONS = frozenset({"eval", "regression", "multilabel"})
 
 
 @dataclass
@@ -47,6 +50,13 @@ class Context:
     # rows (a fit without validation data); on training rows only the checks that say
     # so (``judges_training_rows``) run, and their messages say where they looked.
     eval_on: str = "evaluation"
+    # A multi-label head's evaluation (``eval`` stays None): the imbalance checks judge it
+    # per label (``checks/multilabel.py``).
+    multilabel: MultiLabel | None = None
+    # A tagger's sequence facts (``eval`` is then over its real tokens): how many
+    # positions were masked, the entity-level scores of BIO/IOB tags.
+    sequence: SequenceEval | None = None
+    regression: Regression | None = None  # a regressor's predictions on those rows
     # What is judged (``core.task.decide_task``): a check whose ``tasks`` leave it out does
     # not apply. None only for callers that predate the rule (``build_report`` then reads
     # it off ``eval``). An unsupported task's reason is ``missing["task"]``.
@@ -166,10 +176,16 @@ class Check:
     # ``summary`` (the function's first docstring line) stands in.
     flags: str = ""
 
+    @property
+    def judges_predictions(self) -> bool:
+        """It reads the evaluated predictions (``eval``, a multi-label ``multilabel`` or a
+        regressor's ``regression``)."""
+        return bool(PREDICTIONS & {*self.requires, *self.one_of})
+
     def applies(self, ctx: Context) -> bool:
         if ctx.task is not None and ctx.task not in self.tasks:
             return False
-        if ctx.eval_on == "training" and "eval" in self.requires and not self.judges_training_rows:
+        if ctx.eval_on == "training" and self.judges_predictions and not self.judges_training_rows:
             return False  # e.g. a perfect score or a wide interval mean nothing on training rows
         return not self.absent(ctx)
 
@@ -285,126 +301,14 @@ class CheckOptions:
         return {**REGISTRY[check_id].defaults, **self.thresholds.get(check_id, {})}
 
 
-_OPTIONS_KEY = "check_options"
-
-
-def outcome_of(ctx: Context, check_id: str) -> Outcome | None:
-    """Check ``check_id``'s outcome on ``ctx`` under the report's options, computed once.
-
-    For checks graded on another check's verdict (``perfect_score`` on the leakage
-    checks): they see what the report says, with the user's thresholds, and the work is
-    not repeated when the registry reaches that check. None when the check is disabled or
-    does not apply; raises what the check raised.
-    """
-    options = _options(ctx)
-    chk = REGISTRY[check_id]
-    if check_id in options.disable or not chk.applies(ctx):
-        return None
-    limits = options.limits(check_id)
-    key = f"outcome:{check_id}:{sorted(limits.items())}"
-    if key not in ctx.shared:
-        try:
-            ctx.shared[key] = chk.fn(ctx, limits)
-        except Exception as exc:  # kept and re-raised to each caller: run_checks decides
-            ctx.shared[key] = exc
-    result = ctx.shared[key]
-    if isinstance(result, Exception):
-        raise result
-    return result
-
-
-def is_disabled(ctx: Context, check_id: str) -> bool:
-    """Whether the report's options switch ``check_id`` off."""
-    return check_id in _options(ctx).disable
-
-
-def _options(ctx: Context) -> CheckOptions:
-    """The options ``run_checks`` is running ``ctx`` under (defaults outside a run)."""
-    return ctx.shared.get(_OPTIONS_KEY) or CheckOptions()
-
-
-def run_checks(
-    ctx: Context, options: CheckOptions | None = None, source: str = ""
-) -> list[Finding]:
-    """Run every applicable, enabled check. A crashing check becomes an ``info`` finding."""
-    options = options or CheckOptions()
-    ctx.shared[_OPTIONS_KEY] = options
-    results: list[Finding] = []
-    because: dict[str, str] = {}
-    alone: set[str] = set()
-    for check_id, chk in REGISTRY.items():
-        if check_id in options.disable or not chk.applies(ctx):
-            continue
-        limits = options.limits(check_id)
-        try:
-            outcome = outcome_of(ctx, check_id)
-        except Exception as exc:  # a broken check must not hide the others
-            if strict() and not isinstance(exc, InputError):  # bad user data is not a bug
-                raise
-            _log.warning("mlflow-sanity check %s failed: %s", check_id, exc, exc_info=True)
-            outcome = Outcome(Severity.INFO, f"check could not run: {exc}")
-        if outcome is None:
-            continue
-        evidence = dict(outcome.evidence)
-        if limits:
-            evidence["thresholds"] = limits
-        message = outcome.message
-        if ctx.eval_on == "training" and "eval" in chk.requires:
-            evidence["evaluated_on"] = "training data"
-            message = f"{TRAINING_ROWS_PREFIX}{message}"
-        corrected = outcome.corrected
-        if corrected is not None and outcome.severity is not Severity.PASSED:
-            corrected = replace(corrected, finding=check_id)
-        else:
-            corrected = None
-        results.append(
-            Finding(
-                check_id, outcome.severity, message, evidence, chk.remedy, source, (), corrected
-            )
-        )
-        because[check_id] = outcome.because or _first_sentence(outcome.message)
-        if outcome.alone:
-            alone.add(check_id)
-    from mlflow_sanity.checks.cause_rule import judge_causes, lead_with_causes
-
-    results = judge_causes(results, alone, ctx.proofs or {})
-    return lead_with_causes(results, because, ctx)
-
-
-def skipped_checks(
-    ctx: Context, options: CheckOptions | None = None, call: str = ""
-) -> list[NotChecked]:
-    """The enabled checks that did not run because evidence they require is missing for a
-    reason the adapter gave (``ctx.missing``): one record per check, naming the first
-    reason. A check also lacking evidence nobody promised (a fit without validation data
-    has no test rows) would not have run anyway: no record. Coverage is made of these, so
-    it cannot drift from what actually ran."""
-    if not ctx.missing:
-        return []
-    options = options or CheckOptions()
-    out = []
-    for check_id, chk in REGISTRY.items():
-        if check_id in options.disable or chk.applies(ctx):
-            continue
-        if ctx.task is not None and ctx.task not in chk.tasks:
-            # another task's check is not a gap; an unsupported task's are (the reason
-            # says what the model was taken for), unless their evidence is not this call's
-            reason = ctx.missing.get("task")
-            if reason and all(set(g) <= EVALUATION_FIELDS for g in chk.absent(ctx)):
-                out.append(NotChecked(check_id, reason, call))
-            continue
-        reasons = [
-            next((ctx.missing[n] for n in group if n in ctx.missing), None)
-            for group in chk.absent(ctx)
-        ]
-        if reasons and all(reasons):
-            out.append(NotChecked(check_id, str(reasons[0]), call))
-    return out
-
-
 # Findings that show accuracy is stuck without saying why; cause checks name them in
 # ``explains``.
-SYMPTOMS = ("accuracy_at_baseline", "loss_accuracy_divergence", "prediction_collapse")
+SYMPTOMS = (
+    "accuracy_at_baseline",
+    "loss_accuracy_divergence",
+    "prediction_collapse",
+    "regression_at_baseline",
+)
 
 
 def _first_sentence(text: str) -> str:

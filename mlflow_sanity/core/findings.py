@@ -10,9 +10,13 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from enum import Enum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from mlflow_sanity.core.splits import ModelSelection
 from mlflow_sanity.core.state import CarriedState
+
+if TYPE_CHECKING:  # the evaluated split's type only; fingerprints are computed elsewhere
+    from mlflow_sanity.core.fingerprint import Fingerprint
 
 
 class Severity(str, Enum):
@@ -191,34 +195,50 @@ def _corrected_or_none(data: Any) -> Corrected | None:
         return None
 
 
+MISSING = "missing"  # evidence an adapter could not supply (or data a check could not use)
+CRASHED = "crashed"  # the check itself raised: a bug, or a case it does not handle
+
+
 @dataclass(frozen=True)
 class NotChecked:
     """One check that could not run, and why: what coverage is made of.
 
     The registry emits one for each enabled check whose required evidence an adapter could
-    not supply and said why (``Context.missing``); an adapter emits its own for data it
-    could not read at all. ``call`` names the call whose data it was ("fit",
+    not supply and said why (``Context.missing``), and a ``crashed`` one for each check that
+    raised (``reason``: the exception's type and message); an adapter emits its own for data
+    it could not read at all. ``call`` names the call whose data it was ("fit",
     "model.evaluate #2"); the adapter and the tracking layer fill it, the core names none.
-    ``check`` is empty for a record read from a report written before there were records.
+    ``check`` is empty for a record read from a report written before there were records;
+    ``kind`` is ``missing`` for one written before crashes were records.
     """
 
     check: str
     reason: str
     call: str = ""
+    kind: str = MISSING
+
+    @property
+    def crashed(self) -> bool:
+        return self.kind == CRASHED
 
     @property
     def text(self) -> str:
-        """``fit: validation data (not readable)``: the gap as the coverage tag says it."""
-        return f"{self.call}: {self.reason}" if self.call else self.reason
+        """``fit: validation data (not readable)``, ``fit: dead_units (crashed: ValueError:
+        ...)``: the gap as the coverage tag says it."""
+        gap = f"{self.check} (crashed: {self.reason})" if self.crashed else self.reason
+        return f"{self.call}: {gap}" if self.call else gap
 
     def to_dict(self) -> dict[str, str]:
-        return {"check": self.check, "reason": self.reason, "call": self.call}
+        return {"check": self.check, "reason": self.reason, "call": self.call, "kind": self.kind}
 
     @classmethod
     def from_dict(cls, data: Any) -> NotChecked:
         if isinstance(data, str):  # report.json before records: the gap's text
             return cls("", data)
-        return cls(str(data.get("check") or ""), str(data["reason"]), str(data.get("call") or ""))
+        kind = CRASHED if data.get("kind") == CRASHED else MISSING
+        return cls(
+            str(data.get("check") or ""), str(data["reason"]), str(data.get("call") or ""), kind
+        )
 
 
 @dataclass(frozen=True)
@@ -271,7 +291,9 @@ class Report:
     findings: list[Finding] = field(default_factory=list)
     metrics: dict[str, float] = field(default_factory=dict)
     # What the checks were told about the model, the fit and the data: for people reading
-    # report.json; no code decides anything from it (that is ``provenance`` and ``skipped``).
+    # report.json; no code decides anything from it. What code reads has its own typed
+    # section: ``provenance``, ``skipped``, ``state``, ``task``, ``model_selection`` and
+    # ``evaluated_split`` (a test keeps ``inputs`` write-only).
     inputs: dict[str, Any] = field(default_factory=dict)
     tables: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     provenance: Provenance = field(default_factory=Provenance)
@@ -281,6 +303,13 @@ class Report:
     # What was judged (``core.task.Task`` values, the ``sanity.task`` tag); reports of
     # several heads or calls that judged different tasks list each, comma-separated.
     task: str = ""
+    # What the fit's EarlyStopping/best-only checkpoint monitored: carried to the later
+    # evaluations of its model (``validation_reuse``); ``report.json`` "model_selection".
+    model_selection: ModelSelection | None = None
+    # The evaluated rows, fingerprinted in the training data's columns (``build_report``):
+    # the split a later ``model.evaluate`` of the same model compares with, whether or not
+    # a check computed it. In memory only: it holds arrays.
+    evaluated_split: Fingerprint | None = field(default=None, repr=False, compare=False)
 
     @property
     def flagged(self) -> list[Finding]:
@@ -357,6 +386,29 @@ class Report:
             text = f"{text[:-1]}; {f.source})"
         return text
 
+    def summary_lines(self) -> list[str]:
+        """What ``print(report)`` shows (``core/summary.py``)."""
+        from mlflow_sanity.core.summary import text_lines
+
+        return text_lines(
+            self.status, self.corrected_text, self.flagged, self.not_checked, len(self.findings)
+        )
+
+    def __str__(self) -> str:
+        return "\n".join(self.summary_lines())
+
+    def __repr__(self) -> str:
+        return (
+            f"Report(status={self.status!r}, flagged={self.flagged_ids!r}, "
+            f"findings={len(self.findings)}, metrics={len(self.metrics)})"
+        )
+
+    def _repr_html_(self) -> str:
+        """A notebook shows a report as the console's HTML summary."""
+        from mlflow_sanity.core.summary import html_block
+
+        return html_block(self.summary_lines(), self.status)
+
     def get(self, finding_id: str) -> Finding | None:
         return next((f for f in self.findings if f.id == finding_id), None)
 
@@ -385,6 +437,10 @@ class Report:
             skipped=list(dict.fromkeys([*self.skipped, *other.skipped])),
             state=self.state.merge(other.state),
             task=merge_tasks(self.task, other.task),
+            model_selection=other.model_selection or self.model_selection,
+            evaluated_split=(
+                other.evaluated_split if other.evaluated_split is not None else self.evaluated_split
+            ),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -408,6 +464,9 @@ class Report:
             "inputs": _jsonable(self.inputs),
             "tables": _jsonable(self.tables),
             "state": _jsonable(self.state.to_dict()),
+            "model_selection": (
+                self.model_selection.to_dict() if self.model_selection is not None else None
+            ),
         }
 
     @classmethod
@@ -429,7 +488,18 @@ class Report:
             skipped=[NotChecked.from_dict(r) for r in records if isinstance(r, (str, dict))],
             state=state,
             task=str(data.get("task") or ""),
+            model_selection=_selection(data.get("model_selection"), inputs),
         )
+
+
+def _selection(data: Any, inputs: dict[str, Any]) -> ModelSelection | None:
+    """The ``model_selection`` section, or for a report written before it, what its
+    ``inputs`` held (``model_selection``, or the older ``monitored`` list)."""
+    if not isinstance(data, dict):
+        data = inputs.get("model_selection")
+    if not isinstance(data, dict) and inputs.get("monitored"):
+        data = {"monitors": list(inputs["monitored"])}
+    return ModelSelection.from_dict(data) if isinstance(data, dict) and data else None
 
 
 def merge_tasks(*tasks: str) -> str:

@@ -258,16 +258,8 @@ def association_p_value(cm: np.ndarray) -> float:
 
 def expected_calibration_error(proba: np.ndarray, y_true: np.ndarray, n_bins: int = 15) -> float:
     """Top-label ECE: |confidence - accuracy| averaged over equal-width confidence bins."""
-    if proba.shape[1] == 2:  # same values as max/argmax(axis=1), without a 2-wide reduction
-        confidence = np.maximum(proba[:, 0], proba[:, 1])
-        correct = (proba[:, 1] > proba[:, 0]) == y_true
-    else:
-        confidence = proba.max(axis=1)
-        correct = proba.argmax(axis=1) == y_true
-    bins = np.minimum((confidence * n_bins).astype(np.intp), n_bins - 1)
-    counts = np.bincount(bins, minlength=n_bins)
-    gap = np.bincount(bins, weights=confidence - correct, minlength=n_bins)
-    return float(np.abs(gap).sum() / confidence.shape[0]) if counts.sum() else 0.0
+    gap, n = _calibration_bins(proba, y_true, n_bins)
+    return float(np.abs(gap).sum() / n) if n else 0.0
 
 
 def calibration_gap(proba: np.ndarray, y_true: np.ndarray, n_bins: int = 15) -> tuple[float, float]:
@@ -277,12 +269,30 @@ def calibration_gap(proba: np.ndarray, y_true: np.ndarray, n_bins: int = 15) -> 
     (over-confident); ``under`` the bins where it falls short. Same bins as
     ``expected_calibration_error``.
     """
-    confidence = proba.max(axis=1)
-    correct = proba.argmax(axis=1) == y_true
+    gap, n = _calibration_bins(proba, y_true, n_bins)
+    n = max(n, 1)
+    return float(gap[gap > 0].sum() / n), float(-gap[gap < 0].sum() / n)
+
+
+def top_confidence(proba: np.ndarray) -> np.ndarray:
+    """Each row's highest probability (``proba.max(axis=1)``); for two columns an
+    element-wise maximum, several times faster than NumPy's reduction across 2 values."""
+    if proba.ndim == 2 and proba.shape[1] == 2:
+        return np.maximum(proba[:, 0], proba[:, 1])
+    return proba.max(axis=1)
+
+
+def _calibration_bins(proba: np.ndarray, y_true: np.ndarray, n_bins: int) -> tuple[np.ndarray, int]:
+    """Per confidence bin, the sum of (confidence - correct) over its rows; and the rows.
+    Exact on every row: one pass (a bincount), cheaper than any sample would be."""
+    confidence = top_confidence(proba)
+    if proba.shape[1] == 2:  # same values as argmax(axis=1), without a 2-wide reduction
+        correct = (proba[:, 1] > proba[:, 0]) == y_true
+    else:
+        correct = proba.argmax(axis=1) == y_true
     bins = np.minimum((confidence * n_bins).astype(np.intp), n_bins - 1)
     gap = np.bincount(bins, weights=confidence - correct, minlength=n_bins)
-    n = max(confidence.shape[0], 1)
-    return float(gap[gap > 0].sum() / n), float(-gap[gap < 0].sum() / n)
+    return gap, int(confidence.shape[0])
 
 
 def _compute(

@@ -365,9 +365,9 @@ class Proof:
         )
 
     def to_dict(self) -> dict[str, Any]:
-        """The contract form (DESIGN: ``evidence.proof``): remedy, metric, control,
-        remedied, verdict, runs; plus the losses, the gain, its interval, the sizes and,
-        for an inconclusive one, why."""
+        """The contract form (``evidence["proof"]``, docs/architecture.md "Public
+        contract"): remedy, metric, control, remedied, verdict, runs; plus the losses, the
+        gain, its interval, the sizes and, for an inconclusive one, why."""
         c, r, j = self.control, self.remedied, self.judgement
         loss = self.on_loss
         data: dict[str, Any] = {

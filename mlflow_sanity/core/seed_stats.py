@@ -91,6 +91,9 @@ def choose_metric(names: Iterable[str]) -> str | None:
     accuracies = [n for n in names if is_plain_accuracy(n)]
     if accuracies:
         return accuracies[0]
+    for preferred in ("r2", "val_r2", "test_r2"):  # a regressor's headline
+        if preferred in names:
+            return preferred
     return names[0] if names else None
 
 
@@ -140,6 +143,9 @@ class SeedResults:
         """
         if self.reference is not None:
             return float(self.reference), "reference"
+        regression = _regression_reference(self.metric, self.values)
+        if regression is not None:
+            return regression
         if self.metric is None or not is_plain_accuracy(self.metric):
             return None, ""
         for key in (BASELINE_METRIC, f"sanity/{BASELINE_METRIC}"):
@@ -147,6 +153,25 @@ class SeedResults:
             if base and len(base) == len(self.values):
                 return float(np.mean(base)), "majority baseline"
         return None, ""
+
+
+def _regression_reference(
+    metric: str | None, values: Mapping[int, Mapping[str, float]]
+) -> tuple[float, str] | None:
+    """A regressor's built-in reference: R² 0 (what predicting a constant scores), and for
+    MAE the constant baseline's MAE the seeds reported (``baseline_mae``)."""
+    name = (metric or "").rsplit("/", 1)[-1]
+    if name == "r2":
+        return 0.0, "constant baseline (R² 0)"
+    if name != "mae":
+        return None
+    base = [float(m[k]) for m in values.values() for k in (REG_BASELINE,) if k in m]
+    if base and len(base) == len(values) and all(_finite(b) for b in base):
+        return float(np.mean(base)), "constant baseline MAE"
+    return None
+
+
+REG_BASELINE = "baseline_mae"
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,9 @@
 """Every tag name mlflow-sanity writes or reads, once.
 
-These names are the public contract (DESIGN.md "Tags"): users filter on them in the UI,
-CI gates read them, external checks rely on them. Defining each once keeps the writers
-(reports, LoggedModels, seed runs, experiments) and the readers (queries, the CLI, the
-gallery) from drifting apart.
+These names are the public contract (docs/architecture.md "Public contract"): users filter
+on them in the UI, CI gates read them, external checks rely on them. Defining each once
+keeps the writers (reports, LoggedModels, seed runs, experiments) and the readers
+(queries, the CLI, the gallery) from drifting apart.
 """
 
 from __future__ import annotations

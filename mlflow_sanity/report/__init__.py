@@ -14,6 +14,7 @@ import jinja2
 from mlflow_sanity._version import __version__
 from mlflow_sanity.core.findings import Report, Severity
 from mlflow_sanity.core.metrics import Classification
+from mlflow_sanity.report.calls import call_of, corrected_line
 
 
 @cache
@@ -40,7 +41,8 @@ def render_html(report: Report, images: Mapping[str, bytes] | None = None) -> st
             status=report.status,
             version=__version__,
             flagged=report.flagged,
-            corrected=report.corrected_text,
+            corrected=corrected_line(report),
+            where={f.id: call_of(f, report) for f in report.findings},
             not_checked=report.skipped_by_gap,
             findings=sorted(report.findings, key=lambda f: (order[f.severity], f.id)),
             metrics=dict(sorted(report.metrics.items())),
@@ -55,10 +57,15 @@ def render_html(report: Report, images: Mapping[str, bytes] | None = None) -> st
 
 
 def per_class_csv(c: Classification) -> str:
+    return per_label_csv(c.per_class)
+
+
+def per_label_csv(rows: list[dict]) -> str:
+    """A per-class (or, multi-label, per-label) table as CSV; an empty cell for None."""
     buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=list(c.per_class[0]))
+    writer = csv.DictWriter(buf, fieldnames=list(rows[0]))
     writer.writeheader()
-    writer.writerows(c.per_class)
+    writer.writerows(rows)
     return buf.getvalue()
 
 

@@ -10,51 +10,79 @@ second time, as plain text on stderr). Nothing is said for a clean pass.
 
 from __future__ import annotations
 
-import html
 import logging
+import re
 import sys
 
 from mlflow_sanity.core.findings import Report
+from mlflow_sanity.core.summary import html_block
+from mlflow_sanity.report.calls import call_of, corrected_line
 from mlflow_sanity.report.links import run_link
 
 _log = logging.getLogger("mlflow_sanity")
 PENDING_PREFIX = "pending-"  # a spooled report whose run is created by ``mlflow-sanity sync``
+MAX_REASONS = 4  # findings explained in the console; the rest are counted and pointed to
+# A sentence ends at ". " before a capital or a quote (not inside "0.90", "e.g. 'x'", "vs.").
+_SENTENCE_END = re.compile(r"(?<!e\.g)(?<!i\.e)(?<!\bvs)[.!?](?=\s+[A-Z\"'(`])")
+
+
+def first_sentence(message: str) -> str:
+    """The message's first sentence, whole: a reason is shortened by choosing what to say,
+    never by cutting a sentence (the rest is one ``mlflow-sanity report RUN_ID`` away)."""
+    found = _SENTENCE_END.search(message)
+    return message[: found.start() + 1] if found else message
 
 
 def summary_lines(report: Report, run_id: str, what: str, tracking_uri: str) -> list[str]:
-    """Status and flagged ids, the worst finding's reason, and where the run is."""
-    worst = report.flagged[0]
-    reason = worst.message if len(worst.message) <= 200 else worst.message[:199] + "…"
+    """Status, every flagged finding (its call and the first sentence of its reason, up to
+    ``MAX_REASONS`` of them), and where the run and the full report are."""
     if run_id.startswith(PENDING_PREFIX):
         where = [
             "  not logged yet (the tracking server could not be reached): upload it with "
             "mlflow-sanity sync"
         ]
+        full = "mlflow-sanity sync, then mlflow-sanity report RUN_ID"
     else:
-        where = [
-            f"  run {run_id}: mlflow-sanity report {run_id}",
-            f"  UI: {run_link(run_id, tracking_uri)}",
-        ]
-    status = f"this {what} is {report.status.upper()} ({', '.join(report.flagged_ids)})"
-    corrected = report.corrected_text
+        where = [f"  UI: {run_link(run_id, tracking_uri)}"]
+        full = f"mlflow-sanity report {run_id}"
+    shown = report.flagged[:MAX_REASONS]
+    more = len(report.flagged) - len(shown)
+    ids = ", ".join(dict.fromkeys(f.id for f in shown)) + (f", {more} more" if more > 0 else "")
+    status = f"this {what} is {report.status.upper()} ({ids})"  # each id explained below
+    corrected = corrected_line(report)
     # the corrected figure leads: it is the number to read instead of the one just printed
     first = (
         [f"mlflow-sanity: {corrected}", f"  {status}"]
         if corrected
         else [f"mlflow-sanity: {status}"]
     )
-    tested = [f"  {experiments_line(report, run_id)}"] if report.inputs.get("experiments") else []
-    return [*first, f"  {worst.id}: {reason}", *tested, *where]
+    reasons = []
+    for f in shown:
+        call = call_of(f, report)
+        reasons.append(
+            f"  [{f.severity.value}] {f.id}{f' ({call})' if call else ''}: "
+            f"{first_sentence(f.message)}"
+        )
+    rest = f"{more} more finding(s), evidence and fixes" if more > 0 else "evidence and fixes"
+    tested = [f"  {line}"] if (line := experiments_line(report, run_id)) else []
+    return [*first, *reasons, *tested, f"  {rest}: {full}", *where]
 
 
 def experiments_line(report: Report, run_id: str) -> str:
-    """The one line cause experiments get: ``2 cause experiments (3 child runs of run abc,
-    tag sanity.proof): unscaled_inputs confirmed, learning_rate inconclusive``."""
-    info = report.inputs.get("experiments") or {}
-    verdicts = ", ".join(f"{k} {v}" for k, v in (report.inputs.get("proofs") or {}).items())
-    runs = info.get("child_runs", 0)
+    """The one line cause experiments get, read from the findings' proofs: ``2 cause
+    experiments (3 child runs of run abc, tag sanity.proof): unscaled_inputs confirmed,
+    learning_rate inconclusive`` ('' when none ran)."""
+    proofs = {
+        f.id: f.evidence["proof"]
+        for f in report.findings
+        if isinstance(f.evidence.get("proof"), dict) and f.evidence["proof"].get("remedy")
+    }
+    if not proofs:
+        return ""
+    runs = len({r for p in proofs.values() for r in p.get("runs") or ()})
     where = f"{runs} child runs of run {run_id}, tag sanity.proof" if runs else "not logged"
-    return f"{info.get('count', 0)} cause experiments ({where}): {verdicts}"
+    verdicts = ", ".join(f"{k} {p.get('verdict')}" for k, p in proofs.items())
+    return f"{len(proofs)} cause experiments ({where}): {verdicts}"
 
 
 def announce(report: Report, run_id: str, what: str, tracking_uri: str) -> None:
@@ -73,12 +101,7 @@ def announce(report: Report, run_id: str, what: str, tracking_uri: str) -> None:
 
 
 def _html(report: Report, lines: list[str]) -> str:
-    colour = "#b00020" if report.status == "fail" else "#8a6d00"
-    body = "<br>".join(html.escape(line) for line in lines)
-    return (
-        f'<div style="border-left:4px solid {colour};padding:4px 8px;'
-        f'font-family:monospace;font-size:90%">{body}</div>'
-    )
+    return html_block(lines, report.status)
 
 
 def _in_jupyter() -> bool:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 
-from mlflow_sanity.core.findings import Report
+from mlflow_sanity.core.findings import Finding, Report
+from mlflow_sanity.report.calls import call_of, corrected_line, headline_of, several_calls
 
 NOTE_START = "<!-- mlflow-sanity:start -->"
 NOTE_END = "<!-- mlflow-sanity:end -->"
@@ -18,21 +19,36 @@ def md_escape(text: str) -> str:
     return _MD_SPECIAL.sub(r"\\\1", text)
 
 
-def note_section(report: Report, max_findings: int = 8) -> str:
-    """Two lines a person reads in the run description, plus one bullet per flagged finding."""
-    lines = [NOTE_START, f"### mlflow-sanity: {_ICON[report.status]}"]
+def _headline(report: Report) -> str:
+    """The headline sentence: the accuracy, which call's data it is, and how many problems."""
     flagged = report.flagged
     acc = report.metrics.get("accuracy")
-    corrected = report.corrected_text
+    if acc is None:
+        return f"{len(flagged)} problem(s) found."
+    of = headline_of(report.provenance, report) if several_calls(report) else ""
+    of = f" ({md_escape(of)})" if of else ""
+    named = ", each named with the call it is about" if several_calls(report) else ""
+    return f"Accuracy {acc:.3f}{of} is not trustworthy: {len(flagged)} problem(s) found{named}."
+
+
+def _bullet(f: Finding, report: Report) -> str:
+    where = call_of(f, report)
+    where = f" ({md_escape(where)})" if where else ""
+    return f"- **{f.severity.value}** `{f.id}`{where}: {md_escape(f.message)}"
+
+
+def note_section(report: Report, max_findings: int = 8) -> str:
+    """Two lines a person reads in the run description, plus one bullet per flagged finding,
+    each naming the call and the data it is about."""
+    lines = [NOTE_START, f"### mlflow-sanity: {_ICON[report.status]}"]
+    flagged = report.flagged
+    corrected = corrected_line(report)
     if corrected:
         lines.append(f"**Corrected:** {md_escape(corrected)}")
         lines.append("")
     if flagged:
-        head = f"Accuracy {acc:.3f} is not trustworthy: " if acc is not None else ""
-        lines.append(f"{head}{len(flagged)} problem(s) found.")
-        for f in flagged[:max_findings]:
-            where = f" ({md_escape(f.source)})" if "#" in f.source else ""
-            lines.append(f"- **{f.severity.value}** `{f.id}`{where}: {md_escape(f.message)}")
+        lines.append(_headline(report))
+        lines += [_bullet(f, report) for f in flagged[:max_findings]]
         if len(flagged) > max_findings:
             lines.append(f"- … and {len(flagged) - max_findings} more (see sanity/report.html)")
         lines.append("")  # what follows is not part of the last bullet
@@ -60,10 +76,14 @@ def merge_note(existing: str | None, section: str) -> str:
 def terminal_summary(report: Report) -> str:
     """Plain-text summary for terminals and CI logs."""
     lines = [f"mlflow-sanity status: {report.status.upper()}"]
-    if report.corrected_text:
-        lines.append(f"  corrected: {report.corrected_text}")
+    corrected = corrected_line(report)
+    if corrected:
+        lines.append(f"  corrected: {corrected}")
     for f in report.flagged:
-        lines.append(f"  [{f.severity.value:4}] {f.id}: {f.message}")
+        where = call_of(f, report)
+        lines.append(
+            f"  [{f.severity.value:4}] {f.id}{f' ({where})' if where else ''}: {f.message}"
+        )
         if f.remedy:
             lines.append(f"         fix: {f.remedy}")
     gaps = report.not_checked

@@ -26,14 +26,20 @@ CONFIG_TAG = tag_names.CONFIG_DIGEST
 DATA_TAG = tag_names.DATA_DIGEST
 
 
-def tag_digests(
-    run_id: str, digests: Mapping[str, str], client: MlflowClient | None = None
-) -> None:
+def digest_tags(digests: Mapping[str, str]) -> dict[str, str]:
+    """The run tags of a fit's ``{"config", "data"}`` digests (the ones it has)."""
     tags = {}
     if digests.get("config"):
         tags[CONFIG_TAG] = digests["config"]
     if digests.get("data"):
         tags[DATA_TAG] = digests["data"]
+    return tags
+
+
+def tag_digests(
+    run_id: str, digests: Mapping[str, str], client: MlflowClient | None = None
+) -> None:
+    tags = digest_tags(digests)
     if tags:
         set_tags(client_or_default(client), run_id, tags)
 

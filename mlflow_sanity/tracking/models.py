@@ -25,8 +25,9 @@ from mlflow.exceptions import MlflowException
 
 from mlflow_sanity._version import __version__
 from mlflow_sanity.core import tag_names
+from mlflow_sanity.core.boundary import Caught, Origin
 from mlflow_sanity.core.findings import Finding, Report, Severity, merge_tasks
-from mlflow_sanity.core.strict import strict
+from mlflow_sanity.report.calls import corrected_line
 from mlflow_sanity.report.console import PENDING_PREFIX
 from mlflow_sanity.report.markdown import merge_note, note_section
 from mlflow_sanity.tracking import budget
@@ -58,11 +59,10 @@ def fit_model_id(run_id: str) -> str | None:
     """
     if run_id.startswith(PENDING_PREFIX) or not budget.reachable(mlflow.get_tracking_uri()):
         return None  # inside fit: never wait on a server that is not there
-    try:
-        with budget.bounded():
-            model = mlflow.last_logged_model()
-    except Exception as exc:  # the run's own report must not depend on it
-        _log.info("mlflow-sanity: no logged model for run %s: %s", run_id, exc)
+    with Caught(Origin.OUTSIDE) as caught, budget.bounded():  # the report does not need it
+        model = mlflow.last_logged_model()
+    if caught.error is not None:
+        _log.info("mlflow-sanity: no logged model for run %s: %s", run_id, caught.error)
         return None
     if model is None or model.source_run_id != run_id:
         return None
@@ -95,7 +95,7 @@ def merged_tags(current: Mapping[str, str], report: Report) -> dict[str, str]:
     if task:
         tags[tag_names.TASK] = task
     tags.update({f"{FINDING_TAG}{k}": v for k, v in severities.items()})
-    corrected = report.corrected_text
+    corrected = corrected_line(report)  # names the call when the run holds several
     if corrected:
         tags[CORRECTED_TAG] = clip_tag(corrected)
     return tags
@@ -132,7 +132,8 @@ def tag_model(
     run). Returns its status, or None when the model cannot be tagged (a warning, never an
     error: the run has the verdict)."""
     client = client_or_default(client)
-    try:
+    # the run carries the verdict either way; a bug of ours is red in the suite
+    with Caught(Origin.OURS, outside=budget.is_tracking_error) as caught:
         model = client.get_logged_model(model_id)
         current = model.tags or {}
         tags = merged_tags(current, report)
@@ -140,10 +141,8 @@ def tag_model(
         tags[NOTE_TAG] = clip_tag(merge_note(current.get(NOTE_TAG), section))
         client.set_logged_model_tags(model_id, tags)
         verdict_metrics.log_model_values(client, model, tags, run_id)
-    except Exception as exc:  # the run carries the verdict either way
-        if strict() and not budget.is_tracking_error(exc):
-            raise  # a bug of ours: red in the suite
-        _log.warning("mlflow-sanity: could not tag logged model %s: %s", model_id, exc)
+    if caught.error is not None:
+        _log.warning("mlflow-sanity: could not tag logged model %s: %s", model_id, caught.error)
         return None
     return tags[STATUS_TAG]
 

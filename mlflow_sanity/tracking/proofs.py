@@ -21,6 +21,7 @@ import mlflow
 from mlflow.entities import Metric, Param, RunTag
 
 from mlflow_sanity.core import tag_names
+from mlflow_sanity.core.boundary import Caught, Origin, describe
 from mlflow_sanity.core.clock import now_ms
 from mlflow_sanity.tracking import budget
 
@@ -56,28 +57,28 @@ def log_arms(
         return (), "child runs not logged: the tracking server did not answer"
     client = mlflow.MlflowClient()
     ids: list[str] = []
-    try:
-        with budget.bounded():
-            experiment = client.get_run(parent_run_id).info.experiment_id
-            for finding, arm, params, metrics in arms:
-                tags = {PARENT_TAG: parent_run_id, PROOF_TAG: finding, ARM_TAG: arm}
-                # a run name given: MLflow draws no random one (the user's `random` is kept)
-                run = client.create_run(experiment, tags=tags, run_name=f"proof {finding} {arm}")
-                run_id = run.info.run_id
-                now = now_ms()
-                client.log_batch(
-                    run_id,
-                    metrics=[
-                        Metric(k, float(v), now, step)
-                        for k, values in metrics.items()
-                        for step, v in enumerate(values)
-                    ],
-                    params=[Param(k, str(v)[:500]) for k, v in params.items()],
-                    tags=[RunTag(tag_names.NOTE, f"mlflow-sanity experiment: {finding}")],
-                )
-                client.set_terminated(run_id, "FINISHED")
-                ids.append(run_id)
-    except Exception as exc:  # the verdict does not depend on the child runs
-        _log.info("mlflow-sanity: proof runs not logged: %s", exc)
-        return tuple(ids), f"child runs not logged: {type(exc).__name__}: {exc}"
+    # the verdict does not depend on the child runs
+    with Caught(Origin.OUTSIDE) as caught, budget.bounded():
+        experiment = client.get_run(parent_run_id).info.experiment_id
+        for finding, arm, params, metrics in arms:
+            tags = {PARENT_TAG: parent_run_id, PROOF_TAG: finding, ARM_TAG: arm}
+            # a run name given: MLflow draws no random one (the user's `random` is kept)
+            run = client.create_run(experiment, tags=tags, run_name=f"proof {finding} {arm}")
+            run_id = run.info.run_id
+            now = now_ms()
+            client.log_batch(
+                run_id,
+                metrics=[
+                    Metric(k, float(v), now, step)
+                    for k, values in metrics.items()
+                    for step, v in enumerate(values)
+                ],
+                params=[Param(k, str(v)[:500]) for k, v in params.items()],
+                tags=[RunTag(tag_names.NOTE, f"mlflow-sanity experiment: {finding}")],
+            )
+            client.set_terminated(run_id, "FINISHED")
+            ids.append(run_id)
+    if caught.error is not None:
+        _log.info("mlflow-sanity: proof runs not logged: %s", caught.error)
+        return tuple(ids), f"child runs not logged: {describe(caught.error)}"
     return tuple(ids), ""

@@ -5,8 +5,9 @@ runner, the CLI) hands its finished report here, with its files and a ``Target``
 
 1. ``log_report`` merges it into the run's earlier report and logs tags, metrics, the
    description and ``sanity/report.{json,html}`` (``tracking/reports.py``);
-2. the LoggedModel it is about gets the merged verdict (``models.tag_model``), and a fit's
-   run its configuration/data digests (``groups.tag_digests``);
+2. the LoggedModel it is about gets the merged verdict (``models.tag_model``); a fit's
+   configuration/data digests (``groups.digest_tags``) ride in step 1's one ``log_batch``
+   with the verdict's tags and metrics, and the files go up in one ``log_artifacts``;
 3. from inside the user's call (``offline="spool"``) all of it runs under the short HTTP
    budget (``tracking/budget.py``), and when the server cannot be reached the report, its
    files and the target are saved to the spool (``tracking/spool.py``) instead; ``mlflow-sanity
@@ -27,9 +28,9 @@ from typing import Any, Literal
 import mlflow
 from mlflow.tracking import MlflowClient
 
+from mlflow_sanity.core.boundary import Caught, Origin, on_error
 from mlflow_sanity.core.findings import Report
-from mlflow_sanity.core.strict import strict
-from mlflow_sanity.tracking import budget, spool
+from mlflow_sanity.tracking import budget, runs, spool
 
 _log = logging.getLogger(__name__)
 
@@ -111,30 +112,60 @@ def publish(
     elif not budget.reachable(uri):
         reason = "the server did not answer"
     else:
-        try:
-            with budget.bounded():
-                return _log_all(report, files, target, how, client)
-        except Exception as exc:  # only an unreachable server is spooled; the rest raises
-            if not budget.is_connection_error(exc):
-                raise
-            reason = f"logging failed: {type(exc).__name__}"
+        # only an unreachable server is spooled; the rest raises
+        with Caught(Origin.OUTSIDE, only=budget.is_connection_error) as caught, budget.bounded():
+            return _log_all(report, files, target, how, client)
+        reason = f"logging failed: {type(caught.error).__name__}"
+    _spool(report, files, target, how, uri, reason)
+    return report
+
+
+def _spool(
+    report: Report,
+    files: Mapping[str, bytes] | None,
+    target: Target,
+    how: _How,
+    uri: str,
+    reason: str,
+) -> None:
+    """Keep the report for ``mlflow-sanity sync``, and say where, once."""
     path = spool.write_entry(
         target.run_id,
         report,
         files,
-        scope=scope,
-        step=step,
-        what=what,
+        scope=how.scope,
+        step=how.step,
+        what=how.what,
         uri=uri,
         replay=how.replay(target),
     )
     warnings.warn(
         f"mlflow-sanity: the tracking server {uri} could not be reached ({reason}); "
-        f"this {what}'s report was saved to {path}. Upload it later with `mlflow-sanity sync`.",
+        f"this {how.what}'s report was saved to {path}. Upload it later with "
+        "`mlflow-sanity sync`.",
         spool.SpoolWarning,
-        stacklevel=2,
+        stacklevel=3,  # publish's caller, as before
     )
-    return report
+
+
+def publish_to_new_run(
+    report: Report,
+    files: Mapping[str, bytes] | None,
+    *,
+    what: str,
+    experiment: str | None = None,
+    run_name: str | None = None,
+) -> str:
+    """``publish`` into a fresh run, for results that have no training run (``check-split
+    --log``); the run id. ``experiment`` is a name (created when missing); by default the
+    one ``MLFLOW_EXPERIMENT_ID``/``MLFLOW_EXPERIMENT_NAME`` names, else the default one.
+    MLflow's errors propagate; the run is then ended as FAILED."""
+    client = MlflowClient()
+    run_id = runs.new_run(client, experiment, run_name)
+    with on_error(lambda _: runs.terminate(client, run_id, "FAILED")):
+        publish(report, files, Target(run_id), what=what, offline="raise", client=client)
+    runs.terminate(client, run_id)
+    return run_id
 
 
 def replay(
@@ -144,7 +175,7 @@ def replay(
     manifest: Mapping[str, Any],
     client: MlflowClient,
 ) -> Report:
-    """Publish one spooled entry (``spool.sync``) to ``run_id`` as ``publish`` would have
+    """Publish one spooled entry (``sync.sync``) to ``run_id`` as ``publish`` would have
     when the server answered; entries spooled before the manifest had ``replay`` log the
     report only, as they did then."""
     extra = manifest.get("replay")
@@ -174,8 +205,10 @@ def _log_all(
     how: _How,
     client: MlflowClient | None,
 ) -> Report:
+    from mlflow_sanity.tracking.groups import digest_tags
     from mlflow_sanity.tracking.reports import log_report
 
+    # one log_batch carries the run's verdict tags, its metrics and a fit's digest tags
     merged = log_report(
         target.run_id,
         report,
@@ -187,28 +220,21 @@ def _log_all(
         dataset=how.dataset,
         log_metrics=how.log_metrics,
         rejudged=how.rejudged,
+        extra_tags=digest_tags(how.digests or {}),
     )
-    _extras(report, target, how.digests, client, how.what)
+    _extras(report, target, client, how.what)
     return merged
 
 
-def _extras(
-    report: Report,
-    target: Target,
-    digests: Mapping[str, str] | None,
-    client: MlflowClient | None,
-    what: str,
-) -> None:
-    """The LoggedModel's tags and the run's digests, after the run has the verdict."""
-    from mlflow_sanity.tracking.groups import tag_digests
+def _extras(report: Report, target: Target, client: MlflowClient | None, what: str) -> None:
+    """The LoggedModel's tags and verdict metrics, after the run has the verdict."""
     from mlflow_sanity.tracking.models import tag_model
 
-    try:
+    # the run carries the verdict: the extras never cost it (a bug of ours: strict raises)
+    with Caught(Origin.OURS, outside=budget.is_tracking_error) as caught:
         if target.model_id:
             tag_model(target.model_id, report, client=client, run_id=target.run_id)
-        if digests:
-            tag_digests(target.run_id, digests, client=client)
-    except Exception as exc:  # the run carries the verdict: the extras never cost it
-        if strict() and not budget.is_tracking_error(exc):
-            raise
-        _log.warning("mlflow-sanity: logged the %s report, but not its extras: %s", what, exc)
+    if caught.error is not None:
+        _log.warning(
+            "mlflow-sanity: logged the %s report, but not its extras: %s", what, caught.error
+        )

@@ -29,8 +29,9 @@ from mlflow_sanity.core.findings import Report
 from mlflow_sanity.core.fingerprint import Fingerprint
 from mlflow_sanity.core.splits import ModelSelection
 from mlflow_sanity.report import render_html, render_json
+from mlflow_sanity.report.calls import corrected_line
 from mlflow_sanity.report.markdown import merge_note, note_section
-from mlflow_sanity.tracking import runs, shim, verdict
+from mlflow_sanity.tracking import shim, verdict
 
 ARTIFACT_DIR = "sanity"
 METRIC_PREFIX = "sanity/"
@@ -54,6 +55,7 @@ def log_report(
     dataset: Mapping[str, str | None] | None = None,
     log_metrics: bool = True,
     rejudged: Iterable[str] = (),
+    extra_tags: Mapping[str, str] | None = None,
 ) -> Report:
     """Log ``report`` (and extra artifact ``files``) to ``run_id``; return the merged report.
 
@@ -72,7 +74,8 @@ def log_report(
 
     ``rejudged`` names findings this report judges again on grown evidence (a run group's
     ``seed_variance``): their earlier verdicts are replaced, not merged, so a warning the
-    new evidence clears goes away, tag included.
+    new evidence clears goes away, tag included. ``extra_tags`` (a fit's digests) go in
+    the same ``log_batch`` as the verdict's tags and metrics: one write for all of them.
     """
     from mlflow_sanity.tracking import metric_names
 
@@ -114,7 +117,7 @@ def log_report(
         own = verdict.rows(verdict.of_report(merged))
         if mlflow.get_active_model_id() is None:  # nothing to link them to: one call
             metrics, own = metrics + own, []
-        tags = _tags(merged, note)
+        tags = _tags(merged, note) + [RunTag(k, v) for k, v in (extra_tags or {}).items()]
         key = _written_key(client, run_id)
         _WRITTEN.pop(key, None)  # until the upload is complete, the run is read back
         _log_batch(client, run_id, tags, metrics)
@@ -180,7 +183,7 @@ def _tags(report: Report, note: str) -> list[RunTag]:
     if report.task:
         tags[tag_names.TASK] = report.task
     tags.update({tag_names.finding(f.id): f.severity.value for f in flagged})
-    corrected = report.corrected_text
+    corrected = corrected_line(report)  # names the call when the run holds several
     if corrected:
         tags[CORRECTED_TAG] = corrected
     return [RunTag(k, clip_tag(v)) for k, v in tags.items()]
@@ -361,11 +364,8 @@ def read_training_evidence(run_id: str, client: MlflowClient | None = None) -> T
             files = {name: artifacts.read(name, tmp) for name in pair}
             setattr(found, role, Fingerprint.from_files(files, role=role))
         if "report.json" in names:
-            inputs = json.loads(artifacts.read("report.json", tmp)).get("inputs") or {}
-            selection = inputs.get("model_selection") or {}
-            if not selection and inputs.get("monitored"):
-                selection = {"monitors": list(inputs["monitored"])}
-            found.model_selection = ModelSelection.from_dict(selection)
+            logged = Report.from_dict(json.loads(artifacts.read("report.json", tmp)))
+            found.model_selection = logged.model_selection or ModelSelection.from_dict({})
     return found
 
 
@@ -385,31 +385,3 @@ def model_source_run(
         except MlflowException:
             return None
     return None
-
-
-def log_to_new_run(
-    report: Report,
-    files: Mapping[str, bytes] | None = None,
-    *,
-    experiment: str | None = None,
-    run_name: str | None = None,
-) -> str:
-    """Log ``report`` to a fresh run, for results that have no training run (such as
-    ``mlflow-sanity check-split --log``); returns the run id.
-
-    ``experiment`` is a name (created when missing); by default the experiment named by
-    ``MLFLOW_EXPERIMENT_ID``/``MLFLOW_EXPERIMENT_NAME``, else the default experiment.
-    """
-    client = MlflowClient()
-    exp_id = os.environ.get("MLFLOW_EXPERIMENT_ID") or "0"
-    name = experiment or os.environ.get("MLFLOW_EXPERIMENT_NAME")
-    if name:
-        exp_id = runs.experiment_id(name, client)
-    run_id = runs.create_run(client, exp_id, tags={}, run_name=run_name)
-    try:
-        log_report(run_id, report, files, client=client)
-    except BaseException:
-        runs.terminate(client, run_id, "FAILED")
-        raise
-    runs.terminate(client, run_id)
-    return run_id

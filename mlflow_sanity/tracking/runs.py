@@ -1,13 +1,16 @@
 """Run lifecycle: experiments, creating and ending runs, params and batched logging.
 
-Which run a report goes to (``OwnedRun``, ``run_for_logging``), the seed runner's parent
-run (``open_parent_run``), and the writes every other tracking module builds on.
+Which run a report goes to (``OwnedRun``, ``run_for_logging``), the fit's run
+(``open_fit_run``/``finish_run``: a pending spool key when the server is down), the seed
+runner's parent run (``open_parent_run``), and the writes every other tracking module
+builds on.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import os
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -17,8 +20,9 @@ from mlflow.entities import Metric, Param, RunTag
 from mlflow.tracking import MlflowClient
 
 from mlflow_sanity.core import tag_names
+from mlflow_sanity.core.boundary import Caught, Origin
 from mlflow_sanity.core.clock import now_ms
-from mlflow_sanity.tracking import shim
+from mlflow_sanity.tracking import budget, shim, spool
 
 _log = logging.getLogger(__name__)
 
@@ -46,14 +50,11 @@ class OwnedRun:
         """End the run if we started it and it is still the active one."""
         if not self.owned:
             return
-        try:
+        # quiet: ending our run must not hide the user's own error
+        with Caught(Origin.OUTSIDE, f"ending run {self.run_id}", only=lambda e: quiet):
             active = mlflow.active_run()
             if active is not None and active.info.run_id == self.run_id:
                 mlflow.end_run(status)
-        except Exception:  # quiet: ending our run must not hide the user's own error
-            if not quiet:
-                raise
-            _log.debug("could not end run %s", self.run_id, exc_info=True)
 
 
 @contextlib.contextmanager
@@ -228,3 +229,52 @@ __all__ = [
     "set_tags",
     "terminate",
 ]
+
+
+# -- the fit's run: started, ended, or spooled when the server is down ----------------------
+
+
+def open_fit_run() -> OwnedRun:
+    """The run a fit reports to, without waiting on a dead server.
+
+    The active run (no server call), else ``MLFLOW_RUN_ID`` when the server is down,
+    else a new run started under the budget; when the server cannot be reached, a
+    pending key: the report is spooled and its run is created by ``sync``.
+    """
+    active = mlflow.active_run()
+    if active is not None:
+        return OwnedRun(active.info.run_id, False)
+    uri = mlflow.get_tracking_uri()
+    if budget.reachable(uri):
+        # only an unreachable server is absorbed; the rest raises
+        with Caught(Origin.OUTSIDE, only=budget.is_connection_error), budget.bounded():
+            return OwnedRun.ensure()
+    if os.environ.get("MLFLOW_RUN_ID"):
+        return OwnedRun(os.environ["MLFLOW_RUN_ID"], False)
+    return OwnedRun(spool.new_pending(uri), False)
+
+
+def finish_run(run: OwnedRun, status: str = "FINISHED") -> None:
+    """End a run we started, under the budget; when the server is gone, the spool sets
+    the status at sync time (the run stays RUNNING on the server until then)."""
+    if not run.owned:
+        return
+    # only an unreachable server is absorbed; the rest raises
+    with Caught(Origin.OUTSIDE, only=budget.is_connection_error) as caught, budget.bounded():
+        run.end(status)
+    if caught.error is not None:
+        folder = spool.spool_root() / run.run_id
+        meta = spool.read_run_meta(folder) or spool.run_meta(run.run_id)
+        meta["end_status"] = status
+        meta.setdefault("end_ms", now_ms())
+        spool.write_run_meta(folder, meta)
+
+
+def new_run(client: MlflowClient, experiment: str | None, run_name: str | None) -> str:
+    """A fresh run in ``experiment`` (a name, created when missing), else in the one
+    ``MLFLOW_EXPERIMENT_ID``/``MLFLOW_EXPERIMENT_NAME`` names, else the default one."""
+    exp_id = os.environ.get("MLFLOW_EXPERIMENT_ID") or "0"
+    name = experiment or os.environ.get("MLFLOW_EXPERIMENT_NAME")
+    if name:
+        exp_id = experiment_id(name, client)
+    return create_run(client, exp_id, tags={}, run_name=run_name)

@@ -19,7 +19,8 @@ Layout (plain JSON and the artifact files; no pickle)::
           files/<name>              its artifacts (plots, per-class CSV, fingerprints)
 
 ``publish()`` (``tracking/publish.py``) decides when a report comes here. ``sync()``
-uploads each key's reports in order through ``publish.replay`` (so the run, and the
+(``tracking/sync.py``; this module only stores) uploads each key's reports in order
+through ``publish.replay`` (so the run, and the
 LoggedModel a report is about, end up exactly as if they had been logged directly,
 merged with what they already hold) and deletes each report folder once it is
 uploaded: running it twice uploads nothing twice.
@@ -46,22 +47,20 @@ from pathlib import Path
 from typing import Any
 
 import mlflow
-from mlflow.exceptions import MlflowException
-from mlflow.tracking import MlflowClient
 
 from mlflow_sanity.core import state, tag_names
+from mlflow_sanity.core.boundary import Origin, attempt
 from mlflow_sanity.core.clock import now_ms
 from mlflow_sanity.core.findings import Report
 from mlflow_sanity.report import console
-from mlflow_sanity.tracking import budget, shim
-from mlflow_sanity.tracking.runs import OwnedRun
+from mlflow_sanity.tracking import shim
 
 SPOOL_ENV = "MLFLOW_SANITY_SPOOL"
 FORMAT = 1
 PENDING_PREFIX = console.PENDING_PREFIX  # a run created at sync time
 SPOOLED_TAG = tag_names.SPOOLED
 SYNCED_KEY = state.SYNCED_KEY  # report.json "state": the entries a run already received
-_SYNCED_KEPT = 200
+SYNCED_KEPT = 200
 
 _log = logging.getLogger(__name__)
 
@@ -82,55 +81,13 @@ def is_pending(run_id: str | None) -> bool:
     return bool(run_id) and str(run_id).startswith(PENDING_PREFIX)
 
 
-# -- inside fit / evaluate ---------------------------------------------------------------
-
-
-def open_fit_run() -> OwnedRun:
-    """The run a fit reports to, without waiting on a dead server.
-
-    The active run (no server call), else ``MLFLOW_RUN_ID`` when the server is down,
-    else a new run started under the budget; when the server cannot be reached, a
-    pending key: the report is spooled and its run is created by ``sync``.
-    """
-    active = mlflow.active_run()
-    if active is not None:
-        return OwnedRun(active.info.run_id, False)
-    uri = mlflow.get_tracking_uri()
-    if budget.reachable(uri):
-        try:
-            with budget.bounded():
-                return OwnedRun.ensure()
-        except Exception as exc:  # only an unreachable server is absorbed; the rest raises
-            if not budget.is_connection_error(exc):
-                raise
-    if os.environ.get("MLFLOW_RUN_ID"):
-        return OwnedRun(os.environ["MLFLOW_RUN_ID"], False)
-    return OwnedRun(_new_pending(uri), False)
-
-
-def finish_run(run: OwnedRun, status: str = "FINISHED") -> None:
-    """End a run we started, under the budget; when the server is gone, the spool sets
-    the status at sync time (the run stays RUNNING on the server until then)."""
-    if not run.owned:
-        return
-    try:
-        with budget.bounded():
-            run.end(status)
-    except Exception as exc:  # only an unreachable server is absorbed; the rest raises
-        if not budget.is_connection_error(exc):
-            raise
-        meta = _read_run_meta(spool_root() / run.run_id) or _run_meta(run.run_id)
-        meta["end_status"] = status
-        meta.setdefault("end_ms", now_ms())
-        _write_run_meta(spool_root() / run.run_id, meta)
-
-
 # -- writing -----------------------------------------------------------------------------
 
 
-def _new_pending(uri: str) -> str:
+def new_pending(uri: str) -> str:
+    """A pending key (no run yet: ``sync`` creates it) with what its run will need."""
     key = f"{PENDING_PREFIX}{uuid.uuid4().hex[:16]}"
-    meta = _run_meta(None, uri)
+    meta = run_meta(None, uri)
     meta.update(
         experiment_id=os.environ.get("MLFLOW_EXPERIMENT_ID"),
         experiment_name=os.environ.get("MLFLOW_EXPERIMENT_NAME"),
@@ -139,29 +96,27 @@ def _new_pending(uri: str) -> str:
         start_ms=now_ms(),
         end_status="FINISHED",
     )
-    _write_run_meta(spool_root() / key, meta)
+    write_run_meta(spool_root() / key, meta)
     return key
 
 
 def _context_tags() -> dict[str, str]:
-    try:
-        return {str(k): str(v) for k, v in shim.context_tags({}).items()}
-    except Exception:  # the source/user tags are a nicety
-        return {}
+    tags = attempt(lambda: shim.context_tags({}), {}, Origin.OUTSIDE)  # a nicety
+    return {str(k): str(v) for k, v in tags.items()}
 
 
-def _run_meta(run_id: str | None, uri: str | None = None) -> dict[str, Any]:
+def run_meta(run_id: str | None, uri: str | None = None) -> dict[str, Any]:
     return {"format": FORMAT, "tracking_uri": uri or mlflow.get_tracking_uri(), "run_id": run_id}
 
 
-def _read_run_meta(folder: Path) -> dict[str, Any] | None:
+def read_run_meta(folder: Path) -> dict[str, Any] | None:
     try:
         return json.loads((folder / "run.json").read_text(encoding="utf-8"))
     except FileNotFoundError:
         return None
 
 
-def _write_run_meta(folder: Path, meta: Mapping[str, Any]) -> None:
+def write_run_meta(folder: Path, meta: Mapping[str, Any]) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     tmp = folder / f".run.json.{uuid.uuid4().hex}"
     tmp.write_text(json.dumps(meta, indent=2), encoding="utf-8")
@@ -184,12 +139,12 @@ def write_entry(
     ``replay`` (``tracking/publish.py``) is what ``sync`` needs to publish the report as it
     would have been: the LoggedModel to tag, the digests, the dataset naming the metrics."""
     folder = spool_root() / run_id
-    meta = _read_run_meta(folder)
+    meta = read_run_meta(folder)
     if meta is None:
-        meta = _run_meta(None if is_pending(run_id) else run_id, uri)
+        meta = run_meta(None if is_pending(run_id) else run_id, uri)
     if is_pending(run_id):  # the run created at sync ends when its last report was made
         meta["end_ms"] = now_ms()
-    _write_run_meta(folder, meta)
+    write_run_meta(folder, meta)
     staging = folder / f".tmp-{uuid.uuid4().hex}"
     (staging / "files").mkdir(parents=True)
     names = []
@@ -251,108 +206,14 @@ def pending(root: Path | None = None) -> list[Pending]:
         return []
     found = []
     for folder in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
-        meta = _read_run_meta(folder)
+        meta = read_run_meta(folder)
         if meta is None:
             continue
         found.append(Pending(folder, meta, _entries(folder)))
     return found
 
 
-@dataclass
-class SyncResult:
-    key: str
-    run_id: str | None
-    tracking_uri: str
-    uploaded: int = 0
-    error: str = ""
-
-
-def sync(root: Path | None = None, tracking_uri: str | None = None) -> list[SyncResult]:
-    """Upload every spooled report to its run; each uploaded report leaves the spool.
-
-    ``tracking_uri`` sends everything to that server instead of the one each report
-    was meant for (runs created there for pending keys; a known run id must exist there).
-    Keys whose server cannot be reached stay for the next sync.
-    """
-    results = []
-    for item in pending(root):
-        uri = tracking_uri or item.meta.get("tracking_uri") or mlflow.get_tracking_uri()
-        result = SyncResult(item.key, None, uri)
-        results.append(result)
-        if not budget.reachable(uri):
-            result.error = f"tracking server {uri} did not answer"
-            continue
-        try:
-            with budget.bounded():
-                _sync_one(item, MlflowClient(tracking_uri=uri), result)
-        except Exception as exc:  # one key's failure keeps it spooled (and said), not the rest
-            result.error = f"{type(exc).__name__}: {exc}"
-    return results
-
-
-def _sync_one(item: Pending, client: MlflowClient, result: SyncResult) -> None:
-    from mlflow_sanity.tracking.publish import replay
-
-    meta = item.meta
-    run_id = meta.get("run_id") or (meta.get("created") or {}).get(result.tracking_uri)
-    if not run_id:
-        run_id = _create_run(client, meta)
-        meta.setdefault("created", {})[result.tracking_uri] = run_id
-        _write_run_meta(item.folder, meta)  # an interrupted sync resumes into this run
-    result.run_id = run_id
-    synced = _synced_entries(client, run_id)
-    for entry in item.entries:
-        manifest = json.loads((entry / "manifest.json").read_text(encoding="utf-8"))
-        entry_id = manifest.get("entry_id") or f"{item.key}/{entry.name}/{manifest['created_ms']}"
-        if entry_id in synced:  # uploaded by a sync that stopped before removing it
-            _remove(entry)
-            continue
-        report = Report.from_dict(json.loads((entry / "report.json").read_text(encoding="utf-8")))
-        synced = [*synced, entry_id][-_SYNCED_KEPT:]
-        report.state.synced_spool_entries = synced
-        files = {name: (entry / "files" / name).read_bytes() for name in manifest["files"]}
-        replay(run_id, report, files, manifest, client)
-        _remove(entry)
-        result.uploaded += 1
-    status = meta.get("end_status")
-    if status and client.get_run(run_id).info.status == "RUNNING":
-        client.set_terminated(run_id, status, end_time=meta.get("end_ms"))
-    _remove(item.folder)
-
-
-def _synced_entries(client: MlflowClient, run_id: str) -> list[str]:
-    """The spool entries already in the run's report: its report.json says so, written
-    with the entry's own upload, so a sync interrupted before removing an entry does not
-    upload it twice."""
-    from mlflow_sanity.tracking.reports import read_report
-
-    report = read_report(run_id, client)
-    return list(report.state.synced_spool_entries) if report is not None else []
-
-
-def _create_run(client: MlflowClient, meta: Mapping[str, Any]) -> str:
-    experiment = "0"
-    name, exp_id = meta.get("experiment_name"), meta.get("experiment_id")
-    if name:
-        found = client.get_experiment_by_name(name)
-        experiment = found.experiment_id if found else client.create_experiment(name)
-    elif exp_id and _experiment_exists(client, str(exp_id)):
-        experiment = str(exp_id)
-    tags = {**(meta.get("tags") or {}), SPOOLED_TAG: "true"}
-    run = client.create_run(
-        experiment, start_time=meta.get("start_ms"), tags=tags, run_name=meta.get("run_name")
-    )
-    return run.info.run_id
-
-
-def _experiment_exists(client: MlflowClient, experiment_id: str) -> bool:
-    try:
-        return client.get_experiment(experiment_id) is not None
-    except MlflowException:
-        return False
-
-
-def _remove(path: Path) -> None:
+def remove(path: Path) -> None:
     """Rename first (atomic: a folder is either in the spool or gone), then delete."""
     gone = path.with_name(f".done-{path.name}-{int(time.time() * 1000)}")
     os.rename(path, gone)

@@ -35,13 +35,17 @@ from mlflow_sanity.adapters.keras.heads import (
 )
 from mlflow_sanity.adapters.keras.inputs import EvaluateCall, FitCall, FitData, n_rows, read_rows
 from mlflow_sanity.adapters.keras.memory import FitMemory
+from mlflow_sanity.adapters.keras.predict import Captured
 from mlflow_sanity.adapters.keras.probes import complete_probe
+from mlflow_sanity.adapters.keras.regression import target_stats
+from mlflow_sanity.adapters.keras.task_heads import with_mask
 from mlflow_sanity.checks import CheckOptions, Context
+from mlflow_sanity.core.boundary import Caught, Origin, attempt
 from mlflow_sanity.core.findings import Provenance, Report
 from mlflow_sanity.core.fingerprint import Fingerprint
 from mlflow_sanity.core.keras_spec import Predictions, summarize_labels
 from mlflow_sanity.core.splits import Split
-from mlflow_sanity.core.task import TaskDecision, task_gap
+from mlflow_sanity.core.task import Task, TaskDecision, task_gap
 
 # Not-checked reasons (``Context.missing``): what the coverage tag says, per call.
 VALIDATION_UNKNOWN = "validation data (a kind that cannot be read without consuming it)"
@@ -112,17 +116,17 @@ def analyse(
         inputs["probes"] = probed.to_dict()
     if failure:
         inputs["fingerprint"] = failure
-    if first.fit.monitors:
-        inputs["model_selection"] = fit_facts.model_selection(first.fit).to_dict()
     on_training = any(c.eval_on == "training" for c in contexts.values())  # no validation
     where = "training data" if on_training else "validation data"
     origin = Provenance(source=call.source, call="fit", evaluated_on=where)
     judged = judge_heads(contexts, rows, options=config, provenance=origin, inputs=inputs)
     report = judged.report
+    if first.fit.monitors:  # carried to the model's evaluations (``FitMemory``)
+        report.model_selection = fit_facts.model_selection(first.fit)
     _add_training_metrics(report)
     files = fit_facts.learning_curves(history, first.fit)
     if not on_training:
-        files.update(head_files({n: c.eval for n, c in contexts.items()}, prefix="validation_"))
+        files.update(head_files(contexts, prefix="validation_"))
     for role, fp in fingerprints.items():
         files.update(fp.to_files(role))
     digests = fit_facts.run_digests(model, first.model, first.fit, call, fingerprints)
@@ -141,11 +145,19 @@ def _fit_outputs(
     spec = heads.get(None)
     if not data.val_readable or (single and not (spec.n_outputs == 1 and tasks[None].judged)):
         return {}, False
-    try:
-        return head_outputs(model, heads, data.x_val, call.batch_size), False
-    except Exception as exc:  # the configuration and history checks still run
-        data.notes.append(f"the model's predictions could not be computed ({exc})")
-        return {}, True
+    return forward(model, heads, data.x_val, call.batch_size, data.notes)
+
+
+def forward(
+    model: Any, heads: Mapping[Any, Any], x: Any, batch_size: int | None, notes: list[str]
+) -> tuple[dict[Any, np.ndarray], bool]:
+    """Each head's outputs on ``x``, and whether the forward pass failed. The user's model
+    raising in our forward pass is missing evidence (a note; the configuration and history
+    checks still run), not our error (``core/boundary.py``, ``Origin.MODEL``)."""
+    with Caught(Origin.MODEL, "forward pass") as caught:
+        return head_outputs(model, heads, x, batch_size), False
+    notes.append(f"the model's predictions could not be computed ({caught.raised})")
+    return {}, True
 
 
 def _fit_head(
@@ -172,19 +184,22 @@ def _fit_head(
         if outputs is not None and one.y_val is not None
         else None
     )
+    preds = with_mask(model, data.x_val, preds) if name is None else preds
     train_preds = None
     if name is None:
-        try:
+        # the dropout note is optional; the other checks still count
+        with Caught(Origin.MODEL, "training sample") as caught:
             train_preds = fit_facts.training_sample(model, spec, data, call)
-        except Exception as exc:  # the dropout note is optional; the other checks still count
-            data.notes.append(f"the model's predictions could not be computed ({exc})")
+        if caught.failed:
+            data.notes.append(f"the model's predictions could not be computed ({caught.raised})")
     fit = fit_facts.fit_spec(call, one, spec, history, preds, train_preds)
     x_train = data.x_train if name is None else None  # input statistics: the whole model's
     fit = with_cause_data(fit, model, call, x_train, one.y_train)
-    evaluation = evaluation_of(task.task, spec, preds, fit.labels)
+    targets = target_stats(one.y_train) if task.task is Task.REGRESSION else None
+    evaluation = evaluation_of(task.task, spec, preds, fit.labels, targets)
     eval_on = "validation"
     if name is None and not evaluation and data.validation == "none" and task.judged:
-        evaluation = fit_facts.training_evaluation(model, spec, task.task, fit, data, call)
+        evaluation = fit_facts.training_evaluation(model, spec, task.task, fit, data, call, targets)
         eval_on = "training"
     missing = _fit_head_missing(data, name, failed, evaluation if task.judged else True)
     missing = {evidence_field(task.task) if k == "eval" else k: v for k, v in missing.items()}
@@ -253,15 +268,15 @@ def analyse_evaluate(
     returned: Mapping[str, float],
     config: CheckOptions,
     memory: FitMemory | None,
+    captured: Captured | None = None,
 ) -> Analysis:
     """One ``model.evaluate``: the evaluation-set checks on the evaluated rows, Keras'
-    returned metrics against scikit-learn, and leakage against what ``fit`` remembered."""
+    returned metrics against scikit-learn, and leakage against what ``fit`` remembered.
+    ``captured``: the outputs of Keras' own pass, when kept (no second forward pass)."""
     rows, note = read_rows(call.x, call.y, call.sample_weight)
     notes = [note] if note else []
     memory = memory or FitMemory(None)
     heads = model_heads(model)
-    outputs: dict[Any, np.ndarray] = {}
-    failed = False
     single = is_single(heads)
     tasks = {
         name: head_task(
@@ -272,21 +287,17 @@ def analyse_evaluate(
         for name, spec in heads.items()
     }
     wanted = not single or (tasks[None].judged and heads[None].n_outputs == 1)
-    if rows is not None and rows.y is not None and wanted:
-        try:
-            outputs = head_outputs(model, heads, rows.x, call.batch_size)
-        except Exception as exc:  # the configuration checks still run
-            notes.append(f"the model's predictions could not be computed ({exc})")
-            failed = True
+    outputs, failed = _evaluate_outputs(model, heads, rows, call, captured, notes, wanted)
     contexts = {}
     for name, spec in heads.items():
         y = head_labels(rows.y, name) if rows is not None else None
         out = outputs.get(name)
         weights = rows.sample_weight if rows is not None and name is None else None
         preds = Predictions(y, out, weights) if y is not None and out is not None else None
+        preds = with_mask(model, rows.x, preds) if rows is not None and single else preds
         labels = summarize_labels(y, None, spec.output_units) if preds is not None else None
         task = tasks[name]
-        evaluation = evaluation_of(task.task, spec, preds, labels)
+        evaluation = evaluation_of(task.task, spec, preds, labels, memory.targets)
         judged = evaluation if task.judged else True
         contexts[name] = Context(
             **evaluation,
@@ -321,12 +332,35 @@ def analyse_evaluate(
         source="model.evaluate", call="model.evaluate", evaluated_on="model.evaluate data"
     )
     judged = judge_heads(contexts, row_ctx, options=config, provenance=origin, inputs=inputs)
-    files = head_files({n: c.eval for n, c in contexts.items()})
+    files = head_files(contexts)
     # the evaluated rows in the training columns, if the leakage checks computed them:
     # the fit's memory keeps them for the union of splits a later evaluate is compared with
-    evaluated = judged.rows.shared.get("eval_fp")
-    fingerprints = {"evaluate": evaluated} if isinstance(evaluated, Fingerprint) else {}
+    evaluated = judged.report.evaluated_split
+    fingerprints = {"evaluate": evaluated} if evaluated is not None else {}
     return Analysis(judged.report, files, fingerprints)
+
+
+def _evaluate_outputs(
+    model: Any,
+    heads: Heads,
+    rows: Any,
+    call: EvaluateCall,
+    captured: Captured | None,
+    notes: list[str],
+    wanted: bool,
+) -> tuple[dict[Any, np.ndarray], bool]:
+    """Each head's outputs on the evaluated rows (``wanted``: some check reads them):
+    those of Keras' own pass when they were kept (one forward pass), else our own pass;
+    and whether that pass failed."""
+    single = is_single(heads)
+    if rows is None or not wanted:
+        return {}, False
+    kept = captured.outputs(n_rows(rows.x)) if captured is not None and single else None
+    if kept is not None:
+        return {None: kept}, False
+    if rows.y is None:
+        return {}, False
+    return forward(model, heads, rows.x, call.batch_size, notes)
 
 
 def _evaluate_head_missing(
@@ -356,10 +390,8 @@ def returned_metrics(model: Any, result: Any) -> dict[str, float]:
     The model's metric state after the call holds exactly the returned values under
     their names; Keras' flattened list order is only a fallback.
     """
-    try:
-        values = dict(model.get_metrics_result())
-    except Exception:  # an older or custom model: its return value still names the metrics
-        values = {}
+    # an older or custom model: its return value still names the metrics
+    values = attempt(lambda: dict(model.get_metrics_result()), {}, Origin.OUTSIDE)
     if not values and isinstance(result, Mapping):
         values = dict(result)
     if not values:

@@ -12,6 +12,7 @@ import numpy as np
 
 from mlflow_sanity.adapters.keras import shim
 from mlflow_sanity.adapters.keras.inputs import FitCall
+from mlflow_sanity.core.boundary import Caught, Origin
 from mlflow_sanity.core.keras_spec import (
     FitSpec,
     InputStats,
@@ -76,7 +77,7 @@ def with_cause_data(fit: FitSpec, model: Any, call: FitCall, x: Any, y: Any) -> 
     """``fit`` with the probe results, the input statistics and the raw label values."""
     probes = inputs = labels = None
     probe = getattr(call, "probe", None)
-    try:
+    with Caught(Origin.OUTSIDE) as caught:  # the other checks do not need these
         if probe is not None:
             probes = probe.spec()
         if x is not None and not isinstance(x, (list, tuple)):
@@ -84,6 +85,6 @@ def with_cause_data(fit: FitSpec, model: Any, call: FitCall, x: Any, y: Any) -> 
             inputs = _input_stats(x, first, normalizer)
         if y is not None:
             labels = label_values(y)
-    except Exception as exc:  # the other checks do not need these
-        _log.info("mlflow-sanity: training causes not measured: %s", exc)
+    if caught.failed:
+        _log.info("mlflow-sanity: training causes not measured: %s", caught.error)
     return replace(fit, probes=probes, inputs=inputs, label_values=labels)

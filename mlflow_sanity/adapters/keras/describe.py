@@ -11,6 +11,7 @@ import keras
 import numpy as np
 
 from mlflow_sanity.adapters.keras import shim
+from mlflow_sanity.core.boundary import Origin, attempt
 from mlflow_sanity.core.keras_spec import (
     CallbackSpec,
     LayerSpec,
@@ -55,10 +56,7 @@ def describe_model(model: Any, output_shape: tuple[int | None, ...] | None = Non
     output_layer, activation = _output_activation(layers)
     loss, from_logits = _loss(model)
     optimizer = getattr(model, "optimizer", None)
-    try:
-        lr = _scalar(optimizer.learning_rate)
-    except Exception:  # schedules, missing optimizer
-        lr = None
+    lr = attempt(lambda: _scalar(optimizer.learning_rate), None, Origin.OUTSIDE)  # schedules
     return ModelSpec(
         layers=layers,
         output_units=units,
@@ -72,7 +70,36 @@ def describe_model(model: Any, output_shape: tuple[int | None, ...] | None = Non
         optimizer=type(optimizer).__name__ if optimizer is not None else None,
         learning_rate=lr if lr is None or math.isfinite(lr) else None,
         default_learning_rate=default_learning_rate(optimizer),
+        custom_loop=custom_loop(model, loss),
+        mask=mask_layer(model),
     )
+
+
+def custom_loop(model: Any, loss: str | None) -> str:
+    """Why the history's ``loss`` may not be the training loss (empty: a standard fit).
+
+    A model whose class overrides ``train_step`` reports whatever that step returns or
+    updates (Keras' loss tracker only when the step updates it); one without a compiled
+    loss trains on what ``call`` adds with ``add_loss``."""
+    for method in ("train_step", "compute_loss"):
+        if shim.overrides(model, keras.Model, method):
+            return f"the model overrides {method}"
+    # an unbuilt or unusual model raising here: no evidence of an added loss
+    added = attempt(lambda: bool(model.losses), False, Origin.MODEL)
+    if loss is None and added:
+        return "the loss is added in call (add_loss), not compiled"
+    return ""
+
+
+def mask_layer(model: Any) -> str:
+    """The layer that masks padded positions, in words ("" when there is none)."""
+    for layer in shim.all_layers(model):
+        name = type(layer).__name__
+        if name == "Embedding" and getattr(layer, "mask_zero", False):
+            return "a mask_zero Embedding"
+        if name == "Masking":
+            return "a Masking layer"
+    return ""
 
 
 def default_learning_rate(optimizer: Any) -> float | None:
@@ -121,9 +148,8 @@ def describe_heads(model: Any) -> dict[str, ModelSpec]:
 
 
 def _head_losses(model: Any) -> dict[str, tuple[str | None, bool]]:
-    compiled = getattr(model, "_compile_loss", None)
     found = {}
-    for flat in getattr(compiled, "_flat_losses", None) or []:
+    for flat in shim.compiled_losses(model):
         name = getattr(flat, "name", None)
         if name:
             found[str(name)] = _loss_of(flat.loss)
@@ -151,8 +177,7 @@ def _output_activation(layers: tuple[LayerSpec, ...]) -> tuple[str | None, str |
 
 
 def _loss(model: Any) -> tuple[str | None, bool]:
-    compiled = getattr(model, "_compile_loss", None)
-    flat = getattr(compiled, "_flat_losses", None) or []
+    flat = shim.compiled_losses(model)
     return _loss_of(flat[0].loss if len(flat) == 1 else getattr(model, "loss", None))
 
 
@@ -172,7 +197,7 @@ def _loss_of(obj: Any) -> tuple[str | None, bool]:
 
 
 def _metric_variant(metric: Any) -> str | None:
-    fn = getattr(metric, "_fn", None)
+    fn = shim.metric_function(metric)
     return canonical_name(getattr(fn, "__name__", None) or type(metric).__name__)
 
 
@@ -214,7 +239,7 @@ def _metric_specs(model: Any) -> Iterable[MetricSpec]:
                         variant=_metric_variant(m),
                         weighted=weighted,
                         threshold=_metric_threshold(m),
-                        from_logits=bool(getattr(m, "_from_logits", False)),
+                        from_logits=shim.metric_from_logits(m),
                     )
                 )
     return specs

@@ -17,6 +17,7 @@ from mlflow_sanity.adapters.keras.describe import callback_specs
 from mlflow_sanity.adapters.keras.heads import evaluation_of
 from mlflow_sanity.adapters.keras.inputs import FitCall, FitData, n_rows, take_rows
 from mlflow_sanity.adapters.keras.predict import predict_outputs
+from mlflow_sanity.core.boundary import Caught, Origin, attempt, describe
 from mlflow_sanity.core.fingerprint import Fingerprint
 from mlflow_sanity.core.keras_spec import (
     FitSpec,
@@ -25,6 +26,7 @@ from mlflow_sanity.core.keras_spec import (
     Predictions,
     summarize_labels,
 )
+from mlflow_sanity.core.regression import TargetStats
 from mlflow_sanity.core.splits import ModelSelection
 from mlflow_sanity.core.task import Task
 
@@ -54,7 +56,13 @@ def model_selection(fit: FitSpec) -> ModelSelection:
 
 
 def training_evaluation(
-    model: Any, spec: ModelSpec, task: Task, fit: FitSpec, data: FitData, call: FitCall
+    model: Any,
+    spec: ModelSpec,
+    task: Task,
+    fit: FitSpec,
+    data: FitData,
+    call: FitCall,
+    train_targets: TargetStats | None = None,
 ) -> dict[str, Any]:
     """Without validation data, the model's predictions on (a sample of) its own training
     rows, as its task's evidence (``heads.evaluation_of``): a model that predicts one class
@@ -63,12 +71,17 @@ def training_evaluation(
         return {}
     n = n_rows(data.x_train)
     rows = np.unique(np.linspace(0, n - 1, min(n, TRAIN_CHECK_ROWS)).astype(np.int64))
-    try:
-        outputs = predict_outputs(model, take_rows(data.x_train, rows), call.batch_size)
-    except Exception as exc:  # the configuration and history checks still run
-        _log.info("mlflow-sanity: training predictions not checked: %s", exc)
+    x = take_rows(data.x_train, rows)
+    # the user's model failing on its training rows: the other checks still run
+    with Caught(Origin.MODEL, "training predictions") as caught:
+        outputs = predict_outputs(model, x, call.batch_size)
+    if caught.failed:
+        _log.info("mlflow-sanity: training predictions not checked: %s", caught.raised)
         return {}
-    return evaluation_of(task, spec, Predictions(data.y_train[rows], outputs), fit.labels)
+    from mlflow_sanity.adapters.keras.task_heads import with_mask  # a tagger's own mask
+
+    preds = with_mask(model, x, Predictions(data.y_train[rows], outputs))
+    return evaluation_of(task, spec, preds, fit.labels, train_targets)
 
 
 def label_summary(data: FitData, spec: ModelSpec) -> LabelSummary | None:
@@ -127,11 +140,10 @@ def fingerprints(data: FitData) -> tuple[dict[str, Fingerprint], str]:
     why there are none, if computing them failed."""
     if not data.train_readable:
         return {}, ""
-    try:
+    with Caught(Origin.OUTSIDE) as caught:  # optional; the other checks still count
         return fingerprints_of(data.x_train, data.y_train, data.x_val, data.y_val), ""
-    except Exception as exc:  # a fingerprint is optional; the other checks still count
-        _log.warning("mlflow-sanity: training fingerprint not logged: %s", exc)
-        return {}, f"not computed: {type(exc).__name__}: {exc}"
+    _log.warning("mlflow-sanity: training fingerprint not logged: %s", caught.error)
+    return {}, f"not computed: {describe(caught.raised)}"
 
 
 def fingerprints_of(x_train: Any, y_train: Any, x_val: Any, y_val: Any) -> dict[str, Fingerprint]:
@@ -142,10 +154,8 @@ def fingerprints_of(x_train: Any, y_train: Any, x_val: Any, y_val: Any) -> dict[
 
 
 def _keras_config(obj: Any) -> Any:
-    try:
-        return obj.get_config()
-    except Exception:  # a subclassed model without get_config: its ModelSpec stands in
-        return None
+    # a subclassed model without get_config: its ModelSpec stands in
+    return attempt(lambda: obj.get_config(), None, Origin.OUTSIDE)
 
 
 def run_digests(
@@ -157,7 +167,7 @@ def run_digests(
     from mlflow_sanity.core.run_digest import stable_digest
 
     out: dict[str, str] = {}
-    try:
+    with Caught(Origin.OUTSIDE) as caught:  # grouping is optional; the checks still count
         architecture = _keras_config(model) or [
             (layer.class_name, layer.activation, layer.units) for layer in spec.layers
         ]
@@ -183,8 +193,8 @@ def run_digests(
             "other_callbacks": list(fit.other_callbacks),
         }
         out["config"] = stable_digest({"model": architecture, "compile": compiled, "fit": settings})
-    except Exception as exc:  # grouping is optional; the checks still count
-        _log.info("mlflow-sanity: no config digest: %s", exc)
+    if caught.failed:
+        _log.info("mlflow-sanity: no config digest: %s", caught.error)
     train = fingerprints.get("train")
     if train is not None:
         val = fingerprints.get("validation")

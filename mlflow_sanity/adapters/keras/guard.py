@@ -15,20 +15,14 @@ The promises of the hooks (``autolog``'s ``fit``/``evaluate`` wrappers and
 from __future__ import annotations
 
 import contextlib
-import logging
 import threading
-import warnings
 from collections.abc import Iterator
 
 from mlflow_sanity.adapters.rng import preserved_random_state
-from mlflow_sanity.core.strict import strict
+from mlflow_sanity.core.boundary import Caught, Origin, SanityWarning, describe, settle
 
-_log = logging.getLogger(__name__)
+__all__ = ["EVALUATE_UNAFFECTED", "FIT_UNAFFECTED", "Guard", "SanityWarning", "busy", "inside"]
 _LOCAL = threading.local()
-
-
-class SanityWarning(UserWarning):
-    """mlflow-sanity could not check a fit or evaluate. Keras itself was not affected."""
 
 
 FIT_UNAFFECTED = "training and its History are"
@@ -52,34 +46,40 @@ def inside() -> Iterator[None]:
 
 class Guard:
     """One hooked call: ``with guard.ours(): ...`` around each piece of our own work, then
-    ``guard.close()`` once the user's call has returned."""
+    ``guard.close()`` once the user's call has returned. ``guard.noted(what)`` is for work
+    whose failure is a note in the report (the probes' ``errors``), not a warning."""
 
     def __init__(self, what: str = "fit", unaffected: str = FIT_UNAFFECTED) -> None:
         self.what = what
         self.unaffected = unaffected
         self.failure: BaseException | None = None  # the first one: one warning per call
+        self.notes: list[str] = []  # what ``noted`` work could not do, the first few
 
     @contextlib.contextmanager
     def ours(self) -> Iterator[None]:
         """Our work: the random state restored after it, an error kept instead of raised."""
-        try:
-            with preserved_random_state():
-                yield
-        except Exception as exc:  # the user's fit/evaluate never fails because of us
-            if self.failure is None:
-                self.failure = exc
+        with Caught(Origin.DEFERRED, self.what) as caught, preserved_random_state():
+            yield
+        if caught.error is not None and self.failure is None:
+            self.failure = caught.error
+
+    @contextlib.contextmanager
+    def noted(self, what: str, limit: int = 5) -> Iterator[None]:
+        """Our optional work (a probe): the random state restored; an error becomes a note
+        (``"train end: ValueError: ..."``), re-raised at once under strict mode."""
+        with Caught(Origin.OURS, f"{self.what} {what}") as caught, preserved_random_state():
+            yield
+        if caught.error is not None and len(self.notes) < limit:
+            self.notes.append(f"{what}: {describe(caught.error)}")
 
     def close(self) -> None:
         """Turn the kept error into one ``SanityWarning`` (re-raise it under strict mode)."""
         failure, self.failure = self.failure, None
         if failure is None:
             return
-        if strict():
-            raise failure
-        _log.debug("mlflow-sanity failed", exc_info=failure)
-        warnings.warn(
-            f"mlflow-sanity could not check this {self.what} ({type(failure).__name__}: "
-            f"{failure}); {self.unaffected} not affected.",
-            SanityWarning,
-            stacklevel=2,  # our frame: MLflow reroutes warnings attributed to its own code
+        settle(
+            failure,
+            f"mlflow-sanity could not check this {self.what} ({describe(failure)}); "
+            f"{self.unaffected} not affected.",
+            stacklevel=3,  # our frame: MLflow reroutes warnings attributed to its own code
         )

@@ -21,11 +21,18 @@ import numpy as np
 
 from mlflow_sanity.adapters.keras.describe import describe_heads, describe_model
 from mlflow_sanity.adapters.keras.predict import predict_heads, predict_outputs
+from mlflow_sanity.adapters.keras.regression import regression_files, regression_of
+from mlflow_sanity.adapters.keras.task_heads import (
+    multilabel_evidence,
+    multilabel_files,
+    sequence_evidence,
+)
 from mlflow_sanity.checks import CheckOptions, Context
 from mlflow_sanity.core.findings import Provenance, Report
 from mlflow_sanity.core.keras_spec import LabelSummary, ModelSpec, Predictions, label_indices
 from mlflow_sanity.core.metrics import Classification, InputError, classify
 from mlflow_sanity.core.predictions import outputs_to_proba
+from mlflow_sanity.core.regression import TargetStats
 from mlflow_sanity.core.task import SINGLE_LABEL, Task, TaskDecision, decide_task
 from mlflow_sanity.pipeline import build_report
 
@@ -102,6 +109,7 @@ def head_task(spec: ModelSpec, y: Any, x: Any = None) -> TaskDecision:
         output_rank=spec.output_rank,
         targets=y,
         inputs_are_targets=_same_data(x, y),
+        custom_loop=bool(spec.custom_loop),
     )
 
 
@@ -123,7 +131,11 @@ def evidence_field(task: Task) -> str:
 
 
 def evaluation_of(
-    task: Task, spec: ModelSpec, preds: Predictions | None, labels: LabelSummary | None
+    task: Task,
+    spec: ModelSpec,
+    preds: Predictions | None,
+    labels: LabelSummary | None,
+    train_targets: TargetStats | None = None,
 ) -> dict[str, Any]:
     """The one place a head's outputs become the evidence its task is judged on, as the
     ``Context`` fields that hold it (``{"eval": Classification}`` for a single-label
@@ -134,6 +146,13 @@ def evaluation_of(
     if task in SINGLE_LABEL:
         evaluation = classification_of(spec, preds, labels)
         return {"eval": evaluation} if evaluation is not None else {}
+    if task is Task.MULTILABEL:
+        return multilabel_evidence(spec, preds)
+    if task is Task.SEQUENCE:
+        return sequence_evidence(spec, preds)
+    if task is Task.REGRESSION:  # the baseline: the training targets' median (fit, memory)
+        regression = regression_of(preds, train_targets)
+        return {"regression": regression} if regression is not None else {}
     return {}
 
 
@@ -219,15 +238,17 @@ def name_findings(report: Report, head: str | None) -> Report:
     return report
 
 
-def head_files(
-    evaluations: Mapping[str | None, Classification | None], prefix: str = ""
-) -> dict[str, bytes]:
-    """Confusion matrix and per-class plots of each head that was evaluated."""
+def head_files(contexts: Mapping[str | None, Context], prefix: str = "") -> dict[str, bytes]:
+    """The plots and tables of each head that was evaluated: confusion matrix and per-class
+    plots of a classifier (a tagger's real tokens too), predicted vs actual and residuals of
+    a regressor, the per-label table of a multi-label head."""
     from mlflow_sanity.report import classification_files
 
     files: dict[str, bytes] = {}
-    for name, evaluation in evaluations.items():
-        if evaluation is not None:
-            head = f"{name}_" if name is not None else ""
-            files.update(classification_files(evaluation, prefix=f"{prefix}{head}"))
+    for name, ctx in contexts.items():
+        head = f"{prefix}{name}_" if name is not None else prefix
+        if ctx.eval is not None:
+            files.update(classification_files(ctx.eval, prefix=head))
+        files.update(regression_files(ctx.regression, prefix=head))
+        files.update(multilabel_files(ctx.multilabel, prefix=head))
     return files

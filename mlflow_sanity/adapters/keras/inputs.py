@@ -25,6 +25,7 @@ import pandas as pd
 
 from mlflow_sanity.adapters.keras import shim
 from mlflow_sanity.checks import CheckOptions
+from mlflow_sanity.core.boundary import Caught, Origin, attempt
 
 _log = logging.getLogger(__name__)
 
@@ -184,53 +185,51 @@ def _unshared_shuffle(ds: Any) -> Any:
     """
     if not _has_shuffle(ds) or _held_bytes(ds) > COPY_MAX_BYTES:
         return ds
-    try:
-        import tensorflow as tf
+    # a graph that cannot be serialised: read it as it is
+    return attempt(lambda: _with_fresh_seeds(ds), ds, Origin.OUTSIDE, "copying a dataset")
 
-        policy = tf.data.experimental.ExternalStatePolicy.IGNORE
-        graph = tf.compat.v1.GraphDef()
-        graph.ParseFromString(shim.dataset_graph(ds, policy))
-        swapped = 0
-        for node in list(graph.node):
-            if node.op == "ShuffleDatasetV3" and len(node.input) >= 5:
-                fresh = graph.node.add()
-                fresh.name, fresh.op = (
-                    f"{node.name}/mlflow_sanity_seed_generator",
-                    "DummySeedGenerator",
-                )
-                node.input[4] = fresh.name
-                swapped += 1
-        if not swapped:
-            return ds
-        variant = tf.raw_ops.DatasetFromGraph(graph_def=graph.SerializeToString())
-        return tf.data.experimental.from_variant(variant, ds.element_spec)
-    except Exception as exc:  # a graph that cannot be serialised: read it as it is
-        _log.debug("mlflow-sanity: dataset read without a copy: %s", exc)
+
+def _with_fresh_seeds(ds: Any) -> Any:
+    """The dataset's graph rebuilt with a fresh seed generator in each shuffle."""
+    import tensorflow as tf
+
+    policy = tf.data.experimental.ExternalStatePolicy.IGNORE
+    graph = tf.compat.v1.GraphDef()
+    graph.ParseFromString(shim.dataset_graph(ds, policy))
+    swapped = 0
+    for node in list(graph.node):
+        if node.op == "ShuffleDatasetV3" and len(node.input) >= 5:
+            fresh = graph.node.add()
+            fresh.name, fresh.op = (
+                f"{node.name}/mlflow_sanity_seed_generator",
+                "DummySeedGenerator",
+            )
+            node.input[4] = fresh.name
+            swapped += 1
+    if not swapped:
         return ds
+    variant = tf.raw_ops.DatasetFromGraph(graph_def=graph.SerializeToString())
+    return tf.data.experimental.from_variant(variant, ds.element_spec)
 
 
 def _held_bytes(ds: Any, depth: int = 0) -> int:
     """Bytes of the tensors a dataset graph holds in memory (``from_tensor_slices``)."""
     total = 0
-    for t in getattr(ds, "_tensors", None) or []:
-        try:
+    for t in shim.dataset_tensors(ds):
+        with Caught(Origin.OUTSIDE):  # not a dense tensor: count nothing
             width = 64 if t.dtype.name == "string" else t.dtype.size
             total += int(t.shape.num_elements() or 0) * width
-        except Exception:  # not a dense tensor: count nothing
-            continue
-    try:
-        inputs = shim.dataset_inputs(ds) if depth < 100 else []
-    except Exception:  # an unknown graph: count what is known, read the dataset directly
-        inputs = []
+    # an unknown graph: count what is known, read the dataset directly
+    inputs = attempt(lambda: shim.dataset_inputs(ds) if depth < 100 else [], [], Origin.OUTSIDE)
     return total + sum(_held_bytes(d, depth + 1) for d in inputs)
 
 
 def _has_shuffle(ds: Any, depth: int = 0) -> bool:
     if "Shuffle" in type(ds).__name__:
         return True
-    try:
-        inputs = shim.dataset_inputs(ds) if depth < 100 else []
-    except Exception:  # unknown structure: assume a shuffle, the copy falls back safely
+    # unknown structure: assume a shuffle, the copy falls back safely
+    inputs = attempt(lambda: shim.dataset_inputs(ds) if depth < 100 else [], None, Origin.OUTSIDE)
+    if inputs is None:
         return True
     return any(_has_shuffle(d, depth + 1) for d in inputs)
 

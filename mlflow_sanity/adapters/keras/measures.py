@@ -123,7 +123,7 @@ def _loss_fn(model: Any) -> Callable[[Any, Any], Any]:
     the first step it is not built yet, so ``model.loss`` is resolved instead). Several
     outputs: the sum of each output's loss times its ``loss_weights`` entry, as Keras
     trains on."""
-    flat = getattr(getattr(model, "_compile_loss", None), "_flat_losses", None) or []
+    flat = shim.compiled_losses(model)
     if len(flat) == 1:
         return flat[0].loss
     if flat:

@@ -15,6 +15,7 @@ from typing import Any
 
 from mlflow_sanity.core.findings import Finding
 from mlflow_sanity.core.fingerprint import Fingerprint
+from mlflow_sanity.core.regression import TargetStats
 from mlflow_sanity.core.splits import ModelSelection
 
 
@@ -31,6 +32,8 @@ class FitMemory:
     # The fit's cause findings (not passed): a later evaluate that shows their symptom
     # re-links them (``checks.cause_rule.relink_fit_causes``).
     causes: tuple[Finding, ...] = ()
+    # A regressor's training targets (their median is the baseline of a later evaluate).
+    targets: TargetStats | None = None
 
     def seen_splits(self) -> dict[str, Fingerprint]:
         """The splits other than the training rows: validation data, then each evaluate."""

@@ -20,7 +20,7 @@ import contextlib
 import functools
 import logging
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,16 +38,16 @@ from mlflow_sanity.adapters.keras.guard import (
 )
 from mlflow_sanity.adapters.keras.inputs import EvaluateCall, FitCall, _signature, unpack_pair
 from mlflow_sanity.adapters.keras.memory import recall, remember_evaluated
+from mlflow_sanity.adapters.keras.predict import Captured, evaluate_outputs
 from mlflow_sanity.adapters.keras.probes import ProbeCallback, with_probe
 from mlflow_sanity.adapters.keras.record import check_and_log
 from mlflow_sanity.checks import CheckOptions, Thresholds
 from mlflow_sanity.checks.cause_rule import relink_fit_causes
+from mlflow_sanity.core.boundary import Caught, Origin, attempt, on_error
 from mlflow_sanity.core.findings import Report
-from mlflow_sanity.core.strict import strict
 from mlflow_sanity.tracking import shim
 from mlflow_sanity.tracking.publish import Target, publish
-from mlflow_sanity.tracking.runs import OwnedRun, tracking_uri
-from mlflow_sanity.tracking.spool import finish_run, open_fit_run
+from mlflow_sanity.tracking.runs import OwnedRun, finish_run, open_fit_run, tracking_uri
 
 _log = logging.getLogger(__name__)
 
@@ -169,10 +169,8 @@ class SanityCallback(keras.callbacks.Callback):
     def on_train_begin(self, logs: Mapping[str, Any] | None = None) -> None:
         self._training = True
         self._started = time.perf_counter()
-        try:
-            self._siblings = sibling_callbacks(self)
-        except Exception:  # introspection is best effort; the report just lacks monitors
-            self._siblings = []
+        # introspection is best effort; the report just lacks monitors
+        self._siblings = attempt(lambda: sibling_callbacks(self), [], Origin.OUTSIDE)
         self._probe = None
         if self._adopted is None:  # alone: probe what training_data shows (the wrapper's
             x, y = unpack_pair(self.training_data)  # probe serves an adopted fit)
@@ -304,16 +302,16 @@ def _fit_wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
     if guard.failure is not None:
         call = None
     started = time.perf_counter()
-    try:
-        with inside():
-            history = original(self, *args, **kwargs)
-    except BaseException:
+
+    def failed(_: BaseException) -> None:  # the user's own error passes through, untouched
         if adopter is not None:
             adopter.release()
         if run is not None:
-            with contextlib.suppress(Exception):  # the user's error is the one to see
+            with Caught(Origin.OUTSIDE, "ending the run"):  # the user's error is the one to see
                 finish_run(run, "FAILED")
-        raise
+
+    with on_error(failed), inside():
+        history = original(self, *args, **kwargs)
     if call is not None and run is not None:
         call.seconds = time.perf_counter() - started
         with guard.ours():
@@ -337,7 +335,7 @@ def _with_probe(
 ) -> tuple[tuple[Any, ...], dict[str, Any]]:
     """fit's arguments with our probe callback added to a new callbacks list (the user's
     list is never mutated); unchanged when that is not possible."""
-    try:
+    with Caught(Origin.OURS, "adding the probes"):  # optional; fit runs as called
         bound = _signature(original).bind(model, *args, **kwargs)
         probe = ProbeCallback(call)
         callbacks = with_probe(bound.arguments.get("callbacks"), probe)
@@ -346,11 +344,7 @@ def _with_probe(
         bound.arguments["callbacks"] = callbacks
         call.probe = probe
         return tuple(bound.args[1:]), dict(bound.kwargs)
-    except Exception as exc:  # the probes are optional; fit runs as called
-        if strict():
-            raise
-        _log.debug("mlflow-sanity probe not added: %s", exc)
-        return args, kwargs
+    return args, kwargs
 
 
 def _evaluate_wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
@@ -366,22 +360,40 @@ def _evaluate_wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
         for cb in call.callbacks:  # the wrapper, which sees the data, reports
             if isinstance(cb, SanityCallback):
                 cb.leave_evaluate_to_wrapper()
-    with inside():
+    with inside(), _kept_outputs(self, call) as captured:
         result = original(self, *args, **kwargs)
     if call is not None:
         with guard.ours():
-            _check_evaluate(self, call, returned_metrics(self, result), _STATE.config)
+            returned = returned_metrics(self, result)
+            _check_evaluate(self, call, returned, _STATE.config, captured)
     guard.close()
     return result
 
 
+@contextlib.contextmanager
+def _kept_outputs(model: Any, call: EvaluateCall | None) -> Iterator[Captured | None]:
+    """Keras' own evaluate pass with its outputs kept for the checks (one forward pass
+    instead of two, ``predict.evaluate_outputs``); nothing kept when that is not possible
+    or fails to set up (Keras' evaluate then runs exactly as without us)."""
+    captured = None
+    with contextlib.ExitStack() as stack:
+        if call is not None:
+            with Caught(Origin.OURS, "keeping the evaluate outputs"):  # strict: raises
+                captured = stack.enter_context(evaluate_outputs(model, call.x, call.steps))
+        yield captured
+
+
 def _check_evaluate(
-    model: Any, call: EvaluateCall, returned: dict[str, float], config: CheckOptions
+    model: Any,
+    call: EvaluateCall,
+    returned: dict[str, float],
+    config: CheckOptions,
+    captured: Captured | None = None,
 ) -> None:
     """Log to the run of the model's last fit (reopened: MLflow accepts writes to a
     finished run), else the active run, else a run of its own."""
     memory = recall(model)
-    found = analyse_evaluate(model, call, returned, config, memory)
+    found = analyse_evaluate(model, call, returned, config, memory, captured)
     if memory is not None:
         remember_evaluated(model, memory, found.fingerprints.get("evaluate"))
         if memory.causes:  # a symptom the fit did not show: its causes lead it here

@@ -34,6 +34,7 @@ import keras
 import numpy as np
 
 from mlflow_sanity.adapters.keras.describe import as_numpy
+from mlflow_sanity.adapters.keras.guard import Guard
 from mlflow_sanity.adapters.keras.inputs import FitCall, is_readable, n_rows, take_rows
 from mlflow_sanity.adapters.keras.measures import (
     LossNotResolved,
@@ -43,14 +44,13 @@ from mlflow_sanity.adapters.keras.measures import (
     itemsize,
     weights_report,
 )
-from mlflow_sanity.adapters.rng import preserved_random_state
+from mlflow_sanity.core.boundary import Origin, attempt
 from mlflow_sanity.core.keras_spec import (
     DeadUnits,
     GradientProbe,
     NonFiniteEvent,
     ProbeSpec,
 )
-from mlflow_sanity.core.strict import strict
 
 _log = logging.getLogger(__name__)
 
@@ -88,11 +88,9 @@ def _floats(obj: Any) -> Any:
 
 
 def _learning_rate(model: Any) -> float | None:
-    try:
-        value = float(as_numpy(model.optimizer.learning_rate))
-    except Exception:  # a schedule or no optimizer: the probes go on without the rate
-        return None
-    return value if math.isfinite(value) else None
+    # a schedule or no optimizer: the probes go on without the rate
+    value = attempt(lambda: float(as_numpy(model.optimizer.learning_rate)), None, Origin.OUTSIDE)
+    return value if value is not None and math.isfinite(value) else None
 
 
 def probe_epochs(epochs: int) -> set[int]:
@@ -124,7 +122,7 @@ class ProbeCallback(keras.callbacks.Callback):
         self._lr_end: float | None = None
         self._updates: int | None = None
         self._n_params: int | None = None
-        self._errors: list[str] = []
+        self._guard = Guard("probes")  # each hook's failure is a note in ProbeSpec.errors
         self._first_nan_seen = False
         self._ended = False
         self._source = ""  # where the probe batch came from
@@ -150,15 +148,8 @@ class ProbeCallback(keras.callbacks.Callback):
             self._safe("train end", self._end)
 
     def _safe(self, what: str, fn: Callable[[], None]) -> None:
-        try:
-            with preserved_random_state():
-                fn()
-        except Exception as exc:  # never break training
-            if strict():
-                raise
-            _log.debug("mlflow-sanity probe failed at %s", what, exc_info=exc)
-            if len(self._errors) < 5:
-                self._errors.append(f"{what}: {type(exc).__name__}: {exc}")
+        with self._guard.noted(what):  # never break training
+            fn()
 
     def _begin(self) -> None:
         params = self.params or {}
@@ -185,10 +176,11 @@ class ProbeCallback(keras.callbacks.Callback):
     def _end(self) -> None:
         self._lr_end = _learning_rate(self.model)
         self._n_params = int(sum(int(np.prod(v.shape)) for v in self.model.trainable_variables))
-        try:
-            self._updates = int(as_numpy(self.model.optimizer.iterations))
-        except Exception:  # an optimizer without a step counter: never break training
-            self._updates = None
+        # an optimizer without a step counter: never break training
+        model = self.model
+        self._updates = attempt(
+            lambda: int(as_numpy(model.optimizer.iterations)), None, Origin.OUTSIDE
+        )
         if self._epochs_done and self._epochs_done not in self._probed:
             self._probe_gradients(self._epochs_done)
         if not self._first_nan_seen:
@@ -297,7 +289,7 @@ class ProbeCallback(keras.callbacks.Callback):
             updates=self._updates,
             steps_per_epoch=int(steps) if isinstance(steps, int) else None,
             n_params=self._n_params,
-            errors=tuple(self._errors),
+            errors=tuple(self._guard.notes),
             probe_rows_from=self._source,
         )
 

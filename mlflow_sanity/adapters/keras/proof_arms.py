@@ -29,6 +29,7 @@ from mlflow_sanity.adapters.keras.remedies import (
     balanced_weights,
     standardiser,
 )
+from mlflow_sanity.core.boundary import Caught, Origin
 from mlflow_sanity.core.keras_spec import label_indices
 from mlflow_sanity.core.predictions import outputs_to_proba
 from mlflow_sanity.core.proofs import Score
@@ -95,9 +96,10 @@ def _held_out(clone: Any, x: Any, y: Any, batch_size: int, spec: Any, classes: b
     from mlflow_sanity.adapters.keras.predict import predict_outputs
 
     outputs = predict_outputs(clone, x, batch_size)
-    try:
+    loss = math.nan
+    with Caught(Origin.MODEL) as caught:  # a custom loss setup: Keras' own evaluate, below
         loss = float(np.asarray(clone.compute_loss(x=x, y=y, y_pred=outputs, training=False)))
-    except Exception:  # a custom loss setup: Keras' own evaluate computes it
+    if caught.failed:
         value = clone.evaluate(x, y, batch_size=batch_size, verbose=0)
         loss = float(np.asarray(value[0] if isinstance(value, (list, tuple)) else value))
     if not classes:
@@ -109,15 +111,20 @@ def _held_out(clone: Any, x: Any, y: Any, batch_size: int, spec: Any, classes: b
     return Score(float(np.mean(recalls)), loss, None, recalls)
 
 
-def _in_users_loss(model: Any, clone: Any, x_eval: Any, rows: Rows) -> float | None:
-    """The remedied copy's held-out loss measured with the user's own loss (a remedy that
-    swaps the loss would otherwise compare two units), None when it is not a named loss."""
+def _in_users_loss(
+    model: Any, clone: Any, x_eval: Any, rows: Rows, back: Any = None
+) -> float | None:
+    """The remedied copy's held-out loss measured with the user's own loss on the targets'
+    own scale (a remedy that swaps the loss or scales the targets would otherwise compare
+    two units), None when it is not a named loss."""
     from mlflow_sanity.adapters.keras.predict import predict_outputs
 
     name = model.get_compile_config().get("loss")
     if not isinstance(name, str):
         return None
     outputs = predict_outputs(clone, x_eval, None)
+    if back is not None:
+        outputs = back(outputs).astype(np.float32)
     y = np.asarray(rows.y_eval, dtype=np.float32)
     return float(np.mean(np.asarray(keras.losses.get(name)(y, outputs))))
 
@@ -134,18 +141,22 @@ def train_arm(
 ) -> Trained:
     """Train one copy and score it; any failure is the arm's ``error``, never raised."""
     start = time.perf_counter()
-    try:
+    # a copy the user's model cannot train: the arm says so, the fit stands
+    with Caught(Origin.MODEL, "experiment arm") as caught:
         x_train, x_eval = as_float_arrays(rows.x_train), as_float_arrays(rows.x_eval)
         if remedy is not None and remedy.standardise:
             scale = standardiser(x_train)
             x_train, x_eval = scale(x_train), scale(x_eval)
+        y_train, back = rows.y_train, None
+        if remedy is not None and remedy.standardise_targets:
+            y_train, back = _standardised_targets(rows.y_train)
         clone = _copy(model, remedy, seed)
         before = _held_out(clone, x_eval, rows.y_eval, batch_size, spec, rows.classes).loss
         stop = _SafetyStop(deadline)
         weights = balanced_weights(rows.y_train) if remedy is not None and remedy.balanced else None
         clone.fit(  # rows shuffled once, by a private generator: the same order in both arms
             x_train,
-            rows.y_train,
+            y_train,
             epochs=epochs,
             batch_size=batch_size,
             verbose=0,
@@ -156,14 +167,23 @@ def train_arm(
         if stop.hit:
             return Trained(None, stop.updates, time.perf_counter() - start, stopped=True)
         after = _held_out(clone, x_eval, rows.y_eval, batch_size, spec, rows.classes)
-        if remedy is not None and remedy.loss is not None:  # losses compared in one unit
-            before, after = None, replace(after, loss=_in_users_loss(model, clone, x_eval, rows))
+        if remedy is not None and (remedy.loss is not None or back is not None):
+            # the losses compared in the user's loss, on the targets' own scale
+            loss = _in_users_loss(model, clone, x_eval, rows, back)
+            before, after = None, replace(after, loss=loss)
         score = replace(after, loss_before=before)
         ba = score.balanced_accuracy
         score = score if ba is None or math.isfinite(ba) else None
-        return Trained(
-            score, stop.updates, time.perf_counter() - start, "" if score else "no score"
-        )
-    except Exception as exc:  # a copy the user's model cannot train: the arm says so, fit stands
-        _log.info("mlflow-sanity: experiment arm failed: %s", exc, exc_info=True)
-        return Trained(None, 0, time.perf_counter() - start, str(exc)[:200])
+        seconds = time.perf_counter() - start
+        return Trained(score, stop.updates, seconds, "" if score else "no score")
+    exc = caught.raised
+    _log.info("mlflow-sanity: experiment arm failed: %s", exc, exc_info=exc)
+    return Trained(None, 0, time.perf_counter() - start, str(exc)[:200])
+
+
+def _standardised_targets(y: Any) -> tuple[np.ndarray, Any]:
+    """``(y standardised on its own mean and std, the map of outputs back to y's scale)``."""
+    arr = np.asarray(y, dtype=np.float64)
+    mean, std = arr.mean(axis=0), arr.std(axis=0)
+    std = np.where(std > 0, std, 1.0)
+    return ((arr - mean) / std).astype(np.float32), lambda out: np.asarray(out) * std + mean

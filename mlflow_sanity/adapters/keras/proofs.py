@@ -55,6 +55,7 @@ from mlflow_sanity.checks import REGISTRY, CheckOptions, Context, run_checks
 from mlflow_sanity.checks.cause_rule import CONSEQUENCE_OF
 from mlflow_sanity.checks.registry import SYMPTOMS
 from mlflow_sanity.core import proof_budget as pb
+from mlflow_sanity.core.boundary import Caught, Origin
 from mlflow_sanity.core.findings import Finding, Report
 from mlflow_sanity.core.keras_spec import label_indices
 from mlflow_sanity.core.proof_budget import MODE_ENV, ProofSettings  # noqa: F401 (API)
@@ -66,7 +67,6 @@ from mlflow_sanity.core.proofs import (
     Score,
     not_run,
 )
-from mlflow_sanity.core.strict import strict
 from mlflow_sanity.core.task import SINGLE_LABEL
 
 _log = logging.getLogger(__name__)
@@ -199,11 +199,11 @@ def _unexplained(report: Report) -> bool:
 
 def _clonable(model: Any) -> str:
     """Why ``model`` cannot be copied for an experiment ('' when it can)."""
-    try:
+    with Caught(Origin.OUTSIDE) as caught:  # cannot serialise: no experiment, said so
         model.get_config()
         model.get_compile_config()
-    except Exception as exc:  # any failure to serialise means: no experiment, said in the report
-        name = type(exc).__name__
+    if caught.raised is not None:
+        name = type(caught.raised).__name__
         return f"the model cannot be cloned ({name}: a subclassed model without get_config)"
     if getattr(model, "optimizer", None) is None:
         return "the model is not compiled"
@@ -230,13 +230,13 @@ def prove(
     wanted = candidates(report, call) or _unexplained(report)
     if not wanted or ctx is None or settings.mode is False:
         return report
-    try:
-        with preserved_random_state():
-            proofs, runs = _run(model, call, data, ctx, report, run_id, settings)
-    except Exception as exc:  # the report stands without its experiments
-        if strict():
-            raise
-        _log.warning("mlflow-sanity: cause experiments failed: %s", exc, exc_info=True)
+    proofs: dict[str, dict[str, Any]] = {}
+    runs: dict[str, int] = {}
+    # the report stands without its experiments (a bug of ours: strict re-raises)
+    with Caught(Origin.OURS, "cause experiments") as caught, preserved_random_state():
+        proofs, runs = _run(model, call, data, ctx, report, run_id, settings)
+    if (exc := caught.error) is not None:
+        _log.warning("mlflow-sanity: cause experiments failed: %s", exc, exc_info=exc)
         why = f"the experiment failed ({type(exc).__name__})"
         proofs, runs = {f.id: not_run(f.id, why) for f in candidates(report, call)}, {}
     if not proofs:
@@ -251,13 +251,15 @@ def prove(
 def _announce(
     report: Report, proofs: dict[str, dict[str, Any]], runs: dict[str, int], run_id: str | None
 ) -> None:
-    """Record what ran for the console summary's one line (``report.console``); a report
-    with nothing flagged has no summary, so the line goes to the log at INFO."""
+    """Record the work spent (for people: ``report.inputs``); the console summary of a
+    flagged report names the experiments in one line, an unflagged report has no
+    summary, so the same line goes to the log at INFO."""
     report.inputs["experiments"] = {"count": len(proofs), "child_runs": 0, **runs}
     if not report.flagged:
         from mlflow_sanity.report.console import experiments_line
 
-        _say.info("mlflow-sanity: %s", experiments_line(report, run_id or ""))
+        if line := experiments_line(report, run_id or ""):
+            _say.info("mlflow-sanity: %s", line)
 
 
 @dataclass

@@ -11,7 +11,7 @@ from mlflow_sanity.adapters.keras.inputs import FitCall
 from mlflow_sanity.adapters.keras.memory import FitMemory, remember
 from mlflow_sanity.checks import CheckOptions
 from mlflow_sanity.core.findings import Finding, Report, Severity
-from mlflow_sanity.core.splits import ModelSelection
+from mlflow_sanity.core.regression import TargetStats
 
 
 def _validation_accuracy(report: Report) -> float | None:
@@ -33,6 +33,12 @@ def _fit_causes(report: Report) -> tuple[Finding, ...]:
     )
 
 
+def _training_targets(found: Any) -> TargetStats | None:
+    """A regressor fit's training targets, for the baseline of its later evaluates."""
+    r = found.context.regression if found.context is not None else None
+    return r.train if r is not None else None
+
+
 def check_and_log(
     model: Any,
     history: Mapping[str, list[float]],
@@ -48,7 +54,6 @@ def check_and_log(
 
     found = analyse(model, history, call, config)
     found.report = prove(model, call, found.data, found.context, found.report, config, run_id)
-    selection = found.report.inputs.get("model_selection")
     model_id = fit_model_id(run_id)
     remember(
         model,
@@ -56,10 +61,11 @@ def check_and_log(
             run_id,
             found.fingerprints.get("train"),
             found.fingerprints.get("validation"),
-            ModelSelection.from_dict(selection) if selection else None,
+            found.report.model_selection,
             model_id,
             _validation_accuracy(found.report),
             causes=_fit_causes(found.report),
+            targets=_training_targets(found),
         ),
     )
     target = Target(run_id, model_id)

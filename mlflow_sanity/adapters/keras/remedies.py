@@ -45,6 +45,9 @@ class Remedy:
     epochs_factor: int = 1
     balanced: bool = False  # class_weight="balanced" (n / (k * count) per class)
     loss: str | None = None  # the compiled loss replaced by this one
+    # The regression targets standardised on the training rows (predictions mapped back
+    # with the same mean/std before scoring), for ``unscaled_targets``.
+    standardise_targets: bool = False
 
 
 def _lr_remedy(f: Finding, lr: float | None, default: float | None) -> Remedy | None:
@@ -52,7 +55,7 @@ def _lr_remedy(f: Finding, lr: float | None, default: float | None) -> Remedy | 
         return None
     if default and (lr / default >= 10 or default / lr >= 10):
         return Remedy(f"the learning rate {lr:.3g} → {default:.3g} (the default)", default)
-    low = "too low" in f.message or "below" in str(f.evidence.get("suspect", ""))
+    low = f.evidence.get("direction") == "low"  # the learning_rate check's typed evidence
     new = lr * 10 if low else lr / 10
     return Remedy(f"the learning rate {lr:.3g} → {new:.3g}", new)
 
@@ -113,6 +116,9 @@ REMEDIES: dict[str, RemedyFn] = {
     ),
     "undertrained": lambda f, lr, d: Remedy("three times the epochs", epochs_factor=3),
     "loss_output_mismatch": _matching_loss,
+    "unscaled_targets": lambda f, lr, d: Remedy(
+        "standardised targets (the training targets' mean and std)", standardise_targets=True
+    ),
     REBALANCED: lambda f, lr, d: _BALANCED,
 }
 

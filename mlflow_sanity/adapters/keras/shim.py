@@ -14,14 +14,18 @@ import sys
 from collections.abc import Iterator
 from typing import Any
 
+from mlflow_sanity.core.boundary import Origin, attempt
+
 
 def all_layers(model: Any) -> list[Any]:
     """Every layer inside ``model``, nested models' layers included (``model.layers``
     alone when Keras' private walk is not there)."""
-    try:
-        return list(model._flatten_layers(include_self=False, recursive=True))
-    except Exception:  # Keras' private walk changed: the public top-level layers still count
-        return list(getattr(model, "layers", []))
+    walked = attempt(  # Keras' private walk changed: the public top-level layers still count
+        lambda: list(model._flatten_layers(include_self=False, recursive=True)),
+        None,
+        Origin.OUTSIDE,
+    )
+    return walked if walked is not None else list(getattr(model, "layers", []))
 
 
 def compiled_metric_groups(model: Any) -> tuple[tuple[bool, Any, Any], ...] | None:
@@ -34,6 +38,23 @@ def compiled_metric_groups(model: Any) -> tuple[tuple[bool, Any, Any], ...] | No
         (False, cm._flat_metrics, cm._user_metrics),
         (True, cm._flat_weighted_metrics, cm._user_weighted_metrics),
     )
+
+
+def keras_mask(tensor: Any) -> Any:
+    """The mask Keras propagated to a layer's output (a ``mask_zero`` Embedding, a
+    ``Masking`` layer), None when there is none: ``keras.src.backend.get_keras_mask``
+    where it exists, else the ``_keras_mask`` attribute it sets on tensors."""
+    try:
+        from keras.src.backend import get_keras_mask
+    except ImportError:  # older Keras 3: the attribute only
+        return getattr(tensor, "_keras_mask", None)
+    return get_keras_mask(tensor)
+
+
+def overrides(model: Any, base: Any, method: str) -> bool:
+    """Whether ``model``'s class defines its own ``method`` instead of ``base``'s (a custom
+    ``train_step`` on a ``keras.Model`` subclass). Public attributes, compared by identity."""
+    return getattr(type(model), method, None) is not getattr(base, method, None)
 
 
 def function_kwargs(obj: Any) -> dict[str, Any]:
@@ -60,3 +81,43 @@ def dataset_inputs(ds: Any) -> list[Any]:
 def dataset_graph(ds: Any, policy: Any) -> bytes:
     """A ``tf.data`` dataset's serialised graph (what ``DatasetFromGraph`` rebuilds)."""
     return ds._as_serialized_graph(external_state_policy=policy).numpy()
+
+
+def dataset_tensors(ds: Any) -> list[Any]:
+    """The tensors a ``tf.data`` dataset holds in memory (``from_tensor_slices``)."""
+    return list(getattr(ds, "_tensors", None) or [])
+
+
+def compiled_losses(model: Any) -> list[Any]:
+    """The compiled model's per-output loss wrappers (``.name``, ``.loss``), in output
+    order; empty before compile or when Keras keeps them elsewhere."""
+    compiled = getattr(model, "_compile_loss", None)
+    return list(getattr(compiled, "_flat_losses", None) or [])
+
+
+def metric_function(metric: Any) -> Any:
+    """The function a Keras ``MeanMetricWrapper`` wraps (None for other metrics)."""
+    return getattr(metric, "_fn", None)
+
+
+def metric_from_logits(metric: Any) -> bool:
+    """Whether a Keras metric was built with ``from_logits=True``."""
+    return bool(getattr(metric, "_from_logits", False))
+
+
+def makes_step_functions(model: Any) -> bool:
+    """Whether Keras builds this model's step functions the standard way (its private
+    ``_make_function``, no distribution strategy): the outputs of its own evaluate pass
+    can then be kept (``predict.evaluate_outputs``)."""
+    return hasattr(model, "_make_function") and getattr(model, "_distribute_strategy", None) is None
+
+
+def make_step_function(model: Any, step: Any) -> Any:
+    """Keras' own wrapper (``tf.function``, ``jit_compile``) around a step function."""
+    return model._make_function(step)
+
+
+def compiled_containers(model: Any) -> tuple[Any, Any]:
+    """The compiled loss and metric containers: ``compile`` makes new ones, so they tell
+    whether a function built for an earlier compile is stale."""
+    return getattr(model, "_compile_loss", None), getattr(model, "_compile_metrics", None)

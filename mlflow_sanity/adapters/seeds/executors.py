@@ -20,6 +20,7 @@ from typing import Any
 from mlflow_sanity.adapters.seeds import worker
 from mlflow_sanity.adapters.seeds.progress import one_line
 from mlflow_sanity.adapters.seeds.worker import SeedOutcome, WorkerConfig
+from mlflow_sanity.core.boundary import Caught, Origin, describe, on_error
 from mlflow_sanity.core.clock import now_ms
 
 Runner = Callable[[list[tuple[int, bool]], Callable[[SeedOutcome], None]], None]
@@ -45,9 +46,10 @@ def make_runner(
             raise ImportError("executor='ray' needs Ray: pip install 'mlflow-sanity[ray]'") from exc
         fn_bytes = ray.cloudpickle.dumps(train_fn)
         return lambda tasks, emit: _run_ray(fn_bytes, tasks, emit, max_workers, cfg, ray_options)
-    try:
+    # pickling fails in many types; each gets the same clear advice
+    with Caught(Origin.OUTSIDE) as caught:
         fn_bytes = pickle.dumps(train_fn)
-    except Exception as exc:  # pickling fails in many types; each gets the same clear advice
+    if (exc := caught.error) is not None:
         raise TypeError(
             f"executor='local' needs a picklable train_fn ({exc}). Define it at module level "
             "(not a lambda, closure or nested function), or use executor='sequential'."
@@ -134,16 +136,12 @@ def _pool_round(
         )
         for _ in range(n_pools)
     ]
-    try:
+    with on_error(lambda _: [_terminate(pool) for pool in pools]):
         futures = {
             pools[i % n_pools].submit(worker.run_task, s, r): (s, r, i % n_pools)
             for i, (s, r) in enumerate(tasks)
         }
         broken, broken_pools = _collect(futures, emit)
-    except BaseException:
-        for pool in pools:
-            _terminate(pool)
-        raise
     for i, pool in enumerate(pools):
         if i in broken_pools:
             _terminate(pool)
@@ -160,14 +158,15 @@ def _collect(
     broken_pools: set[int] = set()
     for fut in as_completed(futures):
         seed, repeat, pool_index = futures[fut]
-        try:
-            outcome = fut.result()
-        except BrokenProcessPool:
-            broken.append((seed, repeat))
-            broken_pools.add(pool_index)
-            continue
-        except Exception as exc:  # the outcome could not come back
-            outcome = _died(seed, repeat, f"{type(exc).__name__}: {exc}")
+        with Caught(Origin.OUTSIDE) as caught:  # the outcome could not come back
+            try:
+                outcome = fut.result()
+            except BrokenProcessPool:
+                broken.append((seed, repeat))
+                broken_pools.add(pool_index)
+                continue
+        if caught.error is not None:
+            outcome = _died(seed, repeat, describe(caught.error))
         emit(outcome)
     return broken, broken_pools
 
@@ -227,7 +226,7 @@ def _run_ray(
     with _ray_session(ray):
         remote = ray.remote(worker.ray_task).options(**opts)
         fn_ref = ray.put(fn_bytes)
-        try:
+        with on_error(lambda _: [ray.cancel(ref, force=True) for ref in running]):
             while queue or running:
                 while queue and len(running) < limit:
                     seed, repeat = queue.pop(0)
@@ -235,10 +234,6 @@ def _run_ray(
                 done, _ = ray.wait(list(running), num_returns=1)
                 for ref in done:
                     emit(_ray_outcome(ray, ref, *running.pop(ref)))
-        except BaseException:
-            for ref in running:
-                ray.cancel(ref, force=True)
-            raise
 
 
 @contextlib.contextmanager

@@ -22,6 +22,7 @@ from mlflow_sanity.adapters.seeds.sweep import (
     run_parent,
 )
 from mlflow_sanity.adapters.seeds.worker import SeedOutcome
+from mlflow_sanity.core.boundary import Caught, Origin, describe
 from mlflow_sanity.core.clock import now_ms
 from mlflow_sanity.tracking import runs
 from mlflow_sanity.tracking.queries import RunState, run_state
@@ -107,14 +108,13 @@ def _run_one(
     """
     start = now_ms()
     error = None
-    try:
+    # the entry point failed, or could not be started at all: a failed seed
+    with Caught(Origin.OUTSIDE) as caught:
         run_id = runs.run_project(
             entry_point, parameters, children.experiment, f"seed-{seed}", project
         )
-    except KeyboardInterrupt:
-        raise
-    except Exception as exc:  # the entry point failed, or could not be started at all
-        error = f"{type(exc).__name__}: {exc}"
+    if caught.error is not None:
+        error = describe(caught.error)
         run_id = children.find(seed, started_ms=start)
     if run_id is None:  # nothing was created: record the failure as a child of our own
         outcome = SeedOutcome(seed=seed, error=error, start_ms=start, end_ms=now_ms())

@@ -23,6 +23,7 @@ from mlflow_sanity.adapters.seeds.executors import make_runner
 from mlflow_sanity.adapters.seeds.progress import SweepProgress, display_metrics, seed_table
 from mlflow_sanity.adapters.seeds.worker import SeedOutcome, WorkerConfig
 from mlflow_sanity.checks import Context
+from mlflow_sanity.core.boundary import on_error
 from mlflow_sanity.core.findings import Report
 from mlflow_sanity.core.seed_stats import (
     SeedResults,
@@ -31,6 +32,7 @@ from mlflow_sanity.core.seed_stats import (
     higher_is_better,
     shared_metrics,
 )
+from mlflow_sanity.core.task import Task
 from mlflow_sanity.pipeline import build_report
 from mlflow_sanity.report.markdown import terminal_summary
 from mlflow_sanity.tracking import runs
@@ -230,18 +232,14 @@ def run_parent(
     Ctrl-C leaves it KILLED and an error FAILED, never RUNNING; a sweep where every
     seed failed is FAILED too. The summary table goes to the terminal with ``progress``.
     """
-    try:
+
+    def abort(exc: BaseException) -> None:
+        bar.close()
+        if end:
+            end("KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED")
+
+    with on_error(abort):
         summary = sweep()
-    except KeyboardInterrupt:
-        bar.close()
-        if end:
-            end("KILLED")
-        raise
-    except BaseException:
-        bar.close()
-        if end:
-            end("FAILED")
-        raise
     if end:
         end("FINISHED" if summary.n_ok else "FAILED")
     if progress:
@@ -289,8 +287,9 @@ def finish_sweep(
     """Aggregate the seeds, judge them and log the parent's report (metrics, tags, plot)."""
     results = seed_results(outcomes, repeat, metric, reference, higher, deterministic)
     metric, seeds = results.metric, [o.seed for o in outcomes]
+    judged = next((o.task for o in outcomes if o.task), "")  # a (model, x, y) sweep's task
     report = build_report(
-        Context(seeds=results),
+        Context(seeds=results, task=Task(judged) if judged else None),
         thresholds=thresholds,
         disable=disable,
         source="seeds",

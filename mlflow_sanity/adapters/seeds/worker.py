@@ -22,9 +22,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from mlflow_sanity.core.boundary import Caught, Origin, UserModelError, describe
 from mlflow_sanity.core.clock import now_ms
 from mlflow_sanity.core.metrics import InputError
-from mlflow_sanity.core.task import SINGLE_LABEL, TaskDecision, decide_task
+from mlflow_sanity.core.task import SINGLE_LABEL, Task, TaskDecision, decide_task
 
 # Metrics of a (model, x, y) evaluation that describe the data or one run's own
 # uncertainty rather than the model; aggregating them over seeds means nothing.
@@ -51,6 +52,7 @@ class SeedOutcome:
     repeat: bool = False  # the built-in second run of a seed (determinism check)
     pid: int = 0
     ignored: list[str] = field(default_factory=list)  # returned keys that were not numbers
+    task: str = ""  # what a (model, x, y) result was judged as (core.task); "" for a dict
 
     @property
     def ok(self) -> bool:
@@ -134,13 +136,14 @@ def run_seed(
     """Seed, train, evaluate; an exception becomes a failed outcome instead of propagating."""
     out = SeedOutcome(seed=seed, repeat=repeat, pid=os.getpid(), start_ms=now_ms())
     t0 = None
-    try:
+    # the user's train_fn failed: a failed seed (its error is the seed's data), the rest go on
+    with Caught(Origin.MODEL) as caught:
         seed_everything(seed, cfg)
         t0 = time.perf_counter()
-        out.metrics, out.ignored = to_metrics(fn(seed))
-    except Exception as exc:  # the user's train_fn failed: a failed seed, the others go on
-        out.error = f"{type(exc).__name__}: {exc}"
-        out.traceback = traceback.format_exc()
+        out.metrics, out.ignored, out.task = evaluated(fn(seed))
+    if isinstance(caught.error, UserModelError):
+        out.error = describe(caught.error)
+        out.traceback = "".join(traceback.format_exception(caught.error.error))
     out.train_s = time.perf_counter() - t0 if t0 is not None else 0.0
     out.end_ms = now_ms()
     return out
@@ -177,6 +180,8 @@ def evaluate_model(model: Any, x: Any, y: Any) -> dict[str, float]:
 
     y = np.asarray(y)
     task = model_task(model, y)
+    if task.task is Task.REGRESSION:
+        return _regression_metrics(model, x, y)
     if task.task not in SINGLE_LABEL:
         raise InputError(f"seed sweeps cannot judge this model yet: {task.task.value} ({task.why})")
     if y.ndim == 2 and y.shape[1] > 1:  # one-hot targets
@@ -193,12 +198,41 @@ def evaluate_model(model: Any, x: Any, y: Any) -> dict[str, float]:
     return {k: v for k, v in c.metrics.items() if k not in _NOT_AGGREGATED}
 
 
+# A regressor's per-seed figures (R² and errors; the interval and the p-value are one run's).
+_REGRESSION_AGGREGATED = ("r2", "mae", "rmse", "baseline_mae", "prediction_std")
+
+
+def _regression_metrics(model: Any, x: Any, y: Any) -> dict[str, float]:
+    """R², MAE, RMSE and the constant baseline's MAE of a fitted regressor on ``x``, ``y``
+    (the baseline: the evaluation targets' median; a seed's training targets are not
+    returned by ``train_fn``)."""
+    from mlflow_sanity.core.regression import regress
+
+    try:
+        out = model.predict(x, verbose=0)
+    except TypeError:  # predict without Keras' verbose argument
+        out = model.predict(x)
+    m = regress(y, out).metrics
+    return {k: m[k] for k in _REGRESSION_AGGREGATED if k in m}
+
+
+def evaluated(result: Any) -> tuple[dict[str, float], list[str], str]:
+    """``to_metrics`` plus the task a ``(model, x, y)`` result was judged as ("" for a
+    dict of metrics: the user's numbers, whatever they measure)."""
+    if isinstance(result, tuple) and len(result) == 3:
+        task = model_task(result[0], result[2]).task.value
+        return evaluate_model(*result), [], task
+    return (*to_metrics(result), "")
+
+
 def model_task(model: Any, y: Any) -> TaskDecision:
     """The task a seed's fitted model is judged on (``core.task.decide_task``): a
     scikit-learn estimator says its type, a Keras model its compiled loss and output
     (read as autolog reads them), anything else its targets."""
-    kind = getattr(model, "_estimator_type", None)
-    if kind in ("classifier", "regressor"):
+    from sklearn.base import BaseEstimator, is_classifier, is_regressor
+
+    if isinstance(model, BaseEstimator) and (is_classifier(model) or is_regressor(model)):
+        kind = "classifier" if is_classifier(model) else "regressor"
         return decide_task(model_type=kind, targets=y)
     if any(c.__module__.split(".")[0] == "keras" for c in type(model).__mro__):
         from mlflow_sanity.adapters.keras.describe import describe_model
@@ -251,12 +285,12 @@ def _load(fn_bytes: bytes, cfg: WorkerConfig) -> None:
     Raising here instead would only surface as a "broken pool" without the cause.
     """
     _STATE.update(fn=None, error=None)
-    try:
+    with Caught(Origin.OUTSIDE) as caught:
         _STATE["fn"] = pickle.loads(fn_bytes)
         if uses_keras(cfg.keras):
             prepare_keras(cfg.threads, cfg.deterministic)
-    except BaseException as exc:
-        _STATE["error"] = _load_error(exc)
+    if caught.error is not None:
+        _STATE["error"] = _load_error(caught.error)
 
 
 def _run_loaded(seed: int, repeat: bool, cfg: WorkerConfig) -> SeedOutcome:

@@ -30,14 +30,19 @@ from mlflow_sanity.checks.leakage.scaling import (
     normalization_from_model,
     scaling_from_data,
     seen_splits,
+    target_scaling,
 )
-from mlflow_sanity.checks.leakage.univariate import labels_1d, screened_scores
+from mlflow_sanity.checks.leakage.univariate import (
+    correlation_scores,
+    labels_1d,
+    screened_scores,
+)
 from mlflow_sanity.checks.registry import Context, Outcome, check, grade, passed, reaches
 from mlflow_sanity.core import fingerprint as fpm
 from mlflow_sanity.core.findings import Severity
 from mlflow_sanity.core.metrics import InputError
 from mlflow_sanity.core.splits import ModelSelection
-from mlflow_sanity.core.task import ALL_TASKS, SINGLE_LABEL
+from mlflow_sanity.core.task import ALL_TASKS, SINGLE_LABEL, Task
 
 N_TOP = 5  # features named in the evidence
 
@@ -289,11 +294,13 @@ def _sample_size(n: int, warn_share: float) -> int | None:
         "repeat at most `max_collision`), or a Keras `Normalization` layer's statistics match "
         'train+test rather than train. "train+test" is the union of every split the model saw: '
         "training, validation and each `model.evaluate` so far (each subset tried), so a scaler "
-        "fitted before a train/validation/test split is caught at the test `evaluate`"
+        "fitted before a train/validation/test split is caught at the test `evaluate`; a "
+        "regressor's targets: train+test targets exactly standardised or spanning [0,1]/[−1,1] "
+        "while the training targets alone are not"
     ),
     requires=["test"],
     one_of=["train", "fingerprint"],
-    reads=["normalization", "validation_fingerprint", "seen_splits"],
+    reads=["normalization", "validation_fingerprint", "seen_splits", "regression"],
     remedy="Split first, then fit scalers/Normalization on the training part only "
     "(scaler.fit(X_train); layer.adapt(X_train)) and apply them to the test part; "
     "a sklearn Pipeline does this for you.",
@@ -305,23 +312,30 @@ def preprocessing_leakage(ctx: Context, t: Mapping[str, float]) -> Outcome | Non
     """Scaling/normalisation statistics were computed on train and evaluation data together
     (with the other splits the model saw: validation data, earlier ``model.evaluate`` rows)."""
     got = training_fingerprint(ctx)
-    if got is None:
+    target = target_scaling(ctx.regression, t)  # a regressor's targets scaled before the split
+    if got is None and target is None:
         return None
-    fp = got[0]
-    te = eval_fingerprint(ctx, fp)
-    seen = seen_splits(ctx)  # every split the model saw: a scaler fitted before a 3-way split
-    data = scaling_from_data(fp, te, t, seen)
-    norm = ctx.normalization
-    model = normalization_from_model(fp, te, norm, t, seen) if norm else None
-    ev: dict[str, Any] = {"data": data.evidence}
-    if model is not None:
-        ev["model"] = model.evidence
-    sources = [x for x in (data, model) if x is not None]
+    data = model = None
+    if got is not None:
+        fp = got[0]
+        te = eval_fingerprint(ctx, fp)
+        seen = seen_splits(ctx)  # every split the model saw: a scaler fitted before a 3-way split
+        validation = ctx.test is not None and ctx.test.name.startswith("validation")  # at a fit
+        rows = "validation" if validation else "evaluation"
+        data = scaling_from_data(fp, te, t, seen, rows)
+        norm = ctx.normalization
+        model = normalization_from_model(fp, te, norm, t, seen) if norm else None
+    sources = [x for x in (data, model, target) if x is not None]
+    ev: dict[str, Any] = {
+        name: x.evidence
+        for name, x in (("data", data), ("model", model), ("target", target))
+        if x is not None
+    }
     flagged = [x.message for x in sources if x.leak]
     if flagged:
         return Outcome(
             Severity.WARN,
-            " ".join(flagged) + " Information about the evaluation rows reached training, "
+            " ".join(flagged) + f" Information about the {rows} rows reached training, "
             "so the score is optimistic.",
             ev,
         )
@@ -337,7 +351,7 @@ def preprocessing_leakage(ctx: Context, t: Mapping[str, float]) -> Outcome | Non
 
 @check(
     "feature_target_leakage",
-    tasks=SINGLE_LABEL,
+    tasks=SINGLE_LABEL | {Task.REGRESSION},
     flags=(
         "one feature alone predicts the label (ROC-AUC; several classes: neighbour accuracy; "
         "categorical: majority class per value): warn ≥ `warn_score`, fail ≥ `fail_score`; "
@@ -347,7 +361,8 @@ def preprocessing_leakage(ctx: Context, t: Mapping[str, float]) -> Outcome | Non
         "class-balanced sample of that many rows (rare classes kept whole) and every column "
         "within `screen_margin` of the warning level is scored again on all rows, so a flagged "
         "feature is always graded on all rows (evidence: `screened_on_rows`, "
-        "`rescored_on_all_rows`)"
+        "`rescored_on_all_rows`); a regressor: a numeric column's |Spearman correlation| with "
+        "the target, same limits"
     ),
     requires=["test"],
     reads=["eval"],  # labels, when the test split has none
@@ -364,10 +379,12 @@ def preprocessing_leakage(ctx: Context, t: Mapping[str, float]) -> Outcome | Non
 )
 def feature_target_leakage(ctx: Context, t: Mapping[str, float]) -> Outcome | None:
     """A single feature predicts the label almost perfectly."""
+    if ctx.regression is not None:
+        return _continuous_leakage(ctx, t)
     sample = scoring_sample(ctx, t)
     if sample is None:
         return None
-    frame, codes = sample
+    frame, codes, total = sample
     # numeric columns are screened on a balanced sample of ``screen_rows`` rows; those
     # within ``screen_margin`` of the warning level are scored again on all rows
     scores, method, skipped, screening = screened_scores(
@@ -387,6 +404,8 @@ def feature_target_leakage(ctx: Context, t: Mapping[str, float]) -> Outcome | No
         "rows_scored": int(frame.shape[0]),
         **screening.evidence(),
     }
+    if total > frame.shape[0]:  # a statistic: scored on a documented, seeded sample
+        ev["sample"] = {"rows": int(frame.shape[0]), "of_rows": total, "seed": SAMPLE_SEED}
     severity = Severity.PASSED
     if top:
         severity = grade(top[0][1], fail=t["fail_score"], warn=t["warn_score"], inclusive=True)
@@ -413,22 +432,83 @@ def feature_target_leakage(ctx: Context, t: Mapping[str, float]) -> Outcome | No
     return Outcome(severity, text, ev)
 
 
-def scoring_sample(ctx: Context, t: Mapping[str, float]) -> tuple[pd.DataFrame, np.ndarray] | None:
-    """The labelled evaluation rows to score (a fixed sample above ``max_rows``) and their
-    class codes; None when unlabelled, too small or with a class too rare to score."""
+SAMPLE_SEED = 0  # of the uniform sample feature_target_leakage scores above ``max_rows``
+
+
+def scoring_sample(
+    ctx: Context, t: Mapping[str, float]
+) -> tuple[pd.DataFrame, np.ndarray, int] | None:
+    """The labelled evaluation rows to score (a fixed sample of ``max_rows`` rows drawn
+    uniformly without replacement with ``SAMPLE_SEED`` above that), their class codes and
+    the number of rows they were drawn from; None when unlabelled, too small or with a
+    class too rare to score. The sample is drawn before any frame is built: no frame of
+    all the rows is ever made."""
     test = eval_split(ctx)
     if test.labels is None:
         return None
-    frame, _ = fpm.as_frame(test.features)
+    n = _row_count(test.features)
     y = labels_1d(test.labels)
-    if y.shape[0] != frame.shape[0]:
-        raise InputError(f"{frame.shape[0]} evaluation rows but {y.shape[0]} labels")
-    if reaches(frame.shape[0], t["max_rows"]):  # a fixed sample keeps the ranking cheap
-        keep = np.sort(np.random.default_rng(0).choice(frame.shape[0], int(t["max_rows"]), False))
-        frame, y = frame.iloc[keep], y[keep]
+    if y.shape[0] != n:
+        raise InputError(f"{n} evaluation rows but {y.shape[0]} labels")
+    features = test.features
+    if reaches(n, t["max_rows"]):  # a fixed sample keeps the ranking cheap
+        rng = np.random.default_rng(SAMPLE_SEED)
+        keep = np.sort(rng.choice(n, int(t["max_rows"]), False))
+        features, y = _rows(features, keep), y[keep]
+    frame, _ = fpm.as_frame(features)
     classes, codes = np.unique(y, return_inverse=True)
     counts = np.bincount(codes)
     too_small = reaches(frame.shape[0], t["min_rows"], below=True)
     if too_small or len(classes) < 2 or reaches(counts.min(), t["min_class_rows"], below=True):
         return None
-    return frame, codes
+    return frame, codes, n
+
+
+def _rows(features: Any, keep: np.ndarray) -> Any:
+    """The rows ``keep`` of a frame, a mapping of columns or an array."""
+    if isinstance(features, (pd.DataFrame, pd.Series)):
+        return features.iloc[keep]
+    if isinstance(features, Mapping):
+        return {name: np.asarray(values)[keep] for name, values in features.items()}
+    return np.asarray(features)[keep]
+
+
+def _continuous_leakage(ctx: Context, t: Mapping[str, float]) -> Outcome | None:
+    """``feature_target_leakage`` for a regressor: one numeric column's absolute Spearman
+    correlation with the (single) target, graded by the same ``warn_score``/``fail_score``
+    (on the same seeded sample above ``max_rows``, drawn before any frame is built)."""
+    test, r = eval_split(ctx), ctx.regression
+    y = np.asarray(test.labels, dtype=np.float64) if test.labels is not None else r.y_true
+    n = _row_count(test.features)
+    y = y.reshape(y.shape[0], -1)
+    if y.shape[1] != 1 or y.shape[0] != n or n < t["min_rows"]:
+        return None
+    features, y = test.features, y[:, 0]
+    if reaches(n, t["max_rows"]):
+        keep = np.sort(np.random.default_rng(SAMPLE_SEED).choice(n, int(t["max_rows"]), False))
+        features, y = _rows(features, keep), y[keep]
+    frame, _ = fpm.as_frame(features)
+    scores, constant = correlation_scores(frame, y)
+    top = sorted(scores.items(), key=lambda kv: -kv[1])[:N_TOP]
+    ev = {
+        "method": "abs_spearman",
+        "top_features": {k: round(v, 4) for k, v in top},
+        "skipped_constant": constant[:20],
+        "n_features_scored": len(scores),
+        "rows_scored": int(frame.shape[0]),
+    }
+    if n > frame.shape[0]:  # a statistic: scored on a documented, seeded sample
+        ev["sample"] = {"rows": int(frame.shape[0]), "of_rows": n, "seed": SAMPLE_SEED}
+    if not top:
+        return passed("No numeric feature to compare with the target.", ev)
+    name, score = top[0]
+    severity = grade(score, fail=t["fail_score"], warn=t["warn_score"], inclusive=True)
+    if severity is Severity.PASSED:
+        return passed(f"No single feature tracks the target (best: {name!r} at {score:.3f}).", ev)
+    return Outcome(
+        severity,
+        f"Feature {name!r} alone tracks the target almost perfectly on the evaluation data "
+        f"(|Spearman correlation| {score:.4f}): a model can reach its score by reading this one "
+        "column. Check whether it is computed from the target or recorded after the outcome.",
+        ev,
+    )

@@ -35,6 +35,7 @@ from mlflow_sanity.checks.leakage.overlap import (
 )
 from mlflow_sanity.checks.registry import Context, reaches
 from mlflow_sanity.core import fingerprint as fpm
+from mlflow_sanity.core.regression import Regression
 from mlflow_sanity.core.splits import NormalizationStats
 
 MAX_NAMED = 10  # column names kept in the evidence
@@ -68,6 +69,16 @@ def eval_fingerprint(ctx: Context, fp: fpm.Fingerprint) -> fpm.Fingerprint:
     return ctx.measure("eval_fp", compute)
 
 
+def evaluated_split(ctx: Context) -> fpm.Fingerprint | None:
+    """The evaluated rows in the columns of the training fingerprint an earlier run logged
+    (``ctx.fingerprint``): the split a later ``model.evaluate`` of the same model compares
+    with. Shared with ``preprocessing_leakage`` (computed once); None without both."""
+    if ctx.test is None or ctx.fingerprint is None:
+        return None
+    got = training_fingerprint(ctx)
+    return eval_fingerprint(ctx, got[0]) if got is not None else None
+
+
 def _within(x: np.ndarray, tol: float) -> np.ndarray:
     """``|x| <= tol`` elementwise: equal up to the tolerance."""
     return reaches(np.abs(x), tol, below=True, inclusive=True)
@@ -80,6 +91,7 @@ class Splits:
     train: fpm.Fingerprint
     eval: fpm.Fingerprint
     others: tuple[tuple[str, fpm.Fingerprint], ...] = ()
+    eval_name: str = "evaluation"  # "validation" at a fit: the rows validation_split took
 
     @property
     def parts(self) -> list[fpm.Fingerprint]:
@@ -87,24 +99,39 @@ class Splits:
 
     @property
     def names(self) -> list[str]:
-        return ["training", "evaluation", *(name for name, _ in self.others)]
+        return ["training", self.eval_name, *(name for name, _ in self.others)]
 
     def said(self) -> str:
         """``the training and evaluation rows`` / ``the training, validation and ... rows``."""
         names = self.names
         if len(names) == 2:
-            return "the training and evaluation rows"
+            return f"the training and {self.eval_name} rows"
         return f"the {', '.join(names[:-1])} and {names[-1]} rows"
+
+    def saw(self) -> str:
+        """What a scaler fitted on the union saw, in the words of the user's split: at a fit
+        it saw the validation rows (split off after scaling, e.g. by ``validation_split``)."""
+        if self.eval_name == "validation" and not self.others:
+            return (
+                "the scaler saw the validation rows (it was fitted on all the rows given to "
+                "fit, before the validation rows were split off from them)"
+            )
+        rest = self.names[1:]
+        rows = rest[0] if len(rest) == 1 else f"{', '.join(rest[:-1])} and {rest[-1]}"
+        return f"the scaler was fitted before the split (it saw the {rows} rows)"
 
 
 def splits_to_try(
-    fp: fpm.Fingerprint, te: fpm.Fingerprint, seen: Sequence[tuple[str, fpm.Fingerprint]]
+    fp: fpm.Fingerprint,
+    te: fpm.Fingerprint,
+    seen: Sequence[tuple[str, fpm.Fingerprint]],
+    eval_name: str = "evaluation",
 ) -> list[Splits]:
     """Training + evaluation rows, then with each subset of the other splits the model saw
     (fewest first). A split whose rows are the training or evaluation rows, or another
     split's, counts once; one with other columns is left out."""
     if not seen:  # a fit, or a model seen only on these two splits: the pair
-        return [Splits(fp, te)]
+        return [Splits(fp, te, eval_name=eval_name)]
     have = [fp, te]
     others: list[tuple[str, fpm.Fingerprint]] = []
     for name, other in seen:
@@ -114,7 +141,7 @@ def splits_to_try(
         others.append((name, other))
     others = others[-MAX_OTHER_SPLITS:]
     return [
-        Splits(fp, te, tuple(subset))
+        Splits(fp, te, tuple(subset), eval_name)
         for k in range(len(others) + 1)
         for subset in itertools.combinations(others, k)
     ]
@@ -220,10 +247,11 @@ def scaling_from_data(
     te: fpm.Fingerprint,
     t: Mapping[str, float],
     seen: Sequence[tuple[str, fpm.Fingerprint]] = (),
+    eval_name: str = "evaluation",
 ) -> Scaling:
     """Do the statistics of train + eval (+ other splits the model saw) show a scaler
     fitted before the split? The first union that does wins; else the pair's verdict."""
-    tried = [_scaling_of(s, t) for s in splits_to_try(fp, te, seen)]
+    tried = [_scaling_of(s, t) for s in splits_to_try(fp, te, seen, eval_name)]
     return next((x for x in tried if x.leak), tried[0])
 
 
@@ -265,8 +293,7 @@ def _standardised_on_union(
             True,
             f"{s.said().capitalize()} together are exactly standardised (mean 0, "
             f"std 1) in {len(which)} of {len(c.names)} continuous columns (e.g. {which[0]!r}) "
-            f"while the training rows alone are not (|mean| up to {worst:.3g}): the scaler "
-            "was fitted before the split.",
+            f"while the training rows alone are not (|mean| up to {worst:.3g}): {s.saw()}.",
             ev,
         )
     if train_std.any():
@@ -380,3 +407,40 @@ def _normalization_distances(
 
 def _named(norm: NormalizationStats) -> str:
     return f" {norm.layer!r}" if norm.layer else ""
+
+
+def target_scaling(r: Regression | None, t: Mapping[str, float]) -> Scaling | None:
+    """Were a regressor's targets scaled before the split? The training and evaluation
+    targets together exactly standardised (or spanning [0, 1] / [-1, 1]) while the
+    training targets alone are not. None without the training targets' statistics."""
+    if r is None or r.train is None:
+        return None
+    tr, y, tol = r.train, r.y_true, t["exact_tol"]
+    n = tr.n + y.shape[0]
+    mean = (tr.n * tr.mean + y.sum(axis=0)) / n
+    second = (tr.n * (tr.std**2 + tr.mean**2) + (y**2).sum(axis=0)) / n
+    std = np.sqrt(np.maximum(second - mean**2, 0.0))
+    lo, hi = np.fmin(tr.min, y.min(axis=0)), np.fmax(tr.max, y.max(axis=0))
+    ev = {"target_union_mean": mean.tolist(), "target_union_std": std.tolist()}
+    union_std = _standardised(mean, std, np.full_like(mean, n), tol)
+    train_std = _standardised(tr.mean, tr.std, np.full_like(mean, tr.n), tol)
+    if (union_std & ~train_std & reaches(np.abs(tr.mean), 10 * tol)).any():
+        return Scaling(
+            True,
+            "The training and evaluation targets together are exactly standardised (mean 0, "
+            f"std 1) while the training targets alone are not (mean {tr.mean[0]:.3g}): the "
+            "target scaler was fitted before the split.",
+            ev,
+        )
+    for a, b in _MINMAX_RANGES:
+        union = _within(lo - a, tol) & _within(hi - b, tol)
+        train = _within(tr.min - a, tol) & _within(tr.max - b, tol)
+        if (union & ~train).any():
+            return Scaling(
+                True,
+                f"The training and evaluation targets together span exactly [{a:g}, {b:g}], "
+                "but that minimum or maximum occurs only in the evaluation targets: the target "
+                "scaler saw them.",
+                {**ev, "target_minmax_range": [a, b]},
+            )
+    return Scaling(evidence=ev)

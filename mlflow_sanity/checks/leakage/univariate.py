@@ -290,3 +290,25 @@ def labels_1d(labels: Any) -> np.ndarray:
     if y.dtype.kind == "O":
         y = y.astype(str)
     return y
+
+
+def correlation_scores(frame: pd.DataFrame, y: np.ndarray) -> tuple[dict[str, float], list[str]]:
+    """How well each numeric column alone predicts continuous targets ``y``: the absolute
+    Spearman rank correlation (1 for any monotone function of the target, such as the
+    target in other units or a log of it). Also the constant columns, which are skipped;
+    non-numeric columns are not scored here."""
+    from scipy.stats import rankdata
+
+    cols = _split_columns(frame)
+    if not cols.numeric or y.shape[0] < 3:
+        return {}, cols.constant
+    ranks = rankdata(cols.x, axis=1)  # missing values were ranked lowest (-inf)
+    ranks -= ranks.mean(axis=1, keepdims=True)
+    ry = rankdata(y)
+    ry -= ry.mean()
+    denom = np.sqrt((ranks**2).sum(axis=1) * (ry**2).sum())
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rho = np.abs(ranks @ ry) / denom
+    return {n: float(r) for n, r in zip(cols.numeric, rho, strict=True) if np.isfinite(r)}, (
+        cols.constant
+    )

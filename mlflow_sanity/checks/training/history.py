@@ -16,6 +16,7 @@ from mlflow_sanity.checks.keras_semantics import (
     series,
 )
 from mlflow_sanity.checks.registry import Context, Outcome, check, passed, reaches
+from mlflow_sanity.checks.training.evidence import predictions_vs_baseline
 from mlflow_sanity.checks.training.notes import Note, class_shares, worst
 from mlflow_sanity.core.findings import Severity
 from mlflow_sanity.core.keras_spec import FitSpec
@@ -73,6 +74,7 @@ def _train_val_gap(
     e: int,
     t: Mapping[str, float],
     weighting: str | None = None,
+    custom: str = "",
 ) -> _Sign:
     """The accuracy gap at epoch ``e``, or the validation/training loss ratio without one.
 
@@ -97,6 +99,14 @@ def _train_val_gap(
             f"the training loss is weighted by {weighting} and the validation loss is not, "
             "so their ratio is not compared (compile an accuracy metric to get the gap)",
             {"loss_ratio": None, "losses_comparable": False, "loss_weighting": weighting},
+            judged=False,
+        )
+    if custom:  # the history's loss is whatever the custom train_step reported
+        return _Sign(
+            False,
+            f"the logged training loss comes from a custom training loop ({custom}), so its "
+            "ratio to the validation loss is not compared",
+            {"loss_ratio": None, "losses_comparable": False, "custom_loop": custom},
             judged=False,
         )
     ratio = float(val_loss[e] / loss[e]) if loss[e] > 0 else float("inf")
@@ -168,7 +178,8 @@ def overfitting(ctx: Context, t: Mapping[str, float]) -> Outcome | None:
         return unjudgeable
     e = judged_epoch(ctx.fit, len(loss))
     key = accuracy_key(history, ctx.model)
-    gap = _train_val_gap(history, key, loss, val_loss, e, t, _weighting(ctx.fit))
+    custom = ctx.model.custom_loop if ctx.model is not None else ""
+    gap = _train_val_gap(history, key, loss, val_loss, e, t, _weighting(ctx.fit), custom)
     rise = _val_loss_rise(loss, val_loss, e, t)
     evidence = {"epochs": len(loss), "judged_epoch": e + 1, **gap.evidence, **rise.evidence}
     if gap.shows and rise.shows:
@@ -319,16 +330,52 @@ def _share_note(
     return Note(Severity.WARN, f"{text}: the model predicts one class (collapse during training)")
 
 
+def _zero_loss(
+    ctx: Context, epochs: int, evidence: dict[str, Any], t: Mapping[str, float]
+) -> Outcome:
+    """A logged loss of 0 at every epoch, judged against the predictions: "nothing was
+    learned" only when they agree (no better than the majority baseline)."""
+    seen = f"The logged training loss is 0 at every one of the {epochs} epochs"
+    learned = predictions_vs_baseline(ctx)
+    custom = ctx.model.custom_loop if ctx.model is not None else ""
+    if learned is not None:
+        evidence.update(learned.evidence())
+    if learned is not None and learned.shows(t["alpha"]):
+        return Outcome(
+            Severity.INFO,
+            f"{seen}, but {learned.text}: the model did learn, so the logged loss is not the "
+            "loss it trained on (see metric_disagreement).",
+            evidence,
+        )
+    if learned is None and custom:
+        return Outcome(
+            Severity.WARN,
+            f"{seen}; {custom}, so the history may not hold its training loss, and there are "
+            "no predictions to tell whether it learned.",
+            evidence,
+        )
+    return Outcome(
+        Severity.FAIL,
+        f"{seen}: there is no gradient, so nothing was learned and the accuracy is whatever "
+        "the initial weights give (typical of categorical cross-entropy on a 1-unit output)"
+        + (f"; {learned.text}." if learned is not None else "."),
+        evidence,
+    )
+
+
 @check(
     "loss_accuracy_divergence",
     tasks=CLASS_TASKS,
     flags=(
-        "fail: training loss 0 at every epoch; warn: accuracy flat at one class's share or "
-        "at 0 (collapse during training, constant `val_accuracy`), judged on the final "
-        "plateau when it covers ≥ `min_plateau_share` of the epochs (whatever the first "
-        "epochs did)"
+        "fail: training loss 0 at every epoch and no prediction beats the majority baseline "
+        "(one-sided binomial test, p < `alpha`; info when they do, warn when there are no "
+        "predictions and the model trains through its own `train_step`); warn: accuracy "
+        "flat at one class's share or at 0 (collapse during training, constant "
+        "`val_accuracy`), judged on the final plateau when it covers ≥ "
+        "`min_plateau_share` of the epochs (whatever the first epochs did)"
     ),
     requires=["history"],
+    reads=["eval", "multilabel", "model", "fit"],
     remedy="Check the loss/output pairing (see loss_output_mismatch) and the metric variant; "
     "if the model collapsed onto one class, rebalance (class_weight), lower the learning rate "
     "or fix the output activation.",
@@ -339,6 +386,7 @@ def _share_note(
     min_loss_drop=0.10,
     zero_loss=1e-7,
     collapse_share=0.95,
+    alpha=0.05,
 )
 def loss_accuracy_divergence(ctx: Context, t: Mapping[str, float]) -> Outcome | None:
     """Loss moves (or is 0) while accuracy stays flat, e.g. at the share of one class.
@@ -356,13 +404,7 @@ def loss_accuracy_divergence(ctx: Context, t: Mapping[str, float]) -> Outcome | 
     evidence: dict[str, Any] = {"epochs": len(loss), "loss_first": rounded(loss[0], 6)}
     evidence["loss_last"] = rounded(loss[-1], 6)
     if reaches(float(np.abs(loss).max()), t["zero_loss"], below=True, inclusive=True):
-        return Outcome(
-            Severity.FAIL,
-            f"The training loss is 0 at every one of the {len(loss)} epochs: there is no "
-            "gradient, so nothing was learned and the accuracy is whatever the initial "
-            "weights give (typical of categorical cross-entropy on a 1-unit output).",
-            evidence,
-        )
+        return _zero_loss(ctx, len(loss), evidence, t)
     key = accuracy_key(history, ctx.model)
     if key is None or reaches(len(loss), t["min_epochs"], below=True):
         why = " (no accuracy metric to compare)." if key is None else " (few epochs)."

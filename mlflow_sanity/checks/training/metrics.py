@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from enum import Enum
 from typing import Any
 
-from sklearn.metrics import accuracy_score
+import numpy as np
 
 from mlflow_sanity.checks.corrected import restored_epoch
 from mlflow_sanity.checks.keras_semantics import (
@@ -29,12 +29,20 @@ from mlflow_sanity.checks.keras_semantics import (
     val_index,
 )
 from mlflow_sanity.checks.registry import Context, Outcome, check, passed, reaches
+from mlflow_sanity.checks.training.evidence import flat_loss, predictions_vs_baseline
 from mlflow_sanity.checks.training.notes import Note, worst
 from mlflow_sanity.core.findings import Severity
-from mlflow_sanity.core.keras_spec import FitSpec, MetricSpec, ModelSpec, Predictions, label_indices
+from mlflow_sanity.core.keras_spec import (
+    FitSpec,
+    MetricSpec,
+    ModelSpec,
+    Predictions,
+    label_encoding,
+    label_indices,
+)
 from mlflow_sanity.core.metrics import InputError
 from mlflow_sanity.core.predictions import predicted_classes
-from mlflow_sanity.core.task import SINGLE_LABEL
+from mlflow_sanity.core.task import CLASS_TASKS
 
 
 def true_accuracy(preds: Predictions, spec: ModelSpec, weighted: bool = False) -> float | None:
@@ -44,6 +52,12 @@ def true_accuracy(preds: Predictions, spec: ModelSpec, weighted: bool = False) -
     unit: probability above 0.5, logit above 0). None when the labels are not classes or
     the outputs are not scores.
     """
+    per_cell = _cell_hits(preds, spec)
+    if per_cell is not None:  # a tagger's real tokens, a multi-label head's (row, label) cells
+        hits, keep = per_cell
+        sw = preds.sample_weight if weighted and preds.sample_weight is not None else None
+        weights = keep if sw is None or sw.shape != keep.shape else keep * sw
+        return float(np.average(hits, weights=weights)) if weights.sum() > 0 else None
     idx = label_indices(preds.y_true)
     if idx is None or idx.shape[0] != preds.n:
         return None
@@ -54,7 +68,26 @@ def true_accuracy(preds: Predictions, spec: ModelSpec, weighted: bool = False) -
     except InputError:
         return None
     sw = preds.sample_weight if weighted else None
-    return float(accuracy_score(idx, predicted, sample_weight=sw))
+    # accuracy_score's own arithmetic (the weighted mean of the hits), without its input
+    # validation: a sort of every row, most of its time on large evaluations
+    return float(np.average(idx == predicted, weights=sw))
+
+
+def _cell_hits(preds: Predictions, spec: ModelSpec) -> tuple[np.ndarray, np.ndarray] | None:
+    """Right decisions per token of a tagger (``(n, T, C)`` outputs; padding weighs 0 by
+    its mask) or per (row, label) cell of a multi-label head (probability above 0.5, a
+    logit above 0), with the weight of each; None for a single-label head."""
+    out, y = np.asarray(preds.outputs), np.asarray(preds.y_true)
+    if out.ndim == 3:
+        truth = y.argmax(axis=-1) if y.ndim == 3 else y
+        if truth.shape != out.shape[:2]:
+            return None
+        keep = np.ones(truth.shape) if preds.mask is None else preds.mask.astype(np.float64)
+        return (out.argmax(axis=-1) == truth).astype(np.float64), keep
+    if out.ndim == 2 and out.shape == y.shape and label_encoding(y) == "multi_hot":
+        cut = 0.0 if spec.outputs_logits or spec.from_logits else 0.5
+        return ((out > cut) == (y > 0.5)).astype(np.float64), np.ones(y.shape)
+    return None
 
 
 # -- causes: configurations that make Keras' number mean something else ----------------
@@ -329,22 +362,47 @@ def _evaluate_notes(
     return notes, per_metric
 
 
+_ZERO = 1e-7  # a logged loss that moves less than this over the epochs says nothing
+
+
+def _logged_loss_notes(ctx: Context, t: Mapping[str, float]) -> list[Note]:
+    """A logged training loss of 0 (or constant) while the predictions show the model
+    learned: the history's loss is not the loss the model trained on."""
+    flat = flat_loss(ctx.history or {}, _ZERO)
+    learned = predictions_vs_baseline(ctx) if flat else None
+    if learned is None or not learned.shows(t["alpha"]):
+        return []
+    custom = ctx.model.custom_loop
+    why = (
+        f"{custom}, and Keras' history reports its loss tracker, which a custom train_step "
+        "must update itself (self.compute_loss(...), or a keras.metrics.Mean updated each step "
+        "and listed in the model's metrics): the logged loss is not the training loss"
+        if custom
+        else "the logged loss is not the loss the model trained on"
+    )
+    return [Note(Severity.WARN, f"The logged training loss is {flat}, yet {learned.text}: {why}")]
+
+
 @check(
     "metric_disagreement",
-    tasks=SINGLE_LABEL,
+    tasks=CLASS_TASKS,
     flags=(
         "each compiled accuracy metric recomputed with scikit-learn from the final model's "
         "validation predictions vs what Keras logged, with the cause: threshold on logits, "
         "rank-1 output (`accuracy` → categorical accuracy), `weighted_metrics` under the "
-        "plain name, restored EarlyStopping weights, dropout in running training means"
+        "plain name, restored EarlyStopping weights, dropout in running training means; warn: "
+        "a logged training loss of 0 (or constant) while the predictions beat the majority "
+        "baseline (one-sided binomial test, p < `alpha`): the logged loss is not the "
+        "training loss (a custom `train_step`)"
     ),
     requires=["model"],
-    reads=["fit", "history", "evaluated", "evaluated_outputs"],
+    reads=["fit", "history", "evaluated", "evaluated_outputs", "eval", "multilabel"],
     remedy="Recompute the headline metric from predictions (sklearn.metrics) and name "
     "metrics explicitly (keras.metrics.BinaryAccuracy / CategoricalAccuracy / "
     "SparseCategoricalAccuracy) instead of 'accuracy'; report the epoch whose weights you keep.",
     tolerance=0.01,
     train_tolerance=0.03,
+    alpha=0.05,
 )
 def metric_disagreement(ctx: Context, t: Mapping[str, float]) -> Outcome | None:
     """The Keras-reported metric differs from the same metric recomputed from predictions.
@@ -378,6 +436,7 @@ def metric_disagreement(ctx: Context, t: Mapping[str, float]) -> Outcome | None:
         per_metric[m.name] |= ({"cause": cause.text} if cause else {}) | (r.evidence() if r else {})
         notes += _metric_notes(m, cause, r, spec, fit, t)
     notes += _training_notes(spec, fit, history, t) + _fit_notes(spec, fit, history)
+    notes += _logged_loss_notes(ctx, t)
     evidence: dict[str, Any] = {"metrics": per_metric, "judged_epoch": None if e is None else e + 1}
     corrected = None
     if fit is not None and fit.restored_epoch is not None:

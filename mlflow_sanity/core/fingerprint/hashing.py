@@ -1,0 +1,55 @@
+"""The hash arithmetic shared by every part of a fingerprint: the splitmix64 finaliser
+that ``pandas.util.hash_array`` applies to 64-bit values (same constants, same output:
+``tests/test_fingerprint.py`` checks it), run in place on whole ``uint64`` arrays (no
+Python work per row, no copy per call).
+
+Why not call ``hash_array`` per column: a row hash here is a *sum* of per-column hashes
+(so a probe can swap one column's code without rehashing the row), ``hash_array`` would
+copy each chunk before mixing it, and the bit layout is part of the logged file format
+(``fingerprint_<role>.npy``): fingerprints logged by earlier runs must keep matching.
+Text goes through ``hash_array`` itself (``encode._text_codes``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+_U = np.uint64
+_M1, _M2 = _U(0xBF58476D1CE4E5B9), _U(0x94D049BB133111EB)
+_GOLDEN = _U(0x9E3779B97F4A7C15)
+_LABEL_MASK = _U(0xFF)
+_FEATURE_MASK = ~_LABEL_MASK
+_ROW_SALT = _U(0x2545F4914F6CDD1D)
+_LABEL_SALT = _U(0x5851F42D4C957F2D)
+_DIGEST_SALTS = (_U(0x14057B7EF767814F), _U(0x3C6EF372FE94F82B))
+_MISSING = _U(0x7FF4A5A5A5A5A5A5)  # code of NaN/None/NaT in every kind
+_CLIP = float(2**62)
+
+
+def _mix(x: np.ndarray) -> np.ndarray:
+    """splitmix64 finaliser, in place on a ``uint64`` array (bijective, avalanching)."""
+    t = x >> _U(30)  # one temporary, reused: fewer allocations on large arrays
+    x ^= t
+    x *= _M1
+    np.right_shift(x, _U(27), out=t)
+    x ^= t
+    x *= _M2
+    np.right_shift(x, _U(31), out=t)
+    x ^= t
+    return x
+
+
+def _salts(n: int) -> np.ndarray:
+    return _mix((np.arange(1, n + 1, dtype=np.uint64) * _GOLDEN) ^ _ROW_SALT)
+
+
+def _finish(sums: np.ndarray) -> np.ndarray:
+    """Row feature hash from the sum of column contributions (label byte left 0)."""
+    return _mix(sums ^ _ROW_SALT) & _FEATURE_MASK
+
+
+def _digest(hashes: np.ndarray) -> str:
+    feats = hashes & _FEATURE_MASK
+    a = _mix(feats ^ _DIGEST_SALTS[0]).sum(dtype=np.uint64)
+    b = _mix(feats ^ _DIGEST_SALTS[1]).sum(dtype=np.uint64)
+    return f"{feats.shape[0]:x}-{int(a):016x}{int(b):016x}"

@@ -1,0 +1,91 @@
+"""Which call and which data a finding is about, in the words a user knows.
+
+One run collects several calls (a ``fit``, its ``model.evaluate`` calls, an
+``mlflow.models.evaluate``), and their numbers differ: the validation accuracy of the fit
+is not the test accuracy of the evaluator. Every finding the description, the console
+summary and the HTML report show is labelled with its call and data (``fit, validation
+rows``, ``model.evaluate #2``, ``mlflow.models.evaluate on 'eval'``), and the headline and
+the corrected figure say which number they are. The labels are read from what every
+report already carries: the finding's ``source`` (the entry point, numbered per call by
+the tracking layer) and evidence, the report's ``provenance`` and the datasets its metric
+names claim.
+"""
+
+from __future__ import annotations
+
+from mlflow_sanity.checks import REGISTRY
+from mlflow_sanity.core.findings import Finding, Provenance, Report
+
+FIT_SOURCES = frozenset({"autolog", "callback"})  # the Keras fit hooks
+EVALUATOR = "evaluator"
+# Entry points that make one report of their own: their findings need no call named.
+_WORDS = {
+    "python": "",
+    "seeds": "the seed sweep",
+    "variance": "the runs of one configuration",
+    "check-split": "check-split",
+}
+_ROW_EVIDENCE = frozenset({"eval", "test", "train"})  # checks that judge rows, not settings
+
+
+def evaluator_dataset(report: Report | None) -> str | None:
+    """The dataset ``mlflow.models.evaluate`` judged, when the report can tell which."""
+    if report is None:
+        return None
+    origin = report.provenance
+    if origin.source == EVALUATOR and origin.dataset:
+        return origin.dataset
+    claims = report.state.metric_names or {}
+    names = {str(c.get("name")) for c in claims.values() if isinstance(c, dict) and c.get("name")}
+    return names.pop() if len(names) == 1 else None
+
+
+def _fit_label(f: Finding) -> str:
+    if f.evidence.get("evaluated_on") == "training data":
+        return "fit, training rows"
+    chk = REGISTRY.get(f.id)
+    if chk is not None and _ROW_EVIDENCE & {*chk.requires, *chk.one_of}:
+        return "fit, validation rows"
+    return "fit"
+
+
+def call_of(f: Finding, report: Report | None = None) -> str:
+    """The call and the data ``f`` is about (empty for a lone ``check_predictions``)."""
+    source = f.source
+    if source in FIT_SOURCES:
+        return _fit_label(f)
+    if source.startswith("model.evaluate"):
+        return source  # "model.evaluate #2": the rows given to that call
+    if source.startswith(EVALUATOR):
+        dataset = evaluator_dataset(report)
+        return f"mlflow.models.evaluate on '{dataset}'" if dataset else "mlflow.models.evaluate"
+    return _WORDS.get(source, source)
+
+
+def headline_of(origin: Provenance, report: Report | None = None) -> str:
+    """Which call's number a report's headline metrics are (its latest call)."""
+    if origin.source in FIT_SOURCES or origin.call == "fit":
+        rows = origin.evaluated_on or "validation data"
+        return f"fit, {rows.replace(' data', ' rows')}"
+    if origin.call.startswith("model.evaluate"):
+        return origin.call
+    if origin.source == EVALUATOR:
+        dataset = origin.dataset or evaluator_dataset(report)
+        return f"mlflow.models.evaluate on '{dataset}'" if dataset else "mlflow.models.evaluate"
+    return _WORDS.get(origin.source, origin.call or origin.source)
+
+
+def several_calls(report: Report) -> bool:
+    """Whether the report's findings come from more than one call."""
+    return len({f.source for f in report.findings}) > 1
+
+
+def corrected_line(report: Report) -> str | None:
+    """The ``sanity.corrected`` line, naming the call whose number it corrects whenever the
+    run holds several calls (a numbered call already names itself)."""
+    text = report.corrected_text
+    f = report.corrected_finding
+    if text is None or f is None or "#" in f.source or not several_calls(report):
+        return text
+    label = call_of(f, report)
+    return f"{text[:-1]}; {label})" if text.endswith(")") and label else text
