@@ -386,3 +386,19 @@ def test_a_symptom_first_seen_in_a_later_evaluate_relinks_the_fits_cause():
     # nothing stuck at evaluate: nothing comes back
     fine = Finding("accuracy_at_baseline", Severity.PASSED, "fine")
     assert relink_fit_causes([fine], [advice]) == [fine]
+
+
+def test_a_regressor_on_unscaled_inputs_is_judged_on_its_held_out_loss(keras, proving):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(400, 4))
+    y = (x @ np.array([1.0, -2.0, 0.5, 1.5]) + rng.normal(0, 0.3, 400)).astype("float32")
+    raw = (x * np.array([1000, 1, 5000, 20]) + np.array([5e4, 0, 1e4, 100])).astype("float32")
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential(
+        [keras.Input((4,)), keras.layers.Dense(16, activation="relu"), keras.layers.Dense(1)]
+    )
+    model.compile(keras.optimizers.Adam(1e-3), "mse")
+    report = proving(model, raw, y, epochs=5, validation_split=0.2)
+    proof = report.get("unscaled_inputs").evidence["proof"]
+    assert proof["metric"] == "held_out_loss" and proof["verdict"] == "confirmed"
+    assert proof["remedied"] < proof["control"] and proof["seeds"] >= 2

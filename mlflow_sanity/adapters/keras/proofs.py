@@ -81,6 +81,7 @@ PROVABLE = (
     "vanishing_gradients",
     "undertrained",
     "loss_output_mismatch",
+    "unscaled_targets",
 )
 
 SETTINGS = ProofSettings()
@@ -341,7 +342,7 @@ def _run(
     if isinstance(bench, str):
         return {t.cause: not_run(t.cause, bench) for t in trials}, {}
     for t in trials:
-        if t.cause == REBALANCED and _balanced(bench.rows):
+        if t.cause == REBALANCED and (not bench.rows.classes or _balanced(bench.rows)):
             t.why_not = "the classes are balanced already: class weights would change nothing"
     with quiet_autologging():
         _trial_seeds(bench, [t for t in trials if not t.why_not])
