@@ -211,15 +211,16 @@ def test_a_working_model_on_unscaled_inputs_gets_a_confirmed_gain(keras, proving
 
 
 def test_the_console_summary_names_the_experiments_in_one_line():
+    """Read from the findings' proofs (the typed evidence), not from ``Report.inputs``: the
+    shared control run counts once."""
     from mlflow_sanity.report.console import summary_lines
 
-    def proof(verdict, runs):
-        return {"proof": {"remedy": "r", "verdict": verdict, "runs": runs}}
-
+    confirmed = {"verdict": "confirmed", "runs": ["control", "remedy1"]}
+    inconclusive = {"verdict": "inconclusive", "runs": ["control", "remedy2"]}
     report = Report(
         [
-            Finding("unscaled_inputs", Severity.WARN, "unscaled", proof("confirmed", ["c", "a"])),
-            Finding("learning_rate", Severity.WARN, "too high", proof("inconclusive", ["c", "b"])),
+            Finding("unscaled_inputs", Severity.WARN, "unscaled", {"proof": confirmed}),
+            Finding("learning_rate", Severity.INFO, "rate", {"proof": inconclusive}),
         ]
     )
     lines = summary_lines(report, "abc", "fit", "sqlite:///mlflow.db")
@@ -228,8 +229,8 @@ def test_the_console_summary_names_the_experiments_in_one_line():
         "  2 cause experiments (3 child runs of run abc, tag sanity.proof): "
         "unscaled_inputs confirmed, learning_rate inconclusive"
     ]
-    report = Report([Finding("unscaled_inputs", Severity.WARN, "unscaled")])
-    assert not [line for line in summary_lines(report, "abc", "fit", "x") if "experiments" in line]
+    untested = Report([Finding("unscaled_inputs", Severity.WARN, "unscaled", {})])
+    assert not [line for line in summary_lines(untested, "abc", "fit", "x") if "experim" in line]
 
 
 def test_the_loss_that_fits_the_output_is_the_mismatchs_remedy():

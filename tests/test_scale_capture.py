@@ -91,3 +91,18 @@ def test_a_call_cut_short_predicts_again(keras, sanity_on):
     model.evaluate(x, y, batch_size=32, verbose=0)
     report = read_report(mlflow.last_active_run().info.run_id)
     assert report.get("small_eval_set") is not None or report.findings
+
+
+def test_the_cached_function_does_not_keep_a_model_alive(keras, sanity_on) -> None:
+    """Our test function refers to its model: cached beside the model, both are freed
+    together (a cache outside the model would keep every evaluated model alive)."""
+    import gc
+    import weakref
+
+    model, x, y = _fitted(keras, np.random.default_rng(2))
+    model.evaluate(x, y, batch_size=64, verbose=0)
+    assert "_mlflow_sanity_capturing" in vars(model)
+    gone = weakref.ref(model)
+    del model
+    gc.collect()
+    assert gone() is None

@@ -442,8 +442,12 @@ def binary_curve(y: np.ndarray, score: np.ndarray) -> tuple[np.ndarray, np.ndarr
     score = np.asarray(score, dtype=np.float64) + 0.0  # + 0.0 turns -0.0 into 0.0
     n = score.shape[0]
     if n and score.min() >= 0:  # non-negative floats order like their bit patterns
-        keys = np.sort((score.view(np.uint64) << np.uint64(1)) | y.view(np.uint8))[::-1]
-        y_sorted = (keys & np.uint64(1)).astype(np.int64)
+        keys = score.view(np.uint64)  # the copy made above: shifted and sorted in place
+        keys <<= np.uint64(1)
+        keys |= y.view(np.uint8)
+        keys.sort()
+        keys = keys[::-1]
+        y_sorted = (keys & np.uint64(1)).view(np.int64)
         values = keys >> np.uint64(1)
     else:
         order = np.argsort(score, kind="stable")[::-1]

@@ -13,6 +13,8 @@ from __future__ import annotations
 import logging
 import re
 import sys
+from collections.abc import Mapping
+from typing import Any
 
 from mlflow_sanity.core.findings import Report
 from mlflow_sanity.core.summary import html_block
@@ -64,25 +66,28 @@ def summary_lines(report: Report, run_id: str, what: str, tracking_uri: str) -> 
             f"{first_sentence(f.message)}"
         )
     rest = f"{more} more finding(s), evidence and fixes" if more > 0 else "evidence and fixes"
-    tested = [f"  {line}"] if (line := experiments_line(report, run_id)) else []
-    return [*first, *reasons, *tested, f"  {rest}: {full}", *where]
+    tested = [f"  {experiments_line(report, run_id)}"] if tested_causes(report) else []
+    return [*first, *reasons, f"  {rest}: {full}", *tested, *where]
 
 
 def experiments_line(report: Report, run_id: str) -> str:
-    """The one line cause experiments get, read from the findings' proofs: ``2 cause
-    experiments (3 child runs of run abc, tag sanity.proof): unscaled_inputs confirmed,
-    learning_rate inconclusive`` ('' when none ran)."""
-    proofs = {
-        f.id: f.evidence["proof"]
-        for f in report.findings
-        if isinstance(f.evidence.get("proof"), dict) and f.evidence["proof"].get("remedy")
-    }
-    if not proofs:
-        return ""
-    runs = len({r for p in proofs.values() for r in p.get("runs") or ()})
-    where = f"{runs} child runs of run {run_id}, tag sanity.proof" if runs else "not logged"
-    verdicts = ", ".join(f"{k} {p.get('verdict')}" for k, p in proofs.items())
+    """The one line cause experiments get: ``2 cause experiments (3 child runs of run abc,
+    tag sanity.proof): unscaled_inputs confirmed, learning_rate inconclusive``, read from
+    the findings' ``evidence["proof"]``."""
+    proofs = tested_causes(report)
+    runs = {r for _, p in proofs for r in p.get("runs") or ()}
+    verdicts = ", ".join(f"{fid} {p.get('verdict')}" for fid, p in proofs)
+    where = f"{len(runs)} child runs of run {run_id}, tag sanity.proof" if runs else "not logged"
     return f"{len(proofs)} cause experiments ({where}): {verdicts}"
+
+
+def tested_causes(report: Report) -> list[tuple[str, Mapping[str, Any]]]:
+    """``(finding id, its proof)`` for every finding an experiment tested."""
+    return [
+        (f.id, f.evidence["proof"])
+        for f in report.findings
+        if isinstance(f.evidence.get("proof"), Mapping)
+    ]
 
 
 def announce(report: Report, run_id: str, what: str, tracking_uri: str) -> None:

@@ -78,7 +78,7 @@ def log_arms(
             )
             client.set_terminated(run_id, "FINISHED")
             ids.append(run_id)
-    if caught.error is not None:
-        _log.info("mlflow-sanity: proof runs not logged: %s", caught.error)
-        return tuple(ids), f"child runs not logged: {describe(caught.error)}"
+    if caught.failed:
+        _log.info("mlflow-sanity: proof runs not logged: %s", caught.raised)
+        return tuple(ids), f"child runs not logged: {describe(caught.raised)}"
     return tuple(ids), ""

@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
-import weakref
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -167,7 +166,7 @@ def _as_arrays(x: Any) -> Any:
 # batch's outputs. What the user's code sees is unchanged: the same ``test_step`` computes
 # the same losses and metrics, callbacks receive the same logs (the outputs are kept
 # aside, not added to them), ``evaluate`` returns the same numbers, and the model's cached
-# ``test_function`` is put back afterwards (ours is cached here, per model and compile).
+# ``test_function`` is put back afterwards (ours is cached beside it, per compile).
 # Everything else (other backends, custom ``test_step``, ``steps_per_execution > 1``,
 # datasets and generators, a call that stopped early) predicts once more, as before.
 
@@ -187,9 +186,10 @@ class Captured:
         return out if out.shape[0] == n_rows else None
 
 
-_CAPTURING: weakref.WeakKeyDictionary[Any, tuple[tuple[Any, ...], Any]] = (
-    weakref.WeakKeyDictionary()
-)
+# Our test function, cached on the model it belongs to (a private attribute, set past
+# Keras' attribute tracking): it refers to the model, so a cache outside the model would
+# keep every evaluated model alive; on the model, the two are freed together.
+_CACHE_ATTR = "_mlflow_sanity_capturing"
 
 
 def capturable(model: Any, x: Any, steps: Any) -> bool:
@@ -237,7 +237,7 @@ def _capturing_function(model: Any) -> Any:
         model.jit_compile,
         model.run_eagerly,
     )
-    cached = _CAPTURING.get(model)
+    cached = vars(model).get(_CACHE_ATTR)
     if cached is not None and all(a is b for a, b in zip(cached[0], token, strict=True)):
         return cached[1]
 
@@ -259,5 +259,5 @@ def _capturing_function(model: Any) -> Any:
         return logs, seen[-1]
 
     function = shim.make_step_function(model, step)
-    _CAPTURING[model] = (token, function)
+    object.__setattr__(model, _CACHE_ATTR, (token, function))  # no layer tracking
     return function

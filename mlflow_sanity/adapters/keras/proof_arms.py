@@ -96,10 +96,9 @@ def _held_out(clone: Any, x: Any, y: Any, batch_size: int, spec: Any, classes: b
     from mlflow_sanity.adapters.keras.predict import predict_outputs
 
     outputs = predict_outputs(clone, x, batch_size)
-    loss = math.nan
-    with Caught(Origin.MODEL) as caught:  # a custom loss setup: Keras' own evaluate, below
+    with Caught(Origin.MODEL) as caught:
         loss = float(np.asarray(clone.compute_loss(x=x, y=y, y_pred=outputs, training=False)))
-    if caught.failed:
+    if caught.failed:  # a custom loss setup: Keras' own evaluate computes it
         value = clone.evaluate(x, y, batch_size=batch_size, verbose=0)
         loss = float(np.asarray(value[0] if isinstance(value, (list, tuple)) else value))
     if not classes:
@@ -112,19 +111,20 @@ def _held_out(clone: Any, x: Any, y: Any, batch_size: int, spec: Any, classes: b
 
 
 def _in_users_loss(
-    model: Any, clone: Any, x_eval: Any, rows: Rows, back: Any = None
+    model: Any, clone: Any, x_eval: Any, rows: Rows, unscale: tuple[float, float] | None = None
 ) -> float | None:
-    """The remedied copy's held-out loss measured with the user's own loss on the targets'
-    own scale (a remedy that swaps the loss or scales the targets would otherwise compare
-    two units), None when it is not a named loss."""
+    """The remedied copy's held-out loss measured with the user's own loss, on the user's
+    targets (a remedy that swaps the loss or rescales the targets would otherwise compare
+    two units; ``unscale`` = the ``(mean, std)`` its outputs are mapped back with), None
+    when it is not a named loss."""
     from mlflow_sanity.adapters.keras.predict import predict_outputs
 
     name = model.get_compile_config().get("loss")
     if not isinstance(name, str):
         return None
     outputs = predict_outputs(clone, x_eval, None)
-    if back is not None:
-        outputs = back(outputs).astype(np.float32)
+    if unscale is not None:
+        outputs = outputs * unscale[1] + unscale[0]
     y = np.asarray(rows.y_eval, dtype=np.float32)
     outputs = np.asarray(outputs, dtype=np.float32)
     if y.size == outputs.size:  # (n,) targets against (n, 1) outputs: no broadcasting
@@ -144,17 +144,18 @@ def train_arm(
 ) -> Trained:
     """Train one copy and score it; any failure is the arm's ``error``, never raised."""
     start = time.perf_counter()
-    # a copy the user's model cannot train: the arm says so, the fit stands
+    # a copy the user's model cannot train: the arm says so, fit stands
     with Caught(Origin.MODEL, "experiment arm") as caught:
         x_train, x_eval = as_float_arrays(rows.x_train), as_float_arrays(rows.x_eval)
         if remedy is not None and remedy.standardise:
             scale = standardiser(x_train)
             x_train, x_eval = scale(x_train), scale(x_eval)
-        y_train, back = rows.y_train, None
-        if remedy is not None and remedy.standardise_targets:
-            y_train, back = _standardised_targets(rows.y_train)
+        y_train, y_eval, unscale = rows.y_train, rows.y_eval, None
+        if remedy is not None and remedy.standardise_targets:  # on the training targets
+            unscale = (float(np.mean(y_train)), float(np.std(y_train)) or 1.0)
+            y_train, y_eval = [(y - unscale[0]) / unscale[1] for y in (y_train, y_eval)]
         clone = _copy(model, remedy, seed)
-        before = _held_out(clone, x_eval, rows.y_eval, batch_size, spec, rows.classes).loss
+        before = _held_out(clone, x_eval, y_eval, batch_size, spec, rows.classes).loss
         stop = _SafetyStop(deadline)
         weights = balanced_weights(rows.y_train) if remedy is not None and remedy.balanced else None
         clone.fit(  # rows shuffled once, by a private generator: the same order in both arms
@@ -169,24 +170,16 @@ def train_arm(
         )
         if stop.hit:
             return Trained(None, stop.updates, time.perf_counter() - start, stopped=True)
-        after = _held_out(clone, x_eval, rows.y_eval, batch_size, spec, rows.classes)
-        if remedy is not None and (remedy.loss is not None or back is not None):
-            # the losses compared in the user's loss, on the targets' own scale
-            loss = _in_users_loss(model, clone, x_eval, rows, back)
+        after = _held_out(clone, x_eval, y_eval, batch_size, spec, rows.classes)
+        if remedy is not None and (remedy.loss or unscale):  # losses compared in one unit
+            loss = _in_users_loss(model, clone, x_eval, rows, unscale)
             before, after = None, replace(after, loss=loss)
         score = replace(after, loss_before=before)
         ba = score.balanced_accuracy
         score = score if ba is None or math.isfinite(ba) else None
-        seconds = time.perf_counter() - start
-        return Trained(score, stop.updates, seconds, "" if score else "no score")
+        return Trained(
+            score, stop.updates, time.perf_counter() - start, "" if score else "no score"
+        )
     exc = caught.raised
     _log.info("mlflow-sanity: experiment arm failed: %s", exc, exc_info=exc)
     return Trained(None, 0, time.perf_counter() - start, str(exc)[:200])
-
-
-def _standardised_targets(y: Any) -> tuple[np.ndarray, Any]:
-    """``(y standardised on its own mean and std, the map of outputs back to y's scale)``."""
-    arr = np.asarray(y, dtype=np.float64)
-    mean, std = arr.mean(axis=0), arr.std(axis=0)
-    std = np.where(std > 0, std, 1.0)
-    return ((arr - mean) / std).astype(np.float32), lambda out: np.asarray(out) * std + mean

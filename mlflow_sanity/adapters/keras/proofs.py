@@ -200,10 +200,11 @@ def _unexplained(report: Report) -> bool:
 
 def _clonable(model: Any) -> str:
     """Why ``model`` cannot be copied for an experiment ('' when it can)."""
-    with Caught(Origin.OUTSIDE) as caught:  # cannot serialise: no experiment, said so
+    # any failure to serialise means: no experiment, said in the report
+    with Caught(Origin.MODEL) as caught:
         model.get_config()
         model.get_compile_config()
-    if caught.raised is not None:
+    if caught.failed:
         name = type(caught.raised).__name__
         return f"the model cannot be cloned ({name}: a subclassed model without get_config)"
     if getattr(model, "optimizer", None) is None:
@@ -231,8 +232,6 @@ def prove(
     wanted = candidates(report, call) or _unexplained(report)
     if not wanted or ctx is None or settings.mode is False:
         return report
-    proofs: dict[str, dict[str, Any]] = {}
-    runs: dict[str, int] = {}
     # the report stands without its experiments (a bug of ours: strict re-raises)
     with Caught(Origin.OURS, "cause experiments") as caught, preserved_random_state():
         proofs, runs = _run(model, call, data, ctx, report, run_id, settings)

@@ -45,8 +45,8 @@ class Remedy:
     epochs_factor: int = 1
     balanced: bool = False  # class_weight="balanced" (n / (k * count) per class)
     loss: str | None = None  # the compiled loss replaced by this one
-    # The regression targets standardised on the training rows (predictions mapped back
-    # with the same mean/std before scoring), for ``unscaled_targets``.
+    # The regression targets standardised on the training rows (outputs mapped back with
+    # the same mean/std before the held-out loss is measured), for ``unscaled_targets``.
     standardise_targets: bool = False
 
 
@@ -55,7 +55,7 @@ def _lr_remedy(f: Finding, lr: float | None, default: float | None) -> Remedy | 
         return None
     if default and (lr / default >= 10 or default / lr >= 10):
         return Remedy(f"the learning rate {lr:.3g} → {default:.3g} (the default)", default)
-    low = f.evidence.get("direction") == "low"  # the learning_rate check's typed evidence
+    low = "too low" in f.message or "below" in str(f.evidence.get("suspect", ""))
     new = lr * 10 if low else lr / 10
     return Remedy(f"the learning rate {lr:.3g} → {new:.3g}", new)
 

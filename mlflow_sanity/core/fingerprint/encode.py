@@ -24,6 +24,7 @@ DEFAULT_TOLERANCE = 2e-5
 PROBE_MARGIN = 1.0 / 128  # share of a grid step, either side of a boundary, probed both ways
 MAX_PROBED_COLUMNS = 10  # per row: at most 2**10 probes even for pathological rows
 CHUNK_ROWS = 4096  # rows encoded at once: intermediates stay in cache, memory stays flat
+LOOKUP_CHUNK = 1 << 18  # keys looked up in the fingerprint's index at once (bounded memory)
 MATCH_CHUNK_ROWS = 8192  # rows looked up at once (fewer, larger steps; memory still flat)
 COLLISION_SAMPLE = 20000  # rows used to estimate how often column values repeat
 KINDS = ("continuous", "exact", "datetime", "timedelta", "text")

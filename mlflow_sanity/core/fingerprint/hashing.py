@@ -49,7 +49,15 @@ def _finish(sums: np.ndarray) -> np.ndarray:
 
 
 def _digest(hashes: np.ndarray) -> str:
-    feats = hashes & _FEATURE_MASK
-    a = _mix(feats ^ _DIGEST_SALTS[0]).sum(dtype=np.uint64)
-    b = _mix(feats ^ _DIGEST_SALTS[1]).sum(dtype=np.uint64)
-    return f"{feats.shape[0]:x}-{int(a):016x}{int(b):016x}"
+    """Order-independent digest of the rows' features: two salted sums (mod 2**64), taken
+    a chunk at a time so that the working memory stays small (sums do not care)."""
+    total = np.zeros(2, dtype=np.uint64)  # array arithmetic wraps silently, scalars warn
+    for start in range(0, hashes.shape[0], _DIGEST_CHUNK):
+        feats = hashes[start : start + _DIGEST_CHUNK] & _FEATURE_MASK
+        a = _mix(feats ^ _DIGEST_SALTS[0]).sum(dtype=np.uint64)
+        b = _mix(feats ^ _DIGEST_SALTS[1]).sum(dtype=np.uint64)
+        np.add(total, np.array([a, b], dtype=np.uint64), out=total)
+    return f"{hashes.shape[0]:x}-{int(total[0]):016x}{int(total[1]):016x}"
+
+
+_DIGEST_CHUNK = 1 << 18

@@ -4,6 +4,7 @@ key with one hash probe against the fingerprint's index."""
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -11,7 +12,13 @@ import numpy as np
 import pandas as pd
 
 from mlflow_sanity.core.fingerprint import encode
-from mlflow_sanity.core.fingerprint.encode import MAX_PROBED_COLUMNS, _Encoder, _label_bytes, _Table
+from mlflow_sanity.core.fingerprint.encode import (
+    LOOKUP_CHUNK,
+    MAX_PROBED_COLUMNS,
+    _Encoder,
+    _label_bytes,
+    _Table,
+)
 from mlflow_sanity.core.fingerprint.hashing import _U, _digest, _finish, _mix
 from mlflow_sanity.core.fingerprint.statistics import Running, _sample_index, _summary
 from mlflow_sanity.core.fingerprint.table import Fingerprint, GridRows
@@ -127,18 +134,16 @@ def match(
     running = Running(len(fp.kinds)) if table.array is not None else None
     if running is not None and len(enc.numeric) != len(fp.kinds):
         running = None
-    primary, sums, found_near = _hash_chunks(table, enc, near, running)
-    probe_rows, probe_keys = _probe_keys(enc, sums, found_near)
-    all_rows = np.concatenate([np.arange(n), probe_rows])
-    keys = np.concatenate([primary, probe_keys])
-
-    in_train, with_label, train_index = _look_up(fp, keys, all_rows, n, label_bytes)
+    primary, near_sums, found_near = _hash_chunks(table, enc, near, running)
+    probe_rows, probe_keys = _probe_keys(enc, near_sums, found_near)
+    looked_up = _look_up(fp, primary, probe_rows, probe_keys, label_bytes)
+    in_train, with_label, train_index = looked_up
     return Match(
         in_train,
         with_label,
         train_index,
         _digest(primary),
-        int(keys.shape[0]),
+        n + int(probe_keys.shape[0]),
         GridRows(primary >> _U(8), lambda: _sample_codes(table, enc)),
         len(given.columns) == len(fp.columns),
         running.result() if running is not None else None,
@@ -146,24 +151,41 @@ def match(
 
 
 def _look_up(
-    fp: Fingerprint, keys: np.ndarray, all_rows: np.ndarray, n: int, label_bytes: Any
+    fp: Fingerprint,
+    primary: np.ndarray,
+    probe_rows: np.ndarray,
+    probe_keys: np.ndarray,
+    label_bytes: Any,
 ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
     """Per row: found (its own cell or a probe), found with its label, and one matching
-    fingerprinted row; one hash probe per key against the fingerprint's index."""
+    fingerprinted row (its own cell's first, else its first probe's); one hash probe per
+    key against the fingerprint's index, ``LOOKUP_CHUNK`` keys at a time (the working
+    memory stays a few MB whatever the rows)."""
+    n = primary.shape[0]
     in_train = np.zeros(n, dtype=bool)
     train_index = np.full(n, -1, dtype=np.int64)
     with_label = np.zeros(n, dtype=bool) if label_bytes is not None and fp.has_labels else None
     sorted_h, sorted_f, order = fp._sorted
-    if sorted_f.shape[0] and keys.shape[0]:
-        feat = keys >> _U(8)
-        index, first_pos = fp._feature_index
-        found = index.get_indexer(feat)  # -1: no fingerprinted row has these features
-        hit = np.flatnonzero(found >= 0)  # ascending: every row's own cell before probes
-        hit_rows = all_rows[hit]
+    if not sorted_f.shape[0]:
+        return in_train, with_label, train_index
+    index, first_pos = fp._feature_index
+    step = LOOKUP_CHUNK
+    own = ((np.arange(s, min(n, s + step)), primary[s : s + step]) for s in range(0, n, step))
+    probes = (
+        (probe_rows[s : s + step], probe_keys[s : s + step])
+        for s in range(0, probe_rows.shape[0], step)
+    )
+    for rows, keys in itertools.chain(own, probes):  # own cells first, probes in order
+        found = index.get_indexer(keys >> _U(8))  # -1: no fingerprinted row has these
+        hit = np.flatnonzero(found >= 0)
+        if not hit.size:
+            continue
+        hit_rows = rows[hit]
         in_train[hit_rows] = True
-        first = np.unique(hit_rows, return_index=True)[1]
-        train_index[hit_rows[first]] = order[first_pos[found[hit[first]]]]
-        if with_label is not None and hit.size:
+        first_rows, first = np.unique(hit_rows, return_index=True)
+        new = train_index[first_rows] < 0  # an earlier chunk's hit comes first
+        train_index[first_rows[new]] = order[first_pos[found[hit[first[new]]]]]
+        if with_label is not None:
             full = keys[hit] | label_bytes[hit_rows]
             lpos = np.minimum(np.searchsorted(sorted_h, full), sorted_h.shape[0] - 1)
             with_label[hit_rows[sorted_h[lpos] == full]] = True
@@ -173,13 +195,14 @@ def _look_up(
 def _hash_chunks(
     table: _Table, enc: _Encoder, near: bool, running: Running | None
 ) -> tuple[np.ndarray, np.ndarray, list[tuple[np.ndarray, ...]]]:
-    """Every row's feature hash and sum of column contributions, and per chunk the values
-    near a cell boundary (rows, columns, side, codes, contributions); ``running`` gets
+    """Every row's feature hash; per chunk the values near a cell boundary (rows, columns,
+    side, codes, contributions) and, for the rows that have such values (ascending), the
+    sum of their column contributions, which their probes start from; ``running`` gets
     the column statistics of each chunk while it is in cache."""
     n = table.n
     block = table.numeric_block(enc.numeric)
     primary = np.empty(n, dtype=np.uint64)
-    sums = np.empty(n, dtype=np.uint64)  # per row: the sum of its column contributions
+    near_sums: list[np.ndarray] = []
     found_near: list[tuple[np.ndarray, ...]] = []
     for start in range(0, n, encode.MATCH_CHUNK_ROWS):
         stop = min(n, start + encode.MATCH_CHUNK_ROWS)
@@ -188,12 +211,13 @@ def _hash_chunks(
         codes, close = enc.codes(table, block, start, stop, probes=near)
         close_code = codes[close[0], close[1]] if close is not None else None
         contrib = enc.contributions(codes, inplace=True)  # the codes are read: reuse them
+        acc = contrib.sum(axis=0, dtype=np.uint64)
         if close is not None and close[0].size:
             col, row, sign = close
             found_near.append((row + start, col, sign, close_code, contrib[col, row]))
-        acc = contrib.sum(axis=0, dtype=np.uint64)
-        sums[start:stop] = acc
+            near_sums.append(acc[np.unique(row)])
         primary[start:stop] = _finish(acc)
+    sums = np.concatenate(near_sums) if near_sums else np.zeros(0, dtype=np.uint64)
     return primary, sums, found_near
 
 
@@ -240,12 +264,13 @@ def rows_fingerprint(fp: Fingerprint, features: Any, found: Match) -> Fingerprin
 
 
 def _probe_keys(
-    enc: _Encoder, sums: np.ndarray, found: list[tuple[np.ndarray, ...]]
+    enc: _Encoder, near_sums: np.ndarray, found: list[tuple[np.ndarray, ...]]
 ) -> tuple[np.ndarray, np.ndarray]:
     """Row ids and feature keys (label byte 0) of the probes: for each row with values
     near a cell boundary (``found``: per chunk their rows, columns, side, codes and
-    column contributions), each combination of neighbouring cells for its first
-    ``MAX_PROBED_COLUMNS`` such values, in a fixed order (the first near column first)."""
+    column contributions; ``near_sums``: those rows' sums of contributions, by row),
+    each combination of neighbouring cells for its first ``MAX_PROBED_COLUMNS`` such
+    values, in a fixed order (the first near column first)."""
     if not found:
         return np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.uint64)
     r, col, sign, code, contrib = (np.concatenate(parts) for parts in zip(*found, strict=True))
@@ -260,7 +285,7 @@ def _probe_keys(
     other = code + sign.astype(np.int64).view(np.uint64)
     delta = _mix(other ^ enc.salts[col]) - contrib
     local = np.arange(cand.size)
-    acc = sums[cand]
+    acc = near_sums  # the rows ``cand``, ascending, as ``_hash_chunks`` kept them
     for k in range(int(rank.max()) + 1):  # a row's k-th near column doubles its probes
         at = rank == k
         step = np.zeros(cand.size, dtype=np.uint64)
