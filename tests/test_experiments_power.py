@@ -225,7 +225,7 @@ def test_the_console_summary_names_the_experiments_in_one_line():
     )
     lines = summary_lines(report, "abc", "fit", "sqlite:///mlflow.db")
     said = [line for line in lines if "cause experiments" in line]
-    assert said == [
+    assert said == [  # one shared control: three child runs
         "  2 cause experiments (3 child runs of run abc, tag sanity.proof): "
         "unscaled_inputs confirmed, learning_rate inconclusive"
     ]
@@ -356,3 +356,50 @@ def test_regression_rows_are_held_out_without_counting_classes():
     rows = experiment_rows(FitData(x_train=x, y_train=y, train_readable=True), classes=False)
     assert rows is not None and not rows.classes and len(rows.y_eval) >= 40
     assert not set(rows.y_eval.tolist()) & set(rows.y_train.tolist())  # never trained on
+
+
+def test_a_symptom_first_seen_in_a_later_evaluate_relinks_the_fits_cause():
+    """The fit worked on its validation rows (the cause was advice); a later
+    ``model.evaluate`` of the same model is stuck: the fit's cause leads it there, a
+    refuted one stays out."""
+    from mlflow_sanity.checks.cause_rule import NO_SYMPTOM, relink_fit_causes
+
+    advice = Finding(
+        "unscaled_inputs",
+        Severity.INFO,
+        f"The inputs are unscaled. {NO_SYMPTOM}",
+        {"graded": "warn"},
+    )
+    refuted = Finding(
+        "learning_rate",
+        Severity.INFO,
+        "Refuted by experiment: …",
+        {"graded": "warn", "proof": {"verdict": "refuted"}},
+    )
+    stuck = Finding("accuracy_at_baseline", Severity.FAIL, "Accuracy 0.10 is the baseline.")
+    out = Report(relink_fit_causes([stuck], [advice, refuted]))
+    cause = out.get("unscaled_inputs")
+    assert cause.severity is Severity.WARN and cause.evidence["from_fit"]
+    assert cause.message == "From the fit: The inputs are unscaled."
+    assert out.get("learning_rate") is None
+    assert out.get("accuracy_at_baseline").evidence["caused_by"] == ["unscaled_inputs"]
+    assert out.flagged[0].id == "unscaled_inputs"
+    # nothing stuck at evaluate: nothing comes back
+    fine = Finding("accuracy_at_baseline", Severity.PASSED, "fine")
+    assert relink_fit_causes([fine], [advice]) == [fine]
+
+
+def test_a_regressor_on_unscaled_inputs_is_judged_on_its_held_out_loss(keras, proving):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(400, 4))
+    y = (x @ np.array([1.0, -2.0, 0.5, 1.5]) + rng.normal(0, 0.3, 400)).astype("float32")
+    raw = (x * np.array([1000, 1, 5000, 20]) + np.array([5e4, 0, 1e4, 100])).astype("float32")
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential(
+        [keras.Input((4,)), keras.layers.Dense(16, activation="relu"), keras.layers.Dense(1)]
+    )
+    model.compile(keras.optimizers.Adam(1e-3), "mse")
+    report = proving(model, raw, y, epochs=5, validation_split=0.2)
+    proof = report.get("unscaled_inputs").evidence["proof"]
+    assert proof["metric"] == "held_out_loss" and proof["verdict"] == "confirmed"
+    assert proof["remedied"] < proof["control"] and proof["seeds"] >= 2

@@ -12,7 +12,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from typing import Any
 
-from mlflow_sanity.checks.registry import REGISTRY, TRAINING_ROWS_PREFIX, Context
+from mlflow_sanity.checks.registry import (
+    REGISTRY,
+    TRAINING_ROWS_PREFIX,
+    Context,
+    _first_sentence,
+)
 from mlflow_sanity.core.findings import Finding, Severity
 from mlflow_sanity.core.proofs import CONFIRMED, INCONCLUSIVE, REFUTED, verdict_of
 
@@ -204,3 +209,37 @@ def lead_with_causes(
         text = f"{where}{stuck} because {reasons}. {f.message.removeprefix(where)}"
         out.append(replace(f, message=text, evidence=evidence))
     return out
+
+
+def relink_fit_causes(findings: list[Finding], fit_causes: Iterable[Finding]) -> list[Finding]:
+    """A later ``model.evaluate`` of the same model shows the symptom its fit did not:
+    the fit's causes that explain it come back, at the grade their rule gave before the
+    fit's "no symptom" demoted them (a refuted cause stays out; a confirmed one warns),
+    marked ``evidence["from_fit"]``, and lead the symptom as they would have in the fit."""
+    present = {f.id for f in findings}
+    added = []
+    for c in fit_causes:
+        chk = REGISTRY.get(c.id)
+        proof = c.evidence.get("proof") or {}
+        verdict = verdict_of(proof.get("verdict"))
+        if c.id in present or chk is None or verdict == REFUTED:
+            continue
+        shown = [f for f in findings if f.severity.flagged and f.id in chk.explains]
+        if not shown:
+            continue
+        graded = c.evidence.get("graded")
+        severity = Severity(graded) if graded else c.severity
+        if verdict == CONFIRMED:
+            severity = Severity.worst(severity, Severity.WARN)
+        if not severity.flagged:
+            continue
+        message = c.message.replace(f" {NO_SYMPTOM}", "")
+        evidence = {**c.evidence, "from_fit": True}
+        text = f"From the fit: {message}"  # reported by (and about) the call that shows it
+        added.append(
+            replace(c, severity=severity, message=text, evidence=evidence, source=shown[0].source)
+        )
+    if not added:
+        return findings
+    because = {c.id: _first_sentence(c.message.removeprefix("From the fit: ")) for c in added}
+    return lead_with_causes([*findings, *added], because, Context())

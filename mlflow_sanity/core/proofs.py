@@ -231,8 +231,9 @@ def judge_loss(control: Arm, remedied: Arm, n_eval: int, min_seeds: int = 1) -> 
         why.append(
             f"the gain's interval reaches the smallest gain that matters ({MIN_LOSS_GAIN:.0%})"
         )
-    if why:
-        return Judgement(INCONCLUSIVE, gain, half, "; ".join(why), more_seeds=not lacking)
+    if why:  # another seed can still confirm a large fall, or refute with nothing lacking
+        more = not lacking or (s < 2 and gain >= MIN_LOSS_GAIN)
+        return Judgement(INCONCLUSIVE, gain, half, "; ".join(why), more_seeds=more)
     return Judgement(REFUTED, gain, half)
 
 
@@ -365,9 +366,9 @@ class Proof:
         )
 
     def to_dict(self) -> dict[str, Any]:
-        """The contract form (DESIGN: ``evidence.proof``): remedy, metric, control,
-        remedied, verdict, runs; plus the losses, the gain, its interval, the sizes and,
-        for an inconclusive one, why."""
+        """The contract form (``evidence["proof"]``, docs/architecture.md "Public
+        contract"): remedy, metric, control, remedied, verdict, runs; plus the losses, the
+        gain, its interval, the sizes and, for an inconclusive one, why."""
         c, r, j = self.control, self.remedied, self.judgement
         loss = self.on_loss
         data: dict[str, Any] = {

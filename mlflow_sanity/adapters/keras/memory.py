@@ -13,6 +13,7 @@ import weakref
 from dataclasses import dataclass, replace
 from typing import Any
 
+from mlflow_sanity.core.findings import Finding
 from mlflow_sanity.core.fingerprint import Fingerprint
 from mlflow_sanity.core.regression import TargetStats
 from mlflow_sanity.core.splits import ModelSelection
@@ -28,6 +29,9 @@ class FitMemory:
     validation_accuracy: float | None = None  # the fit's accuracy on its validation rows
     # The rows of each later model.evaluate, fingerprinted in the training columns.
     evaluated: tuple[tuple[str, Fingerprint], ...] = ()
+    # The fit's cause findings (not passed): a later evaluate that shows their symptom
+    # re-links them (``checks.cause_rule.relink_fit_causes``).
+    causes: tuple[Finding, ...] = ()
     # A regressor's training targets (their median is the baseline of a later evaluate).
     targets: TargetStats | None = None
 

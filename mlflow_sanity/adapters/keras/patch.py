@@ -42,6 +42,7 @@ from mlflow_sanity.adapters.keras.predict import Captured, evaluate_outputs
 from mlflow_sanity.adapters.keras.probes import ProbeCallback, with_probe
 from mlflow_sanity.adapters.keras.record import check_and_log
 from mlflow_sanity.checks import CheckOptions, Thresholds
+from mlflow_sanity.checks.cause_rule import relink_fit_causes
 from mlflow_sanity.core.boundary import Caught, Origin, attempt, on_error
 from mlflow_sanity.core.findings import Report
 from mlflow_sanity.tracking import shim
@@ -404,6 +405,8 @@ def _check_evaluate(
     found = analyse_evaluate(model, call, returned, config, memory, captured)
     if memory is not None:
         remember_evaluated(model, memory, found.fingerprints.get("evaluate"))
+        if memory.causes:  # a symptom the fit did not show: its causes lead it here
+            found.report.findings = relink_fit_causes(found.report.findings, memory.causes)
     if memory is not None and memory.run_id:
         target = Target(memory.run_id, memory.model_id)
         publish(found.report, found.files, target, what="evaluate", scope="evaluate")

@@ -126,6 +126,9 @@ def _in_users_loss(
     if unscale is not None:
         outputs = outputs * unscale[1] + unscale[0]
     y = np.asarray(rows.y_eval, dtype=np.float32)
+    outputs = np.asarray(outputs, dtype=np.float32)
+    if y.size == outputs.size:  # (n,) targets against (n, 1) outputs: no broadcasting
+        y = y.reshape(outputs.shape)
     return float(np.mean(np.asarray(keras.losses.get(name)(y, outputs))))
 
 

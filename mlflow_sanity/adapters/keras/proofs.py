@@ -81,6 +81,7 @@ PROVABLE = (
     "vanishing_gradients",
     "undertrained",
     "loss_output_mismatch",
+    "unscaled_targets",
 )
 
 SETTINGS = ProofSettings()
@@ -102,7 +103,9 @@ def _weighted(call: FitCall | None) -> bool:
 def candidates(report: Report, call: FitCall | None = None) -> list[Finding]:
     """Cause findings worth an experiment, most pressing first: causes of a flagged
     symptom (and a collapse the fit did not weight), then causes whose rule fired without
-    a symptom (graded ``info`` by the registry, ``evidence["graded"]`` flagged)."""
+    a symptom (graded ``info`` by the registry, ``evidence["graded"]`` flagged, or left
+    flagged where no symptom check could judge). A configuration cause
+    (``loss_output_mismatch``) is tested only next to a symptom it explains."""
     flagged = {f.id for f in report.findings if f.severity.flagged}
     fix, first, later = [], [], []
     for f in report.findings:
@@ -115,7 +118,11 @@ def candidates(report: Report, call: FitCall | None = None) -> list[Finding]:
         symptom = any(s in flagged for s in chk.explains)
         if (f.explains and f.severity.flagged) or (symptom and f.evidence.get("suspect")):
             first.append(f)
-        elif (f.evidence.get("graded") in ("warn", "fail") and not symptom) or f.severity.flagged:
+        elif not chk.needs_symptom:  # a configuration error alarms by itself: not re-graded
+            continue
+        elif f.evidence.get("graded") in ("warn", "fail") and not symptom:
+            later.append(f)  # graded info for want of a symptom: a model that may gain
+        elif f.severity.flagged:  # flagged, no symptom check could judge (a regression)
             later.append(f)
     return fix + first + later
 
@@ -244,13 +251,15 @@ def prove(
 def _announce(
     report: Report, proofs: dict[str, dict[str, Any]], runs: dict[str, int], run_id: str | None
 ) -> None:
-    """Record what ran for the console summary's one line (``report.console``); a report
-    with nothing flagged has no summary, so the line goes to the log at INFO."""
+    """Record the work spent (for people: ``report.inputs``); the console summary of a
+    flagged report names the experiments in one line, an unflagged report has no
+    summary, so the same line goes to the log at INFO."""
     report.inputs["experiments"] = {"count": len(proofs), "child_runs": 0, **runs}
     if not report.flagged:
         from mlflow_sanity.report.console import experiments_line
 
-        _say.info("mlflow-sanity: %s", experiments_line(report, run_id or ""))
+        if line := experiments_line(report, run_id or ""):
+            _say.info("mlflow-sanity: %s", line)
 
 
 @dataclass
@@ -332,7 +341,7 @@ def _run(
     if isinstance(bench, str):
         return {t.cause: not_run(t.cause, bench) for t in trials}, {}
     for t in trials:
-        if t.cause == REBALANCED and _balanced(bench.rows):
+        if t.cause == REBALANCED and (not bench.rows.classes or _balanced(bench.rows)):
             t.why_not = "the classes are balanced already: class weights would change nothing"
     with quiet_autologging():
         _trial_seeds(bench, [t for t in trials if not t.why_not])

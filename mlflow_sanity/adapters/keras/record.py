@@ -10,7 +10,7 @@ from mlflow_sanity.adapters.keras.analyse import analyse
 from mlflow_sanity.adapters.keras.inputs import FitCall
 from mlflow_sanity.adapters.keras.memory import FitMemory, remember
 from mlflow_sanity.checks import CheckOptions
-from mlflow_sanity.core.findings import Report
+from mlflow_sanity.core.findings import Finding, Report, Severity
 from mlflow_sanity.core.regression import TargetStats
 
 
@@ -20,6 +20,17 @@ def _validation_accuracy(report: Report) -> float | None:
         return None
     value = report.metrics.get("accuracy")
     return float(value) if isinstance(value, (int, float)) and math.isfinite(value) else None
+
+
+def _fit_causes(report: Report) -> tuple[Finding, ...]:
+    """The fit's cause findings a later evaluate may re-link (``memory.FitMemory.causes``)."""
+    from mlflow_sanity.checks import REGISTRY
+
+    return tuple(
+        f
+        for f in report.findings
+        if f.id in REGISTRY and REGISTRY[f.id].needs_symptom and f.severity is not Severity.PASSED
+    )
 
 
 def _training_targets(found: Any) -> TargetStats | None:
@@ -53,6 +64,7 @@ def check_and_log(
             found.report.model_selection,
             model_id,
             _validation_accuracy(found.report),
+            causes=_fit_causes(found.report),
             targets=_training_targets(found),
         ),
     )
