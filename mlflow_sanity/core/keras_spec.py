@@ -294,7 +294,7 @@ class FitSpec:
     epochs_run: int = 0
     validation_outputs: Predictions | None = None
     train_outputs: Predictions | None = None
-    # What the training causes checks read (``checks/causes.py``): None when not measured.
+    # What the training causes checks read (``checks/causes/``): None when not measured.
     probes: ProbeSpec | None = None
     inputs: InputStats | None = None
     label_values: LabelValues | None = None

@@ -1,6 +1,6 @@
 """What the cheap probes of one ``fit`` measured: inputs, gradients, dead units, labels' values.
 
-The cause checks (``checks/causes.py``) read these through ``FitSpec.probes``,
+The cause checks (``checks/causes/``) read these through ``FitSpec.probes``,
 ``FitSpec.inputs`` and ``FitSpec.label_values``; the Keras adapter's probes fill them
 (``adapters/keras/probes.py``, ``cause_data.py``). Pure: numpy only; ``core/keras_spec.py``
 re-exports these names.

@@ -29,7 +29,7 @@ from mlflow_sanity.adapters.keras.heads import (
     head_labels,
     head_names,
     head_outputs,
-    head_task,
+    head_tasks,
     is_single,
     judge_heads,
     model_heads,
@@ -84,12 +84,7 @@ def analyse(
     data = FitData.from_call(call, history)
     complete_probe(call, data.x_train, data.y_train)  # probes that waited for these rows
     heads = model_heads(model)
-    tasks = {
-        name: head_task(
-            spec, head_labels(data.y_train, name), data.x_train if name is None else None
-        )
-        for name, spec in heads.items()
-    }
+    tasks = head_tasks(heads, data.y_train, data.x_train)
     outputs, failed = _fit_outputs(model, heads, tasks, data, call)
     names = head_names(config, heads, model, data.notes)
     head = functools.partial(_fit_head, model, history=history, call=call, data=data)
@@ -283,51 +278,17 @@ def analyse_evaluate(
     memory = memory or FitMemory(None)
     heads = model_heads(model)
     single = is_single(heads)
-    tasks = {
-        name: head_task(
-            spec,
-            head_labels(rows.y, name) if rows is not None else None,
-            rows.x if rows is not None and name is None else None,
-        )
-        for name, spec in heads.items()
-    }
+    tasks = head_tasks(heads, rows.y if rows else None, rows.x if rows else None)
     wanted = not single or (tasks[None].judged and heads[None].n_outputs == 1)
     outputs, failed = _evaluate_outputs(model, heads, rows, call, captured, notes, wanted)
     names = head_names(config, heads, model, notes)
     contexts = {}
     for name, spec in heads.items():
-        y = head_labels(rows.y, name) if rows is not None else None
-        out = outputs.get(name)
-        weights = rows.sample_weight if rows is not None and name is None else None
-        preds = Predictions(y, out, weights) if y is not None and out is not None else None
-        preds = with_mask(model, rows.x, preds) if rows is not None and single else preds
-        labels = summarize_labels(y, None, spec.output_units) if preds is not None else None
-        task = tasks[name]
-        evaluation = evaluation_of(task.task, spec, preds, labels, memory.targets, names.get(name))
-        judged = evaluation if task.judged else True
-        contexts[name] = Context(
-            **evaluation,
-            task=task.task,
-            model=spec,
-            evaluated=dict(returned) if preds is not None else None,
-            evaluated_outputs=preds,
-            missing={
-                evidence_field(task.task) if k == "eval" else k: v
-                for k, v in _evaluate_head_missing(rows is None, failed, judged, single).items()
-            }
-            | task_gap(task),
+        out, task = outputs.get(name), tasks[name]
+        contexts[name] = _evaluate_head(
+            model, name, spec, task, rows, out, returned, memory, names.get(name), failed, single
         )
-    test = None if rows is None else Split(rows.x, row_labels(rows.y, heads), "model.evaluate data")
-    row_ctx = Context(
-        test=test,
-        fingerprint=memory.train,
-        validation_fingerprint=memory.validation,
-        model_selection=memory.model_selection,
-        normalization=keras_normalization_stats(model),
-        fit_validation_accuracy=memory.validation_accuracy,
-        seen_splits=memory.seen_splits() or None,
-        missing=_evaluate_rows_missing(rows is None, memory),
-    )
+    row_ctx = _evaluate_rows(model, rows, heads, memory)
     inputs: dict[str, Any] = {
         "evaluate": {"rows": n_rows(rows.x) if rows is not None else None, "notes": notes},
         "returned": dict(returned),
@@ -344,6 +305,55 @@ def analyse_evaluate(
     evaluated = judged.report.evaluated_split
     fingerprints = {"evaluate": evaluated} if evaluated is not None else {}
     return Analysis(judged.report, files, fingerprints)
+
+
+def _evaluate_head(
+    model: Any,
+    name: str | None,
+    spec: Any,
+    task: TaskDecision,
+    rows: Any,
+    out: np.ndarray | None,
+    returned: Mapping[str, float],
+    memory: FitMemory,
+    names: Any,
+    failed: bool,
+    single: bool,
+) -> Context:
+    """One head of a ``model.evaluate``: its labels and outputs on the evaluated rows (a
+    tagger's mask applied), its task's evidence, and why any of it is missing."""
+    y = head_labels(rows.y, name) if rows is not None else None
+    weights = rows.sample_weight if rows is not None and name is None else None
+    preds = Predictions(y, out, weights) if y is not None and out is not None else None
+    preds = with_mask(model, rows.x, preds) if rows is not None and single else preds
+    labels = summarize_labels(y, None, spec.output_units) if preds is not None else None
+    evaluation = evaluation_of(task.task, spec, preds, labels, memory.targets, names)
+    judged = evaluation if task.judged else True
+    missing = _evaluate_head_missing(rows is None, failed, judged, single)
+    return Context(
+        **evaluation,
+        task=task.task,
+        model=spec,
+        evaluated=dict(returned) if preds is not None else None,
+        evaluated_outputs=preds,
+        missing={evidence_field(task.task) if k == "eval" else k: v for k, v in missing.items()}
+        | task_gap(task),
+    )
+
+
+def _evaluate_rows(model: Any, rows: Any, heads: Heads, memory: FitMemory) -> Context:
+    """The evaluated rows against what the model's fit remembered (leakage, scaling)."""
+    test = None if rows is None else Split(rows.x, row_labels(rows.y, heads), "model.evaluate data")
+    return Context(
+        test=test,
+        fingerprint=memory.train,
+        validation_fingerprint=memory.validation,
+        model_selection=memory.model_selection,
+        normalization=keras_normalization_stats(model),
+        fit_validation_accuracy=memory.validation_accuracy,
+        seen_splits=memory.seen_splits() or None,
+        missing=_evaluate_rows_missing(rows is None, memory),
+    )
 
 
 def _evaluate_outputs(

@@ -113,6 +113,15 @@ def head_task(spec: ModelSpec, y: Any, x: Any = None) -> TaskDecision:
     )
 
 
+def head_tasks(heads: Heads, y: Any, x: Any) -> dict[str | None, TaskDecision]:
+    """Each head's task (``head_task``) from the labels and inputs of a call (fit's training
+    rows, the evaluated rows); the inputs only tell a single output's autoencoder."""
+    return {
+        name: head_task(spec, head_labels(y, name), x if name is None else None)
+        for name, spec in heads.items()
+    }
+
+
 def _same_data(x: Any, y: Any) -> bool:
     """``fit(X, X)``: the targets are the very inputs (checked on the first rows)."""
     if x is None or y is None:
