@@ -174,9 +174,11 @@ def test_fit_and_evaluate_say_their_task(sanity_on, keras):
     auto.compile("adam", "mse")
     with mlflow.start_run() as run:
         auto.fit(x, x, validation_split=0.25, epochs=2, verbose=0)
+        auto.evaluate(x[:60], x[:60], verbose=0)  # the evaluate says the same
     tags = _tags(run.info.run_id)
     assert tags["sanity.task"] == "unsupported"
     assert "autoencoder" in tags["sanity.coverage"]
+    assert "model.evaluate" in tags["sanity.coverage"], tags["sanity.coverage"]
     single_label = {cid for cid, c in REGISTRY.items() if c.tasks <= SINGLE_LABEL}
     assert not set(tags["sanity.findings"].split(",")) & single_label
 
