@@ -16,6 +16,7 @@ training rows with the same seeds: one control per seed, shared by every experim
 the fit, and one remedied copy per seed and experiment, interleaved seed by seed; a
 second and third seed run only while a verdict is undecided. ``core/proofs.py`` decides
 ``confirmed``/``refuted``/``inconclusive``; the registry grades the findings by it.
+A multi-output model's causes are tested per output by ``head_proofs.py``.
 
 Budget: in work units counted from the fit itself (``core/proof_budget.py``: steps,
 batch size, parameters), never from the clock, so a busy machine gets the same
