@@ -106,3 +106,32 @@ def test_labels_not_given_by_output_name_leave_the_experiments_unrun():
     # the same rows for each output: the held-out labels match the inputs row by row
     i = int(np.flatnonzero(np.all(x == rows.x_eval[0], axis=1))[0])
     assert one.y_eval[0] == pytest.approx(y["size"][i])
+
+
+def test_one_pair_of_arms_gives_each_output_its_own_verdict():
+    """The same whole-model arms judged per output: the classifier output on balanced
+    accuracy, the regression output on its held-out loss; an output the arms could not
+    score is inconclusive, never a pass."""
+    from mlflow_sanity.adapters.keras.proof_arms import Trained
+    from mlflow_sanity.adapters.keras.proofs import Trial
+    from mlflow_sanity.adapters.keras.remedies import Remedy, Rows
+    from mlflow_sanity.core.proofs import Score
+
+    y = {"kind": np.repeat([0, 1], 100), "size": np.zeros(200, "float32"), "gone": np.zeros(200)}
+    rows = Rows(np.zeros((400, 2)), y, np.zeros((200, 2)), y, "validation rows")
+    rows.heads = {"kind": True, "size": False, "gone": False}
+
+    def arm(ba: float, loss: float, seed: int) -> Trained:
+        kind = Score(ba + seed * 0.01, 0.7, 0.7, (ba, ba + seed * 0.02))
+        return Trained(None, 100, heads={"kind": kind, "size": Score(None, loss + seed, 9.0)})
+
+    controls = [arm(0.5, 100.0, s) for s in range(2)]
+    verdicts = {}
+    for head in ("kind", "size", "gone"):
+        t = Trial("unscaled_inputs", Remedy("standardised"), head=head)
+        t.trained = [arm(0.9, 10.0, s) for s in range(2)]
+        proof = t.proof(controls, 5, rows).to_dict()
+        verdicts[head] = (proof.get("metric", "balanced_accuracy"), proof["verdict"])
+    assert verdicts["kind"] == ("balanced_accuracy", "confirmed")
+    assert verdicts["size"] == ("held_out_loss", "confirmed")
+    assert verdicts["gone"][1] == "inconclusive"  # no score for this output: no verdict
