@@ -72,6 +72,7 @@ class Analysis:
     # What the checks saw, for the cause experiments that re-judge the report (one model)
     context: Context | None = field(default=None, repr=False)
     data: FitData | None = field(default=None, repr=False)
+    heads: dict[Any, Context] | None = field(default=None, repr=False)  # several outputs
 
 
 # -- fit ----------------------------------------------------------------------------------
@@ -130,7 +131,8 @@ def analyse(
     if digests:
         report.inputs["digests"] = digests
     single = judged.contexts.get(None)
-    return Analysis(report, files, fingerprints, digests, single, data if single else None)
+    heads = None if single else judged.contexts
+    return Analysis(report, files, fingerprints, digests, single, data, heads)
 
 
 def _fit_outputs(

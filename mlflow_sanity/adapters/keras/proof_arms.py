@@ -46,6 +46,14 @@ class Trained:
     seconds: float = 0.0  # reported on the child run, never judged
     error: str = ""
     stopped: bool = False
+    heads: dict[str, Score] | None = None  # a multi-output copy: each output's score
+
+    def of(self, head: str | None) -> Trained:
+        """The arm as one output's experiment sees it: that output's score."""
+        if head is None or self.heads is None or self.stopped or self.error:
+            return self
+        score = self.heads.get(head)
+        return replace(self, score=score, error="" if score else "no score for this output")
 
 
 class _SafetyStop(keras.callbacks.Callback):
@@ -110,6 +118,55 @@ def _held_out(clone: Any, x: Any, y: Any, batch_size: int, spec: Any, classes: b
     return Score(float(np.mean(recalls)), loss, None, recalls)
 
 
+def _loss(scores: dict[str, Score], head: str) -> float | None:
+    return scores[head].loss if head in scores else None
+
+
+def _head_loss(model: Any, head: str) -> Any:
+    """The loss the user compiled for output ``head`` (by name, in output order, or one for
+    all)."""
+    loss = model.get_compile_config().get("loss")
+    if isinstance(loss, dict):
+        loss = loss[head]
+    elif isinstance(loss, (list, tuple)):
+        loss = loss[list(model.output_names).index(head)]
+    return keras.losses.get(loss)
+
+
+def _held_out_heads(
+    model: Any, clone: Any, x: Any, ys: dict[str, Any], batch_size: int, specs: Any, rows: Rows
+) -> dict[str, Score]:
+    """Each output's held-out loss (its own compiled loss on its own labels) and, for a
+    single-label classifier output, its balanced accuracy and per-class recall. An output
+    that cannot be scored so is left out: its experiments say why none ran."""
+    from mlflow_sanity.adapters.keras.predict import predict_heads
+
+    outputs = predict_heads(clone, x, batch_size)
+    scores: dict[str, Score] = {}
+    for head, classes in (rows.heads or {}).items():
+        # a loss that cannot be read back (a custom callable): no score for this output
+        with Caught(Origin.MODEL) as caught:
+            out = np.asarray(outputs[head], dtype=np.float32)
+            y = np.asarray(ys[head])
+            y = y.astype(np.float32) if y.dtype.kind == "f" else y
+            if y.size == out.size:  # (n,) targets against (n, 1) outputs: no broadcasting
+                y = y.reshape(out.shape)
+            loss = float(np.mean(np.asarray(_head_loss(model, head)(y, out))))
+            scores[head] = Score(None, loss)
+            if classes:
+                spec = specs[head]
+                proba = outputs_to_proba(
+                    out, spec.output_activation, from_logits=spec.outputs_logits
+                )
+                pred, idx = np.asarray(proba).argmax(axis=1), label_indices(ys[head])
+                recalls = tuple(float(np.mean(pred[idx == c] == c)) for c in np.unique(idx))
+                scores[head] = Score(float(np.mean(recalls)), loss, None, recalls)
+        if caught.failed:
+            _log.info("mlflow-sanity: output %s not scored: %s", head, caught.raised)
+            scores.pop(head, None)
+    return scores
+
+
 def _in_users_loss(
     model: Any, clone: Any, x_eval: Any, rows: Rows, unscale: tuple[float, float] | None = None
 ) -> float | None:
@@ -155,7 +212,10 @@ def train_arm(
             unscale = (float(np.mean(y_train)), float(np.std(y_train)) or 1.0)
             y_train, y_eval = [(y - unscale[0]) / unscale[1] for y in (y_train, y_eval)]
         clone = _copy(model, remedy, seed)
-        before = _held_out(clone, x_eval, y_eval, batch_size, spec, rows.classes).loss
+        if rows.heads is not None:
+            before_heads = _held_out_heads(model, clone, x_eval, y_eval, batch_size, spec, rows)
+        else:
+            before = _held_out(clone, x_eval, y_eval, batch_size, spec, rows.classes).loss
         stop = _SafetyStop(deadline)
         weights = balanced_weights(rows.y_train) if remedy is not None and remedy.balanced else None
         clone.fit(  # rows shuffled once, by a private generator: the same order in both arms
@@ -170,6 +230,10 @@ def train_arm(
         )
         if stop.hit:
             return Trained(None, stop.updates, time.perf_counter() - start, stopped=True)
+        if rows.heads is not None:  # each output scored on its own labels
+            after = _held_out_heads(model, clone, x_eval, y_eval, batch_size, spec, rows)
+            scores = {h: replace(a, loss_before=_loss(before_heads, h)) for h, a in after.items()}
+            return Trained(None, stop.updates, time.perf_counter() - start, heads=scores)
         after = _held_out(clone, x_eval, y_eval, batch_size, spec, rows.classes)
         if remedy is not None and (remedy.loss or unscale):  # losses compared in one unit
             loss = _in_users_loss(model, clone, x_eval, rows, unscale)

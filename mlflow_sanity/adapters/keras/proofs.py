@@ -16,6 +16,7 @@ training rows with the same seeds: one control per seed, shared by every experim
 the fit, and one remedied copy per seed and experiment, interleaved seed by seed; a
 second and third seed run only while a verdict is undecided. ``core/proofs.py`` decides
 ``confirmed``/``refuted``/``inconclusive``; the registry grades the findings by it.
+A multi-output model's causes are tested per output by ``head_proofs.py``.
 
 Budget: in work units counted from the fit itself (``core/proof_budget.py``: steps,
 batch size, parameters), never from the clock, so a busy machine gets the same
@@ -137,14 +138,21 @@ class Trial:
     reached: float | None = None  # without a symptom: what the user's fit reached
     trained: list[proof_arms.Trained] = field(default_factory=list)
     why_not: str = ""
+    head: str | None = None  # a multi-output model: the output judged (its labels, scores)
 
     def proof(self, controls: list[proof_arms.Trained], epochs: int, rows: Rows) -> Proof:
         seeds = len(self.trained)
+        controls = [c.of(self.head) for c in controls[:seeds]]
+        rows = rows.of(self.head)
         return Proof(
             self.cause,
             self.remedy.text,
-            _arm("control", controls[:seeds], epochs),
-            _arm("remedy", self.trained, epochs * self.remedy.epochs_factor),
+            _arm("control", controls, epochs),
+            _arm(
+                "remedy",
+                [t.of(self.head) for t in self.trained],
+                epochs * self.remedy.epochs_factor,
+            ),
             n_rows(rows.x_train),
             _class_counts(rows),
             rows.eval_on,
@@ -311,6 +319,13 @@ def _bench(model: Any, call: FitCall, data: FitData | None, ctx: Context, settin
         why = "the training rows could not be read (or hold no labels the arms can score)"
     if why:
         return why
+    return bench_of(model, call, ctx, rows, ctx.model, settings)
+
+
+def bench_of(
+    model: Any, call: FitCall, ctx: Context, rows: Rows, spec: Any, settings: ProofSettings
+) -> _Bench | str:
+    """The work budget and epochs of ``rows``' experiments (``ctx``: the fit's history)."""
     batch = int(call.batch_size or 32)
     params = int(model.count_params())
     allowed = settings.allowed(_fit_units(call, ctx, params, batch))
@@ -321,7 +336,7 @@ def _bench(model: Any, call: FitCall, data: FitData | None, ctx: Context, settin
     # at least the updates an effect needs (MIN_UPDATES), at most MAX_EPOCHS
     epochs = max(1, min(max(epochs_run, math.ceil(MIN_UPDATES / per_epoch)), MAX_EPOCHS))
     deadline = time.perf_counter() + settings.seconds
-    return _Bench(model, rows, ctx.model, epochs, batch, params, allowed, deadline)
+    return _Bench(model, rows, spec, epochs, batch, params, allowed, deadline)
 
 
 def _run(
@@ -432,8 +447,11 @@ def _log_runs(
     work = {"work_units": round(bench.spent), "allowed_units": round(bench.allowed)}
     if not used:
         return proofs, work
-    records = [_record(",".join(t.cause for t in used), "control", None, bench, bench.controls)]
-    records += [_record(t.cause, "remedy", t.remedy, bench, t.trained) for t in used]
+    first = used[0].head  # a multi-output model: the control's scores of the first output
+    records = [
+        _record(",".join(t.cause for t in used), "control", None, bench, bench.controls, first)
+    ]
+    records += [_record(t.cause, "remedy", t.remedy, bench, t.trained, t.head) for t in used]
     ids, note = log_arms(run_id, records)
     for i, t in enumerate(used):
         runs = [ids[0], ids[i + 1]] if len(ids) > i + 1 else []
@@ -442,21 +460,30 @@ def _log_runs(
 
 
 def _record(
-    finding: str, arm: str, remedy: Remedy | None, bench: _Bench, trained: list[proof_arms.Trained]
+    finding: str,
+    arm: str,
+    remedy: Remedy | None,
+    bench: _Bench,
+    trained: list[proof_arms.Trained],
+    head: str | None = None,
 ) -> tuple[str, str, dict[str, str], dict[str, list[float]]]:
     epochs = bench.epochs * (remedy.epochs_factor if remedy is not None else 1)
+    rows, trained = bench.rows.of(head), [t.of(head) for t in trained]
     params = {
         "remedy": remedy.text if remedy is not None else "none (control)",
         "epochs": str(epochs),
         "batch_size": str(bench.batch),
-        "train_rows": str(n_rows(bench.rows.x_train)),
-        "eval_rows": str(len(bench.rows.y_eval)),
-        "eval_on": bench.rows.eval_on,
+        "train_rows": str(n_rows(rows.x_train)),
+        "eval_rows": str(len(rows.y_eval)),
+        "eval_on": rows.eval_on,
         "seeds": ",".join(str(SEED + s) for s in range(len(trained))),
+        **({"output": head} if head is not None else {}),
     }
     scores: list[Score] = [t.score for t in trained if t.score is not None]
     metrics: dict[str, list[float]] = {
-        "balanced_accuracy": [s.balanced_accuracy for s in scores],
+        "balanced_accuracy": [
+            s.balanced_accuracy for s in scores if s.balanced_accuracy is not None
+        ],
         "loss": [s.loss for s in scores if s.loss is not None and math.isfinite(s.loss)],
         "seconds": [round(t.seconds, 3) for t in trained],
         "updates": [float(t.updates) for t in trained],

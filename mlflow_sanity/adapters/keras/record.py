@@ -48,12 +48,18 @@ def check_and_log(
 ) -> Report:
     """Analyse one finished fit, log it (on the run, and on the LoggedModel MLflow's Keras
     autolog created for it), and remember it for the model's evaluate calls."""
+    from mlflow_sanity.adapters.keras.head_proofs import prove_heads
     from mlflow_sanity.adapters.keras.proofs import prove
     from mlflow_sanity.tracking.models import fit_model_id
     from mlflow_sanity.tracking.publish import Target, publish
 
     found = analyse(model, history, call, config)
-    found.report = prove(model, call, found.data, found.context, found.report, config, run_id)
+    if found.heads:  # several outputs: each output's causes judged on its own scores
+        found.report = prove_heads(
+            model, call, found.data, found.heads, found.report, config, run_id
+        )
+    else:
+        found.report = prove(model, call, found.data, found.context, found.report, config, run_id)
     model_id = fit_model_id(run_id)
     remember(
         model,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -194,6 +194,22 @@ class Rows:
     y_eval: np.ndarray
     eval_on: str
     classes: bool = True  # False: a regression, judged on the held-out loss alone
+    # A multi-output model: output name -> whether it is scored as a classifier, and the
+    # labels (``y_train``/``y_eval``) are dicts by output name (``head_rows``).
+    heads: dict[str, bool] | None = None
+
+    def of(self, head: str | None) -> Rows:
+        """The rows as one output sees them (its labels): what a proof about it counts."""
+        if head is None or self.heads is None:
+            return self
+        return Rows(
+            self.x_train,
+            self.y_train[head],
+            self.x_eval,
+            self.y_eval[head],
+            self.eval_on,
+            self.heads[head],
+        )
 
 
 def _spread(n: int, k: int) -> np.ndarray:
@@ -208,6 +224,36 @@ def experiment_rows(data: FitData, classes: bool = True) -> Rows | None:
     if rows is not None:
         order = np.random.default_rng(SEED).permutation(len(rows.y_train))
         rows.x_train, rows.y_train = take_rows(rows.x_train, order), rows.y_train[order]
+    return rows
+
+
+def head_rows(data: FitData, classes: Mapping[str, bool]) -> Rows | None:
+    """``experiment_rows`` for a multi-output model whose labels are given by output name:
+    the same rows for every output (chosen once, by row index), each output's labels
+    beside them; an output whose labels cannot be read is left out (``Rows.heads``)."""
+    if not isinstance(data.y_train, Mapping) or not data.train_readable:
+        return None
+    y_val = data.y_val if isinstance(data.y_val, Mapping) and data.val_readable else None
+    heads = {
+        h: c
+        for h, c in classes.items()
+        if _labelled(data.y_train.get(h), c) and (y_val is None or _labelled(y_val.get(h), c))
+    }
+    if not heads:
+        return None
+    n_val = n_rows(data.x_val) if y_val is not None else 0
+    index = replace(
+        data,
+        y_train=np.arange(n_rows(data.x_train)),
+        y_val=np.arange(n_val) if y_val is not None else None,
+    )
+    rows = experiment_rows(index, classes=False)
+    if rows is None:
+        return None
+    held = y_val if rows.eval_on == "validation rows" else data.y_train
+    rows.y_train = {h: np.asarray(data.y_train[h])[rows.y_train] for h in heads}
+    rows.y_eval = {h: np.asarray(held[h])[rows.y_eval] for h in heads}
+    rows.heads = heads
     return rows
 
 
