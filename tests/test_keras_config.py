@@ -211,6 +211,19 @@ def test_hidden_softmax_passes_output_softmax_layers():
     assert run_one("hidden_softmax", Context(model=spec)).severity is Severity.PASSED
 
 
+def test_a_sibling_softmax_output_is_not_a_hidden_layer_of_another_head():
+    """A multi-output model: the regression head's spec lists the classifier's softmax
+    output before its own output layer; it is a sibling output, not a hidden layer."""
+    from dataclasses import replace
+
+    spec = model_spec(1, "linear", hidden=("relu",))
+    head = LayerSpec("species", "Dense", "softmax", 3)
+    spec = replace(spec, layers=(spec.layers[0], head, *spec.layers[1:]))
+    assert run_one("hidden_softmax", Context(model=spec)).severity is Severity.WARN
+    sibling = replace(spec, sibling_outputs=("species",))
+    assert run_one("hidden_softmax", Context(model=sibling)).severity is Severity.PASSED
+
+
 # -- logits_thresholded -------------------------------------------------------------------
 
 

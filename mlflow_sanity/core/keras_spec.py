@@ -185,6 +185,9 @@ class ModelSpec:
     # The optimizer class's own default rate (Adam: 0.001): a rate far from it is a
     # suspect when accuracy is stuck (``learning_rate``).
     default_learning_rate: float | None = None
+    # The other outputs of a multi-output model (a head's spec): their layers are outputs,
+    # not hidden layers of this head.
+    sibling_outputs: tuple[str, ...] = ()
     # Why Keras' logged loss may not be the training loss: the model trains through its
     # own ``train_step`` (or adds its loss in ``call``); empty for a standard fit.
     custom_loop: str = ""
@@ -204,9 +207,13 @@ class ModelSpec:
     @property
     def hidden_layers(self) -> tuple[LayerSpec, ...]:
         names = [layer.name for layer in self.layers]
-        if self.output_layer in names:
-            return self.layers[: names.index(self.output_layer)]
-        return self.layers[:-1]
+        before = (
+            self.layers[: names.index(self.output_layer)]
+            if self.output_layer in names
+            else self.layers[:-1]
+        )
+        # another output of a multi-output model is not a hidden layer of this one
+        return tuple(layer for layer in before if layer.name not in self.sibling_outputs)
 
     @property
     def stochastic_layers(self) -> list[str]:

@@ -139,6 +139,7 @@ def describe_heads(model: Any) -> dict[str, ModelSpec]:
             output_activation=activation,
             output_rank=len(shape),
             output_layer=name,
+            sibling_outputs=tuple(other for other in names if other != name),
             n_outputs=1,
             loss=loss,
             from_logits=from_logits,
