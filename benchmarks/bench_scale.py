@@ -129,7 +129,8 @@ def data(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return x, (z > np.quantile(z, 0.9)).astype("int64")
 
 
-def model_fitted(x: np.ndarray, y: np.ndarray) -> Any:
+def compiled_mlp() -> Any:
+    """The benchmark's binary MLP 20-64-64-1, fresh weights from seed 0, compiled."""
     import keras
 
     keras.utils.set_random_seed(0)
@@ -142,6 +143,11 @@ def model_fitted(x: np.ndarray, y: np.ndarray) -> Any:
         ]
     )
     model.compile("adam", "binary_crossentropy", metrics=["accuracy"])
+    return model
+
+
+def model_fitted(x: np.ndarray, y: np.ndarray) -> Any:
+    model = compiled_mlp()
     model.fit(x, y, epochs=2, batch_size=256, verbose=0)  # checked: evaluate has its fit
     return model
 
@@ -207,22 +213,12 @@ def bench_evaluate(model: Any, n: int, batch: int, repeats: int) -> dict[str, fl
 def bench_fit(n: int, repeats: int, warm: bool = True) -> dict[str, float]:
     """One epoch on the 20,000 training rows with ``n`` validation rows; a fresh model per
     call (same seed): fit's end-of-fit work is what the checked fit adds."""
-    import keras
 
     x, y = data(TRAIN_ROWS, seed=1)
     xv, yv = data(n, seed=n + 7)
 
     def run(on: bool) -> tuple[float, float]:
-        keras.utils.set_random_seed(0)
-        model = keras.Sequential(
-            [
-                keras.Input((FEATURES,)),
-                keras.layers.Dense(64, activation="relu"),
-                keras.layers.Dense(64, activation="relu"),
-                keras.layers.Dense(1, activation="sigmoid"),
-            ]
-        )
-        model.compile("adam", "binary_crossentropy", metrics=["accuracy"])
+        model = compiled_mlp()
         with checked(on):
             return _timed(
                 lambda: model.fit(
