@@ -22,7 +22,7 @@ from mlflow_sanity.adapters.regressor import regression_of
 from mlflow_sanity.adapters.rng import keeps_random_state
 from mlflow_sanity.checks import CheckOptions, Context
 from mlflow_sanity.core.boundary import Caught, Origin, attempt
-from mlflow_sanity.core.findings import Provenance
+from mlflow_sanity.core.findings import Provenance, Report
 from mlflow_sanity.core.metrics import Classification, InputError, classify
 from mlflow_sanity.core.predictions import (
     class_order_for_indices,
@@ -101,44 +101,10 @@ class SanityEvaluator(ModelEvaluator):
         from mlflow_sanity.tracking.reports import metric_key
 
         cfg = EvalConfig.parse(evaluator_config)
-        features: pd.DataFrame = dataset.features_data
-        if not dataset.has_targets:
-            raise InputError("the sanity evaluator needs targets: pass targets='label column'")
-        y_true = np.asarray(dataset.labels_data)
-        if y_true.size == 0:
-            raise InputError("empty data: the evaluation set has no rows")
-        leak = leakage_inputs(cfg, dataset, model, run_id, kwargs.get("model_id"))
-        task = decide_task(model_type=model_type, targets=y_true).task
-        judged = _judged(task, cfg, dataset, model, features, y_true, predictions, leak.train)
-        ctx = Context(
-            **judged,
-            task=task,
-            test=Split(_model_features(features, dataset, cfg), y_true, "evaluation data"),
-            train=leak.train,
-            fingerprint=leak.fingerprint,
-            validation_fingerprint=leak.validation_fingerprint,
-            model_selection=leak.model_selection,
-            normalization=leak.normalization,
-            missing={} if leak.summary.get("train") else {"fingerprint": NO_TRAINING_DATA},
-        )
-        inputs = {
-            "dataset": getattr(dataset, "name", None),
-            "dataset_digest": getattr(dataset, "digest", None),
-            "n_features": int(features.shape[1]),
-            "has_probabilities": ctx.eval is not None and ctx.eval.proba is not None,
-            "leakage": leak.summary,
-        }
-        provenance = Provenance(
-            source="evaluator",
-            call="mlflow.models.evaluate",
-            evaluated_on=inputs["dataset"] or "evaluation data",
-            dataset=inputs["dataset"],
-            dataset_digest=inputs["dataset_digest"],
-        )
-        report = build_report(ctx, options=cfg.options, provenance=provenance, inputs=inputs)
+        model_id = kwargs.get("model_id")
+        report, ctx = _report(cfg, dataset, model, run_id, model_type, predictions, model_id)
         # MLflow re-logs the returned metrics (with the model id and the dataset) when it
         # knows the model: then logging them here too would write every value twice.
-        model_id = kwargs.get("model_id")
         linked = model_id or model_id_of(model)
         # An unreachable server spools the report (``mlflow-sanity sync`` uploads it later).
         merged = publish(
@@ -146,7 +112,7 @@ class SanityEvaluator(ModelEvaluator):
             classification_files(ctx.eval) if ctx.eval else regression_files(ctx.regression),
             Target(run_id, linked),
             what="mlflow.models.evaluate",
-            dataset={"name": inputs["dataset"], "digest": inputs["dataset_digest"]},
+            dataset={"name": report.provenance.dataset, "digest": report.provenance.dataset_digest},
             log_metrics=model_id is None,
         )
         prefix = merged.state.metric_prefix or ""
@@ -159,6 +125,55 @@ class SanityEvaluator(ModelEvaluator):
             artifacts={},
             run_id=run_id,
         )
+
+
+def _report(
+    cfg: EvalConfig,
+    dataset: Any,
+    model: Any,
+    run_id: str,
+    model_type: str,
+    predictions: str | None,
+    model_id: str | None,
+) -> tuple[Report, Context]:
+    """The evaluated dataset judged by its task (the task rule on ``model_type`` and the
+    targets), against the training evidence the leakage checks can find."""
+    features: pd.DataFrame = dataset.features_data
+    if not dataset.has_targets:
+        raise InputError("the sanity evaluator needs targets: pass targets='label column'")
+    y_true = np.asarray(dataset.labels_data)
+    if y_true.size == 0:
+        raise InputError("empty data: the evaluation set has no rows")
+    leak = leakage_inputs(cfg, dataset, model, run_id, model_id)
+    task = decide_task(model_type=model_type, targets=y_true).task
+    judged = _judged(task, cfg, dataset, model, features, y_true, predictions, leak.train)
+    ctx = Context(
+        **judged,
+        task=task,
+        test=Split(_model_features(features, dataset, cfg), y_true, "evaluation data"),
+        train=leak.train,
+        fingerprint=leak.fingerprint,
+        validation_fingerprint=leak.validation_fingerprint,
+        model_selection=leak.model_selection,
+        normalization=leak.normalization,
+        missing={} if leak.summary.get("train") else {"fingerprint": NO_TRAINING_DATA},
+    )
+    inputs = {
+        "dataset": getattr(dataset, "name", None),
+        "dataset_digest": getattr(dataset, "digest", None),
+        "n_features": int(features.shape[1]),
+        "has_probabilities": ctx.eval is not None and ctx.eval.proba is not None,
+        "leakage": leak.summary,
+    }
+    provenance = Provenance(
+        source="evaluator",
+        call="mlflow.models.evaluate",
+        evaluated_on=inputs["dataset"] or "evaluation data",
+        dataset=inputs["dataset"],
+        dataset_digest=inputs["dataset_digest"],
+    )
+    report = build_report(ctx, options=cfg.options, provenance=provenance, inputs=inputs)
+    return report, ctx
 
 
 def _judged(
