@@ -200,8 +200,8 @@ class Check:
 
 
 REGISTRY: dict[str, Check] = {}
-# The Context fields that hold a task's judged predictions: what an unsupported task lacks.
-EVALUATION_FIELDS = frozenset({"eval", "evaluated_outputs", "regression", "multilabel"})
+# What an unsupported task lacks: its judged predictions, and the raw outputs beside them.
+EVALUATION_FIELDS = PREDICTIONS | {"evaluated_outputs"}
 _CONTEXT_FIELDS = frozenset(Context.__dataclass_fields__) - {"shared", "missing", "task"}
 
 
