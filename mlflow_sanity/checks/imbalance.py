@@ -12,7 +12,7 @@ from mlflow_sanity.checks.leakage_verdict import leakage_clean, leakage_verdict
 from mlflow_sanity.checks.registry import Context, Outcome, check, grade, passed, reaches
 from mlflow_sanity.checks.regression import regression_collapse
 from mlflow_sanity.core.findings import Severity
-from mlflow_sanity.core.metrics import Classification, calibration_gap, top_confidence
+from mlflow_sanity.core.metrics import Calibration, Classification
 from mlflow_sanity.core.task import CLASS_TASKS, SINGLE_LABEL, Task
 
 # A tagger's real tokens are one classification: every single-label check holds for them.
@@ -440,14 +440,15 @@ def uncalibrated(ctx: Context, t: Mapping[str, float]) -> Outcome | None:
     if "ece" not in c.metrics or c.proba is None:
         return None
     ece = c.metrics["ece"]
-    over, under = calibration_gap(c.proba, c.y_true)
+    calibration = c.calibration or Calibration.of(c.proba, c.y_true)
+    over, under = calibration.split()
     direction = "over-confident" if over >= under else "under-confident"
     evidence = {
         "ece": ece,
         "overconfidence": round(over, 4),
         "underconfidence": round(under, 4),
         "direction": direction,
-        "mean_confidence": round(float(top_confidence(c.proba).mean()), 4),
+        "mean_confidence": round(calibration.mean_confidence, 4),
         "accuracy": c.metrics["accuracy"],
         "brier_score": c.metrics.get("brier_score"),
         "n_rows": c.n,

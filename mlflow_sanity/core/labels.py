@@ -42,6 +42,8 @@ def label_encoding(y: Any) -> str:
         arr = arr[:, 0]
     if arr.size == 0 or arr.dtype.kind not in "biuf" or arr.ndim not in (1, 2):
         return "other"
+    if arr.ndim == 1 and arr.dtype.kind in "biu":  # whole and finite already: no copy
+        return "continuous" if arr.min() < 0 else "binary" if arr.max() <= 1 else "sparse"
     arr = arr.astype(np.float64)
     if not np.isfinite(arr).all():
         return "continuous"
@@ -61,13 +63,17 @@ def label_indices(y: Any) -> np.ndarray | None:
     if encoding == "one_hot":
         return arr.argmax(axis=1).astype(np.int64)
     if encoding in ("binary", "sparse"):
-        return np.round(arr.reshape(-1).astype(np.float64)).astype(np.int64)
+        flat = arr.reshape(-1)
+        if flat.dtype.kind in "biu":
+            return flat.astype(np.int64)
+        return np.round(flat.astype(np.float64)).astype(np.int64)
     return None
 
 
 def _counts(indices: np.ndarray) -> dict[str, int]:
-    values, counts = np.unique(indices, return_counts=True)
-    return {str(int(v)): int(c) for v, c in zip(values, counts, strict=True)}
+    """Rows per class index (non-negative: ``label_indices``), by one bincount, not a sort."""
+    counts = np.bincount(indices)
+    return {str(v): int(counts[v]) for v in np.flatnonzero(counts)}
 
 
 def summarize_labels(

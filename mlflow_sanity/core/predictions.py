@@ -95,19 +95,7 @@ def outputs_to_proba(
     For callers that know the outputs are scores (a Keras classifier head): a single
     column becomes ``[1 - p, p]``.
     """
-    arr = np.asarray(outputs)
-    if arr.dtype.kind not in "fiub":
-        raise InputError(f"model outputs must be numeric scores, got {arr.dtype}")
-    values = _finite(arr)
-    one_column = values.ndim == 1 or values.shape[-1] == 1
-    if from_logits or activation == "linear" or not _in_unit_interval(values):
-        activation = "linear"  # any output outside [0, 1] is a score, not a probability
-    elif activation not in PROBABILISTIC:
-        activation = "sigmoid" if one_column else None  # None: rows summing to 1 or softmax
-    read = interpret_outputs(values, activation=activation, from_logits=from_logits)
-    if read.proba is None:  # pragma: no cover - numeric scores with a known activation
-        raise InputError(f"model outputs were read as {read.reading}, not as scores")
-    p = read.proba
+    p = _scores(outputs, activation, from_logits)
     return np.column_stack([1.0 - p, p]) if p.ndim == 1 else p
 
 
@@ -119,7 +107,34 @@ def predicted_classes(
     The most probable column of ``outputs_to_proba``: for a single column, the positive
     class when its probability exceeds 0.5 (a logit above 0).
     """
-    return outputs_to_proba(outputs, activation, from_logits=from_logits).argmax(axis=1)
+    p = _scores(outputs, activation, from_logits)
+    if p.ndim == 1:  # argmax of [1 - p, p] without building it (ties go to column 0)
+        return (p > 1.0 - p).astype(np.intp)
+    return p.argmax(axis=1)
+
+
+def _scores(outputs: Any, activation: str | None, from_logits: bool) -> np.ndarray:
+    """Probabilities of a classifier head: ``(n,)`` for a single column, else ``(n, k)``.
+    The outputs are checked and widened to float64 once (a copy the reading may reuse)."""
+    arr = np.asarray(outputs)
+    if arr.dtype.kind not in "fiub":
+        raise InputError(f"model outputs must be numeric scores, got {arr.dtype}")
+    values = _finite(arr)
+    if values.ndim == 2 and values.shape[1] == 1:
+        values = values[:, 0]
+    if from_logits or activation == "linear" or not _in_unit_interval(values):
+        activation = "linear"  # any output outside [0, 1] is a score, not a probability
+    elif activation not in PROBABILISTIC:
+        activation = "sigmoid" if values.ndim == 1 else None  # None: rows summing to 1 or softmax
+    if values.ndim == 1 and activation in ("linear", "sigmoid"):
+        return _sigmoid(values) if activation == "linear" else values
+    if values.ndim == 1:  # a softmax over one unit: the general reading decides
+        read = _one_column(values, activation, from_logits)
+    else:
+        read = _score_columns(values, activation, from_logits, None, checked=True)
+    if read.proba is None:  # pragma: no cover - numeric scores with a known activation
+        raise InputError(f"model outputs were read as {read.reading}, not as scores")
+    return read.proba
 
 
 def layer_activation(layer: Any) -> str | None:
@@ -194,7 +209,12 @@ def _one_column(arr: np.ndarray, activation: str | None, from_logits: bool) -> M
 
 
 def _score_columns(
-    arr: np.ndarray, activation: str | None, from_logits: bool, classes: list[Any] | None
+    arr: np.ndarray,
+    activation: str | None,
+    from_logits: bool,
+    classes: list[Any] | None,
+    *,
+    checked: bool = False,
 ) -> ModelOutputs:
     if arr.dtype.kind in "iub":
         one_hot = np.isin(arr, (0, 1)).all() and np.all(arr.sum(axis=1) == 1)
@@ -205,7 +225,7 @@ def _score_columns(
         return ModelOutputs(None, arr.astype(np.float64), classes, "one-hot rows")
     if arr.dtype.kind != "f":
         raise InputError(f"model returned a {arr.shape} table that is not numeric")
-    values = _finite(arr)
+    values = arr if checked else _finite(arr)  # ``checked``: already finite float64
     if activation == "softmax" and not from_logits:
         return ModelOutputs(None, values, classes, "probabilities")
     is_distribution = _in_unit_interval(values) and np.allclose(values.sum(axis=1), 1.0, atol=1e-3)
