@@ -5,17 +5,21 @@ to a fingerprint's grid (see the package docstring for the kinds and the grid)."
 from __future__ import annotations
 
 import contextlib
+import functools
+import importlib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from mlflow_sanity.core.boundary import Origin, attempt
 from mlflow_sanity.core.fingerprint.hashing import (
     _CLIP,
     _LABEL_MASK,
     _LABEL_SALT,
     _MISSING,
+    _finish,
     _mix,
     _salts,
 )
@@ -27,6 +31,9 @@ CHUNK_ROWS = 4096  # rows encoded at once: intermediates stay in cache, memory s
 LOOKUP_CHUNK = 1 << 18  # keys looked up in the fingerprint's index at once (bounded memory)
 MATCH_CHUNK_ROWS = 8192  # rows looked up at once (fewer, larger steps; memory still flat)
 COLLISION_SAMPLE = 20000  # rows used to estimate how often column values repeat
+# values (rows x columns) from which a numeric table is hashed by the compiled pass: below,
+# NumPy is as fast to within a millisecond and numba is never imported
+KERNEL_MIN_VALUES = 1 << 18
 KINDS = ("continuous", "exact", "datetime", "timedelta", "text")
 _NUMERIC = ("continuous", "exact")
 
@@ -194,6 +201,85 @@ class _Encoder:
 
     def contribution(self, j: int, codes: np.ndarray) -> np.ndarray:
         return _mix(codes ^ self.salts[j])
+
+    def hash_rows(
+        self,
+        table: _Table,
+        near: bool,
+        running: Any = None,
+        *,
+        block: np.ndarray | None = None,
+        compiled: bool | None = None,
+    ) -> tuple[np.ndarray, np.ndarray, list[tuple[np.ndarray, ...]]]:
+        """Every row's feature hash (label byte 0); with ``near``, the values near a cell
+        boundary (per part: rows, columns, side, codes, contributions; by row, then
+        column) and the sums of contributions of the rows that have such values
+        (ascending), which their probes start from. ``running`` (a
+        ``statistics.Running``) gets the column statistics of the rows on the way.
+        ``compiled``: None picks the compiled pass (``kernel``) for large numeric tables,
+        True/False forces it (where it applies) or the NumPy pass (the reference);
+        ``block``: ``table.numeric_block(self.numeric)`` when the caller has it."""
+        if block is None:
+            block = table.numeric_block(self.numeric)
+        kernel = self._kernel(block, compiled)
+        if kernel is None:
+            return self._hash_chunks(table, block, near, running)
+        if running is not None:
+            running.add_aligned(block, 0, table.n)
+        cont = np.array([k == "continuous" for k in self.kinds])
+        inv = np.ones(len(self.kinds))
+        inv[self.cont_cols] = self.inv[:, 0]
+        return kernel.hash_table(block.T, cont, inv, self.salts, near)
+
+    def _kernel(self, block: np.ndarray, compiled: bool | None) -> Any:
+        """The compiled module when it applies to ``block`` and is wanted, else None."""
+        if compiled is False or len(self.numeric) != len(self.kinds):
+            return None
+        if block.dtype not in _KERNEL_DTYPES:
+            return None
+        if compiled is None and block.size < KERNEL_MIN_VALUES:
+            return None
+        return _load_kernel()
+
+    def _hash_chunks(
+        self, table: _Table, block: np.ndarray, near: bool, running: Any
+    ) -> tuple[np.ndarray, np.ndarray, list[tuple[np.ndarray, ...]]]:
+        """``hash_rows`` in NumPy, ``MATCH_CHUNK_ROWS`` rows at a time (each chunk's
+        statistics taken while it is in cache)."""
+        n = table.n
+        primary = np.empty(n, dtype=np.uint64)
+        near_sums: list[np.ndarray] = []
+        found_near: list[tuple[np.ndarray, ...]] = []
+        for start in range(0, n, MATCH_CHUNK_ROWS):
+            stop = min(n, start + MATCH_CHUNK_ROWS)
+            if running is not None:
+                running.add_aligned(block, start, stop)
+            codes, close = self.codes(table, block, start, stop, probes=near)
+            close_code = codes[close[0], close[1]] if close is not None else None
+            contrib = self.contributions(codes, inplace=True)  # the codes are read: reuse
+            acc = contrib.sum(axis=0, dtype=np.uint64)
+            if close is not None and close[0].size:
+                col, row, sign = close
+                found_near.append((row + start, col, sign, close_code, contrib[col, row]))
+                near_sums.append(acc[np.unique(row)])
+            primary[start:stop] = _finish(acc)
+        sums = np.concatenate(near_sums) if near_sums else np.zeros(0, dtype=np.uint64)
+        return primary, sums, found_near
+
+
+_KERNEL_DTYPES = tuple(np.dtype(t) for t in ("float32", "float64", "int32", "int64"))
+
+
+@functools.cache
+def _load_kernel() -> Any:
+    """The compiled module, or None where numba cannot be imported or cannot cache its
+    code anywhere (then the NumPy pass, the same hashes, does the work)."""
+    return attempt(
+        lambda: importlib.import_module("mlflow_sanity.core.fingerprint.kernel"),
+        None,
+        Origin.OUTSIDE,
+        "loading the compiled row hashing (numba)",
+    )
 
 
 def _f64(x: np.ndarray) -> np.ndarray:

@@ -11,7 +11,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mlflow_sanity.core.fingerprint import encode
 from mlflow_sanity.core.fingerprint.encode import (
     LOOKUP_CHUNK,
     MAX_PROBED_COLUMNS,
@@ -134,7 +133,7 @@ def match(
     running = Running(len(fp.kinds)) if table.array is not None else None
     if running is not None and len(enc.numeric) != len(fp.kinds):
         running = None
-    primary, near_sums, found_near = _hash_chunks(table, enc, near, running)
+    primary, near_sums, found_near = enc.hash_rows(table, near, running)
     probe_rows, probe_keys = _probe_keys(enc, near_sums, found_near)
     looked_up = _look_up(fp, primary, probe_rows, probe_keys, label_bytes)
     in_train, with_label, train_index = looked_up
@@ -190,35 +189,6 @@ def _look_up(
             lpos = np.minimum(np.searchsorted(sorted_h, full), sorted_h.shape[0] - 1)
             with_label[hit_rows[sorted_h[lpos] == full]] = True
     return in_train, with_label, train_index
-
-
-def _hash_chunks(
-    table: _Table, enc: _Encoder, near: bool, running: Running | None
-) -> tuple[np.ndarray, np.ndarray, list[tuple[np.ndarray, ...]]]:
-    """Every row's feature hash; per chunk the values near a cell boundary (rows, columns,
-    side, codes, contributions) and, for the rows that have such values (ascending), the
-    sum of their column contributions, which their probes start from; ``running`` gets
-    the column statistics of each chunk while it is in cache."""
-    n = table.n
-    block = table.numeric_block(enc.numeric)
-    primary = np.empty(n, dtype=np.uint64)
-    near_sums: list[np.ndarray] = []
-    found_near: list[tuple[np.ndarray, ...]] = []
-    for start in range(0, n, encode.MATCH_CHUNK_ROWS):
-        stop = min(n, start + encode.MATCH_CHUNK_ROWS)
-        if running is not None:
-            running.add_aligned(block, start, stop)
-        codes, close = enc.codes(table, block, start, stop, probes=near)
-        close_code = codes[close[0], close[1]] if close is not None else None
-        contrib = enc.contributions(codes, inplace=True)  # the codes are read: reuse them
-        acc = contrib.sum(axis=0, dtype=np.uint64)
-        if close is not None and close[0].size:
-            col, row, sign = close
-            found_near.append((row + start, col, sign, close_code, contrib[col, row]))
-            near_sums.append(acc[np.unique(row)])
-        primary[start:stop] = _finish(acc)
-    sums = np.concatenate(near_sums) if near_sums else np.zeros(0, dtype=np.uint64)
-    return primary, sums, found_near
 
 
 def _sample_codes(table: _Table, enc: _Encoder) -> np.ndarray:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from mlflow_sanity.core.fingerprint import encode, files
+from mlflow_sanity.core.fingerprint import files
 from mlflow_sanity.core.fingerprint.encode import (
     DEFAULT_TOLERANCE,
     _Encoder,
@@ -20,7 +20,7 @@ from mlflow_sanity.core.fingerprint.encode import (
     _label_bytes,
     _Table,
 )
-from mlflow_sanity.core.fingerprint.hashing import _U, _digest, _finish
+from mlflow_sanity.core.fingerprint.hashing import _U, _digest
 from mlflow_sanity.core.fingerprint.statistics import _collision, _sample_index, _summary
 
 if TYPE_CHECKING:
@@ -202,15 +202,6 @@ def compute(
 
 def _hash_rows(table: _Table, block: Any, enc: _Encoder) -> tuple[np.ndarray, np.ndarray]:
     """Every row's feature hash (label byte 0), and the codes of the collision sample."""
-    n = table.n
-    hashes = np.empty(n, dtype=np.uint64)
-    sample = _sample_index(n)
-    sample_codes = np.empty((len(enc.kinds), sample.shape[0]), dtype=np.uint64)
-    for start in range(0, n, encode.CHUNK_ROWS):
-        stop = min(n, start + encode.CHUNK_ROWS)
-        codes, _ = enc.codes(table, block, start, stop)
-        lo_s, hi_s = np.searchsorted(sample, [start, stop])
-        if hi_s > lo_s:
-            sample_codes[:, lo_s:hi_s] = codes[:, sample[lo_s:hi_s] - start]
-        hashes[start:stop] = _finish(enc.contributions(codes).sum(axis=0, dtype=np.uint64))
-    return hashes, sample_codes
+    hashes, _, _ = enc.hash_rows(table, near=False, block=block)
+    rows = table.take(_sample_index(table.n))
+    return hashes, enc.codes(rows, rows.numeric_block(enc.numeric), 0, rows.n)[0]
