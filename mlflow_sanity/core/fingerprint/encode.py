@@ -13,7 +13,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mlflow_sanity.core.boundary import Origin, attempt
 from mlflow_sanity.core.fingerprint.hashing import (
     _CLIP,
     _LABEL_MASK,
@@ -31,9 +30,9 @@ CHUNK_ROWS = 4096  # rows encoded at once: intermediates stay in cache, memory s
 LOOKUP_CHUNK = 1 << 18  # keys looked up in the fingerprint's index at once (bounded memory)
 MATCH_CHUNK_ROWS = 8192  # rows looked up at once (fewer, larger steps; memory still flat)
 COLLISION_SAMPLE = 20000  # rows used to estimate how often column values repeat
-# values (rows x columns) from which a numeric table is hashed by the compiled pass: below,
-# NumPy is as fast to within a millisecond and numba is never imported
-KERNEL_MIN_VALUES = 1 << 18
+# values (rows x columns) from which a numeric table is hashed by the compiled pass: there
+# it gains about 1 ms a call (4x on 20 float32 columns); below, numba is never imported
+KERNEL_MIN_VALUES = 300_000
 KINDS = ("continuous", "exact", "datetime", "timedelta", "text")
 _NUMERIC = ("continuous", "exact")
 
@@ -273,7 +272,10 @@ _KERNEL_DTYPES = tuple(np.dtype(t) for t in ("float32", "float64", "int32", "int
 @functools.cache
 def _load_kernel() -> Any:
     """The compiled module, or None where numba cannot be imported or cannot cache its
-    code anywhere (then the NumPy pass, the same hashes, does the work)."""
+    code anywhere (then the NumPy pass, the same hashes, does the work). Imported here:
+    the boundary's metrics import scipy, which fingerprints of small tables do not need."""
+    from mlflow_sanity.core.boundary import Origin, attempt
+
     return attempt(
         lambda: importlib.import_module("mlflow_sanity.core.fingerprint.kernel"),
         None,
