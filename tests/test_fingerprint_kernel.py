@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from mlflow_sanity.core import fingerprint as fpm
 from mlflow_sanity.core.fingerprint import encode
 from mlflow_sanity.core.fingerprint.encode import _Encoder, _Table
-from mlflow_sanity.core.fingerprint.matching import _align, _probe_keys
+from mlflow_sanity.core.fingerprint.matching import _align
 
 
 def _specials(x: np.ndarray, rng: np.random.Generator, steps: np.ndarray) -> np.ndarray:
@@ -38,11 +38,7 @@ def _specials(x: np.ndarray, rng: np.random.Generator, steps: np.ndarray) -> np.
 def _paths(fp: fpm.Fingerprint, features, near: bool = True):
     table = _align(fp, _Table(features))
     enc = _Encoder(fp.kinds, fp.steps)
-    got = []
-    for compiled in (False, True):
-        primary, sums, found = enc.hash_rows(table, near, compiled=compiled)
-        got.append((primary, *_probe_keys(enc, sums, found)))
-    return got
+    return [enc.hash_rows(table, near, compiled=compiled) for compiled in (False, True)]
 
 
 def _assert_same(a, b) -> None:
@@ -113,12 +109,15 @@ def test_lookups_and_fingerprints_are_the_same_either_way(monkeypatch) -> None:
         np.testing.assert_array_equal(a, b)
 
 
-def test_data_on_cell_boundaries_grows_the_candidate_buffer() -> None:
-    fp = fpm.compute(np.linspace(-1, 1, 1000)[:, None] * np.ones(3))
-    test = (np.arange(-2000, 2000)[:, None] + 0.5) * np.asarray(fp.steps)  # all near
+@pytest.mark.parametrize("columns", [3, 12])
+def test_data_on_cell_boundaries_grows_the_buffers(columns: int) -> None:
+    fp = fpm.compute(np.linspace(-1, 1, 1000)[:, None] * np.ones(columns))
+    rows = 4000 if columns == 3 else 300
+    test = (np.arange(rows)[:, None] - rows / 2 + 0.5) * np.asarray(fp.steps)  # all near
     numpy_pass, compiled_pass = _paths(fp, test)
     _assert_same(numpy_pass, compiled_pass)
-    assert compiled_pass[1].size == 4000 * 7  # every row: 2**3 - 1 probes
+    per_row = 2 ** min(columns, fpm.MAX_PROBED_COLUMNS) - 1  # the first 10 near columns
+    assert compiled_pass[1].size == rows * per_row
 
 
 _cells = st.one_of(

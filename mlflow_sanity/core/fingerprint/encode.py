@@ -21,6 +21,7 @@ from mlflow_sanity.core.fingerprint.hashing import (
     _finish,
     _mix,
     _salts,
+    probe_keys,
 )
 
 DEFAULT_TOLERANCE = 2e-5
@@ -209,26 +210,25 @@ class _Encoder:
         *,
         block: np.ndarray | None = None,
         compiled: bool | None = None,
-    ) -> tuple[np.ndarray, np.ndarray, list[tuple[np.ndarray, ...]]]:
-        """Every row's feature hash (label byte 0); with ``near``, the values near a cell
-        boundary (per part: rows, columns, side, codes, contributions; by row, then
-        column) and the sums of contributions of the rows that have such values
-        (ascending), which their probes start from. ``running`` (a
-        ``statistics.Running``) gets the column statistics of the rows on the way.
-        ``compiled``: None picks the compiled pass (``kernel``) for large numeric tables,
-        True/False forces it (where it applies) or the NumPy pass (the reference);
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Every row's feature hash (label byte 0) and, with ``near``, the probes of
+        the values near a cell boundary: their row ids and keys (``hashing.probe_keys``).
+        ``running`` (a ``statistics.Running``) gets the column statistics of the rows on
+        the way. ``compiled``: None picks the compiled pass (``kernel``) for large numeric
+        tables, True/False forces it (where it applies) or the NumPy pass (the reference);
         ``block``: ``table.numeric_block(self.numeric)`` when the caller has it."""
         if block is None:
             block = table.numeric_block(self.numeric)
         kernel = self._kernel(block, compiled)
         if kernel is None:
-            return self._hash_chunks(table, block, near, running)
+            primary, sums, found = self._hash_chunks(table, block, near, running)
+            return (primary, *probe_keys(self.salts, MAX_PROBED_COLUMNS, sums, found))
         if running is not None:
             running.add_aligned(block, 0, table.n)
         cont = np.array([k == "continuous" for k in self.kinds])
         inv = np.ones(len(self.kinds))
         inv[self.cont_cols] = self.inv[:, 0]
-        return kernel.hash_table(block.T, cont, inv, self.salts, near)
+        return kernel.hash_table(block.T, cont, inv, self.salts, near, MAX_PROBED_COLUMNS)
 
     def _kernel(self, block: np.ndarray, compiled: bool | None) -> Any:
         """The compiled module when it applies to ``block`` and is wanted, else None."""
@@ -244,7 +244,9 @@ class _Encoder:
         self, table: _Table, block: np.ndarray, near: bool, running: Any
     ) -> tuple[np.ndarray, np.ndarray, list[tuple[np.ndarray, ...]]]:
         """``hash_rows`` in NumPy, ``MATCH_CHUNK_ROWS`` rows at a time (each chunk's
-        statistics taken while it is in cache)."""
+        statistics taken while it is in cache): the hashes, the sums of the rows with
+        near values and, per chunk, those values (rows, columns, side, codes and
+        contributions), which ``hashing.probe_keys`` expands."""
         n = table.n
         primary = np.empty(n, dtype=np.uint64)
         near_sums: list[np.ndarray] = []

@@ -2,14 +2,16 @@
 about twenty NumPy passes per value.
 
 Each row is read once: every value is snapped to its column's grid (or taken exactly),
-mixed with its column's salt, summed into the row's hash, and a value near a cell
-boundary is recorded as a probe candidate on the way. The arithmetic is the NumPy
-path's (``encode._quantise``, ``encode._exact_codes``, ``hashing._mix``), value for
-value, so the hashes are bit-identical (``tests/test_fingerprint_kernel.py`` compares
-both paths): logged fingerprints keep matching whichever path computed them.
+mixed with its column's salt and summed into the row's hash; a value near a cell
+boundary is noted on the way, with what moving it to the neighbouring cell changes in
+the row's sum, and the probes (the row's sum with every combination of those changes)
+are expanded in a second compiled loop. The arithmetic and the order of the probes are
+the NumPy path's (``encode._quantise``, ``encode._exact_codes``, ``hashing.probe_keys``),
+value for value, so the hashes are bit-identical (``tests/test_fingerprint_kernel.py``
+compares both paths): logged fingerprints keep matching whichever path computed them.
 
-Only ``fast`` imports this module, and only for tables large enough to gain from it, so
-small data (and most tests) never import numba. ``cache=True``: compiled once per
+Only ``encode._load_kernel`` imports this module, for tables large enough to gain from
+it, so small data (and most tests) never import numba. ``cache=True``: compiled once per
 machine; numba falls back to a user cache directory when the install location is
 read-only.
 """
@@ -75,26 +77,27 @@ def _code(v, cont, inv):  # pragma: no cover - compiled
 
 @njit(cache=True, nogil=True)
 def hash_rows(
-    x, cont, inv, salts, start, probes, primary, near_acc, cand, counts, accs, masks
+    x, cont, inv, salts, start, probes, max_near, primary, deltas, near, counts, accs, masks
 ):  # pragma: no cover - compiled
     """Rows ``start:`` of ``x`` (rows, columns): each row's feature hash into
-    ``primary``; with ``probes``, its values near a cell boundary into ``cand`` (row,
-    column, side, code, contribution; rows ascending, columns ascending within a row)
-    and, per row that has any, its sum of contributions into ``near_acc``. Stops where
-    the next rows' candidates might not fit in ``cand`` and returns the next row to hash
-    (``counts``: candidates and rows with candidates so far, updated).
+    ``primary``. With ``probes``, per row with values near a cell boundary, in ``near``:
+    the row, where its first ``max_near`` such values (by column) start in ``deltas``,
+    how many, and its sum of contributions; in ``deltas``, per such value, what moving
+    it to the neighbouring cell adds to the sum. Stops where the next rows might not fit
+    and returns the next row to hash (``counts``: deltas and near rows so far, updated).
 
     Rows go in blocks of ``accs.shape[0]``: a first loop only hashes (each row's sum of
     contributions into ``accs``, a bit mask of its near columns into ``masks``; storing
     nothing else keeps it about twice as fast), a second records the few near values
     while the block is still in cache."""
     n, d = x.shape
-    n_cand, n_near = counts[0], counts[1]
+    n_delta, n_near = counts[0], counts[1]
+    per_row = min(d, max_near)
     i0 = start
     while i0 < n:
         i1 = min(n, i0 + accs.shape[0])
-        if probes:
-            i1 = min(i1, i0 + (cand.shape[0] - n_cand) // d)  # room for every value
+        if probes:  # room for every row of the block being near
+            i1 = min(i1, i0 + (deltas.shape[0] - n_delta) // per_row, i0 + near.shape[0] - n_near)
             if i1 <= i0:
                 break
         for i in range(i0, i1):
@@ -107,67 +110,100 @@ def hash_rows(
             accs[i - i0] = acc
             masks[i - i0] = mask
             primary[i] = _mix1(acc ^ _ROW_SALT) & _FEATURE_MASK
-        if probes:
-            for i in range(i0, i1):
-                mask = masks[i - i0]
-                if not mask:
+        if not probes:
+            i0 = i1
+            continue
+        for i in range(i0, i1):
+            mask = masks[i - i0]
+            if not mask:
+                continue
+            first = n_delta
+            for j in range(d):
+                if n_delta - first == max_near:
+                    break
+                if j < 63 and not (mask >> np.uint64(j)) & np.uint64(1):
                     continue
-                for j in range(d):
-                    if j < 63 and not (mask >> np.uint64(j)) & np.uint64(1):
-                        continue
-                    code, y, q = _code(np.float64(x[i, j]), cont[j], inv[j])
-                    if not abs(y - q) > _HALF:  # a column past the 63rd, not near
-                        continue
-                    cand[n_cand, 0] = i
-                    cand[n_cand, 1] = j
-                    cand[n_cand, 2] = 1 if y > q else -1
-                    cand[n_cand, 3] = np.int64(code)
-                    cand[n_cand, 4] = np.int64(_mix1(code ^ salts[j]))
-                    n_cand += 1
-                near_acc[n_near] = accs[i - i0]
-                n_near += 1
+                code, y, q = _code(np.float64(x[i, j]), cont[j], inv[j])
+                if not abs(y - q) > _HALF:  # a column past the 63rd, not near
+                    continue
+                other = code + np.uint64(1) if y > q else code - np.uint64(1)
+                deltas[n_delta] = _mix1(other ^ salts[j]) - _mix1(code ^ salts[j])
+                n_delta += 1
+            near[n_near, 0] = i
+            near[n_near, 1] = first
+            near[n_near, 2] = n_delta - first
+            near[n_near, 3] = np.int64(accs[i - i0])
+            n_near += 1
         i0 = i1
-    counts[0], counts[1] = n_cand, n_near
+    counts[0], counts[1] = n_delta, n_near
     return i0
 
 
+@njit(cache=True, nogil=True)
+def expand_probes(near, deltas):  # pragma: no cover - compiled
+    """The probes of the near rows (``hash_rows``): row ids and feature keys, in the
+    order ``hashing.probe_keys`` gives them (the k-th near value of every row doubles
+    the probes so far, in turn)."""
+    n_rows = near.shape[0]
+    total, levels = 0, 0
+    for r in range(n_rows):
+        total += (1 << near[r, 2]) - 1
+        levels = max(levels, near[r, 2])
+    acc = np.empty(n_rows + total, dtype=np.uint64)
+    local = np.empty(n_rows + total, dtype=np.int64)
+    for r in range(n_rows):
+        acc[r] = np.uint64(near[r, 3])
+        local[r] = r
+    size = n_rows
+    for k in range(levels):
+        done = size
+        for e in range(done):
+            r = local[e]
+            if near[r, 2] > k:
+                acc[size] = acc[e] + deltas[near[r, 1] + k]
+                local[size] = r
+                size += 1
+    rows = np.empty(total, dtype=np.int64)
+    keys = np.empty(total, dtype=np.uint64)
+    for e in range(total):
+        rows[e] = near[local[n_rows + e], 0]
+        keys[e] = _mix1(acc[n_rows + e] ^ _ROW_SALT) & _FEATURE_MASK
+    return rows, keys
+
+
 def hash_table(
-    x: np.ndarray, cont: np.ndarray, inv: np.ndarray, salts: np.ndarray, probes: bool
-) -> tuple[np.ndarray, np.ndarray, list[tuple[np.ndarray, ...]]]:
-    """Every row's feature hash of ``x`` (rows, columns; any strides), the sums of the
-    rows with probe candidates (ascending) and the candidates (rows, columns, sides,
-    codes, contributions), as ``encode._Encoder.hash_rows`` returns them. The candidate
-    buffer starts at twice the expected share of near values and grows if data sit on
-    cell boundaries more often."""
+    x: np.ndarray,
+    cont: np.ndarray,
+    inv: np.ndarray,
+    salts: np.ndarray,
+    probes: bool,
+    max_near: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every row's feature hash of ``x`` (rows, columns; any strides) and, with
+    ``probes``, the probes' row ids and keys, as ``encode._Encoder.hash_rows`` returns
+    them. The buffers start at twice the expected share of near values and grow if data
+    sit on cell boundaries more often."""
     n, d = x.shape
     primary = np.empty(n, dtype=np.uint64)
-    n_cont = int(np.count_nonzero(cont))
-    cap = (n * n_cont // 32 + 4 * d + 64) if probes else 0
-    cand = np.empty((cap, 5), dtype=np.int64)
-    near_acc = np.empty(min(n, cap), dtype=np.uint64)
+    per_row = min(d, max_near)
+    cap = (n * int(np.count_nonzero(cont)) // 32 + 64 * per_row) if probes else 0
+    deltas = np.empty(cap, dtype=np.uint64)
+    near = np.empty((min(n, cap), 4), dtype=np.int64)
     counts = np.zeros(2, dtype=np.int64)
     accs, masks = np.empty(_BLOCK_ROWS, dtype=np.uint64), np.empty(_BLOCK_ROWS, dtype=np.uint64)
     at = 0
     while True:
         at = hash_rows(
-            x, cont, inv, salts, at, probes, primary, near_acc, cand, counts, accs, masks
+            x, cont, inv, salts, at, probes, max_near, primary, deltas, near, counts, accs, masks
         )
         if at >= n:
             break
-        cap = 2 * cap + 4 * d  # pathological data: many values on cell boundaries
-        cand, near_acc = _grown(cand, cap), _grown(near_acc, min(n, cap))
-    n_cand, n_near = int(counts[0]), int(counts[1])
-    if not n_cand:
-        return primary, np.zeros(0, dtype=np.uint64), []
-    c = cand[:n_cand]
-    found = (
-        c[:, 0].copy(),
-        c[:, 1].copy(),
-        c[:, 2].astype(np.int8),
-        c[:, 3].view(np.uint64).copy(),
-        c[:, 4].view(np.uint64).copy(),
-    )
-    return primary, near_acc[:n_near].copy(), [found]
+        cap = 2 * cap  # pathological data: many values on cell boundaries
+        deltas, near = _grown(deltas, cap), _grown(near, min(n, cap))
+    if not probes:
+        return primary, np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.uint64)
+    rows, keys = expand_probes(near[: counts[1]], deltas[: counts[0]])
+    return primary, rows, keys
 
 
 def _grown(buf: np.ndarray, size: int) -> np.ndarray:

@@ -13,12 +13,11 @@ import pandas as pd
 
 from mlflow_sanity.core.fingerprint.encode import (
     LOOKUP_CHUNK,
-    MAX_PROBED_COLUMNS,
     _Encoder,
     _label_bytes,
     _Table,
 )
-from mlflow_sanity.core.fingerprint.hashing import _U, _digest, _finish, _mix
+from mlflow_sanity.core.fingerprint.hashing import _U, _digest
 from mlflow_sanity.core.fingerprint.statistics import Running, _sample_index, _summary
 from mlflow_sanity.core.fingerprint.table import Fingerprint, GridRows
 
@@ -133,8 +132,7 @@ def match(
     running = Running(len(fp.kinds)) if table.array is not None else None
     if running is not None and len(enc.numeric) != len(fp.kinds):
         running = None
-    primary, near_sums, found_near = enc.hash_rows(table, near, running)
-    probe_rows, probe_keys = _probe_keys(enc, near_sums, found_near)
+    primary, probe_rows, probe_keys = enc.hash_rows(table, near, running)
     looked_up = _look_up(fp, primary, probe_rows, probe_keys, label_bytes)
     in_train, with_label, train_index = looked_up
     return Match(
@@ -231,38 +229,3 @@ def rows_fingerprint(fp: Fingerprint, features: Any, found: Match) -> Fingerprin
     )
     rows.__dict__["digest"] = found.digest  # the same rows' features: the lookup's digest
     return rows
-
-
-def _probe_keys(
-    enc: _Encoder, near_sums: np.ndarray, found: list[tuple[np.ndarray, ...]]
-) -> tuple[np.ndarray, np.ndarray]:
-    """Row ids and feature keys (label byte 0) of the probes: for each row with values
-    near a cell boundary (``found``: per chunk their rows, columns, side, codes and
-    column contributions; ``near_sums``: those rows' sums of contributions, by row),
-    each combination of neighbouring cells for its first ``MAX_PROBED_COLUMNS`` such
-    values, in a fixed order (the first near column first)."""
-    if not found:
-        return np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.uint64)
-    r, col, sign, code, contrib = (np.concatenate(parts) for parts in zip(*found, strict=True))
-    order = np.argsort(r * len(enc.kinds) + col)  # per row, in column order (keys unique)
-    r, col, sign, code, contrib = r[order], col[order], sign[order], code[order], contrib[order]
-    cand, loc = np.unique(r, return_inverse=True)
-    rank = np.arange(loc.size) - np.searchsorted(loc, loc)
-    keep = rank < MAX_PROBED_COLUMNS
-    loc, rank = loc[keep], rank[keep]
-    col, sign, code, contrib = col[keep], sign[keep], code[keep], contrib[keep]
-    # the neighbouring cell: code -1 or +1 in two's complement; one hash call for all
-    other = code + sign.astype(np.int64).view(np.uint64)
-    delta = _mix(other ^ enc.salts[col]) - contrib
-    local = np.arange(cand.size)
-    acc = near_sums  # the rows ``cand``, ascending, as ``_hash_chunks`` kept them
-    for k in range(int(rank.max()) + 1):  # a row's k-th near column doubles its probes
-        at = rank == k
-        step = np.zeros(cand.size, dtype=np.uint64)
-        has = np.zeros(cand.size, dtype=bool)
-        step[loc[at]], has[loc[at]] = delta[at], True
-        sel = has[local]
-        acc = np.concatenate([acc, acc[sel] + step[local[sel]]])
-        local = np.concatenate([local, local[sel]])
-    probes = slice(cand.size, None)
-    return cand[local[probes]], _finish(acc[probes])
