@@ -93,6 +93,7 @@ def test_lookups_and_fingerprints_are_the_same_either_way(monkeypatch) -> None:
     results = []
     for threshold in (10**12, 0):  # NumPy everywhere, then the compiled pass everywhere
         monkeypatch.setattr(encode, "KERNEL_MIN_VALUES", threshold)
+        monkeypatch.setattr(encode, "KERNEL_MIN_KEYS", threshold)  # the index too
         fp = fpm.compute(train, labels)
         m = fp.match(test, labels[:2000])
         rows = fpm.rows_fingerprint(fp, test, m)
@@ -118,6 +119,19 @@ def test_data_on_cell_boundaries_grows_the_buffers(columns: int) -> None:
     _assert_same(numpy_pass, compiled_pass)
     per_row = 2 ** min(columns, fpm.MAX_PROBED_COLUMNS) - 1  # the first 10 near columns
     assert compiled_pass[1].size == rows * per_row
+
+
+def test_the_compiled_index_finds_what_pandas_finds() -> None:
+    kernel = encode._load_kernel()
+    rng = np.random.default_rng(11)
+    distinct = np.unique(rng.integers(0, 2**56, 5000, dtype=np.uint64))
+    keys = np.concatenate([distinct, rng.integers(0, 2**56, 5000, dtype=np.uint64)])
+    keys = np.concatenate([keys, distinct[:100] + np.uint64(1 << 20)])  # same low bits
+    rng.shuffle(keys)
+    expected = pd.Index(distinct).get_indexer(keys)
+    np.testing.assert_array_equal(kernel.find(*kernel.index_table(distinct), keys), expected)
+    empty = kernel.index_table(np.zeros(0, dtype=np.uint64))
+    assert (kernel.find(*empty, keys) == -1).all()
 
 
 _cells = st.one_of(

@@ -34,6 +34,7 @@ COLLISION_SAMPLE = 20000  # rows used to estimate how often column values repeat
 # values (rows x columns) from which a numeric table is hashed by the compiled pass: there
 # it gains about 1 ms a call (4x on 20 float32 columns); below, numba is never imported
 KERNEL_MIN_VALUES = 300_000
+KERNEL_MIN_KEYS = 100_000  # keys (rows and probes) from which a lookup uses the compiled index
 KINDS = ("continuous", "exact", "datetime", "timedelta", "text")
 _NUMERIC = ("continuous", "exact")
 

@@ -210,3 +210,44 @@ def _grown(buf: np.ndarray, size: int) -> np.ndarray:
     out = np.empty((size, *buf.shape[1:]), dtype=buf.dtype)
     out[: buf.shape[0]] = buf
     return out
+
+
+def index_table(distinct: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """An open-addressing hash table of ``distinct`` (unique feature hashes): slots of
+    keys and their positions (-1: empty), at most half full, for ``find``."""
+    size = 1 << max(4, int(2 * distinct.shape[0]).bit_length())
+    slots = np.zeros(size, dtype=np.uint64)
+    pos = np.full(size, -1, dtype=np.int64)
+    _fill(distinct, slots, pos)
+    return slots, pos
+
+
+@njit(cache=True, nogil=True)
+def _fill(distinct, slots, pos):  # pragma: no cover - compiled
+    mask = slots.shape[0] - 1
+    for p in range(distinct.shape[0]):
+        key = distinct[p]
+        s = np.int64(key & np.uint64(mask))  # the hashes' low bits are uniform already
+        while pos[s] >= 0:
+            s = (s + 1) & mask
+        slots[s] = key
+        pos[s] = p
+
+
+@njit(cache=True, nogil=True)
+def find(slots, pos, keys):  # pragma: no cover - compiled
+    """Per key its position in the table's ``distinct`` array, -1 when absent (as
+    ``pandas.Index.get_indexer``)."""
+    mask = slots.shape[0] - 1
+    out = np.empty(keys.shape[0], dtype=np.int64)
+    for i in range(keys.shape[0]):
+        key = keys[i]
+        s = np.int64(key & np.uint64(mask))
+        found = -1
+        while pos[s] >= 0:
+            if slots[s] == key:
+                found = pos[s]
+                break
+            s = (s + 1) & mask
+        out[i] = found
+    return out

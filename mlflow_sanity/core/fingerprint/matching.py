@@ -4,17 +4,21 @@ key with one hash probe against the fingerprint's index."""
 
 from __future__ import annotations
 
+import functools
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from mlflow_sanity.core.fingerprint import encode
 from mlflow_sanity.core.fingerprint.encode import (
     LOOKUP_CHUNK,
     _Encoder,
     _label_bytes,
+    _load_kernel,
     _Table,
 )
 from mlflow_sanity.core.fingerprint.hashing import _U, _digest
@@ -165,7 +169,8 @@ def _look_up(
     sorted_h, sorted_f, order = fp._sorted
     if not sorted_f.shape[0]:
         return in_train, with_label, train_index
-    index, first_pos = fp._feature_index
+    _, first_pos = fp._feature_index
+    find = _finder(fp, n + probe_rows.shape[0])
     step = LOOKUP_CHUNK
     own = ((np.arange(s, min(n, s + step)), primary[s : s + step]) for s in range(0, n, step))
     probes = (
@@ -173,7 +178,7 @@ def _look_up(
         for s in range(0, probe_rows.shape[0], step)
     )
     for rows, keys in itertools.chain(own, probes):  # own cells first, probes in order
-        found = index.get_indexer(keys >> _U(8))  # -1: no fingerprinted row has these
+        found = find(keys >> _U(8))  # -1: no fingerprinted row has these
         hit = np.flatnonzero(found >= 0)
         if not hit.size:
             continue
@@ -187,6 +192,17 @@ def _look_up(
             lpos = np.minimum(np.searchsorted(sorted_h, full), sorted_h.shape[0] - 1)
             with_label[hit_rows[sorted_h[lpos] == full]] = True
     return in_train, with_label, train_index
+
+
+def _finder(fp: Fingerprint, n_keys: int) -> Callable[[np.ndarray], np.ndarray]:
+    """Positions of feature keys in the fingerprint's distinct hashes (-1: absent):
+    pandas' hash index, or the compiled one for lookups of ``KERNEL_MIN_KEYS`` keys or
+    more (the same positions)."""
+    kernel = _load_kernel() if n_keys >= encode.KERNEL_MIN_KEYS else None
+    if kernel is None:
+        return fp._feature_index[0].get_indexer
+    slots, pos = fp._compiled_index
+    return functools.partial(kernel.find, slots, pos)
 
 
 def _sample_codes(table: _Table, enc: _Encoder) -> np.ndarray:
