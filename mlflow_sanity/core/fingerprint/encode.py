@@ -65,26 +65,12 @@ class _Table:
     else becomes a DataFrame."""
 
     def __init__(self, features: Any, *, _parts: tuple | None = None) -> None:
-        if _parts is not None:
-            self.array, self.df, self.columns, self.positional = _parts
-            return
-        self.array: np.ndarray | None = None
-        self.df: pd.DataFrame | None = None
-        if isinstance(features, (pd.DataFrame, pd.Series, Mapping)):
-            self.df, self.positional = as_frame(features)
-            self.columns = [str(c) for c in self.df.columns]
-            return
-        arr = _as_2d(features)
-        self.positional = True
-        self.columns = [str(j) for j in range(arr.shape[1])]
-        if arr.dtype.kind in "biuf":
-            self.array = arr
-        else:
-            self.df = pd.DataFrame(arr, columns=self.columns)
-
-    @property
-    def n(self) -> int:
-        return int(self.array.shape[0] if self.array is not None else self.df.shape[0])
+        parts = _parts if _parts is not None else _table_parts(features)
+        self.array: np.ndarray | None = parts[0]
+        self.df: pd.DataFrame | None = parts[1]
+        self.columns: list[str] = parts[2]
+        self.positional: bool = parts[3]
+        self.n = int(self.array.shape[0] if self.array is not None else self.df.shape[0])
 
     def select(self, cols: list[int], names: list[str]) -> _Table:
         if self.array is not None:
@@ -124,6 +110,18 @@ class _Table:
             arr = self.array if cols == list(range(self.array.shape[1])) else self.array[:, cols]
             return arr.T  # cast to float64 chunk by chunk: float32 input is not copied whole
         return _numeric_block(self.df, cols)
+
+
+def _table_parts(features: Any) -> tuple[Any, ...]:
+    """(array, frame, column names, positional?) of ``features`` for ``_Table``."""
+    if isinstance(features, (pd.DataFrame, pd.Series, Mapping)):
+        df, positional = as_frame(features)
+        return None, df, [str(c) for c in df.columns], positional
+    arr = _as_2d(features)
+    columns = [str(j) for j in range(arr.shape[1])]
+    if arr.dtype.kind in "biuf":
+        return arr, None, columns, True
+    return None, pd.DataFrame(arr, columns=columns), columns, True
 
 
 def _as_2d(features: Any) -> np.ndarray:

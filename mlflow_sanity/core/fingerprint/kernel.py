@@ -110,33 +110,42 @@ def hash_rows(
             accs[i - i0] = acc
             masks[i - i0] = mask
             primary[i] = _mix1(acc ^ _ROW_SALT) & _FEATURE_MASK
-        if not probes:
-            i0 = i1
-            continue
-        for i in range(i0, i1):
-            mask = masks[i - i0]
-            if not mask:
-                continue
-            first = n_delta
-            for j in range(d):
-                if n_delta - first == max_near:
-                    break
-                if j < 63 and not (mask >> np.uint64(j)) & np.uint64(1):
-                    continue
-                code, y, q = _code(np.float64(x[i, j]), cont[j], inv[j])
-                if not abs(y - q) > _HALF:  # a column past the 63rd, not near
-                    continue
-                other = code + np.uint64(1) if y > q else code - np.uint64(1)
-                deltas[n_delta] = _mix1(other ^ salts[j]) - _mix1(code ^ salts[j])
-                n_delta += 1
-            near[n_near, 0] = i
-            near[n_near, 1] = first
-            near[n_near, 2] = n_delta - first
-            near[n_near, 3] = np.int64(accs[i - i0])
-            n_near += 1
+        if probes:
+            n_delta, n_near = _record_near(
+                x, cont, inv, salts, i0, i1, max_near, deltas, near, n_delta, n_near, accs, masks
+            )
         i0 = i1
     counts[0], counts[1] = n_delta, n_near
     return i0
+
+
+@njit(cache=True, nogil=True)
+def _record_near(
+    x, cont, inv, salts, i0, i1, max_near, deltas, near, n_delta, n_near, accs, masks
+):  # pragma: no cover - compiled
+    """The near values of rows ``i0:i1`` (``masks``) into ``deltas`` and ``near``."""
+    for i in range(i0, i1):
+        mask = masks[i - i0]
+        if not mask:
+            continue
+        first = n_delta
+        for j in range(x.shape[1]):
+            if n_delta - first == max_near:
+                break
+            if j < 63 and not (mask >> np.uint64(j)) & np.uint64(1):
+                continue
+            code, y, q = _code(np.float64(x[i, j]), cont[j], inv[j])
+            if not abs(y - q) > _HALF:  # a column past the 63rd, not near
+                continue
+            other = code + np.uint64(1) if y > q else code - np.uint64(1)
+            deltas[n_delta] = _mix1(other ^ salts[j]) - _mix1(code ^ salts[j])
+            n_delta += 1
+        near[n_near, 0] = i
+        near[n_near, 1] = first
+        near[n_near, 2] = n_delta - first
+        near[n_near, 3] = np.int64(accs[i - i0])
+        n_near += 1
+    return n_delta, n_near
 
 
 @njit(cache=True, nogil=True)
