@@ -61,7 +61,7 @@ STAGES = [
     ("evaluator: all our work", "mlflow_sanity.adapters.evaluator", "SanityEvaluator.evaluate"),
     ("  forward pass (ours)", "mlflow_sanity.adapters.keras.heads", "predict_outputs"),
     ("  fingerprints computed", "mlflow_sanity.core.fingerprint", "compute"),
-    ("  row lookups (hash + match)", "mlflow_sanity.core.fingerprint.matching", "match"),
+    ("  row lookups (hash + match)", "mlflow_sanity.core.fingerprint", "match"),
     ("  evaluated rows' statistics", "mlflow_sanity.core.fingerprint", "rows_fingerprint"),
     ("  classification metrics", "mlflow_sanity.adapters.keras.heads", "classification_of"),
     ("  classification metrics", "mlflow_sanity.adapters.evaluator", "classify"),

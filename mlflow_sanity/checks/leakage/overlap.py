@@ -134,7 +134,7 @@ def overlap(
     """
     if rows is not None and (train is not None or found is not None):
         raise ValueError("a sampled overlap is looked up here, against a fingerprint only")
-    m = found if found is not None else fp.match(test.features, test.labels, rows=rows)
+    m = found if found is not None else fpm.match(fp, test.features, test.labels, rows=rows)
     chance = chance_share(fp)
     p = chance_p_value(int(m.in_train.sum()), m.n_rows, chance)
     exact = exact_index = exact_chance = exact_p = None
@@ -171,7 +171,7 @@ def _exact_copies(
     hits = np.flatnonzero(m.in_train)
     if crowded and hits.size:
         # grid cells are crowded in this data: look for exact copies on their own
-        em = fpm.compute(train.features, exact=True).match(test.features, near=False)
+        em = fpm.match(fpm.compute(train.features, exact=True), test.features, near=False)
         exact, exact_index = em.in_train, em.train_index
     else:  # the candidate found on the grid is the copy, if there is one
         exact, exact_index = np.zeros(m.n_rows, dtype=bool), m.train_index.copy()
@@ -301,6 +301,6 @@ def train_match(ctx: Context) -> fpm.Match | None:
 
     def compute() -> fpm.Match:
         test = eval_split(ctx)
-        return guarded(lambda: fp.match(test.features, test.labels))
+        return guarded(lambda: fpm.match(fp, test.features, test.labels))
 
     return ctx.measure("train_match", compute)

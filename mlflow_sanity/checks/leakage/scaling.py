@@ -63,7 +63,7 @@ def eval_fingerprint(ctx: Context, fp: fpm.Fingerprint) -> fpm.Fingerprint:
         features = eval_split(ctx).features
         got, found = training_fingerprint(ctx), train_match(ctx)
         if found is None or got is None or got[0] is not fp:  # not the shared lookup
-            found = guarded(lambda: fp.match(features))
+            found = guarded(lambda: fpm.match(fp, features))
         return guarded(lambda: fpm.rows_fingerprint(fp, features, found))
 
     return ctx.measure("eval_fp", compute)

@@ -61,3 +61,39 @@ def _digest(hashes: np.ndarray) -> str:
 
 
 _DIGEST_CHUNK = 1 << 18
+
+
+def probe_keys(
+    salts: np.ndarray, max_near: int, near_sums: np.ndarray, found: list[tuple[np.ndarray, ...]]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Row ids and feature keys (label byte 0) of the probes: for each row with values
+    near a cell boundary (``found``: per chunk their rows, columns, side, codes and
+    column contributions; ``near_sums``: those rows' sums of contributions, by row),
+    each combination of neighbouring cells for its first ``max_near`` such values, in a
+    fixed order (the k-th near value of every row doubles the probes so far, in turn):
+    a row's sum of column hashes lets a probe swap one column's contribution."""
+    if not found:
+        return np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.uint64)
+    r, col, sign, code, contrib = (np.concatenate(parts) for parts in zip(*found, strict=True))
+    order = np.argsort(r * len(salts) + col)  # per row, in column order (keys unique)
+    r, col, sign, code, contrib = r[order], col[order], sign[order], code[order], contrib[order]
+    cand, loc = np.unique(r, return_inverse=True)
+    rank = np.arange(loc.size) - np.searchsorted(loc, loc)
+    keep = rank < max_near
+    loc, rank = loc[keep], rank[keep]
+    col, sign, code, contrib = col[keep], sign[keep], code[keep], contrib[keep]
+    # the neighbouring cell: code -1 or +1 in two's complement; one hash call for all
+    other = code + sign.astype(np.int64).view(np.uint64)
+    delta = _mix(other ^ salts[col]) - contrib
+    local = np.arange(cand.size)
+    acc = near_sums  # the rows ``cand``, ascending, as the hash pass kept them
+    for k in range(int(rank.max()) + 1):  # a row's k-th near column doubles its probes
+        at = rank == k
+        step = np.zeros(cand.size, dtype=np.uint64)
+        has = np.zeros(cand.size, dtype=bool)
+        step[loc[at]], has[loc[at]] = delta[at], True
+        sel = has[local]
+        acc = np.concatenate([acc, acc[sel] + step[local[sel]]])
+        local = np.concatenate([local, local[sel]])
+    probes = slice(cand.size, None)
+    return cand[local[probes]], _finish(acc[probes])

@@ -4,7 +4,9 @@ key with one hash probe against the fingerprint's index."""
 
 from __future__ import annotations
 
+import functools
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,12 +16,12 @@ import pandas as pd
 from mlflow_sanity.core.fingerprint import encode
 from mlflow_sanity.core.fingerprint.encode import (
     LOOKUP_CHUNK,
-    MAX_PROBED_COLUMNS,
     _Encoder,
     _label_bytes,
+    _load_kernel,
     _Table,
 )
-from mlflow_sanity.core.fingerprint.hashing import _U, _digest, _finish, _mix
+from mlflow_sanity.core.fingerprint.hashing import _U, _digest
 from mlflow_sanity.core.fingerprint.statistics import Running, _sample_index, _summary
 from mlflow_sanity.core.fingerprint.table import Fingerprint, GridRows
 
@@ -134,8 +136,7 @@ def match(
     running = Running(len(fp.kinds)) if table.array is not None else None
     if running is not None and len(enc.numeric) != len(fp.kinds):
         running = None
-    primary, near_sums, found_near = _hash_chunks(table, enc, near, running)
-    probe_rows, probe_keys = _probe_keys(enc, near_sums, found_near)
+    primary, probe_rows, probe_keys = enc.hash_rows(table, near, running)
     looked_up = _look_up(fp, primary, probe_rows, probe_keys, label_bytes)
     in_train, with_label, train_index = looked_up
     return Match(
@@ -168,7 +169,8 @@ def _look_up(
     sorted_h, sorted_f, order = fp._sorted
     if not sorted_f.shape[0]:
         return in_train, with_label, train_index
-    index, first_pos = fp._feature_index
+    _, first_pos = fp._feature_index
+    find = _finder(fp, n + probe_rows.shape[0])
     step = LOOKUP_CHUNK
     own = ((np.arange(s, min(n, s + step)), primary[s : s + step]) for s in range(0, n, step))
     probes = (
@@ -176,7 +178,7 @@ def _look_up(
         for s in range(0, probe_rows.shape[0], step)
     )
     for rows, keys in itertools.chain(own, probes):  # own cells first, probes in order
-        found = index.get_indexer(keys >> _U(8))  # -1: no fingerprinted row has these
+        found = find(keys >> _U(8))  # -1: no fingerprinted row has these
         hit = np.flatnonzero(found >= 0)
         if not hit.size:
             continue
@@ -192,33 +194,15 @@ def _look_up(
     return in_train, with_label, train_index
 
 
-def _hash_chunks(
-    table: _Table, enc: _Encoder, near: bool, running: Running | None
-) -> tuple[np.ndarray, np.ndarray, list[tuple[np.ndarray, ...]]]:
-    """Every row's feature hash; per chunk the values near a cell boundary (rows, columns,
-    side, codes, contributions) and, for the rows that have such values (ascending), the
-    sum of their column contributions, which their probes start from; ``running`` gets
-    the column statistics of each chunk while it is in cache."""
-    n = table.n
-    block = table.numeric_block(enc.numeric)
-    primary = np.empty(n, dtype=np.uint64)
-    near_sums: list[np.ndarray] = []
-    found_near: list[tuple[np.ndarray, ...]] = []
-    for start in range(0, n, encode.MATCH_CHUNK_ROWS):
-        stop = min(n, start + encode.MATCH_CHUNK_ROWS)
-        if running is not None:
-            running.add_aligned(block, start, stop)
-        codes, close = enc.codes(table, block, start, stop, probes=near)
-        close_code = codes[close[0], close[1]] if close is not None else None
-        contrib = enc.contributions(codes, inplace=True)  # the codes are read: reuse them
-        acc = contrib.sum(axis=0, dtype=np.uint64)
-        if close is not None and close[0].size:
-            col, row, sign = close
-            found_near.append((row + start, col, sign, close_code, contrib[col, row]))
-            near_sums.append(acc[np.unique(row)])
-        primary[start:stop] = _finish(acc)
-    sums = np.concatenate(near_sums) if near_sums else np.zeros(0, dtype=np.uint64)
-    return primary, sums, found_near
+def _finder(fp: Fingerprint, n_keys: int) -> Callable[[np.ndarray], np.ndarray]:
+    """Positions of feature keys in the fingerprint's distinct hashes (-1: absent):
+    pandas' hash index, or the compiled one for lookups of ``KERNEL_MIN_KEYS`` keys or
+    more (the same positions)."""
+    kernel = _load_kernel() if n_keys >= encode.KERNEL_MIN_KEYS else None
+    if kernel is None:
+        return fp._feature_index[0].get_indexer
+    slots, pos = fp._compiled_index
+    return functools.partial(kernel.find, slots, pos)
 
 
 def _sample_codes(table: _Table, enc: _Encoder) -> np.ndarray:
@@ -261,38 +245,3 @@ def rows_fingerprint(fp: Fingerprint, features: Any, found: Match) -> Fingerprin
     )
     rows.__dict__["digest"] = found.digest  # the same rows' features: the lookup's digest
     return rows
-
-
-def _probe_keys(
-    enc: _Encoder, near_sums: np.ndarray, found: list[tuple[np.ndarray, ...]]
-) -> tuple[np.ndarray, np.ndarray]:
-    """Row ids and feature keys (label byte 0) of the probes: for each row with values
-    near a cell boundary (``found``: per chunk their rows, columns, side, codes and
-    column contributions; ``near_sums``: those rows' sums of contributions, by row),
-    each combination of neighbouring cells for its first ``MAX_PROBED_COLUMNS`` such
-    values, in a fixed order (the first near column first)."""
-    if not found:
-        return np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.uint64)
-    r, col, sign, code, contrib = (np.concatenate(parts) for parts in zip(*found, strict=True))
-    order = np.argsort(r * len(enc.kinds) + col)  # per row, in column order (keys unique)
-    r, col, sign, code, contrib = r[order], col[order], sign[order], code[order], contrib[order]
-    cand, loc = np.unique(r, return_inverse=True)
-    rank = np.arange(loc.size) - np.searchsorted(loc, loc)
-    keep = rank < MAX_PROBED_COLUMNS
-    loc, rank = loc[keep], rank[keep]
-    col, sign, code, contrib = col[keep], sign[keep], code[keep], contrib[keep]
-    # the neighbouring cell: code -1 or +1 in two's complement; one hash call for all
-    other = code + sign.astype(np.int64).view(np.uint64)
-    delta = _mix(other ^ enc.salts[col]) - contrib
-    local = np.arange(cand.size)
-    acc = near_sums  # the rows ``cand``, ascending, as ``_hash_chunks`` kept them
-    for k in range(int(rank.max()) + 1):  # a row's k-th near column doubles its probes
-        at = rank == k
-        step = np.zeros(cand.size, dtype=np.uint64)
-        has = np.zeros(cand.size, dtype=bool)
-        step[loc[at]], has[loc[at]] = delta[at], True
-        sel = has[local]
-        acc = np.concatenate([acc, acc[sel] + step[local[sel]]])
-        local = np.concatenate([local, local[sel]])
-    probes = slice(cand.size, None)
-    return cand[local[probes]], _finish(acc[probes])
