@@ -30,8 +30,8 @@ from mlflow_sanity.adapters.keras.task_heads import (
 from mlflow_sanity.checks import CheckOptions, Context
 from mlflow_sanity.core.findings import Provenance, Report
 from mlflow_sanity.core.keras_spec import LabelSummary, ModelSpec, Predictions, label_indices
-from mlflow_sanity.core.metrics import Classification, InputError, classify
-from mlflow_sanity.core.predictions import outputs_to_proba
+from mlflow_sanity.core.metrics import Classification, InputError
+from mlflow_sanity.core.outputs import OutputFacts, classify_outputs
 from mlflow_sanity.core.regression import TargetStats
 from mlflow_sanity.core.task import SINGLE_LABEL, Task, TaskDecision, decide_task
 from mlflow_sanity.pipeline import build_report
@@ -210,18 +210,17 @@ def classification_of(
     spec: ModelSpec, preds: Predictions | None, labels: LabelSummary | None
 ) -> Classification | None:
     """Predictions of a single-label classifier head as the core's ``Classification``
-    (class indices as labels); None for multi-label targets or labels that are not classes.
-    The caller decides that the head is a classifier (``ModelSpec.is_classifier``)."""
+    (``core/outputs.py``, class indices as labels); None for multi-label targets or labels
+    that are not classes. The caller decides that the head is a classifier
+    (``ModelSpec.is_classifier``)."""
     if preds is None or labels is None or not labels.is_single_label:
         return None
     y = label_indices(preds.y_true)
     if y is None:
         return None
+    facts = OutputFacts(spec.output_activation, spec.outputs_logits, scores=True)
     try:  # NaN outputs (a diverged fit) are non_finite_loss's to report
-        proba = outputs_to_proba(
-            preds.outputs, spec.output_activation, from_logits=spec.outputs_logits
-        )
-        return classify(y, proba=proba, labels=list(range(proba.shape[1])))
+        return classify_outputs(y, preds.outputs, facts)
     except InputError as exc:
         _log.info("predictions not checked: %s", exc)
         return None
