@@ -1,7 +1,8 @@
-"""One reading of model outputs: the rule table of ``core.predictions`` and its three callers.
+"""One reading of model outputs: the rule table of ``core.predictions`` and its callers.
 
-The evaluator, the Keras adapter and the seed worker must turn the same output into the
-same verdict; before this module existed they disagreed on 1-D logits and integer tables.
+The evaluator, the Keras adapter, the seed worker and the cause experiments must turn the
+same output into the same verdict (all through ``core/outputs.py``); before that module
+existed they disagreed on 1-D logits and integer tables.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import pandas as pd
 import pytest
 
 from mlflow_sanity.core.metrics import InputError, classify
+from mlflow_sanity.core.outputs import OutputFacts, classify_outputs, score_classes
 from mlflow_sanity.core.predictions import (
     class_order_for_indices,
     interpret_outputs,
@@ -86,8 +88,7 @@ def _via_evaluator(outputs, y):
     from mlflow_sanity.adapters.evaluator import model_outputs
 
     features = pd.DataFrame({"f": np.zeros(len(y))})
-    labels, proba, classes = model_outputs(FakePyfunc(outputs), features, y)
-    return classify(y, labels, proba, labels=classes).metrics
+    return classify_outputs(y, *model_outputs(FakePyfunc(outputs), features)).metrics
 
 
 def _via_seed_worker(outputs, y, activation=None):
@@ -107,6 +108,16 @@ def _via_keras_adapter(outputs, y, activation):
     return classification_of(spec, Predictions(y, np.asarray(outputs)), fit.labels).metrics
 
 
+def _via_experiments(outputs, y, activation):
+    """A cause experiment's held-out score of a copy (``proof_arms``): balanced accuracy."""
+    pytest.importorskip("keras")
+    from mlflow_sanity.adapters.keras.proof_arms import _scored
+    from mlflow_sanity.core.keras_spec import ModelSpec
+
+    spec = ModelSpec(output_activation=activation, output_rank=2)
+    return {"balanced_accuracy": _scored(spec, np.asarray(outputs), y, 0.0).balanced_accuracy}
+
+
 @pytest.mark.parametrize(("kind", "outputs", "y", "reading", "activation"), KINDS)
 def test_every_output_kind_reads_the_same_through_every_caller(
     kind, outputs, y, reading, activation
@@ -120,8 +131,11 @@ def test_every_output_kind_reads_the_same_through_every_caller(
     if activation is not None:
         results["seed worker (Keras activation)"] = _via_seed_worker(outputs, y, activation)
         results["Keras adapter"] = _via_keras_adapter(outputs, y, activation)
+        results["cause experiments"] = _via_experiments(outputs, y, activation)
     for caller, metrics in results.items():
         for name in ("accuracy", "balanced_accuracy", "roc_auc"):
+            if caller == "cause experiments" and name != "balanced_accuracy":
+                continue  # an arm is scored by its balanced accuracy alone
             assert (name in metrics) == (name in expected), (kind, caller, name)
             if name in expected:
                 assert metrics[name] == pytest.approx(expected[name]), (kind, caller, name)
@@ -171,6 +185,22 @@ def test_scores_always_become_one_column_per_class():
     )
     multi_label = np.array([[0.9, 0.8], [0.1, 0.3]])  # sigmoid heads do not sum to 1
     assert outputs_to_proba(multi_label, "sigmoid").sum(axis=1) == pytest.approx(1.0)
+
+
+def test_keras_score_columns_are_class_indices():
+    """Integer targets of a Keras head are its column indices: a target outside them is an
+    error (it used to become a class of its own, the columns silently renamed); text
+    targets take ``LabelEncoder``'s order; known ``classes`` name the columns."""
+    facts = OutputFacts("softmax", scores=True)
+    assert score_classes(np.array([0, 2]), 3) == [0, 1, 2]
+    assert classify_outputs(np.array([0, 2, 2]), P3[:3], facts).labels.tolist() == [0, 1, 2]
+    with pytest.raises(InputError, match="unknown label"):
+        classify_outputs(np.array([0, 2]), np.array([[0.9, 0.1], [0.2, 0.8]]), facts)
+    c = classify_outputs(np.array(["dog", "cat", "eel"]), P3[:3], facts)
+    assert c.labels.tolist() == ["cat", "dog", "eel"]
+    named = OutputFacts("softmax", scores=True, classes=["x", "y", "z"])
+    # the first rows of P3 are mistakes: their most probable columns are 2, 1, 0
+    assert classify_outputs(np.array(["z", "y", "x"]), P3[:3], named).metrics["accuracy"] == 1.0
 
 
 def test_class_order_for_text_targets():

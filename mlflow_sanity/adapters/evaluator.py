@@ -24,12 +24,8 @@ from mlflow_sanity.checks import CheckOptions, Context
 from mlflow_sanity.core.boundary import Caught, Origin, attempt
 from mlflow_sanity.core.findings import Provenance, Report
 from mlflow_sanity.core.metrics import Classification, InputError, classify
-from mlflow_sanity.core.predictions import (
-    class_order_for_indices,
-    interpret_outputs,
-    output_activation,
-    outputs_to_proba,
-)
+from mlflow_sanity.core.outputs import OutputFacts, classify_outputs
+from mlflow_sanity.core.predictions import output_activation
 from mlflow_sanity.core.splits import ModelSelection, NormalizationStats, Split
 from mlflow_sanity.core.task import Task, decide_task
 from mlflow_sanity.pipeline import build_report
@@ -202,12 +198,13 @@ def _classification(
     y_true: np.ndarray,
     predictions: str | None,
 ) -> Classification:
-    """A classifier's evaluation: the model's labels/probabilities, or the static columns."""
-    if model is not None:
-        y_pred, proba, labels = model_outputs(model, features, y_true, predictions)
-    else:
+    """A classifier's evaluation: the model's outputs (``core/outputs.py``), or the
+    predictions given as columns of the data."""
+    if model is None:
         y_pred, proba, labels = static_outputs(dataset, cfg.probability_columns)
-    return classify(y_true, y_pred, proba, labels=labels, pos_label=cfg.pos_label)
+        return classify(y_true, y_pred, proba, labels=labels, pos_label=cfg.pos_label)
+    outputs, facts = model_outputs(model, features, predictions)
+    return classify_outputs(y_true, outputs, facts, pos_label=cfg.pos_label)
 
 
 @dataclass
@@ -332,23 +329,18 @@ def static_outputs(
 
 
 def model_outputs(
-    model: Any, features: pd.DataFrame, y_true: np.ndarray, predictions: str | None = None
-) -> tuple[np.ndarray | None, np.ndarray | None, list | None]:
-    """Labels or probabilities from a pyfunc model, using the raw model when it helps.
-
-    A raw Keras model says its output activation (so logits are not mistaken for labels),
-    a scikit-learn model its ``classes_``; every output is read by ``interpret_outputs``.
-    """
+    model: Any, features: pd.DataFrame, predictions: str | None = None
+) -> tuple[Any, OutputFacts]:
+    """A pyfunc model's outputs on ``features`` and what is known about them, from the raw
+    model when it helps: a raw Keras model's are scores and it says its output activation
+    (so logits are not mistaken for labels), a scikit-learn model its ``classes_``."""
     raw = _raw_model(model)
     if raw is not None and _is_keras(raw):
         outputs = raw.predict(features.to_numpy(dtype=np.float32), verbose=0)
-        proba = outputs_to_proba(outputs, output_activation(raw))
-        return None, proba, class_order_for_indices(y_true, proba.shape[1])
+        return outputs, OutputFacts(activation=output_activation(raw), scores=True)
     if raw is not None and hasattr(raw, "predict_proba") and hasattr(raw, "classes_"):
-        read = interpret_outputs(raw.predict_proba(features), classes=list(raw.classes_))
-    else:
-        read = interpret_outputs(model.predict(features), column=predictions)
-    return read.labels, read.proba, read.classes
+        return raw.predict_proba(features), OutputFacts(classes=list(raw.classes_))
+    return model.predict(features), OutputFacts(column=predictions)
 
 
 def _raw_model(model: Any) -> Any:

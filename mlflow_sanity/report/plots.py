@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib.util
 import io
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from functools import cache
 
 import numpy as np
@@ -311,16 +311,34 @@ def _class_count_histogram_png(c: Classification, bins: int = 20) -> bytes:
     for ya in np.arange(ay0, ay1, 6 * _PT):
         draw.line([(balanced, ya), (balanced, min(ya + 3.7 * _PT, ay1))], fill=_GREY)
     draw.rectangle([round(ax0), round(ay0), round(ax1), round(ay1)], outline=_INK, width=1)
-    font, tick = _font(10), 3.5 * _PT
-    for value in np.unique(np.linspace(0, top, min(top, 5) + 1).round()):
-        y = py(float(value))
-        draw.line([(ax0 - tick, y), (ax0, y)], fill=_INK)
-        draw.text((ax0 - tick - 3, y), f"{int(value)}", font=font, fill=_INK, anchor="rm")
     if high > bins:  # bins of several counts: tick every few edges
         ticks = edges[:: max(1, bins // 5)]
     else:  # one bin per count: tick the counts themselves
         ticks = np.arange(0, high + 1, max(1, int(np.ceil((high + 1) / 10))))
-    for value in ticks:
+    y_ticks = np.unique(np.linspace(0, top, min(top, 5) + 1).round())
+    _count_axes(img, draw, (ax0, ay0, ax1, ay1), y_ticks, ticks, px, py)
+    _histogram_titles(draw, c, true_counts, (ax0 + ax1) / 2)
+    _legend(draw, (ax0, ay0, ax1, ay1), bars)
+    return _encode(img)
+
+
+def _count_axes(
+    img: Image.Image,
+    draw: ImageDraw.ImageDraw,
+    axes: tuple[float, float, float, float],
+    y_ticks: np.ndarray,
+    x_ticks: np.ndarray,
+    px: Callable[[float], float],
+    py: Callable[[float], float],
+) -> None:
+    """The class-count histogram's ticks and axis names (classes up, rows per class along)."""
+    ax0, ay0, ax1, ay1 = axes
+    font, tick = _font(10), 3.5 * _PT
+    for value in y_ticks:
+        y = py(float(value))
+        draw.line([(ax0 - tick, y), (ax0, y)], fill=_INK)
+        draw.text((ax0 - tick - 3, y), f"{int(value)}", font=font, fill=_INK, anchor="rm")
+    for value in x_ticks:
         x = px(float(value))
         draw.line([(x, ay1), (x, ay1 + tick)], fill=_INK)
         draw.text((x, ay1 + tick + 2), f"{value:.0f}", font=font, fill=_INK, anchor="ma")
@@ -332,27 +350,31 @@ def _class_count_histogram_png(c: Classification, bins: int = 20) -> bytes:
         anchor="ma",
     )
     _rotated_text(img, (ax0 - 40 - font.size / 2, (ay0 + ay1) / 2), "classes", font, 90, "c")
+
+
+def _histogram_titles(
+    draw: ImageDraw.ImageDraw, c: Classification, true_counts: np.ndarray, centre: float
+) -> None:
+    """The title, and under it the rarest and most common classes by name."""
     order = np.argsort(true_counts, kind="stable")
     names = [_short(label) for label in c.labels]
     rare = ", ".join(f"{names[i]} ({int(true_counts[i])})" for i in order[:3])
     common = ", ".join(f"{names[i]} ({int(true_counts[i])})" for i in order[::-1][:3])
     title_font, small = _font(12), _font(8)
     draw.text(
-        ((ax0 + ax1) / 2, 6),
-        f"Class balance of {k} classes: labels vs predictions",
+        (centre, 6),
+        f"Class balance of {true_counts.size} classes: labels vs predictions",
         font=title_font,
         fill=_INK,
         anchor="ma",
     )
     draw.text(
-        ((ax0 + ax1) / 2, 8 + title_font.size * 1.3),
+        (centre, 8 + title_font.size * 1.3),
         f"rarest: {rare}; most common: {common}",
         font=small,
         fill=_INK,
         anchor="ma",
     )
-    _legend(draw, (ax0, ay0, ax1, ay1), bars)
-    return _encode(img)
 
 
 def _legend(draw: ImageDraw.ImageDraw, axes: tuple[float, ...], bars: list[tuple]) -> None:

@@ -21,18 +21,16 @@ from mlflow_sanity.adapters.keras import fit_facts
 from mlflow_sanity.adapters.keras.cause_data import with_cause_data
 from mlflow_sanity.adapters.keras.describe import keras_normalization_stats
 from mlflow_sanity.adapters.keras.heads import (
-    PREDICTIONS_FAILED,
-    Heads,
-    evaluation_of,
-    evidence_field,
+    CallHeads,
+    Head,
+    Seen,
+    call_heads,
+    head_context,
     head_files,
     head_labels,
-    head_names,
     head_outputs,
-    head_tasks,
-    is_single,
+    head_predictions,
     judge_heads,
-    model_heads,
     row_labels,
 )
 from mlflow_sanity.adapters.keras.inputs import EvaluateCall, FitCall, FitData, n_rows, read_rows
@@ -40,14 +38,13 @@ from mlflow_sanity.adapters.keras.memory import FitMemory
 from mlflow_sanity.adapters.keras.predict import Captured
 from mlflow_sanity.adapters.keras.probes import complete_probe
 from mlflow_sanity.adapters.keras.regression import target_stats
-from mlflow_sanity.adapters.keras.task_heads import with_mask
 from mlflow_sanity.checks import CheckOptions, Context
 from mlflow_sanity.core.boundary import Caught, Origin, attempt
 from mlflow_sanity.core.findings import Provenance, Report
 from mlflow_sanity.core.fingerprint import Fingerprint
-from mlflow_sanity.core.keras_spec import Predictions, summarize_labels
+from mlflow_sanity.core.keras_spec import summarize_labels
 from mlflow_sanity.core.splits import Split
-from mlflow_sanity.core.task import Task, TaskDecision, task_gap
+from mlflow_sanity.core.task import Task
 
 # Not-checked reasons (``Context.missing``): what the coverage tag says, per call.
 VALIDATION_UNKNOWN = "validation data (a kind that cannot be read without consuming it)"
@@ -84,18 +81,15 @@ def analyse(
     """Read inputs, describe, predict, check: the report and artifact files of one fit."""
     data = FitData.from_call(call, history)
     complete_probe(call, data.x_train, data.y_train)  # probes that waited for these rows
-    heads = model_heads(model)
-    tasks = head_tasks(heads, data.y_train, data.x_train)
-    outputs, failed = _fit_outputs(model, heads, tasks, data, call)
-    names = head_names(config, heads, model, data.notes)
-    head = functools.partial(_fit_head, model, history=history, call=call, data=data)
-    contexts = {
-        n: head(n, spec, tasks[n], outputs.get(n), failed=failed, names=names.get(n))
-        for n, spec in heads.items()
-    }
+    heads = call_heads(model, config, data.y_train, data.x_train, data.notes)
+    outputs, failed = _fit_outputs(model, heads, data, call)
+    seen = _validation_seen(data, outputs, failed)
+    head = functools.partial(_fit_head, model, seen=seen, history=history, call=call, data=data)
+    contexts = {name: head(one) for name, one in heads.heads.items()}
     first = next(iter(contexts.values()))
+    specs = heads.specs
     keyed = replace(
-        data, y_train=row_labels(data.y_train, heads), y_val=row_labels(data.y_val, heads)
+        data, y_train=row_labels(data.y_train, specs), y_val=row_labels(data.y_val, specs)
     )
     fingerprints, failure = fit_facts.fingerprints(keyed)
     rows = Context(
@@ -107,7 +101,7 @@ def analyse(
         missing=_fit_rows_missing(data, failure),
     )
     inputs: dict[str, Any] = {"notes": data.notes}
-    if is_single(heads):
+    if heads.single:
         inputs.update(model=first.model.to_dict(), fit=first.fit.to_dict())
     probed = next((c.fit.probes for c in contexts.values() if c.fit.probes), None)
     if probed is not None:  # the probes measure the whole model, once
@@ -136,15 +130,13 @@ def analyse(
 
 
 def _fit_outputs(
-    model: Any, heads: Heads, tasks: Mapping[Any, TaskDecision], data: FitData, call: FitCall
+    model: Any, heads: CallHeads, data: FitData, call: FitCall
 ) -> tuple[dict[Any, np.ndarray], bool]:
-    """Each head's outputs on the validation rows (none for a single output whose task is
-    not judged: nothing would read them), and whether the forward pass failed."""
-    single = is_single(heads)
-    spec = heads.get(None)
-    if not data.val_readable or (single and not (spec.n_outputs == 1 and tasks[None].judged)):
+    """Each head's outputs on the validation rows (none when nothing would read them:
+    ``CallHeads.predicted``), and whether the forward pass failed."""
+    if not data.val_readable or not heads.predicted:
         return {}, False
-    return forward(model, heads, data.x_val, call.batch_size, data.notes)
+    return forward(model, heads.specs, data.x_val, call.batch_size, data.notes)
 
 
 def forward(
@@ -161,30 +153,25 @@ def forward(
 
 def _fit_head(
     model: Any,
-    name: str | None,
-    spec: Any,
-    task: TaskDecision,
-    outputs: np.ndarray | None,
+    head: Head,
+    seen: Seen,
     history: Mapping[str, list[float]],
     call: FitCall,
     data: FitData,
-    failed: bool,
-    names: tuple[str, ...] | None = None,
 ) -> Context:
-    """One head of a fit: its labels, its validation predictions, its FitSpec with the
-    cause evidence, and its evaluation (on the training rows when fit had no validation)."""
+    """One head of a fit (``heads.head_context``): its validation predictions, its
+    FitSpec with the cause evidence, and its evaluation (on the training rows when fit had
+    no validation)."""
+    name, task = head.name, head.task
     one = replace(
         data, y_train=head_labels(data.y_train, name), y_val=head_labels(data.y_val, name)
     )
-    if outputs is not None and spec.output_units is None:  # subclassed: learn the shape
+    outputs = seen.outputs.get(name)
+    if outputs is not None and head.spec.output_units is None:  # subclassed: learn the shape
         units = int(outputs.shape[-1]) if outputs.ndim > 1 else 1
-        spec = replace(spec, output_units=units, output_rank=outputs.ndim)
-    preds = (
-        Predictions(one.y_val, outputs, data.sw_val)
-        if outputs is not None and one.y_val is not None
-        else None
-    )
-    preds = with_mask(model, data.x_val, preds) if name is None else preds
+        head = replace(head, spec=replace(head.spec, output_units=units, output_rank=outputs.ndim))
+    spec = head.spec
+    preds = head_predictions(model, head, seen)
     train_preds = None
     if name is None:
         # the dropout note is optional; the other checks still count
@@ -196,23 +183,35 @@ def _fit_head(
     x_train = data.x_train if name is None else None  # input statistics: the whole model's
     fit = with_cause_data(fit, model, call, x_train, one.y_train)
     targets = target_stats(one.y_train) if task.task is Task.REGRESSION else None
-    evaluation = evaluation_of(task.task, spec, preds, fit.labels, targets, names)
-    eval_on = "validation"
-    if name is None and not evaluation and data.validation == "none" and task.judged:
-        evaluation = fit_facts.training_evaluation(
-            model, spec, task.task, fit, data, call, targets, names
-        )
-        eval_on = "training"
-    missing = _fit_head_missing(data, name, failed, evaluation if task.judged else True)
-    missing = {evidence_field(task.task) if k == "eval" else k: v for k, v in missing.items()}
-    return Context(
-        **evaluation,
-        eval_on=eval_on,
-        task=task.task,
-        model=spec,
+    ctx = head_context(
+        head,
+        preds,
+        fit.labels,
+        seen,
+        targets,
+        eval_on="validation",
         history=history or None,
         fit=fit,
-        missing={**missing, **task_gap(task)},
+    )
+    if name is None and preds is None and data.validation == "none" and task.judged:
+        evaluation = fit_facts.training_evaluation(
+            model, spec, task.task, fit, data, call, targets, head.names
+        )
+        ctx = replace(ctx, **evaluation, eval_on="training") if evaluation else ctx
+    return ctx
+
+
+def _validation_seen(data: FitData, outputs: dict[Any, np.ndarray], failed: bool) -> Seen:
+    """The validation rows as the fit's heads are judged on them, and why they may not be."""
+    return Seen(
+        data.x_val,
+        data.y_val,
+        data.sw_val,
+        outputs,
+        read=data.val_readable,
+        failed=failed,
+        unread=_validation_gap(data),
+        unjudged=VALIDATION_UNJUDGED,
     )
 
 
@@ -223,20 +222,6 @@ def _validation_gap(data: FitData) -> str | None:
     if data.validation in ("validation_data", "validation_split") and not data.val_readable:
         return VALIDATION_UNREADABLE
     return None
-
-
-def _fit_head_missing(
-    data: FitData, name: str | None, failed: bool, evaluation: Any
-) -> dict[str, str]:
-    """Why a fit head has no evaluation, when it should have had one."""
-    gap = _validation_gap(data)
-    if gap:
-        return {"eval": gap}
-    if failed:
-        return {"eval": PREDICTIONS_FAILED}
-    if not evaluation and data.val_readable and name is None:
-        return {"eval": VALIDATION_UNJUDGED}
-    return {}
 
 
 def _fit_rows_missing(data: FitData, failure: str) -> dict[str, str]:
@@ -278,25 +263,26 @@ def analyse_evaluate(
     rows, note = read_rows(call.x, call.y, call.sample_weight)
     notes = [note] if note else []
     memory = memory or FitMemory(None)
-    heads = model_heads(model)
-    single = is_single(heads)
-    tasks = head_tasks(heads, rows.y if rows else None, rows.x if rows else None)
-    wanted = not single or (tasks[None].judged and heads[None].n_outputs == 1)
-    outputs, failed = _evaluate_outputs(model, heads, rows, call, captured, notes, wanted)
-    names = head_names(config, heads, model, notes)
-    contexts = {}
-    for name, spec in heads.items():
-        out, task = outputs.get(name), tasks[name]
-        contexts[name] = _evaluate_head(
-            model, name, spec, task, rows, out, returned, memory, names.get(name), failed, single
+    heads = call_heads(model, config, rows.y if rows else None, rows.x if rows else None, notes)
+    outputs, failed = _evaluate_outputs(model, heads, rows, call, captured, notes)
+    if rows is None:
+        seen = Seen(unread=EVALUATED_UNREADABLE)
+    else:  # the weights of one output (several outputs' are not read apart)
+        weights = rows.sample_weight if heads.single else None
+        seen = Seen(
+            rows.x, rows.y, weights, outputs, read=True, failed=failed, unjudged=EVALUATED_UNJUDGED
         )
-    row_ctx = _evaluate_rows(model, rows, heads, memory)
+    contexts = {
+        name: _evaluate_head(model, head, seen, returned, memory)
+        for name, head in heads.heads.items()
+    }
+    row_ctx = _evaluate_rows(model, rows, heads.specs, memory)
     inputs: dict[str, Any] = {
         "evaluate": {"rows": n_rows(rows.x) if rows is not None else None, "notes": notes},
         "returned": dict(returned),
     }
-    if single:
-        inputs["model"] = heads[None].to_dict()
+    if heads.single:
+        inputs["model"] = heads.specs[None].to_dict()
     origin = Provenance(
         source="model.evaluate", call="model.evaluate", evaluated_on="model.evaluate data"
     )
@@ -310,40 +296,27 @@ def analyse_evaluate(
 
 
 def _evaluate_head(
-    model: Any,
-    name: str | None,
-    spec: Any,
-    task: TaskDecision,
-    rows: Any,
-    out: np.ndarray | None,
-    returned: Mapping[str, float],
-    memory: FitMemory,
-    names: Any,
-    failed: bool,
-    single: bool,
+    model: Any, head: Head, seen: Seen, returned: Mapping[str, float], memory: FitMemory
 ) -> Context:
-    """One head of a ``model.evaluate``: its labels and outputs on the evaluated rows (a
-    tagger's mask applied), its task's evidence, and why any of it is missing."""
-    y = head_labels(rows.y, name) if rows is not None else None
-    weights = rows.sample_weight if rows is not None and name is None else None
-    preds = Predictions(y, out, weights) if y is not None and out is not None else None
-    preds = with_mask(model, rows.x, preds) if rows is not None and single else preds
-    labels = summarize_labels(y, None, spec.output_units) if preds is not None else None
-    evaluation = evaluation_of(task.task, spec, preds, labels, memory.targets, names)
-    judged = evaluation if task.judged else True
-    missing = _evaluate_head_missing(rows is None, failed, judged, single)
-    return Context(
-        **evaluation,
-        task=task.task,
-        model=spec,
+    """One head of a ``model.evaluate`` (``heads.head_context``): its labels and outputs on
+    the evaluated rows, its task's evidence (a regressor's baseline: the fit's targets),
+    and Keras' returned metrics to compare with."""
+    preds = head_predictions(model, head, seen)
+    labels = (
+        summarize_labels(preds.y_true, None, head.spec.output_units) if preds is not None else None
+    )
+    return head_context(
+        head,
+        preds,
+        labels,
+        seen,
+        memory.targets,
         evaluated=dict(returned) if preds is not None else None,
         evaluated_outputs=preds,
-        missing={evidence_field(task.task) if k == "eval" else k: v for k, v in missing.items()}
-        | task_gap(task),
     )
 
 
-def _evaluate_rows(model: Any, rows: Any, heads: Heads, memory: FitMemory) -> Context:
+def _evaluate_rows(model: Any, rows: Any, heads: Mapping[Any, Any], memory: FitMemory) -> Context:
     """The evaluated rows against what the model's fit remembered (leakage, scaling)."""
     test = None if rows is None else Split(rows.x, row_labels(rows.y, heads), "model.evaluate data")
     return Context(
@@ -360,37 +333,24 @@ def _evaluate_rows(model: Any, rows: Any, heads: Heads, memory: FitMemory) -> Co
 
 def _evaluate_outputs(
     model: Any,
-    heads: Heads,
+    heads: CallHeads,
     rows: Any,
     call: EvaluateCall,
     captured: Captured | None,
     notes: list[str],
-    wanted: bool,
 ) -> tuple[dict[Any, np.ndarray], bool]:
-    """Each head's outputs on the evaluated rows (``wanted``: some check reads them):
-    those of Keras' own pass when they were kept (one forward pass), else our own pass;
-    and whether that pass failed."""
-    single = is_single(heads)
-    if rows is None or not wanted:
+    """Each head's outputs on the evaluated rows (when some check reads them:
+    ``CallHeads.predicted``): those of Keras' own pass when they were kept (one forward
+    pass), else our own pass; and whether that pass failed."""
+    if rows is None or not heads.predicted:
         return {}, False
+    single = heads.single
     kept = captured.outputs(n_rows(rows.x)) if captured is not None and single else None
     if kept is not None:
         return {None: kept}, False
     if rows.y is None:
         return {}, False
-    return forward(model, heads, rows.x, call.batch_size, notes)
-
-
-def _evaluate_head_missing(
-    unreadable: bool, failed: bool, evaluation: Any, single: bool
-) -> dict[str, str]:
-    if unreadable:
-        return {"eval": EVALUATED_UNREADABLE}
-    if failed:
-        return {"eval": PREDICTIONS_FAILED}
-    if not evaluation and single:
-        return {"eval": EVALUATED_UNJUDGED}
-    return {}
+    return forward(model, heads.specs, rows.x, call.batch_size, notes)
 
 
 def _evaluate_rows_missing(unreadable: bool, memory: FitMemory) -> dict[str, str]:

@@ -35,12 +35,13 @@ from mlflow_sanity.adapters.keras.proofs import (
 )
 from mlflow_sanity.adapters.keras.remedies import head_rows
 from mlflow_sanity.adapters.rng import preserved_random_state
-from mlflow_sanity.checks import CheckOptions, Context, run_checks
+from mlflow_sanity.checks import CheckOptions, Context
 from mlflow_sanity.core.boundary import Caught, Origin
 from mlflow_sanity.core.findings import Report
 from mlflow_sanity.core.proof_budget import ProofSettings
 from mlflow_sanity.core.proofs import not_run
 from mlflow_sanity.core.task import SINGLE_LABEL
+from mlflow_sanity.pipeline import build_report
 
 _log = logging.getLogger(__name__)
 
@@ -156,8 +157,8 @@ def _rejudge(
     by_head = []
     for name, ctx in contexts.items():
         ctx.proofs = {c: p for c, p in found.items() if p.get("output") == name}
-        findings = run_checks(ctx, config, "autolog")
-        by_head.append(name_findings(Report(findings), name))
+        judged = build_report(ctx, options=config, provenance=report.provenance)
+        by_head.append(name_findings(Report(judged.findings), name))
     report.inputs["heads"] = {  # as ``judge_heads`` wrote it, with the proofs' grades
         str(name): {
             "model": ctx.model.to_dict() if ctx.model else None,

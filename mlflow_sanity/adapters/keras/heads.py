@@ -14,7 +14,7 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -26,14 +26,15 @@ from mlflow_sanity.adapters.keras.task_heads import (
     multilabel_evidence,
     multilabel_files,
     sequence_evidence,
+    with_mask,
 )
 from mlflow_sanity.checks import CheckOptions, Context
 from mlflow_sanity.core.findings import Provenance, Report
 from mlflow_sanity.core.keras_spec import LabelSummary, ModelSpec, Predictions, label_indices
-from mlflow_sanity.core.metrics import Classification, InputError, classify
-from mlflow_sanity.core.predictions import outputs_to_proba
+from mlflow_sanity.core.metrics import Classification, InputError
+from mlflow_sanity.core.outputs import OutputFacts, classify_outputs
 from mlflow_sanity.core.regression import TargetStats
-from mlflow_sanity.core.task import SINGLE_LABEL, Task, TaskDecision, decide_task
+from mlflow_sanity.core.task import SINGLE_LABEL, Task, TaskDecision, decide_task, task_gap
 from mlflow_sanity.pipeline import build_report
 
 _log = logging.getLogger(__name__)
@@ -59,6 +60,109 @@ def model_heads(model: Any) -> dict[str | None, ModelSpec]:
 
 def is_single(heads: Heads) -> bool:
     return list(heads) == [None]
+
+
+@dataclass(frozen=True)
+class Head:
+    """One output of a model as one call judges it: its spec, its task (decided on the
+    call's labels) and the user's names for its classes (``label_names``)."""
+
+    name: str | None
+    spec: ModelSpec
+    task: TaskDecision
+    names: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class CallHeads:
+    """A model's heads for one call, in output order. ``specs`` by name (what the forward
+    pass and the row checks read); ``single``: one output (one head, named None);
+    ``predicted``: whether any check reads the heads' outputs (not for a single output
+    whose task is not judged)."""
+
+    heads: dict[str | None, Head]
+    specs: dict[str | None, ModelSpec]
+    single: bool
+    predicted: bool
+
+
+def call_heads(model: Any, options: CheckOptions, y: Any, x: Any, notes: list[str]) -> CallHeads:
+    """The heads of ``model`` for one call (fit and ``model.evaluate`` both start here):
+    each output's spec, its task on the call's labels ``y`` (``head_task``; the inputs
+    ``x`` tell an autoencoder) and its ``label_names`` (names that do not fit the model
+    add a note to ``notes``)."""
+    specs = model_heads(model)
+    tasks = head_tasks(specs, y, x)
+    names = head_names(options, specs, model, notes)
+    heads = {name: Head(name, spec, tasks[name], names.get(name)) for name, spec in specs.items()}
+    single = is_single(specs)
+    only = heads.get(None)
+    predicted = not single or (only.task.judged and only.spec.n_outputs == 1)
+    return CallHeads(heads, specs, single, predicted)
+
+
+@dataclass(frozen=True)
+class Seen:
+    """The rows one call predicted its heads on, and what came of it: the inputs (a
+    tagger's mask is read on them), every head's labels (by output name for several),
+    the weights, each head's outputs; and why evidence may be missing: the rows could not
+    be read (``unread``), the forward pass failed, or a single output's predictions
+    could not be judged (``unjudged``, said only when the rows were ``read``)."""
+
+    x: Any = None
+    y: Any = None
+    weights: Any = None
+    outputs: Mapping[str | None, Any] = field(default_factory=dict)
+    read: bool = False
+    failed: bool = False
+    unread: str | None = None
+    unjudged: str = ""
+
+    def gap(self, judged: bool, single: bool) -> dict[str, str]:
+        """Why a head has no evaluation when it should have had one (``Context.missing``)."""
+        if self.unread:
+            return {"eval": self.unread}
+        if self.failed:
+            return {"eval": PREDICTIONS_FAILED}
+        if not judged and self.read and single:
+            return {"eval": self.unjudged}
+        return {}
+
+
+def head_predictions(model: Any, head: Head, seen: Seen) -> Predictions | None:
+    """A head's labels and outputs on the seen rows (a tagger's mask applied); None when
+    either is missing."""
+    y = head_labels(seen.y, head.name)
+    out = seen.outputs.get(head.name)
+    if y is None or out is None:
+        return None
+    preds = Predictions(y, out, seen.weights)
+    return with_mask(model, seen.x, preds) if head.name is None else preds
+
+
+def head_context(
+    head: Head,
+    preds: Predictions | None,
+    labels: LabelSummary | None,
+    seen: Seen,
+    targets: TargetStats | None = None,
+    **fields: Any,
+) -> Context:
+    """One head's context, for ``fit`` and ``model.evaluate`` alike: its task's evidence
+    (``evaluation_of`` on its predictions), its task and spec, and why evidence is missing
+    (``Seen.gap``, ``task_gap``). ``fields``: what only the caller knows (a fit's
+    ``FitSpec`` and history, an evaluate's returned metrics)."""
+    task = head.task.task
+    evaluation = evaluation_of(task, head.spec, preds, labels, targets, head.names)
+    gap = seen.gap(bool(evaluation) or not head.task.judged, head.name is None)
+    missing = {evidence_field(task) if k == "eval" else k: v for k, v in gap.items()}
+    return Context(
+        **evaluation,
+        task=task,
+        model=head.spec,
+        missing=missing | task_gap(head.task),
+        **fields,
+    )
 
 
 def head_outputs(model: Any, heads: Heads, x: Any, batch_size: int | None) -> dict[Any, Any]:
@@ -210,18 +314,17 @@ def classification_of(
     spec: ModelSpec, preds: Predictions | None, labels: LabelSummary | None
 ) -> Classification | None:
     """Predictions of a single-label classifier head as the core's ``Classification``
-    (class indices as labels); None for multi-label targets or labels that are not classes.
-    The caller decides that the head is a classifier (``ModelSpec.is_classifier``)."""
+    (``core/outputs.py``, class indices as labels); None for multi-label targets or labels
+    that are not classes. The caller decides that the head is a classifier
+    (``ModelSpec.is_classifier``)."""
     if preds is None or labels is None or not labels.is_single_label:
         return None
     y = label_indices(preds.y_true)
     if y is None:
         return None
+    facts = OutputFacts(spec.output_activation, spec.outputs_logits, scores=True)
     try:  # NaN outputs (a diverged fit) are non_finite_loss's to report
-        proba = outputs_to_proba(
-            preds.outputs, spec.output_activation, from_logits=spec.outputs_logits
-        )
-        return classify(y, proba=proba, labels=list(range(proba.shape[1])))
+        return classify_outputs(y, preds.outputs, facts)
     except InputError as exc:
         _log.info("predictions not checked: %s", exc)
         return None

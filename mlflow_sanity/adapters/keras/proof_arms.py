@@ -31,7 +31,7 @@ from mlflow_sanity.adapters.keras.remedies import (
 )
 from mlflow_sanity.core.boundary import Caught, Origin
 from mlflow_sanity.core.keras_spec import label_indices
-from mlflow_sanity.core.predictions import outputs_to_proba
+from mlflow_sanity.core.outputs import OutputFacts, classify_outputs
 from mlflow_sanity.core.proofs import Score
 
 _log = logging.getLogger(__name__)
@@ -111,10 +111,15 @@ def _held_out(clone: Any, x: Any, y: Any, batch_size: int, spec: Any, classes: b
         loss = float(np.asarray(value[0] if isinstance(value, (list, tuple)) else value))
     if not classes:
         return Score(None, loss)  # no classes: the held-out loss alone
-    proba = outputs_to_proba(outputs, spec.output_activation, from_logits=spec.outputs_logits)
-    pred = np.asarray(proba).argmax(axis=1)
-    idx = label_indices(y)
-    recalls = tuple(float(np.mean(pred[idx == c] == c)) for c in np.unique(idx))
+    return _scored(spec, outputs, y, loss)
+
+
+def _scored(spec: Any, outputs: Any, y: Any, loss: float) -> Score:
+    """A classifier's held-out score, read as the checks read its outputs
+    (``core/outputs.py``): balanced accuracy and the recall of each class present in ``y``."""
+    facts = OutputFacts(spec.output_activation, spec.outputs_logits, scores=True)
+    c = classify_outputs(label_indices(y), outputs, facts)
+    recalls = tuple(float(row["recall"]) for row in c.per_class if row["support"])
     return Score(float(np.mean(recalls)), loss, None, recalls)
 
 
@@ -152,15 +157,8 @@ def _held_out_heads(
             if y.size == out.size:  # (n,) targets against (n, 1) outputs: no broadcasting
                 y = y.reshape(out.shape)
             loss = float(np.mean(np.asarray(_head_loss(model, head)(y, out))))
-            scores[head] = Score(None, loss)
-            if classes:
-                spec = specs[head]
-                proba = outputs_to_proba(
-                    out, spec.output_activation, from_logits=spec.outputs_logits
-                )
-                pred, idx = np.asarray(proba).argmax(axis=1), label_indices(ys[head])
-                recalls = tuple(float(np.mean(pred[idx == c] == c)) for c in np.unique(idx))
-                scores[head] = Score(float(np.mean(recalls)), loss, None, recalls)
+            score = _scored(specs[head], out, ys[head], loss) if classes else None
+            scores[head] = score or Score(None, loss)
         if caught.failed:
             _log.info("mlflow-sanity: output %s not scored: %s", head, caught.raised)
             scores.pop(head, None)
@@ -215,7 +213,7 @@ def train_arm(
         if rows.heads is not None:
             before_heads = _held_out_heads(model, clone, x_eval, y_eval, batch_size, spec, rows)
         else:
-            before = _held_out(clone, x_eval, y_eval, batch_size, spec, rows.classes).loss
+            before = _held_out(clone, x_eval, y_eval, batch_size, spec, False).loss
         stop = _SafetyStop(deadline)
         weights = balanced_weights(rows.y_train) if remedy is not None and remedy.balanced else None
         clone.fit(  # rows shuffled once, by a private generator: the same order in both arms

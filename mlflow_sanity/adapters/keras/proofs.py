@@ -52,7 +52,7 @@ from mlflow_sanity.adapters.keras.remedies import (
     remedy_for,
 )
 from mlflow_sanity.adapters.rng import preserved_random_state
-from mlflow_sanity.checks import REGISTRY, CheckOptions, Context, run_checks
+from mlflow_sanity.checks import REGISTRY, CheckOptions, Context
 from mlflow_sanity.checks.cause_rule import CONSEQUENCE_OF
 from mlflow_sanity.checks.registry import SYMPTOMS
 from mlflow_sanity.core import proof_budget as pb
@@ -69,6 +69,7 @@ from mlflow_sanity.core.proofs import (
     not_run,
 )
 from mlflow_sanity.core.task import SINGLE_LABEL
+from mlflow_sanity.pipeline import build_report
 
 _log = logging.getLogger(__name__)
 _say = logging.getLogger("mlflow_sanity")
@@ -249,8 +250,8 @@ def prove(
         proofs, runs = {f.id: not_run(f.id, why) for f in candidates(report, call)}, {}
     if not proofs:
         return report
-    ctx.proofs = proofs
-    report.findings = run_checks(ctx, config, "autolog")
+    ctx.proofs = proofs  # the checks again, graded by the proofs, as the report was built
+    report.findings = build_report(ctx, options=config, provenance=report.provenance).findings
     report.inputs["proofs"] = {fid: p.get("verdict") for fid, p in proofs.items()}
     _announce(report, proofs, runs, run_id)
     return report

@@ -112,46 +112,28 @@ def seed_sweep(
 ) -> SweepSummary:
     """Train once per seed, log each seed as a nested child run, judge the spread on the parent.
 
-    ``train_fn(seed)`` returns a dict of metrics, or ``(model, x, y)``: a fitted
-    classifier (scikit-learn or Keras) and evaluation data, scored here with the same
-    metrics as the evaluator. Before each call, Python ``random``, NumPy's global RNG
-    and (when the training code uses Keras, or ``keras=True``) ``keras.utils.set_random_seed``
-    are seeded; ``deterministic=True`` adds TensorFlow op determinism and runs the first
-    seed a second time to check that it reproduces.
+    ``train_fn(seed)`` returns a dict of metrics, or ``(model, x, y)``: a fitted classifier
+    (scikit-learn or Keras) and evaluation data, scored with the evaluator's metrics. Python
+    ``random``, NumPy's global RNG and (for Keras code, or ``keras=True``)
+    ``keras.utils.set_random_seed`` are seeded before each call; ``deterministic=True`` adds
+    TensorFlow op determinism and runs the first seed twice to check that it reproduces.
 
-    ``executor``: ``"local"`` (worker processes, started once with the "spawn" method
-    and reused across seeds; ``train_fn`` must be picklable, i.e. defined at module level),
-    ``"sequential"`` (in this process, for debugging) or ``"ray"`` (tasks on the connected
-    Ray cluster, or a local one; ``ray_options`` go to ``.options()``, e.g. ``num_cpus``).
-    ``reference`` is the score the result claims to beat; without it plain accuracy is
-    judged against the majority-class baseline when seeds report
-    ``majority_baseline_accuracy``. ``metric`` is the headline metric (default: accuracy
-    when present; ``higher`` overrides its direction, guessed from the name). The parent
-    run is nested under the active run, if any, or is ``parent_run_id`` (then it is left
-    running for its owner to end). ``thresholds``/``disable`` tune the checks as in the
-    evaluator; ``progress`` shows a bar, a line per seed and the final table.
+    ``executor``: ``"local"`` (worker processes spawned once, reused; ``train_fn`` must be
+    picklable: defined at module level), ``"sequential"`` (this process, for debugging) or
+    ``"ray"`` (the connected or a local Ray cluster; ``ray_options`` go to ``.options()``).
+    ``reference``: the score the result claims to beat, else accuracy is judged against the
+    seeds' ``majority_baseline_accuracy``. ``metric``: the headline (default accuracy;
+    ``higher``: its direction, else guessed from the name). The parent run nests under the
+    active run, or is ``parent_run_id`` (left running for its owner to end). ``thresholds``,
+    ``disable``: the checks' settings, as in the evaluator. ``progress``: a bar and a table.
     """
-    seed_list = resolve_seeds(seeds)
-    if executor not in EXECUTORS:
-        raise ValueError(f"unknown executor {executor!r}; use one of {EXECUTORS}")
-    if max_workers is not None and max_workers < 1:
-        raise ValueError("max_workers must be at least 1")
-    tasks = [(s, False) for s in seed_list] + ([(seed_list[0], True)] if deterministic else [])
     cfg = WorkerConfig(deterministic=deterministic, keras=keras)
-    runner = make_runner(train_fn, executor, max_workers, len(tasks), cfg, ray_options)
-
+    seed_list, tasks, runner = _runner(train_fn, seeds, executor, max_workers, cfg, ray_options)
     client = runs.client_or_default(client)
-    parent = parent_run_id or runs.open_parent_run(
-        client,
-        run_name or "seed-sweep",
-        experiment_name=experiment_name,
-        experiment=experiment_id,
-    )
-    runs.log_params_once(
-        client, parent, _sweep_params(seed_list, executor, deterministic, metric, reference)
-    )
-    children = SeedChildRuns(client, runs.experiment_of(parent, client), parent, run_name)
-    collected = _Collector(children, SweepProgress(len(tasks), metric, progress))
+    params = _sweep_params(seed_list, executor, deterministic, metric, reference)
+    parent = _parent_run(client, parent_run_id, run_name, experiment_name, experiment_id, params)
+    bar = SweepProgress(len(tasks), metric, progress)
+    collected = _Collector.under(client, parent, run_name, bar)
     finish = partial(
         finish_sweep,
         client,
@@ -164,17 +146,66 @@ def seed_sweep(
         disable=disable,
         inputs={"executor": executor, "max_workers": max_workers},
     )
-
-    def sweep() -> SweepSummary:
-        t0 = time.perf_counter()
-        runner(tasks, collected)
-        collected.bar.close()
-        summary = finish(collected.in_order(seed_list), collected.repeat, children.run_ids)
-        summary.wall_s = time.perf_counter() - t0
-        return summary
-
+    sweep = partial(_sweep, runner, tasks, collected, seed_list, finish)
     end = None if parent_run_id else partial(runs.terminate, client, parent)
     return run_parent(sweep, end, collected.bar, progress)
+
+
+def _runner(
+    train_fn: Callable[[int], Any],
+    seeds: int | Sequence[int],
+    executor: str,
+    max_workers: int | None,
+    cfg: WorkerConfig,
+    ray_options: Mapping[str, Any] | None,
+) -> tuple[list[int], list[tuple[int, bool]], Callable[..., Any]]:
+    """The seeds (``resolve_seeds``), the trainings as ``(seed, repeat)`` (a deterministic
+    sweep repeats the first seed) and the executor's runner; raises before any run exists."""
+    seed_list = resolve_seeds(seeds)
+    if executor not in EXECUTORS:
+        raise ValueError(f"unknown executor {executor!r}; use one of {EXECUTORS}")
+    if max_workers is not None and max_workers < 1:
+        raise ValueError("max_workers must be at least 1")
+    tasks = [(s, False) for s in seed_list]
+    tasks += [(seed_list[0], True)] if cfg.deterministic else []
+    runner = make_runner(train_fn, executor, max_workers, len(tasks), cfg, ray_options)
+    return seed_list, tasks, runner
+
+
+def _parent_run(
+    client: runs.MlflowClient,
+    parent_run_id: str | None,
+    run_name: str | None,
+    experiment_name: str | None,
+    experiment_id: str | None,
+    params: Mapping[str, str],
+) -> str:
+    """The sweep's parent run (the caller's ``parent_run_id``, else a new one), its params
+    logged."""
+    parent = parent_run_id or runs.open_parent_run(
+        client,
+        run_name or "seed-sweep",
+        experiment_name=experiment_name,
+        experiment=experiment_id,
+    )
+    runs.log_params_once(client, parent, params)
+    return parent
+
+
+def _sweep(
+    runner: Callable[..., Any],
+    tasks: list[tuple[int, bool]],
+    collected: _Collector,
+    seeds: list[int],
+    finish: Callable[..., SweepSummary],
+) -> SweepSummary:
+    """Run every seed, then judge and log the sweep (``finish_sweep``), timed."""
+    t0 = time.perf_counter()
+    runner(tasks, collected)
+    collected.bar.close()
+    summary = finish(collected.in_order(seeds), collected.repeat, collected.children.run_ids)
+    summary.wall_s = time.perf_counter() - t0
+    return summary
 
 
 def _sweep_params(
@@ -202,6 +233,14 @@ class _Collector:
         self.by_seed: dict[int, SeedOutcome] = {}
         self.repeat: SeedOutcome | None = None
         self.ignored: set[str] = set()
+
+    @classmethod
+    def under(
+        cls, client: runs.MlflowClient, parent: str, run_name: str | None, bar: SweepProgress
+    ) -> _Collector:
+        """A collector logging each seed as a child run of ``parent``."""
+        children = SeedChildRuns(client, runs.experiment_of(parent, client), parent, run_name)
+        return cls(children, bar)
 
     def __call__(self, outcome: SeedOutcome) -> None:
         if outcome.repeat:

@@ -175,8 +175,8 @@ def evaluate_model(model: Any, x: Any, y: Any) -> dict[str, float]:
     """Accuracy-like metrics of a fitted classifier (scikit-learn or Keras) on ``x``, ``y``."""
     import numpy as np
 
-    from mlflow_sanity.core.metrics import classify
-    from mlflow_sanity.core.predictions import interpret_outputs, output_activation
+    from mlflow_sanity.core.outputs import OutputFacts, classify_outputs
+    from mlflow_sanity.core.predictions import output_activation
 
     y = np.asarray(y)
     if _is_keras(model):
@@ -189,14 +189,15 @@ def evaluate_model(model: Any, x: Any, y: Any) -> dict[str, float]:
     if y.ndim == 2 and y.shape[1] > 1:  # one-hot targets
         y = y.argmax(axis=1)
     if hasattr(model, "predict_proba"):
-        read = interpret_outputs(model.predict_proba(x), classes=getattr(model, "classes_", None))
+        out = model.predict_proba(x)
+        facts = OutputFacts(classes=getattr(model, "classes_", None))
     else:
         try:
             out = model.predict(x, verbose=0)
         except TypeError:  # predict without Keras' verbose argument
             out = model.predict(x)
-        read = interpret_outputs(out, activation=output_activation(model))
-    c = classify(y, read.labels, read.proba, labels=read.classes)
+        facts = OutputFacts(activation=output_activation(model))
+    c = classify_outputs(y, out, facts)
     return {k: v for k, v in c.metrics.items() if k not in _NOT_AGGREGATED}
 
 
