@@ -434,8 +434,10 @@ class Report:
         """A report from its JSON form, also one written by an earlier version (no
         ``provenance``/``skipped_checks`` sections: they are rebuilt from what it holds)."""
         inputs = dict(data.get("inputs") or {})
-        old_state = CarriedState.from_inputs(inputs)  # written before "state": in inputs
-        state = CarriedState.from_dict(data["state"]) if "state" in data else old_state
+        if "state" in data:
+            state = CarriedState.from_dict(data["state"])
+        else:  # written before "state": in inputs
+            state = CarriedState.from_inputs(inputs)
         records = data.get("skipped_checks")
         if not isinstance(records, list):  # before records: the gaps' texts
             records = data.get("not_checked") or inputs.get("not_checked") or []

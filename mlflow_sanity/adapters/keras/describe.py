@@ -84,9 +84,10 @@ def custom_loop(model: Any, loss: str | None) -> str:
     for method in ("train_step", "compute_loss"):
         if getattr(type(model), method, None) is not getattr(keras.Model, method, None):
             return f"the model overrides {method}"
+    if loss is not None:
+        return ""
     # an unbuilt or unusual model raising here: no evidence of an added loss
-    added = attempt(lambda: bool(model.losses), False, Origin.MODEL)
-    if loss is None and added:
+    if attempt(lambda: bool(model.losses), False, Origin.MODEL):
         return "the loss is added in call (add_loss), not compiled"
     return ""
 
