@@ -66,8 +66,10 @@ def note_section(report: Report, max_findings: int = 8, *, verdict: Verdict | No
     return "\n".join(lines)
 
 
-def merge_note(existing: str | None, section: str) -> str:
-    """Replace our previous section in a description, keeping what the user wrote."""
+def with_note(existing: str | None, report: Report, *, verdict: Verdict | None = None) -> str:
+    """A run's or model's description with our section (``note_section``) in it: our
+    previous section replaced, what the user wrote kept."""
+    section = note_section(report, verdict=verdict)
     existing = existing or ""
     if NOTE_START in existing:
         return _NOTE_RE.sub(lambda _: section, existing, count=1)

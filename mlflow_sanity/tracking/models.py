@@ -29,7 +29,7 @@ from mlflow_sanity.core.boundary import Caught, Origin
 from mlflow_sanity.core.findings import Finding, Report, Severity, merge_tasks
 from mlflow_sanity.report.calls import verdict_of
 from mlflow_sanity.report.console import PENDING_PREFIX
-from mlflow_sanity.report.markdown import merge_note, note_section
+from mlflow_sanity.report.markdown import with_note
 from mlflow_sanity.tracking import budget
 from mlflow_sanity.tracking import verdict as verdict_metrics
 from mlflow_sanity.tracking.reports import CORRECTED_TAG, NOTE_TAG, clip_tag
@@ -137,8 +137,8 @@ def tag_model(
         model = client.get_logged_model(model_id)
         current = model.tags or {}
         tags = merged_tags(current, report)
-        section = note_section(model_verdict(tags, report))
-        tags[NOTE_TAG] = clip_tag(merge_note(current.get(NOTE_TAG), section))
+        described = with_note(current.get(NOTE_TAG), model_verdict(tags, report))
+        tags[NOTE_TAG] = clip_tag(described)
         client.set_logged_model_tags(model_id, tags)
         verdict_metrics.log_model_values(client, model, tags, run_id)
     if caught.error is not None:

@@ -220,7 +220,7 @@ def _log_all(
         dataset=how.dataset,
         log_metrics=how.log_metrics,
         rejudged=how.rejudged,
-        extra_tags=digest_tags(how.digests or {}),
+        extra_tags=digest_tags(how.digests) if how.digests else None,  # a fit's
     )
     _extras(report, target, client, how.what)
     return merged

@@ -31,7 +31,7 @@ from mlflow_sanity.core.splits import ModelSelection
 from mlflow_sanity.core.verdict import Verdict
 from mlflow_sanity.report import render_html, render_json
 from mlflow_sanity.report.calls import verdict_of
-from mlflow_sanity.report.markdown import merge_note, note_section
+from mlflow_sanity.report.markdown import with_note
 from mlflow_sanity.tracking import metric_names, shim, verdict
 
 ARTIFACT_DIR = "sanity"
@@ -201,7 +201,7 @@ def _tags(
         tag_names.FINDINGS: ",".join(told.flagged_ids),
         tag_names.VERSION: __version__,
         tag_names.COVERAGE: told.coverage,
-        NOTE_TAG: merge_note(note, note_section(report, verdict=told)),
+        NOTE_TAG: with_note(note, report, verdict=told),
     }
     if report.task:
         tags[tag_names.TASK] = report.task
