@@ -16,7 +16,7 @@ from mlflow_sanity.core.findings import Corrected, Finding, Provenance, Report, 
 from mlflow_sanity.core.splits import Split
 from mlflow_sanity.pipeline import build_report
 from mlflow_sanity.report import render_html
-from mlflow_sanity.report.calls import call_of, corrected_line, headline_of
+from mlflow_sanity.report.calls import call_of, headline_of, verdict_of
 from mlflow_sanity.report.console import MAX_REASONS, first_sentence, summary_lines
 from mlflow_sanity.report.markdown import note_section, terminal_summary
 
@@ -101,7 +101,7 @@ def test_a_description_with_a_fit_and_an_evaluate_names_each_findings_call():
 
 def test_the_headline_and_corrected_line_of_a_single_call_stay_plain():
     report = check_predictions([0] * 95 + [1] * 5, [0] * 100)
-    assert corrected_line(report) == report.corrected_text  # one call: nothing to tell apart
+    assert verdict_of(report).corrected == report.corrected_text  # one call: nothing to tell apart
     assert "Accuracy 0.950 is not trustworthy" in note_section(report)
     assert headline_of(Provenance(source="autolog", call="fit", evaluated_on="training data")) == (
         "fit, training rows"

@@ -27,4 +27,4 @@ def test_compiled_metric_groups_exist_only_once_the_metrics_are_built(keras):
     model.evaluate(np.zeros((4, 3), "float32"), np.zeros(4, "int64"), verbose=0)
     groups = shim.compiled_metric_groups(model)
     assert groups is not None and [weighted for weighted, _, _ in groups] == [False, True]
-    assert shim.function_kwargs(object()) == {}
+    assert shim.wrapped(object()) == (None, {}, False)

@@ -431,10 +431,11 @@ def test_coverage_is_made_of_not_checked_records():
 
 def test_coverage_tag_is_clipped_to_mlflows_limit():
     from mlflow_sanity.core.findings import NotChecked, Report
+    from mlflow_sanity.report.calls import verdict_of
     from mlflow_sanity.tracking.reports import MAX_TAG_CHARS, _tags
 
     report = Report(skipped=[NotChecked("x", f"check {i} " + "x" * 100) for i in range(200)])
-    tags = {t.key: t.value for t in _tags(report, "note")}
+    tags = {t.key: t.value for t in _tags(report, verdict_of(report), "note", None)}
     assert tags["sanity.coverage"].startswith("partial: check 0 ")
     assert len(tags["sanity.coverage"]) <= MAX_TAG_CHARS
 

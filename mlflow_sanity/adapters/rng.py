@@ -18,7 +18,7 @@ from __future__ import annotations
 import contextlib
 import random
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import numpy as np
@@ -96,29 +96,25 @@ _SOURCES: tuple[Callable[[], Restore | None], ...] = (
 )
 
 
-def _saved() -> list[Restore]:
-    restores = []
-    for source in _SOURCES:
-        # A framework internal that moved in a new release costs that framework's
-        # guarantee, never the user's fit: the others are still saved.
-        with Caught(Origin.OUTSIDE, "saving a random state"):
-            restore = source()
-            if restore is not None:
-                restores.append(restore)
-    return restores
+def _each(calls: Iterable[Callable[[], Any]], what: str) -> list[Any]:
+    """What each of ``calls`` returned. A framework internal that moved in a new release
+    costs that framework's guarantee, never the user's fit: the others still run."""
+    done = []
+    for call in calls:
+        with Caught(Origin.OUTSIDE, what):
+            done.append(call())
+    return done
 
 
 @contextlib.contextmanager
 def preserved_random_state() -> Iterator[None]:
     """Run the tool's own work; on the way out (even on error) every global random
     source is as it was on the way in."""
-    restores = _saved()
+    restores = [r for r in _each(_SOURCES, "saving a random state") if r is not None]
     try:
         yield
     finally:
-        for restore in restores:
-            with Caught(Origin.OUTSIDE, "restoring a random state"):
-                restore()
+        _each(restores, "restoring a random state")
 
 
 def keeps_random_state(fn: Callable[..., Any]) -> Callable[..., Any]:

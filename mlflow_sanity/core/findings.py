@@ -16,6 +16,7 @@ from mlflow_sanity.core import summary
 from mlflow_sanity.core.not_checked import CRASHED, MISSING, NotChecked  # noqa: F401  (re-exported)
 from mlflow_sanity.core.splits import ModelSelection
 from mlflow_sanity.core.state import CarriedState
+from mlflow_sanity.core.verdict import Verdict
 
 if TYPE_CHECKING:  # the evaluated split's type only; fingerprints are computed elsewhere
     from mlflow_sanity.core.fingerprint import Fingerprint
@@ -342,6 +343,23 @@ class Report:
             text = f"{text[:-1]}; {f.source})"
         return text
 
+    def verdict(self) -> Verdict:
+        """Everything the properties above derive, derived once (``core/verdict.py``)."""
+        flagged, status = self.flagged, self.status
+        return Verdict(
+            status=status,
+            level=Severity(status).level,
+            flagged=tuple(flagged),
+            flagged_ids=sorted({f.id for f in flagged}),
+            ranked=tuple(sorted(self.findings, key=lambda f: (-f.severity.rank, f.id))),
+            not_checked=self.not_checked,
+            gaps=self.skipped_by_gap,
+            coverage=self.coverage,
+            corrected_finding=self.corrected_finding,
+            corrected=self.corrected_text,
+            several_calls=len({f.source for f in self.findings}) > 1,
+        )
+
     def __str__(self) -> str:  # print(report): the console's summary (core/summary.py)
         return summary.text(self)
 
@@ -416,8 +434,10 @@ class Report:
         """A report from its JSON form, also one written by an earlier version (no
         ``provenance``/``skipped_checks`` sections: they are rebuilt from what it holds)."""
         inputs = dict(data.get("inputs") or {})
-        old_state = CarriedState.from_inputs(inputs)  # written before "state": in inputs
-        state = CarriedState.from_dict(data["state"]) if "state" in data else old_state
+        if "state" in data:
+            state = CarriedState.from_dict(data["state"])
+        else:  # written before "state": in inputs
+            state = CarriedState.from_inputs(inputs)
         records = data.get("skipped_checks")
         if not isinstance(records, list):  # before records: the gaps' texts
             records = data.get("not_checked") or inputs.get("not_checked") or []

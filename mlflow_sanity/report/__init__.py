@@ -12,9 +12,10 @@ from functools import cache
 import jinja2
 
 from mlflow_sanity._version import __version__
-from mlflow_sanity.core.findings import Report, Severity
+from mlflow_sanity.core.findings import Report
 from mlflow_sanity.core.metrics import Classification
-from mlflow_sanity.report.calls import call_of, corrected_line
+from mlflow_sanity.core.verdict import Verdict
+from mlflow_sanity.report.calls import verdict_of
 
 
 @cache
@@ -31,23 +32,26 @@ def render_json(report: Report) -> str:
     return json.dumps(report.to_dict(), indent=2, allow_nan=False)
 
 
-def render_html(report: Report, images: Mapping[str, bytes] | None = None) -> str:
-    """A self-contained page: plots are inlined as data URIs, no external URL is referenced."""
-    order = {s: -s.rank for s in Severity}
+def render_html(
+    report: Report, images: Mapping[str, bytes] | None = None, *, verdict: Verdict | None = None
+) -> str:
+    """A self-contained page: plots are inlined as data URIs, no external URL is referenced.
+    ``verdict``: the report's, when the caller has it (``calls.verdict_of``)."""
+    found = verdict or verdict_of(report)
     return (
         _env()
         .get_template("report.html.j2")
         .render(
-            status=report.status,
+            status=found.status,
             version=__version__,
-            flagged=report.flagged,
-            corrected=corrected_line(report),
-            where={f.id: call_of(f, report) for f in report.findings},
-            not_checked=report.skipped_by_gap,
-            findings=sorted(report.findings, key=lambda f: (order[f.severity], f.id)),
+            flagged=found.flagged,
+            corrected=found.corrected,
+            where=found.where,
+            not_checked=found.gaps,
+            findings=found.ranked,
             metrics=dict(sorted(report.metrics.items())),
             tables=report.tables,
-            inputs=_jsonable_inputs(report),
+            inputs=report.to_dict()["inputs"],
             images={
                 name: base64.b64encode(data).decode("ascii")
                 for name, data in (images or {}).items()
@@ -78,7 +82,3 @@ def classification_files(c: Classification, prefix: str = "") -> dict[str, bytes
         f"{prefix}class_balance.png": plots.class_balance_png(c),
         f"{prefix}per_class.csv": per_class_csv(c).encode(),
     }
-
-
-def _jsonable_inputs(report: Report) -> dict:
-    return report.to_dict()["inputs"]

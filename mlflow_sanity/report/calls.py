@@ -13,8 +13,11 @@ names claim.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from mlflow_sanity.checks import REGISTRY
 from mlflow_sanity.core.findings import Finding, Provenance, Report
+from mlflow_sanity.core.verdict import Verdict
 
 FIT_SOURCES = frozenset({"autolog", "callback"})  # the Keras fit hooks
 EVALUATOR = "evaluator"
@@ -80,17 +83,16 @@ def headline_of(origin: Provenance, report: Report | None = None) -> str:
     return _WORDS.get(origin.source, origin.call or origin.source)
 
 
-def several_calls(report: Report) -> bool:
-    """Whether the report's findings come from more than one call."""
-    return len({f.source for f in report.findings}) > 1
-
-
-def corrected_line(report: Report) -> str | None:
-    """The ``sanity.corrected`` line, naming the call whose number it corrects whenever the
-    run holds several calls (a numbered call already names itself)."""
-    text = report.corrected_text
-    f = report.corrected_finding
-    if text is None or f is None or "#" in f.source or not several_calls(report):
-        return text
-    label = call_of(f, report)
-    return f"{text[:-1]}; {label})" if text.endswith(")") and label else text
+def verdict_of(report: Report) -> Verdict:
+    """The report's verdict (``Report.verdict``) in the words a user knows: the call and
+    data of each finding (``where``), of the headline metrics when the findings come from
+    several calls, and the ``sanity.corrected`` line naming the call whose number it
+    corrects whenever the run holds several (a numbered call already names itself)."""
+    found = report.verdict()
+    headline = headline_of(report.provenance, report) if found.several_calls else ""
+    text, f = found.corrected, found.corrected_finding
+    if text is not None and f is not None and "#" not in f.source and found.several_calls:
+        label = call_of(f, report)
+        text = f"{text[:-1]}; {label})" if text.endswith(")") and label else text
+    where = {g.id: call_of(g, report) for g in report.findings}
+    return replace(found, where=where, headline=headline, corrected=text)

@@ -18,7 +18,7 @@ from typing import Any
 
 from mlflow_sanity.core.findings import Report
 from mlflow_sanity.core.summary import html_block
-from mlflow_sanity.report.calls import call_of, corrected_line
+from mlflow_sanity.report.calls import verdict_of
 from mlflow_sanity.report.links import run_link
 
 _log = logging.getLogger("mlflow_sanity")
@@ -47,11 +47,12 @@ def summary_lines(report: Report, run_id: str, what: str, tracking_uri: str) -> 
     else:
         where = [f"  UI: {run_link(run_id, tracking_uri)}"]
         full = f"mlflow-sanity report {run_id}"
-    shown = report.flagged[:MAX_REASONS]
-    more = len(report.flagged) - len(shown)
+    found = verdict_of(report)
+    shown = found.flagged[:MAX_REASONS]
+    more = len(found.flagged) - len(shown)
     ids = ", ".join(dict.fromkeys(f.id for f in shown)) + (f", {more} more" if more > 0 else "")
-    status = f"this {what} is {report.status.upper()} ({ids})"  # each id explained below
-    corrected = corrected_line(report)
+    status = f"this {what} is {found.status.upper()} ({ids})"  # each id explained below
+    corrected = found.corrected
     # the corrected figure leads: it is the number to read instead of the one just printed
     first = (
         [f"mlflow-sanity: {corrected}", f"  {status}"]
@@ -60,7 +61,7 @@ def summary_lines(report: Report, run_id: str, what: str, tracking_uri: str) -> 
     )
     reasons = []
     for f in shown:
-        call = call_of(f, report)
+        call = found.where.get(f.id, "")
         reasons.append(
             f"  [{f.severity.value}] {f.id}{f' ({call})' if call else ''}: "
             f"{first_sentence(f.message)}"

@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 
 from mlflow_sanity.core.findings import Finding, Report
-from mlflow_sanity.report.calls import call_of, corrected_line, headline_of, several_calls
+from mlflow_sanity.core.verdict import Verdict
+from mlflow_sanity.report.calls import verdict_of
 
 NOTE_START = "<!-- mlflow-sanity:start -->"
 NOTE_END = "<!-- mlflow-sanity:end -->"
@@ -19,40 +20,40 @@ def md_escape(text: str) -> str:
     return _MD_SPECIAL.sub(r"\\\1", text)
 
 
-def _headline(report: Report) -> str:
+def _headline(report: Report, found: Verdict) -> str:
     """The headline sentence: the accuracy, which call's data it is, and how many problems."""
-    flagged = report.flagged
+    n = len(found.flagged)
     acc = report.metrics.get("accuracy")
     if acc is None:
-        return f"{len(flagged)} problem(s) found."
-    of = headline_of(report.provenance, report) if several_calls(report) else ""
-    of = f" ({md_escape(of)})" if of else ""
-    named = ", each named with the call it is about" if several_calls(report) else ""
-    return f"Accuracy {acc:.3f}{of} is not trustworthy: {len(flagged)} problem(s) found{named}."
+        return f"{n} problem(s) found."
+    of = f" ({md_escape(found.headline)})" if found.headline else ""
+    named = ", each named with the call it is about" if found.several_calls else ""
+    return f"Accuracy {acc:.3f}{of} is not trustworthy: {n} problem(s) found{named}."
 
 
-def _bullet(f: Finding, report: Report) -> str:
-    where = call_of(f, report)
+def _bullet(f: Finding, found: Verdict) -> str:
+    where = found.where.get(f.id, "")
     where = f" ({md_escape(where)})" if where else ""
     return f"- **{f.severity.value}** `{f.id}`{where}: {md_escape(f.message)}"
 
 
-def note_section(report: Report, max_findings: int = 8) -> str:
+def note_section(report: Report, max_findings: int = 8, *, verdict: Verdict | None = None) -> str:
     """Two lines a person reads in the run description, plus one bullet per flagged finding,
-    each naming the call and the data it is about."""
-    lines = [NOTE_START, f"### mlflow-sanity: {_ICON[report.status]}"]
-    flagged = report.flagged
-    corrected = corrected_line(report)
-    if corrected:
-        lines.append(f"**Corrected:** {md_escape(corrected)}")
+    each naming the call and the data it is about. ``verdict``: the report's, when the
+    caller has it (``calls.verdict_of``)."""
+    found = verdict or verdict_of(report)
+    lines = [NOTE_START, f"### mlflow-sanity: {_ICON[found.status]}"]
+    flagged = found.flagged
+    if found.corrected:
+        lines.append(f"**Corrected:** {md_escape(found.corrected)}")
         lines.append("")
     if flagged:
-        lines.append(_headline(report))
-        lines += [_bullet(f, report) for f in flagged[:max_findings]]
+        lines.append(_headline(report, found))
+        lines += [_bullet(f, found) for f in flagged[:max_findings]]
         if len(flagged) > max_findings:
             lines.append(f"- … and {len(flagged) - max_findings} more (see sanity/report.html)")
         lines.append("")  # what follows is not part of the last bullet
-    gaps = report.not_checked
+    gaps = found.not_checked
     if gaps:
         shown = "; ".join(md_escape(g) for g in gaps[:max_findings])
         more = f"; … and {len(gaps) - max_findings} more" if len(gaps) > max_findings else ""
@@ -65,8 +66,10 @@ def note_section(report: Report, max_findings: int = 8) -> str:
     return "\n".join(lines)
 
 
-def merge_note(existing: str | None, section: str) -> str:
-    """Replace our previous section in a description, keeping what the user wrote."""
+def with_note(existing: str | None, report: Report, *, verdict: Verdict | None = None) -> str:
+    """A run's or model's description with our section (``note_section``) in it: our
+    previous section replaced, what the user wrote kept."""
+    section = note_section(report, verdict=verdict)
     existing = existing or ""
     if NOTE_START in existing:
         return _NOTE_RE.sub(lambda _: section, existing, count=1)
@@ -75,19 +78,19 @@ def merge_note(existing: str | None, section: str) -> str:
 
 def terminal_summary(report: Report) -> str:
     """Plain-text summary for terminals and CI logs."""
-    lines = [f"mlflow-sanity status: {report.status.upper()}"]
-    corrected = corrected_line(report)
-    if corrected:
-        lines.append(f"  corrected: {corrected}")
-    for f in report.flagged:
-        where = call_of(f, report)
+    found = verdict_of(report)
+    lines = [f"mlflow-sanity status: {found.status.upper()}"]
+    if found.corrected:
+        lines.append(f"  corrected: {found.corrected}")
+    for f in found.flagged:
+        where = found.where.get(f.id, "")
         lines.append(
             f"  [{f.severity.value:4}] {f.id}{f' ({where})' if where else ''}: {f.message}"
         )
         if f.remedy:
             lines.append(f"         fix: {f.remedy}")
-    gaps = report.not_checked
-    if not report.flagged:
+    gaps = found.not_checked
+    if not found.flagged:
         lines.append("  no warn/fail findings" + (" in what could be checked" if gaps else ""))
     lines.append(f"  coverage: {'partial' if gaps else 'full'}")
     for gap in gaps:

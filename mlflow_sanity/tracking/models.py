@@ -27,9 +27,9 @@ from mlflow_sanity._version import __version__
 from mlflow_sanity.core import tag_names
 from mlflow_sanity.core.boundary import Caught, Origin
 from mlflow_sanity.core.findings import Finding, Report, Severity, merge_tasks
-from mlflow_sanity.report.calls import corrected_line
+from mlflow_sanity.report.calls import verdict_of
 from mlflow_sanity.report.console import PENDING_PREFIX
-from mlflow_sanity.report.markdown import merge_note, note_section
+from mlflow_sanity.report.markdown import with_note
 from mlflow_sanity.tracking import budget
 from mlflow_sanity.tracking import verdict as verdict_metrics
 from mlflow_sanity.tracking.reports import CORRECTED_TAG, NOTE_TAG, clip_tag
@@ -78,14 +78,15 @@ def model_id_of(model: object) -> str | None:
 
 def merged_tags(current: Mapping[str, str], report: Report) -> dict[str, str]:
     """``current`` sanity tags merged with ``report``: each finding keeps its worst severity."""
+    found = verdict_of(report)
     severities = {
         key[len(FINDING_TAG) :]: value
         for key, value in current.items()
         if key.startswith(FINDING_TAG) and value in ("warn", "fail")
     }
-    for f in report.flagged:
+    for f in found.flagged:
         severities[f.id] = _worst(severities.get(f.id), f.severity.value)
-    status = _worst(current.get(STATUS_TAG), report.status, *severities.values())
+    status = _worst(current.get(STATUS_TAG), found.status, *severities.values())
     tags = {
         STATUS_TAG: status,
         FINDINGS_TAG: ",".join(sorted(severities)),
@@ -95,9 +96,8 @@ def merged_tags(current: Mapping[str, str], report: Report) -> dict[str, str]:
     if task:
         tags[tag_names.TASK] = task
     tags.update({f"{FINDING_TAG}{k}": v for k, v in severities.items()})
-    corrected = corrected_line(report)  # names the call when the run holds several
-    if corrected:
-        tags[CORRECTED_TAG] = clip_tag(corrected)
+    if found.corrected:  # names the call when the run holds several
+        tags[CORRECTED_TAG] = clip_tag(found.corrected)
     return tags
 
 
@@ -137,8 +137,8 @@ def tag_model(
         model = client.get_logged_model(model_id)
         current = model.tags or {}
         tags = merged_tags(current, report)
-        section = note_section(model_verdict(tags, report))
-        tags[NOTE_TAG] = clip_tag(merge_note(current.get(NOTE_TAG), section))
+        described = with_note(current.get(NOTE_TAG), model_verdict(tags, report))
+        tags[NOTE_TAG] = clip_tag(described)
         client.set_logged_model_tags(model_id, tags)
         verdict_metrics.log_model_values(client, model, tags, run_id)
     if caught.error is not None:

@@ -220,7 +220,7 @@ def _log_all(
         dataset=how.dataset,
         log_metrics=how.log_metrics,
         rejudged=how.rejudged,
-        extra_tags=digest_tags(how.digests or {}),
+        extra_tags=digest_tags(how.digests) if how.digests else None,  # a fit's
     )
     _extras(report, target, client, how.what)
     return merged
@@ -230,10 +230,11 @@ def _extras(report: Report, target: Target, client: MlflowClient | None, what: s
     """The LoggedModel's tags and verdict metrics, after the run has the verdict."""
     from mlflow_sanity.tracking.models import tag_model
 
+    if not target.model_id:
+        return
     # the run carries the verdict: the extras never cost it (a bug of ours: strict raises)
     with Caught(Origin.OURS, outside=budget.is_tracking_error) as caught:
-        if target.model_id:
-            tag_model(target.model_id, report, client=client, run_id=target.run_id)
+        tag_model(target.model_id, report, client=client, run_id=target.run_id)
     if caught.error is not None:
         _log.warning(
             "mlflow-sanity: logged the %s report, but not its extras: %s", what, caught.error

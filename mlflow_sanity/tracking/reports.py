@@ -28,10 +28,11 @@ from mlflow_sanity.core.clock import now_ms
 from mlflow_sanity.core.findings import Report
 from mlflow_sanity.core.fingerprint import Fingerprint
 from mlflow_sanity.core.splits import ModelSelection
+from mlflow_sanity.core.verdict import Verdict
 from mlflow_sanity.report import render_html, render_json
-from mlflow_sanity.report.calls import corrected_line
-from mlflow_sanity.report.markdown import merge_note, note_section
-from mlflow_sanity.tracking import shim, verdict
+from mlflow_sanity.report.calls import verdict_of
+from mlflow_sanity.report.markdown import with_note
+from mlflow_sanity.tracking import metric_names, shim, verdict
 
 ARTIFACT_DIR = "sanity"
 METRIC_PREFIX = "sanity/"
@@ -57,81 +58,87 @@ def log_report(
     rejudged: Iterable[str] = (),
     extra_tags: Mapping[str, str] | None = None,
 ) -> Report:
-    """Log ``report`` (and extra artifact ``files``) to ``run_id``; return the merged report.
+    """Log ``report`` (and extra artifact ``files``) to ``run_id``; return the merged report,
+    whose tags, description, ``sanity/report.{json,html}`` and verdict metrics
+    (``tracking.verdict``) describe the union of every report logged to the run.
 
-    The run's tags, description, ``sanity/report.{json,html}`` and the verdict metrics
-    ``sanity/status_level``/``sanity/flagged_count`` (``tracking.verdict``) describe the
-    union of every report logged to it (worst status wins). With ``scope`` (``"evaluate"``) the
-    report is one of several evaluations on the run: number ``n`` gets its own
-    ``sanity/<scope>/<n>/`` folder (report and plots) and metrics named
-    ``sanity/<scope>/<n>/<metric>``, and its findings name the call that raised them.
-
-    ``dataset`` (``{"name", "digest"}``, an ``mlflow.models.evaluate`` dataset) names the
-    metrics after the data (``tracking.metric_names``) and records the dataset on each
-    value; ``model_id`` links the values to that LoggedModel; ``log_metrics=False`` leaves
-    the metrics to MLflow (it re-logs an evaluator's returned metrics when it knows the
-    model). The prefix this report's metrics got is ``merged.state.metric_prefix``.
-
-    ``rejudged`` names findings this report judges again on grown evidence (a run group's
-    ``seed_variance``): their earlier verdicts are replaced, not merged, so a warning the
-    new evidence clears goes away, tag included. ``extra_tags`` (a fit's digests) go in
-    the same ``log_batch`` as the verdict's tags and metrics: one write for all of them.
+    ``scope`` (``"evaluate"``): one of several numbered calls on the run, with its own
+    ``sanity/<scope>/<n>/`` folder and ``sanity/<scope>/<n>/<metric>`` metrics. ``dataset``
+    (``{"name", "digest"}``) names the metrics after the data (``tracking.metric_names``,
+    the prefix ends up in ``merged.state.metric_prefix``) and ``model_id`` links them to
+    that LoggedModel; ``log_metrics=False`` leaves them to MLflow. ``rejudged`` findings
+    replace their earlier verdicts instead of merging (tag included). ``extra_tags`` (a
+    fit's digests) go in the one ``log_batch`` of the verdict's tags and metrics.
     """
-    from mlflow_sanity.tracking import metric_names
-
     client = client or MlflowClient()
-    files = dict(files or {})
     run = client.get_run(run_id)
-    run_tags = run.data.tags
+    files, rejudged = dict(files or {}), set(rejudged)
     with tempfile.TemporaryDirectory(prefix="mlflow-sanity-") as tmp:
         out = Path(tmp)
-        # Only this function writes sanity artifacts, and it tags the run first: a run
-        # without the status tag has no earlier report, so skip listing its artifacts.
-        previous = _download_previous(client, run, out) if tag_names.STATUS in run_tags else None
+        previous = _previous(client, run, out, rejudged)
         stored = {p.name for p in out.glob("*.png")}  # the run has them: only for the HTML
-        prefix = ""
         if scope is not None:
             report, prefix = _scoped(report, previous, scope, out / scope, files)
             files = {}
         else:
             prefix = metric_names.claim(previous, report, dataset)
-        rejudged = set(rejudged)
-        if previous is not None and rejudged:
-            previous = previous.without(rejudged)
-        merged = previous.merge(report) if previous else report
+        merged = previous.merge(report) if previous is not None else report
         if scope is not None:
             merged.state.calls[scope] = report.state.calls[scope]
         metric_names.record(merged, previous, report, prefix)
-        for name, data in files.items():
-            (out / name).write_bytes(data)
-        _write_report(out, merged)
-        # the run's report and plots once uploaded: what the next report here starts from
-        plots = {p.name: p.read_bytes() for p in out.glob("*.png")}
-        report_json = (out / "report.json").read_bytes()
-        for name in stored - set(files):  # unchanged on the run: not uploaded again
-            (out / name).unlink()
-        note = merge_note(run_tags.get(NOTE_TAG), note_section(merged))
-        metrics = _metrics(report.metrics, step, prefix) if log_metrics else []
+        told = verdict_of(merged)
+        written = _write_run_folder(out, merged, told, files, stored)
+        now = now_ms()
+        metrics = _metrics(report.metrics, step, now, prefix) if log_metrics else []
         metrics = metric_names.attach(metrics, model_id, dataset)
-        # the run's union as numbers; a LoggedModel gets its own union (models.tag_model)
-        own = verdict.rows(verdict.of_report(merged))
+        own = verdict.rows(verdict.of(told), now)  # a LoggedModel's: models.tag_model
         if mlflow.get_active_model_id() is None:  # nothing to link them to: one call
             metrics, own = metrics + own, []
-        tags = _tags(merged, note) + [RunTag(k, v) for k, v in (extra_tags or {}).items()]
-        key = _written_key(client, run_id)
-        _WRITTEN.pop(key, None)  # until the upload is complete, the run is read back
-        _log_batch(client, run_id, tags, metrics)
-        if own:
-            shim.log_run_metrics(client, run_id, own)
-        client.log_artifacts(run_id, str(out), ARTIFACT_DIR)
-        said = {t.key: t.value for t in tags if t.key in (tag_names.STATUS, NOTE_TAG)}
-        _remember_written(key, _Written(report_json, plots, said))
-    for finding_id in sorted(rejudged - set(merged.flagged_ids)):
+        tags = _tags(merged, told, run.data.tags.get(NOTE_TAG), extra_tags)
+        _upload(client, run_id, out, tags, metrics, own, written)
+    _forget_rejudged(client, run, rejudged, told)
+    return merged
+
+
+def _previous(client: MlflowClient, run: Run, out: Path, rejudged: set[str]) -> Report | None:
+    """The run's earlier report (its plots copied into ``out``), less the ``rejudged``
+    findings. Only ``log_report`` writes sanity artifacts, and it tags the run first: a run
+    without the status tag has no earlier report, so its artifacts are not listed."""
+    if tag_names.STATUS not in run.data.tags:
+        return None
+    previous = _download_previous(client, run, out)
+    return previous.without(rejudged) if previous is not None and rejudged else previous
+
+
+def _upload(
+    client: MlflowClient,
+    run_id: str,
+    out: Path,
+    tags: list[RunTag],
+    metrics: list[Metric],
+    own: list[Metric],
+    written: _Written,
+) -> None:
+    """Tags and metrics in one ``log_batch``, then the run's ``sanity/`` folder; remembered
+    (``_Written``) once the upload is complete: until then the run is read back."""
+    key = _written_key(client, run_id)
+    _WRITTEN.pop(key, None)
+    _log_batch(client, run_id, tags, metrics)
+    if own:
+        shim.log_run_metrics(client, run_id, own)
+    client.log_artifacts(run_id, str(out), ARTIFACT_DIR)
+    said = {t.key: t.value for t in tags if t.key in (tag_names.STATUS, NOTE_TAG)}
+    _remember_written(key, replace(written, tags=said))
+
+
+def _forget_rejudged(client: MlflowClient, run: Run, rejudged: set[str], told: Verdict) -> None:
+    """Delete the tags of re-judged findings the new evidence cleared."""
+    run_tags, run_id = run.data.tags, run.info.run_id
+    for finding_id in sorted(rejudged - set(told.flagged_ids)):
         if tag_names.finding(finding_id) in run_tags:
             client.delete_tag(run_id, tag_names.finding(finding_id))
-    if rejudged and merged.corrected is None and CORRECTED_TAG in run_tags:
+    if rejudged and told.corrected_finding is None and CORRECTED_TAG in run_tags:
         client.delete_tag(run_id, CORRECTED_TAG)  # the evidence that made it is gone
-    return merged
 
 
 def _scoped(
@@ -151,46 +158,61 @@ def _scoped(
         skipped=[replace(r, call=call) for r in report.skipped],
         state=replace(report.state, calls=dict(report.state.calls)),
     )
-    calls.append({"call": call, "status": stamped.status, "flagged": stamped.flagged_ids})
+    told = verdict_of(stamped)
+    calls.append({"call": call, "status": told.status, "flagged": told.flagged_ids})
     stamped.state.calls[scope] = calls
     own = folder / str(n)
     own.mkdir(parents=True)
-    for name, data in files.items():
-        (own / name).write_bytes(data)
-    _write_report(own, stamped)
+    _write_run_folder(own, stamped, told, files)
     return stamped, f"{scope}/{n}/"
 
 
-def _write_report(out: Path, report: Report) -> None:
+def _write_run_folder(
+    out: Path,
+    report: Report,
+    told: Verdict,
+    files: Mapping[str, bytes],
+    stored: Iterable[str] = (),
+) -> _Written:
+    """``files``, ``report.json`` and ``report.html`` into ``out``; what the run will hold
+    (the report and plots: what the next report here starts from). The ``stored`` plots
+    were downloaded from the run for the HTML only: unchanged, they are not uploaded again."""
+    for name, data in files.items():
+        (out / name).write_bytes(data)
     images = {p.name: p.read_bytes() for p in sorted(out.glob("*.png"))}
     (out / "report.json").write_text(render_json(report))
-    (out / "report.html").write_text(render_html(report, images), encoding="utf-8")
+    (out / "report.html").write_text(render_html(report, images, verdict=told), encoding="utf-8")
+    written = _Written((out / "report.json").read_bytes(), images, {})
+    for name in set(stored) - set(files):
+        (out / name).unlink()
+    return written
 
 
 def metric_key(name: str) -> str:
     return METRIC_PREFIX + name
 
 
-def _tags(report: Report, note: str) -> list[RunTag]:
-    flagged = report.flagged
+def _tags(
+    report: Report, told: Verdict, note: str | None, extra: Mapping[str, str] | None
+) -> list[RunTag]:
+    """The verdict's tags, the run description with our section in it, and ``extra``."""
     tags = {
-        tag_names.STATUS: report.status,
-        tag_names.FINDINGS: ",".join(report.flagged_ids),
+        tag_names.STATUS: told.status,
+        tag_names.FINDINGS: ",".join(told.flagged_ids),
         tag_names.VERSION: __version__,
-        tag_names.COVERAGE: report.coverage,
-        NOTE_TAG: note,
+        tag_names.COVERAGE: told.coverage,
+        NOTE_TAG: with_note(note, report, verdict=told),
     }
     if report.task:
         tags[tag_names.TASK] = report.task
-    tags.update({tag_names.finding(f.id): f.severity.value for f in flagged})
-    corrected = corrected_line(report)  # names the call when the run holds several
-    if corrected:
-        tags[CORRECTED_TAG] = corrected
-    return [RunTag(k, clip_tag(v)) for k, v in tags.items()]
+    tags.update({tag_names.finding(f.id): f.severity.value for f in told.flagged})
+    if told.corrected:  # names the call when the run holds several
+        tags[CORRECTED_TAG] = told.corrected
+    clipped = [RunTag(k, clip_tag(v)) for k, v in tags.items()]
+    return clipped + [RunTag(k, v) for k, v in (extra or {}).items()]
 
 
-def _metrics(metrics: Mapping[str, float], step: int, prefix: str = "") -> list[Metric]:
-    now = now_ms()
+def _metrics(metrics: Mapping[str, float], step: int, now: int, prefix: str = "") -> list[Metric]:
     return [
         Metric(metric_key(prefix + name), float(value), now, step)
         for name, value in sorted(metrics.items())

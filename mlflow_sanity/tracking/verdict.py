@@ -30,7 +30,8 @@ from mlflow.entities import Metric
 
 from mlflow_sanity.core import tag_names
 from mlflow_sanity.core.clock import now_ms
-from mlflow_sanity.core.findings import Report, Severity
+from mlflow_sanity.core.findings import Severity
+from mlflow_sanity.core.verdict import Verdict
 from mlflow_sanity.tracking import shim
 
 _log = logging.getLogger(__name__)
@@ -42,17 +43,14 @@ _STATUS_TAG = tag_names.STATUS
 _FINDINGS_TAG = tag_names.FINDINGS
 
 
-def values(status: str, flagged_ids: Iterable[str]) -> dict[str, float]:
-    """The two metrics for a verdict: its status and its warn/fail finding ids."""
-    return {
-        STATUS_LEVEL: float(Severity(status).level),
-        FLAGGED_COUNT: float(len({i for i in flagged_ids if i})),
-    }
+def values(level: int, flagged_ids: Iterable[str]) -> dict[str, float]:
+    """The two metrics for a verdict: its status level and its warn/fail finding ids."""
+    return {STATUS_LEVEL: float(level), FLAGGED_COUNT: float(len({i for i in flagged_ids if i}))}
 
 
-def of_report(report: Report) -> dict[str, float]:
-    """The verdict metrics of a (merged) report."""
-    return values(report.status, report.flagged_ids)
+def of(found: Verdict) -> dict[str, float]:
+    """The verdict metrics of a (merged) report's verdict."""
+    return values(found.level, found.flagged_ids)
 
 
 def of_tags(tags: Mapping[str, str]) -> dict[str, float] | None:
@@ -61,7 +59,7 @@ def of_tags(tags: Mapping[str, str]) -> dict[str, float] | None:
     status = tags.get(_STATUS_TAG)
     if status not in (s.value for s in Severity):
         return None
-    return values(str(status), (tags.get(_FINDINGS_TAG) or "").split(","))
+    return values(Severity(status).level, (tags.get(_FINDINGS_TAG) or "").split(","))
 
 
 def rows(

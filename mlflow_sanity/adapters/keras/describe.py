@@ -82,11 +82,12 @@ def custom_loop(model: Any, loss: str | None) -> str:
     updates (Keras' loss tracker only when the step updates it); one without a compiled
     loss trains on what ``call`` adds with ``add_loss``."""
     for method in ("train_step", "compute_loss"):
-        if shim.overrides(model, keras.Model, method):
+        if getattr(type(model), method, None) is not getattr(keras.Model, method, None):
             return f"the model overrides {method}"
+    if loss is not None:
+        return ""
     # an unbuilt or unusual model raising here: no evidence of an added loss
-    added = attempt(lambda: bool(model.losses), False, Origin.MODEL)
-    if loss is None and added:
+    if attempt(lambda: bool(model.losses), False, Origin.MODEL):
         return "the loss is added in call (add_loss), not compiled"
     return ""
 
@@ -192,18 +193,12 @@ def _loss_of(obj: Any) -> tuple[str | None, bool]:
             return canonical_name(obj), False
     fn = getattr(obj, "fn", None)
     name = getattr(fn, "__name__", None) or getattr(obj, "__name__", None) or type(obj).__name__
-    kwargs = shim.function_kwargs(obj)
+    kwargs = shim.wrapped(obj).kwargs
     from_logits = bool(getattr(obj, "from_logits", False) or kwargs.get("from_logits", False))
     return canonical_name(name), from_logits
 
 
-def _metric_variant(metric: Any) -> str | None:
-    fn = shim.metric_function(metric)
-    return canonical_name(getattr(fn, "__name__", None) or type(metric).__name__)
-
-
-def _metric_threshold(metric: Any) -> float | None:
-    kwargs = shim.function_kwargs(metric)
+def _metric_threshold(metric: Any, kwargs: dict[str, Any]) -> float | None:
     if "threshold" in kwargs:
         return float(kwargs["threshold"])
     thresholds = getattr(metric, "thresholds", None)
@@ -233,14 +228,17 @@ def _metric_specs(model: Any) -> Iterable[MetricSpec]:
                     name = f"weighted_{name}" if weighted else f"{name}_{seen[name] - 1}"
                 seen.setdefault(name, 1)
                 asked = requested[i] if i < len(requested) else m.name
+                inner = shim.wrapped(m)
                 specs.append(
                     MetricSpec(
                         name=name,
                         requested=asked if isinstance(asked, str) else type(asked).__name__,
-                        variant=_metric_variant(m),
+                        variant=canonical_name(
+                            getattr(inner.fn, "__name__", None) or type(m).__name__
+                        ),
                         weighted=weighted,
-                        threshold=_metric_threshold(m),
-                        from_logits=shim.metric_from_logits(m),
+                        threshold=_metric_threshold(m, inner.kwargs),
+                        from_logits=inner.from_logits,
                     )
                 )
     return specs

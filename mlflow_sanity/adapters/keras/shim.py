@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, NamedTuple
 
 from mlflow_sanity.core.boundary import Origin, attempt
 
@@ -51,16 +51,24 @@ def keras_mask(tensor: Any) -> Any:
     return get_keras_mask(tensor)
 
 
-def overrides(model: Any, base: Any, method: str) -> bool:
-    """Whether ``model``'s class defines its own ``method`` instead of ``base``'s (a custom
-    ``train_step`` on a ``keras.Model`` subclass). Public attributes, compared by identity."""
-    return getattr(type(model), method, None) is not getattr(base, method, None)
+class Wrapped(NamedTuple):
+    """What a Keras loss or metric wrapper keeps privately: the function a metric wraps
+    (``MeanMetricWrapper``; None for others), the keyword arguments the wrapper passes to
+    its function (``from_logits``, ``threshold``, ...), and whether a metric was built with
+    ``from_logits=True``."""
+
+    fn: Any
+    kwargs: dict[str, Any]
+    from_logits: bool
 
 
-def function_kwargs(obj: Any) -> dict[str, Any]:
-    """The keyword arguments a Keras loss or metric wrapper passes to its function
-    (``from_logits``, ``threshold``, ...)."""
-    return dict(getattr(obj, "_fn_kwargs", None) or {})
+def wrapped(obj: Any) -> Wrapped:
+    """``obj``'s ``Wrapped`` parts, read in one place."""
+    return Wrapped(
+        getattr(obj, "_fn", None),
+        dict(getattr(obj, "_fn_kwargs", None) or {}),
+        bool(getattr(obj, "_from_logits", False)),
+    )
 
 
 def caller_frames(skip: int, depth: int) -> Iterator[Any]:
@@ -93,16 +101,6 @@ def compiled_losses(model: Any) -> list[Any]:
     order; empty before compile or when Keras keeps them elsewhere."""
     compiled = getattr(model, "_compile_loss", None)
     return list(getattr(compiled, "_flat_losses", None) or [])
-
-
-def metric_function(metric: Any) -> Any:
-    """The function a Keras ``MeanMetricWrapper`` wraps (None for other metrics)."""
-    return getattr(metric, "_fn", None)
-
-
-def metric_from_logits(metric: Any) -> bool:
-    """Whether a Keras metric was built with ``from_logits=True``."""
-    return bool(getattr(metric, "_from_logits", False))
 
 
 def makes_step_functions(model: Any) -> bool:
