@@ -8,15 +8,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sklearn import metrics as skm
 
-from mlflow_sanity.core.metrics import (
-    InputError,
+from mlflow_sanity.core.curves import (
     average_precision,
     binary_brier_score,
     binary_curve,
-    classify,
-    expected_calibration_error,
     roc_auc,
 )
+from mlflow_sanity.core.metrics import InputError, classify, expected_calibration_error
 
 
 @st.composite

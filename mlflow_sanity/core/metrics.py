@@ -14,7 +14,8 @@ from typing import Any
 
 import numpy as np
 from scipy import stats
-from scipy.integrate import trapezoid
+
+from mlflow_sanity.core.curves import average_precision, binary_brier_score, binary_curve, roc_auc
 
 
 class InputError(ValueError):
@@ -332,7 +333,6 @@ def _compute(
     n_bins: int,
 ) -> Classification:
     k, n = len(classes), t.shape[0]
-    idx = np.arange(k)
     cm = np.bincount(t * k + p, minlength=k * k).reshape(k, k)
     # scikit-learn's formulas, computed from the k*k confusion cells: the same numbers
     # as on the n rows, without its input validation (most of its time at this size).
@@ -371,21 +371,28 @@ def _compute(
         calibration = Calibration.of(probs, t, n_bins)
         m["ece"] = calibration.ece
 
-    per_class = [
-        {
-            "label": classes[i].item() if hasattr(classes[i], "item") else classes[i],
-            "precision": float(prec[i]),
-            "recall": float(rec[i]),
-            "f1": float(f1[i]),
-            "support": int(support[i]),
-            "predicted": int(cm[:, i].sum()),
-        }
-        for i in idx
-    ]
+    per_class = _per_class(classes, cm, prec, rec, f1)
     finite = {name: value for name, value in m.items() if value is not None and np.isfinite(value)}
     return Classification(
         classes, t, p, probs, pos_index, finite, per_class, cm, calibration=calibration
     )
+
+
+def _per_class(
+    classes: np.ndarray, cm: np.ndarray, prec: np.ndarray, rec: np.ndarray, f1: np.ndarray
+) -> list[dict[str, Any]]:
+    support, predicted = cm.sum(axis=1), cm.sum(axis=0)
+    return [
+        {
+            "label": c.item() if hasattr(c, "item") else c,
+            "precision": float(prec[i]),
+            "recall": float(rec[i]),
+            "f1": float(f1[i]),
+            "support": int(support[i]),
+            "predicted": int(predicted[i]),
+        }
+        for i, c in enumerate(classes)
+    ]
 
 
 def _prf(cm: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -460,67 +467,6 @@ def _probability_metrics(
             onehot = np.eye(k)[t]
             out["brier_score"] = float(np.mean(np.sum((probs - onehot) ** 2, axis=1)))
     return out
-
-
-def binary_curve(y: np.ndarray, score: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """False and true positives at each distinct score threshold, highest threshold first.
-
-    The ``fps, tps`` of scikit-learn's ``confusion_matrix_at_thresholds``, value for value,
-    from one sort shared by ROC-AUC and average precision. Scores in [0, 1] (probabilities)
-    are sorted as integers with the label in the lowest bit: a plain sort of 64-bit keys,
-    several times faster than the stable argsort of floats scikit-learn runs per metric.
-    """
-    y = np.asarray(y, dtype=bool)
-    score = np.asarray(score, dtype=np.float64) + 0.0  # + 0.0 turns -0.0 into 0.0
-    n = score.shape[0]
-    if n and score.min() >= 0:  # non-negative floats order like their bit patterns
-        keys = score.view(np.uint64)  # the copy made above: shifted and sorted in place
-        keys <<= np.uint64(1)
-        keys |= y.view(np.uint8)
-        keys.sort()
-        keys = keys[::-1]
-        y_sorted = (keys & np.uint64(1)).view(np.int64)
-        values = keys >> np.uint64(1)
-    else:
-        order = np.argsort(score, kind="stable")[::-1]
-        y_sorted, values = y[order].astype(np.int64), score[order]
-    distinct = np.flatnonzero(values[1:] != values[:-1])
-    thresholds = np.concatenate([distinct, [n - 1]])
-    tps = np.cumsum(y_sorted)[thresholds].astype(np.float64)  # exact: integer counts
-    fps = 1 + thresholds.astype(np.float64) - tps
-    return fps, tps
-
-
-def roc_auc(fps: np.ndarray, tps: np.ndarray) -> float:
-    """``sklearn.metrics.roc_auc_score`` from ``binary_curve`` (same points, same rule)."""
-    if fps[-1] <= 0 or tps[-1] <= 0:
-        return float("nan")  # one class only: undefined, as in scikit-learn
-    if fps.shape[0] > 2:  # drop collinear points as roc_curve(drop_intermediate=True) does
-        corner = np.logical_or(np.diff(fps, 2), np.diff(tps, 2))
-        keep = np.flatnonzero(np.concatenate([[True], corner, [True]]))
-        fps, tps = fps[keep], tps[keep]
-    fpr = np.concatenate([[0.0], fps]) / fps[-1]
-    tpr = np.concatenate([[0.0], tps]) / tps[-1]
-    return float(trapezoid(tpr, fpr))
-
-
-def average_precision(fps: np.ndarray, tps: np.ndarray) -> float:
-    """``sklearn.metrics.average_precision_score`` from ``binary_curve``."""
-    if tps[-1] <= 0:
-        return 0.0  # no positives: recall undefined, scikit-learn's curve gives 0
-    precision = tps / (tps + fps)
-    recall = tps / tps[-1]
-    precision = np.concatenate([precision[::-1], [1.0]])
-    recall = np.concatenate([recall[::-1], [0.0]])
-    return float(max(0.0, -np.sum(np.diff(recall) * precision[:-1])))
-
-
-def binary_brier_score(y: np.ndarray, p: np.ndarray) -> float:
-    """``sklearn.metrics.brier_score_loss`` of a binary task, same arithmetic."""
-    y = np.asarray(y, dtype=np.float64)
-    p = np.asarray(p, dtype=np.float64)
-    squared = ((1.0 - y) - (1.0 - p)) ** 2 + (y - p) ** 2
-    return float(np.mean(squared) * 0.5)
 
 
 def _finite(value: float) -> float | None:
