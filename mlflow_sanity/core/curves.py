@@ -12,6 +12,29 @@ import numpy as np
 from scipy.integrate import trapezoid
 
 
+def probability_metrics(
+    t: np.ndarray, probs: np.ndarray, present: np.ndarray, pos_index: int | None
+) -> dict[str, float]:
+    """ROC-AUC, PR-AUC and the Brier score: of the positive class for a binary task, else
+    one-vs-rest averaged over the classes that occur (``present``)."""
+    out: dict[str, float] = {}
+    k = probs.shape[1]
+    if present.sum() > 1:
+        if k == 2 and pos_index is not None:
+            y = t == pos_index
+            curve = binary_curve(y, probs[:, pos_index])
+            out["roc_auc"] = roc_auc(*curve)
+            out["pr_auc"] = average_precision(*curve)
+            out["brier_score"] = binary_brier_score(y, probs[:, pos_index])
+        else:  # one-vs-rest macro average over the classes that occur
+            curves = [binary_curve(t == c, probs[:, c]) for c in np.flatnonzero(present)]
+            out["roc_auc"] = float(np.mean([roc_auc(*curve) for curve in curves]))
+            out["pr_auc"] = float(np.mean([average_precision(*curve) for curve in curves]))
+            onehot = np.eye(k)[t]
+            out["brier_score"] = float(np.mean(np.sum((probs - onehot) ** 2, axis=1)))
+    return out
+
+
 def binary_curve(y: np.ndarray, score: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """False and true positives at each distinct score threshold, highest threshold first.
 

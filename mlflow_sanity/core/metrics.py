@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
-from mlflow_sanity.core.curves import average_precision, binary_brier_score, binary_curve, roc_auc
+from mlflow_sanity.core.curves import probability_metrics
 
 
 class InputError(ValueError):
@@ -367,7 +367,7 @@ def _compute(
         m["association_p_value"] = association_p_value(cm)
     calibration = None
     if probs is not None:
-        m.update(_probability_metrics(t, probs, present, pos_index))
+        m.update(probability_metrics(t, probs, present, pos_index))
         calibration = Calibration.of(probs, t, n_bins)
         m["ece"] = calibration.ece
 
@@ -446,27 +446,6 @@ def cohen_kappa(cm: np.ndarray) -> float:
     if denominator == 0:
         return float("nan")
     return float(1 - np.sum(w * c) / denominator)
-
-
-def _probability_metrics(
-    t: np.ndarray, probs: np.ndarray, present: np.ndarray, pos_index: int | None
-) -> dict[str, float]:
-    out: dict[str, float] = {}
-    k = probs.shape[1]
-    if present.sum() > 1:
-        if k == 2 and pos_index is not None:
-            y = t == pos_index
-            curve = binary_curve(y, probs[:, pos_index])
-            out["roc_auc"] = roc_auc(*curve)
-            out["pr_auc"] = average_precision(*curve)
-            out["brier_score"] = binary_brier_score(y, probs[:, pos_index])
-        else:  # one-vs-rest macro average over the classes that occur
-            curves = [binary_curve(t == c, probs[:, c]) for c in np.flatnonzero(present)]
-            out["roc_auc"] = float(np.mean([roc_auc(*curve) for curve in curves]))
-            out["pr_auc"] = float(np.mean([average_precision(*curve) for curve in curves]))
-            onehot = np.eye(k)[t]
-            out["brier_score"] = float(np.mean(np.sum((probs - onehot) ** 2, axis=1)))
-    return out
 
 
 def _finite(value: float) -> float | None:
