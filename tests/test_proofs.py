@@ -526,3 +526,28 @@ def test_a_failing_experiment_leaves_the_report_standing(keras, lenient, monkeyp
     f = out.get("dead_units")
     assert f.severity is Severity.WARN and f.evidence["proof"]["verdict"] == "inconclusive"
     assert "the experiment failed (RuntimeError)" in f.message
+
+
+def test_experiments_rejudge_through_build_report_under_the_callers_name(keras, monkeypatch):
+    """The proofs re-grade the report the way it was built (``pipeline.build_report``, with
+    its provenance): a ``SanityCallback`` fit's findings still say ``callback``."""
+    from mlflow_sanity.adapters.keras import proofs
+    from mlflow_sanity.core.findings import Provenance
+    from mlflow_sanity.pipeline import build_report
+
+    y = np.repeat([0, 1, 2], 30)
+    half = ProbeSpec(dead_units=(DeadUnits("hidden", 32, 20),), probe_rows=256)
+    ctx = Context(
+        eval=classify(y, np.zeros_like(y), labels=[0, 1, 2]),
+        model=model_spec(),
+        fit=fit_spec(y, units=3, probes=half),
+    )
+    origin = Provenance(source="callback", call="fit")
+    report = build_report(ctx, provenance=origin)
+    assert report.get("dead_units").severity is Severity.WARN
+    confirmed = _proof(0.33, 0.90, finding="dead_units").to_dict()
+    monkeypatch.setattr(proofs, "_run", lambda *args: ({"dead_units": confirmed}, {}))
+    settings = proofs.ProofSettings(True)
+    out = proofs.prove(None, None, None, ctx, report, CheckOptions(), None, settings)
+    assert out.get("dead_units").message.startswith("Proven: with")
+    assert {f.source for f in out.findings} == {"callback"}

@@ -23,6 +23,7 @@ from mlflow_sanity.adapters.keras.describe import keras_normalization_stats
 from mlflow_sanity.adapters.keras.heads import (
     CallHeads,
     Head,
+    Heads,
     Seen,
     call_heads,
     head_context,
@@ -316,7 +317,7 @@ def _evaluate_head(
     )
 
 
-def _evaluate_rows(model: Any, rows: Any, heads: Mapping[Any, Any], memory: FitMemory) -> Context:
+def _evaluate_rows(model: Any, rows: Any, heads: Heads, memory: FitMemory) -> Context:
     """The evaluated rows against what the model's fit remembered (leakage, scaling)."""
     test = None if rows is None else Split(rows.x, row_labels(rows.y, heads), "model.evaluate data")
     return Context(
