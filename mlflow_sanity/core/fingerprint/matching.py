@@ -197,8 +197,9 @@ def _look_up(
 def _finder(fp: Fingerprint, n_keys: int) -> Callable[[np.ndarray], np.ndarray]:
     """Positions of feature keys in the fingerprint's distinct hashes (-1: absent):
     pandas' hash index, or the compiled one for lookups of ``KERNEL_MIN_KEYS`` keys or
-    more (the same positions)."""
-    kernel = _load_kernel() if n_keys >= encode.KERNEL_MIN_KEYS else None
+    more in a fingerprint of at most ``KERNEL_MAX_INDEX_ROWS`` rows (the same positions)."""
+    large = n_keys >= encode.KERNEL_MIN_KEYS and fp.n_rows <= encode.KERNEL_MAX_INDEX_ROWS
+    kernel = _load_kernel() if large else None
     if kernel is None:
         return fp._feature_index[0].get_indexer
     slots, pos = fp._compiled_index
