@@ -36,6 +36,7 @@ def _specials(x: np.ndarray, rng: np.random.Generator, steps: np.ndarray) -> np.
 
 
 def _paths(fp: fpm.Fingerprint, features, near: bool = True):
+    assert encode._load_kernel() is not None  # else both would be the NumPy pass
     table = _align(fp, _Table(features))
     enc = _Encoder(fp.kinds, fp.steps)
     return [enc.hash_rows(table, near, compiled=compiled) for compiled in (False, True)]
