@@ -214,6 +214,7 @@ def test_small_chunks_give_the_same_hashes(monkeypatch: pytest.MonkeyPatch) -> N
     frame = _frame(rng, 1000).assign(s=rng.choice(["u", "v", "w"], 1000))
     whole = compute(frame)
     monkeypatch.setattr(fpm.encode, "CHUNK_ROWS", 97)
+    monkeypatch.setattr(fpm.encode, "MATCH_CHUNK_ROWS", 97)  # the hash pass
     monkeypatch.setattr(fpm.encode, "COLLISION_SAMPLE", 300)
     chunked = compute(frame)
     np.testing.assert_array_equal(whole.hashes, chunked.hashes)

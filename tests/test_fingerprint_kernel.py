@@ -36,6 +36,7 @@ def _specials(x: np.ndarray, rng: np.random.Generator, steps: np.ndarray) -> np.
 
 
 def _paths(fp: fpm.Fingerprint, features, near: bool = True):
+    assert encode._load_kernel() is not None  # else both would be the NumPy pass
     table = _align(fp, _Table(features))
     enc = _Encoder(fp.kinds, fp.steps)
     return [enc.hash_rows(table, near, compiled=compiled) for compiled in (False, True)]
@@ -94,6 +95,7 @@ def test_lookups_and_fingerprints_are_the_same_either_way(monkeypatch) -> None:
     for threshold in (10**12, 0):  # NumPy everywhere, then the compiled pass everywhere
         monkeypatch.setattr(encode, "KERNEL_MIN_VALUES", threshold)
         monkeypatch.setattr(encode, "KERNEL_MIN_KEYS", threshold)  # the index too
+        monkeypatch.setattr(encode, "KERNEL_LOAD_VALUES", threshold)
         fp = fpm.compute(train, labels)
         m = fp.match(test, labels[:2000])
         rows = fpm.rows_fingerprint(fp, test, m)
@@ -159,6 +161,7 @@ def test_without_numba_the_numpy_pass_does_the_work(monkeypatch) -> None:
     monkeypatch.setitem(sys.modules, "numba", None)  # ``import numba`` fails
     monkeypatch.delitem(sys.modules, "mlflow_sanity.core.fingerprint.kernel", raising=False)
     monkeypatch.setattr(encode, "KERNEL_MIN_VALUES", 0)
+    monkeypatch.setattr(encode, "KERNEL_LOAD_VALUES", 0)
     encode._load_kernel.cache_clear()
     try:
         assert encode._load_kernel() is None
@@ -176,5 +179,26 @@ def test_small_tables_never_import_numba() -> None:
         "x = np.random.default_rng(0).normal(size=(5000, 20))\n"
         "fp = fpm.compute(x); fp.match(x); fpm.grid_rows(x)\n"
         "assert 'numba' not in sys.modules, 'numba imported'\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_the_compiled_pass_is_loaded_only_for_a_table_that_wins_the_load_back() -> None:
+    """Loading numba costs about 0.7 s once per process: a table below
+    ``KERNEL_LOAD_VALUES`` (the usual case) is hashed by NumPy unless a larger one loaded
+    the compiled pass already; then every table from ``KERNEL_MIN_VALUES`` uses it."""
+    code = (
+        "import sys, numpy as np\n"
+        "from mlflow_sanity.core import fingerprint as fpm\n"
+        "from mlflow_sanity.core.fingerprint import encode\n"
+        "x = np.random.default_rng(0).normal(size=(40000, 10)).astype('float32')\n"
+        "assert x.size >= encode.KERNEL_MIN_VALUES\n"
+        "fp = fpm.compute(x[:100]); fp.match(x)\n"
+        "assert 'numba' not in sys.modules, 'loaded for a table below the load size'\n"
+        "encode.KERNEL_LOAD_VALUES = x.size  # as if this table were large\n"
+        "fp.match(x)\n"
+        "assert 'numba' in sys.modules, 'not loaded for a large table'\n"
+        "encode.KERNEL_LOAD_VALUES = 1 << 40\n"
+        "assert encode.worth_loading(x.size, encode.KERNEL_MIN_VALUES), 'loaded, not reused'\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)

@@ -2,7 +2,8 @@
 
 A ``Fingerprint`` summarises a table in 8 bytes per row plus a few numbers per column,
 so autolog can log it at the end of ``fit`` and the evaluator can later test new data
-against it without keeping the training set. Pure numpy/pandas, vectorised, no pickle.
+against it without keeping the training set. NumPy/pandas, vectorised (large numeric
+tables: one compiled pass, ``kernel``), no pickle.
 
 Row hash layout (one ``uint64`` per row)::
 
@@ -34,8 +35,10 @@ Missing values (NaN, None, NaT) share one code, so NaN equals NaN; ``-0.0`` equa
 ``0.0``. Two different rows collide with probability about ``2**-56`` per pair, and two
 different labels share a label byte with probability 1/256.
 
-Modules, one job each: ``hashing`` (the mixing arithmetic), ``encode`` (values as
-codes, the input table), ``statistics`` (column statistics, collision rates), ``table``
+Modules, one job each: ``hashing`` (the mixing arithmetic, the probes), ``encode``
+(values as codes, the input table, the pass that hashes every row), ``kernel`` (that
+pass compiled with numba for large numeric tables, bit for bit the same hashes; only
+imported for them), ``statistics`` (column statistics, collision rates), ``table``
 (``Fingerprint``, ``compute``, ``grid_rows``), ``matching`` (lookups), ``files``
 (serialisation). The public names are all importable from this package.
 

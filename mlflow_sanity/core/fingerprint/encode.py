@@ -31,9 +31,15 @@ CHUNK_ROWS = 4096  # rows encoded at once: intermediates stay in cache, memory s
 LOOKUP_CHUNK = 1 << 18  # keys looked up in the fingerprint's index at once (bounded memory)
 MATCH_CHUNK_ROWS = 8192  # rows looked up at once (fewer, larger steps; memory still flat)
 COLLISION_SAMPLE = 20000  # rows used to estimate how often column values repeat
-# values (rows x columns) from which a numeric table is hashed by the compiled pass: there
-# it gains about 1 ms a call (4x on 20 float32 columns); below, numba is never imported
+# values (rows x columns) from which a numeric table is hashed by the compiled pass once it
+# is loaded: there it gains about 1 ms a call (4x on 20 float32 columns)
 KERNEL_MIN_VALUES = 300_000
+# values from which a call loads the compiled pass (importing numba and its cached code
+# takes about 0.7 s, once per process). Measured: the NumPy pass hashes about 11 ns a value,
+# the compiled one about 4 ns, so from about 37M values a checked fit and one evaluate of
+# the table (three hashing passes) win the load back; smaller tables, the usual case, never
+# pay it. Below this, the compiled pass runs only when something larger loaded it already.
+KERNEL_LOAD_VALUES = 1 << 25
 # a lookup of this many keys (rows and probes) or more in a fingerprint of at most
 # KERNEL_MAX_INDEX_ROWS rows uses the compiled index: up to twice as fast as pandas' while
 # its table (16 bytes a slot, at most half full) stays in cache, slower past it
@@ -239,7 +245,7 @@ class _Encoder:
             return None
         if block.dtype not in _KERNEL_DTYPES:
             return None
-        if compiled is None and block.size < KERNEL_MIN_VALUES:
+        if compiled is None and not worth_loading(block.size, KERNEL_MIN_VALUES):
             return None
         return _load_kernel()
 
@@ -272,6 +278,14 @@ class _Encoder:
 
 
 _KERNEL_DTYPES = tuple(np.dtype(t) for t in ("float32", "float64", "int32", "int64"))
+
+
+def worth_loading(work: int, least: int) -> bool:
+    """Whether a call of ``work`` values uses the compiled pass: from ``least`` values when
+    it is loaded already, from ``KERNEL_LOAD_VALUES`` when it would have to be loaded."""
+    if work < least:
+        return False
+    return work >= KERNEL_LOAD_VALUES or _load_kernel.cache_info().currsize > 0
 
 
 @functools.cache

@@ -190,14 +190,14 @@ def hash_table(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Every row's feature hash of ``x`` (rows, columns; any strides) and, with
     ``probes``, the probes' row ids and keys, as ``encode._Encoder.hash_rows`` returns
-    them. The buffers start at twice the expected share of near values and grow if data
-    sit on cell boundaries more often."""
+    them. The buffers start at twice the expected share of near values (rows with any:
+    half as many) and grow if data sit on cell boundaries more often."""
     n, d = x.shape
     primary = np.empty(n, dtype=np.uint64)
     per_row = min(d, max_near)
     cap = (n * int(np.count_nonzero(cont)) // 32 + 64 * per_row) if probes else 0
     deltas = np.empty(cap, dtype=np.uint64)
-    near = np.empty((min(n, cap), 4), dtype=np.int64)
+    near = np.empty((min(n, cap // 2 + 64), 4), dtype=np.int64)
     counts = np.zeros(2, dtype=np.int64)
     accs, masks = np.empty(_BLOCK_ROWS, dtype=np.uint64), np.empty(_BLOCK_ROWS, dtype=np.uint64)
     at = 0
@@ -208,7 +208,7 @@ def hash_table(
         if at >= n:
             break
         cap = 2 * cap  # pathological data: many values on cell boundaries
-        deltas, near = _grown(deltas, cap), _grown(near, min(n, cap))
+        deltas, near = _grown(deltas, cap), _grown(near, min(n, cap // 2 + 64))
     if not probes:
         return primary, np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.uint64)
     rows, keys = expand_probes(near[: counts[1]], deltas[: counts[0]])

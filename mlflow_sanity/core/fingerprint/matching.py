@@ -20,6 +20,7 @@ from mlflow_sanity.core.fingerprint.encode import (
     _label_bytes,
     _load_kernel,
     _Table,
+    worth_loading,
 )
 from mlflow_sanity.core.fingerprint.hashing import _U, _digest
 from mlflow_sanity.core.fingerprint.statistics import Running, _sample_index, _summary
@@ -198,8 +199,8 @@ def _finder(fp: Fingerprint, n_keys: int) -> Callable[[np.ndarray], np.ndarray]:
     """Positions of feature keys in the fingerprint's distinct hashes (-1: absent):
     pandas' hash index, or the compiled one for lookups of ``KERNEL_MIN_KEYS`` keys or
     more in a fingerprint of at most ``KERNEL_MAX_INDEX_ROWS`` rows (the same positions)."""
-    large = n_keys >= encode.KERNEL_MIN_KEYS and fp.n_rows <= encode.KERNEL_MAX_INDEX_ROWS
-    kernel = _load_kernel() if large else None
+    large = fp.n_rows <= encode.KERNEL_MAX_INDEX_ROWS
+    kernel = _load_kernel() if large and worth_loading(n_keys, encode.KERNEL_MIN_KEYS) else None
     if kernel is None:
         return fp._feature_index[0].get_indexer
     slots, pos = fp._compiled_index
