@@ -66,9 +66,11 @@ def log_report(
     ``sanity/<scope>/<n>/`` folder and ``sanity/<scope>/<n>/<metric>`` metrics. ``dataset``
     (``{"name", "digest"}``) names the metrics after the data (``tracking.metric_names``,
     the prefix ends up in ``merged.state.metric_prefix``) and ``model_id`` links them to
-    that LoggedModel; ``log_metrics=False`` leaves them to MLflow. ``rejudged`` findings
-    replace their earlier verdicts instead of merging (tag included). ``extra_tags`` (a
-    fit's digests) go in the one ``log_batch`` of the verdict's tags and metrics.
+    that LoggedModel; ``log_metrics=False`` leaves them to MLflow (it re-logs an
+    evaluator's returned metrics when it knows the model). ``rejudged`` findings (a run
+    group's ``seed_variance`` on grown evidence) replace their earlier verdicts instead of
+    merging, so a warning the new evidence clears goes away, tag included. ``extra_tags``
+    (a fit's digests) go in the one ``log_batch`` of the verdict's tags and metrics.
     """
     client = client or MlflowClient()
     run = client.get_run(run_id)
