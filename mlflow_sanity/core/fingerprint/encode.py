@@ -8,6 +8,7 @@ import contextlib
 import functools
 import importlib
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -232,12 +233,18 @@ class _Encoder:
         if kernel is None:
             primary, sums, found = self._hash_chunks(table, block, near, running)
             return (primary, *probe_keys(self.salts, MAX_PROBED_COLUMNS, sums, found))
-        if running is not None:
-            running.add_aligned(block, 0, table.n)
         cont = np.array([k == "continuous" for k in self.kinds])
         inv = np.ones(len(self.kinds))
         inv[self.cont_cols] = self.inv[:, 0]
-        return kernel.hash_table(block.T, cont, inv, self.salts, near, MAX_PROBED_COLUMNS)
+        args = (block.T, cont, inv, self.salts, near, MAX_PROBED_COLUMNS)
+        if running is None:
+            return kernel.hash_table(*args)
+        # the compiled pass releases the GIL: the statistics (NumPy, bit for bit those of a
+        # pass of their own) are gathered beside it, on another core where there is one
+        with ThreadPoolExecutor(1, thread_name_prefix="mlflow-sanity-hash") as pool:
+            hashed = pool.submit(kernel.hash_table, *args)
+            running.add_aligned(block, 0, table.n)
+            return hashed.result()
 
     def _kernel(self, block: np.ndarray, compiled: bool | None) -> Any:
         """The compiled module when it applies to ``block`` and is wanted, else None."""
