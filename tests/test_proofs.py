@@ -504,17 +504,23 @@ def test_dict_inputs_get_column_statistics_by_input_name():
     assert max(c.max for c in stats.columns) > 1000  # the raw minutes are seen
 
 
-def test_a_failing_experiment_leaves_the_report_standing(keras, lenient, monkeypatch):
-    """Outside strict mode a crash in the experiment step costs the proof, not the report."""
-    from mlflow_sanity.adapters.keras import proofs
-
+def _half_dead_context() -> Context:
+    """Three balanced classes, constant predictions and a hidden layer with 20 of 32 units
+    dead: ``dead_units`` warns, and an experiment would test it."""
     y = np.repeat([0, 1, 2], 30)
     half = ProbeSpec(dead_units=(DeadUnits("hidden", 32, 20),), probe_rows=256)
-    ctx = Context(
+    return Context(
         eval=classify(y, np.zeros_like(y), labels=[0, 1, 2]),
         model=model_spec(),
         fit=fit_spec(y, units=3, probes=half),
     )
+
+
+def test_a_failing_experiment_leaves_the_report_standing(keras, lenient, monkeypatch):
+    """Outside strict mode a crash in the experiment step costs the proof, not the report."""
+    from mlflow_sanity.adapters.keras import proofs
+
+    ctx = _half_dead_context()
     report = _report(ctx)
 
     def boom(*args, **kwargs):
@@ -535,13 +541,7 @@ def test_experiments_rejudge_through_build_report_under_the_callers_name(keras, 
     from mlflow_sanity.core.findings import Provenance
     from mlflow_sanity.pipeline import build_report
 
-    y = np.repeat([0, 1, 2], 30)
-    half = ProbeSpec(dead_units=(DeadUnits("hidden", 32, 20),), probe_rows=256)
-    ctx = Context(
-        eval=classify(y, np.zeros_like(y), labels=[0, 1, 2]),
-        model=model_spec(),
-        fit=fit_spec(y, units=3, probes=half),
-    )
+    ctx = _half_dead_context()
     origin = Provenance(source="callback", call="fit")
     report = build_report(ctx, provenance=origin)
     assert report.get("dead_units").severity is Severity.WARN
