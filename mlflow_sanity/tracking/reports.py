@@ -93,7 +93,7 @@ def log_report(
         now = now_ms()
         metrics = _metrics(report.metrics, step, now, prefix) if log_metrics else []
         metrics = metric_names.attach(metrics, model_id, dataset)
-        own = verdict.rows(verdict.of(told), now)  # a LoggedModel's: models.tag_model
+        own = verdict.run_rows(told, now)  # a LoggedModel's: models.tag_model
         if mlflow.get_active_model_id() is None:  # nothing to link them to: one call
             metrics, own = metrics + own, []
         tags = _tags(merged, told, run.data.tags.get(NOTE_TAG), extra_tags)

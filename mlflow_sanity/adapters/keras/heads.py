@@ -30,9 +30,9 @@ from mlflow_sanity.adapters.keras.task_heads import (
 )
 from mlflow_sanity.checks import CheckOptions, Context
 from mlflow_sanity.core.findings import Provenance, Report
-from mlflow_sanity.core.keras_spec import LabelSummary, ModelSpec, Predictions, label_indices
+from mlflow_sanity.core.keras_spec import LabelSummary, ModelSpec, Predictions
 from mlflow_sanity.core.metrics import Classification, InputError
-from mlflow_sanity.core.outputs import OutputFacts, classify_outputs
+from mlflow_sanity.core.outputs import classify_scores
 from mlflow_sanity.core.regression import TargetStats
 from mlflow_sanity.core.task import SINGLE_LABEL, Task, TaskDecision, decide_task, task_gap
 from mlflow_sanity.pipeline import build_report
@@ -319,12 +319,8 @@ def classification_of(
     (``ModelSpec.is_classifier``)."""
     if preds is None or labels is None or not labels.is_single_label:
         return None
-    y = label_indices(preds.y_true)
-    if y is None:
-        return None
-    facts = OutputFacts(spec.output_activation, spec.outputs_logits, scores=True)
     try:  # NaN outputs (a diverged fit) are non_finite_loss's to report
-        return classify_outputs(y, preds.outputs, facts)
+        return classify_scores(spec, preds.y_true, preds.outputs)
     except InputError as exc:
         _log.info("predictions not checked: %s", exc)
         return None
