@@ -43,7 +43,6 @@ from mlflow_sanity.checks import CheckOptions, Context
 from mlflow_sanity.core.boundary import Caught, Origin, attempt
 from mlflow_sanity.core.findings import Provenance, Report
 from mlflow_sanity.core.fingerprint import Fingerprint
-from mlflow_sanity.core.keras_spec import summarize_labels
 from mlflow_sanity.core.splits import Split
 from mlflow_sanity.core.task import Task
 
@@ -304,13 +303,10 @@ def _evaluate_head(
     the evaluated rows, its task's evidence (a regressor's baseline: the fit's targets),
     and Keras' returned metrics to compare with."""
     preds = head_predictions(model, head, seen)
-    labels = (
-        summarize_labels(preds.y_true, None, head.spec.output_units) if preds is not None else None
-    )
     return head_context(
         head,
         preds,
-        labels,
+        None,  # the evaluated rows' own labels decide (``heads.classification_of``)
         seen,
         memory.targets,
         evaluated=dict(returned) if preds is not None else None,

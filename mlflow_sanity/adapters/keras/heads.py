@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from mlflow_sanity.adapters.keras.describe import describe_heads, describe_model
+from mlflow_sanity.adapters.keras.describe import describe_heads
 from mlflow_sanity.adapters.keras.predict import predict_heads, predict_outputs
 from mlflow_sanity.adapters.keras.regression import regression_files, regression_of
 from mlflow_sanity.adapters.keras.task_heads import (
@@ -51,11 +51,6 @@ ROW_FIELDS = (
     "seen_splits",
     "fit_validation_accuracy",
 )
-
-
-def model_heads(model: Any) -> dict[str | None, ModelSpec]:
-    """The model's classification-relevant outputs by name; ``{None: spec}`` for one output."""
-    return dict(describe_heads(model)) or {None: describe_model(model)}
 
 
 def is_single(heads: Heads) -> bool:
@@ -91,7 +86,7 @@ def call_heads(model: Any, options: CheckOptions, y: Any, x: Any, notes: list[st
     each output's spec, its task on the call's labels ``y`` (``head_task``; the inputs
     ``x`` tell an autoencoder) and its ``label_names`` (names that do not fit the model
     add a note to ``notes``)."""
-    specs = model_heads(model)
+    specs = describe_heads(model)
     tasks = head_tasks(specs, y, x)
     names = head_names(options, specs, model, notes)
     heads = {name: Head(name, spec, tasks[name], names.get(name)) for name, spec in specs.items()}
@@ -316,8 +311,11 @@ def classification_of(
     """Predictions of a single-label classifier head as the core's ``Classification``
     (``core/outputs.py``, class indices as labels); None for multi-label targets or labels
     that are not classes. The caller decides that the head is a classifier
-    (``ModelSpec.is_classifier``)."""
-    if preds is None or labels is None or not labels.is_single_label:
+    (``ModelSpec.is_classifier``). ``labels``: a fit's summary of the labels the head was
+    trained on: targets that are no classes there are not classified on its validation
+    rows either. Without it the predicted rows' own labels decide (``model.evaluate``, a
+    seed's scores)."""
+    if preds is None or (labels is not None and not labels.is_single_label):
         return None
     try:  # NaN outputs (a diverged fit) are non_finite_loss's to report
         return classify_scores(spec, preds.y_true, preds.outputs)
