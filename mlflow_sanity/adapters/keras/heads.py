@@ -21,10 +21,9 @@ import numpy as np
 
 from mlflow_sanity.adapters.keras.describe import describe_heads
 from mlflow_sanity.adapters.keras.predict import predict_heads, predict_outputs
-from mlflow_sanity.adapters.keras.regression import regression_files, regression_of
+from mlflow_sanity.adapters.keras.regression import regression_of
 from mlflow_sanity.adapters.keras.task_heads import (
     multilabel_evidence,
-    multilabel_files,
     sequence_evidence,
     with_mask,
 )
@@ -389,13 +388,16 @@ def head_files(contexts: Mapping[str | None, Context], prefix: str = "") -> dict
     """The plots and tables of each head that was evaluated: confusion matrix and per-class
     plots of a classifier (a tagger's real tokens too), predicted vs actual and residuals of
     a regressor, the per-label table of a multi-label head."""
-    from mlflow_sanity.report import classification_files
+    from mlflow_sanity.report import classification_files, per_label_csv
+    from mlflow_sanity.report.regression_plots import regression_files
 
     files: dict[str, bytes] = {}
     for name, ctx in contexts.items():
         head = f"{prefix}{name}_" if name is not None else prefix
         if ctx.eval is not None:
             files.update(classification_files(ctx.eval, prefix=head))
-        files.update(regression_files(ctx.regression, prefix=head))
-        files.update(multilabel_files(ctx.multilabel, prefix=head))
+        if ctx.regression is not None:
+            files.update(regression_files(ctx.regression, head))
+        if ctx.multilabel is not None:
+            files[f"{head}per_class.csv"] = per_label_csv(ctx.multilabel.per_label).encode()
     return files
