@@ -42,22 +42,21 @@ class Classification:
     unit: str = "rows"
     # the rows' top-label calibration, one pass shared by the ECE metric and its check
     calibration: Calibration | None = None
+    # rows and per-class counts, read by several checks and plots: counted once, here
+    n: int = field(init=False, repr=False, compare=False)
+    true_counts: np.ndarray = field(init=False, repr=False, compare=False)
+    pred_counts: np.ndarray = field(init=False, repr=False, compare=False)
 
-    @property
-    def n(self) -> int:
-        return int(self.y_true.shape[0])
-
-    @property
-    def true_counts(self) -> np.ndarray:
-        if self.confusion.shape == (len(self.labels),) * 2:  # O(k^2), not O(n)
-            return self.confusion.sum(axis=1)
-        return np.bincount(self.y_true, minlength=len(self.labels))
-
-    @property
-    def pred_counts(self) -> np.ndarray:
-        if self.confusion.shape == (len(self.labels),) * 2:
-            return self.confusion.sum(axis=0)
-        return np.bincount(self.y_pred, minlength=len(self.labels))
+    def __post_init__(self) -> None:
+        k = len(self.labels)
+        if self.confusion.shape == (k, k):  # O(k^2), not O(n)
+            true, pred = self.confusion.sum(axis=1), self.confusion.sum(axis=0)
+        else:
+            true = np.bincount(self.y_true, minlength=k)
+            pred = np.bincount(self.y_pred, minlength=k)
+        object.__setattr__(self, "n", int(self.y_true.shape[0]))
+        object.__setattr__(self, "true_counts", true)
+        object.__setattr__(self, "pred_counts", pred)
 
     @property
     def present(self) -> np.ndarray:

@@ -15,6 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from mlflow_sanity.core.keras_spec import ModelSpec
+from mlflow_sanity.core.labels import label_indices
 from mlflow_sanity.core.metrics import Classification, classify
 from mlflow_sanity.core.predictions import (
     class_order_for_indices,
@@ -62,6 +64,17 @@ def classify_outputs(
     if classes is None:
         classes = score_classes(y_true, proba.shape[1])
     return classify(y_true, proba=proba, labels=classes, pos_label=pos_label)
+
+
+def classify_scores(spec: ModelSpec, y_true: Any, outputs: Any) -> Classification | None:
+    """A Keras classifier head's scores on the rows labelled ``y_true`` (class indices or
+    one-hot), read by the head's output activation and its loss's ``from_logits``: the one
+    reading of the head loop and the cause experiments. None for labels that are not classes."""
+    y = label_indices(y_true)
+    if y is None:
+        return None
+    facts = OutputFacts(spec.output_activation, spec.outputs_logits, scores=True)
+    return classify_outputs(y, outputs, facts)
 
 
 def score_classes(y_true: Any, width: int) -> list[Any] | None:

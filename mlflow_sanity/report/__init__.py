@@ -8,6 +8,7 @@ import io
 import json
 from collections.abc import Mapping
 from functools import cache
+from typing import Any
 
 import jinja2
 
@@ -37,7 +38,18 @@ def render_html(
 ) -> str:
     """A self-contained page: plots are inlined as data URIs, no external URL is referenced.
     ``verdict``: the report's, when the caller has it (``calls.verdict_of``)."""
-    found = verdict or verdict_of(report)
+    return _html(report, report.to_dict()["inputs"], images, verdict or verdict_of(report))
+
+
+def render_files(report: Report, images: Mapping[str, bytes], verdict: Verdict) -> tuple[str, str]:
+    """``report.json`` and ``report.html`` (``render_json``, ``render_html``) from one
+    serialization of the report: what a run's ``sanity/`` folder holds."""
+    data = report.to_dict()
+    page = _html(report, data["inputs"], images, verdict)
+    return json.dumps(data, indent=2, allow_nan=False), page
+
+
+def _html(report: Report, inputs: Any, images: Mapping[str, bytes] | None, found: Verdict) -> str:
     return (
         _env()
         .get_template("report.html.j2")
@@ -51,7 +63,7 @@ def render_html(
             findings=found.ranked,
             metrics=dict(sorted(report.metrics.items())),
             tables=report.tables,
-            inputs=report.to_dict()["inputs"],
+            inputs=inputs,
             images={
                 name: base64.b64encode(data).decode("ascii")
                 for name, data in (images or {}).items()

@@ -29,7 +29,7 @@ from mlflow_sanity.core.findings import Report
 from mlflow_sanity.core.fingerprint import Fingerprint
 from mlflow_sanity.core.splits import ModelSelection
 from mlflow_sanity.core.verdict import Verdict
-from mlflow_sanity.report import render_html, render_json
+from mlflow_sanity.report import render_files
 from mlflow_sanity.report.calls import verdict_of
 from mlflow_sanity.report.markdown import with_note
 from mlflow_sanity.tracking import metric_names, shim, verdict
@@ -93,7 +93,7 @@ def log_report(
         now = now_ms()
         metrics = _metrics(report.metrics, step, now, prefix) if log_metrics else []
         metrics = metric_names.attach(metrics, model_id, dataset)
-        own = verdict.rows(verdict.of(told), now)  # a LoggedModel's: models.tag_model
+        own = verdict.run_rows(told, now)  # a LoggedModel's: models.tag_model
         if mlflow.get_active_model_id() is None:  # nothing to link them to: one call
             metrics, own = metrics + own, []
         tags = _tags(merged, told, run.data.tags.get(NOTE_TAG), extra_tags)
@@ -182,8 +182,9 @@ def _write_run_folder(
     for name, data in files.items():
         (out / name).write_bytes(data)
     images = {p.name: p.read_bytes() for p in sorted(out.glob("*.png"))}
-    (out / "report.json").write_text(render_json(report))
-    (out / "report.html").write_text(render_html(report, images, verdict=told), encoding="utf-8")
+    json_text, html = render_files(report, images, told)
+    (out / "report.json").write_text(json_text)
+    (out / "report.html").write_text(html, encoding="utf-8")
     written = _Written((out / "report.json").read_bytes(), images, {})
     for name in set(stored) - set(files):
         (out / name).unlink()

@@ -48,9 +48,9 @@ def values(level: int, flagged_ids: Iterable[str]) -> dict[str, float]:
     return {STATUS_LEVEL: float(level), FLAGGED_COUNT: float(len({i for i in flagged_ids if i}))}
 
 
-def of(found: Verdict) -> dict[str, float]:
-    """The verdict metrics of a (merged) report's verdict."""
-    return values(found.level, found.flagged_ids)
+def run_rows(found: Verdict, timestamp: int) -> list[Metric]:
+    """The verdict metrics of a (merged) report's verdict, as rows at step 0."""
+    return rows(values(found.level, found.flagged_ids), timestamp)
 
 
 def of_tags(tags: Mapping[str, str]) -> dict[str, float] | None:

@@ -43,7 +43,6 @@ from mlflow_sanity.checks import CheckOptions, Context
 from mlflow_sanity.core.boundary import Caught, Origin, attempt
 from mlflow_sanity.core.findings import Provenance, Report
 from mlflow_sanity.core.fingerprint import Fingerprint
-from mlflow_sanity.core.keras_spec import summarize_labels
 from mlflow_sanity.core.splits import Split
 from mlflow_sanity.core.task import Task
 
@@ -262,10 +261,11 @@ def analyse_evaluate(
     returned metrics against scikit-learn, and leakage against what ``fit`` remembered.
     ``captured``: the outputs of Keras' own pass, when kept (no second forward pass)."""
     rows, note = read_rows(call.x, call.y, call.sample_weight)
+    n = n_rows(rows.x) if rows is not None else None
     notes = [note] if note else []
     memory = memory or FitMemory(None)
     heads = call_heads(model, config, rows.y if rows else None, rows.x if rows else None, notes)
-    outputs, failed = _evaluate_outputs(model, heads, rows, call, captured, notes)
+    outputs, failed = _evaluate_outputs(model, heads, rows, n, call, captured, notes)
     if rows is None:
         seen = Seen(unread=EVALUATED_UNREADABLE)
     else:  # the weights of one output (several outputs' are not read apart)
@@ -279,7 +279,7 @@ def analyse_evaluate(
     }
     row_ctx = _evaluate_rows(model, rows, heads.specs, memory)
     inputs: dict[str, Any] = {
-        "evaluate": {"rows": n_rows(rows.x) if rows is not None else None, "notes": notes},
+        "evaluate": {"rows": n, "notes": notes},
         "returned": dict(returned),
     }
     if heads.single:
@@ -303,13 +303,10 @@ def _evaluate_head(
     the evaluated rows, its task's evidence (a regressor's baseline: the fit's targets),
     and Keras' returned metrics to compare with."""
     preds = head_predictions(model, head, seen)
-    labels = (
-        summarize_labels(preds.y_true, None, head.spec.output_units) if preds is not None else None
-    )
     return head_context(
         head,
         preds,
-        labels,
+        None,  # the evaluated rows' own labels decide (``heads.classification_of``)
         seen,
         memory.targets,
         evaluated=dict(returned) if preds is not None else None,
@@ -336,17 +333,18 @@ def _evaluate_outputs(
     model: Any,
     heads: CallHeads,
     rows: Any,
+    n: int | None,
     call: EvaluateCall,
     captured: Captured | None,
     notes: list[str],
 ) -> tuple[dict[Any, np.ndarray], bool]:
     """Each head's outputs on the evaluated rows (when some check reads them:
     ``CallHeads.predicted``): those of Keras' own pass when they were kept (one forward
-    pass), else our own pass; and whether that pass failed."""
-    if rows is None or not heads.predicted:
+    pass), else our own pass; and whether that pass failed. ``n``: the rows' count."""
+    if rows is None or n is None or not heads.predicted:
         return {}, False
     single = heads.single
-    kept = captured.outputs(n_rows(rows.x)) if captured is not None and single else None
+    kept = captured.outputs(n) if captured is not None and single else None
     if kept is not None:
         return {None: kept}, False
     if rows.y is None:

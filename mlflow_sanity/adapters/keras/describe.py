@@ -17,7 +17,6 @@ from mlflow_sanity.core.keras_spec import (
     LayerSpec,
     MetricSpec,
     ModelSpec,
-    canonical_name,
 )
 from mlflow_sanity.core.predictions import layer_activation, output_layer_index
 from mlflow_sanity.core.splits import NormalizationStats
@@ -115,18 +114,19 @@ def default_learning_rate(optimizer: Any) -> float | None:
         return None
 
 
-def describe_heads(model: Any) -> dict[str, ModelSpec]:
+def describe_heads(model: Any) -> dict[str | None, ModelSpec]:
     """One ``ModelSpec`` per output of a multi-output model, named by its output name:
-    each head's own activation, units, loss and metrics (empty for one output)."""
+    each head's own activation, units, loss and metrics; ``{None: spec}`` for one output
+    (or outputs that cannot be told apart by name)."""
+    whole = describe_model(model)
     try:
         names, outputs = list(model.output_names), list(model.outputs)
     except (AttributeError, TypeError, ValueError):
-        return {}
+        return {None: whole}
     if len(outputs) < 2 or len(names) != len(outputs):
-        return {}
-    whole = describe_model(model)
+        return {None: whole}
     losses = _head_losses(model)
-    heads = {}
+    heads: dict[str | None, ModelSpec] = {}
     for name, output in zip(names, outputs, strict=True):
         shape = tuple(output.shape)
         try:
@@ -190,12 +190,12 @@ def _loss_of(obj: Any) -> tuple[str | None, bool]:
         try:
             obj = keras.losses.get(obj)
         except (ValueError, TypeError):
-            return canonical_name(obj), False
+            return obj or None, False
     fn = getattr(obj, "fn", None)
     name = getattr(fn, "__name__", None) or getattr(obj, "__name__", None) or type(obj).__name__
     kwargs = shim.wrapped(obj).kwargs
     from_logits = bool(getattr(obj, "from_logits", False) or kwargs.get("from_logits", False))
-    return canonical_name(name), from_logits
+    return name, from_logits  # ModelSpec keeps it by its canonical name
 
 
 def _metric_threshold(metric: Any, kwargs: dict[str, Any]) -> float | None:
@@ -233,9 +233,7 @@ def _metric_specs(model: Any) -> Iterable[MetricSpec]:
                     MetricSpec(
                         name=name,
                         requested=asked if isinstance(asked, str) else type(asked).__name__,
-                        variant=canonical_name(
-                            getattr(inner.fn, "__name__", None) or type(m).__name__
-                        ),
+                        variant=getattr(inner.fn, "__name__", None) or type(m).__name__,
                         weighted=weighted,
                         threshold=_metric_threshold(m, inner.kwargs),
                         from_logits=inner.from_logits,

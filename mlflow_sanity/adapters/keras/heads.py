@@ -19,20 +19,19 @@ from typing import Any
 
 import numpy as np
 
-from mlflow_sanity.adapters.keras.describe import describe_heads, describe_model
+from mlflow_sanity.adapters.keras.describe import describe_heads
 from mlflow_sanity.adapters.keras.predict import predict_heads, predict_outputs
-from mlflow_sanity.adapters.keras.regression import regression_files, regression_of
+from mlflow_sanity.adapters.keras.regression import regression_of
 from mlflow_sanity.adapters.keras.task_heads import (
     multilabel_evidence,
-    multilabel_files,
     sequence_evidence,
     with_mask,
 )
 from mlflow_sanity.checks import CheckOptions, Context
 from mlflow_sanity.core.findings import Provenance, Report
-from mlflow_sanity.core.keras_spec import LabelSummary, ModelSpec, Predictions, label_indices
+from mlflow_sanity.core.keras_spec import LabelSummary, ModelSpec, Predictions
 from mlflow_sanity.core.metrics import Classification, InputError
-from mlflow_sanity.core.outputs import OutputFacts, classify_outputs
+from mlflow_sanity.core.outputs import classify_scores
 from mlflow_sanity.core.regression import TargetStats
 from mlflow_sanity.core.task import SINGLE_LABEL, Task, TaskDecision, decide_task, task_gap
 from mlflow_sanity.pipeline import build_report
@@ -51,11 +50,6 @@ ROW_FIELDS = (
     "seen_splits",
     "fit_validation_accuracy",
 )
-
-
-def model_heads(model: Any) -> dict[str | None, ModelSpec]:
-    """The model's classification-relevant outputs by name; ``{None: spec}`` for one output."""
-    return dict(describe_heads(model)) or {None: describe_model(model)}
 
 
 def is_single(heads: Heads) -> bool:
@@ -91,7 +85,7 @@ def call_heads(model: Any, options: CheckOptions, y: Any, x: Any, notes: list[st
     each output's spec, its task on the call's labels ``y`` (``head_task``; the inputs
     ``x`` tell an autoencoder) and its ``label_names`` (names that do not fit the model
     add a note to ``notes``)."""
-    specs = model_heads(model)
+    specs = describe_heads(model)
     tasks = head_tasks(specs, y, x)
     names = head_names(options, specs, model, notes)
     heads = {name: Head(name, spec, tasks[name], names.get(name)) for name, spec in specs.items()}
@@ -316,15 +310,14 @@ def classification_of(
     """Predictions of a single-label classifier head as the core's ``Classification``
     (``core/outputs.py``, class indices as labels); None for multi-label targets or labels
     that are not classes. The caller decides that the head is a classifier
-    (``ModelSpec.is_classifier``)."""
-    if preds is None or labels is None or not labels.is_single_label:
+    (``ModelSpec.is_classifier``). ``labels``: a fit's summary of the labels the head was
+    trained on: targets that are no classes there are not classified on its validation
+    rows either. Without it the predicted rows' own labels decide (``model.evaluate``, a
+    seed's scores)."""
+    if preds is None or (labels is not None and not labels.is_single_label):
         return None
-    y = label_indices(preds.y_true)
-    if y is None:
-        return None
-    facts = OutputFacts(spec.output_activation, spec.outputs_logits, scores=True)
     try:  # NaN outputs (a diverged fit) are non_finite_loss's to report
-        return classify_outputs(y, preds.outputs, facts)
+        return classify_scores(spec, preds.y_true, preds.outputs)
     except InputError as exc:
         _log.info("predictions not checked: %s", exc)
         return None
@@ -395,13 +388,16 @@ def head_files(contexts: Mapping[str | None, Context], prefix: str = "") -> dict
     """The plots and tables of each head that was evaluated: confusion matrix and per-class
     plots of a classifier (a tagger's real tokens too), predicted vs actual and residuals of
     a regressor, the per-label table of a multi-label head."""
-    from mlflow_sanity.report import classification_files
+    from mlflow_sanity.report import classification_files, per_label_csv
+    from mlflow_sanity.report.regression_plots import regression_files
 
     files: dict[str, bytes] = {}
     for name, ctx in contexts.items():
         head = f"{prefix}{name}_" if name is not None else prefix
         if ctx.eval is not None:
             files.update(classification_files(ctx.eval, prefix=head))
-        files.update(regression_files(ctx.regression, prefix=head))
-        files.update(multilabel_files(ctx.multilabel, prefix=head))
+        if ctx.regression is not None:
+            files.update(regression_files(ctx.regression, head))
+        if ctx.multilabel is not None:
+            files[f"{head}per_class.csv"] = per_label_csv(ctx.multilabel.per_label).encode()
     return files

@@ -30,8 +30,7 @@ from mlflow_sanity.adapters.keras.remedies import (
     standardiser,
 )
 from mlflow_sanity.core.boundary import Caught, Origin
-from mlflow_sanity.core.keras_spec import label_indices
-from mlflow_sanity.core.outputs import OutputFacts, classify_outputs
+from mlflow_sanity.core.outputs import classify_scores
 from mlflow_sanity.core.proofs import Score
 
 _log = logging.getLogger(__name__)
@@ -117,8 +116,9 @@ def _held_out(clone: Any, x: Any, y: Any, batch_size: int, spec: Any, classes: b
 def _scored(spec: Any, outputs: Any, y: Any, loss: float) -> Score:
     """A classifier's held-out score, read as the checks read its outputs
     (``core/outputs.py``): balanced accuracy and the recall of each class present in ``y``."""
-    facts = OutputFacts(spec.output_activation, spec.outputs_logits, scores=True)
-    c = classify_outputs(label_indices(y), outputs, facts)
+    c = classify_scores(spec, y, outputs)
+    if c is None:  # labels that are not classes: the held-out loss alone
+        return Score(None, loss)
     recalls = tuple(float(row["recall"]) for row in c.per_class if row["support"])
     return Score(float(np.mean(recalls)), loss, None, recalls)
 

@@ -56,12 +56,3 @@ def regression_of(preds: Predictions | None, train: TargetStats | None) -> Regre
     except InputError as exc:
         _log.info("regression not checked: %s", exc)
         return None
-
-
-def regression_files(r: Regression | None, prefix: str = "") -> dict[str, bytes]:
-    """Predicted-vs-actual and residual plots of an evaluated regression."""
-    if r is None:
-        return {}
-    from mlflow_sanity.report.regression_plots import regression_files as files
-
-    return files(r, prefix)

@@ -105,12 +105,3 @@ def _sequence(spec: ModelSpec, preds: Predictions, names: tuple[str, ...] | None
     if ignored:
         facts = replace(facts, entity_note=f"{ignored}; {facts.entity_note}")
     return {"eval": c, "sequence": facts}
-
-
-def multilabel_files(ml: Any, prefix: str = "") -> dict[str, bytes]:
-    """``per_class.csv`` of a multi-label head: one row per label (empty for any other)."""
-    from mlflow_sanity.report import per_label_csv
-
-    if ml is None:
-        return {}
-    return {f"{prefix}per_class.csv": per_label_csv(ml.per_label).encode()}

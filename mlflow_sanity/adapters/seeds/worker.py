@@ -226,15 +226,14 @@ def _keras_metrics(model: Any, x: Any, y: Any) -> dict[str, float]:
     from mlflow_sanity.adapters.keras.heads import evaluation_of, evidence_field, head_task
     from mlflow_sanity.adapters.keras.predict import predict_outputs
     from mlflow_sanity.adapters.keras.task_heads import with_mask
-    from mlflow_sanity.core.keras_spec import Predictions, summarize_labels
+    from mlflow_sanity.core.keras_spec import Predictions
 
     spec = describe_model(model)
     task = head_task(spec, y)
     if not task.judged:
         raise InputError(f"seed sweeps cannot judge this model: {task.why}")
     preds = with_mask(model, x, Predictions(y, predict_outputs(model, x, None)))
-    labels = summarize_labels(y, None, spec.output_units) if task.task in SINGLE_LABEL else None
-    evidence = evaluation_of(task.task, spec, preds, labels).get(evidence_field(task.task))
+    evidence = evaluation_of(task.task, spec, preds, None).get(evidence_field(task.task))
     if evidence is None:
         raise InputError(f"the seed's predictions could not be judged as {task.task.value}")
     keep = _REGRESSION_AGGREGATED if task.task is Task.REGRESSION else None
