@@ -360,3 +360,51 @@ def test_a_failed_forward_pass_is_reported_per_check_not_passed(keras, sanity_on
     assert report.coverage.startswith("partial: model.evaluate #1: the model's predictions")
     assert report.get("train_test_overlap") is not None  # the rows were still checked
     assert report.provenance.evaluated_on is None  # nothing was judged on predictions
+
+
+def test_the_rows_are_looked_up_once_beside_the_metrics(keras, sanity_on, monkeypatch):
+    """The lookup of the evaluated rows in the fit's training fingerprint starts on a
+    second thread before the metrics (``analyse_evaluate``); every check that reads it
+    reads that one lookup, and the copies of training rows are still found."""
+    import threading
+
+    from mlflow_sanity.core import fingerprint as fpm
+
+    calls: list[str] = []
+    real = fpm.match
+
+    def counted(*args, **kwargs):
+        calls.append(threading.current_thread().name)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(fpm, "match", counted)
+    rng = np.random.default_rng(1)
+    x, y = rng.normal(size=(400, 10)), rng.integers(0, 2, 400)
+    model = _binary_model(keras)
+    model.fit(x[:300], y[:300], epochs=2, verbose=0)
+    calls.clear()  # the fit's own lookups
+    model.evaluate(
+        np.concatenate([x[300:], x[:100]]), np.concatenate([y[300:], y[:100]]), verbose=0
+    )
+    assert len(calls) == 1 and calls[0].startswith("mlflow-sanity-lookup"), calls
+    _, report = _last_report()
+    overlap = report.get("train_test_overlap")
+    assert overlap.severity is Severity.FAIL and overlap.message.startswith("100 of 200")
+
+
+def test_a_measurement_started_elsewhere_is_waited_for_and_raises_where_it_is_read():
+    from concurrent.futures import ThreadPoolExecutor
+
+    from mlflow_sanity.checks import Context
+
+    def boom():
+        raise ValueError("the lookup failed")
+
+    ctx = Context()
+    with ThreadPoolExecutor(1) as pool:
+        ctx.started("a", pool.submit(lambda: 41 + 1))
+        ctx.started("b", pool.submit(boom))
+        assert ctx.measure("a", lambda: 0) == 42  # the started value, not recomputed
+        assert ctx.measure("a", lambda: 0) == 42
+        with pytest.raises(ValueError, match="the lookup failed"):
+            ctx.measure("b", lambda: 0)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -92,10 +93,19 @@ class Context:
     shared: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def measure(self, key: str, compute: Callable[[], Any]) -> Any:
-        """``compute()`` once per context, for measurements two checks both need."""
+        """``compute()`` once per context, for measurements two checks both need; one an
+        adapter started early (``started``) is waited for."""
         if key not in self.shared:
             self.shared[key] = compute()
-        return self.shared[key]
+        value = self.shared[key]
+        if isinstance(value, Future):  # its errors are raised here, in the check that reads it
+            value = self.shared[key] = value.result()
+        return value
+
+    def started(self, key: str, measurement: Future) -> None:
+        """``measurement`` (a pending ``measure(key, ...)``: the same value, computed by the
+        same code) is under way on another thread while the adapter does other work."""
+        self.shared.setdefault(key, measurement)
 
 
 @dataclass(frozen=True)

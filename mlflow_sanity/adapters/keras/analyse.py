@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -40,6 +41,7 @@ from mlflow_sanity.adapters.keras.predict import Captured
 from mlflow_sanity.adapters.keras.probes import complete_probe
 from mlflow_sanity.adapters.keras.regression import target_stats
 from mlflow_sanity.checks import CheckOptions, Context
+from mlflow_sanity.checks.leakage.overlap import start_train_match
 from mlflow_sanity.core.boundary import Caught, Origin, attempt
 from mlflow_sanity.core.findings import Provenance, Report
 from mlflow_sanity.core.fingerprint import Fingerprint
@@ -273,11 +275,6 @@ def analyse_evaluate(
         seen = Seen(
             rows.x, rows.y, weights, outputs, read=True, failed=failed, unjudged=EVALUATED_UNJUDGED
         )
-    contexts = {
-        name: _evaluate_head(model, head, seen, returned, memory)
-        for name, head in heads.heads.items()
-    }
-    row_ctx = _evaluate_rows(model, rows, heads.specs, memory)
     inputs: dict[str, Any] = {
         "evaluate": {"rows": n, "notes": notes},
         "returned": dict(returned),
@@ -287,7 +284,18 @@ def analyse_evaluate(
     origin = Provenance(
         source="model.evaluate", call="model.evaluate", evaluated_on="model.evaluate data"
     )
-    judged = judge_heads(contexts, row_ctx, options=config, provenance=origin, inputs=inputs)
+    row_ctx = _evaluate_rows(model, rows, heads.specs, memory)
+    # the rows' lookup in the training fingerprint (compiled or NumPy: both release the
+    # GIL) runs on a second thread while this one computes each head's metrics; the checks
+    # then read that one lookup (``Context.measure``) as they would have computed it
+    with ThreadPoolExecutor(1, thread_name_prefix="mlflow-sanity-lookup") as pool:
+        if "train_test_overlap" not in config.disable:
+            start_train_match(row_ctx, pool)
+        contexts = {
+            name: _evaluate_head(model, head, seen, returned, memory)
+            for name, head in heads.heads.items()
+        }
+        judged = judge_heads(contexts, row_ctx, options=config, provenance=origin, inputs=inputs)
     files = head_files(contexts)
     # the evaluated rows in the training columns, if the leakage checks computed them:
     # the fit's memory keeps them for the union of splits a later evaluate is compared with

@@ -370,7 +370,9 @@ def judge_heads(
 def with_rows(head: Context, rows: Context) -> Context:
     """One context holding a head's evidence and the rows' (a single-output model)."""
     given = {name: getattr(rows, name) for name in ROW_FIELDS if getattr(rows, name) is not None}
-    return replace(head, **given, missing={**rows.missing, **head.missing})
+    # the rows' measurements, begun or done (the lookup ``analyse`` started), come along
+    shared = {**rows.shared, **head.shared}
+    return replace(head, **given, missing={**rows.missing, **head.missing}, shared=shared)
 
 
 def name_findings(report: Report, head: str | None) -> Report:

@@ -11,6 +11,7 @@ between checks through ``Context.measure``, so each is computed once per report.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -288,6 +289,22 @@ def train_overlap(ctx: Context, chance_alpha: float) -> Overlap | None:
 
     key = "train_overlap" if train is None else f"train_overlap(chance_alpha={chance_alpha!r})"
     return ctx.measure(key, compute)
+
+
+def start_train_match(ctx: Context, pool: Executor) -> None:
+    """Start ``train_match`` on ``pool`` for a context whose evaluation split and
+    training fingerprint are given as they are (labelled rows, a logged fingerprint): the
+    same lookup, begun while the adapter computes the metrics. Nothing for other contexts,
+    whose checks look up the rows when they need them."""
+    test = ctx.test
+    if not isinstance(ctx.fingerprint, fpm.Fingerprint) or ctx.train is not None:
+        return
+    if not isinstance(test, Split) or test.labels is None:
+        return
+    fp = ctx.fingerprint
+    ctx.started(
+        "train_match", pool.submit(guarded, lambda: fpm.match(fp, test.features, test.labels))
+    )
 
 
 def train_match(ctx: Context) -> fpm.Match | None:
