@@ -671,3 +671,24 @@ def test_keras_normalization_adapted_on_train_plus_test_is_flagged(
             evaluator_config={"train_data": train},
         )
     assert _tags(run.info.run_id)["sanity.finding.preprocessing_leakage"] == "warn"
+
+
+@pytest.mark.parametrize(
+    "labels",
+    [
+        np.array([0, 1, 1, 3, 3, 3]),
+        np.array([5, 5, 2], dtype=np.uint8),
+        np.array([True, False, True]),
+        np.array([-1, 2, 2]),
+        np.array([2.0, 1.0, 2.0]),
+        np.array(["b", "a", "b"]),
+        np.array([1.0, np.nan, 1.0]),
+    ],
+)
+def test_duplicate_counts_per_class_read_labels_as_np_unique_does(labels):
+    from mlflow_sanity.checks.leakage.duplicates import _classes
+
+    ours, theirs = _classes(labels), np.unique(labels, return_inverse=True, return_counts=True)
+    for a, b in zip(ours, theirs, strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert ours[0].dtype == theirs[0].dtype

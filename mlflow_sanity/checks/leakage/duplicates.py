@@ -86,9 +86,9 @@ def _distinct(hashes: np.ndarray) -> int:
 
 
 def _classes(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``np.unique(labels, return_inverse=True, return_counts=True)`` by one hash pass
-    (``pandas.factorize``) instead of a sort of every row: the same classes, in the same
-    (sorted) order, the same codes and counts."""
+    """``np.unique(labels, return_inverse=True, return_counts=True)`` by one count (class
+    indices) or one hash pass (``pandas.factorize``) instead of a sort of every row: the
+    same classes, in the same (sorted) order, the same codes and counts."""
     if labels.dtype.kind in "iu" and labels.size and labels.min() >= 0 and labels.max() < 1 << 20:
         counts = np.bincount(labels)  # class indices: one count, no hashing
         values = np.flatnonzero(counts)
