@@ -12,7 +12,7 @@ from mlflow_sanity.checks.leakage_verdict import leakage_clean, leakage_verdict
 from mlflow_sanity.checks.registry import Context, Outcome, check, grade, passed, reaches
 from mlflow_sanity.checks.regression import regression_collapse
 from mlflow_sanity.core.findings import Severity
-from mlflow_sanity.core.metrics import Calibration, Classification
+from mlflow_sanity.core.metrics import Classification
 from mlflow_sanity.core.task import CLASS_TASKS, SINGLE_LABEL, Task
 
 # A tagger's real tokens are one classification: every single-label check holds for them.
@@ -430,17 +430,17 @@ def separation_margin(c: Classification) -> float | None:
 def uncalibrated(ctx: Context, t: Mapping[str, float]) -> Outcome | None:
     """Predicted probabilities are badly calibrated (high expected calibration error).
 
-    The ECE is split by direction (``calibration_gap``): the bins where confidence
+    The ECE is split by direction (``Calibration.split``): the bins where confidence
     exceeds the hit rate (over-confident) and those where it falls short. Only
     over-confidence misleads a decision (a predicted 95% that is right 70% of the time),
     so a warning needs the over-confident part alone above ``max_ece``; a high ECE that
     is mostly under-confidence (typical after short training) is info.
     """
     c: Classification = ctx.eval
-    if "ece" not in c.metrics or c.proba is None:
+    calibration = c.calibration  # set with the ``ece`` metric, whenever there are probabilities
+    if "ece" not in c.metrics or calibration is None:
         return None
     ece = c.metrics["ece"]
-    calibration = c.calibration or Calibration.of(c.proba, c.y_true)
     over, under = calibration.split()
     direction = "over-confident" if over >= under else "under-confident"
     evidence = {

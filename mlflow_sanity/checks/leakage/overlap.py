@@ -301,10 +301,7 @@ def start_train_match(ctx: Context, pool: Executor) -> None:
         return
     if not isinstance(test, Split) or test.labels is None:
         return
-    fp = ctx.fingerprint
-    ctx.started(
-        "train_match", pool.submit(guarded, lambda: fpm.match(fp, test.features, test.labels))
-    )
+    ctx.started("train_match", pool.submit(_look_up, ctx.fingerprint, test))
 
 
 def train_match(ctx: Context) -> fpm.Match | None:
@@ -315,9 +312,10 @@ def train_match(ctx: Context) -> fpm.Match | None:
     if got is None:
         return None
     fp = got[0]
+    return ctx.measure("train_match", lambda: _look_up(fp, eval_split(ctx)))
 
-    def compute() -> fpm.Match:
-        test = eval_split(ctx)
-        return guarded(lambda: fpm.match(fp, test.features, test.labels))
 
-    return ctx.measure("train_match", compute)
+def _look_up(fp: fpm.Fingerprint, test: Split) -> fpm.Match:
+    """``test``'s rows (and labels) in ``fp``: the one lookup ``train_match`` measures,
+    on this thread or begun on another (``start_train_match``)."""
+    return guarded(lambda: fpm.match(fp, test.features, test.labels))
