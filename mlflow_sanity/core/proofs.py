@@ -349,22 +349,6 @@ class Proof:
             f"{self.train_rows} training rows, {self.eval_rows} {self.eval_on})"
         )
 
-    def with_runs(self, runs: tuple[str, ...], note: str = "") -> Proof:
-        return Proof(
-            self.finding,
-            self.remedy,
-            self.control,
-            self.remedied,
-            self.train_rows,
-            self.class_counts,
-            self.eval_on,
-            runs,
-            note or self.note,
-            self.min_seeds,
-            self.reached,
-            self.n_eval,
-        )
-
     def to_dict(self) -> dict[str, Any]:
         """The contract form (``evidence["proof"]``, docs/architecture.md "Public
         contract"): remedy, metric, control, remedied, verdict, runs; plus the losses, the

@@ -130,10 +130,6 @@ class SeedResults:
     repeat: Mapping[str, float] | None = None
     repeat_error: str | None = None
 
-    def metric_values(self, name: str | None = None) -> list[float]:
-        name = name or self.metric
-        return [float(m[name]) for m in self.values.values() if name in m]
-
     def resolved_reference(self) -> tuple[float | None, str]:
         """The score the claimed effect is measured against, and where it came from.
 
