@@ -383,13 +383,41 @@ def test_the_rows_are_looked_up_once_beside_the_metrics(keras, sanity_on, monkey
     model = _binary_model(keras)
     model.fit(x[:300], y[:300], epochs=2, verbose=0)
     calls.clear()  # the fit's own lookups
+    during: list[int] = []  # lookups begun by the end of Keras' own pass
+
+    class Watch(keras.callbacks.Callback):
+        def on_test_end(self, logs=None):
+            for _ in range(500):  # the lookup began before the pass: it shows up here
+                if calls:
+                    break
+                threading.Event().wait(0.01)
+            during.append(len(calls))
+
     model.evaluate(
-        np.concatenate([x[300:], x[:100]]), np.concatenate([y[300:], y[:100]]), verbose=0
+        np.concatenate([x[300:], x[:100]]),
+        np.concatenate([y[300:], y[:100]]),
+        callbacks=[Watch()],
+        verbose=0,
     )
+    assert during == [1], "the lookup should begin beside Keras' pass, not after it"
     assert len(calls) == 1 and calls[0].startswith("mlflow-sanity-lookup"), calls
     _, report = _last_report()
     overlap = report.get("train_test_overlap")
     assert overlap.severity is Severity.FAIL and overlap.message.startswith("100 of 200")
+
+
+def test_a_failing_evaluate_raises_the_users_error_with_the_lookup_begun(keras, sanity_on):
+    """The lookup begun before Keras' pass is let go when the user's call fails; the
+    user sees Keras' own error, and the next evaluate is checked as usual."""
+    rng = np.random.default_rng(2)
+    x, y = rng.normal(size=(300, 10)), rng.integers(0, 2, 300)
+    model = _binary_model(keras)
+    model.fit(x[:200], y[:200], epochs=1, verbose=0)
+    with pytest.raises(ValueError):
+        model.evaluate(x[200:, :7], y[200:], verbose=0)  # three columns short
+    model.evaluate(x[200:], y[200:], verbose=0)
+    _, report = _last_report()
+    assert report.get("train_test_overlap") is not None
 
 
 def test_a_measurement_started_elsewhere_is_waited_for_and_raises_where_it_is_read():

@@ -35,13 +35,21 @@ from mlflow_sanity.adapters.keras.heads import (
     judge_heads,
     row_labels,
 )
-from mlflow_sanity.adapters.keras.inputs import EvaluateCall, FitCall, FitData, n_rows, read_rows
+from mlflow_sanity.adapters.keras.inputs import (
+    EvaluateCall,
+    FitCall,
+    FitData,
+    Rows,
+    is_readable,
+    n_rows,
+    read_rows,
+)
 from mlflow_sanity.adapters.keras.memory import FitMemory
 from mlflow_sanity.adapters.keras.predict import Captured
 from mlflow_sanity.adapters.keras.probes import complete_probe
 from mlflow_sanity.adapters.keras.regression import target_stats
 from mlflow_sanity.checks import CheckOptions, Context
-from mlflow_sanity.checks.leakage.overlap import start_train_match
+from mlflow_sanity.checks.leakage.overlap import Lookup, begin_lookup, start_train_match
 from mlflow_sanity.core.boundary import Caught, Origin, attempt
 from mlflow_sanity.core.findings import Provenance, Report
 from mlflow_sanity.core.fingerprint import Fingerprint
@@ -251,6 +259,45 @@ def _add_training_metrics(report: Report) -> None:
 # -- model.evaluate -------------------------------------------------------------------------
 
 
+_LOOKUP = "mlflow-sanity-lookup"  # the lookup thread's name
+
+
+@dataclass
+class Begun:
+    """What a ``model.evaluate`` of in-memory rows starts before Keras' own pass: the rows,
+    read once, and their lookup in the fit's training fingerprint on a second thread. The
+    lookup only reads the arrays and both hashing passes release the GIL, so it runs
+    beside Keras' forward pass (on 2 cores it hides about a third of its time, see
+    docs/performance-scale.md) instead of after it. ``close`` when the user's call failed."""
+
+    rows: Rows
+    note: str
+    lookup: Lookup
+    pool: ThreadPoolExecutor
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=False, cancel_futures=True)
+
+
+def begin_evaluate(
+    call: EvaluateCall, config: CheckOptions, memory: FitMemory | None
+) -> Begun | None:
+    """Begin the rows' lookup for ``analyse_evaluate`` where it is one array of labels
+    against the fit's training fingerprint (a one-output model's labels are the rows'
+    labels as given; ``start_train_match`` uses it only if the rows' context turns out to
+    hold the same features and labels). None otherwise: the lookup then starts beside the
+    metrics."""
+    train = memory.train if memory is not None else None
+    if train is None or "train_test_overlap" in config.disable or not is_readable(call.x):
+        return None
+    rows, note = read_rows(call.x, call.y, call.sample_weight)
+    if rows is None or not isinstance(rows.y, np.ndarray):
+        return None
+    pool = ThreadPoolExecutor(1, thread_name_prefix=_LOOKUP)
+    lookup = begin_lookup(train, Split(rows.x, rows.y, "model.evaluate data"), pool)
+    return Begun(rows, note, lookup, pool)
+
+
 def analyse_evaluate(
     model: Any,
     call: EvaluateCall,
@@ -258,11 +305,16 @@ def analyse_evaluate(
     config: CheckOptions,
     memory: FitMemory | None,
     captured: Captured | None = None,
+    begun: Begun | None = None,
 ) -> Analysis:
     """One ``model.evaluate``: the evaluation-set checks on the evaluated rows, Keras'
     returned metrics against scikit-learn, and leakage against what ``fit`` remembered.
-    ``captured``: the outputs of Keras' own pass, when kept (no second forward pass)."""
-    rows, note = read_rows(call.x, call.y, call.sample_weight)
+    ``captured``: the outputs of Keras' own pass, when kept (no second forward pass);
+    ``begun``: the rows and their lookup, when begun before that pass."""
+    if begun is not None:
+        rows, note = begun.rows, begun.note
+    else:
+        rows, note = read_rows(call.x, call.y, call.sample_weight)
     n = n_rows(rows.x) if rows is not None else None
     notes = [note] if note else []
     memory = memory or FitMemory(None)
@@ -286,11 +338,14 @@ def analyse_evaluate(
     )
     row_ctx = _evaluate_rows(model, rows, heads.specs, memory)
     # the rows' lookup in the training fingerprint (compiled or NumPy: both release the
-    # GIL) runs on a second thread while this one computes each head's metrics; the checks
-    # then read that one lookup (``Context.measure``) as they would have computed it
-    with ThreadPoolExecutor(1, thread_name_prefix="mlflow-sanity-lookup") as pool:
+    # GIL) runs on a second thread, begun before Keras' pass (``begin_evaluate``) or now,
+    # while this one computes each head's metrics; the checks then read that one lookup
+    # (``Context.measure``) as they would have computed it
+    early = begun.lookup if begun is not None else None
+    pool = begun.pool if begun is not None else ThreadPoolExecutor(1, thread_name_prefix=_LOOKUP)
+    with pool:
         if "train_test_overlap" not in config.disable:
-            start_train_match(row_ctx, pool)
+            start_train_match(row_ctx, pool, early)
         contexts = {
             name: _evaluate_head(model, head, seen, returned, memory)
             for name, head in heads.heads.items()

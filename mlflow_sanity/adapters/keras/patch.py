@@ -27,7 +27,12 @@ from typing import Any
 import keras
 
 from mlflow_sanity.adapters.keras import proofs
-from mlflow_sanity.adapters.keras.analyse import analyse_evaluate, returned_metrics
+from mlflow_sanity.adapters.keras.analyse import (
+    Begun,
+    analyse_evaluate,
+    begin_evaluate,
+    returned_metrics,
+)
 from mlflow_sanity.adapters.keras.describe import sibling_callbacks
 from mlflow_sanity.adapters.keras.guard import (
     EVALUATE_UNAFFECTED,
@@ -364,17 +369,26 @@ def _evaluate_wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
         return original(self, *args, **kwargs)
     guard = Guard("evaluate", EVALUATE_UNAFFECTED)
     call: EvaluateCall | None = None
+    begun: Begun | None = None
     with guard.ours():
         call = EvaluateCall.from_arguments(original, self, args, kwargs)
         for cb in call.callbacks:  # the wrapper, which sees the data, reports
             if isinstance(cb, SanityCallback):
                 cb.leave_evaluate_to_wrapper()
-    with inside(), _kept_outputs(self, call) as captured:
+        begun = begin_evaluate(call, _STATE.config, recall(self))  # beside Keras' pass
+
+    def failed(_: BaseException) -> None:  # the user's error passes through
+        if begun is not None:
+            begun.close()
+
+    with on_error(failed), inside(), _kept_outputs(self, call) as captured:
         result = original(self, *args, **kwargs)
     if call is not None:
         with guard.ours():
             returned = returned_metrics(self, result)
-            _check_evaluate(self, call, returned, _STATE.config, captured)
+            _check_evaluate(self, call, returned, _STATE.config, captured, begun)
+    if begun is not None:
+        begun.close()  # joined already when the checks ran; a no-op then
     guard.close()
     return result
 
@@ -398,11 +412,12 @@ def _check_evaluate(
     returned: dict[str, float],
     config: CheckOptions,
     captured: Captured | None = None,
+    begun: Begun | None = None,
 ) -> None:
     """Log to the run of the model's last fit (reopened: MLflow accepts writes to a
     finished run), else the active run, else a run of its own."""
     memory = recall(model)
-    found = analyse_evaluate(model, call, returned, config, memory, captured)
+    found = analyse_evaluate(model, call, returned, config, memory, captured, begun)
     if memory is not None:
         remember_evaluated(model, memory, found.fingerprints.get("evaluate"))
         if memory.causes:  # a symptom the fit did not show: its causes lead it here

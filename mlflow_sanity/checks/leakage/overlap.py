@@ -11,7 +11,7 @@ between checks through ``Context.measure``, so each is computed once per report.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from concurrent.futures import Executor
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -291,15 +291,46 @@ def train_overlap(ctx: Context, chance_alpha: float) -> Overlap | None:
     return ctx.measure(key, compute)
 
 
-def start_train_match(ctx: Context, pool: Executor) -> None:
+@dataclass(frozen=True)
+class Lookup:
+    """``test``'s rows looked up in ``fingerprint`` on another thread, begun before the
+    context that will read them exists (``begin_lookup``)."""
+
+    fingerprint: fpm.Fingerprint
+    test: Split
+    result: Future
+
+    def serves(self, ctx: Context) -> bool:
+        """Whether it is the lookup ``train_match`` would make for ``ctx``: the same
+        fingerprint, features and labels (the same objects, so the same hashes)."""
+        test = ctx.test
+        return (
+            ctx.fingerprint is self.fingerprint
+            and isinstance(test, Split)
+            and test.features is self.test.features
+            and test.labels is self.test.labels
+        )
+
+
+def begin_lookup(fp: fpm.Fingerprint, test: Split, pool: Executor) -> Lookup:
+    """Start ``train_match``'s lookup of ``test`` in ``fp`` on ``pool`` now (an adapter
+    begins it before the model's own pass over the same rows)."""
+    return Lookup(fp, test, pool.submit(_look_up, fp, test))
+
+
+def start_train_match(ctx: Context, pool: Executor, begun: Lookup | None = None) -> None:
     """Start ``train_match`` on ``pool`` for a context whose evaluation split and
     training fingerprint are given as they are (labelled rows, a logged fingerprint): the
-    same lookup, begun while the adapter computes the metrics. Nothing for other contexts,
-    whose checks look up the rows when they need them."""
+    same lookup, begun while the adapter computes the metrics, or ``begun`` earlier when
+    it ``serves`` this context. Nothing for other contexts, whose checks look up the rows
+    when they need them."""
     test = ctx.test
     if not isinstance(ctx.fingerprint, fpm.Fingerprint) or ctx.train is not None:
         return
     if not isinstance(test, Split) or test.labels is None:
+        return
+    if begun is not None and begun.serves(ctx):
+        ctx.started("train_match", begun.result)
         return
     ctx.started("train_match", pool.submit(_look_up, ctx.fingerprint, test))
 
