@@ -27,4 +27,4 @@ def test_one_evaluate_crosses_fewer_modules_than_issue_27_counted(keras, sanity_
     assert len(crossings.issue_count(path)) < 88
     # The strict count (every distinct function-to-function call) is bounded too, so a
     # new crossing shows here and in docs/architecture.md.
-    assert len(path) <= 125
+    assert len(path) <= 130
