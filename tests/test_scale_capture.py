@@ -28,7 +28,7 @@ class _Logs:
         return Logs()
 
 
-def _fitted(keras, rng):
+def _fitted(keras, rng, jit_compile="auto"):
     keras.utils.set_random_seed(0)
     x = rng.normal(size=(400, 6)).astype("float32")
     y = (x[:, 0] + 0.5 * rng.normal(size=400) > 0).astype(int)
@@ -39,16 +39,19 @@ def _fitted(keras, rng):
             keras.layers.Dense(1, activation="sigmoid"),
         ]
     )
-    model.compile("adam", "binary_crossentropy", metrics=["accuracy"])
+    model.compile("adam", "binary_crossentropy", metrics=["accuracy"], jit_compile=jit_compile)
     model.fit(x[:300], y[:300], epochs=2, verbose=0)
     return model, x[300:], y[300:]
 
 
-def test_evaluate_keeps_keras_outputs_and_changes_nothing_seen(keras, sanity_on, monkeypatch):
+@pytest.mark.parametrize("jit_compile", ["auto", True])
+def test_evaluate_keeps_keras_outputs_and_changes_nothing_seen(
+    keras, sanity_on, monkeypatch, jit_compile
+):
     import mlflow_sanity
     from mlflow_sanity.adapters.keras import heads
 
-    model, x, y = _fitted(keras, np.random.default_rng(0))
+    model, x, y = _fitted(keras, np.random.default_rng(0), jit_compile)
     mlflow_sanity.autolog(disable=True)
     bare_cb = _Logs(keras)
     bare = model.evaluate(x, y, batch_size=32, verbose=0, callbacks=[bare_cb])
