@@ -436,3 +436,20 @@ def test_a_measurement_started_elsewhere_is_waited_for_and_raises_where_it_is_re
         assert ctx.measure("a", lambda: 0) == 42
         with pytest.raises(ValueError, match="the lookup failed"):
             ctx.measure("b", lambda: 0)
+
+
+def test_a_two_output_model_reads_its_input_scale(keras, sanity_on):
+    """``unscaled_inputs`` reads the model's inputs for every head (it used to run for
+    one-output models only): unscaled columns are named, scaled ones pass."""
+    x, kind = blobs(n=400, k=3, seed=13)
+    y = {"kind": kind, "big": (x[:, 0] + x[:, 1] > 0).astype(int)}
+    scaled = _two_outputs(keras)
+    scaled.fit(x, y, validation_split=0.25, epochs=2, verbose=0)
+    _, report = _last_report()
+    assert report.get("unscaled_inputs").severity is Severity.PASSED
+    raw = _two_outputs(keras)
+    raw.fit(x * 1000.0, y, validation_split=0.25, epochs=2, verbose=0)
+    _, report = _last_report()
+    found = report.get("unscaled_inputs")
+    assert found.severity is not Severity.PASSED, found.message
+    assert found.message.startswith("Output '") and "unscaled" in found.message

@@ -190,8 +190,9 @@ def _fit_head(
         if caught.failed:
             data.notes.append(f"the model's predictions could not be computed ({caught.raised})")
     fit = fit_facts.fit_spec(call, one, spec, history, preds, train_preds)
-    x_train = data.x_train if name is None else None  # input statistics: the whole model's
-    fit = with_cause_data(fit, model, call, x_train, one.y_train)
+    # the inputs are the whole model's: each head's causes read their statistics (a head
+    # that got stuck names them; one that learned gets the advice)
+    fit = with_cause_data(fit, model, call, data.x_train, one.y_train)
     targets = target_stats(one.y_train) if task.task is Task.REGRESSION else None
     ctx = head_context(
         head,
