@@ -32,7 +32,10 @@ class OutputFacts:
     ``scores``: the outputs are known to be a classifier's scores, one column per class
     index (a Keras classifier head): always read as probabilities. Otherwise they may be
     labels too, read by the values (``interpret_outputs``). ``activation`` and
-    ``from_logits`` (the loss's setting) say how scores become probabilities; ``classes``
+    ``from_logits`` (the values are logits: a Keras head's linear output layer, whatever
+    its loss is told, since a wrong ``from_logits`` in the loss is what
+    ``loss_output_mismatch`` reports, not how the values read) say how scores become
+    probabilities; ``classes``
     is the class of each score column when the model knows it (scikit-learn's
     ``classes_``); ``column`` the DataFrame column that holds the predictions.
     """
@@ -68,8 +71,9 @@ def classify_outputs(
 
 def classify_scores(spec: ModelSpec, y_true: Any, outputs: Any) -> Classification | None:
     """A Keras classifier head's scores on the rows labelled ``y_true`` (class indices or
-    one-hot), read by the head's output activation and its loss's ``from_logits``: the one
-    reading of the head loop and the cause experiments. None for labels that are not classes."""
+    one-hot), read by the head's output activation (a linear layer's values are logits,
+    ``ModelSpec.outputs_logits``): the one reading of the head loop and the cause
+    experiments. None for labels that are not classes."""
     y = label_indices(y_true)
     if y is None:
         return None
