@@ -202,3 +202,24 @@ def test_the_compiled_pass_is_loaded_only_for_a_table_that_wins_the_load_back() 
         "assert encode.worth_loading(x.size, encode.KERNEL_MIN_VALUES), 'loaded, not reused'\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_many_medium_tables_load_the_compiled_pass_once_numpy_did_as_much_work() -> None:
+    """A long job of tables below ``KERNEL_LOAD_VALUES`` loads the compiled pass once
+    NumPy has hashed ``KERNEL_LOAD_AFTER`` values in the process (counted in values, not
+    seconds), and the hashes stay the same."""
+    code = (
+        "import sys, numpy as np\n"
+        "from mlflow_sanity.core import fingerprint as fpm\n"
+        "from mlflow_sanity.core.fingerprint import encode\n"
+        "x = np.random.default_rng(0).normal(size=(40000, 10)).astype('float32')\n"
+        "encode.KERNEL_LOAD_AFTER = 3 * x.size\n"
+        "fp = fpm.compute(x[:100])\n"
+        "before = fp.match(x)\n"
+        "assert 'numba' not in sys.modules, 'loaded before NumPy did as much work'\n"
+        "for _ in range(3): fp.match(x)\n"
+        "assert 'numba' in sys.modules, 'not loaded after many tables'\n"
+        "after = fp.match(x)\n"
+        "assert (before.in_train == after.in_train).all() and before.digest == after.digest\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -41,6 +41,13 @@ KERNEL_MIN_VALUES = 300_000
 # the table (three hashing passes) win the load back; smaller tables, the usual case, never
 # pay it. Below this, the compiled pass runs only when something larger loaded it already.
 KERNEL_LOAD_VALUES = 1 << 25
+# ... or once the process has hashed this many values with NumPy, from tables of at least
+# KERNEL_MIN_VALUES each (about 0.7 s of NumPy hashing: as much as the load costs, so a
+# long job of many medium tables pays at most twice what the best choice would have:
+# the rule of renting until the rent paid equals the price). Counted in values, not
+# seconds: the path never depends on the machine's load (both give the same hashes).
+KERNEL_LOAD_AFTER = 1 << 26
+_numpy_values = 0  # values hashed by NumPy that the compiled pass would have taken
 # a lookup of this many keys (rows and probes) or more in a fingerprint of at most
 # KERNEL_MAX_INDEX_ROWS rows uses the compiled index: up to twice as fast as pandas' while
 # its table (16 bytes a slot, at most half full) stays in cache, slower past it
@@ -289,10 +296,15 @@ _KERNEL_DTYPES = tuple(np.dtype(t) for t in ("float32", "float64", "int32", "int
 
 def worth_loading(work: int, least: int) -> bool:
     """Whether a call of ``work`` values uses the compiled pass: from ``least`` values when
-    it is loaded already, from ``KERNEL_LOAD_VALUES`` when it would have to be loaded."""
+    it is loaded already, from ``KERNEL_LOAD_VALUES`` when it would have to be loaded, or
+    once ``KERNEL_LOAD_AFTER`` values went to NumPy instead."""
+    global _numpy_values
     if work < least:
         return False
-    return work >= KERNEL_LOAD_VALUES or _load_kernel.cache_info().currsize > 0
+    if work >= KERNEL_LOAD_VALUES or _load_kernel.cache_info().currsize > 0:
+        return True
+    _numpy_values += work  # this call hashes by NumPy; a later one may load instead
+    return _numpy_values >= KERNEL_LOAD_AFTER
 
 
 @functools.cache
