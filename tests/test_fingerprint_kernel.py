@@ -172,54 +172,60 @@ def test_without_numba_the_numpy_pass_does_the_work(monkeypatch) -> None:
         encode._load_kernel.cache_clear()
 
 
-def test_small_tables_never_import_numba() -> None:
-    code = (
-        "import sys, numpy as np\n"
-        "from mlflow_sanity.core import fingerprint as fpm\n"
-        "x = np.random.default_rng(0).normal(size=(5000, 20))\n"
-        "fp = fpm.compute(x); fp.match(x); fpm.grid_rows(x)\n"
-        "assert 'numba' not in sys.modules, 'numba imported'\n"
+def _in_a_fresh_process(shape: str, *lines: str) -> None:
+    """Run ``lines`` in a new interpreter (whether numba is imported is per process), with
+    ``fpm``, ``encode`` and a seeded float table ``x`` of ``shape`` at hand."""
+    code = "\n".join(
+        [
+            "import sys, numpy as np",
+            "from mlflow_sanity.core import fingerprint as fpm",
+            "from mlflow_sanity.core.fingerprint import encode",
+            f"x = np.random.default_rng(0).normal(size={shape})",
+            *lines,
+        ]
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_small_tables_never_import_numba() -> None:
+    _in_a_fresh_process(
+        "(5000, 20)",
+        "fp = fpm.compute(x); fp.match(x); fpm.grid_rows(x)",
+        "assert 'numba' not in sys.modules, 'numba imported'",
+    )
 
 
 def test_the_compiled_pass_is_loaded_only_for_a_table_that_wins_the_load_back() -> None:
     """Loading numba costs about 0.7 s once per process: a table below
     ``KERNEL_LOAD_VALUES`` (the usual case) is hashed by NumPy unless a larger one loaded
     the compiled pass already; then every table from ``KERNEL_MIN_VALUES`` uses it."""
-    code = (
-        "import sys, numpy as np\n"
-        "from mlflow_sanity.core import fingerprint as fpm\n"
-        "from mlflow_sanity.core.fingerprint import encode\n"
-        "x = np.random.default_rng(0).normal(size=(40000, 10)).astype('float32')\n"
-        "assert x.size >= encode.KERNEL_MIN_VALUES\n"
-        "fp = fpm.compute(x[:100]); fp.match(x)\n"
-        "assert 'numba' not in sys.modules, 'loaded for a table below the load size'\n"
-        "encode.KERNEL_LOAD_VALUES = x.size  # as if this table were large\n"
-        "fp.match(x)\n"
-        "assert 'numba' in sys.modules, 'not loaded for a large table'\n"
-        "encode.KERNEL_LOAD_VALUES = 1 << 40\n"
-        "assert encode.worth_loading(x.size, encode.KERNEL_MIN_VALUES), 'loaded, not reused'\n"
+    _in_a_fresh_process(
+        "(40000, 10)",
+        "x = x.astype('float32')",
+        "assert x.size >= encode.KERNEL_MIN_VALUES",
+        "fp = fpm.compute(x[:100]); fp.match(x)",
+        "assert 'numba' not in sys.modules, 'loaded for a table below the load size'",
+        "encode.KERNEL_LOAD_VALUES = x.size  # as if this table were large",
+        "fp.match(x)",
+        "assert 'numba' in sys.modules, 'not loaded for a large table'",
+        "encode.KERNEL_LOAD_VALUES = 1 << 40",
+        "assert encode.worth_loading(x.size, encode.KERNEL_MIN_VALUES), 'loaded, not reused'",
     )
-    subprocess.run([sys.executable, "-c", code], check=True)
 
 
 def test_many_medium_tables_load_the_compiled_pass_once_numpy_did_as_much_work() -> None:
     """A long job of tables below ``KERNEL_LOAD_VALUES`` loads the compiled pass once
     NumPy has hashed ``KERNEL_LOAD_AFTER`` values in the process (counted in values, not
     seconds), and the hashes stay the same."""
-    code = (
-        "import sys, numpy as np\n"
-        "from mlflow_sanity.core import fingerprint as fpm\n"
-        "from mlflow_sanity.core.fingerprint import encode\n"
-        "x = np.random.default_rng(0).normal(size=(40000, 10)).astype('float32')\n"
-        "encode.KERNEL_LOAD_AFTER = 3 * x.size\n"
-        "fp = fpm.compute(x[:100])\n"
-        "before = fp.match(x)\n"
-        "assert 'numba' not in sys.modules, 'loaded before NumPy did as much work'\n"
-        "for _ in range(3): fp.match(x)\n"
-        "assert 'numba' in sys.modules, 'not loaded after many tables'\n"
-        "after = fp.match(x)\n"
-        "assert (before.in_train == after.in_train).all() and before.digest == after.digest\n"
+    _in_a_fresh_process(
+        "(40000, 10)",
+        "x = x.astype('float32')",
+        "encode.KERNEL_LOAD_AFTER = 3 * x.size",
+        "fp = fpm.compute(x[:100])",
+        "before = fp.match(x)",
+        "assert 'numba' not in sys.modules, 'loaded before NumPy did as much work'",
+        "for _ in range(3): fp.match(x)",
+        "assert 'numba' in sys.modules, 'not loaded after many tables'",
+        "after = fp.match(x)",
+        "assert (before.in_train == after.in_train).all() and before.digest == after.digest",
     )
-    subprocess.run([sys.executable, "-c", code], check=True)

@@ -261,6 +261,7 @@ def _add_training_metrics(report: Report) -> None:
 
 
 _LOOKUP = "mlflow-sanity-lookup"  # the lookup thread's name
+EVALUATED_ROWS = "model.evaluate data"  # the evaluated split's name, in findings too
 
 
 @dataclass
@@ -295,7 +296,7 @@ def begin_evaluate(
     if rows is None or not isinstance(rows.y, np.ndarray):
         return None
     pool = ThreadPoolExecutor(1, thread_name_prefix=_LOOKUP)
-    lookup = begin_lookup(train, Split(rows.x, rows.y, "model.evaluate data"), pool)
+    lookup = begin_lookup(train, Split(rows.x, rows.y, EVALUATED_ROWS), pool)
     return Begun(rows, note, lookup, pool)
 
 
@@ -334,9 +335,7 @@ def analyse_evaluate(
     }
     if heads.single:
         inputs["model"] = heads.specs[None].to_dict()
-    origin = Provenance(
-        source="model.evaluate", call="model.evaluate", evaluated_on="model.evaluate data"
-    )
+    origin = Provenance(source="model.evaluate", call="model.evaluate", evaluated_on=EVALUATED_ROWS)
     row_ctx = _evaluate_rows(model, rows, heads.specs, memory)
     # the rows' lookup in the training fingerprint (compiled or NumPy: both release the
     # GIL) runs on a second thread, begun before Keras' pass (``begin_evaluate``) or now,
@@ -380,7 +379,7 @@ def _evaluate_head(
 
 def _evaluate_rows(model: Any, rows: Any, heads: Heads, memory: FitMemory) -> Context:
     """The evaluated rows against what the model's fit remembered (leakage, scaling)."""
-    test = None if rows is None else Split(rows.x, row_labels(rows.y, heads), "model.evaluate data")
+    test = None if rows is None else Split(rows.x, row_labels(rows.y, heads), EVALUATED_ROWS)
     return Context(
         test=test,
         fingerprint=memory.train,

@@ -47,7 +47,9 @@ KERNEL_LOAD_VALUES = 1 << 25
 # the rule of renting until the rent paid equals the price). Counted in values, not
 # seconds: the path never depends on the machine's load (both give the same hashes).
 KERNEL_LOAD_AFTER = 1 << 26
-_numpy_values = 0  # values hashed by NumPy that the compiled pass would have taken
+# values hashed (and keys looked up) by NumPy and pandas that the compiled pass would
+# have taken: ``worth_loading`` adds each call it turns away
+_numpy_values = 0
 # a lookup of this many keys (rows and probes) or more in a fingerprint of at most
 # KERNEL_MAX_INDEX_ROWS rows uses the compiled index: up to twice as fast as pandas' while
 # its table (16 bytes a slot, at most half full) stays in cache, slower past it
